@@ -1,0 +1,74 @@
+// Job types: one grid point's work (jobs/<type>/). The driver's workers create a Job by name,
+// run it on the ranks of a job group, and record its JobOutput.
+#ifndef VLMSCALE_JOBS_JOB_H_
+#define VLMSCALE_JOBS_JOB_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "config/config.h"
+#include "config/sweep.h"
+#include "core/status.h"
+#include "store/job_record.h"
+
+namespace vlmscale::jobs {
+
+struct JobInput {
+  const config::Config* config = nullptr;
+  const config::JobSpec* spec = nullptr;
+  int attempt = 1;       // 1-based.
+  std::string run_dir;   // Existing directory private to this job and attempt's checkpoints/logs.
+  std::string job_dir;   // Existing directory private to this job across attempts (checkpoints).
+};
+
+struct JobEnv {
+  comm::Communicator* comm = nullptr;  // Spans the job's ranks; never null.
+  int local_rank = 0;                  // Rank on this node (device binding).
+  int device = -1;                     // CUDA device index, or -1 for CPU.
+  int threads = 1;                     // Torch intra-op threads for this rank.
+  // Becomes true when the sweep is asked to stop: checkpoint and return Status::Cancelled
+  // within run.grace_seconds.
+  const std::atomic<bool>* stop_requested = nullptr;
+  std::string world_master_addr;       // Hostname of the job group's first rank.
+  int world_master_port = 0;           // A port free for this job group (command jobs).
+  std::vector<int> group_world_ranks;  // World ranks of the group.
+};
+
+struct JobOutput {
+  // Metrics by name: "error", "accuracy", "eval_loss", "inference_flops", "compressor_flops",
+  // "latency_ms" fill the JobRecord columns; any other name lands in extra_metrics.
+  std::map<std::string, double> metrics;
+  std::vector<store::CurvePoint> curves;
+  // On failure: "error", "diverged", "oom", "timeout", "killed", "no-metrics".
+  std::string failure_class;
+  double train_seconds = 0.0;
+  double eval_seconds = 0.0;
+};
+
+// Run() contract: returns OK with metrics on success; Status::Cancelled after checkpointing when
+// *stop_requested became true (not counted as a failed attempt); any other status is a failed
+// attempt, with output->failure_class set (default "error"). Must not throw: the driver still
+// catches std::exception and treats it as "error" (std::bad_alloc as "oom").
+// Only group rank 0's output is recorded; every rank of the group calls Run().
+class Job {
+ public:
+  virtual ~Job() = default;
+  virtual Status Run(const JobInput& input, const JobEnv& env, JobOutput* output) = 0;
+};
+
+using JobFactory = std::function<std::unique_ptr<Job>()>;
+
+// Creates a job of a registered type, or nullptr for an unknown name.
+std::unique_ptr<Job> CreateJob(const std::string& type);
+// Registers every built-in type (idempotent). Called by the driver and tests.
+void RegisterBuiltinJobTypes();
+void RegisterJobType(const std::string& type, JobFactory factory);
+
+}  // namespace vlmscale::jobs
+
+#endif  // VLMSCALE_JOBS_JOB_H_

@@ -1,0 +1,61 @@
+// Config: a sweep configuration file (INI in Boost.Program_options' config-file syntax) plus
+// `--set section.key=value` overrides, validated against the schema (config/schema.h).
+//
+// Every value has an origin ("FILE:LINE", "--set", or "default") so errors can name it.
+#ifndef VLMSCALE_CONFIG_CONFIG_H_
+#define VLMSCALE_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace vlmscale::config {
+
+struct Value {
+  std::string text;
+  std::string origin;  // "path:line", "--set", or "default".
+};
+
+class Config {
+ public:
+  // Reads `path`, applies `overrides` ("section.key=value", in order) and validates every key
+  // and value against the schema. Returns kInvalidInput with one line naming file, line, key,
+  // what was expected and the closest valid spelling on any problem.
+  static Result<Config> Load(const std::string& path, const std::vector<std::string>& overrides);
+  // Same, from text; `name` stands for the file name in messages.
+  static Result<Config> FromString(const std::string& text, const std::string& name,
+                                   const std::vector<std::string>& overrides);
+
+  // Typed access to "section.key". Keys with schema defaults always resolve.
+  // REQUIRES: the key is in the schema (or an [llm.NAME] key that is set); CHECK-fails otherwise.
+  const std::string& GetString(const std::string& key) const;
+  int64_t GetInt(const std::string& key) const;
+  double GetDouble(const std::string& key) const;
+  bool GetBool(const std::string& key) const;
+  std::vector<std::string> GetList(const std::string& key) const;  // Comma-separated.
+  bool Has(const std::string& key) const;  // Set explicitly or has a default.
+  bool IsSet(const std::string& key) const;  // Set in the file or by --set.
+  const Value& Get(const std::string& key) const;
+
+  // All resolved values (defaults filled), sorted by key.
+  const std::map<std::string, Value>& values() const { return values_; }
+  // Canonical INI text of every resolved value: stored in results files, hashed into job ids.
+  std::string ResolvedText() const;
+  // Canonical "key=value\n" lines of the keys under `section.` (e.g. "train"), sorted.
+  std::string SectionText(const std::string& section) const;
+  // Names of [llm.NAME] sections defined in the config.
+  std::vector<std::string> UserLlmNames() const;
+  // The config file path as given ("" for FromString).
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::map<std::string, Value> values_;
+};
+
+}  // namespace vlmscale::config
+
+#endif  // VLMSCALE_CONFIG_CONFIG_H_

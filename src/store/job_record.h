@@ -1,0 +1,64 @@
+// JobRecord: everything the results store keeps about one job of a sweep. The driver fills it,
+// the store persists it (journal + HDF5), readers (status, export, fit, analysis) get it back.
+#ifndef VLMSCALE_STORE_JOB_RECORD_H_
+#define VLMSCALE_STORE_JOB_RECORD_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vlmscale::store {
+
+// Job states. Transitions are appended to the journal, never edited in place:
+// pending -> running -> done | failed | pending (stopped, will resume); failed -> running (retry).
+enum class JobState { kPending = 0, kRunning = 1, kDone = 2, kFailed = 3 };
+const char* JobStateName(JobState s);  // "pending", "running", "done", "failed".
+
+// One point of a curve, e.g. {"train_loss", 120, 0.53}.
+struct CurvePoint {
+  std::string name;
+  int64_t step = 0;
+  double value = 0.0;
+};
+
+struct JobRecord {
+  std::string job_id;  // 16 hex digits (config::JobSpec::id).
+  // Grid point.
+  std::string llm;
+  double n_params = 0.0;  // Non-embedding LLM parameters.
+  int64_t visual_tokens = 0;
+  std::string method;
+  std::string task;
+  int64_t seed = 0;
+
+  JobState state = JobState::kPending;
+  int attempts = 0;            // Attempts started so far.
+  std::string failure_class;   // "", "error", "diverged", "oom", "timeout", "killed", "no-metrics".
+  std::string message;         // Failure message (last attempt).
+
+  // Metrics; NaN when not measured. `error` is the Y of the scaling law (1 - accuracy).
+  double error = kNaN;
+  double accuracy = kNaN;
+  double eval_loss = kNaN;
+  double inference_flops = kNaN;   // Per sample: 2*N*(Q+V) for the LLM.
+  double compressor_flops = kNaN;  // Per sample, the compressor's own FLOPs.
+  double latency_ms = kNaN;        // Measured eval latency per sample.
+  std::map<std::string, double> extra_metrics;  // Anything else the job reports.
+
+  double est_cost = 0.0;        // Estimated training cost (plan's cost model).
+  double train_seconds = 0.0;
+  double eval_seconds = 0.0;
+  int rank = -1;                // First world rank of the group that ran it.
+  std::string host;
+  double start_time = 0.0;      // Unix seconds.
+  double end_time = 0.0;
+
+  std::vector<CurvePoint> curves;  // Training curves of the final attempt.
+
+  static constexpr double kNaN = __builtin_nan("");
+};
+
+}  // namespace vlmscale::store
+
+#endif  // VLMSCALE_STORE_JOB_RECORD_H_
