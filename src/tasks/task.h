@@ -1,0 +1,73 @@
+// Generated tasks: every example is a pure function of (split, seed, index), rendered on the fly
+// inside each training step. Two tasks probe the two ends of the seed paper's trade-off:
+//
+//   "shapes"  visual reasoning over a few large coloured shapes on a 4x4 grid; the questions
+//             compose several facts (counts, comparisons, spatial relations), so LLM capacity
+//             matters more than visual detail.
+//   "glyphs"  OCR-like reading of short strings drawn with a built-in 5x7 bitmap font at small
+//             size; questions ask for exact characters, so visual detail (tokens) matters.
+//
+// See docs/MODEL.md for the templates and vocabularies.
+#ifndef VLMSCALE_TASKS_TASK_H_
+#define VLMSCALE_TASKS_TASK_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace vlmscale::tasks {
+
+// Train and eval examples come from disjoint random streams.
+enum class Split { kTrain, kEval };
+
+struct Batch {
+  torch::Tensor images;     // [B, 3, S, S] float32 in [0, 1], S = image_size().
+  torch::Tensor questions;  // [B, question_tokens()] int64 token ids (0 = padding, right-padded).
+  torch::Tensor answers;    // [B] int64 answer ids in [0, num_answers()).
+};
+
+struct TaskOptions {
+  // Side of the square RGB images in pixels. Content scales with floor(image_size / 48).
+  // Default: 48. REQUIRES: 48 <= image_size <= 1024.
+  int64_t image_size = 48;
+
+  // Returns true if every field is within its REQUIRES range; otherwise stores a message naming
+  // the violated constraint in *error (if error is non-null) and returns false.
+  bool IsValid(std::string* error) const;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual std::string name() const = 0;
+  virtual int64_t image_size() const = 0;
+  virtual int64_t vocab_size() const = 0;       // Question vocabulary incl. padding id 0.
+  virtual int64_t question_tokens() const = 0;  // Q; equals config::TaskQuestionTokens(name()).
+  virtual int64_t num_answers() const = 0;
+
+  // Returns one example per entry of `indices`, in order. Deterministic in (split, seed, index)
+  // and independent of the batch composition. Train and eval examples are drawn from disjoint
+  // seed streams, so a train example never equals an eval example (tested on 5,000 x 1,000).
+  // Thread-safe (const, no shared state).
+  virtual Batch MakeBatch(Split split, uint64_t seed, const std::vector<int64_t>& indices) const = 0;
+
+  // Human-readable rendering of a question's token ids and an answer id (for docs and debugging).
+  virtual std::string QuestionText(const std::vector<int64_t>& tokens) const = 0;
+  virtual std::string AnswerText(int64_t answer) const = 0;
+};
+
+// Creates the task named `name` ("shapes" or "glyphs"). Returns kInvalidInput for an unknown name
+// (naming the closest known one) or invalid options.
+Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOptions& options);
+
+// Names of the tasks MakeTask knows, in a stable order.
+const std::vector<std::string>& TaskNames();
+
+}  // namespace vlmscale::tasks
+
+#endif  // VLMSCALE_TASKS_TASK_H_

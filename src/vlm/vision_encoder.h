@@ -1,0 +1,95 @@
+// The frozen vision encoder (the CLIP of this small world): a conv stem, a patchify convolution
+// and a few bidirectional transformer blocks, giving a G x G grid of patch features. It is
+// pretrained once per EncoderOptions on a dense pretext task over both tasks' images
+// (tasks/pretext.h), cached on disk, and loaded frozen by every job. See docs/MODEL.md.
+#ifndef VLMSCALE_VLM_VISION_ENCODER_H_
+#define VLMSCALE_VLM_VISION_ENCODER_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "vlm/transformer.h"
+
+namespace vlmscale::vlm {
+
+struct EncoderOptions {
+  // Input image side in pixels. Default: 48. REQUIRES: a valid tasks::TaskOptions::image_size
+  // (48..1024) and a multiple of grid_size.
+  int64_t image_size = 48;
+  // G: the encoder emits G*G patch tokens (G = 24 gives the paper's 576). Default: 8.
+  // REQUIRES: 1 <= grid_size <= 64, image_size % grid_size == 0.
+  int64_t grid_size = 8;
+  // Feature width C of each patch token. Default: 64. REQUIRES: 16 <= vision_width <= 1024,
+  // vision_width % 16 == 0 (heads of width 16).
+  int64_t vision_width = 64;
+  // Transformer blocks after the patchify convolution. Default: 2. REQUIRES: 0 <= depth <= 24.
+  int64_t depth = 2;
+  // Pretext training steps (batch 32, Adam). Default: 300. REQUIRES: 0 <= pretrain_steps <= 1e6.
+  int64_t pretrain_steps = 300;
+  // Seed of the initialisation and of the pretext data. Default: 0.
+  uint64_t seed = 0;
+
+  bool IsValid(std::string* error) const;
+  // Canonical "key=value;..." text of every field; its HexId names the cache file.
+  std::string CanonicalText() const;
+};
+
+class VisionEncoderImpl : public torch::nn::Module {
+ public:
+  // REQUIRES: options.IsValid(nullptr).
+  explicit VisionEncoderImpl(const EncoderOptions& options);
+
+  // images: [B, 3, S, S] float in [0, 1] -> [B, G*G, vision_width] (row-major patch order).
+  // Once frozen, runs under torch::NoGradGuard and returns a tensor without grad.
+  torch::Tensor forward(const torch::Tensor& images);
+
+  // Stops gradients (requires_grad = false on every parameter) and switches to eval mode.
+  void Freeze();
+  bool frozen() const { return frozen_; }
+  const EncoderOptions& options() const { return options_; }
+
+ private:
+  EncoderOptions options_;
+  bool frozen_ = false;
+  torch::nn::Conv2d stem_{nullptr};
+  torch::nn::Conv2d patchify_{nullptr};
+  torch::Tensor positions_;  // [1, G*G, C]
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::LayerNorm norm_{nullptr};
+};
+TORCH_MODULE(VisionEncoder);
+
+// What pretraining did, for logs and the cache's side-car JSON file.
+struct PretrainSummary {
+  int64_t steps = 0;
+  double initial_loss = 0.0;   // Pretext cross-entropy of the first step.
+  double final_loss = 0.0;     // Mean over the last 10% of steps.
+  double eval_accuracy = 0.0;  // Per-patch accuracy on 256 held-out pretext images.
+  double seconds = 0.0;
+  std::string BriefReport() const;
+};
+
+// Trains `encoder` (fresh, not frozen) on the pretext task for options.pretrain_steps steps
+// using `threads` intra-op threads (restored afterwards), then freezes it.
+// REQUIRES: encoder->options() == options as given at construction; threads >= 1.
+PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads);
+
+// Loads the pretrained frozen encoder for `options` from `cache_dir` (file
+// "encoder-<HexId(options.CanonicalText())>.pt"), pretraining it on both tasks' images and
+// caching it first if absent (plus a ".json" side-car with the PretrainSummary). Safe when
+// several processes call it at once: an flock on "<file>.lock" lets one train while the others
+// wait, and the file is written to a temporary name and renamed. Creates cache_dir if needed.
+// Returns kInvalidInput for invalid options, kIOError if the cache cannot be written or read.
+// REQUIRES: threads >= 1.
+Result<VisionEncoder> LoadOrPretrainEncoder(const EncoderOptions& options,
+                                            const std::string& cache_dir, int threads);
+
+// The cache file path LoadOrPretrainEncoder uses for `options` in `cache_dir`.
+std::string EncoderCachePath(const EncoderOptions& options, const std::string& cache_dir);
+
+}  // namespace vlmscale::vlm
+
+#endif  // VLMSCALE_VLM_VISION_ENCODER_H_

@@ -1,0 +1,81 @@
+// The vision-language model trained by every finetune_eval job:
+//   frozen encoder features [B, G*G, C] -> compressor -> V tokens [B, V, C] -> projector (2-layer
+//   GELU MLP) -> [B, V, d] ; question tokens -> embedding [B, Q, d] ; learned positions over the
+//   V + Q sequence ; decoder-only causal LLM (pre-LN blocks) ; final LayerNorm ; linear answer
+//   head on the last position -> logits [B, num_answers].
+// N (non-embedding LLM parameters) is exactly config::LlmNonEmbeddingParams(width, depth,
+// mlp_ratio). See docs/MODEL.md.
+#ifndef VLMSCALE_VLM_VLM_H_
+#define VLMSCALE_VLM_VLM_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "vlm/compressor.h"
+#include "vlm/transformer.h"
+
+namespace vlmscale::vlm {
+
+struct VlmOptions {
+  // LLM (from config::LlmPreset). Defaults: 64, 2, 4, 4.
+  // REQUIRES: width >= 1, depth >= 1, heads >= 1, width % heads == 0, mlp_ratio >= 1.
+  int64_t width = 64, depth = 2, heads = 4, mlp_ratio = 4;
+  // From the Task. Defaults: 0. REQUIRES: vocab_size >= 2, question_tokens >= 1,
+  // num_answers >= 2.
+  int64_t vocab_size = 0, question_tokens = 0, num_answers = 0;
+  // From EncoderOptions. Defaults: 8, 64. REQUIRES: grid_size >= 1, vision_width % 4 == 0.
+  int64_t grid_size = 8, vision_width = 64;
+  // Compressor and visual token count V. Defaults: "avgpool", 16.
+  // REQUIRES: config::CheckMethodTokens(method, visual_tokens, grid_size) == "".
+  std::string method = "avgpool";
+  int64_t visual_tokens = 16;
+
+  bool IsValid(std::string* error) const;
+};
+
+class VlmImpl : public torch::nn::Module {
+ public:
+  // REQUIRES: options.IsValid(nullptr).
+  explicit VlmImpl(const VlmOptions& options);
+
+  // visual_features: [B, G*G, vision_width] (frozen encoder output); questions: [B, Q] int64
+  // -> logits [B, num_answers].
+  torch::Tensor forward(const torch::Tensor& visual_features, const torch::Tensor& questions);
+
+  // The compressed visual tokens [B, V, vision_width] (before the projector).
+  torch::Tensor Compress(const torch::Tensor& visual_features, const torch::Tensor& questions);
+  // Final-LayerNorm hidden states of the LLM over [visual | question]: [B, V + Q, width].
+  torch::Tensor HiddenStates(const torch::Tensor& visual_features, const torch::Tensor& questions);
+  // The LLM's final-LayerNorm hidden state at the last question token when the question is run
+  // alone (positions V..V+Q-1): [B, width]. quecc's question embedding.
+  torch::Tensor QuestionEmbedding(const torch::Tensor& questions);
+
+  // N: parameters of the decoder blocks and final LayerNorm (no embeddings, projector, head or
+  // compressor). == config::LlmNonEmbeddingParams(width, depth, mlp_ratio).
+  double llm_non_embedding_params() const;
+  // The compressor's own forward FLOPs per sample; for quecc including the extra LLM pass over
+  // the question (about 2 * N * Q plus attention).
+  double compressor_flops_per_sample() const;
+  const VlmOptions& options() const { return options_; }
+
+ private:
+  torch::Tensor RunLlm(torch::Tensor x);  // x: [B, L, d] with positions added -> final LN out.
+
+  VlmOptions options_;
+  std::shared_ptr<CompressorImpl> compressor_;
+  torch::nn::Sequential projector_{nullptr};
+  torch::nn::Embedding token_embedding_{nullptr};
+  torch::Tensor positions_;  // [1, V + Q, d]
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::LayerNorm final_norm_{nullptr};
+  torch::nn::Linear head_{nullptr};
+  torch::Tensor causal_mask_;  // Buffer [V + Q, V + Q].
+};
+TORCH_MODULE(Vlm);
+
+}  // namespace vlmscale::vlm
+
+#endif  // VLMSCALE_VLM_VLM_H_
