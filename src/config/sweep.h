@@ -67,6 +67,10 @@ struct Sweep {
   std::vector<LlmPreset> llms;  // Presets used by the grid, in grid order.
 };
 
+// True if `p` matches any rule of the rule-list key `key` (grid.exclude syntax:
+// "k=v,k=v; k=v"). kInvalidInput if the rules are malformed.
+Result<bool> PointMatchesRules(const Config& config, const std::string& key, const GridPoint& p);
+
 // Validates the grid and expands it. kInvalidInput on any problem (naming the key).
 Result<Sweep> PlanSweep(const Config& config);
 

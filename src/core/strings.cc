@@ -101,6 +101,14 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_d = static_cast<size_t>(-1);
+  // A word that is a prefix of exactly one candidate ("finetune" -> "finetune_eval") matches it.
+  if (word.size() >= 3) {
+    std::vector<std::string> prefixed;
+    for (const auto& c : candidates) {
+      if (StartsWith(c, word)) prefixed.push_back(c);
+    }
+    if (prefixed.size() == 1) return prefixed.front();
+  }
   for (const auto& c : candidates) {
     size_t d = EditDistance(word, c);
     if (d < best_d) {

@@ -1,0 +1,373 @@
+#include "config/config.h"
+
+#include <sys/stat.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/schema.h"
+#include "core/check.h"
+#include "core/strings.h"
+
+namespace vlmscale::config {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// A key = value line as found by the scanner, with its line number.
+struct ScannedEntry {
+  std::string key;  // "section.key"
+  std::string value;
+  int line = 0;
+};
+
+std::string Where(const std::string& name, int line) {
+  return line > 0 ? name + ":" + std::to_string(line) : name;
+}
+
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+}
+
+std::string DisplaySection(const std::string& section) { return "[" + section + "]"; }
+
+// Checks that a section name is known (or an [llm.NAME] section). Returns "" or the problem.
+std::string CheckSection(const std::string& section) {
+  if (StartsWith(section, "llm.")) {
+    std::string name = section.substr(4);
+    if (name.empty()) return "section [llm.] needs a preset name, e.g. [llm.mymodel]";
+    for (char c : name) {
+      if (!IsNameChar(c)) {
+        return "invalid preset name in " + DisplaySection(section) +
+               " (expected letters, digits, '_', '-' or '.')";
+      }
+    }
+    return "";
+  }
+  std::vector<std::string> sections;
+  for (const auto& s : SchemaSections()) {
+    if (s == section) return "";
+    sections.push_back(s == "llm.*" ? "llm.NAME" : s);
+  }
+  std::string hint = ClosestMatch(section, sections);
+  return "unknown section " + DisplaySection(section) +
+         (hint.empty() ? " (known: " + Join(sections, ", ") + ")"
+                       : "; did you mean " + DisplaySection(hint) + "?");
+}
+
+// Checks that "section.key" is in the schema. Returns "" or the problem (with the closest key).
+std::string CheckKey(const std::string& full_key) {
+  size_t dot = full_key.rfind('.');
+  if (dot == std::string::npos || dot == 0) {
+    return "'" + full_key + "' is not of the form section.key";
+  }
+  std::string section = full_key.substr(0, dot);
+  std::string key = full_key.substr(dot + 1);
+  std::string problem = CheckSection(section);
+  if (!problem.empty()) return problem;
+  if (FindKeySpec(full_key) != nullptr) return "";
+  std::vector<std::string> keys = SectionKeys(section);
+  std::string hint = ClosestMatch(key, keys);
+  return "unknown key '" + key + "' in section " + DisplaySection(section) +
+         (hint.empty() ? " (known: " + Join(keys, ", ") + ")" : "; did you mean '" + hint + "'?");
+}
+
+std::string DescribeMin(const KeySpec& spec, bool integer) {
+  if (!spec.min) return integer ? "an integer" : "a number";
+  if (*spec.min == 0.0) return integer ? "a non-negative integer" : "a non-negative number";
+  if (*spec.min == 1.0 && integer) return "a positive integer";
+  return std::string(integer ? "an integer" : "a number") + " >= " + FormatNumber(*spec.min);
+}
+
+// Validates a value's type. Returns "" or what was expected.
+std::string CheckValue(const KeySpec& spec, const std::string& full_key, const std::string& value) {
+  auto expected = [&](const std::string& what) {
+    return "key '" + full_key + "': expected " + what + ", got '" + value + "'";
+  };
+  switch (spec.type) {
+    case KeyType::kString:
+      return "";
+    case KeyType::kInt: {
+      auto v = ParseInt(value);
+      if (!v || (spec.min && *v < *spec.min)) return expected(DescribeMin(spec, true));
+      return "";
+    }
+    case KeyType::kDouble: {
+      auto v = ParseDouble(value);
+      if (!v || (spec.min && *v < *spec.min)) return expected(DescribeMin(spec, false));
+      return "";
+    }
+    case KeyType::kBool:
+      return ParseBool(value) ? "" : expected("true or false");
+    case KeyType::kEnum: {
+      for (const auto& c : spec.choices) {
+        if (c == value) return "";
+      }
+      std::string hint = ClosestMatch(value, spec.choices);
+      return "key '" + full_key + "': unknown value '" + value + "' (expected one of " +
+             Join(spec.choices, ", ") + ")" +
+             (hint.empty() ? "" : "; did you mean '" + hint + "'?");
+    }
+    case KeyType::kIntList:
+    case KeyType::kStringList: {
+      std::vector<std::string> items = SplitTrimmed(value, ',');
+      bool integer = spec.type == KeyType::kIntList;
+      std::string element = DescribeMin(spec, true);  // "a positive integer"
+      element = element.substr(element.find(' ') + 1) + "s";
+      std::string what = "a non-empty comma-separated list of " +
+                         (integer ? element : std::string("names"));
+      std::set<std::string> seen;
+      for (const auto& item : items) {
+        if (item.empty() && items.size() == 1) return expected(what);
+        if (item.empty()) {
+          return "key '" + full_key + "': expected " + what + ", got '' in '" + value + "'";
+        }
+        if (integer) {
+          auto v = ParseInt(item);
+          if (!v || (spec.min && *v < *spec.min)) {
+            return "key '" + full_key + "': expected " + what + ", got '" + item + "' in '" +
+                   value + "'";
+          }
+        }
+        if (!seen.insert(item).second) {
+          return "key '" + full_key + "': '" + item + "' is listed twice in '" + value + "'";
+        }
+      }
+      return "";
+    }
+  }
+  return "";
+}
+
+// Scans text in Boost.Program_options' config-file syntax, recording line numbers, and rejects
+// malformed lines, keys outside sections, unknown sections/keys and duplicate keys.
+Status Scan(const std::string& text, const std::string& name, std::vector<ScannedEntry>* out) {
+  std::istringstream in(text);
+  std::string raw;
+  std::string section;
+  int section_line = 0;
+  int line_no = 0;
+  std::map<std::string, int> first_line;
+  while (std::getline(in, raw)) {
+    ++line_no;
+    // Boost strips everything from '#' on, then whitespace.
+    std::string line = raw;
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    line = Trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      if (line.back() != ']') {
+        return Status::InvalidInput(Where(name, line_no) + ": malformed section header '" + line +
+                                    "', expected '[section]'");
+      }
+      section = Trim(line.substr(1, line.size() - 2));
+      section_line = line_no;
+      std::string problem = CheckSection(section);
+      if (!problem.empty()) return Status::InvalidInput(Where(name, line_no) + ": " + problem);
+      continue;
+    }
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) {
+      return Status::InvalidInput(Where(name, line_no) +
+                                  ": expected 'key = value' or '[section]', got '" + line + "'");
+    }
+    std::string key = Trim(line.substr(0, eq));
+    std::string value = Trim(line.substr(eq + 1));
+    if (key.empty()) {
+      return Status::InvalidInput(Where(name, line_no) + ": missing key before '=' in '" + line +
+                                  "'");
+    }
+    if (section.empty()) {
+      return Status::InvalidInput(Where(name, line_no) + ": key '" + key +
+                                  "' is outside any section; put it under a [section] header");
+    }
+    std::string full = section + "." + key;
+    std::string problem = CheckKey(full);
+    if (!problem.empty()) return Status::InvalidInput(Where(name, line_no) + ": " + problem);
+    auto [it, inserted] = first_line.emplace(full, line_no);
+    if (!inserted) {
+      return Status::InvalidInput(Where(name, line_no) + ": duplicate key '" + full +
+                                  "' (first set on line " + std::to_string(it->second) + ")");
+    }
+    out->push_back({full, value, line_no});
+  }
+  (void)section_line;
+  return Status::OK();
+}
+
+// Parses with Boost.Program_options (the syntax of record) into key -> value.
+Status ParseWithBoost(const std::string& text, const std::string& name,
+                      std::map<std::string, std::string>* out) {
+  try {
+    std::istringstream in(text);
+    po::options_description none;
+    po::parsed_options parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
+    for (const auto& opt : parsed.options) {
+      (*out)[opt.string_key] = opt.value.empty() ? std::string() : opt.value.front();
+    }
+  } catch (const std::exception& e) {
+    return Status::InvalidInput(name + ": " + e.what());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Config> Config::Load(const std::string& path, const std::vector<std::string>& overrides) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return Status::InvalidInput(path + ": cannot read config file: " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return Status::InvalidInput(path + ": is a directory, expected a config file (.ini)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::InvalidInput(path + ": cannot read config file: " + std::strerror(errno));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::InvalidInput(path + ": error while reading the config file");
+  Result<Config> r = FromString(buf.str(), path, overrides);
+  if (r.ok()) r->path_ = path;
+  return r;
+}
+
+Result<Config> Config::FromString(const std::string& text, const std::string& name,
+                                  const std::vector<std::string>& overrides) {
+  std::vector<ScannedEntry> scanned;
+  VLM_RETURN_IF_ERROR(Scan(text, name, &scanned));
+  std::map<std::string, std::string> parsed;
+  VLM_RETURN_IF_ERROR(ParseWithBoost(text, name, &parsed));
+
+  Config config;
+  for (const auto& e : scanned) {
+    auto it = parsed.find(e.key);
+    CHECK(it != parsed.end()) << "scanner and Boost disagree on key " << e.key;
+    config.values_[e.key] = Value{it->second, Where(name, e.line)};
+  }
+  for (const auto& o : overrides) {
+    size_t eq = o.find('=');
+    if (eq == std::string::npos) {
+      return Status::InvalidInput("--set '" + o + "': expected section.key=value");
+    }
+    std::string key = Trim(o.substr(0, eq));
+    std::string problem = CheckKey(key);
+    if (!problem.empty()) return Status::InvalidInput("--set '" + o + "': " + problem);
+    config.values_[key] = Value{Trim(o.substr(eq + 1)), "--set " + key};
+  }
+  // Types of every set value.
+  for (const auto& [key, value] : config.values_) {
+    const KeySpec* spec = FindKeySpec(key);
+    CHECK(spec != nullptr) << key;
+    std::string problem = CheckValue(*spec, key, value.text);
+    if (!problem.empty()) return Status::InvalidInput(value.origin + ": " + problem);
+  }
+  // Required keys and defaults (not for the llm.* template).
+  for (const auto& spec : Schema()) {
+    if (std::string(spec.section) == "llm.*") continue;
+    std::string key = std::string(spec.section) + "." + spec.key;
+    if (config.values_.count(key)) continue;
+    if (spec.required) {
+      return Status::InvalidInput(name + ": missing required key '" + spec.key + "' in section [" +
+                                  spec.section + "]");
+    }
+    if (spec.default_value != nullptr) config.values_[key] = Value{spec.default_value, "default"};
+  }
+  // Defaults inside each [llm.NAME].
+  for (const auto& llm : config.UserLlmNames()) {
+    for (const auto& spec : Schema()) {
+      if (std::string(spec.section) != "llm.*" || spec.default_value == nullptr) continue;
+      std::string key = "llm." + llm + "." + spec.key;
+      if (!config.values_.count(key)) config.values_[key] = Value{spec.default_value, "default"};
+    }
+  }
+  if (config.values_.at("sweep.output").text.empty()) {
+    config.values_["sweep.output"] =
+        Value{"results/" + config.values_.at("sweep.name").text + ".h5", "default"};
+  }
+  return config;
+}
+
+const Value& Config::Get(const std::string& key) const {
+  auto it = values_.find(key);
+  CHECK(it != values_.end()) << "config key '" << key << "' has no value and no default";
+  return it->second;
+}
+
+const std::string& Config::GetString(const std::string& key) const { return Get(key).text; }
+
+int64_t Config::GetInt(const std::string& key) const {
+  auto v = ParseInt(Get(key).text);
+  CHECK(v.has_value()) << key << " is not an integer (validation missed it)";
+  return *v;
+}
+
+double Config::GetDouble(const std::string& key) const {
+  auto v = ParseDouble(Get(key).text);
+  CHECK(v.has_value()) << key << " is not a number (validation missed it)";
+  return *v;
+}
+
+bool Config::GetBool(const std::string& key) const {
+  auto v = ParseBool(Get(key).text);
+  CHECK(v.has_value()) << key << " is not a boolean (validation missed it)";
+  return *v;
+}
+
+std::vector<std::string> Config::GetList(const std::string& key) const {
+  return SplitTrimmed(Get(key).text, ',');
+}
+
+bool Config::Has(const std::string& key) const { return values_.count(key) > 0; }
+
+bool Config::IsSet(const std::string& key) const {
+  auto it = values_.find(key);
+  return it != values_.end() && it->second.origin != "default";
+}
+
+std::string Config::ResolvedText() const {
+  std::string out;
+  std::string section;
+  for (const auto& [key, value] : values_) {
+    size_t dot = key.rfind('.');
+    std::string s = key.substr(0, dot);
+    if (s != section) {
+      if (!out.empty()) out += "\n";
+      out += "[" + s + "]\n";
+      section = s;
+    }
+    out += key.substr(dot + 1) + " = " + value.text + "\n";
+  }
+  return out;
+}
+
+std::string Config::SectionText(const std::string& section) const {
+  std::string out;
+  std::string prefix = section + ".";
+  for (const auto& [key, value] : values_) {
+    if (!StartsWith(key, prefix)) continue;
+    std::string rest = key.substr(prefix.size());
+    if (rest.find('.') != std::string::npos) continue;  // Keys of nested sections.
+    out += key + "=" + value.text + "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> Config::UserLlmNames() const {
+  std::set<std::string> names;
+  for (const auto& [key, value] : values_) {
+    if (!StartsWith(key, "llm.")) continue;
+    size_t dot = key.rfind('.');
+    if (dot > 4) names.insert(key.substr(4, dot - 4));
+  }
+  return {names.begin(), names.end()};
+}
+
+}  // namespace vlmscale::config

@@ -1,0 +1,194 @@
+#include "config/config.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/schema.h"
+#include "config/sweep.h"
+#include "core/strings.h"
+
+namespace vlmscale::config {
+namespace {
+
+const char* kBase = R"(# a comment
+[sweep]
+name = demo   # trailing comment
+[grid]
+llm = nano, mini
+visual_tokens = 1, 4, 16
+method = avgpool, quecc
+task = shapes
+seed = 0, 1
+exclude = method=quecc,visual_tokens=1
+[train]
+steps = 20
+)";
+
+Config MustLoad(const std::string& text, const std::vector<std::string>& sets = {}) {
+  Result<Config> c = Config::FromString(text, "demo.ini", sets);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return *c;
+}
+
+TEST(Config, ParsesValuesWithOriginsAndDefaults) {
+  Config c = MustLoad(kBase);
+  EXPECT_EQ(c.GetString("sweep.name"), "demo");
+  EXPECT_EQ(c.Get("sweep.name").origin, "demo.ini:3");
+  EXPECT_EQ(c.GetInt("train.steps"), 20);
+  EXPECT_EQ(c.Get("train.lr").origin, "default");
+  EXPECT_DOUBLE_EQ(c.GetDouble("train.lr"), 0.003);
+  EXPECT_EQ(c.GetString("sweep.output"), "results/demo.h5");
+  EXPECT_EQ(c.GetList("grid.llm"), (std::vector<std::string>{"nano", "mini"}));
+}
+
+TEST(Config, SetOverridesApplyAfterTheFile) {
+  Config c = MustLoad(kBase, {"train.steps=7", "train.steps=9", "run.max_attempts = 3"});
+  EXPECT_EQ(c.GetInt("train.steps"), 9);
+  EXPECT_EQ(c.GetInt("run.max_attempts"), 3);
+  EXPECT_EQ(c.Get("train.steps").origin, "--set train.steps");
+}
+
+TEST(Sweep, ExpandsTheCartesianProductMinusExclusions) {
+  Result<Sweep> s = PlanSweep(MustLoad(kBase));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  // 2 llm x 3 V x 2 methods x 2 seeds = 24, minus quecc at V=1 (2 llm x 2 seeds) = 20.
+  EXPECT_EQ(s->jobs.size(), 20u);
+  for (const auto& j : s->jobs) {
+    EXPECT_FALSE(j.point.method == "quecc" && j.point.visual_tokens == 1);
+    EXPECT_EQ(j.id.size(), 16u);
+    EXPECT_DOUBLE_EQ(j.inference_flops,
+                     2.0 * j.point.n_params * (TaskQuestionTokens("shapes") + j.point.visual_tokens));
+  }
+  EXPECT_EQ(s->output.front(), '/');
+}
+
+TEST(Sweep, JobIdsAreStableAndChangeWithResultSettingsOnly) {
+  auto ids = [](const Config& c) {
+    std::vector<std::string> out;
+    Result<Sweep> s = PlanSweep(c);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    for (const auto& j : s->jobs) out.push_back(j.id);
+    return out;
+  };
+  std::vector<std::string> base = ids(MustLoad(kBase));
+  EXPECT_EQ(ids(MustLoad(kBase)), base);
+  // Scheduling, output and naming do not change what a job computes.
+  EXPECT_EQ(ids(MustLoad(kBase, {"run.max_attempts=5", "run.ranks_per_job=2",
+                                 "sweep.output=/tmp/x.h5", "model.cache_dir=/tmp/c"})),
+            base);
+  // Training settings do.
+  std::vector<std::string> changed = ids(MustLoad(kBase, {"train.lr=0.01"}));
+  ASSERT_EQ(changed.size(), base.size());
+  for (size_t i = 0; i < base.size(); ++i) EXPECT_NE(changed[i], base[i]);
+  // Growing the grid keeps the ids of the existing points.
+  std::vector<std::string> grown = ids(MustLoad(kBase, {"grid.seed=0,1,2"}));
+  std::set<std::string> grown_set(grown.begin(), grown.end());
+  for (const auto& id : base) EXPECT_TRUE(grown_set.count(id)) << id;
+  EXPECT_GT(grown.size(), base.size());
+}
+
+TEST(Sweep, JobIdIsAPinnedHashOfTheIdentityText) {
+  // Pins the id of one job: if this changes, every existing results file stops resuming.
+  Config c = MustLoad(kBase);
+  Result<Sweep> s = PlanSweep(c);
+  ASSERT_TRUE(s.ok());
+  const JobSpec& j = s->jobs.front();
+  Result<LlmPreset> p = FindLlmPreset(c, j.point.llm);
+  std::string text = JobIdentityText(c, j.point, *p);
+  EXPECT_NE(text.find("train.steps=20\n"), std::string::npos);
+  EXPECT_NE(text.find("llm=nano\n"), std::string::npos);
+  EXPECT_EQ(text.find("run."), std::string::npos);
+  EXPECT_EQ(text.find("cache_dir"), std::string::npos);
+}
+
+TEST(LlmPresets, AtLeastFiveBuiltinsSpanningThirtyTimes) {
+  const auto& p = BuiltinLlmPresets();
+  ASSERT_GE(p.size(), 5u);
+  double lo = 1e300, hi = 0;
+  for (const auto& x : p) {
+    lo = std::min(lo, x.n_params);
+    hi = std::max(hi, x.n_params);
+    EXPECT_EQ(x.width % x.heads, 0) << x.name;
+  }
+  EXPECT_GE(hi / lo, 30.0);
+}
+
+TEST(LlmPresets, NonEmbeddingParamsFollowTheFormula) {
+  // One block of width 2, mlp_ratio 1: attn 4*4+4*2=24, mlp 2*4+2+2=12, norms 8 -> 44; final 4.
+  EXPECT_DOUBLE_EQ(LlmNonEmbeddingParams(2, 1, 1), 48.0);
+  EXPECT_DOUBLE_EQ(LlmNonEmbeddingParams(64, 4, 4), 4 * (12.0 * 64 * 64 + 13.0 * 64) + 128);
+}
+
+TEST(LlmPresets, UserPresetsWithExplicitParameterCount) {
+  Config c = MustLoad(std::string(kBase) + "[llm.qwen-0.5b]\nn_params = 0.5e9\n",
+                      {"grid.llm=qwen-0.5b", "job.type=sleep"});
+  Result<Sweep> s = PlanSweep(c);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_DOUBLE_EQ(s->jobs.front().point.n_params, 0.5e9);
+}
+
+TEST(MethodTokens, GridMethodsNeedSquaresThatFit) {
+  EXPECT_EQ(CheckMethodTokens("avgpool", 36, 24), "");
+  EXPECT_EQ(CheckMethodTokens("quecc", 576, 24), "");
+  EXPECT_EQ(CheckMethodTokens("none", 576, 24), "");
+  EXPECT_EQ(CheckMethodTokens("topk", 7, 8), "");
+  EXPECT_NE(CheckMethodTokens("avgpool", 7, 8), "");
+  EXPECT_NE(CheckMethodTokens("tokenpacker", 9, 8), "");
+  EXPECT_NE(CheckMethodTokens("avgpool", 81, 8), "");
+  for (int v : {1, 4, 16, 36, 64, 144, 576}) {
+    EXPECT_EQ(CheckMethodTokens("quecc", v, 24), "") << v;
+    EXPECT_EQ(CheckMethodTokens("tokenpacker", v, 24), "") << v;
+  }
+}
+
+TEST(Schema, DefaultsAreValidValues) {
+  for (const auto& spec : Schema()) {
+    if (spec.default_value == nullptr || std::string(spec.section) == "llm.*") continue;
+    std::string key = std::string(spec.section) + "." + spec.key;
+    // A config setting every key to its own default must load.
+    Result<Config> c = Config::FromString(
+        "[sweep]\nname = d\n[grid]\nllm = nano\nvisual_tokens = 4\n", "d.ini",
+        {key + "=" + spec.default_value});
+    EXPECT_TRUE(c.ok()) << key << ": " << c.status().ToString();
+  }
+}
+
+TEST(Schema, EveryKeyIsDocumentedInConfigMd) {
+  std::ifstream in(VLMSCALE_TEST_SOURCE_DIR "/docs/CONFIG.md");
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string doc = ss.str();
+  for (const auto& spec : Schema()) {
+    std::string section = spec.section == std::string("llm.*") ? "[llm.NAME]"
+                                                               : "[" + std::string(spec.section) + "]";
+    EXPECT_NE(doc.find(section), std::string::npos) << section;
+    EXPECT_NE(doc.find("`" + std::string(spec.key) + "`"), std::string::npos)
+        << spec.section << "." << spec.key << " is not documented in docs/CONFIG.md";
+  }
+}
+
+TEST(ShippedConfigs, EveryConfigInConfigsPlans) {
+  std::string dir = VLMSCALE_TEST_SOURCE_DIR "/configs";
+  DIR* d = opendir(dir.c_str());
+  ASSERT_NE(d, nullptr);
+  int n = 0;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (!EndsWith(name, ".ini")) continue;
+    Result<Config> c = Config::Load(dir + "/" + name, {});
+    ASSERT_TRUE(c.ok()) << name << ": " << c.status().ToString();
+    Result<Sweep> s = PlanSweep(*c);
+    EXPECT_TRUE(s.ok()) << name << ": " << s.status().ToString();
+    ++n;
+  }
+  closedir(d);
+  EXPECT_GE(n, 1);
+}
+
+}  // namespace
+}  // namespace vlmscale::config
