@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The README's main command: installs what is missing, builds build/vlmscale, runs the embedded
+# default sweep (configs/quickstart.ini) with mpirun on the local cores, fits the scaling law,
+# draws the plots, writes the report, and prints where everything is.
+#   scripts/quickstart.sh [--set section.key=value]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/setup.sh
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$root/build" -j"$(nproc)" --target vlmscale
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+config=configs/quickstart.ini
+ranks=$(nproc)
+bin="$root/build/vlmscale"
+
+echo "== plan"
+"$bin" plan "$config" "$@" | tail -n 1
+
+if ! "$bin" --help | grep -q '^  run '; then
+  echo "quickstart: 'vlmscale run' is not implemented yet; stopping after the plan." >&2
+  exit 0
+fi
+
+echo "== run ($ranks ranks)"
+mpirun --oversubscribe -np "$ranks" "$bin" run "$config" "$@"
+
+results=$("$bin" plan "$config" "$@" --json >/dev/null && \
+  grep -E '^output *=' "$config" | sed 's/^output *= *//')
+results="$root/$results"
+echo "== results: $results"
+"$bin" status "$results"
+
+if "$bin" --help | grep -q '^  fit '; then
+  mkdir -p "$root/results/quickstart"
+  echo "== fit"
+  "$bin" fit "$results" --json "$root/results/quickstart/fit.json"
+fi
+if [ -x analysis/report.py ]; then
+  echo "== plots and report"
+  /usr/bin/python3 analysis/report.py "$results" --fit "$root/results/quickstart/fit.json" \
+    -o "$root/results/quickstart"
+fi
+echo "== done: results in $results"
