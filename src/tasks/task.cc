@@ -1,0 +1,109 @@
+#include "tasks/task.h"
+
+#include <utility>
+
+#include "core/strings.h"
+#include "tasks/generators.h"
+
+namespace vlmscale::tasks {
+namespace {
+
+using Generator = void (*)(uint64_t, int64_t, const internal::ExampleOut&);
+using NameFn = const char* (*)(int64_t);
+
+// A task defined by an example generator and its vocabularies.
+class GeneratedTask final : public Task {
+ public:
+  struct Spec {
+    std::string name;
+    int64_t vocab_size, question_tokens, num_answers;
+    Generator generate;
+    NameFn token_name, answer_name;
+  };
+  GeneratedTask(Spec spec, const TaskOptions& options)
+      : spec_(std::move(spec)), options_(options) {}
+
+  std::string name() const override { return spec_.name; }
+  int64_t image_size() const override { return options_.image_size; }
+  int64_t vocab_size() const override { return spec_.vocab_size; }
+  int64_t question_tokens() const override { return spec_.question_tokens; }
+  int64_t num_answers() const override { return spec_.num_answers; }
+
+  Batch MakeBatch(Split split, uint64_t seed, const std::vector<int64_t>& indices) const override {
+    const int64_t b = static_cast<int64_t>(indices.size());
+    const int64_t s = options_.image_size;
+    const int64_t q = spec_.question_tokens;
+    Batch batch;
+    batch.images = torch::empty({b, 3, s, s}, torch::kFloat32);
+    batch.questions = torch::empty({b, q}, torch::kInt64);
+    batch.answers = torch::empty({b}, torch::kInt64);
+    float* images = batch.images.data_ptr<float>();
+    int64_t* questions = batch.questions.data_ptr<int64_t>();
+    int64_t* answers = batch.answers.data_ptr<int64_t>();
+    const uint64_t stream = split == Split::kTrain ? internal::kTrainStream : internal::kEvalStream;
+    for (int64_t i = 0; i < b; ++i) {
+      internal::ExampleOut out;
+      out.rgb = images + i * 3 * s * s;
+      out.question = questions + i * q;
+      out.answer = answers + i;
+      spec_.generate(internal::ExampleKey(stream, seed, indices[i]), s, out);
+    }
+    return batch;
+  }
+
+  std::string QuestionText(const std::vector<int64_t>& tokens) const override {
+    std::vector<std::string> words;
+    for (int64_t t : tokens) {
+      if (t != 0) words.push_back(spec_.token_name(t));
+    }
+    return Join(words, " ");
+  }
+  std::string AnswerText(int64_t answer) const override { return spec_.answer_name(answer); }
+
+ private:
+  Spec spec_;
+  TaskOptions options_;
+};
+
+}  // namespace
+
+bool TaskOptions::IsValid(std::string* error) const {
+  if (image_size < 48 || image_size > 1024) {
+    if (error != nullptr) {
+      *error = "image_size must be in [48, 1024] (the glyph font needs 48 pixels), got " +
+               std::to_string(image_size);
+    }
+    return false;
+  }
+  return true;
+}
+
+const std::vector<std::string>& TaskNames() {
+  static const std::vector<std::string> kNames = {"shapes", "glyphs"};
+  return kNames;
+}
+
+Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOptions& options) {
+  std::string error;
+  if (!options.IsValid(&error)) return Status::InvalidInput("task options: " + error);
+  if (name == "shapes") {
+    return std::unique_ptr<Task>(new GeneratedTask(
+        {"shapes", internal::kShapesVocabSize, internal::kShapesQuestionTokens,
+         internal::kShapesNumAnswers, &internal::GenerateShapes, &internal::ShapesTokenName,
+         &internal::ShapesAnswerName},
+        options));
+  }
+  if (name == "glyphs") {
+    return std::unique_ptr<Task>(new GeneratedTask(
+        {"glyphs", internal::kGlyphsVocabSize, internal::kGlyphsQuestionTokens,
+         internal::kGlyphsNumAnswers, &internal::GenerateGlyphs, &internal::GlyphsTokenName,
+         &internal::GlyphsAnswerName},
+        options));
+  }
+  std::string message = "unknown task '" + name + "' (known: " + Join(TaskNames(), ", ") + ")";
+  const std::string closest = ClosestMatch(name, TaskNames());
+  if (!closest.empty()) message += "; did you mean '" + closest + "'?";
+  return Status::InvalidInput(message);
+}
+
+}  // namespace vlmscale::tasks

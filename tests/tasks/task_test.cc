@@ -1,0 +1,251 @@
+#include "tasks/task.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <string>
+#include <unordered_set>
+
+#include "config/sweep.h"
+#include "core/hash.h"
+#include "tasks/font.h"
+
+namespace vlmscale::tasks {
+namespace {
+
+std::unique_ptr<Task> Make(const std::string& name, int64_t image_size = 48) {
+  TaskOptions options;
+  options.image_size = image_size;
+  auto task = MakeTask(name, options);
+  EXPECT_TRUE(task.ok()) << task.status().ToString();
+  return std::move(task.value());
+}
+
+std::vector<int64_t> Range(int64_t begin, int64_t end) {
+  std::vector<int64_t> v;
+  for (int64_t i = begin; i < end; ++i) v.push_back(i);
+  return v;
+}
+
+std::vector<int64_t> QuestionOf(const Batch& b, int64_t i) {
+  auto q = b.questions[i].contiguous();
+  return std::vector<int64_t>(q.data_ptr<int64_t>(), q.data_ptr<int64_t>() + q.numel());
+}
+
+TEST(TaskOptions, DefaultsAreValid) {
+  std::string error;
+  EXPECT_TRUE(TaskOptions().IsValid(&error)) << error;
+}
+
+TEST(TaskOptions, TooSmallImageIsRejectedWithTheConstraint) {
+  TaskOptions options;
+  options.image_size = 32;
+  std::string error;
+  EXPECT_FALSE(options.IsValid(&error));
+  EXPECT_NE(error.find("image_size must be in [48, 1024]"), std::string::npos) << error;
+  EXPECT_FALSE(MakeTask("shapes", options).ok());
+}
+
+TEST(Tasks, UnknownNameSuggestsTheClosestTask) {
+  auto task = MakeTask("glyph", TaskOptions());
+  ASSERT_FALSE(task.ok());
+  EXPECT_TRUE(task.status().IsInvalidInput());
+  EXPECT_NE(task.status().message().find("did you mean 'glyphs'"), std::string::npos)
+      << task.status().message();
+}
+
+TEST(Tasks, BatchesHaveTheDeclaredShapesAndRanges) {
+  for (const std::string& name : TaskNames()) {
+    for (int64_t size : {48, 96}) {
+      auto task = Make(name, size);
+      EXPECT_EQ(task->name(), name);
+      EXPECT_EQ(task->question_tokens(), config::TaskQuestionTokens(name));
+      Batch b = task->MakeBatch(Split::kTrain, 3, Range(0, 64));
+      ASSERT_EQ(b.images.sizes(), (std::vector<int64_t>{64, 3, size, size}));
+      ASSERT_EQ(b.questions.sizes(), (std::vector<int64_t>{64, task->question_tokens()}));
+      ASSERT_EQ(b.answers.sizes(), (std::vector<int64_t>{64}));
+      EXPECT_EQ(b.images.dtype(), torch::kFloat32);
+      EXPECT_EQ(b.questions.dtype(), torch::kInt64);
+      EXPECT_GE(b.images.min().item<float>(), 0.0f);
+      EXPECT_LE(b.images.max().item<float>(), 1.0f);
+      EXPECT_GE(b.questions.min().item<int64_t>(), 0);
+      EXPECT_LT(b.questions.max().item<int64_t>(), task->vocab_size());
+      EXPECT_GE(b.answers.min().item<int64_t>(), 0);
+      EXPECT_LT(b.answers.max().item<int64_t>(), task->num_answers());
+      // Every question starts with a real token.
+      EXPECT_TRUE(b.questions.select(1, 0).gt(0).all().item<bool>()) << name;
+    }
+  }
+}
+
+TEST(Tasks, ExamplesDependOnlyOnSplitSeedAndIndex) {
+  for (const std::string& name : TaskNames()) {
+    auto task = Make(name);
+    Batch a = task->MakeBatch(Split::kTrain, 7, {5, 6, 7});
+    Batch b = task->MakeBatch(Split::kTrain, 7, {100, 6, 1});
+    EXPECT_TRUE(a.images[1].equal(b.images[1]));
+    EXPECT_TRUE(a.questions[1].equal(b.questions[1]));
+    EXPECT_TRUE(a.answers[1].equal(b.answers[1]));
+    EXPECT_FALSE(a.images[0].equal(b.images[0]));
+    Batch other_seed = task->MakeBatch(Split::kTrain, 8, {5, 6, 7});
+    EXPECT_FALSE(a.images.equal(other_seed.images));
+  }
+}
+
+uint64_t ExampleHash(const Batch& b, int64_t i) {
+  auto image = b.images[i].contiguous();
+  auto q = b.questions[i].contiguous();
+  std::string bytes(reinterpret_cast<const char*>(image.data_ptr<float>()),
+                    image.numel() * sizeof(float));
+  bytes.append(reinterpret_cast<const char*>(q.data_ptr<int64_t>()), q.numel() * sizeof(int64_t));
+  return Fnv1a64(bytes);
+}
+
+TEST(Tasks, TrainAndEvalExamplesNeverCoincide) {
+  for (const std::string& name : TaskNames()) {
+    auto task = Make(name);
+    std::unordered_set<uint64_t> train;
+    for (int64_t start = 0; start < 5000; start += 500) {
+      Batch b = task->MakeBatch(Split::kTrain, 0, Range(start, start + 500));
+      for (int64_t i = 0; i < 500; ++i) train.insert(ExampleHash(b, i));
+    }
+    Batch eval = task->MakeBatch(Split::kEval, 0, Range(0, 1000));
+    int64_t collisions = 0;
+    std::unordered_set<uint64_t> eval_hashes;
+    for (int64_t i = 0; i < 1000; ++i) {
+      const uint64_t h = ExampleHash(eval, i);
+      eval_hashes.insert(h);
+      collisions += train.count(h);
+    }
+    EXPECT_EQ(collisions, 0) << name;
+    // The streams are rich: (image, question) pairs essentially never repeat within a split.
+    EXPECT_GE(train.size(), 4990u) << name;
+    EXPECT_GE(eval_hashes.size(), 995u) << name;
+  }
+}
+
+TEST(Tasks, AnswersAreSpreadOverManyClasses) {
+  for (const std::string& name : TaskNames()) {
+    auto task = Make(name);
+    Batch b = task->MakeBatch(Split::kTrain, 1, Range(0, 4000));
+    auto counts = torch::bincount(b.answers, {}, task->num_answers());
+    const double majority = counts.max().item<int64_t>() / 4000.0;
+    const int64_t used = counts.gt(0).sum().item<int64_t>();
+    EXPECT_LT(majority, 0.25) << name << ": the majority answer would be a strong baseline\n"
+                              << counts;
+    // All but the rarest large counts (5-7 of one kind) occur.
+    EXPECT_GE(used, task->num_answers() - 3) << name << counts;
+  }
+}
+
+// Independent check of shapes answers: "color at row r col c" is read back from the pixels.
+TEST(Tasks, ShapesColorAtAnswersMatchThePixels) {
+  auto task = Make("shapes");
+  const float palette[6][3] = {{0.92f, 0.16f, 0.14f}, {0.16f, 0.78f, 0.22f}, {0.20f, 0.32f, 0.95f},
+                               {0.95f, 0.88f, 0.16f}, {0.88f, 0.22f, 0.86f}, {0.14f, 0.84f, 0.90f}};
+  Batch b = task->MakeBatch(Split::kEval, 2, Range(0, 600));
+  int checked = 0;
+  for (int64_t i = 0; i < 600; ++i) {
+    const auto q = QuestionOf(b, i);
+    if (task->QuestionText({q[0], q[1]}) != "color at") continue;
+    const int row = static_cast<int>(q[2] - 13), col = static_cast<int>(q[3] - 17);
+    auto cell = b.images[i].slice(1, row * 12, row * 12 + 12).slice(2, col * 12, col * 12 + 12);
+    const float bg = b.images[i][0][0][0].item<float>();  // Corner pixels are never covered.
+    auto px = cell.reshape({3, -1}).t();                      // [144, 3]
+    auto fg = px.sub(bg).abs().sum(1).gt(1e-4);
+    const std::string answer = task->AnswerText(b.answers[i].item<int64_t>());
+    if (answer == "none") {
+      EXPECT_EQ(fg.sum().item<int64_t>(), 0) << i;
+    } else {
+      auto colors = px.index({fg});
+      ASSERT_GT(colors.size(0), 0) << i;
+      // Nearest palette direction of the mean foreground colour (shade only scales it).
+      auto mean = colors.mean(0);
+      int best = -1;
+      double best_cos = -1;
+      for (int c = 0; c < 6; ++c) {
+        auto p = torch::tensor({palette[c][0], palette[c][1], palette[c][2]});
+        const double cos = torch::cosine_similarity(mean, p, 0).item<double>();
+        if (cos > best_cos) best_cos = cos, best = c;
+      }
+      const char* names[6] = {"red", "green", "blue", "yellow", "magenta", "cyan"};
+      EXPECT_EQ(answer, names[best]) << "example " << i;
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 30);
+}
+
+// Independent check of glyphs answers: the text is decoded from the pixels with the font table
+// and "char" and "count" questions are answered from the decoded text.
+TEST(Tasks, GlyphsAnswersMatchTheTextDecodedFromPixels) {
+  using internal::GlyphPixel;
+  using internal::kGlyphAlphabet;
+  auto task = Make("glyphs");
+  Batch b = task->MakeBatch(Split::kEval, 4, Range(0, 400));
+  int checked = 0;
+  for (int64_t i = 0; i < 400; ++i) {
+    auto ink = b.images[i].sum(0).lt(1.5).contiguous();  // Ink <= 0.9, paper >= 2.25.
+    auto nz = ink.nonzero();                                // [n, 2] (y, x)
+    ASSERT_GT(nz.size(0), 0);
+    const int64_t y0 = nz.select(1, 0).min().item<int64_t>() - 1;
+    const int64_t x0 = nz.select(1, 1).min().item<int64_t>();
+    const bool* pix = ink.data_ptr<bool>();
+    auto decode = [&](int line, int pos) -> std::string {
+      const int64_t cx = x0 + 6 * pos, cy = y0 + 1 + 9 * line;
+      if (cx + 5 > 48 || cy + 7 > 48) return "none";
+      for (int c = 0; c < 16; ++c) {
+        bool match = true;
+        for (int r = 0; r < 7 && match; ++r)
+          for (int k = 0; k < 5 && match; ++k)
+            match = GlyphPixel(c, r, k) == pix[(cy + r) * 48 + cx + k];
+        if (match) return std::string(1, kGlyphAlphabet[c]);
+      }
+      return "none";
+    };
+    const auto q = QuestionOf(b, i);
+    const std::string op = task->QuestionText({q[0]});
+    const std::string answer = task->AnswerText(b.answers[i].item<int64_t>());
+    if (op == "char") {
+      EXPECT_EQ(answer, decode(static_cast<int>(q[1] - 7), static_cast<int>(q[2] - 10))) << i;
+      ++checked;
+    } else if (op == "count") {
+      const std::string letter = task->QuestionText({q[1]});
+      int count = 0;
+      for (int pos = 0; pos < 6; ++pos) count += decode(static_cast<int>(q[3] - 7), pos) == letter;
+      EXPECT_EQ(answer, std::to_string(count)) << i;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
+TEST(Tasks, QuestionTextIsReadable) {
+  auto task = Make("shapes");
+  EXPECT_EQ(task->QuestionText({1, 21, 6, 0}), "count red object");
+  EXPECT_EQ(task->AnswerText(18), "yes");
+  auto glyphs = Make("glyphs");
+  EXPECT_EQ(glyphs->QuestionText({1, 7, 12}), "char line0 pos2");
+  EXPECT_EQ(glyphs->AnswerText(0), "A");
+}
+
+TEST(Tasks, ReportsGenerationSpeed) {
+  // Informational (never gated on wall-clock): a batch of 32 at 48x48.
+  for (const std::string& name : TaskNames()) {
+    auto task = Make(name);
+    const auto start = std::chrono::steady_clock::now();
+    int64_t total = 0;
+    for (int rep = 0; rep < 50; ++rep) {
+      total += task->MakeBatch(Split::kTrain, 0, Range(rep * 32, rep * 32 + 32)).answers.size(0);
+    }
+    const double us = std::chrono::duration<double, std::micro>(
+                          std::chrono::steady_clock::now() - start).count() / total;
+    std::printf("%s: %.2f us per example (batch 32, 48x48)\n", name.c_str(), us);
+    EXPECT_EQ(total, 50 * 32);
+  }
+}
+
+}  // namespace
+}  // namespace vlmscale::tasks
