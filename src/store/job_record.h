@@ -14,6 +14,8 @@ namespace vlmscale::store {
 // pending -> running -> done | failed | pending (stopped, will resume); failed -> running (retry).
 enum class JobState { kPending = 0, kRunning = 1, kDone = 2, kFailed = 3 };
 const char* JobStateName(JobState s);  // "pending", "running", "done", "failed".
+// Inverse of JobStateName. Returns false (and leaves *state alone) for any other string.
+bool ParseJobState(const std::string& name, JobState* state);
 
 // One point of a curve, e.g. {"train_loss", 120, 0.53}.
 struct CurvePoint {

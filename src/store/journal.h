@@ -1,0 +1,74 @@
+// The write-ahead journal of the results store: encoding, decoding and replay of its entries.
+// Internal to src/store (results_store.cc and the tests); docs/RESULTS.md describes the format.
+//
+// An entry is an 8-byte header followed by a payload:
+//   u32 little-endian  payload length in bytes
+//   u32 little-endian  CRC-32 (IEEE, as zlib) of the payload
+//   payload            one JSON object and a '\n'
+// Payload objects ("t" is the type):
+//   {"t":"meta","sweep":..., "format":"vlmscale-results","format_version":1}  first in a journal
+//   {"t":"job","seq":n,"rec":{...JobRecord...},"ev":{...JobEvent...}}          "ev" only on change
+//   {"t":"run_info","seq":n,"v":"<json text>"}
+// A header or payload that is cut short, fails its CRC or is not such an object ends the valid
+// prefix: everything from there on is a torn tail and is ignored (the writer cuts it off).
+#ifndef VLMSCALE_STORE_JOURNAL_H_
+#define VLMSCALE_STORE_JOURNAL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "store/job_record.h"
+#include "store/results_store.h"
+
+namespace vlmscale::store {
+
+// CRC-32 (IEEE 802.3 polynomial, the one of zlib and PNG) of `data`.
+uint32_t Crc32(std::string_view data);
+
+// JobRecord <-> JSON. NaN (and infinities) become null and come back as NaN.
+nlohmann::json RecordToJson(const JobRecord& record);
+// Fills *record from `j`; missing keys keep their defaults. kInvalidInput on a wrong type.
+Status RecordFromJson(const nlohmann::json& j, JobRecord* record);
+nlohmann::json EventToJson(const JobEvent& event);
+Status EventFromJson(const nlohmann::json& j, JobEvent* event);
+
+// Appends one encoded entry (header + payload) for `entry` to *out.
+void EncodeJournalEntry(const nlohmann::json& entry, std::string* out);
+
+// Decodes the valid prefix of `data`: its entries in order, and its length in bytes.
+struct DecodedJournal {
+  std::vector<nlohmann::json> entries;
+  size_t valid_bytes = 0;
+  bool torn_tail = false;  // Bytes after the valid prefix exist.
+};
+DecodedJournal DecodeJournal(std::string_view data);
+
+// Cuts `message` to at most `max_bytes` bytes without splitting a UTF-8 character.
+std::string TruncateUtf8(const std::string& message, size_t max_bytes);
+
+// The in-memory state that snapshots hold and journal entries change.
+struct StoreState {
+  std::string sweep_name;  // From the snapshot or a journal "meta" entry.
+  std::map<std::string, JobRecord> jobs;
+  std::vector<std::string> order;  // First-append order of job ids.
+  std::vector<JobEvent> events;
+  std::string run_info_json;
+  int64_t last_seq = 0;  // Highest sequence number applied.
+
+  // Applies one decoded entry whose "seq" is greater than `skip_through` (others are ignored:
+  // the snapshot already holds them). kInvalidInput on a malformed entry.
+  Status Apply(const nlohmann::json& entry, int64_t skip_through);
+  // Replaces (or adds) a job's record, keeping first-append order.
+  void PutJob(JobRecord record);
+};
+
+}  // namespace vlmscale::store
+
+#endif  // VLMSCALE_STORE_JOURNAL_H_

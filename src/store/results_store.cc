@@ -1,0 +1,440 @@
+#include "store/results_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "config.h"
+#include "store/journal.h"
+#include "store/snapshot.h"
+
+namespace vlmscale::store {
+namespace {
+
+using nlohmann::json;
+
+double NowUnix() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double NowMonotonic() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Errno() { return std::strerror(errno); }
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open directory " + dir + ": " + Errno());
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Status::IOError("fsync of directory " + dir + " failed: " + Errno());
+  return Status::OK();
+}
+
+// Reads the whole file at `path` into *data ("" if it does not exist).
+Status ReadWholeFile(const std::string& path, std::string* data) {
+  data->clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::IOError("cannot read " + path + ": " + Errno());
+  }
+  char buf[1 << 16];
+  while (true) {
+    ssize_t got = ::read(fd, buf, sizeof(buf));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      std::string err = Errno();
+      ::close(fd);
+      return Status::IOError("cannot read " + path + ": " + err);
+    }
+    if (got == 0) break;
+    data->append(buf, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  return Status::OK();
+}
+
+Status WriteAll(int fd, const std::string& data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IOError("writing " + path + " failed: " + Errno());
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+std::string UtcStamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+// Loads snapshot + journal contents of `path` into *state. `journal_data` is the journal's bytes.
+// *snapshot_seq receives the snapshot's journal_seq (0 without a snapshot).
+Status LoadState(const std::string& path, const std::string& journal_data, StoreState* state,
+                 SnapshotHeader* header, bool* have_snapshot, DecodedJournal* decoded) {
+  std::vector<JobRecord> jobs;
+  std::vector<JobEvent> events;
+  Status s = ReadSnapshotFile(path, header, &jobs, &events);
+  *have_snapshot = s.ok();
+  if (!s.ok() && s.code() != Status::Code::kNotFound) return s;
+  if (*have_snapshot) {
+    state->sweep_name = header->sweep_name;
+    state->run_info_json = header->run_info_json;
+    state->last_seq = header->journal_seq;
+    for (JobRecord& r : jobs) state->PutJob(std::move(r));
+    state->events = std::move(events);
+  }
+  *decoded = DecodeJournal(journal_data);
+  for (const json& entry : decoded->entries) {
+    Status a = state->Apply(entry, header->journal_seq);
+    if (!a.ok()) return a.WithPrefix("journal " + path + ".journal");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+bool StoreOptions::IsValid(std::string* error) const {
+  if (path.empty()) {
+    *error = "StoreOptions.path must be non-empty";
+    return false;
+  }
+  if (sweep_name.empty()) {
+    *error = "StoreOptions.sweep_name must be non-empty";
+    return false;
+  }
+  if (!(snapshot_interval_seconds >= 0)) {
+    *error = "StoreOptions.snapshot_interval_seconds must be >= 0";
+    return false;
+  }
+  return true;
+}
+
+ResultsStore::ResultsStore(StoreOptions options)
+    : options_(std::move(options)), journal_path_(options_.path + ".journal") {}
+
+ResultsStore::~ResultsStore() {
+  if (journal_fd_ >= 0) ::close(journal_fd_);  // Also releases the writer lock.
+}
+
+Result<std::unique_ptr<ResultsStore>> ResultsStore::Open(const StoreOptions& options) {
+  std::string error;
+  if (!options.IsValid(&error)) return Status::InvalidInput(error);
+  std::unique_ptr<ResultsStore> store(new ResultsStore(options));
+  VLM_RETURN_IF_ERROR(store->OpenImpl());
+  return store;
+}
+
+Status ResultsStore::OpenImpl() {
+  SilenceHdf5Errors();
+  const std::string& path = options_.path;
+  const std::string dir = DirName(path);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::IOError("cannot create results file " + path + ": directory " + dir +
+                           " does not exist");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return Status::IOError("cannot write results file " + path + ": directory " + dir +
+                           " is not writable (" + Errno() + "); choose another results path");
+  }
+  for (const std::string& p : {path, journal_path_}) {
+    if (Exists(p) && ::access(p.c_str(), W_OK) != 0) {
+      return Status::IOError("results file " + p + " is not writable (" + Errno() +
+                             "); fix its permissions or choose another results path");
+    }
+  }
+
+  if (options_.fresh && (Exists(path) || Exists(journal_path_))) {
+    std::string aside = path + ".old-" + UtcStamp();
+    for (int i = 2; Exists(aside) || Exists(aside + ".journal"); ++i) {
+      aside = path + ".old-" + UtcStamp() + "-" + std::to_string(i);
+    }
+    if (Exists(path) && ::rename(path.c_str(), aside.c_str()) != 0) {
+      return Status::IOError("cannot move " + path + " aside to " + aside + ": " + Errno());
+    }
+    if (Exists(journal_path_) &&
+        ::rename(journal_path_.c_str(), (aside + ".journal").c_str()) != 0) {
+      return Status::IOError("cannot move " + journal_path_ + " aside: " + Errno());
+    }
+    VLM_RETURN_IF_ERROR(FsyncDir(dir));
+    moved_aside_path_ = aside;
+  }
+
+  // Take the writer lock on an existing journal before reading it.
+  bool journal_existed = Exists(journal_path_);
+  if (journal_existed) {
+    journal_fd_ = ::open(journal_path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    if (journal_fd_ < 0) return Status::IOError("cannot open " + journal_path_ + ": " + Errno());
+    if (::flock(journal_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::IOError("another process is writing " + path +
+                             " (its journal is locked); stop it or use another results path");
+    }
+  }
+  std::string journal_data;
+  if (journal_existed) VLM_RETURN_IF_ERROR(ReadWholeFile(journal_path_, &journal_data));
+
+  StoreState state;
+  SnapshotHeader header;
+  bool have_snapshot = false;
+  DecodedJournal decoded;
+  VLM_RETURN_IF_ERROR(LoadState(path, journal_data, &state, &header, &have_snapshot, &decoded));
+  if (!state.sweep_name.empty() && state.sweep_name != options_.sweep_name) {
+    return Status::InvalidInput("results file " + path + " belongs to sweep '" +
+                                state.sweep_name + "', not '" + options_.sweep_name +
+                                "'; use another results path, or pass --fresh to move the old "
+                                "file aside and start anew");
+  }
+
+  if (!journal_existed) {
+    journal_fd_ = ::open(journal_path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (journal_fd_ < 0) return Status::IOError("cannot create " + journal_path_ + ": " + Errno());
+    if (::flock(journal_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::IOError("another process is writing " + path);
+    }
+  }
+  if (decoded.torn_tail) {
+    // Cut off the torn tail so new entries follow the last valid one.
+    if (::ftruncate(journal_fd_, static_cast<off_t>(decoded.valid_bytes)) != 0 ||
+        ::fdatasync(journal_fd_) != 0) {
+      return Status::IOError("cannot repair the torn tail of " + journal_path_ + ": " + Errno());
+    }
+  }
+  journal_size_ = static_cast<int64_t>(decoded.valid_bytes);
+  ::unlink((path + ".tmp").c_str());  // A snapshot that never completed.
+
+  jobs_ = std::move(state.jobs);
+  order_ = std::move(state.order);
+  events_ = std::move(state.events);
+  run_info_json_ = std::move(state.run_info_json);
+  snapshot_seq_ = header.journal_seq;
+  committed_seq_ = std::max(state.last_seq, header.journal_seq);
+  next_seq_ = committed_seq_ + 1;
+  buffered_last_seq_ = committed_seq_;
+  // Record the (possibly new) config and absorb the replayed journal into a fresh snapshot.
+  return WriteSnapshotNow();
+}
+
+Status ResultsStore::Append(const JobRecord& record) {
+  CHECK(!closed_) << "ResultsStore::Append after Close";
+  if (record.job_id.empty()) return Status::InvalidInput("JobRecord.job_id must be non-empty");
+  JobRecord r = record;
+  r.message = TruncateUtf8(r.message, kMaxMessageBytes);
+  json entry = {{"t", "job"}, {"seq", next_seq_}, {"rec", RecordToJson(r)}};
+  auto it = jobs_.find(r.job_id);
+  if (it == jobs_.end() || it->second.state != r.state || it->second.attempts != r.attempts) {
+    JobEvent event{r.job_id, r.state, r.attempts, NowUnix(), r.failure_class};
+    entry["ev"] = EventToJson(event);
+    events_.push_back(std::move(event));
+  }
+  EncodeJournalEntry(entry, &buffer_);
+  buffered_last_seq_ = next_seq_++;
+  if (it == jobs_.end()) {
+    order_.push_back(r.job_id);
+    std::string id = r.job_id;
+    jobs_.emplace(std::move(id), std::move(r));
+  } else {
+    it->second = std::move(r);
+  }
+  return Status::OK();
+}
+
+Status ResultsStore::SetRunInfo(const std::string& json_text) {
+  CHECK(!closed_) << "ResultsStore::SetRunInfo after Close";
+  if (!json::accept(json_text)) {
+    return Status::InvalidInput("run info is not valid JSON: " + json_text.substr(0, 200));
+  }
+  EncodeJournalEntry({{"t", "run_info"}, {"seq", next_seq_}, {"v", json_text}}, &buffer_);
+  buffered_last_seq_ = next_seq_++;
+  run_info_json_ = json_text;
+  return Status::OK();
+}
+
+Status ResultsStore::Commit() {
+  if (buffer_.empty()) return Status::OK();
+  CHECK_GE(journal_fd_, 0);
+  std::string data;
+  if (journal_size_ == 0) {
+    EncodeJournalEntry({{"t", "meta"},
+                        {"sweep", options_.sweep_name},
+                        {"format", kFormatName},
+                        {"format_version", kFormatVersion}},
+                       &data);
+  }
+  data.append(buffer_);
+  Status s = WriteAll(journal_fd_, data, journal_path_);
+  if (s.ok() && ::fdatasync(journal_fd_) != 0) {
+    s = Status::IOError("fdatasync of " + journal_path_ + " failed: " + Errno());
+  }
+  if (!s.ok()) {
+    // Roll back to the last acknowledged entry; the buffer stays for a retry.
+    if (::ftruncate(journal_fd_, static_cast<off_t>(journal_size_)) != 0) {
+      return s.WithPrefix("(and rolling back the journal failed too)");
+    }
+    return s;
+  }
+  journal_size_ += static_cast<int64_t>(data.size());
+  committed_seq_ = buffered_last_seq_;
+  buffer_.clear();
+  ++commits_;
+  return Status::OK();
+}
+
+Status ResultsStore::MaybeSnapshot() {
+  if (closed_) return Status::OK();
+  if (NowMonotonic() - last_snapshot_time_ < options_.snapshot_interval_seconds) {
+    return Status::OK();
+  }
+  if (buffer_.empty() && committed_seq_ == snapshot_seq_) return Status::OK();  // Nothing new.
+  return Snapshot();
+}
+
+Status ResultsStore::Snapshot() {
+  CHECK(!closed_) << "ResultsStore::Snapshot after Close";
+  return WriteSnapshotNow();
+}
+
+Status ResultsStore::WriteSnapshotNow() {
+  VLM_RETURN_IF_ERROR(Commit());
+  const double t0 = NowMonotonic();
+  SnapshotHeader header;
+  header.sweep_name = options_.sweep_name;
+  header.config_text = options_.config_text;
+  header.run_info_json = run_info_json_;
+  header.vlmscale_version = VLMSCALE_VERSION;
+  header.git_commit = VLMSCALE_GIT_COMMIT;
+  header.format_version = kFormatVersion;
+  header.snapshot_time = NowUnix();
+  header.journal_seq = committed_seq_;
+  std::vector<const JobRecord*> rows;
+  rows.reserve(order_.size());
+  for (const std::string& id : order_) rows.push_back(&jobs_.at(id));
+
+  const std::string tmp = options_.path + ".tmp";
+  Status s = WriteSnapshotFile(tmp, header, rows, events_);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (::rename(tmp.c_str(), options_.path.c_str()) != 0) {
+    Status err = Status::IOError("cannot rename " + tmp + " to " + options_.path + ": " + Errno());
+    ::unlink(tmp.c_str());
+    return err;
+  }
+  VLM_RETURN_IF_ERROR(FsyncDir(DirName(options_.path)));
+  snapshot_seq_ = committed_seq_;
+  // Every journal entry is in the snapshot now. If we crash before (or during) the truncation,
+  // replay skips the entries by sequence number.
+  if (::ftruncate(journal_fd_, 0) != 0) {
+    return Status::IOError("cannot truncate " + journal_path_ + ": " + Errno());
+  }
+  journal_size_ = 0;
+  ++snapshots_;
+  last_snapshot_time_ = NowMonotonic();
+  last_snapshot_seconds_ = last_snapshot_time_ - t0;
+  return Status::OK();
+}
+
+Status ResultsStore::Close() {
+  if (closed_) return Status::OK();
+  VLM_RETURN_IF_ERROR(WriteSnapshotNow());
+  closed_ = true;
+  ::close(journal_fd_);
+  journal_fd_ = -1;
+  return Status::OK();
+}
+
+Result<ResultsFile> ReadResults(const std::string& path) {
+  SilenceHdf5Errors();
+  const std::string journal_path = path + ".journal";
+  for (int attempt = 0;; ++attempt) {
+    struct stat before{};
+    bool had_file = ::stat(path.c_str(), &before) == 0;
+    if (!had_file && !Exists(journal_path)) {
+      return Status::NotFound("results file " + path + " does not exist");
+    }
+    StoreState state;
+    SnapshotHeader header;
+    bool have_snapshot = false;
+    DecodedJournal decoded;
+    std::string journal_data;
+    Status s = Status::OK();
+    std::vector<JobRecord> jobs;
+    std::vector<JobEvent> events;
+    s = ReadSnapshotFile(path, &header, &jobs, &events);
+    have_snapshot = s.ok();
+    if (!s.ok() && s.code() != Status::Code::kNotFound) return s;
+    if (s.ok()) {
+      state.sweep_name = header.sweep_name;
+      state.run_info_json = header.run_info_json;
+      state.last_seq = header.journal_seq;
+      for (JobRecord& r : jobs) state.PutJob(std::move(r));
+      state.events = std::move(events);
+    }
+    VLM_RETURN_IF_ERROR(ReadWholeFile(journal_path, &journal_data));
+    struct stat after{};
+    bool has_file = ::stat(path.c_str(), &after) == 0;
+    bool replaced = had_file != has_file ||
+                    (had_file && (before.st_ino != after.st_ino ||
+                                  before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
+                                  before.st_mtim.tv_nsec != after.st_mtim.tv_nsec));
+    if (replaced && attempt < 20) continue;  // A snapshot replaced the file mid-read: again.
+    decoded = DecodeJournal(journal_data);
+    int64_t replayed = 0;
+    for (const json& entry : decoded.entries) {
+      int64_t seq = entry.value("seq", int64_t{0});
+      if (seq > header.journal_seq) ++replayed;
+      Status a = state.Apply(entry, header.journal_seq);
+      if (!a.ok()) return a.WithPrefix("journal " + journal_path);
+    }
+    ResultsFile file;
+    file.path = path;
+    file.sweep_name = state.sweep_name;
+    file.config_text = header.config_text;
+    file.vlmscale_version = header.vlmscale_version;
+    file.git_commit = header.git_commit;
+    file.run_info_json = state.run_info_json;
+    file.format_version = have_snapshot ? header.format_version : kFormatVersion;
+    file.snapshot_time = have_snapshot ? header.snapshot_time : 0.0;
+    file.journal_entries = replayed;
+    file.events = std::move(state.events);
+    file.jobs.reserve(state.order.size());
+    for (const std::string& id : state.order) file.jobs.push_back(std::move(state.jobs.at(id)));
+    return file;
+  }
+}
+
+}  // namespace vlmscale::store

@@ -1,0 +1,154 @@
+// The durable results store of a sweep: one writer (the MPI coordinator on rank 0), any number of
+// read-only readers (`vlmscale status`, `vlmscale export`, the fitter, h5py), live while it runs.
+//
+// Durability protocol (docs/RESULTS.md has the file layout):
+//   1. Append()/SetRunInfo() serialise the change into an in-memory buffer (microseconds).
+//   2. Commit() writes the buffer to `<path>.journal` with one write() and fdatasync(): a change is
+//      "acknowledged" once Commit() returned OK, and is never lost afterwards, even on SIGKILL.
+//      Each journal entry is self-delimiting and checksummed (u32 length, u32 CRC-32, JSON line) and
+//      carries a sequence number; a torn tail is detected and ignored.
+//   3. Snapshot() writes the whole state to `<path>.tmp` as HDF5, fsyncs it, rename()s it over
+//      `<path>` and fsyncs the directory, so readers always see a complete file. The snapshot records
+//      the last journal sequence number it contains; then the journal is truncated. A crash between
+//      the rename and the truncation is harmless: replay skips entries the snapshot already holds.
+//   4. Open() and ReadResults() read the snapshot and replay the journal (latest record per job
+//      wins). Readers open HDF5 read-only with file locking disabled and never write anything.
+#ifndef VLMSCALE_STORE_RESULTS_STORE_H_
+#define VLMSCALE_STORE_RESULTS_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "store/job_record.h"
+
+namespace vlmscale::store {
+
+// Identifies vlmscale results files (root attributes `format` and `format_version`).
+inline constexpr char kFormatName[] = "vlmscale-results";
+inline constexpr int kFormatVersion = 1;
+// Failure messages longer than this many bytes are cut (on a UTF-8 character boundary) by Append().
+inline constexpr size_t kMaxMessageBytes = 4096;
+
+struct StoreOptions {
+  std::string path;         // REQUIRES: non-empty. Results file.
+  std::string sweep_name;   // REQUIRES: non-empty.
+  std::string config_text;  // Resolved config, stored as an attribute. Default: "".
+  bool fresh = false;       // Move an existing file aside and start anew. Default: false.
+  double snapshot_interval_seconds = 2.0;  // Default: 2. REQUIRES: >= 0.
+  bool IsValid(std::string* error) const;
+};
+
+// One state transition of a job (the append-only event log, `/events` in the file).
+struct JobEvent {
+  std::string job_id;
+  JobState state = JobState::kPending;
+  int attempt = 0;
+  double time = 0.0;  // Unix seconds when the store saw the transition.
+  std::string failure_class;
+};
+
+class ResultsStore {
+ public:
+  // Opens (or creates) the results file for writing: reads the snapshot, replays and repairs the
+  // journal (a torn tail is cut off), removes a stale `<path>.tmp`. On a new file, writes an empty
+  // snapshot at once so readers can open it. Errors:
+  //   kInvalidInput: the file belongs to another sweep (unless options.fresh), is not a vlmscale
+  //                  results file, or is corrupt; or options are invalid.
+  //   kIOError:      the file or its directory is not writable, or another process holds it open
+  //                  for writing.
+  static Result<std::unique_ptr<ResultsStore>> Open(const StoreOptions& options);
+
+  ~ResultsStore();  // Does not Close(): uncommitted appends are dropped, like on a crash.
+  ResultsStore(const ResultsStore&) = delete;
+  ResultsStore& operator=(const ResultsStore&) = delete;
+
+  // Current state, latest record per job id (including appends not yet committed).
+  const std::map<std::string, JobRecord>& jobs() const { return jobs_; }
+  // Job ids in first-append order (the grid order of the file).
+  const std::vector<std::string>& job_order() const { return order_; }
+  // All state transitions seen so far, oldest first.
+  const std::vector<JobEvent>& events() const { return events_; }
+  const std::string& run_info_json() const { return run_info_json_; }
+
+  // Buffers `record` as the job's new state (REQUIRES: non-empty job_id). A change of state or
+  // attempt count also appends a JobEvent. Not durable until Commit().
+  Status Append(const JobRecord& record);
+  // Buffers the run info (a JSON object the driver defines; see docs/RESULTS.md). REQUIRES: valid
+  // JSON, else kInvalidInput.
+  Status SetRunInfo(const std::string& json);
+  // Writes the buffered changes with one write() + fdatasync(). After OK they are acknowledged.
+  // On error (kIOError) the journal is rolled back to its previous length and the buffer is kept.
+  Status Commit();
+  // Snapshot() if snapshot_interval_seconds elapsed since the last snapshot and something changed.
+  Status MaybeSnapshot();
+  // Commit(), then write an HDF5 snapshot atomically and truncate the journal.
+  Status Snapshot();
+  // Commit + snapshot + truncate the journal; the store accepts no more changes afterwards.
+  Status Close();
+
+  // Where `fresh` moved the old file, or "".
+  const std::string& moved_aside_path() const { return moved_aside_path_; }
+  // Statistics for benchmarks and logs.
+  int64_t commits() const { return commits_; }
+  int64_t snapshots() const { return snapshots_; }
+  double last_snapshot_seconds() const { return last_snapshot_seconds_; }
+
+ private:
+  explicit ResultsStore(StoreOptions options);
+  Status OpenImpl();
+  Status WriteSnapshotNow();
+
+  StoreOptions options_;
+  std::string journal_path_;
+  int journal_fd_ = -1;
+  int64_t journal_size_ = 0;  // Bytes of valid entries in the journal.
+  int64_t next_seq_ = 1;      // Sequence number of the next journal entry.
+  int64_t snapshot_seq_ = 0;  // Last sequence number the on-disk snapshot holds.
+  std::string buffer_;        // Encoded entries not yet committed.
+  int64_t buffered_last_seq_ = 0;
+  std::map<std::string, JobRecord> jobs_;
+  std::vector<std::string> order_;
+  std::vector<JobEvent> events_;
+  std::string run_info_json_;
+  std::string moved_aside_path_;
+  double last_snapshot_time_ = 0.0;  // Monotonic seconds.
+  int64_t committed_seq_ = 0;        // Last sequence number that is durable in the journal.
+  bool closed_ = false;
+  int64_t commits_ = 0;
+  int64_t snapshots_ = 0;
+  double last_snapshot_seconds_ = 0.0;
+};
+
+// Everything a results file holds, as readers see it.
+struct ResultsFile {
+  std::string path, sweep_name, config_text, vlmscale_version, git_commit, run_info_json;
+  std::vector<JobRecord> jobs;  // In first-append (grid) order, one per job id.
+  // Added beyond the original interface:
+  std::vector<JobEvent> events;   // State transitions, oldest first.
+  int format_version = 0;
+  double snapshot_time = 0.0;     // Unix seconds of the snapshot; 0 if only the journal exists.
+  int64_t journal_entries = 0;    // Entries replayed from the journal on top of the snapshot.
+};
+
+// Reads snapshot + journal without writing anything (safe while a writer runs; retries when a
+// snapshot replaces the file mid-read). Errors: kNotFound if neither `path` nor its journal
+// exists; kInvalidInput if `path` is not a vlmscale results file or is corrupt.
+Result<ResultsFile> ReadResults(const std::string& path);
+
+// Export columns, in order (stable; docs/RESULTS.md describes them).
+const std::vector<std::string>& ExportColumns();
+// One CSV row per job with a header line of ExportColumns(); NaN is written as an empty cell,
+// extra_metrics as a JSON object string. Curves are not exported to CSV.
+Status ExportCsv(const ResultsFile& file, std::ostream& out);
+// A JSON object {"sweep_name", "vlmscale_version", "git_commit", "run_info", "jobs": [...]} with one
+// object per job keyed by ExportColumns() (NaN as null, extra_metrics as an object) plus "curves".
+Status ExportJson(const ResultsFile& file, std::ostream& out);
+
+}  // namespace vlmscale::store
+
+#endif  // VLMSCALE_STORE_RESULTS_STORE_H_

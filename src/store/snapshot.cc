@@ -1,0 +1,705 @@
+#include "store/snapshot.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+
+namespace vlmscale::store {
+namespace {
+
+using nlohmann::json;
+
+// Owns an HDF5 identifier and closes it with the matching H5?close function.
+class Handle {
+ public:
+  Handle() = default;
+  Handle(hid_t id, herr_t (*closer)(hid_t)) : id_(id), closer_(closer) {}
+  Handle(Handle&& o) noexcept : id_(o.id_), closer_(o.closer_) { o.id_ = -1; }
+  Handle& operator=(Handle&& o) noexcept {
+    std::swap(id_, o.id_);
+    std::swap(closer_, o.closer_);
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (id_ >= 0 && closer_ != nullptr) closer_(id_);
+  }
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  // Closes now and reports whether closing succeeded.
+  bool Close() {
+    if (id_ < 0) return true;
+    herr_t rc = closer_(id_);
+    id_ = -1;
+    return rc >= 0;
+  }
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*closer_)(hid_t) = nullptr;
+};
+
+// ---- Column descriptions of the compound tables -----------------------------------------------
+
+enum class Kind { kString, kDouble, kInt64, kInt32 };
+
+template <typename Row>
+struct Column {
+  const char* name = nullptr;
+  Kind kind = Kind::kString;
+  std::function<std::string(const Row&)> get_string;
+  std::function<void(Row*, std::string)> set_string;
+  std::function<double(const Row&)> get_double;
+  std::function<void(Row*, double)> set_double;
+  std::function<int64_t(const Row&)> get_int;
+  std::function<void(Row*, int64_t)> set_int;
+};
+
+template <typename Row>
+Column<Row> StringColumn(const char* name, std::function<std::string(const Row&)> get,
+                         std::function<void(Row*, std::string)> set) {
+  Column<Row> c;
+  c.name = name;
+  c.kind = Kind::kString;
+  c.get_string = std::move(get);
+  c.set_string = std::move(set);
+  return c;
+}
+template <typename Row>
+Column<Row> DoubleColumn(const char* name, std::function<double(const Row&)> get,
+                         std::function<void(Row*, double)> set) {
+  Column<Row> c;
+  c.name = name;
+  c.kind = Kind::kDouble;
+  c.get_double = std::move(get);
+  c.set_double = std::move(set);
+  return c;
+}
+template <typename Row>
+Column<Row> IntColumn(const char* name, Kind kind, std::function<int64_t(const Row&)> get,
+                      std::function<void(Row*, int64_t)> set) {
+  Column<Row> c;
+  c.name = name;
+  c.kind = kind;
+  c.get_int = std::move(get);
+  c.set_int = std::move(set);
+  return c;
+}
+
+#define VLM_STR(field) \
+  [](const JobRecord& r) { return r.field; }, [](JobRecord* r, std::string v) { r->field = std::move(v); }
+#define VLM_DBL(field) \
+  [](const JobRecord& r) { return r.field; }, [](JobRecord* r, double v) { r->field = v; }
+#define VLM_INT(field)                                                  \
+  [](const JobRecord& r) { return static_cast<int64_t>(r.field); },     \
+      [](JobRecord* r, int64_t v) { r->field = static_cast<decltype(r->field)>(v); }
+
+std::string ExtraToJson(const JobRecord& r) {
+  if (r.extra_metrics.empty()) return "{}";
+  json j = json::object();
+  for (const auto& [k, v] : r.extra_metrics) j[k] = std::isfinite(v) ? json(v) : json(nullptr);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void ExtraFromJson(JobRecord* r, const std::string& text) {
+  r->extra_metrics.clear();
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return;
+  for (const auto& [k, v] : j.items()) {
+    r->extra_metrics[k] = v.is_number() ? v.get<double>() : JobRecord::kNaN;
+  }
+}
+
+// The /jobs table: one column per JobRecord field (docs/RESULTS.md lists them).
+const std::vector<Column<JobRecord>>& JobColumns() {
+  using R = JobRecord;
+  static const std::vector<Column<R>> columns = {
+      StringColumn<R>("job_id", VLM_STR(job_id)),
+      StringColumn<R>("llm", VLM_STR(llm)),
+      DoubleColumn<R>("n_params", VLM_DBL(n_params)),
+      IntColumn<R>("visual_tokens", Kind::kInt64, VLM_INT(visual_tokens)),
+      StringColumn<R>("method", VLM_STR(method)),
+      StringColumn<R>("task", VLM_STR(task)),
+      IntColumn<R>("seed", Kind::kInt64, VLM_INT(seed)),
+      StringColumn<R>(
+          "status", [](const R& r) { return std::string(JobStateName(r.state)); },
+          [](R* r, std::string v) { ParseJobState(v, &r->state); }),
+      IntColumn<R>("attempts", Kind::kInt32, VLM_INT(attempts)),
+      StringColumn<R>("failure_class", VLM_STR(failure_class)),
+      StringColumn<R>("message", VLM_STR(message)),
+      DoubleColumn<R>("error", VLM_DBL(error)),
+      DoubleColumn<R>("accuracy", VLM_DBL(accuracy)),
+      DoubleColumn<R>("eval_loss", VLM_DBL(eval_loss)),
+      DoubleColumn<R>("inference_flops", VLM_DBL(inference_flops)),
+      DoubleColumn<R>("compressor_flops", VLM_DBL(compressor_flops)),
+      DoubleColumn<R>("latency_ms", VLM_DBL(latency_ms)),
+      StringColumn<R>("extra_metrics", ExtraToJson, ExtraFromJson),
+      DoubleColumn<R>("est_cost", VLM_DBL(est_cost)),
+      DoubleColumn<R>("train_seconds", VLM_DBL(train_seconds)),
+      DoubleColumn<R>("eval_seconds", VLM_DBL(eval_seconds)),
+      IntColumn<R>("rank", Kind::kInt32, VLM_INT(rank)),
+      StringColumn<R>("host", VLM_STR(host)),
+      DoubleColumn<R>("start_time", VLM_DBL(start_time)),
+      DoubleColumn<R>("end_time", VLM_DBL(end_time)),
+  };
+  return columns;
+}
+
+const std::vector<Column<JobEvent>>& EventColumns() {
+  using E = JobEvent;
+  static const std::vector<Column<E>> columns = {
+      StringColumn<E>(
+          "job_id", [](const E& e) { return e.job_id; },
+          [](E* e, std::string v) { e->job_id = std::move(v); }),
+      StringColumn<E>(
+          "state", [](const E& e) { return std::string(JobStateName(e.state)); },
+          [](E* e, std::string v) { ParseJobState(v, &e->state); }),
+      IntColumn<E>(
+          "attempt", Kind::kInt32, [](const E& e) { return int64_t{e.attempt}; },
+          [](E* e, int64_t v) { e->attempt = static_cast<int>(v); }),
+      DoubleColumn<E>(
+          "time", [](const E& e) { return e.time; }, [](E* e, double v) { e->time = v; }),
+      StringColumn<E>(
+          "failure_class", [](const E& e) { return e.failure_class; },
+          [](E* e, std::string v) { e->failure_class = std::move(v); }),
+  };
+  return columns;
+}
+
+#undef VLM_STR
+#undef VLM_DBL
+#undef VLM_INT
+
+// ---- HDF5 helpers -------------------------------------------------------------------------------
+
+Handle StringType(size_t width) {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), std::max<size_t>(width, 1));
+  H5Tset_strpad(t.get(), H5T_STR_NULLPAD);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  return t;
+}
+
+Handle VarStringType() {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  return t;
+}
+
+size_t KindSize(Kind kind) {
+  switch (kind) {
+    case Kind::kDouble:
+    case Kind::kInt64:
+      return 8;
+    case Kind::kInt32:
+      return 4;
+    case Kind::kString:
+      break;
+  }
+  return 0;
+}
+
+hid_t NativeType(Kind kind) {
+  switch (kind) {
+    case Kind::kDouble:
+      return H5T_NATIVE_DOUBLE;
+    case Kind::kInt64:
+      return H5T_NATIVE_INT64;
+    case Kind::kInt32:
+      return H5T_NATIVE_INT32;
+    case Kind::kString:
+      break;
+  }
+  return -1;
+}
+
+Handle FileAccessList() {
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  // Readers must never block (or be blocked by) the writer; the rename protocol makes locks moot.
+  H5Pset_file_locking(fapl.get(), false, true);
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  return fapl;
+}
+
+Handle TrackedOrderGroupList() {
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  return gcpl;
+}
+
+bool WriteStringAttribute(hid_t loc, const char* name, const std::string& value) {
+  Handle type = VarStringType();
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) return false;
+  const char* p = value.c_str();
+  return H5Awrite(attr.get(), type.get(), &p) >= 0;
+}
+
+template <typename T>
+bool WriteScalarAttribute(hid_t loc, const char* name, hid_t type, T value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(loc, name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  return attr.valid() && H5Awrite(attr.get(), type, &value) >= 0;
+}
+
+// Reads a string attribute (variable or fixed length). Returns false if absent or not a string.
+bool ReadStringAttribute(hid_t loc, const char* name, std::string* value) {
+  if (H5Aexists(loc, name) <= 0) return false;
+  Handle attr(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) return false;
+  Handle ftype(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(ftype.get()) != H5T_STRING) return false;
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    Handle mtype = VarStringType();
+    char* p = nullptr;
+    if (H5Aread(attr.get(), mtype.get(), &p) < 0) return false;
+    *value = p == nullptr ? "" : p;
+    if (p != nullptr) H5free_memory(p);
+    return true;
+  }
+  size_t size = H5Tget_size(ftype.get());
+  Handle mtype = StringType(size);
+  std::string buf(size, '\0');
+  if (H5Aread(attr.get(), mtype.get(), buf.data()) < 0) return false;
+  value->assign(buf.c_str(), strnlen(buf.data(), size));
+  return true;
+}
+
+template <typename T>
+bool ReadScalarAttribute(hid_t loc, const char* name, hid_t type, T* value) {
+  if (H5Aexists(loc, name) <= 0) return false;
+  Handle attr(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
+  return attr.valid() && H5Aread(attr.get(), type, value) >= 0;
+}
+
+// Writes `rows` as the chunked, extendable compound dataset `name` under `loc`. String columns
+// are fixed-length, as wide as their longest value in this snapshot (at least 1 byte).
+template <typename Row>
+bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& columns,
+                const std::vector<const Row*>& rows) {
+  const size_t n = rows.size();
+  std::vector<std::vector<std::string>> strings(columns.size());
+  std::vector<size_t> widths(columns.size(), 0);
+  for (size_t c = 0; c < columns.size(); ++c) {
+    if (columns[c].kind != Kind::kString) {
+      widths[c] = KindSize(columns[c].kind);
+      continue;
+    }
+    strings[c].reserve(n);
+    size_t w = 1;
+    for (const Row* row : rows) {
+      strings[c].push_back(columns[c].get_string(*row));
+      w = std::max(w, strings[c].back().size());
+    }
+    widths[c] = w;
+  }
+  std::vector<size_t> offsets(columns.size(), 0);
+  size_t row_size = 0;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    offsets[c] = row_size;
+    row_size += widths[c];
+  }
+  Handle type(H5Tcreate(H5T_COMPOUND, row_size), H5Tclose);
+  std::vector<Handle> string_types;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    hid_t member = NativeType(columns[c].kind);
+    if (columns[c].kind == Kind::kString) {
+      string_types.push_back(StringType(widths[c]));
+      member = string_types.back().get();
+    }
+    if (H5Tinsert(type.get(), columns[c].name, offsets[c], member) < 0) return false;
+  }
+
+  std::vector<char> buffer(n * row_size, '\0');
+  for (size_t i = 0; i < n; ++i) {
+    char* base = buffer.data() + i * row_size;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      char* p = base + offsets[c];
+      switch (columns[c].kind) {
+        case Kind::kString:
+          std::memcpy(p, strings[c][i].data(), strings[c][i].size());
+          break;
+        case Kind::kDouble: {
+          double v = columns[c].get_double(*rows[i]);
+          std::memcpy(p, &v, sizeof(v));
+          break;
+        }
+        case Kind::kInt64: {
+          int64_t v = columns[c].get_int(*rows[i]);
+          std::memcpy(p, &v, sizeof(v));
+          break;
+        }
+        case Kind::kInt32: {
+          int32_t v = static_cast<int32_t>(columns[c].get_int(*rows[i]));
+          std::memcpy(p, &v, sizeof(v));
+          break;
+        }
+      }
+    }
+  }
+
+  hsize_t dims[1] = {n};
+  hsize_t max_dims[1] = {H5S_UNLIMITED};
+  Handle space(H5Screate_simple(1, dims, max_dims), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  // About 1 MiB per chunk, bounded by the row count so small sweeps make small files.
+  hsize_t chunk_rows = std::max<hsize_t>(1, (1u << 20) / std::max<size_t>(row_size, 1));
+  chunk_rows = std::min<hsize_t>(chunk_rows, std::max<hsize_t>(n, 16));
+  hsize_t chunk[1] = {chunk_rows};
+  if (H5Pset_chunk(dcpl.get(), 1, chunk) < 0) return false;
+  if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+    H5Pset_shuffle(dcpl.get());
+    H5Pset_deflate(dcpl.get(), 1);
+  }
+  Handle dset(H5Dcreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+              H5Dclose);
+  if (!dset.valid()) return false;
+  if (n > 0 &&
+      H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
+    return false;
+  }
+  return dset.Close();
+}
+
+// Reads the compound dataset `name`; columns missing from the file keep their defaults (files
+// of older versions), unknown file columns are ignored (files of newer versions).
+template <typename Row>
+Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& columns,
+                 std::vector<Row>* rows) {
+  Handle dset(H5Dopen2(loc, name, H5P_DEFAULT), H5Dclose);
+  if (!dset.valid()) return Status::InvalidInput(std::string("cannot open dataset /") + name);
+  Handle ftype(H5Dget_type(dset.get()), H5Tclose);
+  if (H5Tget_class(ftype.get()) != H5T_COMPOUND) {
+    return Status::InvalidInput(std::string("/") + name + " is not a compound (table) dataset");
+  }
+  Handle space(H5Dget_space(dset.get()), H5Sclose);
+  if (H5Sget_simple_extent_ndims(space.get()) != 1) {
+    return Status::InvalidInput(std::string("/") + name + " is not one-dimensional");
+  }
+  hsize_t dims[1] = {0};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  const size_t n = dims[0];
+
+  std::vector<size_t> offsets(columns.size(), 0), widths(columns.size(), 0);
+  std::vector<bool> present(columns.size(), false);
+  size_t row_size = 0;
+  std::vector<Handle> string_types;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    int idx = H5Tget_member_index(ftype.get(), columns[c].name);
+    if (idx < 0) continue;
+    H5T_class_t cls = H5Tget_member_class(ftype.get(), static_cast<unsigned>(idx));
+    bool ok = columns[c].kind == Kind::kString ? cls == H5T_STRING
+              : columns[c].kind == Kind::kDouble ? (cls == H5T_FLOAT || cls == H5T_INTEGER)
+                                                 : cls == H5T_INTEGER;
+    if (!ok) {
+      return Status::InvalidInput(std::string("column '") + columns[c].name + "' of /" + name +
+                                  " has an unexpected type");
+    }
+    if (columns[c].kind == Kind::kString) {
+      Handle mtype(H5Tget_member_type(ftype.get(), static_cast<unsigned>(idx)), H5Tclose);
+      if (H5Tis_variable_str(mtype.get()) > 0) {
+        return Status::InvalidInput(std::string("column '") + columns[c].name + "' of /" + name +
+                                    " is a variable-length string; expected fixed-length");
+      }
+      widths[c] = H5Tget_size(mtype.get());
+    } else {
+      widths[c] = KindSize(columns[c].kind);
+    }
+    present[c] = true;
+    offsets[c] = row_size;
+    row_size += widths[c];
+  }
+  rows->assign(n, Row{});
+  if (n == 0 || row_size == 0) return Status::OK();
+  Handle mtype(H5Tcreate(H5T_COMPOUND, row_size), H5Tclose);
+  for (size_t c = 0; c < columns.size(); ++c) {
+    if (!present[c]) continue;
+    hid_t member = NativeType(columns[c].kind);
+    if (columns[c].kind == Kind::kString) {
+      string_types.push_back(StringType(widths[c]));
+      member = string_types.back().get();
+    }
+    H5Tinsert(mtype.get(), columns[c].name, offsets[c], member);
+  }
+  std::vector<char> buffer(n * row_size, '\0');
+  if (H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
+    return Status::InvalidInput(std::string("cannot read /") + name + " (corrupt file?)");
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const char* base = buffer.data() + i * row_size;
+    Row& row = (*rows)[i];
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (!present[c]) continue;
+      const char* p = base + offsets[c];
+      switch (columns[c].kind) {
+        case Kind::kString:
+          columns[c].set_string(&row, std::string(p, strnlen(p, widths[c])));
+          break;
+        case Kind::kDouble: {
+          double v;
+          std::memcpy(&v, p, sizeof(v));
+          columns[c].set_double(&row, v);
+          break;
+        }
+        case Kind::kInt64: {
+          int64_t v;
+          std::memcpy(&v, p, sizeof(v));
+          columns[c].set_int(&row, v);
+          break;
+        }
+        case Kind::kInt32: {
+          int32_t v;
+          std::memcpy(&v, p, sizeof(v));
+          columns[c].set_int(&row, v);
+          break;
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
+// One curve point on disk.
+struct CurveRow {
+  int64_t step;
+  double value;
+};
+
+Handle CurveType() {
+  Handle t(H5Tcreate(H5T_COMPOUND, sizeof(CurveRow)), H5Tclose);
+  H5Tinsert(t.get(), "step", HOFFSET(CurveRow, step), H5T_NATIVE_INT64);
+  H5Tinsert(t.get(), "value", HOFFSET(CurveRow, value), H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+// A curve name usable as an HDF5 link name ('/' and a lone '.' are not).
+std::string CurveLinkName(const std::string& name) {
+  if (name.empty() || name == ".") return "_";
+  std::string out = name;
+  std::replace(out.begin(), out.end(), '/', '_');
+  return out;
+}
+
+bool WriteCurves(hid_t file, const std::vector<const JobRecord*>& jobs) {
+  Handle gcpl = TrackedOrderGroupList();
+  Handle curves(H5Gcreate2(file, "curves", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+  if (!curves.valid()) return false;
+  Handle type = CurveType();
+  for (const JobRecord* job : jobs) {
+    if (job->curves.empty()) continue;
+    // Group the points by curve name in order of first appearance.
+    std::vector<std::string> names;
+    std::map<std::string, std::vector<CurveRow>> points;
+    for (const CurvePoint& p : job->curves) {
+      auto [it, inserted] = points.try_emplace(p.name);
+      if (inserted) names.push_back(p.name);
+      it->second.push_back(CurveRow{p.step, p.value});
+    }
+    Handle group(H5Gcreate2(curves.get(), job->job_id.c_str(), H5P_DEFAULT, gcpl.get(),
+                            H5P_DEFAULT),
+                 H5Gclose);
+    if (!group.valid()) return false;
+    for (const std::string& name : names) {
+      const auto& rows = points[name];
+      hsize_t dims[1] = {rows.size()};
+      Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+      // The link name cannot hold '/'; the attribute "name" keeps the curve's real name.
+      std::string link = CurveLinkName(name);
+      while (H5Lexists(group.get(), link.c_str(), H5P_DEFAULT) > 0) link += "_";
+      Handle dset(H5Dcreate2(group.get(), link.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT),
+                  H5Dclose);
+      if (!dset.valid() ||
+          H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0 ||
+          !WriteStringAttribute(dset.get(), "name", name)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+herr_t CollectLinkName(hid_t, const char* name, const H5L_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+// Link names of a group in creation order (name order if creation order is not tracked).
+std::vector<std::string> LinkNames(hid_t group) {
+  std::vector<std::string> names;
+  hsize_t idx = 0;
+  if (H5Literate(group, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, CollectLinkName, &names) < 0) {
+    names.clear();
+    idx = 0;
+    H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &idx, CollectLinkName, &names);
+  }
+  return names;
+}
+
+Status ReadCurves(hid_t file, std::vector<JobRecord>* jobs) {
+  if (H5Lexists(file, "curves", H5P_DEFAULT) <= 0) return Status::OK();
+  Handle curves(H5Gopen2(file, "curves", H5P_DEFAULT), H5Gclose);
+  if (!curves.valid()) return Status::InvalidInput("cannot open group /curves");
+  std::map<std::string, JobRecord*> by_id;
+  for (JobRecord& job : *jobs) by_id[job.job_id] = &job;
+  Handle type = CurveType();
+  for (const std::string& job_id : LinkNames(curves.get())) {
+    auto it = by_id.find(job_id);
+    if (it == by_id.end()) continue;  // Curves of a job the table does not list: ignore.
+    Handle group(H5Gopen2(curves.get(), job_id.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!group.valid()) return Status::InvalidInput("cannot open group /curves/" + job_id);
+    for (const std::string& name : LinkNames(group.get())) {
+      Handle dset(H5Dopen2(group.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+      if (!dset.valid()) continue;
+      Handle space(H5Dget_space(dset.get()), H5Sclose);
+      hsize_t n = static_cast<hsize_t>(H5Sget_simple_extent_npoints(space.get()));
+      std::vector<CurveRow> rows(n);
+      if (n > 0 &&
+          H5Dread(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0) {
+        return Status::InvalidInput("cannot read curve /curves/" + job_id + "/" + name);
+      }
+      std::string curve_name = name;
+      ReadStringAttribute(dset.get(), "name", &curve_name);
+      for (const CurveRow& r : rows) it->second->curves.push_back({curve_name, r.step, r.value});
+    }
+  }
+  return Status::OK();
+}
+
+bool HasHdf5Signature(const std::string& path) {
+  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[8] = {};
+  ssize_t got = ::pread(fd, buf, sizeof(buf), 0);
+  ::close(fd);
+  return got == 8 && std::memcmp(buf, kSignature, 8) == 0;
+}
+
+}  // namespace
+
+void SilenceHdf5Errors() {
+  static std::once_flag once;
+  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
+                         const std::vector<const JobRecord*>& jobs,
+                         const std::vector<JobEvent>& events) {
+  SilenceHdf5Errors();
+  auto fail = [&](const std::string& what) {
+    return Status::IOError("writing results snapshot " + path + ": " + what +
+                           " failed (disk full or not writable?)");
+  };
+  Handle fapl = FileAccessList();
+  Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+  if (!file.valid()) return fail("creating the file");
+  hid_t f = file.get();
+  bool ok = WriteStringAttribute(f, "format", kFormatName) &&
+            WriteScalarAttribute<int32_t>(f, "format_version", H5T_NATIVE_INT32,
+                                          header.format_version) &&
+            WriteStringAttribute(f, "sweep_name", header.sweep_name) &&
+            WriteStringAttribute(f, "config_text", header.config_text) &&
+            WriteStringAttribute(f, "vlmscale_version", header.vlmscale_version) &&
+            WriteStringAttribute(f, "git_commit", header.git_commit) &&
+            WriteStringAttribute(f, "run_info", header.run_info_json) &&
+            WriteScalarAttribute<double>(f, "snapshot_time", H5T_NATIVE_DOUBLE,
+                                         header.snapshot_time) &&
+            WriteScalarAttribute<int64_t>(f, "journal_seq", H5T_NATIVE_INT64,
+                                          header.journal_seq) &&
+            WriteScalarAttribute<int64_t>(f, "job_count", H5T_NATIVE_INT64,
+                                          static_cast<int64_t>(jobs.size()));
+  if (!ok) return fail("writing the file attributes");
+  if (!WriteTable(f, "jobs", JobColumns(), jobs)) return fail("writing /jobs");
+  std::vector<const JobEvent*> event_rows;
+  event_rows.reserve(events.size());
+  for (const JobEvent& e : events) event_rows.push_back(&e);
+  if (!WriteTable(f, "events", EventColumns(), event_rows)) return fail("writing /events");
+  if (!WriteCurves(f, jobs)) return fail("writing /curves");
+  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) return fail("flushing");
+  if (!file.Close()) return fail("closing");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::string("reopening (") + std::strerror(errno) + ")");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return fail(std::string("fsync (") + std::strerror(errno) + ")");
+  return Status::OK();
+}
+
+Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
+                        std::vector<JobRecord>* jobs, std::vector<JobEvent>* events) {
+  SilenceHdf5Errors();
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::NotFound("results file " + path + " does not exist");
+    return Status::IOError("cannot stat " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return Status::InvalidInput(path + " is not a regular file");
+  Handle fapl = FileAccessList();
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  if (!file.valid()) {
+    if (::access(path.c_str(), R_OK) != 0) {
+      return Status::IOError("cannot read " + path + ": " + std::strerror(errno));
+    }
+    if (!HasHdf5Signature(path)) {
+      return Status::InvalidInput(path + " is not a vlmscale results file (not HDF5)");
+    }
+    return Status::InvalidInput(path +
+                                " is an HDF5 file that cannot be opened (corrupt or truncated)");
+  }
+  hid_t f = file.get();
+  std::string format;
+  if (!ReadStringAttribute(f, "format", &format) || format != kFormatName) {
+    return Status::InvalidInput(path + " is an HDF5 file but not a vlmscale results file (its "
+                                "'format' attribute is not '" + std::string(kFormatName) + "')");
+  }
+  int32_t version = 0;
+  ReadScalarAttribute(f, "format_version", H5T_NATIVE_INT32, &version);
+  header->format_version = version;
+  if (version > kFormatVersion) {
+    return Status::InvalidInput(path + " has results format version " + std::to_string(version) +
+                                "; this vlmscale reads up to " + std::to_string(kFormatVersion) +
+                                ": use a newer vlmscale");
+  }
+  ReadStringAttribute(f, "sweep_name", &header->sweep_name);
+  ReadStringAttribute(f, "config_text", &header->config_text);
+  ReadStringAttribute(f, "vlmscale_version", &header->vlmscale_version);
+  ReadStringAttribute(f, "git_commit", &header->git_commit);
+  ReadStringAttribute(f, "run_info", &header->run_info_json);
+  ReadScalarAttribute(f, "snapshot_time", H5T_NATIVE_DOUBLE, &header->snapshot_time);
+  ReadScalarAttribute(f, "journal_seq", H5T_NATIVE_INT64, &header->journal_seq);
+  auto prefix = [&](const Status& s) { return s.WithPrefix(path); };
+  if (H5Lexists(f, "jobs", H5P_DEFAULT) <= 0) {
+    return Status::InvalidInput(path + " has no /jobs table (corrupt results file)");
+  }
+  Status s = ReadTable(f, "jobs", JobColumns(), jobs);
+  if (!s.ok()) return prefix(s);
+  events->clear();
+  if (H5Lexists(f, "events", H5P_DEFAULT) > 0) {
+    s = ReadTable(f, "events", EventColumns(), events);
+    if (!s.ok()) return prefix(s);
+  }
+  s = ReadCurves(f, jobs);
+  if (!s.ok()) return prefix(s);
+  return Status::OK();
+}
+
+}  // namespace vlmscale::store

@@ -1,0 +1,64 @@
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/strings.h"
+#include "store/results_store.h"
+#include "tests/store/store_test_util.h"
+
+namespace vlmscale::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+ResultsFile TwoJobs() {
+  ResultsFile f;
+  f.sweep_name = "s";
+  f.run_info_json = R"({"ranks": 2})";
+  JobRecord done = testing::MakeRecord(1, JobState::kDone);
+  done.curves = {{"loss", 1, 0.5}, {"loss", 2, 0.25}};
+  JobRecord failed = testing::MakeRecord(2, JobState::kFailed);
+  failed.message = "bad \"value\", see\nlog";
+  f.jobs = {done, failed};
+  return f;
+}
+
+TEST(Export, CsvHasTheDocumentedColumnsAndEmptyCellsForNan) {
+  std::ostringstream out;
+  ASSERT_TRUE(ExportCsv(TwoJobs(), out).ok());
+  const std::string csv = out.str();
+  const std::string header = csv.substr(0, csv.find('\n'));
+  EXPECT_EQ(header, Join(ExportColumns(), ","));
+  EXPECT_TRUE(StartsWith(header,
+                         "job_id,status,attempts,llm,n_params,visual_tokens,method,task,seed,"
+                         "error,accuracy"));
+  // The failed job has NaN error/accuracy: empty cells, and its message is quoted.
+  JobRecord failed = testing::MakeRecord(2, JobState::kFailed);
+  const std::string prefix = failed.job_id + ",failed,1,qwen-1.8b,500000002,3,token-pool,vqa-synth,2,,,";
+  EXPECT_THAT(csv, HasSubstr(prefix));
+  EXPECT_THAT(csv, HasSubstr("\"bad \"\"value\"\", see\nlog\""));
+  JobRecord done = testing::MakeRecord(1);
+  EXPECT_THAT(csv, HasSubstr(done.job_id + ",done,2,qwen-0.5b,500000001,2,token-pool,vqa-synth,1,0.49"));
+}
+
+TEST(Export, JsonWritesNullForNanAndKeepsCurves) {
+  std::ostringstream out;
+  ASSERT_TRUE(ExportJson(TwoJobs(), out).ok());
+  auto doc = nlohmann::json::parse(out.str());
+  EXPECT_EQ(doc["sweep_name"], "s");
+  EXPECT_EQ(doc["run_info"]["ranks"], 2);
+  ASSERT_EQ(doc["jobs"].size(), 2u);
+  for (const std::string& column : ExportColumns()) {
+    EXPECT_TRUE(doc["jobs"][0].contains(column)) << column;
+  }
+  EXPECT_DOUBLE_EQ(doc["jobs"][0]["accuracy"].get<double>(), 0.501);
+  EXPECT_TRUE(doc["jobs"][1]["accuracy"].is_null());
+  EXPECT_EQ(doc["jobs"][1]["status"], "failed");
+  EXPECT_EQ(doc["jobs"][0]["curves"]["loss"][1][1], 0.25);
+  EXPECT_DOUBLE_EQ(doc["jobs"][0]["extra_metrics"]["f1"].get<double>(), 0.1);
+}
+
+}  // namespace
+}  // namespace vlmscale::store
