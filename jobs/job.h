@@ -21,6 +21,7 @@ namespace vlmscale::jobs {
 struct JobInput {
   const config::Config* config = nullptr;
   const config::JobSpec* spec = nullptr;
+  const config::Sweep* sweep = nullptr;  // The whole planned sweep (e.g. its largest cost).
   int attempt = 1;       // 1-based.
   std::string run_dir;   // Existing directory private to this job and attempt's checkpoints/logs.
   std::string job_dir;   // Existing directory private to this job across attempts (checkpoints).
@@ -34,6 +35,10 @@ struct JobEnv {
   // Becomes true when the sweep is asked to stop: checkpoint and return Status::Cancelled
   // within run.grace_seconds.
   const std::atomic<bool>* stop_requested = nullptr;
+  // Call whenever the job makes progress (e.g. every training step): a group whose job does not
+  // call it for run.stall_seconds is reported as stalled. Cheap (an atomic store); never null.
+  std::function<void()> heartbeat;
+  int local_size = 1;                  // Ranks on this node.
   std::string world_master_addr;       // Hostname of the job group's first rank.
   int world_master_port = 0;           // A port free for this job group (command jobs).
   std::vector<int> group_world_ranks;  // World ranks of the group.

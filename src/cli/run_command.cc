@@ -1,0 +1,82 @@
+// vlmscale run CONFIG [--set k=v]... [--fresh] [--quiet] [--log-format text|json]
+// Under mpirun: every rank runs this; rank 0 coordinates (see driver/driver.h).
+#include <mpi.h>
+
+#include <iostream>
+
+#include "cli/cli_util.h"
+#include "cli/command.h"
+#include "config/config.h"
+#include "config/sweep.h"
+#include "driver/driver.h"
+
+namespace vlmscale::cli {
+namespace {
+
+int RunRunCommand(const std::vector<std::string>& args) {
+  po::options_description options(
+      "vlmscale run CONFIG [options]\n\n"
+      "Runs the sweep's jobs on the MPI ranks (mpirun -np N vlmscale run CONFIG) and writes every\n"
+      "result to the results file. Running it again resumes: finished jobs are skipped, failed and\n"
+      "unfinished ones run again. SIGTERM/SIGINT/SIGUSR1 stop it cleanly (exit 75)");
+  std::vector<std::string> sets;
+  std::string config_path, log_format = "text";
+  options.add_options()
+      ("config", po::value(&config_path), "sweep config file (.ini)")
+      ("set", po::value(&sets)->composing(), "override section.key=value (repeatable)")
+      ("fresh", po::bool_switch(), "move an existing results file aside and start anew")
+      ("quiet", po::bool_switch(), "print only failures, stops and the summary")
+      ("log-format", po::value(&log_format), "text (default) or json (one object per line)");
+  po::positional_options_description positional;
+  positional.add("config", 1);
+
+  // Stop requests that arrive while MPI starts are remembered too.
+  driver::InstallStopHandlers();
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  auto finish = [](int code) {
+    MPI_Finalize();
+    return code;
+  };
+  auto fail = [&](const Status& s) {
+    int code = ExitCodeFor(s);
+    if (rank == 0) ReportError("run", s);
+    return finish(code);
+  };
+  if (provided < MPI_THREAD_MULTIPLE) {
+    return fail(Status::Runtime("the MPI library does not provide MPI_THREAD_MULTIPLE, which the "
+                                "coordinator thread needs"));
+  }
+  po::variables_map vm;
+  bool help = false;
+  Status s = ParseArgs("run", args, options, positional, &vm, &help);
+  if (help) {
+    if (rank == 0) std::cout << options << "\n";
+    return finish(kExitOk);
+  }
+  if (!s.ok()) return fail(s);
+  if (config_path.empty()) return fail(Status::InvalidInput("missing CONFIG (see vlmscale run --help)"));
+  driver::DriverOptions opts;
+  opts.fresh = vm["fresh"].as<bool>();
+  opts.quiet = vm["quiet"].as<bool>();
+  if (log_format == "json") {
+    opts.log_format = driver::LogFormat::kJson;
+  } else if (log_format != "text") {
+    return fail(Status::InvalidInput("--log-format: expected text or json, got '" + log_format + "'"));
+  }
+  Result<config::Config> cfg = config::Config::Load(config_path, sets);
+  if (!cfg.ok()) return fail(cfg.status());
+  Result<config::Sweep> sweep = config::PlanSweep(*cfg);
+  if (!sweep.ok()) return fail(sweep.status());
+  int code = driver::RunSweep(*cfg, *sweep, opts);
+  return finish(code);
+}
+
+}  // namespace
+
+VLMSCALE_REGISTER_COMMAND("run", 20, "run a sweep's jobs on the MPI ranks (resumes by default)",
+                          RunRunCommand);
+
+}  // namespace vlmscale::cli

@@ -1,0 +1,100 @@
+#include "driver/messages.h"
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace vlmscale::driver {
+
+std::string EncodeAssign(const AssignMessage& m) {
+  std::vector<int64_t> v = {m.shutdown ? 1 : 0, m.exit_code,
+                            static_cast<int64_t>(m.batch.size())};
+  for (const auto& a : m.batch) {
+    v.push_back(a.index);
+    v.push_back(a.attempt);
+  }
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(int64_t));
+}
+
+Result<AssignMessage> DecodeAssign(const std::string& bytes) {
+  if (bytes.size() % sizeof(int64_t) != 0 || bytes.size() < 3 * sizeof(int64_t)) {
+    return Status::Runtime("malformed assign message of " + std::to_string(bytes.size()) + " bytes");
+  }
+  std::vector<int64_t> v(bytes.size() / sizeof(int64_t));
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  AssignMessage m;
+  m.shutdown = v[0] != 0;
+  m.exit_code = static_cast<int>(v[1]);
+  int64_t n = v[2];
+  if (n < 0 || static_cast<size_t>(3 + 2 * n) != v.size()) {
+    return Status::Runtime("malformed assign message (batch of " + std::to_string(n) + ")");
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    m.batch.push_back({v[3 + 2 * i], static_cast<int>(v[4 + 2 * i])});
+  }
+  return m;
+}
+
+namespace {
+
+// JSON has no NaN: non-finite metrics travel as strings.
+nlohmann::json Num(double x) {
+  if (std::isfinite(x)) return x;
+  return std::isnan(x) ? "nan" : (x > 0 ? "inf" : "-inf");
+}
+
+double FromNum(const nlohmann::json& j) {
+  if (j.is_number()) return j.get<double>();
+  std::string s = j.get<std::string>();
+  if (s == "inf") return INFINITY;
+  if (s == "-inf") return -INFINITY;
+  return NAN;
+}
+
+}  // namespace
+
+std::string EncodeResults(const std::vector<JobResultMessage>& results) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& r : results) {
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const auto& [k, v] : r.metrics) metrics[k] = Num(v);
+    nlohmann::json curves = nlohmann::json::array();
+    for (const auto& c : r.curves) curves.push_back({c.name, c.step, Num(c.value)});
+    arr.push_back({{"i", r.index},        {"a", r.attempt},       {"o", r.outcome},
+                   {"fc", r.failure_class}, {"msg", r.message},    {"m", metrics},
+                   {"c", curves},           {"ts", r.train_seconds}, {"es", r.eval_seconds},
+                   {"t0", r.start_time},    {"t1", r.end_time},    {"st", r.started}});
+  }
+  // Replace invalid UTF-8 in messages rather than throwing.
+  return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::vector<JobResultMessage>> DecodeResults(const std::string& bytes) {
+  std::vector<JobResultMessage> out;
+  try {
+    nlohmann::json arr = nlohmann::json::parse(bytes);
+    for (const auto& j : arr) {
+      JobResultMessage r;
+      r.index = j.at("i").get<int64_t>();
+      r.attempt = j.at("a").get<int>();
+      r.outcome = j.at("o").get<std::string>();
+      r.failure_class = j.at("fc").get<std::string>();
+      r.message = j.at("msg").get<std::string>();
+      for (const auto& [k, v] : j.at("m").items()) r.metrics[k] = FromNum(v);
+      for (const auto& c : j.at("c")) {
+        r.curves.push_back({c.at(0).get<std::string>(), c.at(1).get<int64_t>(), FromNum(c.at(2))});
+      }
+      r.train_seconds = j.at("ts").get<double>();
+      r.eval_seconds = j.at("es").get<double>();
+      r.start_time = j.at("t0").get<double>();
+      r.end_time = j.at("t1").get<double>();
+      r.started = j.at("st").get<bool>();
+      out.push_back(std::move(r));
+    }
+  } catch (const std::exception& e) {
+    return Status::Runtime(std::string("malformed results message: ") + e.what());
+  }
+  return out;
+}
+
+}  // namespace vlmscale::driver
