@@ -1,0 +1,236 @@
+#include "fit/frontier.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "core/strings.h"
+
+namespace vlmscale::fit {
+namespace {
+
+double Cost(double n, double t, double q) { return 2.0 * n * (q + t); }
+
+// Minimises f over log T in [lo, hi]: a 256-point log grid, then golden-section search around
+// the best grid point. Returns the minimising T.
+template <typename F>
+double MinimiseOverLogT(F f, double lo, double hi) {
+  if (hi <= lo) return lo;
+  const int kGrid = 256;
+  const double a = std::log(lo), b = std::log(hi);
+  int best = 0;
+  double best_f = f(lo);
+  for (int i = 1; i <= kGrid; ++i) {
+    double v = f(std::exp(a + (b - a) * i / kGrid));
+    if (v < best_f) {
+      best_f = v;
+      best = i;
+    }
+  }
+  double l = a + (b - a) * std::max(0, best - 1) / kGrid;
+  double r = a + (b - a) * std::min(kGrid, best + 1) / kGrid;
+  const double g = (std::sqrt(5.0) - 1.0) / 2.0;
+  double x1 = r - g * (r - l), x2 = l + g * (r - l);
+  double f1 = f(std::exp(x1)), f2 = f(std::exp(x2));
+  for (int it = 0; it < 100 && r - l > 1e-13; ++it) {
+    if (f1 < f2) {
+      r = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = r - g * (r - l);
+      f1 = f(std::exp(x1));
+    } else {
+      l = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = l + g * (r - l);
+      f2 = f(std::exp(x2));
+    }
+  }
+  double t = std::exp(0.5 * (l + r));
+  // Keep an end point if it is at least as good (the optimum often sits at a limit).
+  if (f(lo) <= f(t)) t = lo;
+  if (f(hi) < f(t)) t = hi;
+  return t;
+}
+
+}  // namespace
+
+bool FrontierOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& m) {
+    if (error) *error = m;
+    return false;
+  };
+  if (!(text_tokens >= 0) || !std::isfinite(text_tokens)) return fail("text_tokens must be >= 0");
+  if (!(budget_min >= 0) || !(budget_max >= 0)) return fail("budgets must be >= 0");
+  if (budget_min > 0 && budget_max > 0 && budget_min > budget_max) {
+    return fail("budget_min must be <= budget_max");
+  }
+  if (num_budgets < 1) return fail("num_budgets must be >= 1");
+  if (!(t_min >= 0) || !(t_max >= 0)) return fail("T limits must be >= 0");
+  if (t_min > 0 && t_max > 0 && t_min > t_max) return fail("t_min must be <= t_max");
+  if (!(n_min >= 0) || !(n_max >= n_min)) return fail("N limits need 0 <= n_min <= n_max");
+  return true;
+}
+
+double MultiplicativeOptimalT(double alpha, double beta, double text_tokens, double t_min,
+                              double t_max) {
+  if (alpha > beta) return std::clamp(beta * text_tokens / (alpha - beta), t_min, t_max);
+  return t_max;
+}
+
+Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& options) {
+  std::string error;
+  if (!options.IsValid(&error)) return Status::InvalidInput("frontier options: " + error);
+  if (law.points.size() == 0) {
+    return Status::InvalidInput("the fit has no evaluated points; refit with vlmscale fit --json");
+  }
+  const double q = options.text_tokens;
+  const auto& pts = law.points;
+  const auto [n_lo_it, n_hi_it] = std::minmax_element(pts.n.begin(), pts.n.end());
+  const auto [t_lo_it, t_hi_it] = std::minmax_element(pts.t.begin(), pts.t.end());
+  const double fit_n_lo = *n_lo_it, fit_n_hi = *n_hi_it;
+  const double fit_t_lo = *t_lo_it, fit_t_hi = *t_hi_it;
+
+  Frontier fr;
+  fr.text_tokens = q;
+  fr.t_min = options.t_min > 0 ? options.t_min : fit_t_lo;
+  fr.t_max = options.t_max > 0 ? options.t_max : fit_t_hi;
+  if (fr.t_min > fr.t_max) {
+    return Status::InvalidInput("T limits are empty: t_min " + FormatNumber(fr.t_min) +
+                                " > t_max " + FormatNumber(fr.t_max));
+  }
+  fr.n_min = options.n_min;
+  fr.n_max = options.n_max;
+
+  double c_lo = options.budget_min, c_hi = options.budget_max;
+  if (c_lo <= 0 || c_hi <= 0) {
+    double lo = std::numeric_limits<double>::infinity(), hi = 0;
+    for (size_t i = 0; i < pts.size(); ++i) {
+      lo = std::min(lo, Cost(pts.n[i], pts.t[i], q));
+      hi = std::max(hi, Cost(pts.n[i], pts.t[i], q));
+    }
+    if (c_lo <= 0) c_lo = lo;
+    if (c_hi <= 0) c_hi = std::max(hi, c_lo);
+  }
+
+  auto predict = [&](double n, double t) { return Predict(law.model, law.params, n, t); };
+  const double tol = 1e-9;
+  for (int k = 0; k < options.num_budgets; ++k) {
+    FrontierPoint p;
+    p.budget = options.num_budgets == 1
+                   ? c_lo
+                   : std::exp(std::log(c_lo) + (std::log(c_hi) - std::log(c_lo)) * k /
+                                                   (options.num_budgets - 1));
+    const double c = p.budget;
+    // Feasible T: within [t_min, t_max] and N = c / (2 (q + T)) within [n_min, n_max].
+    double lo = fr.t_min, hi = fr.t_max;
+    if (std::isfinite(fr.n_max)) lo = std::max(lo, c / (2.0 * fr.n_max) - q);
+    if (fr.n_min > 0) hi = std::min(hi, c / (2.0 * fr.n_min) - q);
+    lo = std::max(lo, 1e-12);
+    if (lo <= hi) {
+      auto f = [&](double t) { return predict(c / (2.0 * (q + t)), t); };
+      p.feasible = true;
+      p.t = MinimiseOverLogT(f, lo, hi);
+      p.n = c / (2.0 * (q + p.t));
+      p.predicted = predict(p.n, p.t);
+      p.extrapolation = p.n < fit_n_lo * (1 - tol) || p.n > fit_n_hi * (1 + tol) ||
+                        p.t < fit_t_lo * (1 - tol) || p.t > fit_t_hi * (1 + tol);
+    }
+    for (size_t i = 0; i < pts.size(); ++i) {
+      const double cost = Cost(pts.n[i], pts.t[i], q);
+      if (cost > c * (1 + tol)) continue;
+      const double y = predict(pts.n[i], pts.t[i]);
+      if (!p.grid_found || y < p.grid_predicted) {
+        p.grid_found = true;
+        p.grid_n = pts.n[i];
+        p.grid_t = pts.t[i];
+        p.grid_predicted = y;
+        p.grid_observed = pts.y[i];
+        p.grid_cost = cost;
+      }
+    }
+    fr.points.push_back(p);
+  }
+
+  if (law.model == Model::kMultiplicative) {
+    const double a = law.params.alpha, b = law.params.beta;
+    fr.closed_form_t = MultiplicativeOptimalT(a, b, q, fr.t_min, fr.t_max);
+    if (a > b) {
+      fr.closed_form_note = "alpha > beta: T* = beta*Q/(alpha-beta) = " +
+                            FormatNumber(b * q / (a - b)) +
+                            " at every budget (clamped to the T limits" +
+                            (std::isfinite(fr.n_max) || fr.n_min > 0 ? "; N limits may bind" : "") +
+                            ")";
+    } else {
+      fr.closed_form_note =
+          "beta >= alpha: Y falls with T at every budget, so T* is the largest T allowed";
+    }
+  }
+  return fr;
+}
+
+std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
+  std::ostringstream os;
+  os << "Inference-optimal frontier" << (law.name.empty() ? "" : " for " + law.name) << " ("
+     << ModelName(law.model) << " law), cost C = 2*N*(Q+T) with Q = " << FormatNumber(fr.text_tokens)
+     << "\n";
+  os << "  T limits [" << FormatNumber(fr.t_min) << ", " << FormatNumber(fr.t_max) << "], N limits ["
+     << FormatNumber(fr.n_min) << ", " << FormatNumber(fr.n_max) << "]\n";
+  if (fr.closed_form_t) {
+    os << "  closed form: T* = " << FormatNumber(*fr.closed_form_t) << " (" << fr.closed_form_note
+       << ")\n";
+  }
+  os << "\n  budget C      N*           T*           predicted Y   | grid N     grid T     grid Y(fit)  grid Y(obs)\n";
+  for (const auto& p : fr.points) {
+    char line[320];
+    std::string cont = p.feasible
+                           ? FormatNumber(p.n, 5) + (p.extrapolation ? "*" : "")
+                           : std::string("infeasible");
+    std::snprintf(line, sizeof(line), "  %-13s %-12s %-12s %-13s | %-10s %-10s %-12s %s\n",
+                  FormatNumber(p.budget, 5).c_str(), cont.c_str(),
+                  p.feasible ? FormatNumber(p.t, 5).c_str() : "-",
+                  p.feasible ? FormatNumber(p.predicted, 5).c_str() : "-",
+                  p.grid_found ? FormatNumber(p.grid_n, 5).c_str() : "-",
+                  p.grid_found ? FormatNumber(p.grid_t, 5).c_str() : "-",
+                  p.grid_found ? FormatNumber(p.grid_predicted, 5).c_str() : "-",
+                  p.grid_found ? FormatNumber(p.grid_observed, 5).c_str() : "-");
+    os << line;
+  }
+  os << "  (* = outside the fitted range of N or T: extrapolation)\n";
+  return os.str();
+}
+
+nlohmann::json FrontierToJson(const FittedLaw& law, const Frontier& fr) {
+  using nlohmann::json;
+  json j;
+  j["model"] = ModelName(law.model);
+  if (!law.name.empty()) j["group"] = law.name;
+  j["text_tokens"] = fr.text_tokens;
+  j["t_limits"] = {fr.t_min, fr.t_max};
+  j["n_limits"] = {fr.n_min, std::isfinite(fr.n_max) ? json(fr.n_max) : json(nullptr)};
+  j["closed_form_t"] = fr.closed_form_t ? json(*fr.closed_form_t) : json(nullptr);
+  j["closed_form_note"] = fr.closed_form_note;
+  json pts = json::array();
+  for (const auto& p : fr.points) {
+    json o;
+    o["budget"] = p.budget;
+    o["continuous"] = p.feasible ? json{{"n", p.n},
+                                        {"t", p.t},
+                                        {"predicted", p.predicted},
+                                        {"extrapolation", p.extrapolation}}
+                                 : json(nullptr);
+    o["grid"] = p.grid_found ? json{{"n", p.grid_n},
+                                    {"t", p.grid_t},
+                                    {"cost", p.grid_cost},
+                                    {"predicted", p.grid_predicted},
+                                    {"observed", p.grid_observed}}
+                             : json(nullptr);
+    pts.push_back(o);
+  }
+  j["frontier"] = pts;
+  return j;
+}
+
+}  // namespace vlmscale::fit

@@ -1,0 +1,88 @@
+// The inference-optimal frontier of a fitted law (docs/FIT.md, "Frontier").
+//
+// With Q text tokens and T visual tokens per query, inference costs C = 2 * N * (Q + T) FLOPs
+// (N in the unit of the fit, so C is in that unit too). For each budget C the frontier gives the
+// (N, T) that minimises the fitted Y on the curve 2 N (Q + T) = C, over continuous N and T within
+// limits, and over the evaluated grid points that fit the budget.
+//
+// For the multiplicative law Y = A N^-alpha T^-beta + E the continuous optimum has a closed form:
+// with N = C / (2 (Q + T)), log(Y - E) = const + alpha log(Q + T) - beta log T, whose derivative
+// alpha / (Q + T) - beta / T vanishes at T* = beta Q / (alpha - beta) when alpha > beta
+// (independent of C); when beta >= alpha (or Q = 0 with alpha > beta the bound T_min instead) the
+// optimum sits at a limit of T.
+#ifndef VLMSCALE_FIT_FRONTIER_H_
+#define VLMSCALE_FIT_FRONTIER_H_
+
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "fit/report_json.h"
+#include "fit/scaling_law.h"
+
+namespace vlmscale::fit {
+
+struct FrontierOptions {
+  // Q, text tokens per query. Default: 0. REQUIRES: >= 0, finite.
+  double text_tokens = 0.0;
+  // Budget range in FLOPs (fit units), log-spaced. 0 = from the cheapest to the most expensive
+  // evaluated point. Default: 0, 0. REQUIRES: >= 0, and budget_min < budget_max when both set.
+  double budget_min = 0.0;
+  double budget_max = 0.0;
+  // Budgets in the range. Default: 12. REQUIRES: >= 1 (1 uses budget_min).
+  int num_budgets = 12;
+  // Limits on T for the continuous optimum. 0 = the evaluated range. Default: 0, 0.
+  // REQUIRES: >= 0, t_min <= t_max when both set.
+  double t_min = 0.0;
+  double t_max = 0.0;
+  // Limits on N. Default: [0, inf) (no limit). REQUIRES: 0 <= n_min <= n_max.
+  double n_min = 0.0;
+  double n_max = std::numeric_limits<double>::infinity();
+
+  bool IsValid(std::string* error) const;
+};
+
+struct FrontierPoint {
+  double budget = 0.0;
+  // Continuous optimum; feasible is false when no (N, T) within the limits meets the budget.
+  bool feasible = false;
+  double n = 0.0;
+  double t = 0.0;
+  double predicted = 0.0;
+  bool extrapolation = false;  // N or T outside the range of the fitted points.
+  // Best evaluated grid point with cost <= budget (by fitted Y); grid_found false when none.
+  bool grid_found = false;
+  double grid_n = 0.0;
+  double grid_t = 0.0;
+  double grid_predicted = 0.0;
+  double grid_observed = 0.0;
+  double grid_cost = 0.0;
+};
+
+struct Frontier {
+  double text_tokens = 0.0;
+  double t_min = 0.0, t_max = 0.0;  // Limits used.
+  double n_min = 0.0, n_max = 0.0;
+  std::vector<FrontierPoint> points;
+  // Multiplicative law only: the closed-form T* (clamped to [t_min, t_max]) and how it arises.
+  std::optional<double> closed_form_t;
+  std::string closed_form_note;
+};
+
+// The optimal T of the multiplicative law at any budget, unconstrained in N: beta Q / (alpha -
+// beta) clamped to [t_min, t_max] when alpha > beta, else t_max.
+double MultiplicativeOptimalT(double alpha, double beta, double text_tokens, double t_min,
+                              double t_max);
+
+// Computes the frontier. kInvalidInput for invalid options or a law without points.
+Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& options);
+
+// Text table and JSON of a frontier.
+std::string FrontierReport(const FittedLaw& law, const Frontier& frontier);
+nlohmann::json FrontierToJson(const FittedLaw& law, const Frontier& frontier);
+
+}  // namespace vlmscale::fit
+
+#endif  // VLMSCALE_FIT_FRONTIER_H_

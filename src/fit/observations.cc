@@ -1,0 +1,143 @@
+#include "fit/observations.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "core/strings.h"
+
+namespace vlmscale::fit {
+namespace {
+
+const std::vector<std::string>& FilterKeys() {
+  static const std::vector<std::string> kKeys = {"task", "method", "llm", "seed", "visual_tokens",
+                                                 "n_params"};
+  return kKeys;
+}
+
+bool Matches(const store::JobRecord& r, const std::string& key, const std::string& value) {
+  if (key == "task") return r.task == value;
+  if (key == "method") return r.method == value;
+  if (key == "llm") return r.llm == value;
+  if (key == "seed") {
+    auto v = ParseInt(value);
+    return v && *v == r.seed;
+  }
+  if (key == "visual_tokens") {
+    auto v = ParseInt(value);
+    return v && *v == r.visual_tokens;
+  }
+  if (key == "n_params") {
+    auto v = ParseDouble(value);
+    return v && std::abs(*v - r.n_params) <= 1e-9 * std::max(1.0, std::abs(*v));
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<Observations> ObservationsFromCsv(const CsvTable& table, const std::string& n_column,
+                                         const std::string& t_column,
+                                         const std::string& y_column) {
+  VLM_ASSIGN_OR_RETURN(std::vector<double> n, table.NumericColumn(n_column));
+  VLM_ASSIGN_OR_RETURN(std::vector<double> t, table.NumericColumn(t_column));
+  VLM_ASSIGN_OR_RETURN(std::vector<double> y, table.NumericColumn(y_column));
+  if (table.num_rows() == 0) {
+    return Status::InvalidInput(table.source() + ": no data rows under the header");
+  }
+  Observations obs;
+  for (size_t i = 0; i < table.num_rows(); ++i) {
+    obs.Add(n[i], t[i], y[i], table.source() + ":" + std::to_string(table.line_number(i)));
+  }
+  return obs;
+}
+
+bool GroupingOptions::IsValid(std::string* error) const {
+  for (const auto& [key, value] : filters) {
+    const auto& keys = FilterKeys();
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      if (error) *error = "unknown filter key '" + key + "'; keys are " + Join(keys, ", ");
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<std::pair<std::string, std::string>> ParseFilter(const std::string& text) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos) {
+    return Status::InvalidInput("filter '" + text + "' is not key=value (e.g. task=glyphs)");
+  }
+  std::string key = Trim(text.substr(0, eq));
+  std::string value = Trim(text.substr(eq + 1));
+  const auto& keys = FilterKeys();
+  if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+    std::string hint = ClosestMatch(key, keys);
+    return Status::InvalidInput("unknown filter key '" + key + "'" +
+                                (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                                "; keys are " + Join(keys, ", "));
+  }
+  return std::make_pair(key, value);
+}
+
+Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobRecord>& records,
+                                                   const GroupingOptions& options) {
+  std::string error;
+  if (!options.IsValid(&error)) return Status::InvalidInput(error);
+  // (task, method) -> (N, T) -> errors with their job ids.
+  using PointKey = std::tuple<double, int64_t>;
+  std::map<std::pair<std::string, std::string>,
+           std::map<PointKey, std::vector<std::pair<double, std::string>>>>
+      groups;
+  size_t done = 0;
+  for (const auto& r : records) {
+    if (r.state != store::JobState::kDone) continue;
+    bool keep = true;
+    for (const auto& [key, value] : options.filters) keep = keep && Matches(r, key, value);
+    if (!keep) continue;
+    ++done;
+    const std::string who = "job " + r.job_id + " (task=" + r.task + ", method=" + r.method +
+                            ", llm=" + r.llm + ", T=" + std::to_string(r.visual_tokens) +
+                            ", seed=" + std::to_string(r.seed) + ")";
+    if (!std::isfinite(r.error)) {
+      return Status::InvalidInput(who + " is done but its error metric is " +
+                                  FormatNumber(r.error) + "; rerun it or filter it out");
+    }
+    groups[{r.task, r.method}][{r.n_params, r.visual_tokens}].emplace_back(r.error, who);
+  }
+  if (groups.empty()) {
+    return Status::InvalidInput(
+        done == 0 && !records.empty()
+            ? "no done jobs match (" + std::to_string(records.size()) +
+                  " records; check --filter and that the sweep has finished jobs)"
+            : "no done jobs to fit (empty group)");
+  }
+  std::vector<ObservationGroup> out;
+  for (const auto& [key, points] : groups) {
+    ObservationGroup g;
+    g.task = key.first;
+    g.method = key.second;
+    for (const auto& [pk, errors] : points) {
+      const double n = std::get<0>(pk);
+      const double t = static_cast<double>(std::get<1>(pk));
+      g.num_jobs += static_cast<int>(errors.size());
+      if (options.average_seeds) {
+        double sum = 0.0;
+        for (const auto& e : errors) sum += e.first;
+        std::string label = errors.size() == 1 ? errors[0].second
+                                                : "mean of " + std::to_string(errors.size()) +
+                                                      " seeds at N=" + FormatNumber(n) +
+                                                      ", T=" + FormatNumber(t) + " (" +
+                                                      key.first + "/" + key.second + ")";
+        g.observations.Add(n, t, sum / errors.size(), label);
+      } else {
+        for (const auto& e : errors) g.observations.Add(n, t, e.first, e.second);
+      }
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+}  // namespace vlmscale::fit

@@ -1,0 +1,1071 @@
+#include "fit/scaling_law.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "ceres/ceres.h"
+#include "core/strings.h"
+
+namespace vlmscale::fit {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// Starts whose objective is within this relative distance of the best count as reaching it.
+constexpr double kSameObjectiveRtol = 1e-6;
+// In log space the lower bound of E is at least this fraction of min(Y) (see MakeContext).
+constexpr double kLogSpaceEFloor = 1e-6;
+
+bool IsLogParam(int id) { return id == kParamA || id == kParamB || id == kParamE; }
+
+// Everything one fit needs, precomputed from the observations: the data in the form the
+// residuals use, and the bounds in solver space.
+struct FitContext {
+  Model model = Model::kMultiplicative;
+  Space space = Space::kLinear;
+  Loss loss = Loss::kSquared;
+  double huber_delta = 1e-3;
+  std::vector<int> active;  // Param ids in solver order.
+  std::vector<double> log_n, log_t, y, log_y;
+  std::vector<double> lower, upper;  // Solver space, per active index.
+  std::vector<Interval> natural_bounds;  // Per ParamId.
+};
+
+double ToSolver(const FitContext& ctx, int id, double natural) {
+  if (ctx.space == Space::kLog && IsLogParam(id)) return natural > 0 ? std::log(natural) : -kInf;
+  return natural;
+}
+
+double FromSolver(const FitContext& ctx, int id, double solver) {
+  if (ctx.space == Space::kLog && IsLogParam(id)) return std::exp(solver);
+  return solver;
+}
+
+LawParams ToLawParams(const FitContext& ctx, const std::vector<double>& x) {
+  LawParams p;
+  for (size_t k = 0; k < ctx.active.size(); ++k) SetParam(&p, ctx.active[k], FromSolver(ctx, ctx.active[k], x[k]));
+  return p;
+}
+
+// Residual of point i at solver-space parameters v (active order); its gradient into grad when
+// grad != nullptr.
+double Residual(const FitContext& ctx, size_t i, const double* v, double* grad) {
+  const double ln_n = ctx.log_n[i];
+  const double ln_t = ctx.log_t[i];
+  if (ctx.space == Space::kLinear) {
+    if (ctx.model == Model::kMultiplicative) {
+      const double g = std::exp(-v[1] * ln_n - v[2] * ln_t);
+      const double p = v[0] * g;
+      if (grad) {
+        grad[0] = g;
+        grad[1] = -ln_n * p;
+        grad[2] = -ln_t * p;
+        grad[3] = 1.0;
+      }
+      return p + v[3] - ctx.y[i];
+    }
+    const double g1 = std::exp(-v[1] * ln_n);
+    const double g2 = std::exp(-v[3] * ln_t);
+    if (grad) {
+      grad[0] = g1;
+      grad[1] = -ln_n * v[0] * g1;
+      grad[2] = g2;
+      grad[3] = -ln_t * v[2] * g2;
+      grad[4] = 1.0;
+    }
+    return v[0] * g1 + v[2] * g2 + v[4] - ctx.y[i];
+  }
+  // Log space: log(prediction) as a log-sum-exp of the terms' logs.
+  if (ctx.model == Model::kMultiplicative) {
+    const double u1 = v[0] - v[1] * ln_n - v[2] * ln_t;
+    const double u2 = v[3];
+    const double m = std::max(u1, u2);
+    const double e1 = std::exp(u1 - m), e2 = std::exp(u2 - m);
+    const double s = e1 + e2;
+    if (grad) {
+      const double w1 = e1 / s, w2 = e2 / s;
+      grad[0] = w1;
+      grad[1] = -ln_n * w1;
+      grad[2] = -ln_t * w1;
+      grad[3] = w2;
+    }
+    return m + std::log(s) - ctx.log_y[i];
+  }
+  const double u1 = v[0] - v[1] * ln_n;
+  const double u2 = v[2] - v[3] * ln_t;
+  const double u3 = v[4];
+  const double m = std::max(u1, std::max(u2, u3));
+  const double e1 = std::exp(u1 - m), e2 = std::exp(u2 - m), e3 = std::exp(u3 - m);
+  const double s = e1 + e2 + e3;
+  if (grad) {
+    grad[0] = e1 / s;
+    grad[1] = -ln_n * e1 / s;
+    grad[2] = e2 / s;
+    grad[3] = -ln_t * e2 / s;
+    grad[4] = e3 / s;
+  }
+  return m + std::log(s) - ctx.log_y[i];
+}
+
+double PointLoss(const FitContext& ctx, double r) {
+  if (ctx.loss == Loss::kSquared) return r * r;
+  const double a = std::abs(r);
+  const double d = ctx.huber_delta;
+  return a <= d ? 0.5 * r * r : d * (a - 0.5 * d);
+}
+
+double Objective(const FitContext& ctx, const std::vector<double>& x) {
+  double total = 0.0;
+  for (size_t i = 0; i < ctx.y.size(); ++i) total += PointLoss(ctx, Residual(ctx, i, x.data(), nullptr));
+  return total;
+}
+
+// One residual block per point (robust losses act per residual block in Ceres); each parameter is
+// its own size-1 block so bounds, constancy and covariance work per parameter.
+class PointCost : public ceres::CostFunction {
+ public:
+  PointCost(const FitContext* ctx, size_t i) : ctx_(ctx), i_(i) {
+    set_num_residuals(1);
+    mutable_parameter_block_sizes()->assign(ctx->active.size(), 1);
+  }
+  bool Evaluate(double const* const* x, double* residuals, double** jacobians) const override {
+    double v[kNumParamIds];
+    double g[kNumParamIds];
+    const size_t p = ctx_->active.size();
+    for (size_t k = 0; k < p; ++k) v[k] = x[k][0];
+    residuals[0] = Residual(*ctx_, i_, v, jacobians ? g : nullptr);
+    if (!std::isfinite(residuals[0])) return false;
+    if (jacobians) {
+      for (size_t k = 0; k < p; ++k) {
+        if (jacobians[k]) jacobians[k][0] = g[k];
+      }
+    }
+    return true;
+  }
+
+ private:
+  const FitContext* ctx_;
+  size_t i_;
+};
+
+// All points in one residual block (one Ceres block per point costs ~10x more per iteration).
+// With the Huber loss, each point's residual r goes through ceres::HuberLoss as
+// s = sign(r) * sqrt(rho(r^2)), so that Ceres minimises 1/2 sum s^2 = 1/2 sum rho(r_i^2) =
+// sum Huber_delta(r_i): the same objective as a per-point residual block with that loss.
+class AllPointsCost : public ceres::CostFunction {
+ public:
+  AllPointsCost(const FitContext* ctx, const ceres::LossFunction* loss) : ctx_(ctx), loss_(loss) {
+    set_num_residuals(static_cast<int>(ctx->y.size()));
+    mutable_parameter_block_sizes()->assign(ctx->active.size(), 1);
+  }
+  bool Evaluate(double const* const* x, double* residuals, double** jacobians) const override {
+    double v[kNumParamIds];
+    double g[kNumParamIds];
+    const size_t p = ctx_->active.size();
+    for (size_t k = 0; k < p; ++k) v[k] = x[k][0];
+    const size_t n = ctx_->y.size();
+    for (size_t i = 0; i < n; ++i) {
+      const double r = Residual(*ctx_, i, v, jacobians ? g : nullptr);
+      if (!std::isfinite(r)) return false;
+      double s = r;
+      double ds_dr = 1.0;
+      if (loss_ != nullptr) {
+        double rho[3];
+        loss_->Evaluate(r * r, rho);
+        s = std::copysign(std::sqrt(rho[0]), r);
+        ds_dr = s != 0.0 ? rho[1] * r / s : rho[1];
+      }
+      residuals[i] = s;
+      if (jacobians) {
+        for (size_t k = 0; k < p; ++k) {
+          if (jacobians[k]) jacobians[k][i] = ds_dr * g[k];
+        }
+      }
+    }
+    return true;
+  }
+
+ private:
+  const FitContext* ctx_;
+  const ceres::LossFunction* loss_;
+};
+
+// A Ceres problem over one FitContext, reused across starts (one per thread).
+class StartSolver {
+ public:
+  StartSolver(const FitContext* ctx, const FitOptions& options, bool robust, int max_iterations)
+      : ctx_(ctx), x_(ctx->active.size(), 0.0) {
+    ceres::Problem::Options po;
+    po.cost_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
+    po.loss_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
+    problem_ = std::make_unique<ceres::Problem>(po);
+    if (robust && ctx->loss == Loss::kHuber) loss_ = std::make_unique<ceres::HuberLoss>(ctx->huber_delta);
+    std::vector<double*> blocks;
+    for (double& v : x_) blocks.push_back(&v);
+    if (options.per_point_residual_blocks) {
+      for (size_t i = 0; i < ctx->y.size(); ++i) {
+        costs_.push_back(std::make_unique<PointCost>(ctx, i));
+        problem_->AddResidualBlock(costs_.back().get(), loss_.get(), blocks);
+      }
+    } else {
+      all_cost_ = std::make_unique<AllPointsCost>(ctx, loss_.get());
+      problem_->AddResidualBlock(all_cost_.get(), nullptr, blocks);
+    }
+    for (size_t k = 0; k < x_.size(); ++k) {
+      if (std::isfinite(ctx->lower[k])) problem_->SetParameterLowerBound(&x_[k], 0, ctx->lower[k]);
+      if (std::isfinite(ctx->upper[k])) problem_->SetParameterUpperBound(&x_[k], 0, ctx->upper[k]);
+    }
+    so_.minimizer_type = ceres::TRUST_REGION;
+    so_.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
+    so_.linear_solver_type = ceres::DENSE_QR;
+    so_.max_num_iterations = max_iterations;
+    so_.function_tolerance = options.function_tolerance;
+    so_.gradient_tolerance = options.gradient_tolerance;
+    so_.parameter_tolerance = options.parameter_tolerance;
+    so_.num_threads = 1;
+    so_.logging_type = ceres::SILENT;
+    so_.minimizer_progress_to_stdout = false;
+  }
+
+  ceres::Problem* problem() { return problem_.get(); }
+  std::vector<double>& x() { return x_; }
+
+  // Solves from `start` (solver space, clamped into the bounds). Returns Ceres' verdict.
+  ceres::TerminationType Solve(const std::vector<double>& start) {
+    for (size_t k = 0; k < x_.size(); ++k) x_[k] = std::clamp(start[k], ctx_->lower[k], ctx_->upper[k]);
+    ceres::Solver::Summary summary;
+    ceres::Solve(so_, problem_.get(), &summary);
+    return summary.termination_type;
+  }
+
+ private:
+  const FitContext* ctx_;
+  std::vector<double> x_;
+  std::unique_ptr<ceres::Problem> problem_;
+  std::unique_ptr<ceres::LossFunction> loss_;
+  std::vector<std::unique_ptr<PointCost>> costs_;
+  std::unique_ptr<AllPointsCost> all_cost_;
+  ceres::Solver::Options so_;
+};
+
+struct StartResult {
+  std::vector<double> x;
+  double objective = kInf;
+  bool usable = false;
+  bool converged = false;
+};
+
+// Runs every start (in parallel over `threads` threads) for at most `max_iterations` Ceres
+// iterations and returns all results in start order. A start given as `resume` continues from
+// that result's parameters.
+std::vector<StartResult> RunStarts(const FitContext& ctx, const FitOptions& options,
+                                   const std::vector<std::vector<double>>& starts, int threads,
+                                   int max_iterations) {
+  std::vector<StartResult> results(starts.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&]() {
+    StartSolver solver(&ctx, options, /*robust=*/true, max_iterations);
+    for (size_t s = next++; s < starts.size(); s = next++) {
+      ceres::TerminationType t = solver.Solve(starts[s]);
+      StartResult& r = results[s];
+      r.x = solver.x();
+      r.usable = t != ceres::FAILURE;
+      r.converged = t == ceres::CONVERGENCE;
+      r.objective = r.usable ? Objective(ctx, r.x) : kInf;
+      if (!std::isfinite(r.objective)) r.usable = false;
+    }
+  };
+  threads = std::max(1, std::min<int>(threads, static_cast<int>(starts.size())));
+  if (threads == 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
+    for (auto& th : pool) th.join();
+  }
+  return results;
+}
+
+// The multi-start: when there are more than 4 * polish_starts starts, every start runs for
+// options.screen_iterations; starts that converged are
+// final; of the others, the options.polish_starts with the lowest objective (ties: lower index)
+// continue from where they stopped for up to options.max_iterations more. Deterministic.
+std::vector<StartResult> MultiStart(const FitContext& ctx, const FitOptions& options,
+                                    const std::vector<std::vector<double>>& starts, int threads) {
+  const bool screening = options.screen_iterations > 0 &&
+                         starts.size() > 4 * static_cast<size_t>(options.polish_starts);
+  const int screen = screening ? std::min(options.screen_iterations, options.max_iterations)
+                               : options.max_iterations;
+  std::vector<StartResult> results = RunStarts(ctx, options, starts, threads, screen);
+  if (screen >= options.max_iterations) return results;
+  std::vector<size_t> open;
+  for (size_t s = 0; s < results.size(); ++s) {
+    if (results[s].usable && !results[s].converged) open.push_back(s);
+  }
+  std::stable_sort(open.begin(), open.end(), [&](size_t a, size_t b) {
+    return results[a].objective < results[b].objective;
+  });
+  if (open.size() > static_cast<size_t>(options.polish_starts)) open.resize(options.polish_starts);
+  std::sort(open.begin(), open.end());
+  std::vector<std::vector<double>> resume;
+  for (size_t s : open) resume.push_back(results[s].x);
+  std::vector<StartResult> polished = RunStarts(ctx, options, resume, threads, options.max_iterations);
+  for (size_t k = 0; k < open.size(); ++k) {
+    if (polished[k].usable) results[open[k]] = polished[k];
+  }
+  return results;
+}
+
+// Index of the best usable start (lowest objective, ties to the lowest index), or -1.
+int BestStart(const std::vector<StartResult>& results) {
+  int best = -1;
+  for (size_t s = 0; s < results.size(); ++s) {
+    if (!results[s].usable) continue;
+    if (best < 0 || results[s].objective < results[best].objective) best = static_cast<int>(s);
+  }
+  return best;
+}
+
+std::vector<Interval> DefaultBounds(const FitOptions& options, const Observations& obs) {
+  std::vector<Interval> b(kNumParamIds);
+  const double min_y = *std::min_element(obs.y.begin(), obs.y.end());
+  b[kParamA] = {0.0, kInf};
+  b[kParamB] = {0.0, kInf};
+  b[kParamAlpha] = {0.0, 3.0};
+  b[kParamBeta] = {0.0, 3.0};
+  b[kParamE] = {0.0, min_y};
+  for (const auto& [name, interval] : options.bounds) {
+    for (int id = 0; id < kNumParamIds; ++id) {
+      if (name == ParamName(id)) b[id] = interval;
+    }
+  }
+  return b;
+}
+
+FitContext MakeContext(const FitOptions& options, const Observations& obs) {
+  FitContext ctx;
+  ctx.model = options.model;
+  ctx.space = options.space;
+  ctx.loss = options.loss;
+  ctx.huber_delta = options.huber_delta;
+  ctx.active = ActiveParams(options.model);
+  for (size_t i = 0; i < obs.size(); ++i) {
+    ctx.log_n.push_back(std::log(obs.n[i]));
+    ctx.log_t.push_back(std::log(obs.t[i]));
+    ctx.y.push_back(obs.y[i]);
+    ctx.log_y.push_back(obs.y[i] > 0 ? std::log(obs.y[i]) : -kInf);
+  }
+  ctx.natural_bounds = DefaultBounds(options, obs);
+  const double ctx_min_y = *std::min_element(obs.y.begin(), obs.y.end());
+  for (int id : ctx.active) {
+    const Interval& nb = ctx.natural_bounds[id];
+    if (options.space == Space::kLog && IsLogParam(id)) {
+      // E >= 0 becomes e >= log(kLogSpaceEFloor * min Y): with e unbounded below, an optimum at
+      // E = 0 makes Ceres walk e towards -inf one trust-region step at a time (about one unit
+      // per iteration, with a geometrically shrinking gain); the floor changes log predictions by
+      // at most 1e-6, far below any useful Huber delta.
+      double lower = nb.lower;
+      if (id == kParamE) lower = std::max(lower, kLogSpaceEFloor * ctx_min_y);
+      ctx.lower.push_back(lower > 0 ? std::log(lower) : -kInf);
+      ctx.upper.push_back(std::isfinite(nb.upper) ? std::log(nb.upper) : kInf);
+    } else {
+      ctx.lower.push_back(nb.lower);
+      ctx.upper.push_back(nb.upper);
+    }
+  }
+  return ctx;
+}
+
+// The default start values of one parameter in solver space, or empty when the parameter is
+// derived from the others (A and B in linear space).
+std::vector<double> DefaultGrid(const FitContext& ctx, int id, double min_y) {
+  if (ctx.space == Space::kLog) {
+    switch (id) {
+      case kParamA:
+      case kParamB:
+        return {0, 5, 10, 15, 20, 25};
+      case kParamAlpha:
+      case kParamBeta:
+        return {0, 0.5, 1, 1.5, 2};
+      default:
+        return {-1, -0.5, 0, 0.5, 1};
+    }
+  }
+  switch (id) {
+    case kParamA:
+    case kParamB:
+      return {};
+    case kParamAlpha:
+    case kParamBeta:
+      return {0.05, 0.25, 0.5, 1.0};
+    default:
+      return {0.0, 0.5 * min_y, 0.9 * min_y};
+  }
+}
+
+std::vector<std::vector<double>> MakeStarts(const FitContext& ctx, const FitOptions& options) {
+  const size_t p = ctx.active.size();
+  const double min_y = *std::min_element(ctx.y.begin(), ctx.y.end());
+  double mean_y = 0, mean_ln_n = 0, mean_ln_t = 0;
+  for (size_t i = 0; i < ctx.y.size(); ++i) {
+    mean_y += ctx.y[i];
+    mean_ln_n += ctx.log_n[i];
+    mean_ln_t += ctx.log_t[i];
+  }
+  mean_y /= ctx.y.size();
+  mean_ln_n /= ctx.y.size();
+  mean_ln_t /= ctx.y.size();
+
+  std::vector<std::vector<double>> grids(p);
+  for (size_t k = 0; k < p; ++k) {
+    auto it = options.start_grid.find(ParamName(ctx.active[k]));
+    grids[k] = it != options.start_grid.end() ? it->second : DefaultGrid(ctx, ctx.active[k], min_y);
+  }
+  std::vector<std::vector<double>> starts;
+  std::vector<size_t> idx(p, 0);
+  while (true) {
+    std::vector<double> x(p, 0.0);
+    for (size_t k = 0; k < p; ++k) x[k] = grids[k].empty() ? 0.0 : grids[k][idx[k]];
+    // Derived amplitudes: the law passes through the mean Y at the geometric-mean (N, T).
+    auto value = [&](int id) {
+      for (size_t k = 0; k < p; ++k) {
+        if (ctx.active[k] == id) return std::clamp(x[k], ctx.lower[k], ctx.upper[k]);
+      }
+      return 0.0;
+    };
+    const double rest = std::max(mean_y - value(kParamE), 1e-3 * mean_y);
+    for (size_t k = 0; k < p; ++k) {
+      if (!grids[k].empty()) continue;
+      const int id = ctx.active[k];
+      if (ctx.model == Model::kMultiplicative) {
+        x[k] = rest * std::exp(value(kParamAlpha) * mean_ln_n + value(kParamBeta) * mean_ln_t);
+      } else if (id == kParamA) {
+        x[k] = 0.5 * rest * std::exp(value(kParamAlpha) * mean_ln_n);
+      } else {
+        x[k] = 0.5 * rest * std::exp(value(kParamBeta) * mean_ln_t);
+      }
+    }
+    for (size_t k = 0; k < p; ++k) x[k] = std::clamp(x[k], ctx.lower[k], ctx.upper[k]);
+    starts.push_back(std::move(x));
+    size_t k = 0;
+    for (; k < p; ++k) {
+      if (grids[k].empty()) continue;
+      if (++idx[k] < grids[k].size()) break;
+      idx[k] = 0;
+    }
+    if (k == p) break;
+  }
+  return starts;
+}
+
+int ResolveThreads(int requested) {
+  if (requested > 0) return requested;
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+// True when parameter k of x sits at one of its bounds (in log space, A, B or E effectively 0
+// also counts: their log has no finite lower bound).
+bool AtBound(const FitContext& ctx, const std::vector<double>& x, size_t k, double min_y,
+             double mean_y) {
+  const double tol = 1e-6;
+  const double lo = ctx.lower[k], hi = ctx.upper[k];
+  if (std::isfinite(lo) && std::abs(x[k] - lo) <= tol * std::max(1.0, std::abs(lo))) return true;
+  if (std::isfinite(hi) && std::abs(x[k] - hi) <= tol * std::max(1.0, std::abs(hi))) return true;
+  const int id = ctx.active[k];
+  if (ctx.space == Space::kLog && IsLogParam(id) && !std::isfinite(lo)) {
+    const double natural = std::exp(x[k]);
+    if (id == kParamE && natural < 1e-6 * min_y) return true;
+    if (id != kParamE && natural < 1e-12 * mean_y) return true;
+  }
+  return false;
+}
+
+// Fills stderr fields from the Ceres covariance at x, holding parameters at bounds fixed.
+void ComputeStderr(const FitContext& ctx, const FitOptions& options, const std::vector<double>& x,
+                   const std::vector<bool>& pinned, FitSummary* summary) {
+  StartSolver solver(&ctx, options, /*robust=*/false, options.max_iterations);
+  solver.x() = x;
+  ceres::Problem* problem = solver.problem();
+  std::vector<const double*> free_blocks;
+  for (size_t k = 0; k < x.size(); ++k) {
+    if (pinned[k]) {
+      problem->SetParameterBlockConstant(&solver.x()[k]);
+    } else {
+      free_blocks.push_back(&solver.x()[k]);
+    }
+  }
+  const size_t n = ctx.y.size();
+  if (free_blocks.empty()) {
+    summary->stderr_reason = "every parameter is at a bound";
+    return;
+  }
+  if (n <= free_blocks.size()) {
+    summary->stderr_reason = "no residual degrees of freedom (" + std::to_string(n) +
+                             " points for " + std::to_string(free_blocks.size()) +
+                             " free parameters)";
+    return;
+  }
+  ceres::Covariance::Options co;
+  co.algorithm_type = ceres::DENSE_SVD;
+  co.min_reciprocal_condition_number = 1e-14;
+  co.null_space_rank = 0;
+  co.num_threads = 1;
+  ceres::Covariance covariance(co);
+  std::vector<std::pair<const double*, const double*>> pairs;
+  for (const double* b : free_blocks) pairs.emplace_back(b, b);
+  if (!covariance.Compute(pairs, problem)) {
+    summary->stderr_reason =
+        "the Ceres covariance is singular (Jacobian rank deficient at the optimum): some "
+        "parameters are not identifiable from these points";
+    return;
+  }
+  double rss = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    double r = Residual(ctx, i, x.data(), nullptr);
+    rss += r * r;
+  }
+  const double s2 = rss / static_cast<double>(n - free_blocks.size());
+  for (size_t k = 0; k < x.size(); ++k) {
+    if (pinned[k]) continue;
+    double var = 0.0;
+    covariance.GetCovarianceBlock(&solver.x()[k], &solver.x()[k], &var);
+    double se = std::sqrt(std::max(0.0, var) * s2);
+    const int id = ctx.active[k];
+    if (ctx.space == Space::kLog && IsLogParam(id)) se *= std::exp(x[k]);  // Delta method.
+    SetParam(&summary->stderr_values, id, se);
+    summary->stderr_present[id] = true;
+  }
+  summary->has_stderr = true;
+}
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - lo) * (v[hi] - v[lo]);
+}
+
+void RunBootstrap(const FitOptions& options, const Observations& obs,
+                  const std::vector<double>& best_natural_solver, FitSummary* summary) {
+  const int k_total = options.bootstrap;
+  const size_t n = obs.size();
+  std::vector<std::vector<double>> draws(k_total);  // Natural params per resample (ids).
+  std::vector<char> ok(k_total, 0);
+  std::atomic<int> next{0};
+  const LawParams best = summary->params;
+  auto worker = [&]() {
+    for (int k = next++; k < k_total; k = next++) {
+      std::mt19937_64 rng(SplitMix64(options.seed * 0x100000001B3ULL + static_cast<uint64_t>(k)));
+      std::uniform_int_distribution<size_t> pick(0, n - 1);
+      Observations sample;
+      for (size_t i = 0; i < n; ++i) {
+        size_t j = pick(rng);
+        sample.Add(obs.n[j], obs.t[j], obs.y[j]);
+      }
+      if (!ValidateObservations(options, sample).ok()) continue;
+      FitContext ctx = MakeContext(options, sample);
+      std::vector<std::vector<double>> starts;
+      if (options.bootstrap_full_grid) {
+        starts = MakeStarts(ctx, options);
+      } else {
+        std::vector<double> x;
+        for (int id : ctx.active) x.push_back(ToSolver(ctx, id, GetParam(best, id)));
+        // log(0) for a parameter at 0 in log space: start just inside instead.
+        for (size_t q = 0; q < x.size(); ++q) {
+          if (!std::isfinite(x[q])) x[q] = std::log(1e-8 * (sample.y[0] > 0 ? sample.y[0] : 1.0));
+        }
+        starts.push_back(std::move(x));
+      }
+      std::vector<StartResult> results = MultiStart(ctx, options, starts, 1);
+      int b = BestStart(results);
+      if (b < 0) continue;
+      LawParams p = ToLawParams(ctx, results[b].x);
+      draws[k] = {p.A, p.alpha, p.B, p.beta, p.E};
+      ok[k] = 1;
+    }
+  };
+  const int threads = std::max(1, std::min(ResolveThreads(options.num_threads), k_total));
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
+  for (auto& th : pool) th.join();
+
+  int good = 0;
+  for (char c : ok) good += c;
+  summary->bootstrap_resamples = good;
+  summary->bootstrap_failures = k_total - good;
+  if (good < 20) {
+    summary->warnings.push_back("bootstrap: only " + std::to_string(good) + " of " +
+                                std::to_string(k_total) +
+                                " resamples could be fit; no confidence intervals");
+    return;
+  }
+  if (summary->bootstrap_failures > 0) {
+    summary->warnings.push_back("bootstrap: " + std::to_string(summary->bootstrap_failures) +
+                                " of " + std::to_string(k_total) +
+                                " resamples could not be fit (degenerate resample or solver "
+                                "failure) and were left out of the intervals");
+  }
+  for (int id : ActiveParams(options.model)) {
+    std::vector<double> vals;
+    for (int k = 0; k < k_total; ++k) {
+      if (ok[k]) vals.push_back(draws[k][id]);
+    }
+    SetParam(&summary->ci_lower, id, Percentile(vals, 0.025));
+    SetParam(&summary->ci_upper, id, Percentile(vals, 0.975));
+  }
+  summary->has_ci = true;
+}
+
+std::string Fmt(double v) { return FormatNumber(v, 6); }
+
+}  // namespace
+
+const char* ModelName(Model m) {
+  return m == Model::kMultiplicative ? "multiplicative" : "additive";
+}
+const char* LossName(Loss l) { return l == Loss::kSquared ? "squared" : "huber"; }
+const char* SpaceName(Space s) { return s == Space::kLinear ? "linear" : "log"; }
+
+Result<Model> ParseModel(std::string_view s) {
+  if (s == "multiplicative") return Model::kMultiplicative;
+  if (s == "additive") return Model::kAdditive;
+  return Status::InvalidInput("unknown model '" + std::string(s) +
+                              "'; use 'multiplicative' or 'additive'");
+}
+Result<Loss> ParseLoss(std::string_view s) {
+  if (s == "squared") return Loss::kSquared;
+  if (s == "huber") return Loss::kHuber;
+  return Status::InvalidInput("unknown loss '" + std::string(s) + "'; use 'squared' or 'huber'");
+}
+Result<Space> ParseSpace(std::string_view s) {
+  if (s == "linear") return Space::kLinear;
+  if (s == "log") return Space::kLog;
+  return Status::InvalidInput("unknown space '" + std::string(s) + "'; use 'linear' or 'log'");
+}
+
+const char* ParamName(int id) {
+  static const char* const kNames[kNumParamIds] = {"A", "alpha", "B", "beta", "E"};
+  CHECK(id >= 0 && id < kNumParamIds) << "bad parameter id " << id;
+  return kNames[id];
+}
+
+std::vector<int> ActiveParams(Model m) {
+  if (m == Model::kMultiplicative) return {kParamA, kParamAlpha, kParamBeta, kParamE};
+  return {kParamA, kParamAlpha, kParamB, kParamBeta, kParamE};
+}
+
+double GetParam(const LawParams& p, int id) {
+  switch (id) {
+    case kParamA: return p.A;
+    case kParamAlpha: return p.alpha;
+    case kParamB: return p.B;
+    case kParamBeta: return p.beta;
+    case kParamE: return p.E;
+  }
+  CHECK(false) << "bad parameter id " << id;
+  return 0.0;
+}
+
+void SetParam(LawParams* p, int id, double v) {
+  switch (id) {
+    case kParamA: p->A = v; return;
+    case kParamAlpha: p->alpha = v; return;
+    case kParamB: p->B = v; return;
+    case kParamBeta: p->beta = v; return;
+    case kParamE: p->E = v; return;
+  }
+  CHECK(false) << "bad parameter id " << id;
+}
+
+double Predict(Model m, const LawParams& p, double n, double t) {
+  if (m == Model::kMultiplicative) return p.A * std::pow(n, -p.alpha) * std::pow(t, -p.beta) + p.E;
+  return p.A * std::pow(n, -p.alpha) + p.B * std::pow(t, -p.beta) + p.E;
+}
+
+void Observations::Add(double n_value, double t_value, double y_value, std::string label) {
+  n.push_back(n_value);
+  t.push_back(t_value);
+  y.push_back(y_value);
+  if (!label.empty() || !labels.empty()) {
+    labels.resize(y.size() - 1);
+    labels.push_back(std::move(label));
+  }
+}
+
+std::string Observations::Where(size_t i) const {
+  if (i < labels.size() && !labels[i].empty()) return labels[i];
+  return "point " + std::to_string(i + 1);
+}
+
+bool FitOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& msg) {
+    if (error) *error = msg;
+    return false;
+  };
+  if (!(huber_delta > 0) || !std::isfinite(huber_delta)) return fail("huber_delta must be > 0");
+  if (num_threads < 0) return fail("num_threads must be >= 0");
+  if (max_iterations <= 0) return fail("max_iterations must be > 0");
+  if (screen_iterations < 0) return fail("screen_iterations must be >= 0");
+  if (polish_starts <= 0) return fail("polish_starts must be > 0");
+  if (!(function_tolerance > 0) || !(gradient_tolerance > 0) || !(parameter_tolerance > 0)) {
+    return fail("Ceres tolerances must be > 0");
+  }
+  if (bootstrap < 0) return fail("bootstrap must be >= 0");
+  if (bootstrap > 0 && bootstrap < 20) {
+    return fail("bootstrap must be 0 or >= 20 resamples (percentile intervals need them)");
+  }
+  if (holdout_largest < 0) return fail("holdout_largest must be >= 0");
+  std::vector<std::string> names;
+  for (int id : ActiveParams(model)) names.push_back(ParamName(id));
+  auto check_name = [&](const std::string& name) -> std::string {
+    if (std::find(names.begin(), names.end(), name) != names.end()) return "";
+    std::string hint = ClosestMatch(name, names);
+    return "unknown parameter '" + name + "' for the " + ModelName(model) + " law" +
+           (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; parameters are " +
+           Join(names, ", ");
+  };
+  for (const auto& [name, interval] : bounds) {
+    std::string bad = check_name(name);
+    if (!bad.empty()) return fail("bounds: " + bad);
+    if (std::isnan(interval.lower) || std::isnan(interval.upper) ||
+        interval.lower > interval.upper) {
+      return fail("bounds: " + name + " needs lower <= upper");
+    }
+    if (space == Space::kLog && (name == "A" || name == "B" || name == "E")) {
+      if (interval.lower < 0 || !(interval.upper > 0)) {
+        return fail("bounds: in log space " + name + " is exp(" +
+                    (name == "E" ? std::string("e") : std::string(name == "A" ? "a" : "b")) +
+                    ") and needs lower >= 0 and upper > 0");
+      }
+    }
+  }
+  for (const auto& [name, values] : start_grid) {
+    std::string bad = check_name(name);
+    if (!bad.empty()) return fail("start grid: " + bad);
+    if (values.empty()) return fail("start grid: " + name + " has no values");
+    for (double v : values) {
+      if (!std::isfinite(v)) return fail("start grid: " + name + " has a non-finite value");
+    }
+  }
+  return true;
+}
+
+Status ValidateObservations(const FitOptions& options, const Observations& obs) {
+  if (obs.n.size() != obs.y.size() || obs.t.size() != obs.y.size()) {
+    return Status::InvalidInput("observations: n, t and y have different lengths");
+  }
+  if (obs.size() == 0) return Status::InvalidInput("no points to fit (empty group or file)");
+  for (size_t i = 0; i < obs.size(); ++i) {
+    const std::string where = obs.Where(i);
+    if (!std::isfinite(obs.n[i]) || !std::isfinite(obs.t[i]) || !std::isfinite(obs.y[i])) {
+      return Status::InvalidInput(where + ": N, T and Y must be finite (got N=" + Fmt(obs.n[i]) +
+                                  ", T=" + Fmt(obs.t[i]) + ", Y=" + Fmt(obs.y[i]) + ")");
+    }
+    if (obs.n[i] <= 0) return Status::InvalidInput(where + ": N must be > 0 (got " + Fmt(obs.n[i]) + ")");
+    if (obs.t[i] <= 0) return Status::InvalidInput(where + ": T must be > 0 (got " + Fmt(obs.t[i]) + ")");
+    if (options.space == Space::kLog && obs.y[i] <= 0) {
+      return Status::InvalidInput(where + ": Y must be > 0 for a log-space fit (got " +
+                                  Fmt(obs.y[i]) + "); use --space linear or drop the point");
+    }
+  }
+  const size_t p = ActiveParams(options.model).size();
+  if (obs.size() < p) {
+    return Status::InvalidInput("only " + std::to_string(obs.size()) + " points for the " +
+                                std::to_string(p) + " parameters of the " +
+                                ModelName(options.model) + " law; fewer points than parameters");
+  }
+  const auto [lo, hi] = std::minmax_element(obs.y.begin(), obs.y.end());
+  if (*lo == *hi) {
+    return Status::InvalidInput("Y is constant (" + Fmt(*lo) + " at all " +
+                                std::to_string(obs.size()) +
+                                " points); there is no trend in N or T to fit");
+  }
+  return Status::OK();
+}
+
+Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSummary* summary) {
+  CHECK(summary != nullptr);
+  *summary = FitSummary();
+  summary->model = options.model;
+  summary->loss = options.loss;
+  summary->space = options.space;
+  summary->huber_delta = options.huber_delta;
+  std::string error;
+  if (!options.IsValid(&error)) return Status::InvalidInput("fit options: " + error);
+  VLM_RETURN_IF_ERROR(ValidateObservations(options, obs));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  FitContext ctx = MakeContext(options, obs);
+  for (size_t k = 0; k < ctx.active.size(); ++k) {
+    if (ctx.lower[k] > ctx.upper[k]) {
+      return Status::InvalidInput(std::string("bounds of ") + ParamName(ctx.active[k]) +
+                                  " are empty for these data (the default upper bound of E is "
+                                  "min(Y)); adjust the bound");
+    }
+  }
+  summary->bounds_used = ctx.natural_bounds;
+  summary->n_points = obs.size();
+  std::vector<std::vector<double>> starts = MakeStarts(ctx, options);
+  const int threads = ResolveThreads(options.num_threads);
+  summary->num_threads = std::min<int>(threads, static_cast<int>(starts.size()));
+  std::vector<StartResult> results = MultiStart(ctx, options, starts, threads);
+  summary->num_starts = static_cast<int>(starts.size());
+  summary->solve_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const int best = BestStart(results);
+  for (const auto& r : results) summary->starts_failed += r.usable ? 0 : 1;
+  if (best < 0) {
+    summary->termination = FitSummary::Termination::kFailure;
+    summary->message = "all " + std::to_string(starts.size()) + " starts failed in Ceres";
+    return Status::OK();
+  }
+  const StartResult& b = results[best];
+  summary->best_start = best;
+  summary->termination = b.converged ? FitSummary::Termination::kConvergence
+                                     : FitSummary::Termination::kNoConvergence;
+  summary->message = b.converged ? "converged" : "best start hit the iteration limit";
+  summary->params = ToLawParams(ctx, b.x);
+  summary->objective = b.objective;
+
+  // Fit quality in linear space.
+  double mean_y = 0.0;
+  for (double y : obs.y) mean_y += y;
+  mean_y /= obs.size();
+  double sst = 0.0;
+  for (size_t i = 0; i < obs.size(); ++i) {
+    const double r = Predict(options.model, summary->params, obs.n[i], obs.t[i]) - obs.y[i];
+    summary->sse += r * r;
+    sst += (obs.y[i] - mean_y) * (obs.y[i] - mean_y);
+  }
+  summary->r2 = 1.0 - summary->sse / sst;
+  summary->rmse = std::sqrt(summary->sse / obs.size());
+
+  // Parameters pinned at a bound.
+  const double min_y = *std::min_element(obs.y.begin(), obs.y.end());
+  std::vector<bool> pinned(ctx.active.size(), false);
+  for (size_t k = 0; k < ctx.active.size(); ++k) {
+    pinned[k] = AtBound(ctx, b.x, k, min_y, mean_y);
+    if (pinned[k]) summary->at_bound.push_back(ParamName(ctx.active[k]));
+  }
+
+  // Multi-start agreement.
+  const double tol = kSameObjectiveRtol * std::abs(b.objective) + 1e-300;
+  double worst_disagreement = 0.0;
+  std::string worst_param;
+  for (const auto& r : results) {
+    if (!r.usable || r.objective > b.objective + tol) continue;
+    ++summary->starts_at_best;
+    LawParams p = ToLawParams(ctx, r.x);
+    for (size_t k = 0; k < ctx.active.size(); ++k) {
+      const int id = ctx.active[k];
+      const double ref = GetParam(summary->params, id);
+      double scale = std::abs(ref);
+      if (id == kParamAlpha || id == kParamBeta) scale = std::max(scale, 0.01);
+      if (id == kParamE) scale = std::max(scale, 0.01 * min_y);
+      if (scale == 0.0) continue;
+      const double d = std::abs(GetParam(p, id) - ref) / scale;
+      if (d > worst_disagreement) {
+        worst_disagreement = d;
+        worst_param = ParamName(id);
+      }
+    }
+  }
+  if (worst_disagreement > 0.05) {
+    summary->warnings.push_back(
+        "non-identifiable: starts that reach the best objective (within " +
+        FormatNumber(kSameObjectiveRtol) + " relative) disagree on " + worst_param + " by " +
+        FormatNumber(100.0 * worst_disagreement, 3) +
+        "%; the objective is flat along some direction, so the parameters are not determined by "
+        "these points");
+  }
+  if (summary->starts_at_best == 1 && summary->num_starts > 1) {
+    summary->warnings.push_back("only 1 of " + std::to_string(summary->num_starts) +
+                                " starts reached the best objective; other starts ended in "
+                                "different local minima, so a denser start grid may find a "
+                                "better fit");
+  }
+  const size_t p = ctx.active.size();
+  if (obs.size() < 3 * p) {
+    summary->warnings.push_back("few points: " + std::to_string(obs.size()) + " points for " +
+                                std::to_string(p) +
+                                " parameters; expect wide uncertainty and treat the fit with care");
+  }
+  auto distinct = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return static_cast<size_t>(std::unique(v.begin(), v.end()) - v.begin());
+  };
+  if (distinct(obs.n) < 2) {
+    summary->warnings.push_back("non-identifiable: all points share one N, so alpha is not "
+                                "determined by the data");
+  }
+  if (distinct(obs.t) < 2) {
+    summary->warnings.push_back("non-identifiable: all points share one T, so beta is not "
+                                "determined by the data");
+  }
+  if (summary->termination == FitSummary::Termination::kNoConvergence) {
+    summary->warnings.push_back("the best start did not converge within " +
+                                std::to_string(options.max_iterations) + " iterations");
+  }
+
+  if (options.compute_stderr) {
+    ComputeStderr(ctx, options, b.x, pinned, summary);
+    if (!summary->has_stderr && summary->stderr_reason.find("singular") != std::string::npos) {
+      summary->warnings.push_back("non-identifiable: " + summary->stderr_reason);
+    }
+  } else {
+    summary->stderr_reason = "not requested";
+  }
+
+  if (options.bootstrap > 0) {
+    const auto tb = std::chrono::steady_clock::now();
+    RunBootstrap(options, obs, b.x, summary);
+    summary->bootstrap_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count();
+  }
+
+  if (options.holdout_largest > 0) {
+    std::vector<double> ns = obs.n;
+    std::sort(ns.begin(), ns.end());
+    ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
+    if (static_cast<size_t>(options.holdout_largest) >= ns.size()) {
+      return Status::InvalidInput("--holdout-largest " + std::to_string(options.holdout_largest) +
+                                  " leaves no N to fit: the data have only " +
+                                  std::to_string(ns.size()) + " distinct N values");
+    }
+    const double cutoff = ns[ns.size() - options.holdout_largest];
+    Observations train;
+    std::vector<size_t> held;
+    for (size_t i = 0; i < obs.size(); ++i) {
+      if (obs.n[i] >= cutoff) {
+        held.push_back(i);
+      } else {
+        train.Add(obs.n[i], obs.t[i], obs.y[i], obs.Where(i));
+      }
+    }
+    FitOptions sub = options;
+    sub.bootstrap = 0;
+    sub.holdout_largest = 0;
+    sub.compute_stderr = false;
+    FitSummary sub_summary;
+    Status s = FitScalingLaw(sub, train, &sub_summary);
+    if (!s.ok()) {
+      summary->warnings.push_back("holdout: the fit without the " +
+                                  std::to_string(options.holdout_largest) +
+                                  " largest N failed: " + s.message());
+    } else if (!sub_summary.IsSolutionUsable()) {
+      summary->warnings.push_back("holdout: the fit without the largest N failed: " +
+                                  sub_summary.message);
+    } else {
+      for (size_t i : held) {
+        HoldoutPoint h;
+        h.n = obs.n[i];
+        h.t = obs.t[i];
+        h.observed = obs.y[i];
+        h.predicted = Predict(options.model, sub_summary.params, h.n, h.t);
+        h.relative_error = (h.predicted - h.observed) / h.observed;
+        summary->extrapolation.push_back(h);
+      }
+    }
+  }
+  return Status::OK();
+}
+
+std::string FitSummary::BriefReport() const {
+  std::ostringstream os;
+  os << ModelName(model) << " fit (" << LossName(loss) << ", " << SpaceName(space) << "): ";
+  if (termination == Termination::kFailure) {
+    os << "FAILED: " << message;
+    return os.str();
+  }
+  bool first = true;
+  for (int id : ActiveParams(model)) {
+    os << (first ? "" : ", ") << ParamName(id) << "=" << Fmt(GetParam(params, id));
+    first = false;
+  }
+  os << "; objective=" << Fmt(objective) << ", sse=" << Fmt(sse) << ", r2=" << FormatNumber(r2, 5)
+     << ", n=" << n_points;
+  if (!at_bound.empty()) os << "; at bound: " << Join(at_bound, ", ");
+  return os.str();
+}
+
+std::string FitSummary::FullReport() const {
+  std::ostringstream os;
+  os << "Scaling-law fit\n";
+  if (model == Model::kMultiplicative) {
+    os << "  model        multiplicative: Y = A * N^-alpha * T^-beta + E\n";
+  } else {
+    os << "  model        additive: Y = A * N^-alpha + B * T^-beta + E\n";
+  }
+  os << "  objective    " << LossName(loss)
+     << (loss == Loss::kHuber ? " (delta=" + Fmt(huber_delta) + ")" : std::string()) << " loss, "
+     << SpaceName(space) << " space\n";
+  os << "  points       " << n_points << "\n";
+  os << "  starts       " << num_starts << " (" << starts_at_best << " reached the best, "
+     << starts_failed << " failed; " << num_threads << " threads, "
+     << FormatNumber(solve_seconds * 1e3, 4) << " ms)\n";
+  os << "  termination  "
+     << (termination == Termination::kConvergence
+             ? "CONVERGENCE"
+             : termination == Termination::kNoConvergence ? "NO_CONVERGENCE" : "FAILURE")
+     << ": " << message << "\n";
+  if (termination == Termination::kFailure) return os.str();
+  os << "\n  param        value          stderr         95% CI (bootstrap)       bounds\n";
+  for (int id : ActiveParams(model)) {
+    char line[256];
+    std::string se = stderr_present[id] ? Fmt(GetParam(stderr_values, id)) : "-";
+    std::string ci = has_ci ? "[" + Fmt(GetParam(ci_lower, id)) + ", " +
+                                  Fmt(GetParam(ci_upper, id)) + "]"
+                            : "-";
+    std::string bnd = id < static_cast<int>(bounds_used.size())
+                          ? "[" + Fmt(bounds_used[id].lower) + ", " + Fmt(bounds_used[id].upper) + "]"
+                          : "";
+    bool pinned = std::find(at_bound.begin(), at_bound.end(), ParamName(id)) != at_bound.end();
+    std::snprintf(line, sizeof(line), "  %-12s %-14s %-14s %-24s %s%s\n", ParamName(id),
+                  Fmt(GetParam(params, id)).c_str(), se.c_str(), ci.c_str(), bnd.c_str(),
+                  pinned ? "  AT BOUND" : "");
+    os << line;
+  }
+  if (!has_stderr) os << "  stderr: none (" << stderr_reason << ")\n";
+  if (has_ci) {
+    os << "  bootstrap: " << bootstrap_resamples << " resamples";
+    if (bootstrap_failures > 0) os << " (" << bootstrap_failures << " failed)";
+    os << ", " << FormatNumber(bootstrap_seconds, 4) << " s\n";
+  }
+  os << "\n  objective    " << Fmt(objective) << "\n";
+  os << "  sse          " << Fmt(sse) << "\n";
+  os << "  rmse         " << Fmt(rmse) << "\n";
+  os << "  r2           " << FormatNumber(r2, 6) << "\n";
+  if (!extrapolation.empty()) {
+    os << "\n  extrapolation (fit without the largest N, predict them)\n";
+    os << "    N            T            observed     predicted    rel. error\n";
+    for (const auto& h : extrapolation) {
+      char line[200];
+      std::snprintf(line, sizeof(line), "    %-12s %-12s %-12s %-12s %+.2f%%\n",
+                    Fmt(h.n).c_str(), Fmt(h.t).c_str(), Fmt(h.observed).c_str(),
+                    Fmt(h.predicted).c_str(), 100.0 * h.relative_error);
+      os << line;
+    }
+  }
+  if (!warnings.empty()) {
+    os << "\n  warnings\n";
+    for (const auto& w : warnings) os << "    - " << w << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace vlmscale::fit
