@@ -1,0 +1,143 @@
+// Trainer: finetunes a Vlm on a task's generated training split, data-parallel over the ranks of a
+// Communicator, then evaluates it on a fixed held-out set. One call is one grid point's work.
+//
+// Optimizer: AdamW (decoupled weight decay on matrices only; biases, LayerNorm and embeddings
+// excluded), peak `lr` reached by linear warmup over `warmup_steps`, then cosine decay to 0 at
+// `steps`; global-norm gradient clipping after the all-reduce.
+//
+// Data parallelism: at step s the global batch is the training examples with indices
+// [s*B, (s+1)*B); rank r of n takes the contiguous slice [s*B + r*B/n, s*B + (r+1)*B/n) and
+// generates only those. Each rank's loss is its examples' summed cross-entropy divided by B, so the
+// all-reduced SUM of gradients is the gradient of the global mean loss (Horovod's "average", exact
+// also when n does not divide B). Gradients live in flat buckets: every trainable parameter's
+// .grad is a view into one of a few contiguous float buffers of at most `bucket_bytes`, each reduced
+// with one Communicator::AllReduceSum. The last bucket carries three extra floats (the step's loss
+// sum, a stop flag and a non-finite flag), so ranks agree on stopping and divergence at no extra
+// collective. Parameters are broadcast from rank 0 before the first step.
+//
+// Checkpoints (`checkpoint_path` non-empty): on a stop request, after finishing the current step,
+// rank 0 writes a torch archive (temp file + rename) with the model, the optimizer state, the step,
+// the CPU RNG state, the curves so far and a fingerprint of the options; then every rank returns
+// Status::Cancelled. A later call with the same options resumes from it and ends with the same
+// result as an uninterrupted run (bitwise on one rank). A checkpoint whose fingerprint does not
+// match the options is ignored (training starts over) and replaced at the next stop.
+#ifndef VLMSCALE_TRAIN_TRAINER_H_
+#define VLMSCALE_TRAIN_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "core/status.h"
+#include "store/job_record.h"
+#include "tasks/task.h"
+#include "vlm/vision_encoder.h"
+#include "vlm/vlm.h"
+
+namespace vlmscale::train {
+
+// What the trainer reports after every optimizer step (TrainOptions::on_step).
+struct StepInfo {
+  int64_t step = 0;     // 0-based index of the step just applied.
+  double loss = 0.0;    // Global mean training loss of the step.
+  double lr = 0.0;
+  double grad_norm = 0.0;  // Global gradient norm before clipping.
+};
+
+struct TrainOptions {
+  // Seed of the parameter initialization and of the training data stream.
+  // Default: 0.
+  uint64_t seed = 0;
+  // Seed of the evaluation set; fixed so every job of a sweep is scored on the same examples.
+  // Default: 0.
+  uint64_t eval_seed = 0;
+  // Optimizer steps. Default: 300. REQUIRES: >= 1.
+  int64_t steps = 300;
+  // Global batch size (summed over ranks). Default: 32. REQUIRES: >= number of ranks.
+  int64_t batch_size = 32;
+  // Peak learning rate. Default: 0.003. REQUIRES: > 0.
+  double lr = 0.003;
+  // Linear warmup steps. Default: 30. REQUIRES: 0 <= warmup_steps <= steps.
+  int64_t warmup_steps = 30;
+  // AdamW decoupled weight decay. Default: 0.01. REQUIRES: >= 0.
+  double weight_decay = 0.01;
+  // Maximum global gradient norm; 0 disables clipping. Default: 1.0. REQUIRES: >= 0.
+  double grad_clip = 1.0;
+  // Steps between train_loss / lr curve points (the last step is always logged). Default: 10.
+  // REQUIRES: >= 1.
+  int64_t log_every = 10;
+  // Held-out evaluation examples. Default: 512. REQUIRES: >= number of ranks.
+  int64_t eval_examples = 512;
+  // Evaluation batch size per rank. Default: 128. REQUIRES: >= 1.
+  int64_t eval_batch_size = 128;
+  // Largest gradient bucket in bytes (a parameter larger than this gets a bucket of its own).
+  // Default: 16 MiB. REQUIRES: >= 4.
+  int64_t bucket_bytes = 16 << 20;
+  // Checkpoint file written on a stop request and resumed from; "" disables checkpointing (a stop
+  // request then just returns Cancelled). Default: "".
+  std::string checkpoint_path;
+  // Torch device: -1 for CPU, otherwise a CUDA device index. Default: -1.
+  int device = -1;
+  // Called on every rank after every optimizer step (progress reports, heartbeats); may set the
+  // stop flag. Not part of the checkpoint fingerprint. Default: none.
+  std::function<void(const StepInfo&)> on_step;
+
+  bool IsValid(std::string* error) const;
+};
+
+struct TrainResult {
+  // Evaluation (NaN until evaluated).
+  double accuracy = store::JobRecord::kNaN;
+  double error = store::JobRecord::kNaN;  // 1 - accuracy: the scaling law's Y.
+  double eval_loss = store::JobRecord::kNaN;
+  double inference_flops = 0.0;   // LLM FLOPs per sample: 2 * N * (Q + V).
+  double compressor_flops = 0.0;  // The compressor's own forward FLOPs per sample.
+  double latency_ms = 0.0;        // Eval forward (encoder + Vlm) milliseconds per sample.
+  double llm_params = 0.0;        // N, the LLM's non-embedding parameters.
+  double trainable_params = 0.0;  // Everything the optimizer updates.
+  // Training.
+  int64_t steps_done = 0;
+  int64_t resumed_from_step = 0;  // 0 unless a checkpoint was loaded.
+  double final_train_loss = store::JobRecord::kNaN;
+  double train_seconds = 0.0;  // This call's training wall time (excludes eval).
+  double eval_seconds = 0.0;
+  double steps_per_second = 0.0;  // Over this call's steps.
+  int num_buckets = 0;
+  // Sum of all trainable parameters after training (double accumulation): equal on every rank.
+  double parameter_checksum = 0.0;
+  // Curves: "train_loss" and "lr" every log_every steps; "eval_loss" and "eval_accuracy" at the
+  // final step. Includes the points from before a resume.
+  std::vector<store::CurvePoint> curves;
+  // On failure: "error", "diverged" or "oom" (JobOutput::failure_class); "" otherwise.
+  std::string failure_class;
+};
+
+// Trains a Vlm built from `model_options` on `task` (features from the frozen `encoder`) and
+// evaluates it. Every rank of `comm` calls this together with identical arguments. `stop` may be
+// null; when it becomes true on any rank, the ranks checkpoint (see above) and return
+// Status::Cancelled.
+// Returns OK with *result filled; on failure a non-OK status and result->failure_class set:
+// "diverged" for a non-finite loss or gradient, "oom" for std::bad_alloc, "error" for libtorch and
+// communicator errors. Never throws.
+// REQUIRES: options.IsValid(); model_options matches the task and encoder (vocab_size,
+// question_tokens, num_answers, grid_size, vision_width); comm and result non-null.
+Status TrainAndEvaluate(const TrainOptions& options, const vlm::VlmOptions& model_options,
+                        const tasks::Task& task, vlm::VisionEncoder encoder,
+                        comm::Communicator* comm, const std::atomic<bool>* stop,
+                        TrainResult* result);
+
+// The learning rate at 0-based `step`: lr * (step + 1) / warmup_steps during warmup, then
+// lr * 0.5 * (1 + cos(pi * (step - warmup_steps) / (steps - warmup_steps))).
+double LearningRateAt(const TrainOptions& options, int64_t step);
+
+// The contiguous slice [*begin, *end) of `total` items that `rank` of `size` ranks owns:
+// [rank * total / size, (rank + 1) * total / size). Slices are disjoint and cover [0, total).
+void ShardRange(int64_t total, int rank, int size, int64_t* begin, int64_t* end);
+
+}  // namespace vlmscale::train
+
+#endif  // VLMSCALE_TRAIN_TRAINER_H_

@@ -1,0 +1,125 @@
+#include "jobs/finetune_eval/finetune_eval_job.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "comm/communicator.h"
+#include "config/config.h"
+#include "config/sweep.h"
+#include "tests/train/train_test_util.h"
+
+namespace vlmscale::jobs {
+namespace {
+
+using train::TempDir;
+
+config::Config MakeConfig(const std::string& cache_dir, const std::string& extra = "") {
+  const std::string text = "[sweep]\nname = jobtest\n"
+                           "[grid]\nllm = nano\nvisual_tokens = 4\nmethod = quecc\ntask = glyphs\n"
+                           "[model]\nencoder_pretrain_steps = 10\ncache_dir = " +
+                           cache_dir +
+                           "\n"
+                           "[train]\nsteps = 20\nbatch_size = 16\nwarmup_steps = 4\nlog_every = 5\n"
+                           "[eval]\nexamples = 64\nbatch_size = 32\n" +
+                           extra;
+  auto config = config::Config::FromString(text, "jobtest.ini", {});
+  CHECK(config.ok()) << config.status().ToString();
+  return config.value();
+}
+
+TEST(FinetuneEvalJob, RunsAGridPointAndReportsEveryMetric) {
+  TempDir dir;
+  config::Config config = MakeConfig(dir.path() + "/cache");
+  auto sweep = config::PlanSweep(config);
+  ASSERT_TRUE(sweep.ok()) << sweep.status().ToString();
+  ASSERT_EQ(sweep->jobs.size(), 1u);
+  const config::JobSpec& spec = sweep->jobs[0];
+
+  JobInput input;
+  input.config = &config;
+  input.spec = &spec;
+  input.run_dir = dir.path();
+  input.job_dir = dir.path();
+  auto comm = comm::MakeSingleRankCommunicator();
+  std::atomic<bool> stop{false};
+  JobEnv env;
+  env.comm = comm.get();
+  env.threads = 1;
+  env.stop_requested = &stop;
+  JobOutput output;
+  auto job = MakeFinetuneEvalJob();
+  Status s = job->Run(input, env, &output);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(output.failure_class, "");
+  for (const char* name : {"error", "accuracy", "eval_loss", "inference_flops",
+                           "compressor_flops", "latency_ms", "peak_rss_mb", "steps_per_second"}) {
+    EXPECT_EQ(output.metrics.count(name), 1u) << name;
+  }
+  EXPECT_DOUBLE_EQ(output.metrics["error"], 1.0 - output.metrics["accuracy"]);
+  // The job's FLOPs agree with the planner's 2*N*(Q+V) for the point.
+  EXPECT_DOUBLE_EQ(output.metrics["inference_flops"], spec.inference_flops);
+  EXPECT_GT(output.metrics["compressor_flops"], 0.0);  // quecc runs the LLM over the question.
+  EXPECT_GT(output.train_seconds, 0.0);
+  EXPECT_FALSE(output.curves.empty());
+  // The encoder was pretrained and cached where [model] cache_dir says.
+  EXPECT_FALSE(std::filesystem::is_empty(dir.path() + "/cache"));
+}
+
+TEST(FinetuneEvalJob, AStopRequestCheckpointsAndTheNextRunResumes) {
+  TempDir dir;
+  config::Config config = MakeConfig(dir.path() + "/cache");
+  auto sweep = config::PlanSweep(config);
+  ASSERT_TRUE(sweep.ok());
+  JobInput input;
+  input.config = &config;
+  input.spec = &sweep->jobs[0];
+  input.run_dir = dir.path();
+  input.job_dir = dir.path();
+  auto comm = comm::MakeSingleRankCommunicator();
+  std::atomic<bool> stop{true};  // Already requested: one step, then checkpoint.
+  JobEnv env;
+  env.comm = comm.get();
+  env.stop_requested = &stop;
+  JobOutput first;
+  Status s = MakeFinetuneEvalJob()->Run(input, env, &first);
+  EXPECT_TRUE(s.IsCancelled()) << s.ToString();
+  EXPECT_EQ(first.failure_class, "");
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/checkpoint.pt"));
+
+  stop = false;
+  input.attempt = 2;
+  JobOutput second;
+  s = MakeFinetuneEvalJob()->Run(input, env, &second);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(second.metrics["resumed_from_step"], 1.0);
+}
+
+TEST(FinetuneEvalJob, SetupReadsTheConfigAndThePoint) {
+  TempDir dir;
+  config::Config config = MakeConfig("");
+  auto sweep = config::PlanSweep(config);
+  ASSERT_TRUE(sweep.ok());
+  JobInput input;
+  input.config = &config;
+  input.spec = &sweep->jobs[0];
+  input.job_dir = dir.path();
+  auto setup = MakeFinetuneEvalSetup(input);
+  ASSERT_TRUE(setup.ok()) << setup.status().ToString();
+  EXPECT_EQ(setup->task, "glyphs");
+  EXPECT_EQ(setup->model.width, 32);  // nano.
+  EXPECT_EQ(setup->model.method, "quecc");
+  EXPECT_EQ(setup->model.visual_tokens, 4);
+  EXPECT_EQ(setup->train.steps, 20);
+  EXPECT_EQ(setup->train.eval_examples, 64);
+  EXPECT_EQ(setup->encoder.pretrain_steps, 10);
+  EXPECT_EQ(setup->train.checkpoint_path, dir.path() + "/checkpoint.pt");
+  // Empty cache_dir: <directory of sweep.output>/cache, sweep.output defaulting to
+  // results/<name>.h5.
+  EXPECT_EQ(setup->cache_dir,
+            (std::filesystem::absolute("results") / "cache").string());
+}
+
+}  // namespace
+}  // namespace vlmscale::jobs

@@ -1,0 +1,228 @@
+#include "train/trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include "comm/communicator.h"
+#include "tests/train/train_test_util.h"
+
+namespace vlmscale::train {
+namespace {
+
+TEST(TrainOptions, DefaultsAreValid) {
+  std::string error;
+  EXPECT_TRUE(TrainOptions().IsValid(&error)) << error;
+}
+
+TEST(TrainOptions, InvalidFieldsAreNamed) {
+  TrainOptions o;
+  o.warmup_steps = o.steps + 1;
+  std::string error;
+  EXPECT_FALSE(o.IsValid(&error));
+  EXPECT_NE(error.find("warmup_steps"), std::string::npos) << error;
+  o = TrainOptions();
+  o.lr = 0.0;
+  EXPECT_FALSE(o.IsValid(&error));
+  EXPECT_NE(error.find("lr"), std::string::npos) << error;
+  o = TrainOptions();
+  o.log_every = 0;
+  EXPECT_FALSE(o.IsValid(&error));
+  EXPECT_NE(error.find("log_every"), std::string::npos) << error;
+}
+
+TEST(Trainer, LearningRateWarmsUpLinearlyThenDecaysByCosineToZero) {
+  TrainOptions o;
+  o.steps = 100;
+  o.warmup_steps = 10;
+  o.lr = 0.01;
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 0), 0.001);
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 4), 0.005);
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 9), 0.01);
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 10), 0.01);
+  EXPECT_NEAR(LearningRateAt(o, 55), 0.005, 1e-12);  // Half way through the decay.
+  for (int64_t s = 11; s < 100; ++s) EXPECT_LT(LearningRateAt(o, s), LearningRateAt(o, s - 1));
+  EXPECT_LT(LearningRateAt(o, 99), 0.01 * 0.01);
+}
+
+TEST(Trainer, ShardsAreDisjointAndCoverTheBatch) {
+  for (int size : {1, 2, 3, 4}) {
+    for (int64_t total : {4, 7, 32, 33}) {
+      int64_t expected_begin = 0;
+      for (int r = 0; r < size; ++r) {
+        int64_t begin = 0;
+        int64_t end = 0;
+        ShardRange(total, r, size, &begin, &end);
+        EXPECT_EQ(begin, expected_begin) << total << " over " << size;
+        EXPECT_LE(end - begin, (total + size - 1) / size);
+        EXPECT_GE(end - begin, total / size);
+        expected_begin = end;
+      }
+      EXPECT_EQ(expected_begin, total);
+    }
+  }
+}
+
+TEST(Trainer, TrainingLowersTheLossAndBeatsChance) {
+  TestSetup setup = MakeTestSetup("shapes", "avgpool", 16, /*steps=*/80);
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult result;
+  Status s = TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                              nullptr, &result);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(result.steps_done, 80);
+  EXPECT_EQ(result.failure_class, "");
+  const double first_loss = CurveValue(result.curves, "train_loss", 0);
+  EXPECT_LT(result.final_train_loss, first_loss);
+  EXPECT_GT(result.accuracy, 1.5 / setup.model.num_answers);
+  EXPECT_DOUBLE_EQ(result.error, 1.0 - result.accuracy);
+  EXPECT_TRUE(std::isfinite(result.eval_loss));
+  EXPECT_GT(result.latency_ms, 0.0);
+  EXPECT_DOUBLE_EQ(result.inference_flops,
+                   2.0 * result.llm_params * (setup.model.question_tokens + 16));
+  EXPECT_GT(result.compressor_flops, 0.0);
+  EXPECT_GE(result.num_buckets, 1);
+  // log_every = 10 over 80 steps: steps 0, 10, ..., 70 and the last step 79.
+  EXPECT_EQ(CurveSteps(result.curves, "train_loss").size(), 9u);
+  EXPECT_EQ(CurveSteps(result.curves, "lr").size(), 9u);
+  EXPECT_EQ(CurveSteps(result.curves, "eval_accuracy"), std::vector<int64_t>{80});
+}
+
+TEST(Trainer, TheSameJobTwiceGivesBitwiseTheSameResult) {
+  TestSetup setup = MakeTestSetup("glyphs", "tokenpacker", 16, /*steps=*/25);
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult a;
+  TrainResult b;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &a).ok());
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &b).ok());
+  EXPECT_EQ(a.parameter_checksum, b.parameter_checksum);
+  EXPECT_EQ(a.eval_loss, b.eval_loss);
+  EXPECT_EQ(a.accuracy, b.accuracy);
+  ASSERT_EQ(a.curves.size(), b.curves.size());
+  for (size_t i = 0; i < a.curves.size(); ++i) EXPECT_EQ(a.curves[i].value, b.curves[i].value);
+  // A different seed is a different job.
+  setup.train.seed = 1;
+  TrainResult c;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &c).ok());
+  EXPECT_NE(a.parameter_checksum, c.parameter_checksum);
+}
+
+TEST(Trainer, BucketSizeDoesNotChangeTheResult) {
+  TestSetup setup = MakeTestSetup("shapes", "quecc", 4, /*steps=*/12);
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult one;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &one).ok());
+  setup.train.bucket_bytes = 4096;  // Many buckets.
+  TrainResult many;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &many).ok());
+  EXPECT_EQ(one.num_buckets, 1);
+  EXPECT_GT(many.num_buckets, 3);
+  EXPECT_EQ(one.parameter_checksum, many.parameter_checksum);
+  EXPECT_EQ(one.eval_loss, many.eval_loss);
+}
+
+TEST(Trainer, AStoppedJobResumesToTheSameResultAsAnUninterruptedOne) {
+  TestSetup setup = MakeTestSetup("shapes", "topk", 8, /*steps=*/30);
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult uninterrupted;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &uninterrupted).ok());
+
+  TempDir dir;
+  setup.train.checkpoint_path = dir.path() + "/checkpoint.pt";
+  std::atomic<bool> stop{false};
+  setup.train.on_step = [&stop](const StepInfo& info) {
+    if (info.step == 11) stop = true;
+  };
+  TrainResult first;
+  Status s = TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                              &stop, &first);
+  EXPECT_TRUE(s.IsCancelled()) << s.ToString();
+  EXPECT_EQ(first.steps_done, 13);  // The flag is seen by the step after the one that set it.
+  EXPECT_TRUE(std::filesystem::exists(setup.train.checkpoint_path));
+  EXPECT_FALSE(std::filesystem::exists(setup.train.checkpoint_path + ".tmp"));
+
+  stop = false;
+  setup.train.on_step = nullptr;
+  TrainResult resumed;
+  s = TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(), &stop,
+                       &resumed);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(resumed.resumed_from_step, 13);
+  EXPECT_EQ(resumed.steps_done, 30);
+  EXPECT_EQ(resumed.parameter_checksum, uninterrupted.parameter_checksum);
+  EXPECT_EQ(resumed.eval_loss, uninterrupted.eval_loss);
+  EXPECT_EQ(resumed.accuracy, uninterrupted.accuracy);
+  ASSERT_EQ(resumed.curves.size(), uninterrupted.curves.size());
+  for (size_t i = 0; i < resumed.curves.size(); ++i) {
+    EXPECT_EQ(resumed.curves[i].name, uninterrupted.curves[i].name);
+    EXPECT_EQ(resumed.curves[i].step, uninterrupted.curves[i].step);
+    EXPECT_EQ(resumed.curves[i].value, uninterrupted.curves[i].value) << resumed.curves[i].name;
+  }
+}
+
+TEST(Trainer, ACheckpointOfOtherSettingsIsIgnored) {
+  TestSetup setup = MakeTestSetup("shapes", "avgpool", 4, /*steps=*/10);
+  auto comm = comm::MakeSingleRankCommunicator();
+  TempDir dir;
+  setup.train.checkpoint_path = dir.path() + "/checkpoint.pt";
+  std::atomic<bool> stop{true};
+  TrainResult first;
+  EXPECT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               &stop, &first).IsCancelled());
+  EXPECT_EQ(first.steps_done, 1);
+  setup.train.lr *= 0.5;
+  TrainResult other;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &other).ok());
+  EXPECT_EQ(other.resumed_from_step, 0);
+}
+
+TEST(Trainer, ANonFiniteLossIsClassifiedAsDiverged) {
+  TestSetup setup = MakeTestSetup("shapes", "avgpool", 4, /*steps=*/20);
+  setup.train.lr = 1e30;
+  setup.train.warmup_steps = 0;
+  setup.train.grad_clip = 0.0;
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult result;
+  Status s = TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                              nullptr, &result);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(result.failure_class, "diverged") << s.ToString();
+  EXPECT_NE(s.message().find("diverged"), std::string::npos) << s.message();
+}
+
+TEST(Trainer, ALibtorchErrorBecomesAStatusNotAnException) {
+  TestSetup setup = MakeTestSetup("shapes", "avgpool", 4, /*steps=*/5);
+  setup.model.vision_width = 2 * setup.model.vision_width;  // Disagrees with the encoder.
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult result;
+  Status s = TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                              nullptr, &result);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(result.failure_class, "error");
+  EXPECT_NE(s.message().find("libtorch"), std::string::npos) << s.message();
+}
+
+TEST(Trainer, InvalidOptionsAreRejectedBeforeTraining) {
+  TestSetup setup = MakeTestSetup("shapes", "avgpool", 4, /*steps=*/5);
+  setup.model.visual_tokens = 5;  // avgpool needs a square count.
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult result;
+  Status s = TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                              nullptr, &result);
+  EXPECT_TRUE(s.IsInvalidInput()) << s.ToString();
+  EXPECT_EQ(result.steps_done, 0);
+}
+
+}  // namespace
+}  // namespace vlmscale::train
