@@ -1,0 +1,49 @@
+// Tests of core/csv.h (kept with the fit tests, its first user).
+#include "core/csv.h"
+
+#include "gtest/gtest.h"
+
+namespace vlmscale {
+namespace {
+
+TEST(Csv, ParsesHeaderRowsQuotesAndLineNumbers) {
+  auto t = ParseCsv("a, b ,\"c,d\"\r\n1,2,\"x \"\"y\"\"\"\n# skipped\n\n3,4,5\n", "in.csv");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->header(), (std::vector<std::string>{"a", "b", "c,d"}));
+  ASSERT_EQ(t->num_rows(), 2u);
+  EXPECT_EQ(t->row(0)[2], "x \"y\"");
+  EXPECT_EQ(t->line_number(0), 2);
+  EXPECT_EQ(t->line_number(1), 5);
+  auto col = t->NumericColumn("b");
+  ASSERT_TRUE(col.ok());
+  EXPECT_EQ(*col, (std::vector<double>{2, 4}));
+}
+
+TEST(Csv, NonFiniteOrBadNumbersNameFileLineAndColumn) {
+  auto t = ParseCsv("N,Y\n1,0.5\n2,nan\n3,inf\n4,\n5,1x\n", "d.csv");
+  ASSERT_TRUE(t.ok());
+  auto y = t->NumericColumn("Y");
+  ASSERT_FALSE(y.ok());
+  EXPECT_TRUE(y.status().IsInvalidInput());
+  EXPECT_NE(y.status().message().find("d.csv:3: column 'Y'"), std::string::npos)
+      << y.status().message();
+  auto t2 = ParseCsv("N,Y\n5,1x\n", "e.csv");
+  auto y2 = t2->NumericColumn("Y");
+  EXPECT_NE(y2.status().message().find("e.csv:2"), std::string::npos);
+  EXPECT_NE(y2.status().message().find("not a finite number"), std::string::npos);
+}
+
+TEST(Csv, StructuralErrorsAreInvalidInput) {
+  EXPECT_NE(ParseCsv("a,b\n1,2,3\n", "r.csv").status().message().find("r.csv:2"),
+            std::string::npos);
+  EXPECT_NE(ParseCsv("a,a\n", "x").status().message().find("duplicate"), std::string::npos);
+  EXPECT_NE(ParseCsv("", "x").status().message().find("empty"), std::string::npos);
+  EXPECT_NE(ParseCsv("a,\"b\n", "x").status().message().find("quote"), std::string::npos);
+  auto t = ParseCsv("alpha,beta\n1,2\n", "x");
+  auto c = t->ColumnIndex("alhpa");
+  EXPECT_NE(c.status().message().find("did you mean 'alpha'"), std::string::npos);
+  EXPECT_EQ(ReadCsvFile("/nonexistent/file.csv").status().code(), Status::Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace vlmscale

@@ -1,0 +1,113 @@
+#include "fit/observations.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+
+namespace vlmscale::fit {
+namespace {
+
+store::JobRecord Record(const std::string& task, const std::string& method, double n, int64_t t,
+                        int64_t seed, double error, store::JobState state = store::JobState::kDone) {
+  store::JobRecord r;
+  r.job_id = task + method + std::to_string(t) + std::to_string(seed);
+  r.llm = "llm" + std::to_string(static_cast<int>(n));
+  r.task = task;
+  r.method = method;
+  r.n_params = n;
+  r.visual_tokens = t;
+  r.seed = seed;
+  r.state = state;
+  r.error = error;
+  return r;
+}
+
+TEST(GroupingOptions, DefaultsAreValid) {
+  std::string error;
+  EXPECT_TRUE(GroupingOptions().IsValid(&error)) << error;
+}
+
+TEST(GroupRecords, GroupsByTaskAndMethodAndAveragesSeeds) {
+  std::vector<store::JobRecord> records = {
+      Record("glyphs", "pool", 1e6, 16, 0, 0.5), Record("glyphs", "pool", 1e6, 16, 1, 0.7),
+      Record("glyphs", "pool", 2e6, 16, 0, 0.4), Record("shapes", "pool", 1e6, 16, 0, 0.2),
+      Record("glyphs", "prune", 1e6, 4, 0, 0.9),
+      Record("glyphs", "pool", 4e6, 16, 0, 0.1, store::JobState::kFailed),
+      Record("glyphs", "pool", 8e6, 16, 0, NAN, store::JobState::kPending)};
+  auto groups = GroupRecords(records, GroupingOptions());
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  ASSERT_EQ(groups->size(), 3u);
+  const ObservationGroup& g = (*groups)[0];
+  EXPECT_EQ(g.task, "glyphs");
+  EXPECT_EQ(g.method, "pool");
+  EXPECT_EQ(g.num_jobs, 3);  // Failed and pending jobs are left out.
+  ASSERT_EQ(g.observations.size(), 2u);
+  EXPECT_EQ(g.observations.n[0], 1e6);
+  EXPECT_NEAR(g.observations.y[0], 0.6, 1e-15);  // Mean of the two seeds.
+  EXPECT_EQ(g.observations.y[1], 0.4);
+  EXPECT_EQ((*groups)[1].method, "prune");
+  EXPECT_EQ((*groups)[2].task, "shapes");
+
+  GroupingOptions keep;
+  keep.average_seeds = false;
+  groups = GroupRecords(records, keep);
+  ASSERT_TRUE(groups.ok());
+  EXPECT_EQ((*groups)[0].observations.size(), 3u);
+}
+
+TEST(GroupRecords, FiltersSelectRecords) {
+  std::vector<store::JobRecord> records = {Record("glyphs", "pool", 1e6, 16, 0, 0.5),
+                                           Record("shapes", "pool", 1e6, 16, 0, 0.2),
+                                           Record("shapes", "pool", 1e6, 16, 1, 0.3)};
+  GroupingOptions o;
+  o.filters = {{"task", "shapes"}, {"seed", "1"}};
+  auto groups = GroupRecords(records, o);
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].observations.y[0], 0.3);
+
+  o.filters = {{"task", "nothing"}};
+  groups = GroupRecords(records, o);
+  EXPECT_TRUE(groups.status().IsInvalidInput());
+  EXPECT_NE(groups.status().message().find("no done jobs match"), std::string::npos);
+}
+
+TEST(GroupRecords, DoneJobWithoutAnErrorIsAnErrorNamingTheJob) {
+  std::vector<store::JobRecord> records = {Record("glyphs", "pool", 1e6, 16, 0, NAN)};
+  auto groups = GroupRecords(records, GroupingOptions());
+  ASSERT_FALSE(groups.ok());
+  EXPECT_NE(groups.status().message().find("job glyphspool160"), std::string::npos)
+      << groups.status().message();
+}
+
+TEST(GroupRecords, NoRecordsIsAnEmptyGroupError) {
+  auto groups = GroupRecords({}, GroupingOptions());
+  ASSERT_FALSE(groups.ok());
+  EXPECT_NE(groups.status().message().find("empty group"), std::string::npos);
+}
+
+TEST(ParseFilter, AcceptsKnownKeysAndSuggestsForTypos) {
+  auto f = ParseFilter("task = glyphs");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->first, "task");
+  EXPECT_EQ(f->second, "glyphs");
+  auto bad = ParseFilter("methd=pool");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("did you mean 'method'"), std::string::npos);
+  EXPECT_FALSE(ParseFilter("task").ok());
+}
+
+TEST(ObservationsFromCsv, LabelsPointsWithFileAndLine) {
+  auto table = ParseCsv("N,T,Y\n1,2,0.5\n\n# comment\n2,4,0.4\n", "d.csv");
+  ASSERT_TRUE(table.ok());
+  auto obs = ObservationsFromCsv(*table, "N", "T", "Y");
+  ASSERT_TRUE(obs.ok());
+  ASSERT_EQ(obs->size(), 2u);
+  EXPECT_EQ(obs->Where(1), "d.csv:5");
+  auto missing = ObservationsFromCsv(*table, "N", "tokens", "Y");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("no column 'tokens'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vlmscale::fit
