@@ -150,6 +150,9 @@ int Run(const std::vector<std::string>& args) {
                                     "--filter and --keep-seeds apply to results files, not --csv"));
     }
     auto table = ReadCsvFile(csv);
+    if (table.status().code() == Status::Code::kNotFound) {
+      return ReportError(kName, Status::InvalidInput(table.status().message()));
+    }
     if (!table.ok()) return ReportError(kName, table.status());
     auto obs = fit::ObservationsFromCsv(*table, n_col, t_col, y_col);
     if (!obs.ok()) return ReportError(kName, obs.status());
@@ -163,6 +166,10 @@ int Run(const std::vector<std::string>& args) {
       grouping.filters.push_back(*kv);
     }
     auto file = store::ReadResults(results);
+    if (file.status().code() == Status::Code::kNotFound) {
+      return ReportError(kName, Status::InvalidInput(file.status().message() +
+                                                     " (check the results file path)"));
+    }
     if (!file.ok()) return ReportError(kName, file.status());
     auto grouped = fit::GroupRecords(file->jobs, grouping);
     if (!grouped.ok()) return ReportError(kName, grouped.status().WithPrefix(results));

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""`vlmscale fit` and `vlmscale frontier` as a user runs them: good input gives a report and a
+JSON with the stable keys; bad input gives exit code 2 and a message naming file, line, column.
+Run with VLMSCALE_BIN pointing at build/vlmscale (ctest sets it)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ["VLMSCALE_BIN"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+PAPER = os.path.join(HERE, "..", "data", "vlm_2411.03312_reasoning.csv")
+PAPER_COLS = ["--n-col", "N_llm_params_billion", "--t-col", "T_visual_tokens", "--y-col", "Y_error"]
+failures = []
+
+
+def run(args):
+    p = subprocess.run([BIN] + args, capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expect(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name)
+    if not cond:
+        failures.append(name)
+        if detail:
+            print(detail)
+
+
+def expect_error(name, args, needle, code=2):
+    rc, out, err = run(args)
+    expect(name, rc == code and needle in err and err.startswith("vlmscale "),
+           "  exit %d, stderr: %s" % (rc, err.strip()))
+
+
+def write(tmp, name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+GOOD_ROWS = "".join("%g,%g,%g\n" % (n, t, 0.2 + 2 * n ** -0.3 * t ** -0.2)
+                    for n in (0.5, 1, 2, 4) for t in (1, 16, 256))
+
+with tempfile.TemporaryDirectory() as tmp:
+    fit_json = os.path.join(tmp, "fit.json")
+    rc, out, err = run(["fit", "--csv", PAPER] + PAPER_COLS + ["--bootstrap", "50", "--holdout-largest",
+                                                              "1", "--json", fit_json])
+    expect("paper fit exits 0", rc == 0, err)
+    expect("paper fit report says E is at its bound", "AT BOUND" in out, out)
+    doc = json.load(open(fit_json))
+    keys = ["model", "loss", "space", "n_points", "params", "objective", "sse", "r2", "rmse",
+            "at_bound", "stderr", "ci95", "extrapolation", "warnings", "points"]
+    expect("fit JSON has the stable keys", all(k in doc for k in keys), str(sorted(doc)))
+    expect("fit JSON params", sorted(doc["params"]) == ["A", "E", "alpha", "beta"], str(doc["params"]))
+    expect("fit JSON at_bound names E", doc["at_bound"] == ["E"], str(doc["at_bound"]))
+    expect("fit JSON sse beats the paper's grid search", doc["sse"] < 3.96e-4, str(doc["sse"]))
+    expect("fit JSON ci95 brackets alpha",
+           doc["ci95"]["alpha"][0] < doc["params"]["alpha"] < doc["ci95"]["alpha"][1], str(doc["ci95"]))
+    expect("fit JSON extrapolation has the 7B points",
+           len(doc["extrapolation"]) == 7 and all(e["n"] == 7 for e in doc["extrapolation"]))
+    expect("fit JSON stores the evaluated points", len(doc["points"]) == 28)
+
+    front_json = os.path.join(tmp, "front.json")
+    rc, out, err = run(["frontier", fit_json, "--text-tokens", "50", "--json", front_json])
+    expect("frontier exits 0", rc == 0, err)
+    fr = json.load(open(front_json))
+    a, b = doc["params"]["alpha"], doc["params"]["beta"]
+    closed = b * 50 / (a - b)
+    expect("frontier closed form is beta*Q/(alpha-beta)", abs(fr["closed_form_t"] - closed) < 1e-9 * closed)
+    expect("frontier T* is small and matches the closed form",
+           all(abs(p["continuous"]["t"] - closed) < 1e-4 * closed for p in fr["frontier"]),
+           json.dumps(fr["frontier"][:2]))
+    rc, out, err = run(["frontier", fit_json, "--text-tokens", "0", "--json", front_json])
+    fr = json.load(open(front_json))
+    expect("frontier at Q=0 picks the smallest T", all(p["continuous"]["t"] == 1 for p in fr["frontier"]))
+
+    # Bad inputs: exit 2 with a message that says where.
+    nan = write(tmp, "nan.csv", "N,T,Y\n" + GOOD_ROWS + "8,16,nan\n")
+    expect_error("NaN value names file, line and column", ["fit", "--csv", nan], nan + ":14: column 'Y'")
+    inf = write(tmp, "inf.csv", "N,T,Y\n1,inf,0.5\n" + GOOD_ROWS)
+    expect_error("infinite value", ["fit", "--csv", inf], inf + ":2: column 'T'")
+    zero_n = write(tmp, "zero_n.csv", "N,T,Y\n" + GOOD_ROWS + "0,16,0.5\n")
+    expect_error("N <= 0 names the line", ["fit", "--csv", zero_n], zero_n + ":14: N must be > 0")
+    neg_t = write(tmp, "neg_t.csv", "N,T,Y\n-1e9,-4,0.5\n" + GOOD_ROWS)
+    expect_error("N or T <= 0", ["fit", "--csv", neg_t], "must be > 0")
+    neg_y = write(tmp, "neg_y.csv", "N,T,Y\n" + GOOD_ROWS + "8,16,-0.1\n")
+    expect_error("Y <= 0 in log space", ["fit", "--csv", neg_y, "--loss", "huber", "--space", "log"],
+                 neg_y + ":14: Y must be > 0 for a log-space fit")
+    few = write(tmp, "few.csv", "N,T,Y\n1,1,0.5\n2,4,0.4\n4,16,0.3\n")
+    expect_error("fewer points than parameters", ["fit", "--csv", few], "fewer points than parameters")
+    flat = write(tmp, "flat.csv", "N,T,Y\n" + "".join("%d,%d,0.5\n" % (n, t) for n in (1, 2, 4) for t in (1, 4)))
+    expect_error("constant Y", ["fit", "--csv", flat], "Y is constant")
+    good = write(tmp, "good.csv", "N,T,Y\n" + GOOD_ROWS)
+    expect_error("missing column lists the columns", ["fit", "--csv", good, "--y-col", "err"],
+                 "no column 'err'")
+    empty = write(tmp, "empty.csv", "N,T,Y\n")
+    expect_error("empty file", ["fit", "--csv", empty], "no data rows")
+    ragged = write(tmp, "ragged.csv", "N,T,Y\n1,2\n")
+    expect_error("ragged row", ["fit", "--csv", ragged], ragged + ":2: 2 fields but the header has 3")
+    expect_error("missing file", ["fit", "--csv", os.path.join(tmp, "nope.csv")], "cannot open")
+    expect_error("missing results file", ["fit", os.path.join(tmp, "nope.h5")], "nope.h5")
+    expect_error("unknown model", ["fit", "--csv", good, "--model", "chinchilla"], "unknown model")
+    expect_error("bad bound", ["fit", "--csv", good, "--bound", "gamma=0:1"], "unknown parameter 'gamma'")
+    expect_error("no input", ["fit"], "give either a results file or --csv")
+    expect_error("frontier needs Q", ["frontier", fit_json], "--text-tokens")
+    expect_error("frontier on a non-JSON file", ["frontier", good, "--text-tokens", "5"], "not valid JSON")
+    rc, out, err = run(["fit", "--csv", good, "--json", os.path.join(tmp, "g.json")])
+    expect("a clean synthetic fit exits 0", rc == 0, err)
+
+if failures:
+    print("%d failure(s)" % len(failures))
+    sys.exit(1)
+print("PASS")
