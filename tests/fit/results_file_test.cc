@@ -1,0 +1,110 @@
+// `vlmscale fit RESULTS.h5` end to end: a results file written with the real store, fit per
+// (task, method) group by the real binary.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "fit/scaling_law.h"
+#include "gtest/gtest.h"
+#include "store/results_store.h"
+
+namespace vlmscale::fit {
+namespace {
+
+std::string TempDir() {
+  char tmpl[] = "/tmp/vlmscale_fit_results_XXXXXX";
+  const char* dir = mkdtemp(tmpl);
+  EXPECT_NE(dir, nullptr);
+  return dir;
+}
+
+int RunBinary(const std::string& args, const std::string& stderr_path) {
+  std::string cmd = std::string(VLMSCALE_TEST_BINARY_DIR) + "/vlmscale " + args + " >/dev/null 2>" +
+                    stderr_path;
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(FitResultsFile, FitsEachTaskMethodGroupOfAResultsFile) {
+  const std::string dir = TempDir();
+  const std::string path = dir + "/results.h5";
+  const LawParams truth = {2.0, 0.3, 0.0, 0.2, 0.2};
+  {
+    store::StoreOptions so;
+    so.path = path;
+    so.sweep_name = "fit-test";
+    auto st = store::ResultsStore::Open(so);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    int id = 0;
+    for (const std::string task : {"glyphs", "shapes"}) {
+      for (double n : {1e6, 4e6, 16e6, 64e6}) {
+        for (int64_t t : {1, 4, 16, 64, 256}) {
+          for (int64_t seed : {0, 1}) {
+            store::JobRecord r;
+            char buf[17];
+            std::snprintf(buf, sizeof(buf), "%016x", id++);
+            r.job_id = buf;
+            r.llm = "llm" + std::to_string(static_cast<int>(n));
+            r.n_params = n;
+            r.visual_tokens = t;
+            r.method = "pool";
+            r.task = task;
+            r.seed = seed;
+            r.state = store::JobState::kDone;
+            // Seeds at +-0.001 around the law: their mean is exactly on it.
+            r.error = Predict(Model::kMultiplicative, truth, n / 1e6, t) + (seed ? 0.001 : -0.001);
+            r.accuracy = 1 - r.error;
+            ASSERT_TRUE((*st)->Append(r).ok());
+          }
+        }
+      }
+    }
+    store::JobRecord failed;
+    failed.job_id = "ffffffffffffffff";
+    failed.task = "glyphs";
+    failed.method = "pool";
+    failed.n_params = 1e9;
+    failed.visual_tokens = 1;
+    failed.state = store::JobState::kFailed;
+    ASSERT_TRUE((*st)->Append(failed).ok());
+    ASSERT_TRUE((*st)->Close().ok());
+  }
+  const std::string json_path = dir + "/fit.json";
+  const std::string err = dir + "/stderr.txt";
+  ASSERT_EQ(RunBinary("fit " + path + " --json " + json_path, err), 0) << ReadAll(err);
+  nlohmann::json doc = nlohmann::json::parse(ReadAll(json_path));
+  ASSERT_EQ(doc["fits"].size(), 2u);
+  EXPECT_EQ(doc["fits"][0]["group"]["task"], "glyphs");
+  EXPECT_EQ(doc["fits"][1]["group"]["task"], "shapes");
+  for (const auto& f : doc["fits"]) {
+    EXPECT_EQ(f["n_points"], 20);  // Seeds averaged; the failed job left out.
+    EXPECT_NEAR(f["params"]["alpha"].get<double>(), truth.alpha, 1e-6);
+    EXPECT_NEAR(f["params"]["beta"].get<double>(), truth.beta, 1e-6);
+    // N is in parameters here, not millions: only A changes (A * 1e6^alpha).
+    EXPECT_NEAR(f["params"]["A"].get<double>(), truth.A * std::pow(1e6, truth.alpha), 1e-3);
+  }
+  ASSERT_EQ(RunBinary("fit " + path + " --keep-seeds --filter task=shapes --json " + json_path, err),
+            0)
+      << ReadAll(err);
+  doc = nlohmann::json::parse(ReadAll(json_path));
+  ASSERT_EQ(doc["fits"].size(), 1u);
+  EXPECT_EQ(doc["fits"][0]["n_points"], 40);
+
+  EXPECT_EQ(RunBinary("fit " + path + " --filter task=nothing", err), 2);
+  EXPECT_NE(ReadAll(err).find("no done jobs match"), std::string::npos) << ReadAll(err);
+  EXPECT_EQ(RunBinary("fit " + path + " --filter tsk=glyphs", err), 2);
+  EXPECT_NE(ReadAll(err).find("did you mean 'task'"), std::string::npos) << ReadAll(err);
+  std::system(("rm -rf " + dir).c_str());
+}
+
+}  // namespace
+}  // namespace vlmscale::fit
