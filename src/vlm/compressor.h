@@ -40,6 +40,7 @@ struct CompressorOptions {
   // Attention heads of tokenpacker/quecc cross-attention. Default: 4. REQUIRES: C % heads == 0.
   TORCH_ARG(int64_t, heads) = 4;
 
+ public:
   // "" if valid, else what is wrong (uses config::CheckMethodTokens).
   std::string Check() const;
 };

@@ -72,10 +72,19 @@ struct PretrainSummary {
   std::string BriefReport() const;
 };
 
-// Trains `encoder` (fresh, not frozen) on the pretext task for options.pretrain_steps steps
-// using `threads` intra-op threads (restored afterwards), then freezes it.
-// REQUIRES: encoder->options() == options as given at construction; threads >= 1.
+// Trains `encoder` (fresh, not frozen) on the pretext task for its options' pretrain_steps steps
+// (batch 32, AdamW with warmup and cosine decay) using `threads` intra-op threads (restored
+// afterwards), then freezes it. Uses its own torch generator state: the global RNG state is
+// saved and restored. REQUIRES: !encoder->frozen(), threads >= 1.
 PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads);
+
+// What LoadOrPretrainEncoder did.
+struct LoadInfo {
+  std::string path;         // The cache file.
+  bool pretrained = false;  // True if this call pretrained (and cached) the encoder.
+  double seconds = 0.0;     // Wall time of the call, including waiting for the lock.
+  PretrainSummary summary;  // Filled when pretrained.
+};
 
 // Loads the pretrained frozen encoder for `options` from `cache_dir` (file
 // "encoder-<HexId(options.CanonicalText())>.pt"), pretraining it on both tasks' images and
@@ -83,9 +92,10 @@ PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads);
 // several processes call it at once: an flock on "<file>.lock" lets one train while the others
 // wait, and the file is written to a temporary name and renamed. Creates cache_dir if needed.
 // Returns kInvalidInput for invalid options, kIOError if the cache cannot be written or read.
-// REQUIRES: threads >= 1.
+// Fills *info when info is non-null. REQUIRES: threads >= 1.
 Result<VisionEncoder> LoadOrPretrainEncoder(const EncoderOptions& options,
-                                            const std::string& cache_dir, int threads);
+                                            const std::string& cache_dir, int threads,
+                                            LoadInfo* info = nullptr);
 
 // The cache file path LoadOrPretrainEncoder uses for `options` in `cache_dir`.
 std::string EncoderCachePath(const EncoderOptions& options, const std::string& cache_dir);

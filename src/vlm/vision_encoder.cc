@@ -1,0 +1,308 @@
+#include "vlm/vision_encoder.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+#include "core/hash.h"
+#include "core/strings.h"
+#include "tasks/pretext.h"
+
+namespace vlmscale::vlm {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+// Bump when the architecture or pretraining recipe changes: it invalidates cached encoders.
+constexpr const char* kEncoderVersion = "vlmscale-encoder-v1";
+constexpr int64_t kPretrainBatch = 32;
+constexpr int64_t kPretextEvalImages = 256;
+constexpr int64_t kPretextEvalOffset = int64_t{1} << 40;  // Held-out pretext indices.
+
+// Saves the global CPU generator state and restores it on destruction.
+class GeneratorStateGuard {
+ public:
+  GeneratorStateGuard() : generator_(at::detail::getDefaultCPUGenerator()) {
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    state_ = generator_.get_state();
+  }
+  ~GeneratorStateGuard() {
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    generator_.set_state(state_);
+  }
+
+ private:
+  at::Generator generator_;
+  at::Tensor state_;
+};
+
+// Sets the intra-op thread count and restores it on destruction.
+class ThreadsGuard {
+ public:
+  explicit ThreadsGuard(int threads) : saved_(at::get_num_threads()) { at::set_num_threads(threads); }
+  ~ThreadsGuard() { at::set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+std::vector<int64_t> Indices(int64_t begin, int64_t count) {
+  std::vector<int64_t> v(count);
+  for (int64_t i = 0; i < count; ++i) v[i] = begin + i;
+  return v;
+}
+
+}  // namespace
+
+bool EncoderOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& message) {
+    if (error != nullptr) *error = message;
+    return false;
+  };
+  if (image_size < 48 || image_size > 1024) {
+    return fail("image_size must be in [48, 1024], got " + std::to_string(image_size));
+  }
+  if (grid_size < 1 || grid_size > 64) {
+    return fail("grid_size must be in [1, 64], got " + std::to_string(grid_size));
+  }
+  if (image_size % grid_size != 0) {
+    return fail("image_size (" + std::to_string(image_size) + ") must be a multiple of grid_size (" +
+                std::to_string(grid_size) + ") so patches tile the image");
+  }
+  if (vision_width < 16 || vision_width > 1024 || vision_width % 16 != 0) {
+    return fail("vision_width must be a multiple of 16 in [16, 1024], got " +
+                std::to_string(vision_width));
+  }
+  if (depth < 0 || depth > 24) return fail("depth must be in [0, 24], got " + std::to_string(depth));
+  if (pretrain_steps < 0 || pretrain_steps > 1000000) {
+    return fail("pretrain_steps must be in [0, 1000000], got " + std::to_string(pretrain_steps));
+  }
+  return true;
+}
+
+std::string EncoderOptions::CanonicalText() const {
+  return std::string(kEncoderVersion) + ";image_size=" + std::to_string(image_size) +
+         ";grid_size=" + std::to_string(grid_size) + ";vision_width=" + std::to_string(vision_width) +
+         ";depth=" + std::to_string(depth) + ";pretrain_steps=" + std::to_string(pretrain_steps) +
+         ";seed=" + std::to_string(seed);
+}
+
+VisionEncoderImpl::VisionEncoderImpl(const EncoderOptions& options) : options_(options) {
+  std::string error;
+  CHECK(options.IsValid(&error)) << error;
+  const int64_t c = options.vision_width, g = options.grid_size;
+  const int64_t patch = options.image_size / g;
+  stem_ = register_module(
+      "stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c / 2, 3).padding(1)));
+  patchify_ = register_module(
+      "patchify", torch::nn::Conv2d(torch::nn::Conv2dOptions(c / 2, c, patch).stride(patch)));
+  positions_ = register_parameter("positions", torch::randn({1, g * g, c}) * 0.02);
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < options.depth; ++i) {
+    blocks_->push_back(TransformerBlock(BlockOptions(c, c / 16)));
+  }
+  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c})));
+}
+
+torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images) {
+  std::optional<torch::NoGradGuard> no_grad;
+  if (frozen_) no_grad.emplace();
+  CHECK(images.dim() == 4 && images.size(1) == 3 && images.size(2) == options_.image_size &&
+        images.size(3) == options_.image_size)
+      << "expected images [B, 3, " << options_.image_size << ", " << options_.image_size << "]";
+  auto x = F::gelu(stem_((images - 0.5) * 4.0));
+  x = patchify_(x).flatten(2).transpose(1, 2) + positions_;  // [B, G*G, C]
+  for (const auto& block : *blocks_) x = block->as<TransformerBlock>()->forward(x);
+  return norm_(x);
+}
+
+void VisionEncoderImpl::Freeze() {
+  for (auto& p : parameters()) p.set_requires_grad(false);
+  eval();
+  frozen_ = true;
+}
+
+std::string PretrainSummary::BriefReport() const {
+  char buffer[256];
+  std::snprintf(buffer, sizeof(buffer),
+                "encoder pretraining: %lld steps, loss %.3f -> %.3f, held-out patch accuracy "
+                "%.3f, %.1f s",
+                static_cast<long long>(steps), initial_loss, final_loss, eval_accuracy, seconds);
+  return buffer;
+}
+
+PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads) {
+  CHECK(!encoder->frozen()) << "PretrainEncoder needs a fresh, unfrozen encoder";
+  CHECK_GE(threads, 1);
+  const auto start = std::chrono::steady_clock::now();
+  ThreadsGuard threads_guard(threads);
+  GeneratorStateGuard generator_guard;
+  const EncoderOptions& options = encoder->options();
+  torch::manual_seed(options.seed ^ 0x5eed);
+  tasks::TaskOptions task_options;
+  task_options.image_size = options.image_size;
+  torch::nn::Linear head(options.vision_width, tasks::kNumPretextClasses);
+
+  std::vector<torch::Tensor> params = encoder->parameters();
+  for (auto& p : head->parameters()) params.push_back(p);
+  const double peak_lr = 3e-3;
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(peak_lr).weight_decay(1e-4));
+  const int64_t steps = options.pretrain_steps;
+  const int64_t warmup = std::max<int64_t>(1, std::min<int64_t>(20, steps / 10));
+
+  PretrainSummary summary;
+  summary.steps = steps;
+  double tail_sum = 0.0;
+  int64_t tail_count = 0;
+  encoder->train();
+  for (int64_t step = 0; step < steps; ++step) {
+    const double lr = step < warmup ? peak_lr * (step + 1) / warmup
+                                    : peak_lr * 0.5 *
+                                          (1.0 + std::cos(M_PI * (step - warmup) /
+                                                          std::max<int64_t>(1, steps - warmup)));
+    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+    tasks::PretextBatch batch = tasks::MakePretextBatch(
+        task_options, options.grid_size, options.seed, Indices(step * kPretrainBatch, kPretrainBatch));
+    auto logits = head(encoder->forward(batch.images));  // [B, G*G, K]
+    auto loss = F::cross_entropy(logits.flatten(0, 1), batch.labels.flatten());
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    const double value = loss.item<double>();
+    if (step == 0) summary.initial_loss = value;
+    if (step >= steps - std::max<int64_t>(1, steps / 10)) tail_sum += value, ++tail_count;
+  }
+  summary.final_loss = tail_count > 0 ? tail_sum / tail_count : 0.0;
+  encoder->Freeze();
+  {
+    torch::NoGradGuard no_grad;
+    tasks::PretextBatch batch = tasks::MakePretextBatch(
+        task_options, options.grid_size, options.seed, Indices(kPretextEvalOffset, kPretextEvalImages));
+    auto predicted = head(encoder->forward(batch.images)).argmax(-1);
+    summary.eval_accuracy = predicted.eq(batch.labels).to(torch::kFloat64).mean().item<double>();
+  }
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+std::string EncoderCachePath(const EncoderOptions& options, const std::string& cache_dir) {
+  return (std::filesystem::path(cache_dir) / ("encoder-" + HexId(options.CanonicalText()) + ".pt"))
+      .string();
+}
+
+namespace {
+
+// Holds an exclusive flock on a lock file while alive.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd_ < 0) return;
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
+    }
+  }
+  ~FileLock() {
+    if (fd_ >= 0) {
+      ::flock(fd_, LOCK_UN);
+      ::close(fd_);
+    }
+  }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+Result<VisionEncoder> LoadCached(const EncoderOptions& options, const std::string& path) {
+  try {
+    GeneratorStateGuard generator_guard;  // Construction draws initial weights; keep RNG as is.
+    VisionEncoder encoder(options);
+    torch::load(encoder, path);
+    encoder->Freeze();
+    return encoder;
+  } catch (const std::exception& e) {
+    return Status::IOError("cannot load the cached vision encoder " + path + ": " + e.what() +
+                           "; delete the file to pretrain it again");
+  }
+}
+
+}  // namespace
+
+Result<VisionEncoder> LoadOrPretrainEncoder(const EncoderOptions& options,
+                                            const std::string& cache_dir, int threads,
+                                            LoadInfo* info) {
+  CHECK_GE(threads, 1);
+  const auto start = std::chrono::steady_clock::now();
+  std::string error;
+  if (!options.IsValid(&error)) return Status::InvalidInput("encoder options: " + error);
+  const std::string path = EncoderCachePath(options, cache_dir);
+  LoadInfo local_info;
+  LoadInfo& out = info != nullptr ? *info : local_info;
+  out = LoadInfo();
+  out.path = path;
+  auto finish = [&](Result<VisionEncoder> result) {
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+  };
+  // Fast path: the file appears only by an atomic rename, so if it exists it is complete.
+  if (std::filesystem::exists(path)) return finish(LoadCached(options, path));
+
+  std::error_code ec;
+  std::filesystem::create_directories(cache_dir, ec);
+  if (ec) {
+    return Status::IOError("cannot create the encoder cache directory " + cache_dir + ": " +
+                           ec.message() + " (set model.cache_dir to a writable directory)");
+  }
+  FileLock lock(path + ".lock");
+  if (!lock.ok()) {
+    return Status::IOError("cannot lock " + path + ".lock: " + std::strerror(errno) +
+                           " (set model.cache_dir to a writable directory)");
+  }
+  if (std::filesystem::exists(path)) return finish(LoadCached(options, path));  // Another won.
+
+  try {
+    GeneratorStateGuard generator_guard;
+    torch::manual_seed(options.seed);
+    VisionEncoder encoder(options);
+    out.summary = PretrainEncoder(encoder, threads);
+    out.pretrained = true;
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    torch::save(encoder, tmp);
+    nlohmann::json side_car = {{"options", options.CanonicalText()},
+                               {"steps", out.summary.steps},
+                               {"initial_loss", out.summary.initial_loss},
+                               {"final_loss", out.summary.final_loss},
+                               {"eval_accuracy", out.summary.eval_accuracy},
+                               {"seconds", out.summary.seconds},
+                               {"threads", threads}};
+    std::ofstream(path.substr(0, path.size() - 3) + ".json") << side_car.dump(2) << "\n";
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      const std::string reason = std::strerror(errno);
+      std::remove(tmp.c_str());
+      return Status::IOError("cannot rename " + tmp + " to " + path + ": " + reason);
+    }
+    return finish(std::move(encoder));
+  } catch (const std::exception& e) {
+    return Status::IOError("cannot pretrain or cache the vision encoder at " + path + ": " +
+                           e.what());
+  }
+}
+
+}  // namespace vlmscale::vlm

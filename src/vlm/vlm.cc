@@ -1,0 +1,129 @@
+#include "vlm/vlm.h"
+
+#include "config/sweep.h"
+#include "core/check.h"
+
+namespace vlmscale::vlm {
+
+namespace {
+
+CompressorOptions MakeCompressorOptions(const VlmOptions& o) {
+  return CompressorOptions(o.method, o.grid_size, o.vision_width, o.visual_tokens)
+      .question_width(o.width)
+      .heads(4);
+}
+
+}  // namespace
+
+bool VlmOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& message) {
+    if (error != nullptr) *error = message;
+    return false;
+  };
+  if (width < 1 || depth < 1 || heads < 1 || mlp_ratio < 1) {
+    return fail("LLM width, depth, heads and mlp_ratio must all be >= 1 (got width=" +
+                std::to_string(width) + ", depth=" + std::to_string(depth) +
+                ", heads=" + std::to_string(heads) + ", mlp_ratio=" + std::to_string(mlp_ratio) + ")");
+  }
+  if (width % heads != 0) {
+    return fail("LLM width (" + std::to_string(width) + ") must be a multiple of heads (" +
+                std::to_string(heads) + ")");
+  }
+  if (vocab_size < 2 || question_tokens < 1 || num_answers < 2) {
+    return fail("vocab_size >= 2, question_tokens >= 1 and num_answers >= 2 are required; set "
+                "them from the Task (got " + std::to_string(vocab_size) + ", " +
+                std::to_string(question_tokens) + ", " + std::to_string(num_answers) + ")");
+  }
+  if (grid_size < 1 || vision_width < 4 || vision_width % 4 != 0) {
+    return fail("grid_size must be >= 1 and vision_width a positive multiple of 4 (got " +
+                std::to_string(grid_size) + ", " + std::to_string(vision_width) + ")");
+  }
+  const std::string compressor_error = MakeCompressorOptions(*this).Check();
+  if (!compressor_error.empty()) return fail(compressor_error);
+  return true;
+}
+
+VlmImpl::VlmImpl(const VlmOptions& options) : options_(options) {
+  std::string error;
+  CHECK(options.IsValid(&error)) << error;
+  const int64_t d = options.width, length = options.visual_tokens + options.question_tokens;
+  compressor_ = register_module("compressor", MakeCompressor(MakeCompressorOptions(options)));
+  projector_ = register_module(
+      "projector", torch::nn::Sequential(torch::nn::Linear(options.vision_width, d),
+                                         torch::nn::GELU(), torch::nn::Linear(d, d)));
+  token_embedding_ = register_module("token_embedding",
+                                     torch::nn::Embedding(options.vocab_size, d));
+  {
+    torch::NoGradGuard no_grad;
+    token_embedding_->weight.normal_(0.0, 0.02);
+  }
+  positions_ = register_parameter("positions", torch::randn({1, length, d}) * 0.02);
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < options.depth; ++i) {
+    blocks_->push_back(
+        TransformerBlock(BlockOptions(d, options.heads).mlp_ratio(options.mlp_ratio)));
+  }
+  final_norm_ = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  head_ = register_module("head", torch::nn::Linear(d, options.num_answers));
+  causal_mask_ = register_buffer("causal_mask", CausalMask(length));
+}
+
+torch::Tensor VlmImpl::RunLlm(torch::Tensor x) {
+  const int64_t l = x.size(1);
+  const auto mask = causal_mask_.slice(0, 0, l).slice(1, 0, l);
+  for (const auto& block : *blocks_) x = block->as<TransformerBlock>()->forward(x, mask);
+  return final_norm_(x);
+}
+
+torch::Tensor VlmImpl::QuestionEmbedding(const torch::Tensor& questions) {
+  const int64_t v = options_.visual_tokens, q = options_.question_tokens;
+  CHECK(questions.dim() == 2 && questions.size(1) == q) << "expected questions [B, " << q << "]";
+  auto x = token_embedding_(questions) + positions_.slice(1, v, v + q);
+  return RunLlm(x).select(1, q - 1);
+}
+
+torch::Tensor VlmImpl::Compress(const torch::Tensor& visual_features,
+                                const torch::Tensor& questions) {
+  const int64_t g2 = options_.grid_size * options_.grid_size;
+  CHECK(visual_features.dim() == 3 && visual_features.size(1) == g2 &&
+        visual_features.size(2) == options_.vision_width)
+      << "expected visual features [B, " << g2 << ", " << options_.vision_width << "]";
+  torch::Tensor question_embedding;
+  if (compressor_->needs_question()) question_embedding = QuestionEmbedding(questions);
+  return compressor_->forward(visual_features, question_embedding);
+}
+
+torch::Tensor VlmImpl::HiddenStates(const torch::Tensor& visual_features,
+                                    const torch::Tensor& questions) {
+  CHECK(questions.dim() == 2 && questions.size(1) == options_.question_tokens)
+      << "expected questions [B, " << options_.question_tokens << "]";
+  auto visual = projector_->forward(Compress(visual_features, questions));  // [B, V, d]
+  auto x = torch::cat({visual, token_embedding_(questions)}, 1) + positions_;
+  return RunLlm(x);
+}
+
+torch::Tensor VlmImpl::forward(const torch::Tensor& visual_features,
+                               const torch::Tensor& questions) {
+  return head_(HiddenStates(visual_features, questions).select(1, -1));
+}
+
+double VlmImpl::llm_non_embedding_params() const {
+  double n = 0;
+  for (const auto& p : blocks_->parameters()) n += static_cast<double>(p.numel());
+  for (const auto& p : final_norm_->parameters()) n += static_cast<double>(p.numel());
+  return n;
+}
+
+double VlmImpl::compressor_flops_per_sample() const {
+  double flops = compressor_->flops_per_sample();
+  if (compressor_->needs_question()) {
+    // The extra LLM pass over the Q question tokens: 2 N Q for the weights plus causal attention
+    // (scores and weighted sum, about Q^2 / 2 pairs, 2 d FLOPs each, twice) in every block.
+    const double q = static_cast<double>(options_.question_tokens);
+    flops += 2.0 * llm_non_embedding_params() * q +
+             2.0 * static_cast<double>(options_.depth) * q * q * static_cast<double>(options_.width);
+  }
+  return flops;
+}
+
+}  // namespace vlmscale::vlm

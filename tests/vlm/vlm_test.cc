@@ -1,0 +1,158 @@
+#include "vlm/vlm.h"
+
+#include <gtest/gtest.h>
+
+#include "config/sweep.h"
+#include "core/strings.h"
+
+namespace vlmscale::vlm {
+namespace {
+
+VlmOptions Tiny(const std::string& method = "avgpool", int64_t v = 16) {
+  VlmOptions o;
+  o.width = 32;
+  o.depth = 2;
+  o.heads = 2;
+  o.vocab_size = 32;
+  o.question_tokens = 8;
+  o.num_answers = 21;
+  o.grid_size = 8;
+  o.vision_width = 32;
+  o.method = method;
+  o.visual_tokens = v;
+  return o;
+}
+
+torch::Tensor Questions(int64_t b, int64_t seed) {
+  torch::manual_seed(seed);
+  return torch::randint(1, 32, {b, 8}, torch::kInt64);
+}
+
+TEST(VlmOptions, DefaultsAreValidOnceTheTaskFieldsAreSet) {
+  VlmOptions o;
+  std::string error;
+  EXPECT_FALSE(o.IsValid(&error));
+  EXPECT_NE(error.find("from the Task"), std::string::npos) << error;
+  o.vocab_size = 32, o.question_tokens = 8, o.num_answers = 21;
+  EXPECT_TRUE(o.IsValid(&error)) << error;
+}
+
+TEST(VlmOptions, ImpossibleVisualTokenCountsAreRejectedWithAClearMessage) {
+  std::string error;
+  EXPECT_FALSE(Tiny("quecc", 9).IsValid(&error));
+  EXPECT_NE(error.find("method 'quecc' cannot produce 9 visual tokens from a 8x8 feature grid"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(Tiny("avgpool", 12).IsValid(&error));
+  EXPECT_NE(error.find("perfect square"), std::string::npos) << error;
+  EXPECT_FALSE(Tiny("none", 16).IsValid(&error));
+  auto bad_heads = Tiny();
+  bad_heads.heads = 3;
+  EXPECT_FALSE(bad_heads.IsValid(&error));
+  EXPECT_NE(error.find("multiple of heads"), std::string::npos) << error;
+}
+
+TEST(Vlm, ForwardGivesAnswerLogitsForEveryMethodAndSeveralV) {
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> cases = {
+      {"none", {64}}, {"avgpool", {1, 4, 16}}, {"tokenpacker", {4, 16, 64}},
+      {"quecc", {1, 4, 16}}, {"topk", {3, 16}}};
+  auto features = torch::randn({4, 64, 32});
+  auto questions = Questions(4, 0);
+  for (const auto& [method, vs] : cases) {
+    for (int64_t v : vs) {
+      Vlm model(Tiny(method, v));
+      auto logits = model->forward(features, questions);
+      EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{4, 21})) << method << " V=" << v;
+      EXPECT_EQ(model->Compress(features, questions).sizes(), (std::vector<int64_t>{4, v, 32}));
+      EXPECT_EQ(model->HiddenStates(features, questions).sizes(),
+                (std::vector<int64_t>{4, v + 8, 32}));
+      EXPECT_TRUE(logits.isfinite().all().item<bool>());
+      // Gradients reach the LLM, the projector and (if it has parameters) the compressor.
+      logits.sum().backward();
+      for (const auto& p : model->named_parameters()) {
+        if (StartsWith(p.key(), "blocks.0.") || StartsWith(p.key(), "projector.") ||
+            StartsWith(p.key(), "compressor.")) {
+          ASSERT_TRUE(p.value().grad().defined()) << method << " " << p.key();
+        }
+      }
+    }
+  }
+}
+
+TEST(Vlm, ChangingALaterTokenDoesNotChangeEarlierOutputs) {
+  torch::manual_seed(3);
+  Vlm model(Tiny("avgpool", 16));
+  model->eval();
+  auto features = torch::randn({2, 64, 32});
+  auto questions = Questions(2, 1);
+  auto changed = questions.clone();
+  changed.select(1, 5).fill_(7);  // Position V + 5 = 21 of 24.
+  changed.select(1, 4).remainder_(31).add_(1);
+  torch::NoGradGuard no_grad;
+  auto a = model->HiddenStates(features, questions);
+  auto b = model->HiddenStates(features, changed);
+  const int64_t first_changed = 16 + 4;
+  EXPECT_TRUE(torch::allclose(a.slice(1, 0, first_changed), b.slice(1, 0, first_changed), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(a.slice(1, first_changed), b.slice(1, first_changed), 1e-4, 1e-4));
+}
+
+TEST(Vlm, QueccTokensDependOnTheQuestionAndAvgpoolTokensDoNot) {
+  torch::manual_seed(4);
+  auto features = torch::randn({2, 64, 32});
+  auto q1 = Questions(2, 10), q2 = Questions(2, 11);
+  torch::NoGradGuard no_grad;
+  Vlm quecc(Tiny("quecc", 4));
+  EXPECT_FALSE(torch::allclose(quecc->Compress(features, q1), quecc->Compress(features, q2), 1e-4, 1e-4));
+  for (const std::string method : {"avgpool", "tokenpacker", "topk", "none"}) {
+    Vlm model(Tiny(method, method == "none" ? 64 : 4));
+    EXPECT_TRUE(model->Compress(features, q1).equal(model->Compress(features, q2))) << method;
+  }
+}
+
+TEST(Vlm, NonEmbeddingParametersMatchTheConfigFormulaForEveryPreset) {
+  for (const config::LlmPreset& preset : config::BuiltinLlmPresets()) {
+    VlmOptions o = Tiny("quecc", 16);
+    o.width = preset.width, o.depth = preset.depth, o.heads = preset.heads;
+    o.mlp_ratio = preset.mlp_ratio;
+    Vlm model(o);
+    const double expected = config::LlmNonEmbeddingParams(preset.width, preset.depth, preset.mlp_ratio);
+    EXPECT_EQ(model->llm_non_embedding_params(), expected) << preset.name;
+    EXPECT_EQ(expected, preset.n_params) << preset.name;
+    // Independently: everything minus embeddings, positions, projector, head and compressor.
+    double rest = 0, excluded = 0;
+    for (const auto& p : model->named_parameters()) {
+      const bool excluded_part = StartsWith(p.key(), "token_embedding.") || p.key() == "positions" ||
+                                 StartsWith(p.key(), "projector.") || StartsWith(p.key(), "head.") ||
+                                 StartsWith(p.key(), "compressor.");
+      (excluded_part ? excluded : rest) += static_cast<double>(p.value().numel());
+    }
+    EXPECT_EQ(rest, expected) << preset.name;
+    EXPECT_GT(excluded, 0.0);
+  }
+}
+
+TEST(Vlm, FixedSeedGivesIdenticalModelsAndOutputs) {
+  auto features = torch::randn({2, 64, 32});
+  auto questions = Questions(2, 5);
+  torch::manual_seed(42);
+  Vlm a(Tiny("quecc", 4));
+  torch::manual_seed(42);
+  Vlm b(Tiny("quecc", 4));
+  EXPECT_TRUE(a->forward(features, questions).equal(b->forward(features, questions)));
+  torch::manual_seed(43);
+  Vlm c(Tiny("quecc", 4));
+  EXPECT_FALSE(a->forward(features, questions).equal(c->forward(features, questions)));
+}
+
+TEST(Vlm, QueccFlopsIncludeTheExtraQuestionPass) {
+  Vlm quecc(Tiny("quecc", 16));
+  Vlm packer(Tiny("tokenpacker", 16));
+  const double n = quecc->llm_non_embedding_params();
+  EXPECT_GT(quecc->compressor_flops_per_sample(),
+            packer->compressor_flops_per_sample() + 2.0 * n * 8);
+  Vlm none(Tiny("none", 64));
+  EXPECT_EQ(none->compressor_flops_per_sample(), 0.0);
+}
+
+}  // namespace
+}  // namespace vlmscale::vlm
