@@ -67,8 +67,8 @@ class FinetuneEvalJob : public Job {
     // Rank 0 loads (or pretrains and caches) the encoder first, so the other ranks of the group
     // only wait on the barrier instead of queueing on the cache lock.
     if (env.comm->rank() != 0) VLM_RETURN_IF_ERROR(env.comm->Barrier());
-    auto encoder = vlm::LoadOrPretrainEncoder(setup.encoder, setup.cache_dir,
-                                              std::max(1, env.threads));
+    auto encoder =
+        vlm::LoadOrPretrainEncoder(setup.encoder, setup.cache_dir, std::max(1, env.threads));
     if (env.comm->rank() == 0) VLM_RETURN_IF_ERROR(env.comm->Barrier());
     if (!encoder.ok()) return encoder.status().WithPrefix("vision encoder");
 

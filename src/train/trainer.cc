@@ -22,8 +22,10 @@ bool TrainOptions::IsValid(std::string* error) const {
     return false;
   };
   if (steps < 1) return fail("train steps must be >= 1, got " + std::to_string(steps));
-  if (batch_size < 1) return fail("train batch_size must be >= 1, got " + std::to_string(batch_size));
-  if (!(lr > 0.0) || !std::isfinite(lr)) return fail("train lr must be > 0, got " + FormatNumber(lr));
+  if (batch_size < 1)
+    return fail("train batch_size must be >= 1, got " + std::to_string(batch_size));
+  if (!(lr > 0.0) || !std::isfinite(lr))
+    return fail("train lr must be > 0, got " + FormatNumber(lr));
   if (warmup_steps < 0 || warmup_steps > steps) {
     return fail("train warmup_steps must be in [0, steps=" + std::to_string(steps) + "], got " +
                 std::to_string(warmup_steps));
@@ -31,7 +33,8 @@ bool TrainOptions::IsValid(std::string* error) const {
   if (!(weight_decay >= 0.0)) {
     return fail("train weight_decay must be >= 0, got " + FormatNumber(weight_decay));
   }
-  if (!(grad_clip >= 0.0)) return fail("train grad_clip must be >= 0, got " + FormatNumber(grad_clip));
+  if (!(grad_clip >= 0.0))
+    return fail("train grad_clip must be >= 0, got " + FormatNumber(grad_clip));
   if (log_every < 1) return fail("train log_every must be >= 1, got " + std::to_string(log_every));
   if (eval_examples < 1) {
     return fail("eval examples must be >= 1, got " + std::to_string(eval_examples));
@@ -42,7 +45,8 @@ bool TrainOptions::IsValid(std::string* error) const {
   if (bucket_bytes < 4) {
     return fail("bucket_bytes must be >= 4, got " + std::to_string(bucket_bytes));
   }
-  if (device < -1) return fail("device must be -1 (CPU) or a CUDA index, got " + std::to_string(device));
+  if (device < -1)
+    return fail("device must be -1 (CPU) or a CUDA index, got " + std::to_string(device));
   return true;
 }
 
@@ -95,7 +99,8 @@ std::vector<Bucket> MakeBuckets(const std::vector<torch::Tensor>& params, int64_
   for (size_t b = 0; b < groups.size(); ++b) {
     const int64_t extra = (b + 1 == groups.size()) ? kExtraFloats : 0;
     buckets[b].grad_numel = sizes[b];
-    buckets[b].flat = torch::zeros({sizes[b] + extra}, torch::dtype(torch::kFloat32).device(device));
+    buckets[b].flat =
+        torch::zeros({sizes[b] + extra}, torch::dtype(torch::kFloat32).device(device));
     int64_t offset = 0;
     for (torch::Tensor p : groups[b]) {
       p.mutable_grad() = buckets[b].flat.narrow(0, offset, p.numel()).view(p.sizes());
@@ -195,8 +200,8 @@ Status SaveCheckpoint(const std::string& path, const std::string& fingerprint, i
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
-    return Status::IOError("cannot rename checkpoint " + tmp + " to " + path + ": " +
-                           ec.message() + "; check that the job directory is writable");
+    return Status::IOError("cannot rename checkpoint " + tmp + " to " + path + ": " + ec.message() +
+                           "; check that the job directory is writable");
   }
   return Status::OK();
 }
@@ -292,8 +297,8 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   if (options.batch_size < world || options.eval_examples < world) {
     return Status::InvalidInput("train batch_size (" + std::to_string(options.batch_size) +
                                 ") and eval examples (" + std::to_string(options.eval_examples) +
-                                ") must be at least the job's rank count " +
-                                std::to_string(world) + "; lower run.ranks_per_job");
+                                ") must be at least the job's rank count " + std::to_string(world) +
+                                "; lower run.ranks_per_job");
   }
 
   // Frozen encoder.
@@ -318,30 +323,33 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   }
   result->llm_params = model->llm_non_embedding_params();
   result->compressor_flops = model->compressor_flops_per_sample();
-  result->inference_flops = 2.0 * result->llm_params *
-                            static_cast<double>(task.question_tokens() + model_options.visual_tokens);
+  result->inference_flops =
+      2.0 * result->llm_params *
+      static_cast<double>(task.question_tokens() + model_options.visual_tokens);
   double trainable = 0.0;
   for (const torch::Tensor& p : params) trainable += static_cast<double>(p.numel());
   result->trainable_params = trainable;
 
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)));
+  groups.emplace_back(
+      decay, std::make_unique<torch::optim::AdamWOptions>(
+                 torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)));
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
                                     torch::optim::AdamWOptions(options.lr).weight_decay(0.0)));
-  torch::optim::AdamW optimizer(std::move(groups),
-                                torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay));
+  torch::optim::AdamW optimizer(
+      std::move(groups), torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay));
 
   // Resume.
   const std::string fingerprint = Fingerprint(options, model_options, task);
   Checkpoint checkpoint;
   bool loaded = false;
-  VLM_RETURN_IF_ERROR(LoadCheckpoint(options.checkpoint_path, fingerprint, model, optimizer,
-                                     device, &checkpoint, &loaded));
+  VLM_RETURN_IF_ERROR(LoadCheckpoint(options.checkpoint_path, fingerprint, model, optimizer, device,
+                                     &checkpoint, &loaded));
   int64_t start_step = loaded ? checkpoint.next_step : 0;
   {
     // Every rank must resume from the same step (the checkpoint must be on a shared filesystem).
-    double agree[2] = {static_cast<double>(start_step), static_cast<double>(start_step) * start_step};
+    double agree[2] = {static_cast<double>(start_step),
+                       static_cast<double>(start_step) * start_step};
     VLM_RETURN_IF_ERROR(comm->AllReduceSumHost(agree, 2));
     if (agree[0] * agree[0] != agree[1] * world) {
       return Status::Runtime("ranks disagree on the checkpoint step to resume from (rank " +
@@ -374,8 +382,8 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
     for (Bucket& b : buckets) b.flat.zero_();
 
     const int64_t base = step * options.batch_size;
-    tasks::Batch batch =
-        task.MakeBatch(tasks::Split::kTrain, options.seed, Iota(base + shard_begin, base + shard_end));
+    tasks::Batch batch = task.MakeBatch(tasks::Split::kTrain, options.seed,
+                                        Iota(base + shard_begin, base + shard_end));
     torch::Tensor features;
     {
       torch::NoGradGuard no_grad;
@@ -450,11 +458,10 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
     }
     VLM_RETURN_IF_ERROR(comm->Barrier());
     VLM_RETURN_IF_ERROR(saved);
-    return Status::Cancelled("stopped at step " + std::to_string(step) + " of " +
-                             std::to_string(options.steps) +
-                             (options.checkpoint_path.empty() ? " (no checkpoint)"
-                                                              : "; checkpoint " +
-                                                                    options.checkpoint_path));
+    return Status::Cancelled(
+        "stopped at step " + std::to_string(step) + " of " + std::to_string(options.steps) +
+        (options.checkpoint_path.empty() ? " (no checkpoint)"
+                                         : "; checkpoint " + options.checkpoint_path));
   }
 
   VLM_RETURN_IF_ERROR(Evaluate(options, task, encoder, model, device, comm, result));
@@ -482,8 +489,8 @@ Status TrainAndEvaluate(const TrainOptions& options, const vlm::VlmOptions& mode
   }
   Status status;
   try {
-    status = TrainAndEvaluateImpl(options, model_options, task, std::move(encoder), comm, stop,
-                                  result);
+    status =
+        TrainAndEvaluateImpl(options, model_options, task, std::move(encoder), comm, stop, result);
   } catch (const c10::OutOfMemoryError& e) {
     result->failure_class = "oom";
     status = Status::Runtime(std::string("out of memory: ") + e.what_without_backtrace());

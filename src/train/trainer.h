@@ -10,10 +10,10 @@
 // generates only those. Each rank's loss is its examples' summed cross-entropy divided by B, so the
 // all-reduced SUM of gradients is the gradient of the global mean loss (Horovod's "average", exact
 // also when n does not divide B). Gradients live in flat buckets: every trainable parameter's
-// .grad is a view into one of a few contiguous float buffers of at most `bucket_bytes`, each reduced
-// with one Communicator::AllReduceSum. The last bucket carries three extra floats (the step's loss
-// sum, a stop flag and a non-finite flag), so ranks agree on stopping and divergence at no extra
-// collective. Parameters are broadcast from rank 0 before the first step.
+// .grad is a view into one of a few contiguous float buffers of at most `bucket_bytes`, each
+// reduced with one Communicator::AllReduceSum. The last bucket carries three extra floats (the
+// step's loss sum, a stop flag and a non-finite flag), so ranks agree on stopping and divergence at
+// no extra collective. Parameters are broadcast from rank 0 before the first step.
 //
 // Checkpoints (`checkpoint_path` non-empty): on a stop request, after finishing the current step,
 // rank 0 writes a torch archive (temp file + rename) with the model, the optimizer state, the step,
@@ -42,8 +42,8 @@ namespace vlmscale::train {
 
 // What the trainer reports after every optimizer step (TrainOptions::on_step).
 struct StepInfo {
-  int64_t step = 0;     // 0-based index of the step just applied.
-  double loss = 0.0;    // Global mean training loss of the step.
+  int64_t step = 0;   // 0-based index of the step just applied.
+  double loss = 0.0;  // Global mean training loss of the step.
   double lr = 0.0;
   double grad_norm = 0.0;  // Global gradient norm before clipping.
 };

@@ -16,14 +16,15 @@ namespace {
 using train::TempDir;
 
 config::Config MakeConfig(const std::string& cache_dir, const std::string& extra = "") {
-  const std::string text = "[sweep]\nname = jobtest\n"
-                           "[grid]\nllm = nano\nvisual_tokens = 4\nmethod = quecc\ntask = glyphs\n"
-                           "[model]\nencoder_pretrain_steps = 10\ncache_dir = " +
-                           cache_dir +
-                           "\n"
-                           "[train]\nsteps = 20\nbatch_size = 16\nwarmup_steps = 4\nlog_every = 5\n"
-                           "[eval]\nexamples = 64\nbatch_size = 32\n" +
-                           extra;
+  const std::string text =
+      "[sweep]\nname = jobtest\n"
+      "[grid]\nllm = nano\nvisual_tokens = 4\nmethod = quecc\ntask = glyphs\n"
+      "[model]\nencoder_pretrain_steps = 10\ncache_dir = " +
+      cache_dir +
+      "\n"
+      "[train]\nsteps = 20\nbatch_size = 16\nwarmup_steps = 4\nlog_every = 5\n"
+      "[eval]\nexamples = 64\nbatch_size = 32\n" +
+      extra;
   auto config = config::Config::FromString(text, "jobtest.ini", {});
   CHECK(config.ok()) << config.status().ToString();
   return config.value();
@@ -53,8 +54,8 @@ TEST(FinetuneEvalJob, RunsAGridPointAndReportsEveryMetric) {
   Status s = job->Run(input, env, &output);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(output.failure_class, "");
-  for (const char* name : {"error", "accuracy", "eval_loss", "inference_flops",
-                           "compressor_flops", "latency_ms", "peak_rss_mb", "steps_per_second"}) {
+  for (const char* name : {"error", "accuracy", "eval_loss", "inference_flops", "compressor_flops",
+                           "latency_ms", "peak_rss_mb", "steps_per_second"}) {
     EXPECT_EQ(output.metrics.count(name), 1u) << name;
   }
   EXPECT_DOUBLE_EQ(output.metrics["error"], 1.0 - output.metrics["accuracy"]);
@@ -117,8 +118,7 @@ TEST(FinetuneEvalJob, SetupReadsTheConfigAndThePoint) {
   EXPECT_EQ(setup->train.checkpoint_path, dir.path() + "/checkpoint.pt");
   // Empty cache_dir: <directory of sweep.output>/cache, sweep.output defaulting to
   // results/<name>.h5.
-  EXPECT_EQ(setup->cache_dir,
-            (std::filesystem::absolute("results") / "cache").string());
+  EXPECT_EQ(setup->cache_dir, (std::filesystem::absolute("results") / "cache").string());
 }
 
 }  // namespace

@@ -77,7 +77,8 @@ inline double CurveValue(const std::vector<store::CurvePoint>& curves, const std
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "vlmscale_train_XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "vlmscale_train_XXXXXX").string();
     CHECK(mkdtemp(pattern.data()) != nullptr);
     path_ = pattern;
   }

@@ -25,8 +25,7 @@ void ExpectSameOnEveryRank(comm::Communicator* comm, double value, const char* w
   ASSERT_TRUE(comm->AllReduceSumHost(v, 2).ok());
   const double n = comm->size();
   EXPECT_NEAR(v[0] / n, value, 1e-12 * std::max(1.0, std::abs(value))) << what;
-  EXPECT_NEAR(v[1] / n - (v[0] / n) * (v[0] / n), 0.0, 1e-9 * std::max(1.0, value * value))
-      << what;
+  EXPECT_NEAR(v[1] / n - (v[0] / n) * (v[0] / n), 0.0, 1e-9 * std::max(1.0, value * value)) << what;
 }
 
 TEST(TrainerMpi, TwoRanksFollowTheOneRankLossCurveAtTheSameGlobalBatch) {
@@ -44,7 +43,8 @@ TEST(TrainerMpi, TwoRanksFollowTheOneRankLossCurveAtTheSameGlobalBatch) {
   auto single = comm::MakeSingleRankCommunicator();
   TrainResult serial;
   ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, single.get(),
-                               nullptr, &serial).ok());
+                               nullptr, &serial)
+                  .ok());
   ASSERT_EQ(parallel.curves.size(), serial.curves.size());
   double max_rel = 0.0;
   for (size_t i = 0; i < serial.curves.size(); ++i) {
@@ -67,11 +67,13 @@ TEST(TrainerMpi, AnUnevenBatchSplitStillMatchesOneRank) {
   setup.train.log_every = 1;
   TrainResult parallel;
   ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, world.get(),
-                               nullptr, &parallel).ok());
+                               nullptr, &parallel)
+                  .ok());
   auto single = comm::MakeSingleRankCommunicator();
   TrainResult serial;
   ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, single.get(),
-                               nullptr, &serial).ok());
+                               nullptr, &serial)
+                  .ok());
   EXPECT_NEAR(parallel.final_train_loss, serial.final_train_loss, 1e-4 * serial.final_train_loss);
   EXPECT_NEAR(parallel.eval_loss, serial.eval_loss, 1e-4 * serial.eval_loss);
 }
@@ -81,7 +83,8 @@ TEST(TrainerMpi, AStopOnOneRankStopsBothAndTheResumeMatchesAnUninterruptedRun) {
   TestSetup setup = MakeTestSetup("shapes", "tokenpacker", 4, /*steps=*/24);
   TrainResult uninterrupted;
   ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, world.get(),
-                               nullptr, &uninterrupted).ok());
+                               nullptr, &uninterrupted)
+                  .ok());
 
   // Rank 0 picks the directory; both ranks use it (a shared job_dir, as the driver gives).
   char dir[256] = {0};
