@@ -79,6 +79,11 @@ class SleepJob : public Job {
     out->metrics["accuracy"] = 1.0 - out->metrics["error"];
     out->metrics["inference_flops"] = spec.inference_flops;
     out->metrics["slept_seconds"] = seconds;
+    // Proves the job group's communicator spans its ranks: every rank adds 1 and its rank.
+    double probe[2] = {1.0, static_cast<double>(env.comm->rank())};
+    VLM_RETURN_IF_ERROR(env.comm->AllReduceSumHost(probe, 2));
+    out->metrics["group_ranks"] = probe[0];
+    out->metrics["group_rank_sum"] = probe[1];
     out->curves.push_back({"progress", 0, 0.0});
     out->curves.push_back({"progress", 1, 1.0});
     return Status::OK();

@@ -42,6 +42,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
+// After a stop request, groups get run.grace_seconds plus this margin before rank 0 gives up.
+constexpr double kAbandonMarginSeconds = 5.0;
+
 extern "C" void OnStopSignal(int) { g_stop.store(true); }
 
 double UnixNow() {
@@ -720,7 +723,7 @@ class Coordinator {
 
   void BeginStop(const std::string& why) {
     stopping_ = true;
-    stop_deadline_ = MonoNow() + grace_ + 10.0;
+    stop_deadline_ = MonoNow() + grace_ + kAbandonMarginSeconds;
     Log("stopping (" + why + "): no new jobs; running jobs checkpoint and stop within " +
         FormatNumber(grace_) + " s; run the same command again to resume");
     for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
@@ -758,7 +761,8 @@ class Coordinator {
     for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
       if (groups_[g].busy) who += " " + std::to_string(place_.leader_of(g));
     }
-    Log("error: ranks" + who + " did not stop within run.grace_seconds + 10 s; saving results " +
+    Log("error: ranks" + who + " did not stop within run.grace_seconds + " +
+        FormatNumber(kAbandonMarginSeconds) + " s; saving results " +
         "and aborting the MPI job (exit 75); run again to resume");
     exit_code_ = kExitStopped;
     Finish();
