@@ -85,7 +85,8 @@ double Residual(const FitContext& ctx, size_t i, const double* v, double* grad) 
     const double u1 = v[0] - v[1] * ln_n - v[2] * ln_t;
     const double u2 = v[3];
     const double m = std::max(u1, u2);
-    const double e1 = std::exp(u1 - m), e2 = std::exp(u2 - m);
+    const double e1 = u1 == m ? 1.0 : std::exp(u1 - m);
+    const double e2 = u2 == m ? 1.0 : std::exp(u2 - m);
     const double s = e1 + e2;
     if (grad) {
       const double w1 = e1 / s, w2 = e2 / s;
@@ -100,7 +101,10 @@ double Residual(const FitContext& ctx, size_t i, const double* v, double* grad) 
   const double u2 = v[2] - v[3] * ln_t;
   const double u3 = v[4];
   const double m = std::max(u1, std::max(u2, u3));
-  const double e1 = std::exp(u1 - m), e2 = std::exp(u2 - m), e3 = std::exp(u3 - m);
+  // The largest term is exp(0) = 1: two exp() calls instead of three.
+  const double e1 = u1 == m ? 1.0 : std::exp(u1 - m);
+  const double e2 = u2 == m ? 1.0 : std::exp(u2 - m);
+  const double e3 = u3 == m ? 1.0 : std::exp(u3 - m);
   const double s = e1 + e2 + e3;
   if (grad) {
     grad[0] = e1 / s;
@@ -222,7 +226,7 @@ class StartSolver {
     }
     so_.minimizer_type = ceres::TRUST_REGION;
     so_.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
-    so_.linear_solver_type = ceres::DENSE_QR;
+    so_.linear_solver_type = ceres::DENSE_NORMAL_CHOLESKY;
     so_.max_num_iterations = max_iterations;
     so_.function_tolerance = options.function_tolerance;
     so_.gradient_tolerance = options.gradient_tolerance;
