@@ -109,8 +109,8 @@ struct FitOptions {
   // log-space grids): every start first runs at most screen_iterations Ceres iterations;
   // starts that converged are final, and the polish_starts unconverged ones with the lowest
   // objective continue up to max_iterations. 0 = no screening (every start runs to
-  // max_iterations). Default: 10 and 32. REQUIRES: screen_iterations >= 0, polish_starts > 0.
-  int screen_iterations = 10;
+  // max_iterations). Default: 4 and 32. REQUIRES: screen_iterations >= 0, polish_starts > 0.
+  int screen_iterations = 4;
   int polish_starts = 32;
   // Ceres convergence tolerances. Default: 1e-12 each. REQUIRES: > 0.
   double function_tolerance = 1e-12;

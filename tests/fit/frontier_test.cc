@@ -109,6 +109,25 @@ TEST(Frontier, AdditiveOptimumIsTheMinimumAlongTheBudgetCurve) {
   }
 }
 
+// The paper's OCR points: visual tokens matter more than LLM size (beta > alpha), so the optimum
+// is the largest T evaluated.
+TEST(Frontier, PaperOcrFitPrefersTheLargestT) {
+  auto table = ReadCsvFile(testing::DataPath("vlm_2411.03312_ocr.csv"));
+  ASSERT_TRUE(table.ok());
+  auto obs = ObservationsFromCsv(*table, "N_llm_params_billion", "T_visual_tokens", "Y_error");
+  ASSERT_TRUE(obs.ok());
+  FitSummary s;
+  ASSERT_TRUE(FitScalingLaw(FitOptions(), *obs, &s).ok());
+  EXPECT_GT(s.params.beta, s.params.alpha);
+  auto law = FittedLawFromJson(FitSummaryToJson(s, *obs));
+  ASSERT_TRUE(law.ok());
+  FrontierOptions options;
+  options.text_tokens = 50;
+  auto fr = ComputeFrontier(*law, options);
+  ASSERT_TRUE(fr.ok());
+  for (const auto& p : fr->points) EXPECT_DOUBLE_EQ(p.t, 576.0);
+}
+
 TEST(Frontier, NLimitsCanMakeABudgetInfeasible) {
   FittedLaw law = PaperLaw();
   FrontierOptions options;
