@@ -23,8 +23,10 @@ struct JobInput {
   const config::JobSpec* spec = nullptr;
   const config::Sweep* sweep = nullptr;  // The whole planned sweep (e.g. its largest cost).
   int attempt = 1;       // 1-based.
-  std::string run_dir;   // Existing directory private to this job and attempt's checkpoints/logs.
-  std::string job_dir;   // Existing directory private to this job across attempts (checkpoints).
+  // Directories (existing when the job type UsesDirectories()): private to this job and attempt
+  // (logs, outputs), and to this job across attempts (checkpoints).
+  std::string run_dir;
+  std::string job_dir;
 };
 
 struct JobEnv {
@@ -64,6 +66,8 @@ class Job {
  public:
   virtual ~Job() = default;
   virtual Status Run(const JobInput& input, const JobEnv& env, JobOutput* output) = 0;
+  // Whether Run() uses input.run_dir / input.job_dir; the driver creates them only then.
+  virtual bool UsesDirectories() const { return true; }
 };
 
 using JobFactory = std::function<std::unique_ptr<Job>()>;

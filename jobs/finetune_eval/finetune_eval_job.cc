@@ -56,6 +56,8 @@ class FinetuneEvalJob : public Job {
 
     VLM_ASSIGN_OR_RETURN(FinetuneEvalSetup setup, MakeFinetuneEvalSetup(input));
     setup.train.device = env.device;
+    // Later jobs of this rank with the same task and seed reuse this encoder's features.
+    setup.train.feature_cache_key = vlm::EncoderCachePath(setup.encoder, setup.cache_dir);
     tasks::TaskOptions task_options;
     task_options.image_size = setup.image_size;
     VLM_ASSIGN_OR_RETURN(std::unique_ptr<tasks::Task> task,

@@ -37,10 +37,7 @@ class SleepJob : public Job {
   Status Run(const JobInput& in, const JobEnv& env, JobOutput* out) override {
     const config::Config& c = *in.config;
     const config::JobSpec& spec = *in.spec;
-    double max_cost = 0.0;
-    if (in.sweep != nullptr) {
-      for (const auto& j : in.sweep->jobs) max_cost = std::max(max_cost, j.est_cost);
-    }
+    double max_cost = in.sweep != nullptr ? in.sweep->max_est_cost : 0.0;
     double seconds = SleepSeconds(c, spec, max_cost);
 
     VLM_ASSIGN_OR_RETURN(bool hang, config::PointMatchesRules(c, "sleep.hang", spec.point));
@@ -88,6 +85,7 @@ class SleepJob : public Job {
     out->curves.push_back({"progress", 1, 1.0});
     return Status::OK();
   }
+  bool UsesDirectories() const override { return false; }
 };
 
 }  // namespace

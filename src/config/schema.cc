@@ -109,6 +109,9 @@ std::vector<KeySpec> BuildSchema() {
        "Torch threads per rank (0: cores on the node / ranks on the node)."},
       {"run", "snapshot_seconds", K::kDouble, "2", kOpt, 0.0, {},
        "Interval between HDF5 snapshots (results are durable in the journal at once)."},
+      {"run", "order", K::kEnum, "cost", kOpt, {}, {"cost", "grid"},
+       "Dispatch order: cost (largest predicted job first, shortest makespan) or grid (the "
+       "grid's order; a baseline for benchmarks)."},
       {"run", "commit_ms", K::kDouble, "2", kOpt, 0.0, {},
        "Group-commit window: results are made durable at most this long after arrival."},
       // [slurm]

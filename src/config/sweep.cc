@@ -336,6 +336,7 @@ Result<Sweep> PlanSweep(const Config& c) {
               return Status::InvalidInput("two grid points have the same job id " + job.id +
                                           " (duplicate grid values?)");
             }
+            sweep.max_est_cost = std::max(sweep.max_est_cost, job.est_cost);
             sweep.jobs.push_back(job);
           }
         }

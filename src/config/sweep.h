@@ -65,6 +65,7 @@ struct Sweep {
   std::string job_type;
   std::vector<JobSpec> jobs;
   std::vector<LlmPreset> llms;  // Presets used by the grid, in grid order.
+  double max_est_cost = 0.0;    // Largest JobSpec::est_cost.
 };
 
 // True if `p` matches any rule of the rule-list key `key` (grid.exclude syntax:

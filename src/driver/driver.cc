@@ -1,7 +1,9 @@
 #include "driver/driver.h"
 
 #include <mpi.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -115,6 +117,18 @@ void BroadcastString(std::string* s, MPI_Comm comm) {
   if (n == 0) return;
   MPI_Ibcast(s->data(), static_cast<int>(n), MPI_CHAR, 0, comm, &req);
   WaitFor(&req);
+}
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double MaxRssMb() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux.
 }
 
 std::string FormatDuration(double s) {
@@ -240,13 +254,16 @@ struct JobRunner {
     r.start_time = UnixNow();
     std::string job_dir = RunsRoot(*sweep) + "/" + spec.id;
     std::string run_dir = job_dir + "/attempt-" + std::to_string(a.attempt);
-    if (place->leader() && !MakeDirs(run_dir)) {
-      r.outcome = "failed";
-      r.failure_class = "error";
-      r.message = "cannot create run directory " + run_dir + ": " + std::strerror(errno);
+    std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep->job_type);
+    if (job && job->UsesDirectories()) {
+      if (place->leader() && !MakeDirs(run_dir)) {
+        r.outcome = "failed";
+        r.failure_class = "error";
+        r.message = "cannot create run directory " + run_dir + ": " + std::strerror(errno);
+      }
+      MPI_Barrier(place->group_comm);  // Directories exist before any rank uses them.
+      if (!r.outcome.empty()) return r;
     }
-    MPI_Barrier(place->group_comm);  // Directories exist before any rank uses them.
-    if (!r.outcome.empty()) return r;
 
     jobs::JobInput in;
     in.config = config;
@@ -273,7 +290,6 @@ struct JobRunner {
     Status s;
     last_progress->store(MonoNow());
     running->store(true);
-    std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep->job_type);
     try {
       if (!job) {
         s = Status::Runtime("job type '" + sweep->job_type + "' is not built into this binary");
@@ -429,7 +445,8 @@ class Coordinator {
         hosts_(std::move(hosts)),
         store_(store),
         options_(options),
-        sched_(sweep, runnable, static_cast<int>(config.GetInt("run.max_attempts"))),
+        sched_(sweep, runnable, static_cast<int>(config.GetInt("run.max_attempts")),
+               config.GetString("run.order") == "grid"),
         groups_(place.groups) {
     grace_ = config.GetDouble("run.grace_seconds");
     stall_ = config.GetDouble("run.stall_seconds");
@@ -811,7 +828,7 @@ class Coordinator {
 
   void PrintJob(const Unacked& u) {
     const JobResultMessage& r = u.r;
-    if (!r.started) return;
+    if (!r.started || (options_.quiet && r.outcome == "done")) return;
     const config::JobSpec& spec = sweep_.jobs[r.index];
     const auto& p = spec.point;
     double seconds = r.end_time - r.start_time;
@@ -837,7 +854,6 @@ class Coordinator {
       std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
       return;
     }
-    if (options_.quiet && r.outcome == "done") return;
     char head[128];
     std::snprintf(head, sizeof(head), "[%*lld/%zu] ", static_cast<int>(std::to_string(sweep_.jobs.size()).size()),
                   static_cast<long long>(finished), sweep_.jobs.size());
@@ -871,6 +887,7 @@ class Coordinator {
     double now = MonoNow();
     if (!force && now - last_progress_print_ < 1.0 && !sched_.Settled()) return;
     last_progress_print_ = now;
+    if (options_.quiet) return;
     double eta = sched_.calibrated() ? sched_.EtaSeconds(place_.groups) : NAN;
     if (options_.log_format == LogFormat::kJson) {
       std::cout << nlohmann::json{{"event", "progress"},
@@ -885,7 +902,6 @@ class Coordinator {
                 << std::endl;
       return;
     }
-    if (options_.quiet) return;
     std::cout << "progress: " << sched_.done() + sched_.skipped() << " done, " << sched_.failed()
               << " failed, " << sched_.running() << " running, " << sched_.pending()
               << " pending | elapsed " << FormatDuration(now - start_mono_) << " | ETA "
@@ -911,6 +927,8 @@ class Coordinator {
                                   {"failed", sched_.failed()},
                                   {"pending", sched_.pending() + sched_.running()},
                                   {"elapsed_seconds", elapsed},
+                                  {"coordinator_cpu_seconds", ThreadCpuSeconds()},
+                                  {"rank0_max_rss_mb", MaxRssMb()},
                                   {"exit_code", exit_code_},
                                   {"output", sweep_.output}}
                        .dump()
@@ -923,7 +941,9 @@ class Coordinator {
               << sched_.done() << " this run)\n"
               << "  failed          " << sched_.failed() << "\n"
               << "  not finished    " << sched_.pending() + sched_.running() << "\n"
-              << "  elapsed         " << FormatDuration(elapsed) << "\n";
+              << "  elapsed         " << FormatDuration(elapsed) << "\n"
+              << "  coordinator     " << FormatNumber(ThreadCpuSeconds(), 3) << " s CPU, rank 0 peak "
+              << FormatNumber(MaxRssMb(), 4) << " MiB\n";
     for (const auto& [cls, n] : classes) {
       std::cout << "  failed [" << cls << "]" << std::string(cls.size() < 6 ? 6 - cls.size() : 0, ' ')
                 << "  " << n << "\n";

@@ -5,20 +5,21 @@
 namespace vlmscale::driver {
 
 bool Scheduler::ByCostDesc::operator()(int64_t a, int64_t b) const {
+  if (by_index) return a < b;
   double ca = sweep->jobs[a].est_cost, cb = sweep->jobs[b].est_cost;
   if (ca != cb) return ca > cb;
   return a < b;
 }
 
 Scheduler::Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnable,
-                     int max_attempts)
+                     int max_attempts, bool grid_order)
     : sweep_(sweep), max_attempts_(max_attempts), failures_(sweep.jobs.size(), 0) {
   CHECK_GE(max_attempts, 1);
   CHECK_EQ(runnable.size(), sweep.jobs.size());
   class_of_.reserve(sweep.jobs.size());
   for (size_t i = 0; i < sweep.jobs.size(); ++i) {
     const auto& p = sweep.jobs[i].point;
-    class_of_.push_back(p.llm + "/" + p.method + "/" + p.task);
+    class_of_.push_back(grid_order ? std::string("grid") : p.llm + "/" + p.method + "/" + p.task);
   }
   for (size_t i = 0; i < sweep.jobs.size(); ++i) {
     if (!runnable[i]) {
@@ -27,7 +28,7 @@ Scheduler::Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnab
     }
     auto it = pending_.find(class_of_[i]);
     if (it == pending_.end()) {
-      it = pending_.emplace(class_of_[i], std::set<int64_t, ByCostDesc>(ByCostDesc{&sweep_})).first;
+      it = pending_.emplace(class_of_[i], std::set<int64_t, ByCostDesc>(ByCostDesc{&sweep_, grid_order})).first;
     }
     it->second.insert(static_cast<int64_t>(i));
     ++pending_count_;

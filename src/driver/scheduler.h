@@ -23,8 +23,10 @@ enum class Outcome { kDone, kFailed, kCancelled };
 class Scheduler {
  public:
   // `runnable[i]` says whether sweep.jobs[i] must run (false: already done in the results file).
-  // REQUIRES: max_attempts >= 1.
-  Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnable, int max_attempts);
+  // REQUIRES: max_attempts >= 1. With grid_order, jobs go out in grid order instead (the
+  // baseline the scheduling benchmark compares against).
+  Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnable, int max_attempts,
+            bool grid_order = false);
 
   // Takes the pending job with the largest predicted duration and marks it running; returns its
   // index, or -1 if nothing is pending.
@@ -50,6 +52,7 @@ class Scheduler {
  private:
   struct ByCostDesc {
     const config::Sweep* sweep;
+    bool by_index;
     bool operator()(int64_t a, int64_t b) const;
   };
   std::string ClassOf(int64_t index) const;
