@@ -86,9 +86,10 @@ int main(int argc, char** argv) {
     RemoveAll(path);
   }
 
-  std::printf("\nDriver-like durable run: %d jobs, 2 appends each (running, done), commit every "
-              "64 jobs, MaybeSnapshot (2 s) after each commit, Close\n", jobs);
-  {
+  for (int jobs_per_commit : {64, 1024}) {
+    std::printf("\nDriver-like durable run: %d jobs, 2 appends each (running, done), Commit every "
+                "%d jobs, then MaybeSnapshot (2 s), Close at the end\n",
+                jobs, jobs_per_commit);
     auto store = OpenFresh(path, 2.0);
     const double t0 = Now();
     for (int i = 0; i < jobs; ++i) {
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
       running.state = JobState::kRunning;
       CHECK(store->Append(running).ok());
       CHECK(store->Append(records[i]).ok());
-      if (i % 64 == 63) {
+      if (i % jobs_per_commit == jobs_per_commit - 1) {
         CHECK(store->Commit().ok());
         CHECK(store->MaybeSnapshot().ok());
       }
@@ -107,8 +108,9 @@ int main(int argc, char** argv) {
                 "%lld snapshots\n",
                 jobs / dt, dt, static_cast<long long>(store->commits()),
                 static_cast<long long>(store->snapshots()));
+    store.reset();
+    RemoveAll(path);
   }
-  RemoveAll(path);
 
   std::printf("\nSnapshot and read of %d done jobs (no curves)\n", jobs);
   {

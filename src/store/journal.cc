@@ -1,6 +1,8 @@
 #include "store/journal.h"
 
 #include <array>
+#include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 
@@ -71,6 +73,83 @@ uint32_t ReadLe32(const char* p) {
 
 void WriteLe32(uint32_t v, char* p) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+// ---- A minimal JSON writer for the hot path ----------------------------------------------------
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is invalid.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  if (n == 2 && c < 0xC2) return 0;  // Overlong.
+  if (n == 3) {
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return 0;  // Overlong, surrogate.
+  }
+  if (n == 4) {
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xF0 && c1 < 0x90) || c > 0xF4 || (c == 0xF4 && c1 >= 0x90)) return 0;
+  }
+  return n;
+}
+
+void PutString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(static_cast<char>(c));
+      ++i;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out->append(buf);
+      ++i;
+    } else if (c < 0x80) {
+      out->push_back(static_cast<char>(c));
+      ++i;
+    } else if (size_t n = Utf8SequenceLength(s, i); n > 0) {
+      out->append(s.data() + i, n);
+      i += n;
+    } else {
+      out->append("\xEF\xBF\xBD");  // U+FFFD for an invalid byte.
+      ++i;
+    }
+  }
+  out->push_back('"');
+}
+
+void PutDouble(double v, std::string* out) {
+  if (!std::isfinite(v)) {
+    out->append("null");
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);  // Shortest round-trip form.
+  out->append(buf, end);
+  // Keep it a JSON float so it reads back as a double ("1" would parse as an integer; harmless,
+  // but "1.0" keeps types stable for other readers).
+  if (std::string_view(buf, end - buf).find_first_of(".eE") == std::string_view::npos) {
+    out->append(".0");
+  }
+}
+
+void PutInt(int64_t v, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, end);
+}
+
+void PutKey(const char* key, std::string* out) {
+  out->push_back(',');
+  out->push_back('"');
+  out->append(key);
+  out->append("\":");
 }
 
 }  // namespace
@@ -200,6 +279,79 @@ void EncodeJournalEntry(const json& entry, std::string* out) {
   WriteLe32(Crc32(payload), header + 4);
   out->append(header, sizeof(header));
   out->append(payload);
+}
+
+void EncodeJobEntry(int64_t seq, const JobRecord& r, const JobEvent* event, std::string* out) {
+  const size_t header_at = out->size();
+  out->append(8, '\0');
+  const size_t payload_at = out->size();
+  out->append("{\"t\":\"job\",\"seq\":");
+  PutInt(seq, out);
+  out->append(",\"rec\":{\"job_id\":");
+  PutString(r.job_id, out);
+  PutKey("llm", out), PutString(r.llm, out);
+  PutKey("n_params", out), PutDouble(r.n_params, out);
+  PutKey("visual_tokens", out), PutInt(r.visual_tokens, out);
+  PutKey("method", out), PutString(r.method, out);
+  PutKey("task", out), PutString(r.task, out);
+  PutKey("seed", out), PutInt(r.seed, out);
+  PutKey("status", out), PutString(JobStateName(r.state), out);
+  PutKey("attempts", out), PutInt(r.attempts, out);
+  PutKey("failure_class", out), PutString(r.failure_class, out);
+  PutKey("message", out), PutString(r.message, out);
+  PutKey("error", out), PutDouble(r.error, out);
+  PutKey("accuracy", out), PutDouble(r.accuracy, out);
+  PutKey("eval_loss", out), PutDouble(r.eval_loss, out);
+  PutKey("inference_flops", out), PutDouble(r.inference_flops, out);
+  PutKey("compressor_flops", out), PutDouble(r.compressor_flops, out);
+  PutKey("latency_ms", out), PutDouble(r.latency_ms, out);
+  PutKey("extra_metrics", out);
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [k, v] : r.extra_metrics) {
+    if (!first) out->push_back(',');
+    first = false;
+    PutString(k, out);
+    out->push_back(':');
+    PutDouble(v, out);
+  }
+  out->push_back('}');
+  PutKey("est_cost", out), PutDouble(r.est_cost, out);
+  PutKey("train_seconds", out), PutDouble(r.train_seconds, out);
+  PutKey("eval_seconds", out), PutDouble(r.eval_seconds, out);
+  PutKey("rank", out), PutInt(r.rank, out);
+  PutKey("host", out), PutString(r.host, out);
+  PutKey("start_time", out), PutDouble(r.start_time, out);
+  PutKey("end_time", out), PutDouble(r.end_time, out);
+  if (!r.curves.empty()) {
+    PutKey("curves", out);
+    out->push_back('[');
+    for (size_t i = 0; i < r.curves.size(); ++i) {
+      if (i) out->push_back(',');
+      out->push_back('[');
+      PutString(r.curves[i].name, out);
+      out->push_back(',');
+      PutInt(r.curves[i].step, out);
+      out->push_back(',');
+      PutDouble(r.curves[i].value, out);
+      out->push_back(']');
+    }
+    out->push_back(']');
+  }
+  out->push_back('}');
+  if (event != nullptr) {
+    out->append(",\"ev\":{\"job_id\":");
+    PutString(event->job_id, out);
+    PutKey("state", out), PutString(JobStateName(event->state), out);
+    PutKey("attempt", out), PutInt(event->attempt, out);
+    PutKey("time", out), PutDouble(event->time, out);
+    PutKey("failure_class", out), PutString(event->failure_class, out);
+    out->push_back('}');
+  }
+  out->append("}\n");
+  std::string_view payload(out->data() + payload_at, out->size() - payload_at);
+  WriteLe32(static_cast<uint32_t>(payload.size()), out->data() + header_at);
+  WriteLe32(Crc32(payload), out->data() + header_at + 4);
 }
 
 DecodedJournal DecodeJournal(std::string_view data) {

@@ -42,6 +42,11 @@ Status EventFromJson(const nlohmann::json& j, JobEvent* event);
 // Appends one encoded entry (header + payload) for `entry` to *out.
 void EncodeJournalEntry(const nlohmann::json& entry, std::string* out);
 
+// Appends the encoded entry {"t":"job","seq":seq,"rec":RecordToJson(record),"ev":...} to *out
+// without building a JSON tree (the writer's hot path; a few microseconds). `event` may be null.
+// Invalid UTF-8 in strings is replaced by U+FFFD, as EncodeJournalEntry does.
+void EncodeJobEntry(int64_t seq, const JobRecord& record, const JobEvent* event, std::string* out);
+
 // Decodes the valid prefix of `data`: its entries in order, and its length in bytes.
 struct DecodedJournal {
   std::vector<nlohmann::json> entries;

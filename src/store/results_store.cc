@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -21,6 +22,9 @@ namespace vlmscale::store {
 namespace {
 
 using nlohmann::json;
+
+constexpr double kSnapshotCostFactor = 10.0;
+constexpr int64_t kJournalGrowBytes = 4 << 20;  // The journal grows by zero-filled 4 MiB steps.
 
 double NowUnix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
@@ -79,15 +83,26 @@ Status ReadWholeFile(const std::string& path, std::string* data) {
   return Status::OK();
 }
 
-Status WriteAll(int fd, const std::string& data, const std::string& path) {
+Status WriteAllAt(int fd, const std::string& data, int64_t offset, const std::string& path) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
+                         static_cast<off_t>(offset + static_cast<int64_t>(done)));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::IOError("writing " + path + " failed: " + Errno());
     }
     done += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Status WriteZeros(int fd, int64_t from, int64_t to, const std::string& path) {
+  const std::string zeros(1 << 20, '\0');
+  for (int64_t at = from; at < to;) {
+    size_t n = static_cast<size_t>(std::min<int64_t>(to - at, static_cast<int64_t>(zeros.size())));
+    VLM_RETURN_IF_ERROR(WriteAllAt(fd, zeros.substr(0, n), at, path));
+    at += static_cast<int64_t>(n);
   }
   return Status::OK();
 }
@@ -197,7 +212,7 @@ Status ResultsStore::OpenImpl() {
   // Take the writer lock on an existing journal before reading it.
   bool journal_existed = Exists(journal_path_);
   if (journal_existed) {
-    journal_fd_ = ::open(journal_path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    journal_fd_ = ::open(journal_path_.c_str(), O_RDWR | O_CLOEXEC);
     if (journal_fd_ < 0) return Status::IOError("cannot open " + journal_path_ + ": " + Errno());
     if (::flock(journal_fd_, LOCK_EX | LOCK_NB) != 0) {
       return Status::IOError("another process is writing " + path +
@@ -220,20 +235,20 @@ Status ResultsStore::OpenImpl() {
   }
 
   if (!journal_existed) {
-    journal_fd_ = ::open(journal_path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    journal_fd_ = ::open(journal_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (journal_fd_ < 0) return Status::IOError("cannot create " + journal_path_ + ": " + Errno());
     if (::flock(journal_fd_, LOCK_EX | LOCK_NB) != 0) {
       return Status::IOError("another process is writing " + path);
     }
   }
-  if (decoded.torn_tail) {
-    // Cut off the torn tail so new entries follow the last valid one.
-    if (::ftruncate(journal_fd_, static_cast<off_t>(decoded.valid_bytes)) != 0 ||
-        ::fdatasync(journal_fd_) != 0) {
-      return Status::IOError("cannot repair the torn tail of " + journal_path_ + ": " + Errno());
-    }
-  }
+  // New entries overwrite whatever follows the valid prefix (a torn tail, zeros, or entries of an
+  // older epoch that the snapshot holds); see "Journal format" in docs/RESULTS.md.
   journal_size_ = static_cast<int64_t>(decoded.valid_bytes);
+  struct stat journal_stat;
+  if (::fstat(journal_fd_, &journal_stat) != 0) {
+    return Status::IOError("cannot stat " + journal_path_ + ": " + Errno());
+  }
+  journal_capacity_ = static_cast<int64_t>(journal_stat.st_size);
   ::unlink((path + ".tmp").c_str());  // A snapshot that never completed.
 
   jobs_ = std::move(state.jobs);
@@ -253,14 +268,13 @@ Status ResultsStore::Append(const JobRecord& record) {
   if (record.job_id.empty()) return Status::InvalidInput("JobRecord.job_id must be non-empty");
   JobRecord r = record;
   r.message = TruncateUtf8(r.message, kMaxMessageBytes);
-  json entry = {{"t", "job"}, {"seq", next_seq_}, {"rec", RecordToJson(r)}};
   auto it = jobs_.find(r.job_id);
   if (it == jobs_.end() || it->second.state != r.state || it->second.attempts != r.attempts) {
-    JobEvent event{r.job_id, r.state, r.attempts, NowUnix(), r.failure_class};
-    entry["ev"] = EventToJson(event);
-    events_.push_back(std::move(event));
+    events_.push_back(JobEvent{r.job_id, r.state, r.attempts, NowUnix(), r.failure_class});
+    EncodeJobEntry(next_seq_, r, &events_.back(), &buffer_);
+  } else {
+    EncodeJobEntry(next_seq_, r, nullptr, &buffer_);
   }
-  EncodeJournalEntry(entry, &buffer_);
   buffered_last_seq_ = next_seq_++;
   if (it == jobs_.end()) {
     order_.push_back(r.job_id);
@@ -295,17 +309,21 @@ Status ResultsStore::Commit() {
                        &data);
   }
   data.append(buffer_);
-  Status s = WriteAll(journal_fd_, data, journal_path_);
+  const int64_t end = journal_size_ + static_cast<int64_t>(data.size());
+  Status s = Status::OK();
+  if (end > journal_capacity_) {
+    // Grow with real zeros (not fallocate): later overwrites of written blocks need no metadata
+    // update, which makes fdatasync several times cheaper than appending.
+    int64_t capacity = std::max(end, journal_capacity_ + kJournalGrowBytes);
+    s = WriteZeros(journal_fd_, journal_capacity_, capacity, journal_path_);
+    if (s.ok()) journal_capacity_ = capacity;
+  }
+  if (s.ok()) s = WriteAllAt(journal_fd_, data, journal_size_, journal_path_);
   if (s.ok() && ::fdatasync(journal_fd_) != 0) {
     s = Status::IOError("fdatasync of " + journal_path_ + " failed: " + Errno());
   }
-  if (!s.ok()) {
-    // Roll back to the last acknowledged entry; the buffer stays for a retry.
-    if (::ftruncate(journal_fd_, static_cast<off_t>(journal_size_)) != 0) {
-      return s.WithPrefix("(and rolling back the journal failed too)");
-    }
-    return s;
-  }
+  // On failure the buffer stays for a retry, which rewrites the same bytes at the same place.
+  if (!s.ok()) return s;
   journal_size_ += static_cast<int64_t>(data.size());
   committed_seq_ = buffered_last_seq_;
   buffer_.clear();
@@ -315,9 +333,11 @@ Status ResultsStore::Commit() {
 
 Status ResultsStore::MaybeSnapshot() {
   if (closed_) return Status::OK();
-  if (NowMonotonic() - last_snapshot_time_ < options_.snapshot_interval_seconds) {
-    return Status::OK();
-  }
+  // Snapshots rewrite the whole file; spacing them by at least 10x their own duration keeps the
+  // writer's time in snapshots under ~10% however large the sweep grows.
+  const double interval =
+      std::max(options_.snapshot_interval_seconds, kSnapshotCostFactor * last_snapshot_seconds_);
+  if (NowMonotonic() - last_snapshot_time_ < interval) return Status::OK();
   if (buffer_.empty() && committed_seq_ == snapshot_seq_) return Status::OK();  // Nothing new.
   return Snapshot();
 }
@@ -358,8 +378,13 @@ Status ResultsStore::WriteSnapshotNow() {
   snapshot_seq_ = committed_seq_;
   // Every journal entry is in the snapshot now. If we crash before (or during) the truncation,
   // replay skips the entries by sequence number.
-  if (::ftruncate(journal_fd_, 0) != 0) {
-    return Status::IOError("cannot truncate " + journal_path_ + ": " + Errno());
+  // The journal restarts at offset 0 ("truncated"): entries after the new ones are older than the
+  // snapshot and are skipped by sequence number. A journal grown very large is shrunk.
+  if (journal_capacity_ > 16 * kJournalGrowBytes) {
+    if (::ftruncate(journal_fd_, 0) != 0) {
+      return Status::IOError("cannot truncate " + journal_path_ + ": " + Errno());
+    }
+    journal_capacity_ = 0;
   }
   journal_size_ = 0;
   ++snapshots_;
@@ -371,6 +396,11 @@ Status ResultsStore::WriteSnapshotNow() {
 Status ResultsStore::Close() {
   if (closed_) return Status::OK();
   VLM_RETURN_IF_ERROR(WriteSnapshotNow());
+  // A cleanly closed file needs no journal: leave it empty.
+  if (::ftruncate(journal_fd_, 0) != 0) {
+    return Status::IOError("cannot truncate " + journal_path_ + ": " + Errno());
+  }
+  journal_capacity_ = 0;
   closed_ = true;
   ::close(journal_fd_);
   journal_fd_ = -1;

@@ -3,14 +3,16 @@
 //
 // Durability protocol (docs/RESULTS.md has the file layout):
 //   1. Append()/SetRunInfo() serialise the change into an in-memory buffer (microseconds).
-//   2. Commit() writes the buffer to `<path>.journal` with one write() and fdatasync(): a change is
+//   2. Commit() writes the buffer to `<path>.journal` with one pwrite() and fdatasync(): a change is
 //      "acknowledged" once Commit() returned OK, and is never lost afterwards, even on SIGKILL.
 //      Each journal entry is self-delimiting and checksummed (u32 length, u32 CRC-32, JSON line) and
 //      carries a sequence number; a torn tail is detected and ignored.
 //   3. Snapshot() writes the whole state to `<path>.tmp` as HDF5, fsyncs it, rename()s it over
 //      `<path>` and fsyncs the directory, so readers always see a complete file. The snapshot records
-//      the last journal sequence number it contains; then the journal is truncated. A crash between
-//      the rename and the truncation is harmless: replay skips entries the snapshot already holds.
+//      the last journal sequence number it contains; then the journal restarts at offset 0 (the
+//      file is kept, zero-filled, so that overwrites need no metadata update and fdatasync stays
+//      cheap). Entries the snapshot already holds are skipped by sequence number on replay, so
+//      neither a crash before the restart nor stale entries after the new ones count twice.
 //   4. Open() and ReadResults() read the snapshot and replay the journal (latest record per job
 //      wins). Readers open HDF5 read-only with file locking disabled and never write anything.
 #ifndef VLMSCALE_STORE_RESULTS_STORE_H_
@@ -39,6 +41,7 @@ struct StoreOptions {
   std::string sweep_name;   // REQUIRES: non-empty.
   std::string config_text;  // Resolved config, stored as an attribute. Default: "".
   bool fresh = false;       // Move an existing file aside and start anew. Default: false.
+  // Seconds between snapshots in MaybeSnapshot() (stretched for very large sweeps, see there).
   double snapshot_interval_seconds = 2.0;  // Default: 2. REQUIRES: >= 0.
   bool IsValid(std::string* error) const;
 };
@@ -84,7 +87,8 @@ class ResultsStore {
   // Writes the buffered changes with one write() + fdatasync(). After OK they are acknowledged.
   // On error (kIOError) the journal is rolled back to its previous length and the buffer is kept.
   Status Commit();
-  // Snapshot() if snapshot_interval_seconds elapsed since the last snapshot and something changed.
+  // Snapshot() if something changed and max(snapshot_interval_seconds, 10 x the duration of the
+  // last snapshot) elapsed since it (so snapshots of huge sweeps take under ~10% of the time).
   Status MaybeSnapshot();
   // Commit(), then write an HDF5 snapshot atomically and truncate the journal.
   Status Snapshot();
@@ -106,7 +110,8 @@ class ResultsStore {
   StoreOptions options_;
   std::string journal_path_;
   int journal_fd_ = -1;
-  int64_t journal_size_ = 0;  // Bytes of valid entries in the journal.
+  int64_t journal_size_ = 0;      // Bytes of valid entries in the journal (the write offset).
+  int64_t journal_capacity_ = 0;  // Size of the journal file (zero-filled beyond journal_size_).
   int64_t next_seq_ = 1;      // Sequence number of the next journal entry.
   int64_t snapshot_seq_ = 0;  // Last sequence number the on-disk snapshot holds.
   std::string buffer_;        // Encoded entries not yet committed.

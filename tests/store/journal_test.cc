@@ -49,6 +49,35 @@ TEST(Journal, RecordJsonRoundTripTurnsNanIntoNullAndBack) {
   EXPECT_TRUE(RecordFromJson(j, &back).IsInvalidInput());
 }
 
+TEST(Journal, FastJobEncodingMatchesTheJsonTreeEncoding) {
+  JobRecord r = testing::MakeRecord(11, JobState::kFailed);
+  r.message = "tab\there \"quoted\" back\\slash \x01 ctrl, ünïcödé 数, bad \xff\xc3 byte";
+  r.accuracy = JobRecord::kNaN;
+  r.eval_loss = 1.0;  // Integral doubles stay doubles.
+  r.extra_metrics = {{"a\"b", 0.1}, {"nan", JobRecord::kNaN}};
+  r.curves = {{"loss", 1, 0.5}, {"eval/acc", 2, 1e-300}};
+  JobEvent ev{r.job_id, r.state, r.attempts, 1.7e9 + 0.125, "error"};
+  std::string fast;
+  EncodeJobEntry(42, r, &ev, &fast);
+  DecodedJournal d = DecodeJournal(fast);
+  ASSERT_EQ(d.entries.size(), 1u) << fast;
+  EXPECT_FALSE(d.torn_tail);
+  EXPECT_EQ(d.entries[0]["seq"], 42);
+  JobRecord expected = r;
+  expected.message = "tab\there \"quoted\" back\\slash \x01 ctrl, ünïcödé 数, bad \xEF\xBF\xBD\xEF\xBF\xBD byte";
+  EXPECT_EQ(d.entries[0]["rec"], RecordToJson(expected));
+  EXPECT_TRUE(d.entries[0]["rec"]["eval_loss"].is_number_float());
+  EXPECT_EQ(d.entries[0]["ev"], EventToJson(ev));
+  JobRecord back;
+  ASSERT_TRUE(RecordFromJson(d.entries[0]["rec"], &back).ok());
+  EXPECT_EQ(back.message, expected.message);
+  EXPECT_EQ(back.curves[1].value, 1e-300);
+  // Without an event there is no "ev" key.
+  std::string plain;
+  EncodeJobEntry(43, r, nullptr, &plain);
+  EXPECT_FALSE(DecodeJournal(plain).entries.at(0).contains("ev"));
+}
+
 TEST(Journal, TruncateUtf8NeverSplitsACharacter) {
   const std::string s = "a€b";  // '€' is 3 bytes.
   EXPECT_EQ(TruncateUtf8(s, 10), s);

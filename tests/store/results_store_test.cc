@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -50,11 +51,6 @@ std::string ReadFile(const std::string& path) {
 
 void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
-void AppendFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::app);
   out << data;
 }
 
@@ -157,6 +153,7 @@ TEST(ResultsStore, RoundTripKeepsEveryFieldFromJournalAndFromSnapshot) {
     ExpectSameRecord(full, from_journal->jobs[0]);
     ASSERT_TRUE(store->Close().ok());
   }
+  EXPECT_EQ(ReadFile(path + ".journal").size(), 0u);  // Close() leaves an empty journal.
   auto from_snapshot = ReadResults(path);
   ASSERT_TRUE(from_snapshot.ok()) << from_snapshot.status().ToString();
   EXPECT_EQ(from_snapshot->journal_entries, 0);
@@ -360,16 +357,18 @@ TEST(ResultsStore, ATornJournalTailIsIgnoredAndCutOffOnReopen) {
       ASSERT_TRUE(store->Commit().ok());
     }
   }  // Destroyed without Close(): like a crash after the commits.
-  const size_t valid = ReadFile(journal).size();
-  // A torn entry: a header promising more bytes than follow, then half a payload.
+  const size_t valid = DecodeJournal(ReadFile(journal)).valid_bytes;
+  ASSERT_GT(valid, 0u);
+  // A torn entry right after the valid ones: a header promising more bytes than were written.
   std::string torn;
   EncodeJournalEntry({{"t", "job"}, {"seq", 99}, {"rec", RecordToJson(MakeRecord(99))}}, &torn);
-  AppendFile(journal, torn.substr(0, torn.size() / 2));
+  std::string with_torn = ReadFile(journal).substr(0, valid) + torn.substr(0, torn.size() / 2);
+  WriteFile(journal, with_torn);
   auto read = ReadResults(path);
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_EQ(read->jobs.size(), 5u);
   // A corrupted byte inside an entry is caught by the CRC.
-  std::string flipped = ReadFile(journal);
+  std::string flipped = with_torn;
   flipped[valid - 10] ^= 0x20;
   WriteFile(journal, flipped);
   read = ReadResults(path);
@@ -399,7 +398,7 @@ TEST(ResultsStore, JournalEntriesAlreadyInTheSnapshotAreNotReplayedTwice) {
   ASSERT_TRUE(store->Commit().ok());
   const std::string before_snapshot = ReadFile(journal);
   ASSERT_TRUE(store->Snapshot().ok());
-  EXPECT_EQ(ReadFile(journal).size(), 0u);
+  EXPECT_EQ(ReadResults(path)->journal_entries, 0);
   // As if the writer died after the rename but before truncating the journal.
   WriteFile(journal, before_snapshot);
   auto read = ReadResults(path);
@@ -407,6 +406,48 @@ TEST(ResultsStore, JournalEntriesAlreadyInTheSnapshotAreNotReplayedTwice) {
   EXPECT_EQ(read->jobs.size(), 1u);
   EXPECT_EQ(read->events.size(), 2u);
   EXPECT_EQ(read->journal_entries, 0);
+}
+
+TEST(ResultsStore, OlderEntriesLeftBehindARestartedJournalAreIgnored) {
+  ScratchDir dir;
+  const std::string path = dir.File("r.h5");
+  const std::string journal = path + ".journal";
+  std::string epoch1;
+  {
+    auto store = OpenOrDie(Options(path));
+    for (int k = 0; k < 20; ++k) {
+      JobRecord r = MakeRecord(k % 2, JobState::kRunning);
+      r.train_seconds = k;
+      ASSERT_TRUE(store->Append(r).ok());
+      ASSERT_TRUE(store->Commit().ok());
+    }
+    epoch1 = ReadFile(journal);
+    ASSERT_TRUE(store->Snapshot().ok());  // Holds seq 1..20.
+  }
+  // After the restart, epoch 2's entries overwrite the start; when they end exactly on an
+  // epoch-1 entry boundary, the old entries decode as valid and must be skipped by seq.
+  const size_t epoch1_valid = DecodeJournal(epoch1).valid_bytes;
+  std::string meta_and_first;
+  EncodeJournalEntry({{"t", "meta"}, {"sweep", "sweep-a"}}, &meta_and_first);
+  uint32_t epoch1_meta_payload = 0;
+  std::memcpy(&epoch1_meta_payload, epoch1.data(), 4);  // Little-endian length (x86).
+  const size_t meta_size = 8 + epoch1_meta_payload;
+  std::string epoch2 = meta_and_first;
+  EncodeJobEntry(21, MakeRecord(0, JobState::kDone), nullptr, &epoch2);
+  WriteFile(journal, epoch2 + epoch1.substr(meta_size, epoch1_valid - meta_size));
+  const DecodedJournal decoded = DecodeJournal(ReadFile(journal));
+  ASSERT_EQ(decoded.entries.size(), 2u + 20u);
+  auto read = ReadResults(path);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->jobs.size(), 2u);
+  EXPECT_EQ(read->jobs[0].state, JobState::kDone);
+  EXPECT_EQ(read->jobs[1].state, JobState::kRunning);
+  EXPECT_EQ(read->jobs[1].train_seconds, 19);
+  EXPECT_EQ(read->journal_entries, 1);
+  EXPECT_EQ(read->events.size(), 2u);  // 2 x running; the done entry carried no event here.
+  auto store = OpenOrDie(Options(path));
+  EXPECT_EQ(store->jobs().at(MakeRecord(0).job_id).state, JobState::kDone);
+  EXPECT_EQ(store->jobs().at(MakeRecord(1).job_id).train_seconds, 19);
 }
 
 TEST(ResultsStore, ALeftoverSnapshotTempFileIsIgnoredAndRemoved) {
