@@ -8,11 +8,10 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/csv.h"
 #include "fit/observations.h"
@@ -58,12 +57,14 @@ int Main(int argc, char** argv) {
   nlohmann::json out;
   out["threads"] = threads;
 
-  auto table = ReadCsvFile(std::string(VLMSCALE_SOURCE_DIR) + "/tests/data/vlm_2411.03312_reasoning.csv");
+  auto table =
+      ReadCsvFile(std::string(VLMSCALE_SOURCE_DIR) + "/tests/data/vlm_2411.03312_reasoning.csv");
   if (!table.ok()) {
     std::cerr << table.status().ToString() << "\n";
     return 1;
   }
-  Observations paper = *ObservationsFromCsv(*table, "N_llm_params_billion", "T_visual_tokens", "Y_error");
+  Observations paper =
+      *ObservationsFromCsv(*table, "N_llm_params_billion", "T_visual_tokens", "Y_error");
 
   // 1. One multiplicative fit of the 28 points with the default starts.
   {
@@ -89,7 +90,8 @@ int Main(int argc, char** argv) {
     std::ofstream csv(out_dir + "/bench_250.csv");
     csv.precision(17);
     csv << "N,T,Y\n";
-    for (size_t i = 0; i < obs.size(); ++i) csv << obs.n[i] << "," << obs.t[i] << "," << obs.y[i] << "\n";
+    for (size_t i = 0; i < obs.size(); ++i)
+      csv << obs.n[i] << "," << obs.t[i] << "," << obs.y[i] << "\n";
     FitOptions o;
     o.model = Model::kAdditive;
     o.loss = Loss::kHuber;
@@ -121,8 +123,11 @@ int Main(int argc, char** argv) {
                         {"starts", s.num_starts},
                         {"objective", s.objective},
                         {"params",
-                         {{"A", s.params.A}, {"alpha", s.params.alpha}, {"B", s.params.B},
-                          {"beta", s.params.beta}, {"E", s.params.E}}}};
+                         {{"A", s.params.A},
+                          {"alpha", s.params.alpha},
+                          {"B", s.params.B},
+                          {"beta", s.params.beta},
+                          {"E", s.params.E}}}};
   }
   // 3. 1,000 bootstrap resamples of the 28-point fit.
   {

@@ -93,7 +93,7 @@ def main():
         ("1,000 bootstrap refits of the 28-point fit", "%.2f s" % b["seconds_median"], "<= 5 s",
          "alpha 95%% CI [%.4f, %.4f]" % tuple(b["alpha_ci"]), ""),
     ]
-    print("\nvlmscale fit benchmarks (%d threads; wall-clock medians; load average before: %s)"
+    print("\nvlmscale fit benchmarks (%d threads; wall-clock medians; load average at the end: %s)"
           % (cpp["threads"], " ".join("%.2f" % v for v in os.getloadavg())))
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     hdr = ("figure", "vlmscale", "target", "comparison", "ratio")

@@ -24,7 +24,8 @@ Status ParseBound(const std::string& text, fit::FitOptions* options) {
   const size_t eq = text.find('=');
   const size_t colon = text.find(':', eq == std::string::npos ? 0 : eq);
   if (eq == std::string::npos || colon == std::string::npos) {
-    return Status::InvalidInput("--bound '" + text + "' is not NAME=LO:HI (e.g. E=0:0.3, alpha=0:)");
+    return Status::InvalidInput("--bound '" + text +
+                                "' is not NAME=LO:HI (e.g. E=0:0.3, alpha=0:)");
   }
   const std::string name = Trim(text.substr(0, eq));
   auto parse_end = [&](std::string s, double dflt) -> Result<double> {
@@ -47,7 +48,8 @@ Status ParseBound(const std::string& text, fit::FitOptions* options) {
 Status ParseStart(const std::string& text, fit::FitOptions* options) {
   const size_t eq = text.find('=');
   if (eq == std::string::npos) {
-    return Status::InvalidInput("--start '" + text + "' is not NAME=V1,V2,... (e.g. alpha=0,0.5,1)");
+    return Status::InvalidInput("--start '" + text +
+                                "' is not NAME=V1,V2,... (e.g. alpha=0,0.5,1)");
   }
   std::vector<double> values;
   for (const std::string& s : SplitTrimmed(text.substr(eq + 1), ',')) {
@@ -75,6 +77,7 @@ int Run(const std::vector<std::string>& args) {
   std::vector<std::string> bounds, starts, filters;
   fit::FitOptions options;
   int seed = 1;
+  // clang-format off
   desc.add_options()
       ("results", po::value(&results), "results file (HDF5) of a sweep")
       ("csv", po::value(&csv), "fit the columns of this CSV file instead")
@@ -83,13 +86,20 @@ int Run(const std::vector<std::string>& args) {
       ("y-col", po::value(&y_col)->default_value(y_col), "CSV column of Y (error)")
       ("model", po::value(&model)->default_value(model), "multiplicative | additive")
       ("loss", po::value(&loss)->default_value(loss), "squared | huber")
-      ("space", po::value(&space)->default_value(space), "linear | log (residual log(pred) - log(Y))")
+      ("space", po::value(&space)->default_value(space),
+       "linear | log (residual log(pred) - log(Y))")
       ("huber-delta", po::value(&options.huber_delta)->default_value(options.huber_delta),
        "Huber threshold on the residual")
       ("bound", po::value(&bounds)->composing(),
        "NAME=LO:HI bound override, repeatable (e.g. E=0:0.3, alpha=0:1; empty end = default)")
       ("start", po::value(&starts)->composing(),
        "NAME=V1,V2,... start-grid override in solver space, repeatable")
+      ("screen-iterations",
+       po::value(&options.screen_iterations)->default_value(options.screen_iterations),
+       "large start grids: Ceres iterations per start before the best --polish-starts "
+       "continue (0 = run every start to convergence)")
+      ("polish-starts", po::value(&options.polish_starts)->default_value(options.polish_starts),
+       "unconverged starts that continue after screening")
       ("bootstrap", po::value(&options.bootstrap)->default_value(0),
        "K bootstrap resamples for 95% percentile intervals (0 = none)")
       ("bootstrap-full-grid", po::bool_switch(&options.bootstrap_full_grid),
@@ -99,10 +109,12 @@ int Run(const std::vector<std::string>& args) {
        "refit without the K largest N values and report how well they are predicted")
       ("threads", po::value(&options.num_threads)->default_value(0), "threads (0 = all cores)")
       ("filter", po::value(&filters)->composing(),
-       "key=value on task, method, llm, seed, visual_tokens, n_params (results file; repeatable)")
+       "key=value on task, method, llm, seed, visual_tokens, n_params (results file; "
+       "repeatable)")
       ("keep-seeds", "keep one point per job instead of averaging seeds (results file)")
       ("brief", "print one line per fit instead of the full report")
       ("json", po::value(&json_path), "write the report as JSON to this file");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("results", 1);
   po::variables_map vm;
@@ -114,8 +126,9 @@ int Run(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (results.empty() == csv.empty()) {
-    return ReportError(kName, Status::InvalidInput(
-                                  "give either a results file or --csv FILE (see vlmscale fit --help)"));
+    return ReportError(
+        kName,
+        Status::InvalidInput("give either a results file or --csv FILE (see vlmscale fit --help)"));
   }
   if (seed < 0) return ReportError(kName, Status::InvalidInput("--seed must be >= 0"));
   options.seed = static_cast<uint64_t>(seed);
@@ -167,8 +180,8 @@ int Run(const std::vector<std::string>& args) {
     }
     auto file = store::ReadResults(results);
     if (file.status().code() == Status::Code::kNotFound) {
-      return ReportError(kName, Status::InvalidInput(file.status().message() +
-                                                     " (check the results file path)"));
+      return ReportError(
+          kName, Status::InvalidInput(file.status().message() + " (check the results file path)"));
     }
     if (!file.ok()) return ReportError(kName, file.status());
     auto grouped = fit::GroupRecords(file->jobs, grouping);
@@ -192,16 +205,16 @@ int Run(const std::vector<std::string>& args) {
     if (!name.empty()) std::cout << "== " << name << " ==\n";
     std::cout << (vm.count("brief") ? summary.BriefReport() + "\n" : summary.FullReport());
     if (!summary.IsSolutionUsable()) {
-      std::cerr << "vlmscale fit: error: " << (name.empty() ? "" : name + ": ") << "fit failed: "
-                << summary.message << "\n";
+      std::cerr << "vlmscale fit: error: " << (name.empty() ? "" : name + ": ")
+                << "fit failed: " << summary.message << "\n";
     }
     nlohmann::json j = fit::FitSummaryToJson(summary, obs);
     if (!name.empty()) j["group"] = {{"task", groups[i].first}, {"method", groups[i].second}};
     fits.push_back(std::move(j));
   }
   if (!json_path.empty()) {
-    nlohmann::json doc = csv.empty() ? nlohmann::json{{"fits", fits}, {"source", results}}
-                                     : fits[0];
+    nlohmann::json doc =
+        csv.empty() ? nlohmann::json{{"fits", fits}, {"source", results}} : fits[0];
     if (!csv.empty()) doc["source"] = csv;
     st = WriteFileAtomically(json_path, doc.dump(2) + "\n");
     if (!st.ok()) return ReportError(kName, st);

@@ -18,6 +18,7 @@ int Run(const std::vector<std::string>& args) {
   po::options_description desc("Options");
   std::string fit_path, group, json_path;
   fit::FrontierOptions options;
+  // clang-format off
   desc.add_options()
       ("fit", po::value(&fit_path), "fit JSON written by vlmscale fit --json")
       ("text-tokens", po::value(&options.text_tokens), "Q, text tokens per query (required)")
@@ -28,11 +29,14 @@ int Run(const std::vector<std::string>& args) {
        "largest budget (0 = most expensive evaluated point)")
       ("budgets", po::value(&options.num_budgets)->default_value(options.num_budgets),
        "number of log-spaced budgets")
-      ("t-min", po::value(&options.t_min)->default_value(0), "smallest T allowed (0 = smallest evaluated)")
-      ("t-max", po::value(&options.t_max)->default_value(0), "largest T allowed (0 = largest evaluated)")
+      ("t-min", po::value(&options.t_min)->default_value(0),
+       "smallest T allowed (0 = smallest evaluated)")
+      ("t-max", po::value(&options.t_max)->default_value(0),
+       "largest T allowed (0 = largest evaluated)")
       ("n-min", po::value(&options.n_min)->default_value(0), "smallest N allowed")
       ("n-max", po::value(&options.n_max), "largest N allowed (default: no limit)")
       ("json", po::value(&json_path), "write the frontier as JSON to this file");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("fit", 1);
   po::variables_map vm;
@@ -46,7 +50,8 @@ int Run(const std::vector<std::string>& args) {
               << desc;
     return kExitOk;
   }
-  if (fit_path.empty()) return ReportError(kName, Status::InvalidInput("missing FIT.json argument"));
+  if (fit_path.empty())
+    return ReportError(kName, Status::InvalidInput("missing FIT.json argument"));
   if (!vm.count("text-tokens")) {
     return ReportError(kName, Status::InvalidInput("--text-tokens Q is required (0 for none)"));
   }

@@ -74,8 +74,8 @@ Result<std::vector<double>> CsvTable::NumericColumn(std::string_view name) const
   out.reserve(rows_.size());
   for (size_t r = 0; r < rows_.size(); ++r) {
     const std::string& field = rows_[r][col];
-    std::string where = source_ + ":" + std::to_string(line_numbers_[r]) + ": column '" +
-                        header_[col] + "'";
+    std::string where =
+        source_ + ":" + std::to_string(line_numbers_[r]) + ": column '" + header_[col] + "'";
     std::string lower;
     for (char c : field) lower.push_back(static_cast<char>(std::tolower(c)));
     if (field.empty()) return Status::InvalidInput(where + " is empty");

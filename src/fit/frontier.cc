@@ -121,8 +121,8 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
     FrontierPoint p;
     p.budget = options.num_budgets == 1
                    ? c_lo
-                   : std::exp(std::log(c_lo) + (std::log(c_hi) - std::log(c_lo)) * k /
-                                                   (options.num_budgets - 1));
+                   : std::exp(std::log(c_lo) +
+                              (std::log(c_hi) - std::log(c_lo)) * k / (options.num_budgets - 1));
     const double c = p.budget;
     // Feasible T: within [t_min, t_max] and N = c / (2 (q + T)) within [n_min, n_max].
     double lo = fr.t_min, hi = fr.t_max;
@@ -158,11 +158,10 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
     const double a = law.params.alpha, b = law.params.beta;
     fr.closed_form_t = MultiplicativeOptimalT(a, b, q, fr.t_min, fr.t_max);
     if (a > b) {
-      fr.closed_form_note = "alpha > beta: T* = beta*Q/(alpha-beta) = " +
-                            FormatNumber(b * q / (a - b)) +
-                            " at every budget (clamped to the T limits" +
-                            (std::isfinite(fr.n_max) || fr.n_min > 0 ? "; N limits may bind" : "") +
-                            ")";
+      fr.closed_form_note =
+          "alpha > beta: T* = beta*Q/(alpha-beta) = " + FormatNumber(b * q / (a - b)) +
+          " at every budget (clamped to the T limits" +
+          (std::isfinite(fr.n_max) || fr.n_min > 0 ? "; N limits may bind" : "") + ")";
     } else {
       fr.closed_form_note =
           "beta >= alpha: Y falls with T at every budget, so T* is the largest T allowed";
@@ -174,20 +173,20 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
 std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
   std::ostringstream os;
   os << "Inference-optimal frontier" << (law.name.empty() ? "" : " for " + law.name) << " ("
-     << ModelName(law.model) << " law), cost C = 2*N*(Q+T) with Q = " << FormatNumber(fr.text_tokens)
-     << "\n";
-  os << "  T limits [" << FormatNumber(fr.t_min) << ", " << FormatNumber(fr.t_max) << "], N limits ["
-     << FormatNumber(fr.n_min) << ", " << FormatNumber(fr.n_max) << "]\n";
+     << ModelName(law.model)
+     << " law), cost C = 2*N*(Q+T) with Q = " << FormatNumber(fr.text_tokens) << "\n";
+  os << "  T limits [" << FormatNumber(fr.t_min) << ", " << FormatNumber(fr.t_max)
+     << "], N limits [" << FormatNumber(fr.n_min) << ", " << FormatNumber(fr.n_max) << "]\n";
   if (fr.closed_form_t) {
     os << "  closed form: T* = " << FormatNumber(*fr.closed_form_t) << " (" << fr.closed_form_note
        << ")\n";
   }
-  os << "\n  budget C      N*           T*           predicted Y   | grid N     grid T     grid Y(fit)  grid Y(obs)\n";
+  os << "\n  budget C      N*           T*           predicted Y   | grid N     grid T     grid "
+        "Y(fit)  grid Y(obs)\n";
   for (const auto& p : fr.points) {
     char line[320];
-    std::string cont = p.feasible
-                           ? FormatNumber(p.n, 5) + (p.extrapolation ? "*" : "")
-                           : std::string("infeasible");
+    std::string cont = p.feasible ? FormatNumber(p.n, 5) + (p.extrapolation ? "*" : "")
+                                  : std::string("infeasible");
     std::snprintf(line, sizeof(line), "  %-13s %-12s %-12s %-13s | %-10s %-10s %-12s %s\n",
                   FormatNumber(p.budget, 5).c_str(), cont.c_str(),
                   p.feasible ? FormatNumber(p.t, 5).c_str() : "-",

@@ -11,8 +11,8 @@ namespace vlmscale::fit {
 namespace {
 
 const std::vector<std::string>& FilterKeys() {
-  static const std::vector<std::string> kKeys = {"task", "method", "llm", "seed", "visual_tokens",
-                                                 "n_params"};
+  static const std::vector<std::string> kKeys = {"task", "method",        "llm",
+                                                 "seed", "visual_tokens", "n_params"};
   return kKeys;
 }
 
@@ -38,8 +38,7 @@ bool Matches(const store::JobRecord& r, const std::string& key, const std::strin
 }  // namespace
 
 Result<Observations> ObservationsFromCsv(const CsvTable& table, const std::string& n_column,
-                                         const std::string& t_column,
-                                         const std::string& y_column) {
+                                         const std::string& t_column, const std::string& y_column) {
   VLM_ASSIGN_OR_RETURN(std::vector<double> n, table.NumericColumn(n_column));
   VLM_ASSIGN_OR_RETURN(std::vector<double> t, table.NumericColumn(t_column));
   VLM_ASSIGN_OR_RETURN(std::vector<double> y, table.NumericColumn(y_column));
@@ -125,11 +124,11 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
       if (options.average_seeds) {
         double sum = 0.0;
         for (const auto& e : errors) sum += e.first;
-        std::string label = errors.size() == 1 ? errors[0].second
-                                                : "mean of " + std::to_string(errors.size()) +
-                                                      " seeds at N=" + FormatNumber(n) +
-                                                      ", T=" + FormatNumber(t) + " (" +
-                                                      key.first + "/" + key.second + ")";
+        std::string label = errors.size() == 1
+                                ? errors[0].second
+                                : "mean of " + std::to_string(errors.size()) +
+                                      " seeds at N=" + FormatNumber(n) + ", T=" + FormatNumber(t) +
+                                      " (" + key.first + "/" + key.second + ")";
         g.observations.Add(n, t, sum / errors.size(), label);
       } else {
         for (const auto& e : errors) g.observations.Add(n, t, e.first, e.second);

@@ -17,8 +17,7 @@ namespace vlmscale::fit {
 // The columns N, T and Y of `table` as observations labelled "file:line". Fails with
 // kInvalidInput naming file, line and column for a missing column or a non-finite value.
 Result<Observations> ObservationsFromCsv(const CsvTable& table, const std::string& n_column,
-                                         const std::string& t_column,
-                                         const std::string& y_column);
+                                         const std::string& t_column, const std::string& y_column);
 
 // One (task, method) group of a results file.
 struct ObservationGroup {

@@ -51,7 +51,8 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
   if (s.has_stderr) {
     json se = json::object();
     for (int id : ids) {
-      se[ParamName(id)] = s.stderr_present[id] ? Number(GetParam(s.stderr_values, id)) : json(nullptr);
+      se[ParamName(id)] =
+          s.stderr_present[id] ? Number(GetParam(s.stderr_values, id)) : json(nullptr);
     }
     j["stderr"] = se;
     j["stderr_reason"] = s.at_bound.empty()
@@ -82,7 +83,8 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
   }
   j["extrapolation"] = ex;
   j["warnings"] = s.warnings;
-  j["starts"] = {{"total", s.num_starts}, {"at_best", s.starts_at_best}, {"failed", s.starts_failed}};
+  j["starts"] = {
+      {"total", s.num_starts}, {"at_best", s.starts_at_best}, {"failed", s.starts_failed}};
   json bounds = json::object();
   for (int id : ids) {
     if (id < static_cast<int>(s.bounds_used.size())) {
@@ -132,7 +134,8 @@ Result<FittedLaw> FittedLawFromJson(const nlohmann::json& fit) {
 
 Result<FittedLaw> ReadFittedLaw(const std::string& path, const std::string& group) {
   std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot open fit JSON '" + path + "'; run vlmscale fit --json first");
+  if (!in)
+    return Status::NotFound("cannot open fit JSON '" + path + "'; run vlmscale fit --json first");
   nlohmann::json doc;
   try {
     in >> doc;
@@ -149,11 +152,10 @@ Result<FittedLaw> ReadFittedLaw(const std::string& path, const std::string& grou
       if ((group.empty() && doc["fits"].size() == 1) || law.name == group) return law;
       names.push_back(law.name);
     }
-    return Status::InvalidInput(
-        path + ": " +
-        (group.empty() ? "holds several fits; choose one with --group"
-                       : "no fit for group '" + group + "'") +
-        " (groups: " + Join(names, ", ") + ")");
+    return Status::InvalidInput(path + ": " +
+                                (group.empty() ? "holds several fits; choose one with --group"
+                                               : "no fit for group '" + group + "'") +
+                                " (groups: " + Join(names, ", ") + ")");
   }
   Result<FittedLaw> law = FittedLawFromJson(doc);
   if (!law.ok()) return law.status().WithPrefix(path);

@@ -9,10 +9,9 @@
 #ifndef VLMSCALE_FIT_REPORT_JSON_H_
 #define VLMSCALE_FIT_REPORT_JSON_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "fit/scaling_law.h"

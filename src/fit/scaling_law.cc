@@ -32,7 +32,7 @@ struct FitContext {
   double huber_delta = 1e-3;
   std::vector<int> active;  // Param ids in solver order.
   std::vector<double> log_n, log_t, y, log_y;
-  std::vector<double> lower, upper;  // Solver space, per active index.
+  std::vector<double> lower, upper;      // Solver space, per active index.
   std::vector<Interval> natural_bounds;  // Per ParamId.
 };
 
@@ -48,7 +48,8 @@ double FromSolver(const FitContext& ctx, int id, double solver) {
 
 LawParams ToLawParams(const FitContext& ctx, const std::vector<double>& x) {
   LawParams p;
-  for (size_t k = 0; k < ctx.active.size(); ++k) SetParam(&p, ctx.active[k], FromSolver(ctx, ctx.active[k], x[k]));
+  for (size_t k = 0; k < ctx.active.size(); ++k)
+    SetParam(&p, ctx.active[k], FromSolver(ctx, ctx.active[k], x[k]));
   return p;
 }
 
@@ -125,7 +126,8 @@ double PointLoss(const FitContext& ctx, double r) {
 
 double Objective(const FitContext& ctx, const std::vector<double>& x) {
   double total = 0.0;
-  for (size_t i = 0; i < ctx.y.size(); ++i) total += PointLoss(ctx, Residual(ctx, i, x.data(), nullptr));
+  for (size_t i = 0; i < ctx.y.size(); ++i)
+    total += PointLoss(ctx, Residual(ctx, i, x.data(), nullptr));
   return total;
 }
 
@@ -208,7 +210,8 @@ class StartSolver {
     po.cost_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
     po.loss_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
     problem_ = std::make_unique<ceres::Problem>(po);
-    if (robust && ctx->loss == Loss::kHuber) loss_ = std::make_unique<ceres::HuberLoss>(ctx->huber_delta);
+    if (robust && ctx->loss == Loss::kHuber)
+      loss_ = std::make_unique<ceres::HuberLoss>(ctx->huber_delta);
     std::vector<double*> blocks;
     for (double& v : x_) blocks.push_back(&v);
     if (options.per_point_residual_blocks) {
@@ -241,7 +244,8 @@ class StartSolver {
 
   // Solves from `start` (solver space, clamped into the bounds). Returns Ceres' verdict.
   ceres::TerminationType Solve(const std::vector<double>& start) {
-    for (size_t k = 0; k < x_.size(); ++k) x_[k] = std::clamp(start[k], ctx_->lower[k], ctx_->upper[k]);
+    for (size_t k = 0; k < x_.size(); ++k)
+      x_[k] = std::clamp(start[k], ctx_->lower[k], ctx_->upper[k]);
     ceres::Solver::Summary summary;
     ceres::Solve(so_, problem_.get(), &summary);
     return summary.termination_type;
@@ -311,14 +315,14 @@ std::vector<StartResult> MultiStart(const FitContext& ctx, const FitOptions& opt
   for (size_t s = 0; s < results.size(); ++s) {
     if (results[s].usable && !results[s].converged) open.push_back(s);
   }
-  std::stable_sort(open.begin(), open.end(), [&](size_t a, size_t b) {
-    return results[a].objective < results[b].objective;
-  });
+  std::stable_sort(open.begin(), open.end(),
+                   [&](size_t a, size_t b) { return results[a].objective < results[b].objective; });
   if (open.size() > static_cast<size_t>(options.polish_starts)) open.resize(options.polish_starts);
   std::sort(open.begin(), open.end());
   std::vector<std::vector<double>> resume;
   for (size_t s : open) resume.push_back(results[s].x);
-  std::vector<StartResult> polished = RunStarts(ctx, options, resume, threads, options.max_iterations);
+  std::vector<StartResult> polished =
+      RunStarts(ctx, options, resume, threads, options.max_iterations);
   for (size_t k = 0; k < open.size(); ++k) {
     if (polished[k].usable) results[open[k]] = polished[k];
   }
@@ -674,11 +678,16 @@ std::vector<int> ActiveParams(Model m) {
 
 double GetParam(const LawParams& p, int id) {
   switch (id) {
-    case kParamA: return p.A;
-    case kParamAlpha: return p.alpha;
-    case kParamB: return p.B;
-    case kParamBeta: return p.beta;
-    case kParamE: return p.E;
+    case kParamA:
+      return p.A;
+    case kParamAlpha:
+      return p.alpha;
+    case kParamB:
+      return p.B;
+    case kParamBeta:
+      return p.beta;
+    case kParamE:
+      return p.E;
   }
   CHECK(false) << "bad parameter id " << id;
   return 0.0;
@@ -686,11 +695,21 @@ double GetParam(const LawParams& p, int id) {
 
 void SetParam(LawParams* p, int id, double v) {
   switch (id) {
-    case kParamA: p->A = v; return;
-    case kParamAlpha: p->alpha = v; return;
-    case kParamB: p->B = v; return;
-    case kParamBeta: p->beta = v; return;
-    case kParamE: p->E = v; return;
+    case kParamA:
+      p->A = v;
+      return;
+    case kParamAlpha:
+      p->alpha = v;
+      return;
+    case kParamB:
+      p->B = v;
+      return;
+    case kParamBeta:
+      p->beta = v;
+      return;
+    case kParamE:
+      p->E = v;
+      return;
   }
   CHECK(false) << "bad parameter id " << id;
 }
@@ -779,8 +798,10 @@ Status ValidateObservations(const FitOptions& options, const Observations& obs) 
       return Status::InvalidInput(where + ": N, T and Y must be finite (got N=" + Fmt(obs.n[i]) +
                                   ", T=" + Fmt(obs.t[i]) + ", Y=" + Fmt(obs.y[i]) + ")");
     }
-    if (obs.n[i] <= 0) return Status::InvalidInput(where + ": N must be > 0 (got " + Fmt(obs.n[i]) + ")");
-    if (obs.t[i] <= 0) return Status::InvalidInput(where + ": T must be > 0 (got " + Fmt(obs.t[i]) + ")");
+    if (obs.n[i] <= 0)
+      return Status::InvalidInput(where + ": N must be > 0 (got " + Fmt(obs.n[i]) + ")");
+    if (obs.t[i] <= 0)
+      return Status::InvalidInput(where + ": T must be > 0 (got " + Fmt(obs.t[i]) + ")");
     if (options.space == Space::kLog && obs.y[i] <= 0) {
       return Status::InvalidInput(where + ": Y must be > 0 for a log-space fit (got " +
                                   Fmt(obs.y[i]) + "); use --space linear or drop the point");
@@ -840,8 +861,8 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
   }
   const StartResult& b = results[best];
   summary->best_start = best;
-  summary->termination = b.converged ? FitSummary::Termination::kConvergence
-                                     : FitSummary::Termination::kNoConvergence;
+  summary->termination =
+      b.converged ? FitSummary::Termination::kConvergence : FitSummary::Termination::kNoConvergence;
   summary->message = b.converged ? "converged" : "best start hit the iteration limit";
   summary->params = ToLawParams(ctx, b.x);
   summary->objective = b.objective;
@@ -914,12 +935,14 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
     return static_cast<size_t>(std::unique(v.begin(), v.end()) - v.begin());
   };
   if (distinct(obs.n) < 2) {
-    summary->warnings.push_back("non-identifiable: all points share one N, so alpha is not "
-                                "determined by the data");
+    summary->warnings.push_back(
+        "non-identifiable: all points share one N, so alpha is not "
+        "determined by the data");
   }
   if (distinct(obs.t) < 2) {
-    summary->warnings.push_back("non-identifiable: all points share one T, so beta is not "
-                                "determined by the data");
+    summary->warnings.push_back(
+        "non-identifiable: all points share one T, so beta is not "
+        "determined by the data");
   }
   if (summary->termination == FitSummary::Termination::kNoConvergence) {
     summary->warnings.push_back("the best start did not converge within " +
@@ -1023,21 +1046,21 @@ std::string FitSummary::FullReport() const {
      << starts_failed << " failed; " << num_threads << " threads, "
      << FormatNumber(solve_seconds * 1e3, 4) << " ms)\n";
   os << "  termination  "
-     << (termination == Termination::kConvergence
-             ? "CONVERGENCE"
-             : termination == Termination::kNoConvergence ? "NO_CONVERGENCE" : "FAILURE")
+     << (termination == Termination::kConvergence     ? "CONVERGENCE"
+         : termination == Termination::kNoConvergence ? "NO_CONVERGENCE"
+                                                      : "FAILURE")
      << ": " << message << "\n";
   if (termination == Termination::kFailure) return os.str();
   os << "\n  param        value          stderr         95% CI (bootstrap)       bounds\n";
   for (int id : ActiveParams(model)) {
     char line[256];
     std::string se = stderr_present[id] ? Fmt(GetParam(stderr_values, id)) : "-";
-    std::string ci = has_ci ? "[" + Fmt(GetParam(ci_lower, id)) + ", " +
-                                  Fmt(GetParam(ci_upper, id)) + "]"
-                            : "-";
-    std::string bnd = id < static_cast<int>(bounds_used.size())
-                          ? "[" + Fmt(bounds_used[id].lower) + ", " + Fmt(bounds_used[id].upper) + "]"
-                          : "";
+    std::string ci =
+        has_ci ? "[" + Fmt(GetParam(ci_lower, id)) + ", " + Fmt(GetParam(ci_upper, id)) + "]" : "-";
+    std::string bnd =
+        id < static_cast<int>(bounds_used.size())
+            ? "[" + Fmt(bounds_used[id].lower) + ", " + Fmt(bounds_used[id].upper) + "]"
+            : "";
     bool pinned = std::find(at_bound.begin(), at_bound.end(), ParamName(id)) != at_bound.end();
     std::snprintf(line, sizeof(line), "  %-12s %-14s %-14s %-24s %s%s\n", ParamName(id),
                   Fmt(GetParam(params, id)).c_str(), se.c_str(), ci.c_str(), bnd.c_str(),
@@ -1059,9 +1082,9 @@ std::string FitSummary::FullReport() const {
     os << "    N            T            observed     predicted    rel. error\n";
     for (const auto& h : extrapolation) {
       char line[200];
-      std::snprintf(line, sizeof(line), "    %-12s %-12s %-12s %-12s %+.2f%%\n",
-                    Fmt(h.n).c_str(), Fmt(h.t).c_str(), Fmt(h.observed).c_str(),
-                    Fmt(h.predicted).c_str(), 100.0 * h.relative_error);
+      std::snprintf(line, sizeof(line), "    %-12s %-12s %-12s %-12s %+.2f%%\n", Fmt(h.n).c_str(),
+                    Fmt(h.t).c_str(), Fmt(h.observed).c_str(), Fmt(h.predicted).c_str(),
+                    100.0 * h.relative_error);
       os << line;
     }
   }

@@ -191,8 +191,8 @@ struct FitSummary {
 
   // Multi-start bookkeeping.
   int num_starts = 0;
-  int starts_failed = 0;    // Starts Ceres reported as failed.
-  int starts_at_best = 0;   // Starts within 1e-6 (relative) of the best objective.
+  int starts_failed = 0;   // Starts Ceres reported as failed.
+  int starts_at_best = 0;  // Starts within 1e-6 (relative) of the best objective.
   int best_start = -1;
   int num_threads = 0;
   double solve_seconds = 0.0;      // Multi-start only.

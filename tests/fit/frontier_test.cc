@@ -98,7 +98,8 @@ TEST(Frontier, AdditiveOptimumIsTheMinimumAlongTheBudgetCurve) {
   for (const auto& p : fr->points) {
     ASSERT_TRUE(p.feasible);
     for (int i = 0; i <= 2000; ++i) {
-      double t = std::exp(std::log(fr->t_min) + (std::log(fr->t_max) - std::log(fr->t_min)) * i / 2000);
+      double t =
+          std::exp(std::log(fr->t_min) + (std::log(fr->t_max) - std::log(fr->t_min)) * i / 2000);
       double n = p.budget / (2 * (20 + t));
       EXPECT_GE(Predict(law.model, law.params, n, t), p.predicted - 1e-12);
     }

@@ -8,7 +8,8 @@ namespace vlmscale::fit {
 namespace {
 
 store::JobRecord Record(const std::string& task, const std::string& method, double n, int64_t t,
-                        int64_t seed, double error, store::JobState state = store::JobState::kDone) {
+                        int64_t seed, double error,
+                        store::JobState state = store::JobState::kDone) {
   store::JobRecord r;
   r.job_id = task + method + std::to_string(t) + std::to_string(seed);
   r.llm = "llm" + std::to_string(static_cast<int>(n));
@@ -29,8 +30,10 @@ TEST(GroupingOptions, DefaultsAreValid) {
 
 TEST(GroupRecords, GroupsByTaskAndMethodAndAveragesSeeds) {
   std::vector<store::JobRecord> records = {
-      Record("glyphs", "pool", 1e6, 16, 0, 0.5), Record("glyphs", "pool", 1e6, 16, 1, 0.7),
-      Record("glyphs", "pool", 2e6, 16, 0, 0.4), Record("shapes", "pool", 1e6, 16, 0, 0.2),
+      Record("glyphs", "pool", 1e6, 16, 0, 0.5),
+      Record("glyphs", "pool", 1e6, 16, 1, 0.7),
+      Record("glyphs", "pool", 2e6, 16, 0, 0.4),
+      Record("shapes", "pool", 1e6, 16, 0, 0.2),
       Record("glyphs", "prune", 1e6, 4, 0, 0.9),
       Record("glyphs", "pool", 4e6, 16, 0, 0.1, store::JobState::kFailed),
       Record("glyphs", "pool", 8e6, 16, 0, NAN, store::JobState::kPending)};

@@ -4,9 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "fit/scaling_law.h"
 #include "gtest/gtest.h"
@@ -23,8 +22,8 @@ std::string TempDir() {
 }
 
 int RunBinary(const std::string& args, const std::string& stderr_path) {
-  std::string cmd = std::string(VLMSCALE_TEST_BINARY_DIR) + "/vlmscale " + args + " >/dev/null 2>" +
-                    stderr_path;
+  std::string cmd =
+      std::string(VLMSCALE_TEST_BINARY_DIR) + "/vlmscale " + args + " >/dev/null 2>" + stderr_path;
   int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -92,8 +91,8 @@ TEST(FitResultsFile, FitsEachTaskMethodGroupOfAResultsFile) {
     // N is in parameters here, not millions: only A changes (A * 1e6^alpha).
     EXPECT_NEAR(f["params"]["A"].get<double>(), truth.A * std::pow(1e6, truth.alpha), 1e-3);
   }
-  ASSERT_EQ(RunBinary("fit " + path + " --keep-seeds --filter task=shapes --json " + json_path, err),
-            0)
+  ASSERT_EQ(
+      RunBinary("fit " + path + " --keep-seeds --filter task=shapes --json " + json_path, err), 0)
       << ReadAll(err);
   doc = nlohmann::json::parse(ReadAll(json_path));
   ASSERT_EQ(doc["fits"].size(), 1u);

@@ -167,8 +167,10 @@ TEST_P(Recovery, NoiseFreeDataGivesTheTrueParameters) {
   ASSERT_TRUE(FitScalingLaw(OptionsFor(c), obs, &s).ok());
   ASSERT_TRUE(s.IsSolutionUsable()) << s.message;
   for (int id : ActiveParams(c.model)) {
-    EXPECT_NEAR(fit::GetParam(s.params, id), fit::GetParam(truth, id), 1e-4 * (1 + fit::GetParam(truth, id)))
-        << ParamName(id) << "\n" << s.FullReport();
+    EXPECT_NEAR(fit::GetParam(s.params, id), fit::GetParam(truth, id),
+                1e-4 * (1 + fit::GetParam(truth, id)))
+        << ParamName(id) << "\n"
+        << s.FullReport();
   }
   EXPECT_LT(s.sse, 1e-12);
 }
@@ -216,7 +218,8 @@ TEST(FitScalingLaw, OneDistinctTIsReportedAsNotIdentifiable) {
 }
 
 TEST(FitScalingLaw, FewPointsAreWarnedAbout) {
-  Observations obs = Synthetic(Model::kMultiplicative, Truth(Model::kMultiplicative), 0.0, false, 1);
+  Observations obs =
+      Synthetic(Model::kMultiplicative, Truth(Model::kMultiplicative), 0.0, false, 1);
   Observations few;
   for (size_t i : {0, 7, 14, 21, 28, 35}) few.Add(obs.n[i], obs.t[i], obs.y[i]);
   FitSummary s;
@@ -227,7 +230,8 @@ TEST(FitScalingLaw, FewPointsAreWarnedAbout) {
 TEST(FitScalingLaw, BadInputsAreRejectedWithTheirLocation) {
   FitOptions options;
   FitSummary s;
-  Observations obs = Synthetic(Model::kMultiplicative, Truth(Model::kMultiplicative), 0.0, false, 1);
+  Observations obs =
+      Synthetic(Model::kMultiplicative, Truth(Model::kMultiplicative), 0.0, false, 1);
 
   Observations nan_obs = obs;
   nan_obs.y[3] = std::numeric_limits<double>::quiet_NaN();
