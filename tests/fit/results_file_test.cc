@@ -91,6 +91,20 @@ TEST(FitResultsFile, FitsEachTaskMethodGroupOfAResultsFile) {
     // N is in parameters here, not millions: only A changes (A * 1e6^alpha).
     EXPECT_NEAR(f["params"]["A"].get<double>(), truth.A * std::pow(1e6, truth.alpha), 1e-3);
   }
+  // The frontier picks one group of a multi-fit JSON.
+  EXPECT_EQ(RunBinary("frontier " + json_path + " --text-tokens 50", err), 2);
+  EXPECT_NE(ReadAll(err).find("choose one with --group"), std::string::npos) << ReadAll(err);
+  const std::string front = dir + "/front.json";
+  ASSERT_EQ(
+      RunBinary("frontier " + json_path + " --text-tokens 50 --group shapes/pool --json " + front,
+                err),
+      0)
+      << ReadAll(err);
+  nlohmann::json fr = nlohmann::json::parse(ReadAll(front));
+  EXPECT_EQ(fr["group"], "shapes/pool");
+  // alpha = 0.3 > beta = 0.2: T* = 0.2 * 50 / 0.1 = 100.
+  EXPECT_NEAR(fr["closed_form_t"].get<double>(), 100.0, 1e-3);
+
   ASSERT_EQ(
       RunBinary("fit " + path + " --keep-seeds --filter task=shapes --json " + json_path, err), 0)
       << ReadAll(err);
