@@ -567,8 +567,7 @@ double Percentile(std::vector<double> v, double q) {
   return v[lo] + (pos - lo) * (v[hi] - v[lo]);
 }
 
-void RunBootstrap(const FitOptions& options, const Observations& obs,
-                  const std::vector<double>& best_natural_solver, FitSummary* summary) {
+void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary* summary) {
   const int k_total = options.bootstrap;
   const size_t n = obs.size();
   std::vector<std::vector<double>> draws(k_total);  // Natural params per resample (ids).
@@ -960,7 +959,7 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
 
   if (options.bootstrap > 0) {
     const auto tb = std::chrono::steady_clock::now();
-    RunBootstrap(options, obs, b.x, summary);
+    RunBootstrap(options, obs, summary);
     summary->bootstrap_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count();
   }
