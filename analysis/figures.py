@@ -1,0 +1,351 @@
+"""The five figures of a vlmscale study, drawn with matplotlib (Agg) as PNG and SVG.
+
+Every figure function returns a Figure record (name, title, caption, files) or None when there is
+nothing to draw (e.g. no curves). Files are written into out_dir as <name>.png and <name>.svg.
+Measured points are the seed means of done jobs at each (task, method, N, T), as the fitter uses.
+"""
+
+import math
+import os
+from collections import OrderedDict, defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from vlmresults import group_key, law  # noqa: E402
+
+DPI = 110
+plt.rcParams.update({
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.fontsize": 8,
+    "svg.fonttype": "none",
+})
+
+
+class Figure:
+    def __init__(self, name, title, caption, files):
+        self.name = name
+        self.title = title
+        self.caption = caption
+        self.files = files  # [png path, svg path]
+
+
+def human_count(x):
+    """25472 -> '25.5k', 5e8 -> '500M', 0.5 -> '0.5'."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def _save(fig, out_dir, name):
+    png = os.path.join(out_dir, name + ".png")
+    svg = os.path.join(out_dir, name + ".svg")
+    fig.savefig(png, dpi=DPI, bbox_inches="tight")
+    fig.savefig(svg, bbox_inches="tight")
+    plt.close(fig)
+    return [png, svg]
+
+
+def _grid(count, width=5.0, height=4.0, max_cols=3):
+    cols = max(1, min(count, max_cols))
+    rows = max(1, math.ceil(count / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
+
+
+def measured_points(results):
+    """OrderedDict 'task/method' -> list of {llm, n, t, y, std, seeds} sorted by (n, t)."""
+    cells = defaultdict(list)
+    llm_of = {}
+    for job in results.done_jobs():
+        key = (f"{job['task']}/{job['method']}", job["n_params"], job["visual_tokens"])
+        cells[key].append(job["error"])
+        llm_of[key] = job["llm"]
+    groups = OrderedDict()
+    for key in sorted(cells, key=lambda k: (k[0], k[1], k[2])):
+        ys = np.asarray(cells[key])
+        groups.setdefault(key[0], []).append({
+            "llm": llm_of[key], "n": key[1], "t": float(key[2]), "y": float(ys.mean()),
+            "std": float(ys.std(ddof=1)) if len(ys) > 1 else 0.0, "seeds": len(ys)})
+    return groups
+
+
+def points_from_fits(fits):
+    """Measured points from fit JSON objects (when no results file is at hand)."""
+    groups = OrderedDict()
+    for fit in fits:
+        groups[group_key(fit)] = [
+            {"llm": "", "n": p["n"], "t": p["t"], "y": p["y"], "std": 0.0, "seeds": 1}
+            for p in sorted(fit.get("points", []), key=lambda p: (p["n"], p["t"]))]
+    return groups
+
+
+def _n_label(point, n_unit):
+    text = f"N = {human_count(point['n'])}{n_unit}"
+    return f"{point['llm']} ({text})" if point["llm"] else text
+
+
+def error_vs_tokens(groups, fits, out_dir, n_unit=""):
+    """Figure 1: error vs visual tokens (log x), a line per N, fitted law through the points."""
+    if not groups:
+        return None
+    fig, axes = _grid(len(groups))
+    for ax, (key, points) in zip(axes, groups.items()):
+        fit = fits.get(key)
+        ns = sorted({p["n"] for p in points})
+        colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(ns)))
+        t_all = [p["t"] for p in points]
+        t_dense = np.geomspace(min(t_all), max(t_all), 200)
+        for color, n in zip(colors, ns):
+            pts = [p for p in points if p["n"] == n]
+            ax.errorbar([p["t"] for p in pts], [p["y"] for p in pts],
+                        yerr=[p["std"] for p in pts], fmt="o", color=color, ms=5, capsize=2,
+                        label=_n_label(pts[0], n_unit))
+            if fit is not None:
+                ax.plot(t_dense, law(fit, np.full_like(t_dense, n), t_dense), "-", color=color,
+                        lw=1.3, alpha=0.9)
+            else:
+                ax.plot([p["t"] for p in pts], [p["y"] for p in pts], ":", color=color, lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("visual tokens T (count, log scale)")
+        ax.set_ylabel("error Y = 1 − accuracy (fraction)")
+        title = key or "fit"
+        if fit is not None:
+            p = fit["params"]
+            title += f"\nα = {p['alpha']:.3g}, β = {p['beta']:.3g}, E = {p['E']:.3g}, " \
+                     f"R² = {fit.get('r2', float('nan')):.3f}"
+        else:
+            title += " (no fit)"
+        ax.set_title(title)
+        ax.legend(title="LLM (points: measured, lines: fit)", loc="best")
+    fig.suptitle("Error vs visual tokens, per LLM size", fontsize=12)
+    fig.tight_layout()
+    files = _save(fig, out_dir, "error_vs_tokens")
+    return Figure("error_vs_tokens", "Error vs visual tokens",
+                  "Measured error (dots, seed mean ± 1 std) against the number of visual tokens, "
+                  "one colour per LLM size; solid lines are the fitted law at that N.", files)
+
+
+def dense_frontier(fit, q, c_min, c_max, t_min, t_max, budgets=120):
+    """(C, Y*, T*) arrays: for each budget the T minimising the law on N = C / (2 (Q + T))."""
+    cs = np.geomspace(c_min, c_max, budgets)
+    ts = np.geomspace(t_min, t_max, 600)
+    best_y, best_t = [], []
+    for c in cs:
+        n = c / (2.0 * (q + ts))
+        y = law(fit, n, ts)
+        i = int(np.nanargmin(y))
+        best_y.append(y[i])
+        best_t.append(ts[i])
+    return cs, np.asarray(best_y), np.asarray(best_t)
+
+
+def frontier_figure(groups, fits, frontiers, q, out_dir, n_unit=""):
+    """Figure 2: error vs inference FLOPs 2·N·(Q+T) for every (N, T), coloured by T, with the
+    fitted inference-optimal frontier (the seed paper's Figure 1 style)."""
+    if not groups:
+        return None
+    fig, axes = _grid(len(groups), width=5.6)
+    t_values = sorted({p["t"] for pts in groups.values() for p in pts})
+    norm = LogNorm(vmin=min(t_values), vmax=max(t_values) if max(t_values) > min(t_values)
+                   else min(t_values) * 10)
+    cmap = plt.cm.plasma
+    for ax, (key, points) in zip(axes, groups.items()):
+        cost = np.array([2.0 * p["n"] * (q + p["t"]) for p in points])
+        ys = np.array([p["y"] for p in points])
+        sc = ax.scatter(cost, ys, c=[p["t"] for p in points], cmap=cmap, norm=norm, s=36,
+                        edgecolors="black", linewidths=0.4, zorder=3, label="evaluated (N, T)")
+        fit = fits.get(key)
+        if fit is not None:
+            cs, y_star, t_star = dense_frontier(fit, q, cost.min(), cost.max(), min(t_values),
+                                                max(t_values))
+            ax.plot(cs, y_star, "-", color="tab:green", lw=2, zorder=2,
+                    label="fitted frontier (best T per budget)")
+            fr = frontiers.get(key)
+            if fr and fr.get("frontier"):
+                cont = [row["continuous"] for row in fr["frontier"]]
+                ax.plot([row["budget"] for row in fr["frontier"]], [c["predicted"] for c in cont],
+                        "x", color="tab:green", ms=6, zorder=4, label="vlmscale frontier budgets")
+            t_med = float(np.median(t_star))
+            if fr and fr.get("closed_form_t") is not None:
+                t_med = float(fr["closed_form_t"])  # exact for the multiplicative law
+            ax.text(0.97, 0.97, f"optimal T ≈ {t_med:.3g} (Q = {q:g})", transform=ax.transAxes,
+                    ha="right", va="top", fontsize=9,
+                    bbox=dict(boxstyle="round", fc="white", ec="0.7"))
+        ax.set_xscale("log")
+        ax.set_xlabel(f"inference FLOPs per query, 2·N·(Q+T), Q = {q:g} (log scale)")
+        ax.set_ylabel("error Y = 1 − accuracy (fraction)")
+        ax.set_title(key or "fit")
+        ax.legend(loc="lower left")
+        fig.colorbar(sc, ax=ax, label="visual tokens T")
+    fig.suptitle(f"Error vs inference compute, Q = {q:g} text tokens", fontsize=12)
+    fig.tight_layout()
+    files = _save(fig, out_dir, "frontier")
+    return Figure("frontier", f"Inference-optimal frontier (Q = {q:g})",
+                  "Every evaluated (N, T) at its inference cost 2·N·(Q+T), coloured by the number "
+                  "of visual tokens. The green line is the lowest fitted error reachable at each "
+                  "budget; crosses are the budgets of the vlmscale frontier table.", files)
+
+
+def methods_figure(results, out_dir):
+    """Figure 3: compression methods side by side at each visual token count, per task and LLM;
+    bars are seed means, error bars ±1 std over seeds."""
+    done = results.done_jobs()
+    if not done:
+        return None
+    tasks = sorted({j["task"] for j in done})
+    llms = sorted({(j["n_params"], j["llm"]) for j in done})
+    methods = sorted({j["method"] for j in done})
+    panels = [(task, llm) for task in tasks for llm in llms]
+    fig, axes = _grid(len(panels), width=4.6, height=3.6, max_cols=4)
+    colors = plt.cm.tab10(np.arange(len(methods)) % 10)
+    width = 0.8 / max(1, len(methods))
+    max_seeds = 1
+    for ax, (task, (n, llm)) in zip(axes, panels):
+        jobs = [j for j in done if j["task"] == task and j["n_params"] == n]
+        ts = sorted({j["visual_tokens"] for j in jobs})
+        for m_index, (method, color) in enumerate(zip(methods, colors)):
+            means, stds = [], []
+            for t in ts:
+                ys = np.array([j["error"] for j in jobs
+                               if j["method"] == method and j["visual_tokens"] == t])
+                max_seeds = max(max_seeds, len(ys))
+                means.append(ys.mean() if len(ys) else np.nan)
+                stds.append(ys.std(ddof=1) if len(ys) > 1 else 0.0)
+            x = np.arange(len(ts)) + (m_index - (len(methods) - 1) / 2) * width
+            ax.bar(x, means, width, yerr=stds, capsize=2, color=color, label=method,
+                   edgecolor="black", linewidth=0.3)
+        ax.set_xticks(np.arange(len(ts)))
+        ax.set_xticklabels([str(t) for t in ts])
+        ax.set_xlabel("visual tokens T (count)")
+        ax.set_ylabel("error (fraction)")
+        ax.set_title(f"{task}, {llm} (N = {human_count(n)})")
+        finite = [j["error"] for j in jobs]
+        if finite:
+            lo, hi = min(finite), max(finite)
+            pad = 0.15 * (hi - lo) if hi > lo else 0.05 * max(hi, 1e-3)
+            ax.set_ylim(max(0.0, lo - pad), hi + pad)
+        ax.legend(title="method", loc="best")
+    fig.suptitle("Compression methods side by side (bars: seed mean, whiskers: ±1 std)",
+                 fontsize=12)
+    fig.tight_layout()
+    files = _save(fig, out_dir, "methods")
+    return Figure("methods", "Compression methods compared",
+                  f"Error of each compression method at each visual token count, one panel per "
+                  f"task and LLM; bars are means over up to {max_seeds} seed(s), whiskers ±1 "
+                  f"standard deviation over seeds (none with a single seed). The y axis is "
+                  f"zoomed to the data.", files)
+
+
+def primary_curve(names):
+    """The curve to draw: train_loss if present, else the first that is not a learning rate."""
+    if "train_loss" in names:
+        return "train_loss"
+    for name in names:
+        if name not in ("lr", "learning_rate"):
+            return name
+    return names[0] if names else None
+
+
+def curves_figure(results, out_dir):
+    """Figure 4: training curves, one panel per (task, method, LLM), a line per T (seed 0 solid,
+    other seeds thin)."""
+    name = primary_curve(results.curve_names())
+    if name is None:
+        return None
+    done = [j for j in results.jobs if j["status"] in ("done", "failed")]
+    panels = OrderedDict()
+    for job in sorted(done, key=lambda j: (j["task"], j["method"], j["n_params"],
+                                           j["visual_tokens"], j["seed"])):
+        curve = results.curve(job["job_id"], name)
+        if curve is None or len(curve[0]) == 0:
+            continue
+        panels.setdefault((job["task"], job["method"], job["n_params"], job["llm"]), []).append(
+            (job, curve))
+    if not panels:
+        return None
+    fig, axes = _grid(len(panels), width=4.2, height=3.3, max_cols=4)
+    t_values = sorted({j["visual_tokens"] for lines in panels.values() for j, _ in lines})
+    norm = LogNorm(vmin=min(t_values), vmax=max(max(t_values), min(t_values) * 10))
+    positive = all((c[1][np.isfinite(c[1])] > 0).all() for lines in panels.values()
+                   for _, c in lines)
+    for ax, ((task, method, n, llm), lines) in zip(axes, panels.items()):
+        first_seed = min(j["seed"] for j, _ in lines)
+        seen = set()
+        for job, (steps, values) in lines:
+            t = job["visual_tokens"]
+            main = job["seed"] == first_seed
+            label = f"T = {t}" if t not in seen and main else None
+            seen.add(t)
+            ax.plot(steps, values, "-", color=plt.cm.viridis(norm(t) * 0.9),
+                    lw=1.4 if main else 0.6, alpha=1.0 if main else 0.6, label=label)
+        if positive and "loss" in name:
+            ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(name + (" (log scale)" if positive and "loss" in name else ""))
+        ax.set_title(f"{task}/{method}, {llm} (N = {human_count(n)})")
+        ax.legend(loc="best", ncol=2)
+    fig.suptitle(f"Training curves: {name} per job (seed {first_seed} bold, other seeds thin)",
+                 fontsize=12)
+    fig.tight_layout()
+    files = _save(fig, out_dir, "curves")
+    return Figure("curves", f"Training curves ({name})",
+                  f"The '{name}' curve of every job, one panel per task, method and LLM, one "
+                  f"colour per visual token count.", files)
+
+
+def fit_quality_figure(fits, out_dir):
+    """Figure 5: measured vs predicted error for every fitted point; held-out points of
+    --holdout-largest (predicted by the fit without them) are marked with a star."""
+    fits = [f for f in fits if f.get("points")]
+    if not fits:
+        return None
+    fig, ax = plt.subplots(figsize=(6.2, 5.4))
+    colors = plt.cm.tab10(np.arange(len(fits)) % 10)
+    lo, hi = math.inf, -math.inf
+    held_any = False
+    for fit, color in zip(fits, colors):
+        pts = fit["points"]
+        y = np.array([p["y"] for p in pts])
+        pred = law(fit, [p["n"] for p in pts], [p["t"] for p in pts])
+        label = f"{group_key(fit) or 'fit'} (R² = {fit.get('r2', float('nan')):.3f}, " \
+                f"{len(pts)} pts)"
+        ax.scatter(pred, y, s=28, color=color, edgecolors="black", linewidths=0.3, label=label,
+                   zorder=3)
+        lo, hi = min(lo, y.min(), pred.min()), max(hi, y.max(), pred.max())
+        held = fit.get("extrapolation") or []
+        if held:
+            held_any = True
+            hp = np.array([h["predicted"] for h in held])
+            ho = np.array([h["observed"] for h in held])
+            ax.scatter(hp, ho, s=140, marker="*", color=color, edgecolors="black", linewidths=0.6,
+                       zorder=4, label=f"{group_key(fit) or 'fit'}: held out (largest N)")
+            lo, hi = min(lo, hp.min(), ho.min()), max(hi, hp.max(), ho.max())
+    pad = 0.05 * (hi - lo) if hi > lo else 0.01
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "--", color="0.4", lw=1,
+            label="measured = predicted")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal")
+    ax.set_xlabel("predicted error (fitted law, fraction)")
+    ax.set_ylabel("measured error (fraction)")
+    ax.set_title("Fit quality: measured vs predicted error")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    files = _save(fig, out_dir, "fit_quality")
+    caption = "Each fitted point (seed mean) against the law's prediction; on the dashed line " \
+              "the fit is exact."
+    if held_any:
+        caption += " Stars are held-out points of the largest N, predicted by a fit without them."
+    return Figure("fit_quality", "Fit quality", caption, files)

@@ -1,0 +1,233 @@
+"""Reading vlmscale results files (docs/RESULTS.md) and fit JSON (docs/FIT.md) with h5py.
+
+Contract:
+  load_results(path) returns a Results or raises ResultsError with a one-line message that names
+  the file and says what to do. It never writes anything and takes no lock, so it is safe on the
+  file of a running sweep; it then sees the latest snapshot only (see Results.journal_pending).
+"""
+
+import json
+import math
+import os
+import struct
+
+import numpy as np
+
+FORMAT = "vlmscale-results"
+SUPPORTED_FORMAT_VERSION = 1
+
+
+class ResultsError(Exception):
+    """An expected failure (bad or missing input) with a message a user can act on."""
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.rstrip(b"\0").decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return _text(value[()])
+    return str(value)
+
+
+def _number(value):
+    value = float(value)
+    return value
+
+
+def journal_pending(path):
+    """True when RESULTS.h5.journal holds at least one entry (a non-zero first length word).
+
+    The journal is grown in zero-filled steps, so its size alone says nothing; an entry starts
+    with a non-zero little-endian length. Entries whose sequence number the snapshot already holds
+    cannot be told apart without decoding, so True means "may hold newer results".
+    """
+    journal = path + ".journal"
+    try:
+        with open(journal, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return len(head) == 4 and struct.unpack("<I", head)[0] != 0
+
+
+class Results:
+    """One results file: root attributes, the /jobs table as dicts, and lazy curves."""
+
+    def __init__(self, path, attrs, jobs, curve_index):
+        self.path = path
+        self.attrs = attrs  # str -> python value
+        self.jobs = jobs  # list of dicts keyed by the /jobs column names; strings decoded
+        self._curve_index = curve_index  # job_id -> {curve name: dataset name}
+        self._curves_in_memory = None  # job_id -> {name: (steps, values)} (export JSON)
+        self.journal_pending = journal_pending(path)
+        self.source = "HDF5 snapshot"
+
+    @property
+    def sweep_name(self):
+        return self.attrs.get("sweep_name", "")
+
+    @property
+    def run_info(self):
+        try:
+            return json.loads(self.attrs.get("run_info", "") or "{}")
+        except ValueError:
+            return {}
+
+    def done_jobs(self):
+        return [j for j in self.jobs if j["status"] == "done" and math.isfinite(j["error"])]
+
+    def curve_names(self):
+        """Curve names in order of first appearance over all jobs."""
+        names = []
+        for per_job in self._curve_index.values():
+            for name in per_job:
+                if name not in names:
+                    names.append(name)
+        return names
+
+    def curve(self, job_id, name):
+        """(steps, values) numpy arrays of one job's curve, or None when it has none."""
+        if self._curves_in_memory is not None:
+            return self._curves_in_memory.get(job_id, {}).get(name)
+        dataset = self._curve_index.get(job_id, {}).get(name)
+        if dataset is None:
+            return None
+        import h5py
+
+        with h5py.File(self.path, "r", locking=False) as f:
+            rows = f["curves"][job_id][dataset][()]
+        return np.asarray(rows["step"], dtype=float), np.asarray(rows["value"], dtype=float)
+
+
+def load_results(path):
+    """Reads RESULTS.h5. Raises ResultsError (missing, empty, not HDF5, not vlmscale, too new)."""
+    if not os.path.exists(path):
+        raise ResultsError(f"{path}: no such file; pass the results file a sweep wrote "
+                           f"(its [sweep] output, e.g. results/quickstart.h5)")
+    if os.path.isdir(path):
+        raise ResultsError(f"{path}: is a directory, not a results file")
+    if os.path.getsize(path) == 0:
+        raise ResultsError(f"{path}: empty file; the sweep has not written a snapshot yet "
+                           f"(run 'vlmscale status {path}')")
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise ResultsError(f"{path}: not an HDF5 file; pass the .h5 results file of a sweep")
+    try:
+        f = h5py.File(path, "r", locking=False)
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{path}: cannot open as HDF5 ({str(e).splitlines()[0]})") from None
+    with f:
+        attrs = {}
+        for key, value in f.attrs.items():
+            if isinstance(value, (bytes, str)):
+                attrs[key] = _text(value)
+            elif isinstance(value, np.generic):
+                attrs[key] = value.item()
+            else:
+                attrs[key] = value
+        if attrs.get("format") != FORMAT:
+            raise ResultsError(f"{path}: not a vlmscale results file (root attribute "
+                               f"format is {attrs.get('format')!r}, expected {FORMAT!r})")
+        version = int(attrs.get("format_version", 0))
+        if version > SUPPORTED_FORMAT_VERSION:
+            raise ResultsError(f"{path}: format_version {version} is newer than this analysis "
+                               f"supports ({SUPPORTED_FORMAT_VERSION}); update analysis/")
+        if "jobs" not in f:
+            raise ResultsError(f"{path}: no /jobs table; the file is incomplete")
+        table = f["jobs"][()]
+        jobs = []
+        names = table.dtype.names or ()
+        for row in table:
+            job = {}
+            for name in names:
+                value = row[name]
+                if isinstance(value, bytes):
+                    job[name] = _text(value)
+                elif isinstance(value, np.floating):
+                    job[name] = float(value)
+                elif isinstance(value, np.integer):
+                    job[name] = int(value)
+                else:
+                    job[name] = value
+            jobs.append(job)
+        curve_index = {}
+        if "curves" in f:
+            for job_id, group in f["curves"].items():
+                per_job = {}
+                for dataset_name, dataset in group.items():
+                    real = dataset.attrs.get("name", dataset_name)
+                    per_job[_text(real)] = dataset_name
+                curve_index[job_id] = per_job
+    return Results(path, attrs, jobs, curve_index)
+
+
+def merge_export(results, export):
+    """Replaces the jobs and curves of results by those of 'vlmscale export --format json' output
+    (a dict), which includes the journal's newest results. Returns results."""
+    jobs, curves, index = [], {}, {}
+    for row in export.get("jobs", []):
+        job = {}
+        for key, value in row.items():
+            if key == "curves":
+                continue
+            job[key] = float("nan") if value is None else value
+        for key in ("error", "accuracy", "n_params", "inference_flops"):
+            job[key] = float(job.get(key, float("nan")))
+        job.setdefault("status", "pending")
+        jobs.append(job)
+        per_job = {}
+        for name, rows in (row.get("curves") or {}).items():
+            array = np.asarray([[r[0], np.nan if r[1] is None else r[1]] for r in rows],
+                               dtype=float).reshape(-1, 2)
+            per_job[name] = (array[:, 0], array[:, 1])
+        curves[job["job_id"]] = per_job
+        index[job["job_id"]] = {name: name for name in per_job}
+    results.jobs = jobs
+    results._curve_index = index
+    results._curves_in_memory = curves
+    results.source = "vlmscale export (snapshot + journal)"
+    return results
+
+
+def load_fit(path):
+    """Reads a vlmscale fit JSON. Returns a list of fit objects (one per group; a CSV fit gives
+    one, with group None). Raises ResultsError when the file is missing or not a fit JSON."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot read the fit JSON ({e.strerror})") from None
+    except ValueError as e:
+        raise ResultsError(f"{path}: not JSON ({e}); write it with 'vlmscale fit --json'") from None
+    fits = data.get("fits") if isinstance(data, dict) else None
+    if fits is None and isinstance(data, dict) and "params" in data:
+        fits = [data]
+    if not isinstance(fits, list) or not all(isinstance(x, dict) and "params" in x for x in fits):
+        raise ResultsError(f"{path}: not a vlmscale fit JSON (no 'params' or 'fits' key)")
+    return fits
+
+
+def group_key(fit):
+    """'task/method' of a results-file fit, or '' for a CSV fit."""
+    group = fit.get("group") or {}
+    if not group:
+        return ""
+    return f"{group.get('task', '')}/{group.get('method', '')}"
+
+
+def law(fit, n, t):
+    """The fitted law evaluated at arrays n, t (same unit as the fit's points)."""
+    p = fit["params"]
+    n = np.asarray(n, dtype=float)
+    t = np.asarray(t, dtype=float)
+    if fit.get("model") == "additive":
+        return p["A"] * n ** -p["alpha"] + p["B"] * t ** -p["beta"] + p["E"]
+    return p["A"] * n ** -p["alpha"] * t ** -p["beta"] + p["E"]
+
+
+def law_text(fit):
+    p = fit["params"]
+    if fit.get("model") == "additive":
+        return "Y = A·N^-α + B·T^-β + E"
+    return "Y = A·N^-α·T^-β + E"
