@@ -103,8 +103,8 @@ struct FitOptions {
   // Threads for the multi-start and the bootstrap. Default: 0 = hardware concurrency.
   // REQUIRES: >= 0.
   int num_threads = 0;
-  // Ceres limits per start. Default: 200 iterations. REQUIRES: > 0.
-  int max_iterations = 200;
+  // Ceres limits per start. Default: 500 iterations. REQUIRES: > 0.
+  int max_iterations = 500;
   // Two-phase multi-start, used when there are more than 4 * polish_starts starts (the large
   // log-space grids): every start first runs at most screen_iterations Ceres iterations;
   // starts that converged are final, and the polish_starts unconverged ones with the lowest
