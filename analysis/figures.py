@@ -91,6 +91,15 @@ def points_from_fits(fits):
     return groups
 
 
+def _title(key, fit):
+    """A panel title: the group 'task/method', or the fit's input file for a CSV fit."""
+    if key:
+        return key
+    if fit is not None and fit.get("source"):
+        return os.path.basename(str(fit["source"]))
+    return "fit"
+
+
 def _n_label(point, n_unit):
     text = f"N = {human_count(point['n'])}{n_unit}"
     return f"{point['llm']} ({text})" if point["llm"] else text
@@ -100,7 +109,7 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
     """Figure 1: error vs visual tokens (log x), a line per N, fitted law through the points."""
     if not groups:
         return None
-    fig, axes = _grid(len(groups))
+    fig, axes = _grid(len(groups), width=6.2, max_cols=2)
     for ax, (key, points) in zip(axes, groups.items()):
         fit = fits.get(key)
         ns = sorted({p["n"] for p in points})
@@ -120,7 +129,7 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
         ax.set_xscale("log")
         ax.set_xlabel("visual tokens T (count, log scale)")
         ax.set_ylabel("error Y = 1 − accuracy (fraction)")
-        title = key or "fit"
+        title = _title(key, fit)
         if fit is not None:
             p = fit["params"]
             title += f"\nα = {p['alpha']:.3g}, β = {p['beta']:.3g}, E = {p['E']:.3g}, " \
@@ -128,7 +137,8 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
         else:
             title += " (no fit)"
         ax.set_title(title)
-        ax.legend(title="LLM (points: measured, lines: fit)", loc="best")
+        ax.legend(title="LLM (dots: measured,\nlines: fitted law)", loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.suptitle("Error vs visual tokens, per LLM size", fontsize=12)
     fig.tight_layout()
     files = _save(fig, out_dir, "error_vs_tokens")
@@ -184,9 +194,10 @@ def frontier_figure(groups, fits, frontiers, q, out_dir, n_unit=""):
                     ha="right", va="top", fontsize=9,
                     bbox=dict(boxstyle="round", fc="white", ec="0.7"))
         ax.set_xscale("log")
-        ax.set_xlabel(f"inference FLOPs per query, 2·N·(Q+T), Q = {q:g} (log scale)")
+        unit = {"k": "kFLOPs", "M": "MFLOPs", "B": "GFLOPs", "T": "TFLOPs"}.get(n_unit, "FLOPs")
+        ax.set_xlabel(f"inference cost per query, 2·N·(Q+T), Q = {q:g} ({unit}, log scale)")
         ax.set_ylabel("error Y = 1 − accuracy (fraction)")
-        ax.set_title(key or "fit")
+        ax.set_title(_title(key, fits.get(key)))
         ax.legend(loc="lower left")
         fig.colorbar(sc, ax=ax, label="visual tokens T")
     fig.suptitle(f"Error vs inference compute, Q = {q:g} text tokens", fontsize=12)

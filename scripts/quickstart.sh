@@ -33,14 +33,15 @@ results="$root/$results"
 echo "== results: $results"
 "$bin" status "$results"
 
-if "$bin" --help | grep -q '^  fit '; then
-  mkdir -p "$root/results/quickstart"
-  echo "== fit"
-  "$bin" fit "$results" --json "$root/results/quickstart/fit.json"
-fi
-if [ -x analysis/report.py ]; then
-  echo "== plots and report"
-  /usr/bin/python3 analysis/report.py "$results" --fit "$root/results/quickstart/fit.json" \
-    -o "$root/results/quickstart"
-fi
-echo "== done: results in $results"
+out="$root/results/quickstart"
+mkdir -p "$out"
+echo "== fit"
+"$bin" fit "$results" --bootstrap 200 --holdout-largest 1 --json "$out/fit.json" || \
+  "$bin" fit "$results" --json "$out/fit.json"
+echo "== plots and report"
+VLMSCALE_BIN="$bin" /usr/bin/python3 analysis/report.py "$results" --fit "$out/fit.json" \
+  --text-tokens 50 -o "$out"
+echo "== done"
+echo "results: $results"
+echo "fit:     $out/fit.json"
+echo "report:  $out/index.html"
