@@ -18,8 +18,7 @@ namespace vlmscale::store {
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 std::unique_ptr<ResultsStore> OpenFresh(const std::string& path, double interval) {
@@ -87,9 +86,10 @@ int main(int argc, char** argv) {
   }
 
   for (int jobs_per_commit : {64, 1024}) {
-    std::printf("\nDriver-like durable run: %d jobs, 2 appends each (running, done), Commit every "
-                "%d jobs, then MaybeSnapshot (2 s), Close at the end\n",
-                jobs, jobs_per_commit);
+    std::printf(
+        "\nDriver-like durable run: %d jobs, 2 appends each (running, done), Commit every "
+        "%d jobs, then MaybeSnapshot (2 s), Close at the end\n",
+        jobs, jobs_per_commit);
     auto store = OpenFresh(path, 2.0);
     const double t0 = Now();
     for (int i = 0; i < jobs; ++i) {
@@ -104,10 +104,11 @@ int main(int argc, char** argv) {
     }
     CHECK(store->Close().ok());
     const double dt = Now() - t0;
-    std::printf("  %.0f jobs/s durable overall (target >= 10000), %.2f s, %lld commits, "
-                "%lld snapshots\n",
-                jobs / dt, dt, static_cast<long long>(store->commits()),
-                static_cast<long long>(store->snapshots()));
+    std::printf(
+        "  %.0f jobs/s durable overall (target >= 10000), %.2f s, %lld commits, "
+        "%lld snapshots\n",
+        jobs / dt, dt, static_cast<long long>(store->commits()),
+        static_cast<long long>(store->snapshots()));
     store.reset();
     RemoveAll(path);
   }
@@ -122,9 +123,10 @@ int main(int argc, char** argv) {
       CHECK(store->Snapshot().ok());
       best = std::min(best, store->last_snapshot_seconds());
     }
-    std::printf("  Snapshot(): %.3f s best of 3 (file %.1f MiB; the 2 s snapshot interval "
-                "bounds its share of the writer's time)\n",
-                best, FileMiB(path));
+    std::printf(
+        "  Snapshot(): %.3f s best of 3 (file %.1f MiB; the 2 s snapshot interval "
+        "bounds its share of the writer's time)\n",
+        best, FileMiB(path));
     const double r0 = Now();
     auto file = ReadResults(path);
     CHECK(file.ok() && file->jobs.size() == static_cast<size_t>(jobs));

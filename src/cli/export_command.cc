@@ -15,10 +15,10 @@ int RunExportCommand(const std::vector<std::string>& args) {
       "vlmscale export RESULTS.h5 [--format csv|json] [-o FILE]\n\nWrites one row per job of a "
       "results file as CSV or JSON (columns in docs/RESULTS.md)");
   std::string path, format, output;
-  options.add_options()
-      ("results", po::value(&path)->required(), "results file written by vlmscale run")
-      ("format", po::value(&format)->default_value("csv"), "csv or json")
-      ("output,o", po::value(&output), "write to FILE atomically instead of stdout");
+  options.add_options()("results", po::value(&path)->required(),
+                        "results file written by vlmscale run")(
+      "format", po::value(&format)->default_value("csv"), "csv or json")(
+      "output,o", po::value(&output), "write to FILE atomically instead of stdout");
   po::positional_options_description positional;
   positional.add("results", 1);
   po::variables_map vm;
@@ -30,8 +30,8 @@ int RunExportCommand(const std::vector<std::string>& args) {
   }
   if (!s.ok()) return ReportError("export", s);
   if (format != "csv" && format != "json") {
-    return ReportError("export", Status::InvalidInput("--format must be csv or json, not '" +
-                                                      format + "'"));
+    return ReportError("export",
+                       Status::InvalidInput("--format must be csv or json, not '" + format + "'"));
   }
   Result<store::ResultsFile> file = store::ReadResults(path);
   if (!file.ok()) {

@@ -16,8 +16,7 @@ namespace {
 using nlohmann::json;
 
 double NowUnix() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string Duration(double seconds) {
@@ -111,7 +110,8 @@ json Summarize(const store::ResultsFile& file, double now) {
   } else if (eta.is_null() && timed > 0) {
     // Mean duration of the finished jobs, spread over the jobs running now (at least one).
     double mean = done_seconds / static_cast<double>(timed);
-    eta = mean * static_cast<double>(remaining) / static_cast<double>(std::max<int64_t>(1, running));
+    eta =
+        mean * static_cast<double>(remaining) / static_cast<double>(std::max<int64_t>(1, running));
     eta_source = "estimate";
   }
   json slurm = nullptr;
@@ -208,11 +208,12 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       "vlmscale status RESULTS.h5 [--json]\n\nShows the progress of a sweep from its results "
       "file; safe while the sweep is running (reads only)");
   std::string path;
-  options.add_options()
-      ("results", po::value(&path)->required(), "results file written by vlmscale run")
-      ("json", po::bool_switch(), "print one JSON object (keys: total, done, failed, running, "
-                                  "pending, failures, running_jobs, stalled_ranks, eta_seconds, "
-                                  "slurm_job_id, requeues)");
+  options.add_options()("results", po::value(&path)->required(),
+                        "results file written by vlmscale run")(
+      "json", po::bool_switch(),
+      "print one JSON object (keys: total, done, failed, running, "
+      "pending, failures, running_jobs, stalled_ranks, eta_seconds, "
+      "slurm_job_id, requeues)");
   po::positional_options_description positional;
   positional.add("results", 1);
   po::variables_map vm;

@@ -1,9 +1,8 @@
 // ExportCsv / ExportJson (declared in store/results_store.h).
 #include <cmath>
 #include <cstdio>
-#include <ostream>
-
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "store/journal.h"
 #include "store/results_store.h"
@@ -80,13 +79,31 @@ constexpr auto kReplace = json::error_handler_t::replace;
 }  // namespace
 
 const std::vector<std::string>& ExportColumns() {
-  static const std::vector<std::string> columns = {
-      "job_id",        "status",          "attempts",         "llm",         "n_params",
-      "visual_tokens", "method",          "task",             "seed",        "error",
-      "accuracy",      "eval_loss",       "inference_flops",  "compressor_flops",
-      "latency_ms",    "est_cost",        "train_seconds",    "eval_seconds", "rank",
-      "host",          "start_time",      "end_time",         "failure_class", "message",
-      "extra_metrics"};
+  static const std::vector<std::string> columns = {"job_id",
+                                                   "status",
+                                                   "attempts",
+                                                   "llm",
+                                                   "n_params",
+                                                   "visual_tokens",
+                                                   "method",
+                                                   "task",
+                                                   "seed",
+                                                   "error",
+                                                   "accuracy",
+                                                   "eval_loss",
+                                                   "inference_flops",
+                                                   "compressor_flops",
+                                                   "latency_ms",
+                                                   "est_cost",
+                                                   "train_seconds",
+                                                   "eval_seconds",
+                                                   "rank",
+                                                   "host",
+                                                   "start_time",
+                                                   "end_time",
+                                                   "failure_class",
+                                                   "message",
+                                                   "extra_metrics"};
   return columns;
 }
 
@@ -129,7 +146,8 @@ Status ExportJson(const ResultsFile& file, std::ostream& out) {
   for (const JobRecord& r : file.jobs) {
     json row = ExportRow(r);
     json curves = json::object();
-    for (const CurvePoint& p : r.curves) curves[p.name].push_back(json::array({p.step, Num(p.value)}));
+    for (const CurvePoint& p : r.curves)
+      curves[p.name].push_back(json::array({p.step, Num(p.value)}));
     row["curves"] = std::move(curves);
     jobs.push_back(std::move(row));
   }

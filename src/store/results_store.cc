@@ -10,9 +10,8 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "config.h"
 #include "store/journal.h"
@@ -27,13 +26,11 @@ constexpr double kSnapshotCostFactor = 10.0;
 constexpr int64_t kJournalGrowBytes = 4 << 20;  // The journal grows by zero-filled 4 MiB steps.
 
 double NowUnix() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 double NowMonotonic() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 std::string Errno() { return std::strerror(errno); }
@@ -194,6 +191,19 @@ Status ResultsStore::OpenImpl() {
   }
 
   if (options_.fresh && (Exists(path) || Exists(journal_path_))) {
+    // Never move the files of a live writer aside: take its lock first.
+    int old_fd = ::open(journal_path_.c_str(), O_RDWR | O_CLOEXEC);
+    if (old_fd >= 0 && ::flock(old_fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(old_fd);
+      return Status::IOError("another process is writing " + path +
+                             " (its journal is locked); stop it before using --fresh");
+    }
+    struct OldFdCloser {
+      int fd;
+      ~OldFdCloser() {
+        if (fd >= 0) ::close(fd);
+      }
+    } old_fd_closer{old_fd};
     std::string aside = path + ".old-" + UtcStamp();
     for (int i = 2; Exists(aside) || Exists(aside + ".journal"); ++i) {
       aside = path + ".old-" + UtcStamp() + "-" + std::to_string(i);
@@ -228,8 +238,8 @@ Status ResultsStore::OpenImpl() {
   DecodedJournal decoded;
   VLM_RETURN_IF_ERROR(LoadState(path, journal_data, &state, &header, &have_snapshot, &decoded));
   if (!state.sweep_name.empty() && state.sweep_name != options_.sweep_name) {
-    return Status::InvalidInput("results file " + path + " belongs to sweep '" +
-                                state.sweep_name + "', not '" + options_.sweep_name +
+    return Status::InvalidInput("results file " + path + " belongs to sweep '" + state.sweep_name +
+                                "', not '" + options_.sweep_name +
                                 "'; use another results path, or pass --fresh to move the old "
                                 "file aside and start anew");
   }
@@ -411,7 +421,7 @@ Result<ResultsFile> ReadResults(const std::string& path) {
   SilenceHdf5Errors();
   const std::string journal_path = path + ".journal";
   for (int attempt = 0;; ++attempt) {
-    struct stat before{};
+    struct stat before {};
     bool had_file = ::stat(path.c_str(), &before) == 0;
     if (!had_file && !Exists(journal_path)) {
       return Status::NotFound("results file " + path + " does not exist");
@@ -435,12 +445,12 @@ Result<ResultsFile> ReadResults(const std::string& path) {
       state.events = std::move(events);
     }
     VLM_RETURN_IF_ERROR(ReadWholeFile(journal_path, &journal_data));
-    struct stat after{};
+    struct stat after {};
     bool has_file = ::stat(path.c_str(), &after) == 0;
-    bool replaced = had_file != has_file ||
-                    (had_file && (before.st_ino != after.st_ino ||
-                                  before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
-                                  before.st_mtim.tv_nsec != after.st_mtim.tv_nsec));
+    bool replaced =
+        had_file != has_file || (had_file && (before.st_ino != after.st_ino ||
+                                              before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
+                                              before.st_mtim.tv_nsec != after.st_mtim.tv_nsec));
     if (replaced && attempt < 20) continue;  // A snapshot replaced the file mid-read: again.
     decoded = DecodeJournal(journal_data);
     int64_t replayed = 0;

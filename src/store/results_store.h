@@ -3,16 +3,17 @@
 //
 // Durability protocol (docs/RESULTS.md has the file layout):
 //   1. Append()/SetRunInfo() serialise the change into an in-memory buffer (microseconds).
-//   2. Commit() writes the buffer to `<path>.journal` with one pwrite() and fdatasync(): a change is
+//   2. Commit() writes the buffer to `<path>.journal` with one pwrite() and fdatasync(): a change
+//   is
 //      "acknowledged" once Commit() returned OK, and is never lost afterwards, even on SIGKILL.
-//      Each journal entry is self-delimiting and checksummed (u32 length, u32 CRC-32, JSON line) and
-//      carries a sequence number; a torn tail is detected and ignored.
+//      Each journal entry is self-delimiting and checksummed (u32 length, u32 CRC-32, JSON line)
+//      and carries a sequence number; a torn tail is detected and ignored.
 //   3. Snapshot() writes the whole state to `<path>.tmp` as HDF5, fsyncs it, rename()s it over
-//      `<path>` and fsyncs the directory, so readers always see a complete file. The snapshot records
-//      the last journal sequence number it contains; then the journal restarts at offset 0 (the
-//      file is kept, zero-filled, so that overwrites need no metadata update and fdatasync stays
-//      cheap). Entries the snapshot already holds are skipped by sequence number on replay, so
-//      neither a crash before the restart nor stale entries after the new ones count twice.
+//      `<path>` and fsyncs the directory, so readers always see a complete file. The snapshot
+//      records the last journal sequence number it contains; then the journal restarts at offset 0
+//      (the file is kept, zero-filled, so that overwrites need no metadata update and fdatasync
+//      stays cheap). Entries the snapshot already holds are skipped by sequence number on replay,
+//      so neither a crash before the restart nor stale entries after the new ones count twice.
 //   4. Open() and ReadResults() read the snapshot and replay the journal (latest record per job
 //      wins). Readers open HDF5 read-only with file locking disabled and never write anything.
 #ifndef VLMSCALE_STORE_RESULTS_STORE_H_
@@ -112,9 +113,9 @@ class ResultsStore {
   int journal_fd_ = -1;
   int64_t journal_size_ = 0;      // Bytes of valid entries in the journal (the write offset).
   int64_t journal_capacity_ = 0;  // Size of the journal file (zero-filled beyond journal_size_).
-  int64_t next_seq_ = 1;      // Sequence number of the next journal entry.
-  int64_t snapshot_seq_ = 0;  // Last sequence number the on-disk snapshot holds.
-  std::string buffer_;        // Encoded entries not yet committed.
+  int64_t next_seq_ = 1;          // Sequence number of the next journal entry.
+  int64_t snapshot_seq_ = 0;      // Last sequence number the on-disk snapshot holds.
+  std::string buffer_;            // Encoded entries not yet committed.
   int64_t buffered_last_seq_ = 0;
   std::map<std::string, JobRecord> jobs_;
   std::vector<std::string> order_;
@@ -134,10 +135,10 @@ struct ResultsFile {
   std::string path, sweep_name, config_text, vlmscale_version, git_commit, run_info_json;
   std::vector<JobRecord> jobs;  // In first-append (grid) order, one per job id.
   // Added beyond the original interface:
-  std::vector<JobEvent> events;   // State transitions, oldest first.
+  std::vector<JobEvent> events;  // State transitions, oldest first.
   int format_version = 0;
-  double snapshot_time = 0.0;     // Unix seconds of the snapshot; 0 if only the journal exists.
-  int64_t journal_entries = 0;    // Entries replayed from the journal on top of the snapshot.
+  double snapshot_time = 0.0;   // Unix seconds of the snapshot; 0 if only the journal exists.
+  int64_t journal_entries = 0;  // Entries replayed from the journal on top of the snapshot.
 };
 
 // Reads snapshot + journal without writing anything (safe while a writer runs; retries when a
@@ -150,8 +151,9 @@ const std::vector<std::string>& ExportColumns();
 // One CSV row per job with a header line of ExportColumns(); NaN is written as an empty cell,
 // extra_metrics as a JSON object string. Curves are not exported to CSV.
 Status ExportCsv(const ResultsFile& file, std::ostream& out);
-// A JSON object {"sweep_name", "vlmscale_version", "git_commit", "run_info", "jobs": [...]} with one
-// object per job keyed by ExportColumns() (NaN as null, extra_metrics as an object) plus "curves".
+// A JSON object {"sweep_name", "vlmscale_version", "git_commit", "run_info", "jobs": [...]} with
+// one object per job keyed by ExportColumns() (NaN as null, extra_metrics as an object) plus
+// "curves".
 Status ExportJson(const ResultsFile& file, std::ostream& out);
 
 }  // namespace vlmscale::store

@@ -12,9 +12,8 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/check.h"
 
@@ -101,12 +100,13 @@ Column<Row> IntColumn(const char* name, Kind kind, std::function<int64_t(const R
   return c;
 }
 
-#define VLM_STR(field) \
-  [](const JobRecord& r) { return r.field; }, [](JobRecord* r, std::string v) { r->field = std::move(v); }
+#define VLM_STR(field)                        \
+  [](const JobRecord& r) { return r.field; }, \
+      [](JobRecord* r, std::string v) { r->field = std::move(v); }
 #define VLM_DBL(field) \
   [](const JobRecord& r) { return r.field; }, [](JobRecord* r, double v) { r->field = v; }
-#define VLM_INT(field)                                                  \
-  [](const JobRecord& r) { return static_cast<int64_t>(r.field); },     \
+#define VLM_INT(field)                                              \
+  [](const JobRecord& r) { return static_cast<int64_t>(r.field); }, \
       [](JobRecord* r, int64_t v) { r->field = static_cast<decltype(r->field)>(v); }
 
 std::string ExtraToJson(const JobRecord& r) {
@@ -372,8 +372,7 @@ bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& col
   Handle dset(H5Dcreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
               H5Dclose);
   if (!dset.valid()) return false;
-  if (n > 0 &&
-      H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
+  if (n > 0 && H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
     return false;
   }
   return dset.Close();
@@ -406,7 +405,7 @@ Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& co
     int idx = H5Tget_member_index(ftype.get(), columns[c].name);
     if (idx < 0) continue;
     H5T_class_t cls = H5Tget_member_class(ftype.get(), static_cast<unsigned>(idx));
-    bool ok = columns[c].kind == Kind::kString ? cls == H5T_STRING
+    bool ok = columns[c].kind == Kind::kString   ? cls == H5T_STRING
               : columns[c].kind == Kind::kDouble ? (cls == H5T_FLOAT || cls == H5T_INTEGER)
                                                  : cls == H5T_INTEGER;
     if (!ok) {
@@ -513,9 +512,9 @@ bool WriteCurves(hid_t file, const std::vector<const JobRecord*>& jobs) {
       if (inserted) names.push_back(p.name);
       it->second.push_back(CurveRow{p.step, p.value});
     }
-    Handle group(H5Gcreate2(curves.get(), job->job_id.c_str(), H5P_DEFAULT, gcpl.get(),
-                            H5P_DEFAULT),
-                 H5Gclose);
+    Handle group(
+        H5Gcreate2(curves.get(), job->job_id.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+        H5Gclose);
     if (!group.valid()) return false;
     for (const std::string& name : names) {
       const auto& rows = points[name];
@@ -613,20 +612,18 @@ Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
   Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
   if (!file.valid()) return fail("creating the file");
   hid_t f = file.get();
-  bool ok = WriteStringAttribute(f, "format", kFormatName) &&
-            WriteScalarAttribute<int32_t>(f, "format_version", H5T_NATIVE_INT32,
-                                          header.format_version) &&
-            WriteStringAttribute(f, "sweep_name", header.sweep_name) &&
-            WriteStringAttribute(f, "config_text", header.config_text) &&
-            WriteStringAttribute(f, "vlmscale_version", header.vlmscale_version) &&
-            WriteStringAttribute(f, "git_commit", header.git_commit) &&
-            WriteStringAttribute(f, "run_info", header.run_info_json) &&
-            WriteScalarAttribute<double>(f, "snapshot_time", H5T_NATIVE_DOUBLE,
-                                         header.snapshot_time) &&
-            WriteScalarAttribute<int64_t>(f, "journal_seq", H5T_NATIVE_INT64,
-                                          header.journal_seq) &&
-            WriteScalarAttribute<int64_t>(f, "job_count", H5T_NATIVE_INT64,
-                                          static_cast<int64_t>(jobs.size()));
+  bool ok =
+      WriteStringAttribute(f, "format", kFormatName) &&
+      WriteScalarAttribute<int32_t>(f, "format_version", H5T_NATIVE_INT32, header.format_version) &&
+      WriteStringAttribute(f, "sweep_name", header.sweep_name) &&
+      WriteStringAttribute(f, "config_text", header.config_text) &&
+      WriteStringAttribute(f, "vlmscale_version", header.vlmscale_version) &&
+      WriteStringAttribute(f, "git_commit", header.git_commit) &&
+      WriteStringAttribute(f, "run_info", header.run_info_json) &&
+      WriteScalarAttribute<double>(f, "snapshot_time", H5T_NATIVE_DOUBLE, header.snapshot_time) &&
+      WriteScalarAttribute<int64_t>(f, "journal_seq", H5T_NATIVE_INT64, header.journal_seq) &&
+      WriteScalarAttribute<int64_t>(f, "job_count", H5T_NATIVE_INT64,
+                                    static_cast<int64_t>(jobs.size()));
   if (!ok) return fail("writing the file attributes");
   if (!WriteTable(f, "jobs", JobColumns(), jobs)) return fail("writing /jobs");
   std::vector<const JobEvent*> event_rows;
@@ -668,8 +665,10 @@ Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
   hid_t f = file.get();
   std::string format;
   if (!ReadStringAttribute(f, "format", &format) || format != kFormatName) {
-    return Status::InvalidInput(path + " is an HDF5 file but not a vlmscale results file (its "
-                                "'format' attribute is not '" + std::string(kFormatName) + "')");
+    return Status::InvalidInput(path +
+                                " is an HDF5 file but not a vlmscale results file (its "
+                                "'format' attribute is not '" +
+                                std::string(kFormatName) + "')");
   }
   int32_t version = 0;
   ReadScalarAttribute(f, "format_version", H5T_NATIVE_INT32, &version);

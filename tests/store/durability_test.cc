@@ -1,5 +1,6 @@
 // Crash and concurrency tests of the results store: writers killed with SIGKILL at random moments,
 // and a reader process running while a writer commits and snapshots.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +10,6 @@
 #include <random>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "store/results_store.h"
 #include "tests/store/store_test_util.h"
@@ -33,8 +32,9 @@ StoreOptions WriterOptions(const std::string& path, double snapshot_interval) {
 // Child body: opens the store, appends records numbered from the current job count on, commits
 // them in groups of 1..8 and writes each acknowledged number to `ack_fd` only after Commit()
 // returned OK. Runs until killed; exits 3 on any store error.
-[[noreturn]] void WriterLoop(const std::string& path, int ack_fd, unsigned seed) {
-  auto opened = ResultsStore::Open(WriterOptions(path, 0.01));
+[[noreturn]] void WriterLoop(const std::string& path, int ack_fd, unsigned seed,
+                             double snapshot_interval) {
+  auto opened = ResultsStore::Open(WriterOptions(path, snapshot_interval));
   if (!opened.ok()) _exit(3);
   ResultsStore& store = *opened.value();
   std::mt19937 rng(seed);
@@ -61,6 +61,7 @@ TEST(Durability, EveryAcknowledgedJobSurvivesRepeatedSigkills) {
   std::mt19937 rng(seed);
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::set<int32_t> acknowledged;
+  int kills_during_snapshot = 0;  // Kills that left a half-written snapshot behind.
   constexpr int kKills = 12;
   for (int round = 0; round < kKills; ++round) {
     int fds[2];
@@ -69,7 +70,8 @@ TEST(Durability, EveryAcknowledgedJobSurvivesRepeatedSigkills) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       close(fds[0]);
-      WriterLoop(path, fds[1], seed + round);
+      // Odd rounds snapshot after every commit, so that kills often land mid-snapshot.
+      WriterLoop(path, fds[1], seed + round, round % 2 ? 0.0 : 0.01);
     }
     close(fds[1]);
     // Kill somewhere between startup (Open and its snapshot) and well into the loop.
@@ -78,6 +80,7 @@ TEST(Durability, EveryAcknowledgedJobSurvivesRepeatedSigkills) {
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "writer exited early with " << WEXITSTATUS(status);
+    if (access((path + ".tmp").c_str(), F_OK) == 0) ++kills_during_snapshot;
     int32_t id;
     while (read(fds[0], &id, sizeof(id)) == sizeof(id)) acknowledged.insert(id);
     close(fds[0]);
@@ -101,8 +104,8 @@ TEST(Durability, EveryAcknowledgedJobSurvivesRepeatedSigkills) {
     }
   }
   EXPECT_GT(acknowledged.size(), 0u);
-  std::printf("%d SIGKILLs, %zu acknowledged jobs, all present exactly once\n", kKills,
-              acknowledged.size());
+  std::printf("%d SIGKILLs (%d mid-snapshot), %zu acknowledged jobs, all present exactly once\n",
+              kKills, kills_during_snapshot, acknowledged.size());
   // A writer resumes the file and finishes cleanly.
   auto store = ResultsStore::Open(WriterOptions(path, 2.0));
   ASSERT_TRUE(store.ok()) << store.status().ToString();

@@ -1,8 +1,8 @@
-#include <sstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/strings.h"
 #include "store/results_store.h"
@@ -36,11 +36,13 @@ TEST(Export, CsvHasTheDocumentedColumnsAndEmptyCellsForNan) {
                          "error,accuracy"));
   // The failed job has NaN error/accuracy: empty cells, and its message is quoted.
   JobRecord failed = testing::MakeRecord(2, JobState::kFailed);
-  const std::string prefix = failed.job_id + ",failed,1,qwen-1.8b,500000002,3,token-pool,vqa-synth,2,,,";
+  const std::string prefix =
+      failed.job_id + ",failed,1,qwen-1.8b,500000002,3,token-pool,vqa-synth,2,,,";
   EXPECT_THAT(csv, HasSubstr(prefix));
   EXPECT_THAT(csv, HasSubstr("\"bad \"\"value\"\", see\nlog\""));
   JobRecord done = testing::MakeRecord(1);
-  EXPECT_THAT(csv, HasSubstr(done.job_id + ",done,2,qwen-0.5b,500000001,2,token-pool,vqa-synth,1,0.49"));
+  EXPECT_THAT(csv,
+              HasSubstr(done.job_id + ",done,2,qwen-0.5b,500000001,2,token-pool,vqa-synth,1,0.49"));
 }
 
 TEST(Export, JsonWritesNullForNanAndKeepsCurves) {

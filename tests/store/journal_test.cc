@@ -1,8 +1,8 @@
 #include "store/journal.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "tests/store/store_test_util.h"
 
@@ -64,7 +64,8 @@ TEST(Journal, FastJobEncodingMatchesTheJsonTreeEncoding) {
   EXPECT_FALSE(d.torn_tail);
   EXPECT_EQ(d.entries[0]["seq"], 42);
   JobRecord expected = r;
-  expected.message = "tab\there \"quoted\" back\\slash \x01 ctrl, ünïcödé 数, bad \xEF\xBF\xBD\xEF\xBF\xBD byte";
+  expected.message =
+      "tab\there \"quoted\" back\\slash \x01 ctrl, ünïcödé 数, bad \xEF\xBF\xBD\xEF\xBF\xBD byte";
   EXPECT_EQ(d.entries[0]["rec"], RecordToJson(expected));
   EXPECT_TRUE(d.entries[0]["rec"]["eval_loss"].is_number_float());
   EXPECT_EQ(d.entries[0]["ev"], EventToJson(ev));

@@ -23,8 +23,7 @@ using vlmscale::store::JobState;
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 int Fail(const vlmscale::Status& s) {
@@ -34,10 +33,10 @@ int Fail(const vlmscale::Status& s) {
 
 }  // namespace
 
-#define RETURN_FAIL_IF_ERROR(expr)       \
-  do {                                   \
-    vlmscale::Status _s = (expr);        \
-    if (!_s.ok()) return Fail(_s);       \
+#define RETURN_FAIL_IF_ERROR(expr) \
+  do {                             \
+    vlmscale::Status _s = (expr);  \
+    if (!_s.ok()) return Fail(_s); \
   } while (0)
 
 int main(int argc, char** argv) {

@@ -1,6 +1,8 @@
 #include "store/results_store.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <hdf5.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,12 +12,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "store/journal.h"
 #include "tests/store/store_test_util.h"
@@ -104,7 +103,9 @@ JobRecord FullRecord() {
   r.eval_loss = -1e-300;
   r.latency_ms = JobRecord::kNaN;
   r.extra_metrics = {{"bleu", 0.25}, {"nan_metric", JobRecord::kNaN}, {"ünï", 1e300}};
-  r.curves = {{"train_loss", 1, 2.5}, {"train_loss", 2, 2.25}, {"train_loss", 3, JobRecord::kNaN},
+  r.curves = {{"train_loss", 1, 2.5},
+              {"train_loss", 2, 2.25},
+              {"train_loss", 3, JobRecord::kNaN},
               {"eval/acc", 10, 0.5}};
   return r;
 }
@@ -474,6 +475,12 @@ TEST(ResultsStore, ASecondWriterIsRefused) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Status::Code::kIOError);
   EXPECT_THAT(second.status().message(), HasSubstr("another process"));
+  StoreOptions fresh = Options(dir.File("r.h5"));
+  fresh.fresh = true;
+  auto third = ResultsStore::Open(fresh);
+  ASSERT_FALSE(third.ok());
+  EXPECT_THAT(third.status().message(), HasSubstr("another process"));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("r.h5")));  // Not moved aside under the writer.
 }
 
 // Runs `fn` in a child process without root privileges (root ignores permission bits) and
