@@ -49,12 +49,16 @@ void Render(const Text& text, Rng& rng, int64_t image_size, const ExampleOut& ou
   const int64_t s = image_size;
   const int scale = static_cast<int>(s / 48);
   const int cw = kCellWidth * scale, chh = kCellHeight * scale;
-  const int x0 = static_cast<int>(rng.Range(0, s - kMaxChars * cw));
-  const int y0 = static_cast<int>(rng.Range(0, s - kLines * chh));
+  // The block is centred with a jitter of at most `scale` pixels: character (line, pos) stays at
+  // a fixed place, so reading it needs the detail of the tokens there, not a search. At S = 48 a
+  // character cell is one 6-px patch column of the default G = 8 grid.
+  const int x0 = static_cast<int>((s - kMaxChars * cw) / 2 + rng.Range(0, scale));
+  const int y0 = static_cast<int>((s - kLines * chh) / 2 + rng.Range(0, scale));
   float paper[3], ink[3];
   for (int ch = 0; ch < 3; ++ch) paper[ch] = 0.75f + 0.25f * static_cast<float>(rng.Unit());
   for (int ch = 0; ch < 3; ++ch) ink[ch] = 0.30f * static_cast<float>(rng.Unit());
-  for (int ch = 0; ch < 3; ++ch) std::fill(out.rgb + ch * s * s, out.rgb + (ch + 1) * s * s, paper[ch]);
+  for (int ch = 0; ch < 3; ++ch)
+    std::fill(out.rgb + ch * s * s, out.rgb + (ch + 1) * s * s, paper[ch]);
   if (out.labels != nullptr) std::fill(out.labels, out.labels + s * s, uint8_t{0});
   for (int line = 0; line < kLines; ++line) {
     for (int i = 0; i < text.length[line]; ++i) {
@@ -62,14 +66,18 @@ void Render(const Text& text, Rng& rng, int64_t image_size, const ExampleOut& ou
       const int cx = x0 + i * cw, cy = y0 + line * chh;
       if (out.labels != nullptr) {
         const uint8_t label = static_cast<uint8_t>(25 + c);
-        for (int y = cy; y < cy + chh; ++y) std::fill(out.labels + y * s + cx, out.labels + y * s + cx + cw, label);
+        for (int y = cy; y < cy + chh; ++y)
+          std::fill(out.labels + y * s + cx, out.labels + y * s + cx + cw, label);
       }
       for (int r = 0; r < kGlyphHeight; ++r) {
         for (int col = 0; col < kGlyphWidth; ++col) {
           if (!GlyphPixel(c, r, col)) continue;
           for (int dy = 0; dy < scale; ++dy) {
-            const int64_t row_start = static_cast<int64_t>(cy + (r + 1) * scale + dy) * s + cx + col * scale;
-            for (int ch = 0; ch < 3; ++ch) std::fill(out.rgb + ch * s * s + row_start, out.rgb + ch * s * s + row_start + scale, ink[ch]);
+            const int64_t row_start =
+                static_cast<int64_t>(cy + (r + 1) * scale + dy) * s + cx + col * scale;
+            for (int ch = 0; ch < 3; ++ch)
+              std::fill(out.rgb + ch * s * s + row_start, out.rgb + ch * s * s + row_start + scale,
+                        ink[ch]);
           }
         }
       }
@@ -132,7 +140,8 @@ void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out) {
       break;
     }
     case 2: {  // has <X> <Y>: does the bigram XY occur within a line?
-      int a = static_cast<int>(rng.Uniform(kGlyphCount)), b = static_cast<int>(rng.Uniform(kGlyphCount));
+      int a = static_cast<int>(rng.Uniform(kGlyphCount)),
+          b = static_cast<int>(rng.Uniform(kGlyphCount));
       if (rng.Bernoulli(0.5)) {
         const auto [line, i] = random_present();
         if (i + 1 < text.length[line]) a = text.chars[line][i], b = text.chars[line][i + 1];
@@ -161,7 +170,8 @@ void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out) {
       if (rng.Bernoulli(0.5)) {  // Look for a second occurrence of the letter at a.
         for (int line = 0; line < kLines; ++line)
           for (int i = 0; i < text.length[line]; ++i)
-            if ((line != la || i != pa) && text.chars[line][i] == text.chars[la][pa]) lb = line, pb = i;
+            if ((line != la || i != pa) && text.chars[line][i] == text.chars[la][pa])
+              lb = line, pb = i;
       }
       q[0] = kSame, q[1] = kLine0 + la, q[2] = kPos0 + pa, q[3] = kLine0 + lb, q[4] = kPos0 + pb;
       answer = text.chars[la][pa] == text.chars[lb][pb] ? kYes : kNo;
@@ -172,8 +182,8 @@ void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out) {
 }
 
 const char* GlyphsTokenName(int64_t token) {
-  static const char* const kNames[kLetter0] = {"<pad>", "char",  "count", "has",  "after", "same",
-                                               "in",    "line0", "line1", "line2", "pos0", "pos1",
+  static const char* const kNames[kLetter0] = {"<pad>", "char",  "count", "has",   "after", "same",
+                                               "in",    "line0", "line1", "line2", "pos0",  "pos1",
                                                "pos2",  "pos3",  "pos4",  "pos5"};
   static const char* const kLetters[kGlyphCount] = {"A", "B", "C", "D", "E", "F", "H", "K",
                                                     "L", "M", "N", "P", "R", "T", "U", "X"};
@@ -184,7 +194,7 @@ const char* GlyphsTokenName(int64_t token) {
 
 const char* GlyphsAnswerName(int64_t answer) {
   static const char* const kNames[kGlyphsNumAnswers] = {
-      "A", "B", "C", "D", "E", "F", "H", "K", "L", "M",   "N",  "P",   "R",
+      "A", "B", "C", "D", "E", "F", "H", "K", "L", "M", "N",   "P",  "R",
       "T", "U", "X", "0", "1", "2", "3", "4", "5", "6", "yes", "no", "none"};
   return answer >= 0 && answer < kGlyphsNumAnswers ? kNames[answer] : "<bad>";
 }

@@ -169,7 +169,8 @@ void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out) {
   scene.at.fill(-1);
   for (int i = 0; i < scene.n; ++i) {  // Partial Fisher-Yates: n distinct cells.
     std::swap(cells[i], cells[i + rng.Uniform(kCells * kCells - i)]);
-    scene.objects[i] = {cells[i] / kCells, cells[i] % kCells, static_cast<int>(rng.Uniform(kColors)),
+    scene.objects[i] = {cells[i] / kCells, cells[i] % kCells,
+                        static_cast<int>(rng.Uniform(kColors)),
                         static_cast<int>(rng.Uniform(kShapes))};
     scene.at[cells[i]] = i;
   }
@@ -191,7 +192,8 @@ void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out) {
       const bool by_row = rng.Bernoulli(0.5);
       q[0] = kCount, q[1] = ColorToken(d), q[2] = ShapeToken(d), q[3] = kIn;
       q[4] = by_row ? kRow0 + anchor.row : kCol0 + anchor.col;
-      answer = kNumber0 + (by_row ? Count(scene, d, anchor.row, -1) : Count(scene, d, -1, anchor.col));
+      answer =
+          kNumber0 + (by_row ? Count(scene, d, anchor.row, -1) : Count(scene, d, -1, anchor.col));
       break;
     }
     case 2: {  // <colour|shape> at <row r> <col c>
@@ -239,17 +241,18 @@ void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out) {
 
 const char* ShapesTokenName(int64_t token) {
   static const char* const kNames[kShapesVocabSize] = {
-      "<pad>", "count", "color", "shape", "at",     "any",    "object",  "more",
-      "than",  "left",  "right", "above", "below",  "row0",   "row1",    "row2",
-      "row3",  "col0",  "col1",  "col2",  "col3",   "red",    "green",   "blue",
-      "yellow", "magenta", "cyan", "square", "circle", "triangle", "cross", "in"};
+      "<pad>",  "count",   "color", "shape",  "at",     "any",      "object", "more",
+      "than",   "left",    "right", "above",  "below",  "row0",     "row1",   "row2",
+      "row3",   "col0",    "col1",  "col2",   "col3",   "red",      "green",  "blue",
+      "yellow", "magenta", "cyan",  "square", "circle", "triangle", "cross",  "in"};
   return token >= 0 && token < kShapesVocabSize ? kNames[token] : "<bad>";
 }
 
 const char* ShapesAnswerName(int64_t answer) {
   static const char* const kNames[kShapesNumAnswers] = {
-      "0",   "1",     "2",    "3",      "4",      "5",        "6",     "7",   "red", "green", "blue",
-      "yellow", "magenta", "cyan", "square", "circle", "triangle", "cross", "yes", "no",  "none"};
+      "0",      "1",      "2",        "3",     "4",      "5",       "6",
+      "7",      "red",    "green",    "blue",  "yellow", "magenta", "cyan",
+      "square", "circle", "triangle", "cross", "yes",    "no",      "none"};
   return answer >= 0 && answer < kShapesNumAnswers ? kNames[answer] : "<bad>";
 }
 

@@ -87,18 +87,18 @@ Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOption
   std::string error;
   if (!options.IsValid(&error)) return Status::InvalidInput("task options: " + error);
   if (name == "shapes") {
-    return std::unique_ptr<Task>(new GeneratedTask(
-        {"shapes", internal::kShapesVocabSize, internal::kShapesQuestionTokens,
-         internal::kShapesNumAnswers, &internal::GenerateShapes, &internal::ShapesTokenName,
-         &internal::ShapesAnswerName},
-        options));
+    return std::unique_ptr<Task>(
+        new GeneratedTask({"shapes", internal::kShapesVocabSize, internal::kShapesQuestionTokens,
+                           internal::kShapesNumAnswers, &internal::GenerateShapes,
+                           &internal::ShapesTokenName, &internal::ShapesAnswerName},
+                          options));
   }
   if (name == "glyphs") {
-    return std::unique_ptr<Task>(new GeneratedTask(
-        {"glyphs", internal::kGlyphsVocabSize, internal::kGlyphsQuestionTokens,
-         internal::kGlyphsNumAnswers, &internal::GenerateGlyphs, &internal::GlyphsTokenName,
-         &internal::GlyphsAnswerName},
-        options));
+    return std::unique_ptr<Task>(
+        new GeneratedTask({"glyphs", internal::kGlyphsVocabSize, internal::kGlyphsQuestionTokens,
+                           internal::kGlyphsNumAnswers, &internal::GenerateGlyphs,
+                           &internal::GlyphsTokenName, &internal::GlyphsAnswerName},
+                          options));
   }
   std::string message = "unknown task '" + name + "' (known: " + Join(TaskNames(), ", ") + ")";
   const std::string closest = ClosestMatch(name, TaskNames());

@@ -54,7 +54,8 @@ class Task {
   // and independent of the batch composition. Train and eval examples are drawn from disjoint
   // seed streams, so a train example never equals an eval example (tested on 5,000 x 1,000).
   // Thread-safe (const, no shared state).
-  virtual Batch MakeBatch(Split split, uint64_t seed, const std::vector<int64_t>& indices) const = 0;
+  virtual Batch MakeBatch(Split split, uint64_t seed,
+                          const std::vector<int64_t>& indices) const = 0;
 
   // Human-readable rendering of a question's token ids and an answer id (for docs and debugging).
   virtual std::string QuestionText(const std::vector<int64_t>& tokens) const = 0;

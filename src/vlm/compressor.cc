@@ -33,7 +33,9 @@ std::string CompressorOptions::Check() const {
 
 namespace {
 
-int64_t Side(int64_t v) { return static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(v)))); }
+int64_t Side(int64_t v) {
+  return static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(v))));
+}
 
 // [B, G*G, C] -> [B, C, G, G]
 torch::Tensor ToGrid(const torch::Tensor& tokens, int64_t g) {
@@ -87,7 +89,7 @@ class RegionCrossAttentionImpl : public torch::nn::Module {
                        .permute({0, 1, 3, 2, 4, 5})
                        .reshape({n, k * k, width_});
     auto q = q_(ln_q_(queries)).reshape({n, 1, heads_, dh}).transpose(1, 2);  // [N, H, 1, dh]
-    auto key = k_(regions).view({n, k * k, heads_, dh}).transpose(1, 2);       // [N, H, k2, dh]
+    auto key = k_(regions).view({n, k * k, heads_, dh}).transpose(1, 2);      // [N, H, k2, dh]
     auto value = v_(regions).view({n, k * k, heads_, dh}).transpose(1, 2);
     auto scores = torch::matmul(q, key.transpose(-2, -1)) / std::sqrt(static_cast<double>(dh));
     auto attended = torch::matmul(torch::softmax(scores, -1), value);  // [N, H, 1, dh]
@@ -108,15 +110,17 @@ TORCH_MODULE(RegionCrossAttention);
 class TokenPackerCompressor : public CompressorImpl {
  public:
   explicit TokenPackerCompressor(const CompressorOptions& options) : CompressorImpl(options) {
-    attention_ = register_module(
-        "attention", RegionCrossAttention(options.vision_width(), options.heads()));
+    attention_ =
+        register_module("attention", RegionCrossAttention(options.vision_width(), options.heads()));
   }
   torch::Tensor forward(const torch::Tensor& features, const torch::Tensor&) override {
     const int64_t g = options_.grid_size(), s = Side(options_.visual_tokens());
     // Downsampled queries: bilinear interpolation reads only the query's own k x k region.
-    auto queries = ToTokens(F::interpolate(
-        ToGrid(features, g),
-        F::InterpolateFuncOptions().size(std::vector<int64_t>{s, s}).mode(torch::kBilinear).align_corners(false)));
+    auto queries =
+        ToTokens(F::interpolate(ToGrid(features, g), F::InterpolateFuncOptions()
+                                                         .size(std::vector<int64_t>{s, s})
+                                                         .mode(torch::kBilinear)
+                                                         .align_corners(false)));
     return attention_(queries, features, g, s);
   }
   double flops_per_sample() const override {
@@ -134,10 +138,12 @@ class QueccCompressor : public CompressorImpl {
   explicit QueccCompressor(const CompressorOptions& options) : CompressorImpl(options) {
     const int64_t c = options.vision_width();
     const int64_t k = options.grid_size() / Side(options.visual_tokens());
-    question_proj_ = register_module("question_proj", torch::nn::Linear(options.question_width(), c));
-    mlp_ = register_module("mlp", torch::nn::Sequential(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c})),
-                                                        torch::nn::Linear(c, c), torch::nn::GELU(),
-                                                        torch::nn::Linear(c, c)));
+    question_proj_ =
+        register_module("question_proj", torch::nn::Linear(options.question_width(), c));
+    mlp_ = register_module(
+        "mlp",
+        torch::nn::Sequential(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c})),
+                              torch::nn::Linear(c, c), torch::nn::GELU(), torch::nn::Linear(c, c)));
     downsample_ = register_module(
         "downsample", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, c, k).stride(k).groups(c)));
     attention_ = register_module("attention", RegionCrossAttention(c, options.heads()));
@@ -155,9 +161,9 @@ class QueccCompressor : public CompressorImpl {
   double flops_per_sample() const override {
     const double g2 = std::pow(options_.grid_size(), 2), v = options_.visual_tokens(),
                  c = options_.vision_width(), dq = options_.question_width();
-    return 2.0 * dq * c + g2 * c       // question projection, broadcast add
-           + 4.0 * g2 * c * c          // MLP (two C x C layers on G*G tokens)
-           + 2.0 * g2 * c              // depthwise k x k stride-k convolution
+    return 2.0 * dq * c + g2 * c  // question projection, broadcast add
+           + 4.0 * g2 * c * c     // MLP (two C x C layers on G*G tokens)
+           + 2.0 * g2 * c         // depthwise k x k stride-k convolution
            + RegionCrossAttentionImpl::Flops(g2, v, c);
   }
 
@@ -178,7 +184,7 @@ class TopKCompressor : public CompressorImpl {
   torch::Tensor forward(const torch::Tensor& features, const torch::Tensor&) override {
     const int64_t g2 = features.size(1), c = features.size(2), v = options_.visual_tokens();
     auto logits = torch::matmul(norm_(features), query_) / std::sqrt(static_cast<double>(c));
-    auto scores = torch::softmax(logits, -1);                          // [B, G*G]
+    auto scores = torch::softmax(logits, -1);                            // [B, G*G]
     auto index = std::get<0>(std::get<1>(scores.topk(v, -1)).sort(-1));  // Original order.
     auto kept = features.gather(1, index.unsqueeze(-1).expand({-1, -1, c}));
     // Scaled so that uniform scores give weight 1; the score carries the gradient.

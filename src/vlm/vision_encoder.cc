@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
@@ -25,7 +24,7 @@ namespace F = torch::nn::functional;
 namespace {
 
 // Bump when the architecture or pretraining recipe changes: it invalidates cached encoders.
-constexpr const char* kEncoderVersion = "vlmscale-encoder-v1";
+constexpr const char* kEncoderVersion = "vlmscale-encoder-v2";
 constexpr int64_t kPretrainBatch = 32;
 constexpr int64_t kPretextEvalImages = 256;
 constexpr int64_t kPretextEvalOffset = int64_t{1} << 40;  // Held-out pretext indices.
@@ -50,7 +49,9 @@ class GeneratorStateGuard {
 // Sets the intra-op thread count and restores it on destruction.
 class ThreadsGuard {
  public:
-  explicit ThreadsGuard(int threads) : saved_(at::get_num_threads()) { at::set_num_threads(threads); }
+  explicit ThreadsGuard(int threads) : saved_(at::get_num_threads()) {
+    at::set_num_threads(threads);
+  }
   ~ThreadsGuard() { at::set_num_threads(saved_); }
 
  private:
@@ -77,14 +78,16 @@ bool EncoderOptions::IsValid(std::string* error) const {
     return fail("grid_size must be in [1, 64], got " + std::to_string(grid_size));
   }
   if (image_size % grid_size != 0) {
-    return fail("image_size (" + std::to_string(image_size) + ") must be a multiple of grid_size (" +
-                std::to_string(grid_size) + ") so patches tile the image");
+    return fail("image_size (" + std::to_string(image_size) +
+                ") must be a multiple of grid_size (" + std::to_string(grid_size) +
+                ") so patches tile the image");
   }
   if (vision_width < 16 || vision_width > 1024 || vision_width % 16 != 0) {
     return fail("vision_width must be a multiple of 16 in [16, 1024], got " +
                 std::to_string(vision_width));
   }
-  if (depth < 0 || depth > 24) return fail("depth must be in [0, 24], got " + std::to_string(depth));
+  if (depth < 0 || depth > 24)
+    return fail("depth must be in [0, 24], got " + std::to_string(depth));
   if (pretrain_steps < 0 || pretrain_steps > 1000000) {
     return fail("pretrain_steps must be in [0, 1000000], got " + std::to_string(pretrain_steps));
   }
@@ -93,20 +96,23 @@ bool EncoderOptions::IsValid(std::string* error) const {
 
 std::string EncoderOptions::CanonicalText() const {
   return std::string(kEncoderVersion) + ";image_size=" + std::to_string(image_size) +
-         ";grid_size=" + std::to_string(grid_size) + ";vision_width=" + std::to_string(vision_width) +
-         ";depth=" + std::to_string(depth) + ";pretrain_steps=" + std::to_string(pretrain_steps) +
-         ";seed=" + std::to_string(seed);
+         ";grid_size=" + std::to_string(grid_size) +
+         ";vision_width=" + std::to_string(vision_width) + ";depth=" + std::to_string(depth) +
+         ";pretrain_steps=" + std::to_string(pretrain_steps) + ";seed=" + std::to_string(seed);
 }
 
 VisionEncoderImpl::VisionEncoderImpl(const EncoderOptions& options) : options_(options) {
   std::string error;
   CHECK(options.IsValid(&error)) << error;
   const int64_t c = options.vision_width, g = options.grid_size;
+  // Overlapping patch embedding: each token sees its p x p patch plus a margin of q pixels on
+  // every side (kernel p + 2q, stride p, padding q), enough to read a glyph split by a patch edge.
   const int64_t patch = options.image_size / g;
-  stem_ = register_module(
-      "stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c / 2, 3).padding(1)));
+  const int64_t margin = std::max<int64_t>(1, patch / 2);
   patchify_ = register_module(
-      "patchify", torch::nn::Conv2d(torch::nn::Conv2dOptions(c / 2, c, patch).stride(patch)));
+      "patchify",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(3, c, patch + 2 * margin).stride(patch).padding(margin)));
   positions_ = register_parameter("positions", torch::randn({1, g * g, c}) * 0.02);
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options.depth; ++i) {
@@ -121,8 +127,7 @@ torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images) {
   CHECK(images.dim() == 4 && images.size(1) == 3 && images.size(2) == options_.image_size &&
         images.size(3) == options_.image_size)
       << "expected images [B, 3, " << options_.image_size << ", " << options_.image_size << "]";
-  auto x = F::gelu(stem_((images - 0.5) * 4.0));
-  x = patchify_(x).flatten(2).transpose(1, 2) + positions_;  // [B, G*G, C]
+  auto x = patchify_((images - 0.5) * 4.0).flatten(2).transpose(1, 2) + positions_;  // [B,G*G,C]
   for (const auto& block : *blocks_) x = block->as<TransformerBlock>()->forward(x);
   return norm_(x);
 }
@@ -167,13 +172,15 @@ PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads) {
   int64_t tail_count = 0;
   encoder->train();
   for (int64_t step = 0; step < steps; ++step) {
-    const double lr = step < warmup ? peak_lr * (step + 1) / warmup
-                                    : peak_lr * 0.5 *
-                                          (1.0 + std::cos(M_PI * (step - warmup) /
-                                                          std::max<int64_t>(1, steps - warmup)));
+    const double lr =
+        step < warmup
+            ? peak_lr * (step + 1) / warmup
+            : peak_lr * 0.5 *
+                  (1.0 + std::cos(M_PI * (step - warmup) / std::max<int64_t>(1, steps - warmup)));
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-    tasks::PretextBatch batch = tasks::MakePretextBatch(
-        task_options, options.grid_size, options.seed, Indices(step * kPretrainBatch, kPretrainBatch));
+    tasks::PretextBatch batch =
+        tasks::MakePretextBatch(task_options, options.grid_size, options.seed,
+                                Indices(step * kPretrainBatch, kPretrainBatch));
     auto logits = head(encoder->forward(batch.images));  // [B, G*G, K]
     auto loss = F::cross_entropy(logits.flatten(0, 1), batch.labels.flatten());
     optimizer.zero_grad();
@@ -187,13 +194,13 @@ PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads) {
   encoder->Freeze();
   {
     torch::NoGradGuard no_grad;
-    tasks::PretextBatch batch = tasks::MakePretextBatch(
-        task_options, options.grid_size, options.seed, Indices(kPretextEvalOffset, kPretextEvalImages));
+    tasks::PretextBatch batch =
+        tasks::MakePretextBatch(task_options, options.grid_size, options.seed,
+                                Indices(kPretextEvalOffset, kPretextEvalImages));
     auto predicted = head(encoder->forward(batch.images)).argmax(-1);
     summary.eval_accuracy = predicted.eq(batch.labels).to(torch::kFloat64).mean().item<double>();
   }
-  summary.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }
 

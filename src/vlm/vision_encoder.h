@@ -1,4 +1,4 @@
-// The frozen vision encoder (the CLIP of this small world): a conv stem, a patchify convolution
+// The frozen vision encoder (the CLIP of this small world): an overlapping patchify convolution
 // and a few bidirectional transformer blocks, giving a G x G grid of patch features. It is
 // pretrained once per EncoderOptions on a dense pretext task over both tasks' images
 // (tasks/pretext.h), cached on disk, and loaded frozen by every job. See docs/MODEL.md.
@@ -54,7 +54,6 @@ class VisionEncoderImpl : public torch::nn::Module {
  private:
   EncoderOptions options_;
   bool frozen_ = false;
-  torch::nn::Conv2d stem_{nullptr};
   torch::nn::Conv2d patchify_{nullptr};
   torch::Tensor positions_;  // [1, G*G, C]
   torch::nn::ModuleList blocks_{nullptr};

@@ -22,17 +22,19 @@ bool VlmOptions::IsValid(std::string* error) const {
   };
   if (width < 1 || depth < 1 || heads < 1 || mlp_ratio < 1) {
     return fail("LLM width, depth, heads and mlp_ratio must all be >= 1 (got width=" +
-                std::to_string(width) + ", depth=" + std::to_string(depth) +
-                ", heads=" + std::to_string(heads) + ", mlp_ratio=" + std::to_string(mlp_ratio) + ")");
+                std::to_string(width) + ", depth=" + std::to_string(depth) + ", heads=" +
+                std::to_string(heads) + ", mlp_ratio=" + std::to_string(mlp_ratio) + ")");
   }
   if (width % heads != 0) {
     return fail("LLM width (" + std::to_string(width) + ") must be a multiple of heads (" +
                 std::to_string(heads) + ")");
   }
   if (vocab_size < 2 || question_tokens < 1 || num_answers < 2) {
-    return fail("vocab_size >= 2, question_tokens >= 1 and num_answers >= 2 are required; set "
-                "them from the Task (got " + std::to_string(vocab_size) + ", " +
-                std::to_string(question_tokens) + ", " + std::to_string(num_answers) + ")");
+    return fail(
+        "vocab_size >= 2, question_tokens >= 1 and num_answers >= 2 are required; set "
+        "them from the Task (got " +
+        std::to_string(vocab_size) + ", " + std::to_string(question_tokens) + ", " +
+        std::to_string(num_answers) + ")");
   }
   if (grid_size < 1 || vision_width < 4 || vision_width % 4 != 0) {
     return fail("grid_size must be >= 1 and vision_width a positive multiple of 4 (got " +
@@ -48,11 +50,11 @@ VlmImpl::VlmImpl(const VlmOptions& options) : options_(options) {
   CHECK(options.IsValid(&error)) << error;
   const int64_t d = options.width, length = options.visual_tokens + options.question_tokens;
   compressor_ = register_module("compressor", MakeCompressor(MakeCompressorOptions(options)));
-  projector_ = register_module(
-      "projector", torch::nn::Sequential(torch::nn::Linear(options.vision_width, d),
-                                         torch::nn::GELU(), torch::nn::Linear(d, d)));
-  token_embedding_ = register_module("token_embedding",
-                                     torch::nn::Embedding(options.vocab_size, d));
+  projector_ = register_module("projector",
+                               torch::nn::Sequential(torch::nn::Linear(options.vision_width, d),
+                                                     torch::nn::GELU(), torch::nn::Linear(d, d)));
+  token_embedding_ =
+      register_module("token_embedding", torch::nn::Embedding(options.vocab_size, d));
   {
     torch::NoGradGuard no_grad;
     token_embedding_->weight.normal_(0.0, 0.02);
@@ -63,7 +65,8 @@ VlmImpl::VlmImpl(const VlmOptions& options) : options_(options) {
     blocks_->push_back(
         TransformerBlock(BlockOptions(d, options.heads).mlp_ratio(options.mlp_ratio)));
   }
-  final_norm_ = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  final_norm_ =
+      register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
   head_ = register_module("head", torch::nn::Linear(d, options.num_answers));
   causal_mask_ = register_buffer("causal_mask", CausalMask(length));
 }
@@ -120,8 +123,8 @@ double VlmImpl::compressor_flops_per_sample() const {
     // The extra LLM pass over the Q question tokens: 2 N Q for the weights plus causal attention
     // (scores and weighted sum, about Q^2 / 2 pairs, 2 d FLOPs each, twice) in every block.
     const double q = static_cast<double>(options_.question_tokens);
-    flops += 2.0 * llm_non_embedding_params() * q +
-             2.0 * static_cast<double>(options_.depth) * q * q * static_cast<double>(options_.width);
+    flops += 2.0 * llm_non_embedding_params() * q + 2.0 * static_cast<double>(options_.depth) * q *
+                                                        q * static_cast<double>(options_.width);
   }
   return flops;
 }

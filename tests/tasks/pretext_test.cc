@@ -21,8 +21,8 @@ TEST(Pretext, LabelsCoverObjectsCharactersAndBackground) {
   // Every class occurs somewhere in a larger sample.
   indices.clear();
   for (int64_t i = 0; i < 1024; ++i) indices.push_back(i);
-  auto counts = torch::bincount(MakePretextBatch(TaskOptions(), 8, 0, indices).labels.flatten(),
-                                {}, kNumPretextClasses);
+  auto counts = torch::bincount(MakePretextBatch(TaskOptions(), 8, 0, indices).labels.flatten(), {},
+                                kNumPretextClasses);
   EXPECT_TRUE(counts.gt(0).all().item<bool>()) << counts;
 }
 

@@ -153,7 +153,7 @@ TEST(Tasks, ShapesColorAtAnswersMatchThePixels) {
     const int row = static_cast<int>(q[2] - 13), col = static_cast<int>(q[3] - 17);
     auto cell = b.images[i].slice(1, row * 12, row * 12 + 12).slice(2, col * 12, col * 12 + 12);
     const float bg = b.images[i][0][0][0].item<float>();  // Corner pixels are never covered.
-    auto px = cell.reshape({3, -1}).t();                      // [144, 3]
+    auto px = cell.reshape({3, -1}).t();                  // [144, 3]
     auto fg = px.sub(bg).abs().sum(1).gt(1e-4);
     const std::string answer = task->AnswerText(b.answers[i].item<int64_t>());
     if (answer == "none") {
@@ -188,7 +188,7 @@ TEST(Tasks, GlyphsAnswersMatchTheTextDecodedFromPixels) {
   int checked = 0;
   for (int64_t i = 0; i < 400; ++i) {
     auto ink = b.images[i].sum(0).lt(1.5).contiguous();  // Ink <= 0.9, paper >= 2.25.
-    auto nz = ink.nonzero();                                // [n, 2] (y, x)
+    auto nz = ink.nonzero();                             // [n, 2] (y, x)
     ASSERT_GT(nz.size(0), 0);
     const int64_t y0 = nz.select(1, 0).min().item<int64_t>() - 1;
     const int64_t x0 = nz.select(1, 1).min().item<int64_t>();
@@ -240,8 +240,10 @@ TEST(Tasks, ReportsGenerationSpeed) {
     for (int rep = 0; rep < 50; ++rep) {
       total += task->MakeBatch(Split::kTrain, 0, Range(rep * 32, rep * 32 + 32)).answers.size(0);
     }
-    const double us = std::chrono::duration<double, std::micro>(
-                          std::chrono::steady_clock::now() - start).count() / total;
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count() /
+        total;
     std::printf("%s: %.2f us per example (batch 32, 48x48)\n", name.c_str(), us);
     EXPECT_EQ(total, 50 * 32);
   }

@@ -41,15 +41,14 @@ TEST(Compressor, TokenCountsTheMethodCannotProduceAreRejectedWithAReason) {
     int64_t v;
     std::string expected;
   };
-  const std::vector<Case> cases = {
-      {"none", 16, "keeps all G*G = 64"},
-      {"avgpool", 10, "perfect square"},
-      {"avgpool", 81, "at most G*G = 64"},
-      {"tokenpacker", 9, "dividing model.grid_size = 8"},
-      {"quecc", 36, "dividing model.grid_size = 8"},
-      {"topk", 65, "at most G*G = 64"},
-      {"topk", 0, "at least 1"},
-      {"avgpol", 16, "unknown compression method 'avgpol'"}};
+  const std::vector<Case> cases = {{"none", 16, "keeps all G*G = 64"},
+                                   {"avgpool", 10, "perfect square"},
+                                   {"avgpool", 81, "at most G*G = 64"},
+                                   {"tokenpacker", 9, "dividing model.grid_size = 8"},
+                                   {"quecc", 36, "dividing model.grid_size = 8"},
+                                   {"topk", 65, "at most G*G = 64"},
+                                   {"topk", 0, "at least 1"},
+                                   {"avgpol", 16, "unknown compression method 'avgpol'"}};
   for (const Case& c : cases) {
     const std::string error = Options(c.method, c.v).Check();
     EXPECT_NE(error.find(c.expected), std::string::npos) << c.method << " " << c.v << ": " << error;
@@ -115,7 +114,9 @@ TEST(Compressor, TopkKeepsTheHighestScoringTokensInOriginalOrderAndPassesGradien
   out.sum().backward();
   bool query_has_grad = false;
   for (const auto& p : compressor->named_parameters()) {
-    if (p.key() == "query") query_has_grad = p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0;
+    if (p.key() == "query")
+      query_has_grad =
+          p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0;
   }
   EXPECT_TRUE(query_has_grad) << "the selection scores must receive gradient";
 }

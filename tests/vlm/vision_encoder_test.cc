@@ -114,7 +114,8 @@ TEST(VisionEncoder, ConcurrentCallersPretrainOnce) {
   std::optional<Result<VisionEncoder>> results[2];
   std::vector<std::thread> threads;
   for (int i = 0; i < 2; ++i) {
-    threads.emplace_back([&, i] { results[i].emplace(LoadOrPretrainEncoder(Small(20), dir, 1, &infos[i])); });
+    threads.emplace_back(
+        [&, i] { results[i].emplace(LoadOrPretrainEncoder(Small(20), dir, 1, &infos[i])); });
   }
   for (auto& t : threads) t.join();
   ASSERT_TRUE(results[0]->ok()) << results[0]->status().ToString();

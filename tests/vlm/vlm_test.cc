@@ -54,8 +54,11 @@ TEST(VlmOptions, ImpossibleVisualTokenCountsAreRejectedWithAClearMessage) {
 
 TEST(Vlm, ForwardGivesAnswerLogitsForEveryMethodAndSeveralV) {
   const std::vector<std::pair<std::string, std::vector<int64_t>>> cases = {
-      {"none", {64}}, {"avgpool", {1, 4, 16}}, {"tokenpacker", {4, 16, 64}},
-      {"quecc", {1, 4, 16}}, {"topk", {3, 16}}};
+      {"none", {64}},
+      {"avgpool", {1, 4, 16}},
+      {"tokenpacker", {4, 16, 64}},
+      {"quecc", {1, 4, 16}},
+      {"topk", {3, 16}}};
   auto features = torch::randn({4, 64, 32});
   auto questions = Questions(4, 0);
   for (const auto& [method, vs] : cases) {
@@ -92,7 +95,8 @@ TEST(Vlm, ChangingALaterTokenDoesNotChangeEarlierOutputs) {
   auto a = model->HiddenStates(features, questions);
   auto b = model->HiddenStates(features, changed);
   const int64_t first_changed = 16 + 4;
-  EXPECT_TRUE(torch::allclose(a.slice(1, 0, first_changed), b.slice(1, 0, first_changed), 1e-5, 1e-6));
+  EXPECT_TRUE(
+      torch::allclose(a.slice(1, 0, first_changed), b.slice(1, 0, first_changed), 1e-5, 1e-6));
   EXPECT_FALSE(torch::allclose(a.slice(1, first_changed), b.slice(1, first_changed), 1e-4, 1e-4));
 }
 
@@ -102,7 +106,8 @@ TEST(Vlm, QueccTokensDependOnTheQuestionAndAvgpoolTokensDoNot) {
   auto q1 = Questions(2, 10), q2 = Questions(2, 11);
   torch::NoGradGuard no_grad;
   Vlm quecc(Tiny("quecc", 4));
-  EXPECT_FALSE(torch::allclose(quecc->Compress(features, q1), quecc->Compress(features, q2), 1e-4, 1e-4));
+  EXPECT_FALSE(
+      torch::allclose(quecc->Compress(features, q1), quecc->Compress(features, q2), 1e-4, 1e-4));
   for (const std::string method : {"avgpool", "tokenpacker", "topk", "none"}) {
     Vlm model(Tiny(method, method == "none" ? 64 : 4));
     EXPECT_TRUE(model->Compress(features, q1).equal(model->Compress(features, q2))) << method;
@@ -115,15 +120,16 @@ TEST(Vlm, NonEmbeddingParametersMatchTheConfigFormulaForEveryPreset) {
     o.width = preset.width, o.depth = preset.depth, o.heads = preset.heads;
     o.mlp_ratio = preset.mlp_ratio;
     Vlm model(o);
-    const double expected = config::LlmNonEmbeddingParams(preset.width, preset.depth, preset.mlp_ratio);
+    const double expected =
+        config::LlmNonEmbeddingParams(preset.width, preset.depth, preset.mlp_ratio);
     EXPECT_EQ(model->llm_non_embedding_params(), expected) << preset.name;
     EXPECT_EQ(expected, preset.n_params) << preset.name;
     // Independently: everything minus embeddings, positions, projector, head and compressor.
     double rest = 0, excluded = 0;
     for (const auto& p : model->named_parameters()) {
-      const bool excluded_part = StartsWith(p.key(), "token_embedding.") || p.key() == "positions" ||
-                                 StartsWith(p.key(), "projector.") || StartsWith(p.key(), "head.") ||
-                                 StartsWith(p.key(), "compressor.");
+      const bool excluded_part = StartsWith(p.key(), "token_embedding.") ||
+                                 p.key() == "positions" || StartsWith(p.key(), "projector.") ||
+                                 StartsWith(p.key(), "head.") || StartsWith(p.key(), "compressor.");
       (excluded_part ? excluded : rest) += static_cast<double>(p.value().numel());
     }
     EXPECT_EQ(rest, expected) << preset.name;
