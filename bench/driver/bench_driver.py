@@ -89,6 +89,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../build/vlmscale"))
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--slurm-json", help="result of bench/slurm/bench_slurm_array.py --json, "
+                                         "printed next to the dispatch throughput")
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="vlmscale-bench-") as tmp:
@@ -98,6 +100,14 @@ def main():
         rows.append(("dispatch throughput, 0 s jobs, 2 ranks, durable", f"{rate:,.0f} jobs/s",
                      ">= 10,000 jobs/s", "Parsl HTEX 1,181/s; Flux ~1,500/s; srun 152/s",
                      f"{rate / 10000:.2f}x target, {rate / 1181:.1f}x Parsl"))
+        if a.slurm_json:
+            with open(a.slurm_json) as f:
+                sl = json.load(f)
+            rows.append((f"SLURM job array, {sl['tasks']:,} no-op tasks, local cluster "
+                         f"({sl['cpus']} CPUs, {sl.get('scheduler_parameters', 'stock')})",
+                         f"{sl['tasks_per_second']:,.2f} tasks/s", "-",
+                         "one SLURM task per grid point instead of vlmscale run",
+                         f"driver {rate / sl['tasks_per_second']:,.0f}x faster"))
         big = 10000 if a.quick else 100000
         s = run_sweep(a.bin, zero_config(tmp, big), 2)
         us = 1e6 * s["coordinator_cpu_seconds"] / big

@@ -73,8 +73,8 @@ Result<int64_t> ParseSlurmTime(const std::string& text) {
   int64_t seconds = 0;
   if (has_days) {  // D-HH, D-HH:MM, D-HH:MM:SS
     if (v[0] >= 24) return bad("hours after a day count must be below 24");
-    seconds = days * 86400 + v[0] * 3600 + (v.size() > 1 ? v[1] * 60 : 0) +
-              (v.size() > 2 ? v[2] : 0);
+    seconds =
+        days * 86400 + v[0] * 3600 + (v.size() > 1 ? v[1] * 60 : 0) + (v.size() > 2 ? v[2] : 0);
   } else if (v.size() == 1) {  // MM
     seconds = v[0] * 60;
   } else if (v.size() == 2) {  // MM:SS
@@ -131,7 +131,8 @@ bool SlurmOptions::IsValid(std::string* error) const {
   }
   if (!IsOneWord(chdir)) return fail("--chdir '" + chdir + "' must not contain spaces or quotes");
   if (!IsOneWord(output)) {
-    return fail("the log path '" + output + "' must not contain spaces or quotes (move the "
+    return fail("the log path '" + output +
+                "' must not contain spaces or quotes (move the "
                 "results file to a path without them)");
   }
   return true;
@@ -209,8 +210,9 @@ Result<std::string> RenderBatchScript(const std::string& tmpl, const SlurmOption
     }
     if (StartsWith(line, kSettingsBegin)) {
       if (!wrote_directives) {
-        return Status::InvalidInput("batch script template: the settings block comes before any "
-                                    "#SBATCH line");
+        return Status::InvalidInput(
+            "batch script template: the settings block comes before any "
+            "#SBATCH line");
       }
       saw_settings = in_settings = true;
       out << line << "\n";

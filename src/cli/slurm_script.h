@@ -20,14 +20,15 @@ namespace vlmscale::cli {
 // Resources and policy of one batch job. Field names follow sbatch's options.
 struct SlurmOptions {
   std::string job_name = "vlmscale";  // --job-name. Default: "vlmscale". REQUIRES: non-empty.
-  std::string partition;  // --partition; empty: the cluster's default. Default: "".
-  std::string account;    // --account; empty: the user's default. Default: "".
-  std::string qos;        // --qos; empty: the default QOS. Default: "".
+  std::string partition;              // --partition; empty: the cluster's default. Default: "".
+  std::string account;                // --account; empty: the user's default. Default: "".
+  std::string qos;                    // --qos; empty: the default QOS. Default: "".
   // --time: [D-]HH:MM:SS, MM, MM:SS, D-HH, D-HH:MM (ParseSlurmTime). Default: "01:00:00".
   // REQUIRES: parses to more than signal_seconds.
   std::string time = "01:00:00";
-  int64_t nodes = 1;            // --nodes. Default: 1. REQUIRES: >= 1.
-  int64_t ntasks_per_node = 1;  // --ntasks-per-node: MPI ranks per node. Default: 1. REQUIRES: >= 1.
+  int64_t nodes = 1;  // --nodes. Default: 1. REQUIRES: >= 1.
+  // --ntasks-per-node: MPI ranks per node. Default: 1. REQUIRES: >= 1.
+  int64_t ntasks_per_node = 1;
   // --gpus-per-node; 0: CPU nodes (no directive). Default: 0. REQUIRES: >= 0, and equal to
   // ntasks_per_node when > 0 (one rank per GPU).
   int64_t gpus_per_node = 0;
@@ -45,10 +46,10 @@ struct SlurmOptions {
 
 // The values written into the settings block of the rendered script.
 struct ScriptSettings {
-  std::string vlmscale_bin;  // Absolute path of the vlmscale binary. REQUIRES: non-empty.
-  std::string config;        // Config snapshot the job runs. REQUIRES: non-empty.
-  std::string results;       // Results file, for the final `vlmscale status`. Default: "".
-  int64_t max_requeues = 10;  // Requeues allowed (slurm.max_requeues). REQUIRES: >= 0.
+  std::string vlmscale_bin;         // Absolute path of the vlmscale binary. REQUIRES: non-empty.
+  std::string config;               // Config snapshot the job runs. REQUIRES: non-empty.
+  std::string results;              // Results file, for the final `vlmscale status`. Default: "".
+  int64_t max_requeues = 10;        // Requeues allowed (slurm.max_requeues). REQUIRES: >= 0.
   std::string launcher = "mpirun";  // "mpirun" or "srun". Default: "mpirun".
 };
 

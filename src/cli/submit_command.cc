@@ -121,7 +121,7 @@ Result<int> RunProgram(const std::vector<std::string>& argv, std::string* out, s
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot read batch script template " + path);
+  if (!in) return Status::InvalidInput("--template: cannot read " + path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -136,8 +136,8 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
       "is complete. SLURM options default to the config's [slurm] section; flags win");
   std::vector<std::string> sets;
   std::string config_path, time, partition, account, qos, launcher, template_path;
-  int64_t nodes = 0, ntasks_per_node = 0, gpus_per_node = 0, cpus_per_task = 0,
-          signal_seconds = 0;
+  int64_t nodes = 0, ntasks_per_node = 0, gpus_per_node = 0, cpus_per_task = 0, signal_seconds = 0;
+  // clang-format off
   options.add_options()
       ("config", po::value(&config_path)->required(), "sweep config file (.ini)")
       ("set", po::value(&sets)->composing(), "override section.key=value (repeatable)")
@@ -159,6 +159,7 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
        "batch script template to render instead of the built-in slurm/sweep.sbatch")
       ("parsable", po::bool_switch(), "print only the SLURM job id")
       ("dry-run", po::bool_switch(), "print the batch script; write and submit nothing");
+  // clang-format on
   po::positional_options_description positional;
   positional.add("config", 1);
   po::variables_map vm;
@@ -196,10 +197,11 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
     slurm.ntasks_per_node = slurm.gpus_per_node;  // One rank per GPU.
   }
   if (vm.count("cpus-per-task")) slurm.cpus_per_task = cpus_per_task;
-  slurm.signal_seconds = vm.count("signal-seconds")
-                             ? signal_seconds
-                             : static_cast<int64_t>(std::ceil(cfg->GetDouble("run.grace_seconds"))) +
-                                   kSignalMarginSeconds;
+  slurm.signal_seconds =
+      vm.count("signal-seconds")
+          ? signal_seconds
+          : static_cast<int64_t>(std::ceil(cfg->GetDouble("run.grace_seconds"))) +
+                kSignalMarginSeconds;
   slurm.job_name = "vlmscale-" + sweep->name;
   for (char& c : slurm.job_name) {
     if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '\n') c = '_';
@@ -209,10 +211,11 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   const int64_t ranks = slurm.nodes * slurm.ntasks_per_node;
   const int64_t ranks_per_job = cfg->GetInt("run.ranks_per_job");
   if (ranks % ranks_per_job != 0) {
-    return ReportError("submit", Status::InvalidInput(
-                                     "the allocation has " + std::to_string(ranks) +
-                                     " ranks (--nodes x --ntasks-per-node), not a multiple of "
-                                     "run.ranks_per_job = " + std::to_string(ranks_per_job)));
+    return ReportError(
+        "submit", Status::InvalidInput("the allocation has " + std::to_string(ranks) +
+                                       " ranks (--nodes x --ntasks-per-node), not a multiple of "
+                                       "run.ranks_per_job = " +
+                                       std::to_string(ranks_per_job)));
   }
 
   // Paths: everything of this submission lives in <results>.runs/submit/.
@@ -230,8 +233,8 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
 
   // The snapshot is the resolved config with the results path made absolute, so it means the
   // same from any directory. [sweep] settings do not enter job ids.
-  Result<config::Config> resolved = config::Config::FromString(
-      cfg->ResolvedText(), config_path, {"sweep.output=" + sweep->output});
+  Result<config::Config> resolved = config::Config::FromString(cfg->ResolvedText(), config_path,
+                                                               {"sweep.output=" + sweep->output});
   if (!resolved.ok()) {
     return ReportError("submit", resolved.status().WithPrefix("internal: the resolved config "
                                                               "does not load back"));
@@ -269,15 +272,15 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   Result<int> rc = RunProgram({"sbatch", "--parsable", script_path}, &out, &err);
   if (!rc.ok()) return ReportError("submit", rc.status());
   if (*rc != 0) {
-    return ReportError("submit", Status::Runtime("sbatch failed (exit " + std::to_string(*rc) +
-                                                 "): " + Trim(err) + " [script: " + script_path +
-                                                 "]"));
+    return ReportError(
+        "submit", Status::Runtime("sbatch failed (exit " + std::to_string(*rc) + "): " + Trim(err) +
+                                  " [script: " + script_path + "]"));
   }
   std::string job_id = Trim(out);
   if (auto semi = job_id.find(';'); semi != std::string::npos) job_id.resize(semi);
   if (job_id.empty()) {
-    return ReportError("submit", Status::Runtime("sbatch printed no job id (stderr: " +
-                                                 Trim(err) + ")"));
+    return ReportError("submit",
+                       Status::Runtime("sbatch printed no job id (stderr: " + Trim(err) + ")"));
   }
   if (vm["parsable"].as<bool>()) {
     std::cout << job_id << std::endl;
@@ -285,22 +288,23 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   }
   std::string log = slurm.output;
   log.replace(log.find("%j"), 2, job_id);
-  std::printf("submitted SLURM job %s: sweep %s, %zu jobs on %lld ranks (%lld node%s x %lld), "
-              "time %s, up to %lld requeues\n",
-              job_id.c_str(), sweep->name.c_str(), sweep->jobs.size(),
-              static_cast<long long>(ranks), static_cast<long long>(slurm.nodes),
-              slurm.nodes == 1 ? "" : "s", static_cast<long long>(slurm.ntasks_per_node),
-              slurm.time.c_str(), static_cast<long long>(settings.max_requeues));
-  std::printf("  config snapshot  %s\n  batch script     %s\n  log              %s\n"
-              "  progress         vlmscale status %s\n",
-              snapshot_path.c_str(), script_path.c_str(), log.c_str(), sweep->output.c_str());
+  std::printf(
+      "submitted SLURM job %s: sweep %s, %zu jobs on %lld ranks (%lld node%s x %lld), "
+      "time %s, up to %lld requeues\n",
+      job_id.c_str(), sweep->name.c_str(), sweep->jobs.size(), static_cast<long long>(ranks),
+      static_cast<long long>(slurm.nodes), slurm.nodes == 1 ? "" : "s",
+      static_cast<long long>(slurm.ntasks_per_node), slurm.time.c_str(),
+      static_cast<long long>(settings.max_requeues));
+  std::printf(
+      "  config snapshot  %s\n  batch script     %s\n  log              %s\n"
+      "  progress         vlmscale status %s\n",
+      snapshot_path.c_str(), script_path.c_str(), log.c_str(), sweep->output.c_str());
   return kExitOk;
 }
 
 }  // namespace
 
-VLMSCALE_REGISTER_COMMAND("submit", 25,
-                          "submit a sweep to SLURM as a self-requeueing batch job",
+VLMSCALE_REGISTER_COMMAND("submit", 25, "submit a sweep to SLURM as a self-requeueing batch job",
                           RunSubmitCommand);
 
 }  // namespace vlmscale::cli
