@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   # Toolchain.
   build-essential cmake pkg-config git ca-certificates
+  ccache                          # shares objects between the two build variants in test.sh
   # Core C++ dependencies (found by CMake's find_package).
   libtorch-dev                    # libtorch 1.13, CPU build
   libopenblas0-pthread            # fast BLAS for libtorch (see docs/BENCHMARKS.md)
