@@ -13,11 +13,11 @@
 namespace vlmscale::train {
 
 struct MallocTuningOptions {
-  // Blocks at least this large are mmapped (and unmapped when freed). Default: 1 GiB.
-  // REQUIRES: > 0 (glibc caps it at HEAP_MAX/2 = 32 MiB on 64-bit; larger values are clamped).
-  size_t mmap_threshold = size_t{1} << 30;
+  // Blocks at least this large are mmapped (and unmapped when freed). Default: 32 MiB, glibc's
+  // largest accepted value on 64-bit (larger values are clamped to it). REQUIRES: > 0.
+  size_t mmap_threshold = size_t{32} << 20;
   // Free memory at the heap top beyond this is returned to the kernel. Default: 1 GiB.
-  // REQUIRES: > 0.
+  // REQUIRES: > 0 (clamped to 1 GiB).
   size_t trim_threshold = size_t{1} << 30;
 };
 

@@ -13,6 +13,7 @@
 
 #include "core/hash.h"
 #include "core/strings.h"
+#include "train/feature_cache.h"
 
 namespace vlmscale::train {
 
@@ -246,6 +247,34 @@ std::vector<int64_t> Iota(int64_t begin, int64_t end) {
   return v;
 }
 
+// The encoder features, questions and answers of examples [begin, end) of a split, from the
+// process FeatureCache when options.feature_cache_key is set and the entry exists.
+CachedBatch EncodedBatch(const TrainOptions& options, const tasks::Task& task,
+                         vlm::VisionEncoder& encoder, const torch::Device& device,
+                         tasks::Split split, uint64_t seed, int64_t begin, int64_t end,
+                         TrainResult* result) {
+  std::string key;
+  CachedBatch cached;
+  if (!options.feature_cache_key.empty()) {
+    key = options.feature_cache_key + "|" + task.name() + "|" + std::to_string(task.image_size()) +
+          "|" + (split == tasks::Split::kTrain ? "train" : "eval") + "|" + std::to_string(seed) +
+          "|" + std::to_string(begin) + "|" + std::to_string(end) + "|" + device.str();
+    if (FeatureCache::Process().Get(key, &cached)) {
+      ++result->feature_cache_hits;
+      return cached;
+    }
+  }
+  tasks::Batch batch = task.MakeBatch(split, seed, Iota(begin, end));
+  {
+    torch::NoGradGuard no_grad;
+    cached.features = encoder->forward(batch.images.to(device));
+  }
+  cached.questions = batch.questions.to(device);
+  cached.answers = batch.answers.to(device);
+  if (!key.empty()) FeatureCache::Process().Put(key, cached, options.feature_cache_bytes);
+  return cached;
+}
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -263,6 +292,7 @@ Status Evaluate(const TrainOptions& options, const tasks::Task& task, vlm::Visio
   double sums[4] = {0.0, 0.0, 0.0, 0.0};
   for (int64_t lo = begin; lo < end; lo += options.eval_batch_size) {
     const int64_t hi = std::min(end, lo + options.eval_batch_size);
+    // Latency covers the encoder and the Vlm forward, so it is timed on uncached features.
     tasks::Batch batch = task.MakeBatch(tasks::Split::kEval, options.eval_seed, Iota(lo, hi));
     const auto forward_start = std::chrono::steady_clock::now();
     torch::Tensor features = encoder->forward(batch.images.to(device));
@@ -382,15 +412,10 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
     for (Bucket& b : buckets) b.flat.zero_();
 
     const int64_t base = step * options.batch_size;
-    tasks::Batch batch = task.MakeBatch(tasks::Split::kTrain, options.seed,
-                                        Iota(base + shard_begin, base + shard_end));
-    torch::Tensor features;
-    {
-      torch::NoGradGuard no_grad;
-      features = encoder->forward(batch.images.to(device));
-    }
-    torch::Tensor logits = model->forward(features, batch.questions.to(device));
-    torch::Tensor loss_sum = F::cross_entropy(logits, batch.answers.to(device), sum_loss);
+    CachedBatch batch = EncodedBatch(options, task, encoder, device, tasks::Split::kTrain,
+                                     options.seed, base + shard_begin, base + shard_end, result);
+    torch::Tensor logits = model->forward(batch.features, batch.questions);
+    torch::Tensor loss_sum = F::cross_entropy(logits, batch.answers, sum_loss);
     (loss_sum / global_batch).backward();
 
     // Piggyback the loss and the stop flag on the last bucket.

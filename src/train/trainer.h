@@ -82,6 +82,16 @@ struct TrainOptions {
   std::string checkpoint_path;
   // Torch device: -1 for CPU, otherwise a CUDA device index. Default: -1.
   int device = -1;
+  // Identity of the frozen encoder's weights (the job uses its cache file path). When non-empty,
+  // each batch's encoder features, questions and answers are memoized in the process-wide
+  // FeatureCache under (this key, task, image size, split, seed, index range): later trainings in
+  // the same process with the same task and seed skip data generation and the encoder, with
+  // bitwise the same features. "" disables it. Not part of the checkpoint fingerprint.
+  // Default: "".
+  std::string feature_cache_key;
+  // Budget of the process-wide feature cache in bytes (entries beyond it are not stored).
+  // Default: 512 MiB. REQUIRES: >= 0.
+  int64_t feature_cache_bytes = int64_t{512} << 20;
   // Called on every rank after every optimizer step (progress reports, heartbeats); may set the
   // stop flag. Not part of the checkpoint fingerprint. Default: none.
   std::function<void(const StepInfo&)> on_step;
@@ -107,6 +117,7 @@ struct TrainResult {
   double eval_seconds = 0.0;
   double steps_per_second = 0.0;  // Over this call's steps.
   int num_buckets = 0;
+  int64_t feature_cache_hits = 0;  // Batches (train and eval) served from the FeatureCache.
   // Sum of all trainable parameters after training (double accumulation): equal on every rank.
   double parameter_checksum = 0.0;
   // Curves: "train_loss" and "lr" every log_every steps; "eval_loss" and "eval_accuracy" at the

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tasks/task.h"
+#include "train/malloc_tuning.h"
 #include "train/trainer.h"
 #include "vlm/vision_encoder.h"
 #include "vlm/vlm.h"
@@ -27,6 +28,7 @@ struct TestSetup {
 
 inline TestSetup MakeTestSetup(const std::string& task_name, const std::string& method,
                                int64_t visual_tokens, int64_t steps) {
+  TuneMallocForTraining();  // As the job does: several times faster steps.
   TestSetup s;
   auto task = tasks::MakeTask(task_name, tasks::TaskOptions());
   CHECK(task.ok()) << task.status().ToString();

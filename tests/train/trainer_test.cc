@@ -10,6 +10,7 @@
 
 #include "comm/communicator.h"
 #include "tests/train/train_test_util.h"
+#include "train/feature_cache.h"
 
 namespace vlmscale::train {
 namespace {
@@ -137,6 +138,50 @@ TEST(Trainer, BucketSizeDoesNotChangeTheResult) {
   EXPECT_NEAR(one.eval_loss, many.eval_loss, 1e-4 * one.eval_loss);
 }
 
+TEST(Trainer, CachedEncoderFeaturesGiveBitwiseTheSameResult) {
+  TestSetup setup = MakeTestSetup("glyphs", "avgpool", 16, /*steps=*/12);
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult plain;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &plain)
+                  .ok());
+  EXPECT_EQ(plain.feature_cache_hits, 0);
+  FeatureCache::Process().Clear();
+  setup.train.feature_cache_key = "test-encoder-seed-7";
+  TrainResult filling;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &filling)
+                  .ok());
+  EXPECT_EQ(filling.feature_cache_hits, 0);
+  EXPECT_GT(FeatureCache::Process().bytes(), 0);
+  // Another LLM size on the same data: every training batch comes from the cache.
+  setup.model.width = 48;
+  setup.model.heads = 3;
+  TrainResult other_size;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &other_size)
+                  .ok());
+  EXPECT_EQ(other_size.feature_cache_hits, 12);
+  setup.model.width = 32;
+  setup.model.heads = 2;
+  TrainResult cached;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &cached)
+                  .ok());
+  EXPECT_EQ(cached.feature_cache_hits, 12);
+  EXPECT_EQ(cached.parameter_checksum, plain.parameter_checksum);
+  EXPECT_EQ(cached.eval_loss, plain.eval_loss);
+  // A zero budget stores nothing.
+  FeatureCache::Process().Clear();
+  setup.train.feature_cache_bytes = 0;
+  TrainResult unbudgeted;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &unbudgeted)
+                  .ok());
+  EXPECT_EQ(FeatureCache::Process().bytes(), 0);
+  FeatureCache::Process().Clear();
+}
+
 TEST(Trainer, AStoppedJobResumesToTheSameResultAsAnUninterruptedOne) {
   TestSetup setup = MakeTestSetup("shapes", "topk", 8, /*steps=*/30);
   auto comm = comm::MakeSingleRankCommunicator();
@@ -233,6 +278,32 @@ TEST(Trainer, InvalidOptionsAreRejectedBeforeTraining) {
                               nullptr, &result);
   EXPECT_TRUE(s.IsInvalidInput()) << s.ToString();
   EXPECT_EQ(result.steps_done, 0);
+}
+
+}  // namespace
+}  // namespace vlmscale::train
+
+namespace vlmscale::train {
+namespace {
+
+TEST(MallocTuning, GlibcAcceptsTheDefaults) { EXPECT_TRUE(TuneMallocForTraining()); }
+
+TEST(FeatureCache, StoresWithinTheBudgetOnly) {
+  FeatureCache cache;
+  CachedBatch batch{torch::ones({2, 4, 8}), torch::zeros({2, 3}, torch::kInt64),
+                    torch::zeros({2}, torch::kInt64)};
+  const int64_t size = 2 * 4 * 8 * 4 + 2 * 3 * 8 + 2 * 8;
+  EXPECT_FALSE(cache.Put("a", batch, size - 1));
+  EXPECT_TRUE(cache.Put("a", batch, size));
+  EXPECT_EQ(cache.bytes(), size);
+  EXPECT_FALSE(cache.Put("b", batch, 2 * size - 1));
+  CachedBatch got;
+  EXPECT_TRUE(cache.Get("a", &got));
+  EXPECT_TRUE(torch::equal(got.features, batch.features));
+  EXPECT_FALSE(cache.Get("b", &got));
+  cache.Clear();
+  EXPECT_EQ(cache.bytes(), 0);
+  EXPECT_FALSE(cache.Get("a", &got));
 }
 
 }  // namespace
