@@ -254,7 +254,7 @@ class SubmitTest(unittest.TestCase):
         by_id = self.assert_every_job_done_once(cfg)
         self.assertEqual(len(by_id), 18)
         self.assertEqual({int(r["rank"]) for r in by_id.values()}, {0, 1}, "2 ranks per node")
-        self.assertIn("2 ranks", log)
+        self.assertIn("2 ranks (mpirun)", log)
         self.assertIn("vlmscale run exited with 0", log)
         self.assertIn("sweep complete", log)
         self.assertIn(f"slurm job {job}", log)  # `vlmscale status` closes the log.
@@ -314,7 +314,7 @@ class SubmitTest(unittest.TestCase):
         log = self.log(job)
         self.assertEqual(info["JobState"], "COMPLETED", log)
         self.assertEqual(info["Restarts"], "2")
-        self.assertEqual(len(re.findall(r"\] job \d+ on .*: 2 ranks", log)), 3, log)
+        self.assertEqual(len(re.findall(r"\] job \d+ on .*: 2 ranks \(mpirun\)", log)), 3, log)
         self.assertIn("requeued 2 of at most 10 times", log)
         by_id = self.assert_every_job_done_once(cfg)
         self.assertEqual(len(by_id), 54)
@@ -344,10 +344,13 @@ class SubmitTest(unittest.TestCase):
         self.assertIn("not requeueing: requeued 0 times already (slurm.max_requeues = 0)", log)
         st = self.status()
         self.assertGreater(st["pending"], 0)
-        # A new submission resumes and completes the sweep.
-        job2 = self.submit(cfg)
+        # A new submission resumes and completes the sweep, this time with srun --mpi=pmix.
+        job2 = self.submit(cfg, "--launcher", "srun")
         info = self.wait_state(job2, {"COMPLETED", "FAILED", "CANCELLED"}, timeout=120)
-        self.assertEqual(info["JobState"], "COMPLETED", self.log(job2))
+        log2 = self.log(job2)
+        self.assertEqual(info["JobState"], "COMPLETED", log2)
+        self.assertIn("2 ranks (srun)", log2)
+        self.assertIn("vlmscale run exited with 0", log2)
         self.assert_every_job_done_once(cfg)
         self.assertEqual(str(self.status()["slurm_job_id"]), job2)
 
