@@ -62,7 +62,8 @@ def main():
         finally:
             subprocess.run([CLUSTER, "stop", d], capture_output=True)
     if completed != a.tasks:
-        sys.exit(f"only {completed} of {a.tasks} tasks completed ({sorted(set(states))})")
+        sys.exit(f"only {completed} of {a.tasks} tasks completed ({sorted(set(states))}) after "
+                 f"{seconds:.1f} s")
     result = {"tasks": a.tasks, "seconds": seconds, "tasks_per_second": a.tasks / seconds,
               "cpus": os.cpu_count(), "scheduler_parameters": a.scheduler_parameters or "stock"}
     print(f"SLURM job array, {a.tasks} no-op tasks on {os.cpu_count()} CPUs (local slurm 22.05, "

@@ -269,6 +269,24 @@ class SubmitTest(unittest.TestCase):
         self.assertEqual(p2.returncode, 0, p2.stderr)
         self.assertEqual(json.loads(p1.stdout), json.loads(p2.stdout))
 
+    def test_batch_script_submitted_by_hand_runs_the_sweep(self):
+        cfg = self.config(seconds=0.05)
+        log = os.path.join(self.dir, "hand-%j.out")
+        p = subprocess.run(["sbatch", "--parsable", "--ntasks-per-node=2", f"--output={log}",
+                            f"--chdir={self.dir}", os.path.join(HERE, "../../slurm/sweep.sbatch"),
+                            cfg], env=dict(self.env, VLMSCALE_BIN=BIN), capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        job = p.stdout.strip()
+        info = self.wait_state(job, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"})
+        with open(log.replace("%j", job)) as f:
+            text = f.read()
+        self.assertEqual(info["JobState"], "COMPLETED", text)
+        self.assertIn("2 ranks (mpirun)", text)
+        self.assertIn("sweep complete", text)
+        self.assertIn(f"slurm job {job}", text)  # Results path found in the config for status.
+        self.assert_every_job_done_once(cfg)
+
     def test_preemption_drains_requeues_and_resumes_without_losing_a_job(self):
         # 54 jobs of 0.5 s on 2 ranks: ~14 s of work, preempted twice.
         cfg = self.config(seeds="0, 1, 2", seconds=0.5)
