@@ -1,0 +1,405 @@
+#!/usr/bin/python3
+"""End-to-end tests of `command` jobs: sweeps of tests/command/fake_trainer.py under a real mpirun.
+
+The same behaviours the driver's tests check with `sleep` jobs (tests/driver/driver_e2e_test.py)
+are checked here with an external program: every job once, retries and failure classes, resume,
+stop by signal (forwarded to the trainer), 2-rank groups (torchrun variables), live status,
+stalls, SIGKILL durability (no orphaned trainers) and harmless shell metacharacters; and the
+trainer's known law is recovered by `vlmscale fit`.
+Environment: VLMSCALE_BIN (set by CTest). Run one test with
+  VLMSCALE_BIN=build-command/vlmscale /usr/bin/python3 tests/command/command_e2e_test.py \
+      CommandSweepTest.test_x
+"""
+import glob
+import json
+import math
+import os
+import random
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import h5py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE = os.path.join(HERE, "fake_trainer.py")
+BIN = os.environ.get("VLMSCALE_BIN", os.path.join(HERE, "../../build/vlmscale"))
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+# The fake trainer's law (fake_trainer.py): error = A N^-ALPHA T^-BETA + E.
+A, ALPHA, BETA, E = 5.0, 0.12, 0.25, 0.15
+N = {"q05": 0.5e9, "q18": 1.8e9, "q4": 4e9, "q7": 7e9, "q14": 14e9}
+
+BASE = """
+[sweep]
+name = {name}
+output = {out}
+[grid]
+llm = q05, q18, q4
+visual_tokens = 1, 4, 16
+method = tokenpacker
+seed = {seeds}
+[llm.q05]
+n_params = 0.5e9
+[llm.q18]
+n_params = 1.8e9
+[llm.q4]
+n_params = 4e9
+[llm.q7]
+n_params = 7e9
+[llm.q14]
+n_params = 14e9
+[model]
+grid_size = 24
+[job]
+type = command
+[command]
+argv = /usr/bin/python3 {fake} --llm {{llm}} --n-params {{n_params}} \
+--visual-tokens {{visual_tokens}} --method {{method}} --seed {{seed}} --attempt {{attempt}} \
+--run-dir {{run_dir}} --seconds {seconds}
+env = {env}
+text_tokens = 50
+{extra_command}
+[run]
+max_attempts = {attempts}
+grace_seconds = 3
+{extra_run}
+"""
+
+
+def law(n, t):
+    return A * n ** -ALPHA * t ** -BETA + E
+
+
+def mpirun(np_, args, timeout=120):
+    cmd = ["mpirun", "--oversubscribe", "-np", str(np_), BIN] + args
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def jobs_table(path):
+    with h5py.File(path, "r") as f:
+        data = f["jobs"][()]
+        rows = []
+        for r in data:
+            rows.append({n: (r[n].decode() if isinstance(r[n], bytes) else r[n])
+                         for n in data.dtype.names})
+        return rows
+
+
+def export_jobs(path):
+    p = subprocess.run([BIN, "export", path, "--format", "json"], capture_output=True, text=True,
+                       env=ENV)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)["jobs"]
+
+
+def status_json(path):
+    p = subprocess.run([BIN, "status", path, "--json"], capture_output=True, text=True, env=ENV)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def planned_ids(config, *sets):
+    args = [BIN, "plan", config, "--json"]
+    for s in sets:
+        args += ["--set", s]
+    p = subprocess.run(args, capture_output=True, text=True, env=ENV, check=True)
+    return [j["job_id"] for j in json.loads(p.stdout)]
+
+
+def trainers_alive(marker):
+    """PIDs of fake trainers whose command line contains `marker` (this test's directory)."""
+    p = subprocess.run(["pgrep", "-f", "fake_trainer.py .*" + re.escape(marker)],
+                       capture_output=True, text=True)
+    return [int(x) for x in p.stdout.split() if int(x) != os.getpid()]
+
+
+def wait_no_trainers(marker, timeout=10.0):
+    deadline = time.time() + timeout
+    while trainers_alive(marker) and time.time() < deadline:
+        time.sleep(0.1)
+    return trainers_alive(marker)
+
+
+def write_config(path, out, name="cmd", seeds="0", seconds=0.05, attempts=2, env="",
+                 extra_command="", extra_run=""):
+    with open(path, "w") as f:
+        f.write(BASE.format(name=name, out=out, seeds=seeds, fake=FAKE, seconds=seconds, env=env,
+                            attempts=attempts, extra_command=extra_command, extra_run=extra_run))
+    return path
+
+
+class CommandSweepTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="vlmscale-cmd-")
+        self.dir = self.tmp.name
+        self.out = os.path.join(self.dir, "results", "r.h5")
+
+    def tearDown(self):
+        self.assertEqual(wait_no_trainers(self.dir), [], "a trainer outlived its sweep")
+        self.tmp.cleanup()
+
+    def config(self, **kw):
+        return write_config(os.path.join(self.dir, kw.pop("file", "c") + ".ini"), self.out, **kw)
+
+    def assert_all_done_once(self, config, *sets):
+        ids = planned_ids(config, *sets)
+        rows = jobs_table(self.out)
+        file_ids = [r["job_id"] for r in rows]
+        self.assertEqual(len(file_ids), len(set(file_ids)), "a job appears twice in /jobs")
+        by_id = {r["job_id"]: r for r in rows}
+        for i in ids:
+            self.assertIn(i, by_id)
+            self.assertEqual(by_id[i]["status"], "done", by_id[i])
+        return by_id
+
+    def test_sweep_records_the_trainers_law_and_fit_recovers_it(self):
+        cfg = self.config(seconds=0.02)
+        sets = ["grid.llm=q05,q18,q4,q7,q14", "grid.visual_tokens=1,4,16,36,64,144,576"]
+        args = ["run", cfg] + [x for s in sets for x in ("--set", s)]
+        p = mpirun(3, args)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        by_id = self.assert_all_done_once(cfg, *sets)
+        self.assertEqual(len(by_id), 35)
+        self.assertEqual({int(r["rank"]) for r in by_id.values()}, {0, 1, 2})
+        for r in by_id.values():
+            self.assertEqual(r["attempts"], 1)
+            self.assertAlmostEqual(r["error"], law(N[r["llm"]], r["visual_tokens"]), places=12)
+            self.assertAlmostEqual(r["inference_flops"],
+                                   2 * N[r["llm"]] * (50 + r["visual_tokens"]), delta=1.0)
+            run_dir = os.path.join(self.dir, "results", "r.runs", r["job_id"], "attempt-1")
+            self.assertTrue(os.path.exists(os.path.join(run_dir, "stdout.log")))
+            self.assertTrue(os.path.exists(os.path.join(run_dir, "metrics.json")))
+        fit_json = os.path.join(self.dir, "fit.json")
+        f = subprocess.run([BIN, "fit", self.out, "--json", fit_json], capture_output=True,
+                           text=True, env=ENV)
+        self.assertEqual(f.returncode, 0, f.stdout + f.stderr)
+        fit = json.load(open(fit_json))["fits"][0]
+        self.assertEqual(fit["n_points"], 35)
+        self.assertAlmostEqual(fit["params"]["alpha"], ALPHA, delta=1e-4)
+        self.assertAlmostEqual(fit["params"]["beta"], BETA, delta=1e-4)
+        self.assertAlmostEqual(fit["params"]["E"], E, delta=1e-4)
+        self.assertAlmostEqual(math.log(fit["params"]["A"]), math.log(A), delta=1e-3)
+
+    def test_failures_are_retried_classified_and_reported_with_the_log_tail(self):
+        cfg = self.config(attempts=3, env="FAKE_FAIL=llm=q18,visual_tokens=4 FAKE_FAIL_ATTEMPTS=2"
+                          " FAKE_HOW=exit")
+        p = mpirun(2, ["run", cfg])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        retried = [r for r in jobs_table(self.out) if r["llm"] == "q18" and r["visual_tokens"] == 4]
+        self.assertEqual(len(retried), 1)
+        self.assertEqual((retried[0]["status"], retried[0]["attempts"]), ("done", 3))
+        self.assertEqual(len(re.findall(r"failed .*\(will retry\)", p.stdout)), 2)
+        cases = [("exit", "error", "out of patience"), ("crash", "killed", "signal 11"),
+                 ("no-metrics", "no-metrics", "metrics.json"),
+                 ("bad-metrics", "no-metrics", "must be a number"),
+                 ("hang", "timeout", "timed out")]
+        for how, cls, text in cases:
+            with self.subTest(how=how):
+                cfg = self.config(env=f"FAKE_FAIL=llm=q05,visual_tokens=1 FAKE_HOW={how}",
+                                  extra_command="timeout_seconds = 1")
+                p = mpirun(2, ["run", cfg, "--fresh", "--set", "grid.visual_tokens=1,4"])
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                rows = jobs_table(self.out)
+                failed = [r for r in rows if r["status"] == "failed"]
+                self.assertEqual(len(failed), 1)
+                self.assertEqual(failed[0]["failure_class"], cls)
+                self.assertEqual(failed[0]["attempts"], 2)
+                self.assertIn(text, failed[0]["message"])
+                self.assertEqual(sum(r["status"] == "done" for r in rows), 5)
+                self.assertIn(f"failed [{cls}]", p.stdout)
+
+    def test_resume_skips_done_jobs_and_grows_the_grid(self):
+        cfg = self.config(seeds="0, 1")
+        p = mpirun(2, ["run", cfg, "--set", "grid.seed=0"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = {r["job_id"]: r for r in jobs_table(self.out)}
+        self.assertEqual(len(first), 9)
+        p = mpirun(2, ["run", cfg])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("18 jobs (9 already done, 9 to run)", p.stdout)
+        by_id = self.assert_all_done_once(cfg)
+        for i, r in first.items():
+            self.assertEqual(by_id[i]["start_time"], r["start_time"], "a finished job ran again")
+
+    def test_stop_by_signal_reaches_the_trainer_exits_75_and_resume_completes(self):
+        cases = [("mpirun", signal.SIGUSR1), ("ranks", signal.SIGTERM), ("ranks", signal.SIGINT)]
+        for n, (target, sig) in enumerate(cases):
+            with self.subTest(target=target, sig=sig):
+                self.out = os.path.join(self.dir, f"stop{n}", "r.h5")
+                cfg = self.config(file=f"stop{n}", seconds=0.6,
+                                  extra_run="snapshot_seconds = 0.2")
+                proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", BIN, "run", cfg],
+                                        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, start_new_session=True)
+                seen_running = False
+                deadline = time.time() + 60
+                while time.time() < deadline:  # Live status while it runs.
+                    if os.path.exists(self.out):
+                        st = status_json(self.out)
+                        self.assertEqual(st["total"], 9)
+                        seen_running = seen_running or st["running"] > 0
+                        if st["done"] >= 2 and trainers_alive(self.dir):
+                            break
+                    time.sleep(0.1)
+                self.assertTrue(seen_running, "status never showed a running job")
+                if target == "mpirun":
+                    proc.send_signal(sig)
+                else:
+                    ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
+                                           capture_output=True, text=True).stdout.split()
+                    self.assertEqual(len(ranks), 2)
+                    for r in ranks:
+                        os.kill(int(r), sig)
+                out, err = proc.communicate(timeout=60)
+                self.assertEqual(proc.returncode, 75, out + err)
+                self.assertIn("stopped; run the same command to resume", out)
+                # The trainer got the forwarded SIGUSR1 (and checkpointed) and is gone.
+                stopped = glob.glob(os.path.join(os.path.dirname(self.out), "r.runs", "*", "*",
+                                                 "stopped.rank0"))
+                self.assertTrue(stopped, "no trainer saw the stop request")
+                self.assertEqual(open(stopped[0]).read(), "SIGUSR1")
+                self.assertEqual(wait_no_trainers(self.dir), [])
+                st = status_json(self.out)
+                self.assertGreaterEqual(st["done"], 2)
+                self.assertGreater(st["pending"], 0)
+                self.assertEqual(st["running"], 0)
+                done_before = {r["job_id"]: r["start_time"] for r in jobs_table(self.out)
+                               if r["status"] == "done"}
+                p = mpirun(2, ["run", cfg], timeout=120)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                by_id = self.assert_all_done_once(cfg)
+                for i, t in done_before.items():
+                    self.assertEqual(by_id[i]["start_time"], t, "a finished job ran again")
+
+    def test_two_rank_groups_give_every_rank_a_trainer_with_torchrun_variables(self):
+        cfg = self.config(extra_run="ranks_per_job = 2")
+        p = mpirun(4, ["run", cfg])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("2 job groups of 2", p.stdout)
+        jobs = export_jobs(self.out)
+        self.assertEqual(len(jobs), 9)
+        ports = set()
+        for j in jobs:
+            self.assertIn(j["rank"], (0, 2))
+            self.assertAlmostEqual(j["error"], law(N[j["llm"]], j["visual_tokens"]), places=12)
+            run_dir = os.path.join(self.dir, "results", "r.runs", j["job_id"], "attempt-1")
+            seen = [json.load(open(os.path.join(run_dir, f"seen.rank{r}.json")))["env"]
+                    for r in (0, 1)]
+            for r, s in enumerate(seen):
+                self.assertEqual(s["WORLD_SIZE"], "2")
+                self.assertEqual(s["RANK"], str(r))
+                self.assertIsNotNone(s["LOCAL_RANK"])
+                self.assertEqual(s["CUDA_VISIBLE_DEVICES"], "")
+                self.assertIsNone(s["OMPI_COMM_WORLD_RANK"])
+            self.assertEqual(seen[0]["MASTER_ADDR"], seen[1]["MASTER_ADDR"])
+            self.assertEqual(seen[0]["MASTER_PORT"], seen[1]["MASTER_PORT"])
+            ports.add(seen[0]["MASTER_PORT"])
+            self.assertTrue(os.path.exists(os.path.join(run_dir, "stdout.rank1.log")))
+        self.assertEqual(len(ports), 2, "the two groups must not share a rendezvous port")
+
+    def test_silent_trainer_is_reported_stalled(self):
+        cfg = self.config(env="FAKE_FAIL=llm=q4,visual_tokens=16 FAKE_HOW=hang FAKE_HANG_SECONDS=4",
+                          extra_run="stall_seconds = 1")
+        p = mpirun(2, ["run", cfg], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"warning: rank \d+ on \S+ has not reported progress")
+        self.assertRegex(p.stdout, r"reports again")
+
+    def test_metacharacters_in_config_values_reach_the_trainer_literally(self):
+        marker = os.path.join(self.dir, "pwned")
+        evil = f"a;b $(touch {marker}) `touch {marker}` | ../../../x && {{{{notplaceholder}}}}"
+        cfg = self.config(extra_command="", seconds=0.0)
+        # sweep.description and sweep.name can carry anything; both reach argv via placeholders.
+        with open(cfg) as f:
+            text = f.read()
+        text = text.replace("--seconds 0.0", "--seconds 0 --echo {sweep.description} "
+                            "--echo {sweep.name} --echo \"{llm} $HOME\"")
+        with open(cfg, "w") as f:
+            f.write(text)
+        p = mpirun(2, ["run", cfg, "--set", "sweep.description=" + evil, "--set",
+                       "sweep.name=" + evil, "--set", "grid.visual_tokens=1"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        expected = evil.replace("{{{{", "{{").replace("}}}}", "}}")
+        for r in jobs_table(self.out):
+            run_dir = os.path.join(self.dir, "results", "r.runs", r["job_id"], "attempt-1")
+            echo = json.load(open(os.path.join(run_dir, "seen.rank0.json")))["echo"]
+            self.assertEqual(echo, [expected, expected, r["llm"] + " $HOME"])
+        self.assertFalse(os.path.exists(marker), "a shell ran")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "..", "x")))
+        # Everything the jobs wrote is under the results' .runs directory.
+        for root, _, files in os.walk(self.dir):
+            for name in files:
+                path = os.path.join(root, name)
+                self.assertTrue(path.startswith(os.path.join(self.dir, "results")) or
+                                path.endswith(".ini"), path)
+
+
+class CommandSigkillTest(unittest.TestCase):
+    """SIGKILLs command sweeps at random moments: acknowledged results survive, resume never
+    re-runs them, and no trainer outlives its killed rank."""
+
+    def test_random_sigkills_never_lose_results_or_leave_orphans(self):
+        tmp = tempfile.TemporaryDirectory(prefix="vlmscale-cmdkill-", ignore_cleanup_errors=True)
+        out = os.path.join(tmp.name, "k.h5")
+        cfg = write_config(os.path.join(tmp.name, "k.ini"), out, name="kill",
+                           seeds=", ".join(map(str, range(8))), seconds=0.1,
+                           extra_run="snapshot_seconds = 0.1")
+        rng = random.Random(20261124)
+        ids = planned_ids(cfg)
+        acknowledged = {}
+        kills = 0
+        for i in range(8):
+            proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "3", BIN, "run", cfg],
+                                    env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+            time.sleep(rng.uniform(0.5, 2.5))
+            if proc.poll() is None:
+                if i % 2 == 0:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
+                                           capture_output=True, text=True).stdout.split()
+                    if ranks:
+                        os.kill(int(rng.choice(ranks)), signal.SIGKILL)
+                    time.sleep(1.0)
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                kills += 1
+            out_text, err_text = proc.communicate(timeout=60)
+            while subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
+                                 capture_output=True).stdout:
+                time.sleep(0.05)
+            self.assertEqual(wait_no_trainers(tmp.name), [], "orphaned trainer after a kill")
+            for m in re.finditer(r"\] done +([0-9a-f]{16}) ", out_text):
+                acknowledged.setdefault(m.group(1), None)
+            rows = export_jobs(out)
+            file_ids = [r["job_id"] for r in rows]
+            self.assertEqual(len(file_ids), len(set(file_ids)), "a job appears twice")
+            done = {r["job_id"]: r for r in rows if r["status"] == "done"}
+            for a in acknowledged:
+                self.assertIn(a, done, f"acknowledged job {a} lost after kill {i}")
+                if acknowledged[a] is None:
+                    acknowledged[a] = done[a]["start_time"]
+                self.assertEqual(done[a]["start_time"], acknowledged[a], "acknowledged job re-ran")
+        self.assertGreaterEqual(kills, 5)
+        p = mpirun(3, ["run", cfg], timeout=180)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        rows = {r["job_id"]: r for r in jobs_table(out)}
+        self.assertEqual(len(rows), len(ids))
+        for i in ids:
+            self.assertEqual(rows[i]["status"], "done")
+            self.assertAlmostEqual(rows[i]["error"], law(N[rows[i]["llm"]],
+                                                         rows[i]["visual_tokens"]), places=12)
+        for a, t in acknowledged.items():
+            self.assertEqual(rows[a]["start_time"], t)
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

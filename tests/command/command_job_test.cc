@@ -1,0 +1,414 @@
+// Unit tests of the command job: its parsers, and real runs of tests/command/fake_trainer.py in
+// this process through Job::Run with a single-rank communicator.
+#include "jobs/command/command_job.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "comm/communicator.h"
+#include "config/config.h"
+#include "config/sweep.h"
+
+namespace vlmscale::jobs {
+namespace {
+
+using command::ExpandPlaceholders;
+using command::ParseMetricsJson;
+using command::SplitCommandLine;
+using ::testing::HasSubstr;
+
+const std::string kFake = std::string(VLMSCALE_TEST_SOURCE_DIR) + "/tests/command/fake_trainer.py";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+// ---- Parsers -----------------------------------------------------------------------------------
+
+TEST(CommandLine, SplitsOnSpacesAndGroupsDoubleQuotes) {
+  auto w = SplitCommandLine("  prog  -x \"two words\" a\"b c\"d \"\" \\\"q\\\" ", "argv", false);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(*w, (std::vector<std::string>{"prog", "-x", "two words", "ab cd", "", "\"q\""}));
+}
+
+TEST(CommandLine, KeepsShellMetacharactersLiteral) {
+  auto w = SplitCommandLine("p a;b $(id) `id` 'x y' | > * ~", "argv", false);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(*w, (std::vector<std::string>{"p", "a;b", "$(id)", "`id`", "'x", "y'", "|", ">", "*",
+                                          "~"}));
+}
+
+TEST(CommandLine, RejectsUnterminatedQuoteAndEmptyCommand) {
+  auto w = SplitCommandLine("prog \"open", "command.argv (f.ini:3)", false);
+  ASSERT_FALSE(w.ok());
+  EXPECT_THAT(w.status().message(), HasSubstr("command.argv (f.ini:3)"));
+  EXPECT_THAT(w.status().message(), HasSubstr("unterminated"));
+  EXPECT_FALSE(SplitCommandLine("   ", "argv", false).ok());
+  EXPECT_TRUE(SplitCommandLine("   ", "env", true).ok());
+}
+
+TEST(CommandLine, ExpandsPlaceholdersOnceWithoutRescanning) {
+  std::map<std::string, std::string> v = {{"llm", "{seed}"}, {"seed", "7"}, {"sweep.name", "x"}};
+  auto e = ExpandPlaceholders("--m={llm}/{seed}/{sweep.name}/{{lit}}", v, "argv");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(*e, "--m={seed}/7/x/{lit}");
+}
+
+TEST(CommandLine, UnknownPlaceholderNamesTheKeyAndTheClosestName) {
+  std::map<std::string, std::string> v = {{"visual_tokens", "4"}, {"train.lr", "0.1"}};
+  auto e = ExpandPlaceholders("--t={visual_token}", v, "command.argv (c.ini:9)");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), Status::Code::kInvalidInput);
+  EXPECT_THAT(e.status().message(), HasSubstr("command.argv (c.ini:9)"));
+  EXPECT_THAT(e.status().message(), HasSubstr("{visual_token}"));
+  EXPECT_THAT(e.status().message(), HasSubstr("did you mean {visual_tokens}"));
+  EXPECT_FALSE(ExpandPlaceholders("{open", v, "argv").ok());
+  EXPECT_FALSE(ExpandPlaceholders("close}", v, "argv").ok());
+}
+
+TEST(Metrics, ParsesAnObjectOfNumbers) {
+  auto m = ParseMetricsJson(" {\"error\": 0.25, \"accuracy\": 0.75, \"steps\": 300} \n");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->size(), 3u);
+  EXPECT_DOUBLE_EQ(m->at("error"), 0.25);
+  EXPECT_DOUBLE_EQ(m->at("steps"), 300.0);
+}
+
+TEST(Metrics, RejectsEveryMalformedInputWithAMessage) {
+  const std::vector<std::string> bad = {
+      "",
+      "   ",
+      "[0.25]",
+      "0.25",
+      "{\"error\": \"0.25\"}",
+      "{\"error\": true}",
+      "{\"error\": null}",
+      "{\"error\": [1]}",
+      "{\"error\": {\"x\": 1}}",
+      "{\"error\": 1e999}",
+      "{\"error\": NaN}",
+      "{\"error\": 0.25",
+      "{\"error\": 0.25} trailing",
+      "{\"error\": 0.25,}",
+      "{\"\": 1}",
+      "{\"a b\": 1}",
+      "{\"" + std::string(65, 'k') + "\": 1}",
+      "{\"\xff\xfe\": 1}",
+      "{\"error\": 0.25, \"x\": \"\xc3\x28\"}",
+      std::string(100000, '[') ,
+      "{" + std::string(50000, '[') + "}",
+      std::string("{\"error\": 0.1\0}", 15),
+  };
+  for (const auto& text : bad) {
+    auto m = ParseMetricsJson(text);
+    ASSERT_FALSE(m.ok()) << "accepted: " << text.substr(0, 60);
+    EXPECT_FALSE(m.status().message().empty());
+  }
+  std::string many = "{";
+  for (int i = 0; i < 1001; ++i) many += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":1";
+  EXPECT_FALSE(ParseMetricsJson(many + "}").ok());
+  EXPECT_FALSE(ParseMetricsJson("{\"e\": " + std::string(2 << 20, '1') + "}").ok());
+}
+
+TEST(Metrics, RandomMutationsNeverCrashAndOnlyYieldFiniteNumbers) {
+  const std::string seed = "{\"error\": 0.25, \"accuracy\": 7.5e-1, \"n\": -3, \"x.y-z\": 1e3}";
+  const std::string alphabet = "{}[]\":,.-+eE0123456789 \\ntrufalsN\x01\xff";
+  std::mt19937 rng(12345);
+  int accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string s = seed;
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < edits; ++k) {
+      size_t pos = rng() % (s.size() + 1);
+      switch (rng() % 3) {
+        case 0: if (pos < s.size()) s.erase(pos, 1); break;
+        case 1: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        default: if (pos < s.size()) s[pos] = alphabet[rng() % alphabet.size()];
+      }
+    }
+    auto m = ParseMetricsJson(s);
+    if (m.ok()) {
+      ++accepted;
+      for (const auto& kv : *m) EXPECT_TRUE(std::isfinite(kv.second)) << s;
+    } else {
+      EXPECT_FALSE(m.status().message().empty());
+    }
+  }
+  EXPECT_GT(accepted, 0);  // Some mutations (e.g. of digits) stay valid.
+}
+
+TEST(Metrics, ErrorComesFromTheConfiguredMetric) {
+  std::map<std::string, double> m = {{"accuracy", 0.8}};
+  ASSERT_TRUE(command::ApplyErrorMetric("accuracy", &m).ok());
+  EXPECT_NEAR(m.at("error"), 0.2, 1e-12);
+  m = {{"val_err", 0.3}};
+  ASSERT_TRUE(command::ApplyErrorMetric("val_err", &m).ok());
+  EXPECT_DOUBLE_EQ(m.at("error"), 0.3);
+  m = {{"accuracy", 0.8}};
+  Status s = command::ApplyErrorMetric("error", &m);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("'error'"));
+  m = {{"accuracy", 80.0}};
+  EXPECT_FALSE(command::ApplyErrorMetric("accuracy", &m).ok());
+}
+
+TEST(Metrics, ReadingAMissingFileIsNotFound) {
+  auto m = command::ReadMetricsFile("/nonexistent/metrics.json");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Status::Code::kNotFound);
+  EXPECT_FALSE(command::ReadMetricsFile("/").ok());  // A directory.
+}
+
+// ---- Running the fake trainer ------------------------------------------------------------------
+
+class CommandJobRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vlmscale-command-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    comm_ = comm::MakeSingleRankCommunicator();
+  }
+  void TearDown() override {
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    ASSERT_EQ(system(cmd.c_str()), 0);
+  }
+
+  // Plans a one-point command sweep with `extra` config lines and runs its job once.
+  Status RunOnce(const std::string& extra, JobOutput* out, int device = -1,
+                 std::atomic<bool>* stop = nullptr) {
+    std::string text = "[sweep]\nname = unit\noutput = " + dir_ +
+                       "/r.h5\n[grid]\nllm = q\nvisual_tokens = 16\nmethod = avgpool\n"
+                       "[llm.q]\nn_params = 2e9\n[job]\ntype = command\n" + extra;
+    auto config = config::Config::FromString(text, "unit.ini", {});
+    if (!config.ok()) return config.status();
+    config_ = *config;
+    auto sweep = config::PlanSweep(config_);
+    if (!sweep.ok()) return sweep.status();
+    sweep_ = *sweep;
+    run_dir_ = dir_ + "/run-" + std::to_string(++runs_);
+    EXPECT_EQ(mkdir(run_dir_.c_str(), 0755), 0);
+    JobInput in;
+    in.config = &config_;
+    in.spec = &sweep_.jobs[0];
+    in.sweep = &sweep_;
+    in.attempt = 2;
+    in.run_dir = run_dir_;
+    in.job_dir = dir_;
+    JobEnv env;
+    env.comm = comm_.get();
+    env.device = device;
+    env.stop_requested = stop != nullptr ? stop : &no_stop_;
+    env.heartbeat = [this] { ++heartbeats_; };
+    auto job = MakeCommandJob();
+    return job->Run(in, env, out);
+  }
+
+  std::string Argv(const std::string& extra_args = "") {
+    return "[command]\nargv = /usr/bin/python3 " + kFake +
+           " --llm {llm} --n-params {n_params} --visual-tokens {visual_tokens} --method {method}"
+           " --seed {seed} --attempt {attempt} --run-dir {run_dir} " + extra_args + "\n";
+  }
+
+  nlohmann::json Seen() { return nlohmann::json::parse(ReadFile(run_dir_ + "/seen.rank0.json")); }
+
+  std::string dir_, run_dir_;
+  int runs_ = 0;
+  std::atomic<int> heartbeats_{0};
+  std::atomic<bool> no_stop_{false};
+  std::unique_ptr<comm::Communicator> comm_;
+  config::Config config_;
+  config::Sweep sweep_;
+};
+
+TEST_F(CommandJobRun, RecordsTheMetricsTheProgramWrites) {
+  JobOutput out;
+  Status s = RunOnce(Argv("--seconds 0.3"), &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const double expected = 5.0 * std::pow(2e9, -0.12) * std::pow(16.0, -0.25) + 0.15;
+  EXPECT_NEAR(out.metrics.at("error"), expected, 1e-12);
+  EXPECT_NEAR(out.metrics.at("accuracy"), 1 - expected, 1e-12);
+  EXPECT_GT(out.metrics.at("train_steps"), 0.0);
+  EXPECT_DOUBLE_EQ(out.metrics.at("inference_flops"), sweep_.jobs[0].inference_flops);
+  EXPECT_GE(out.train_seconds, 0.3);
+  EXPECT_GE(heartbeats_.load(), 3);  // The progress lines count as progress.
+  nlohmann::json seen = Seen();
+  EXPECT_EQ(seen["argv"][1], "q");
+  EXPECT_EQ(seen["argv"][3], "2000000000");
+  EXPECT_EQ(seen["env"]["CUDA_VISIBLE_DEVICES"], "");  // CPU binding: no GPU visible.
+  EXPECT_TRUE(seen["env"]["WORLD_SIZE"].is_null());    // Single rank: no torchrun variables.
+  EXPECT_TRUE(seen["env"]["OMPI_COMM_WORLD_RANK"].is_null());
+  EXPECT_EQ(seen["env"]["VLMSCALE_ATTEMPT"], "2");
+  EXPECT_TRUE(seen["pgid_is_pid"].get<bool>());
+  EXPECT_THAT(ReadFile(run_dir_ + "/stdout.log"), HasSubstr("step 0"));
+}
+
+TEST_F(CommandJobRun, ShellMetacharactersReachTheProgramAsLiteralArguments) {
+  const std::string marker = dir_ + "/pwned";
+  const std::string evil = "a; touch " + marker + " $(touch " + marker + ") `touch " + marker +
+                           "` | > ../../x && rm -rf /nonexistent";
+  JobOutput out;
+  Status s = RunOnce("[sweep]\ndescription = " + evil + "\n" +
+                         Argv("--echo \"" + evil + "\" --echo {sweep.description} --echo '$HOME'"),
+                     &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  nlohmann::json seen = Seen();
+  ASSERT_EQ(seen["echo"].size(), 3u);
+  EXPECT_EQ(seen["echo"][0], evil);
+  EXPECT_EQ(seen["echo"][1], evil);
+  EXPECT_EQ(seen["echo"][2], "'$HOME'");
+  EXPECT_FALSE(Exists(marker)) << "a shell ran the command";
+}
+
+TEST_F(CommandJobRun, EnvAdditionsAndDeviceBindingReachTheProgram) {
+  JobOutput out;
+  Status s = RunOnce(Argv() + "env = FAKE_EXTRA=\"{llm} and {visual_tokens}; $(id)\"\n", &out,
+                     /*device=*/3);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  nlohmann::json seen = Seen();
+  EXPECT_EQ(seen["env"]["FAKE_EXTRA"], "q and 16; $(id)");
+  EXPECT_EQ(seen["env"]["CUDA_VISIBLE_DEVICES"], "3");
+}
+
+TEST_F(CommandJobRun, UnknownPlaceholderFailsWithClassErrorNamingIt) {
+  JobOutput out;
+  Status s = RunOnce(Argv("--lr {train.lrate}"), &out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(out.failure_class, "error");
+  EXPECT_THAT(s.message(), HasSubstr("{train.lrate}"));
+  EXPECT_THAT(s.message(), HasSubstr("did you mean {train.lr}"));
+  EXPECT_FALSE(Exists(run_dir_ + "/seen.rank0.json"));  // Nothing ran.
+  EXPECT_FALSE(command::ValidateCommandConfig(config_).ok());
+}
+
+TEST_F(CommandJobRun, MissingProgramIsAClearError) {
+  JobOutput out;
+  Status s = RunOnce("[command]\nargv = no-such-trainer-xyz --x\n", &out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(out.failure_class, "error");
+  EXPECT_THAT(s.message(), HasSubstr("no-such-trainer-xyz"));
+  s = RunOnce("[command]\nargv = " + dir_ + "\n", &out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("cannot execute"));
+}
+
+TEST_F(CommandJobRun, FailuresAreClassifiedWithTheLogTail) {
+  struct Case {
+    std::string how, failure_class, in_message;
+  };
+  const std::vector<Case> cases = {
+      {"exit", "error", "out of patience (told to fail)"},
+      {"crash", "killed", "Segmentation fault"},
+      {"no-metrics", "no-metrics", "does not exist"},
+      {"bad-metrics", "no-metrics", "must be a number"},
+      {"accuracy", "no-metrics", "no 'error'"},
+  };
+  for (const auto& c : cases) {
+    JobOutput out;
+    Status s = RunOnce(Argv() + "env = FAKE_HOW=" + c.how + "\n", &out);
+    ASSERT_FALSE(s.ok()) << c.how;
+    EXPECT_FALSE(s.IsCancelled()) << c.how;
+    EXPECT_EQ(out.failure_class, c.failure_class) << c.how;
+    EXPECT_THAT(s.message(), HasSubstr(c.in_message)) << c.how;
+    EXPECT_THAT(s.message(), HasSubstr(run_dir_)) << c.how;
+  }
+  JobOutput out;
+  Status s = RunOnce(Argv() + "env = FAKE_HOW=accuracy\nmetric = accuracy\n", &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_NEAR(out.metrics.at("error") + out.metrics.at("accuracy"), 1.0, 1e-12);
+}
+
+TEST_F(CommandJobRun, TimeoutKillsTheProcessGroup) {
+  JobOutput out;
+  auto t0 = std::chrono::steady_clock::now();
+  Status s = RunOnce(Argv() + "env = FAKE_HOW=deaf FAKE_SECONDS=30\ntimeout_seconds = 0.5\n"
+                     "[run]\ngrace_seconds = 0.5\n", &out);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(out.failure_class, "timeout");
+  EXPECT_THAT(s.message(), HasSubstr("timed out"));
+  EXPECT_THAT(s.message(), HasSubstr("signal 9"));  // Deaf to SIGTERM: needed SIGKILL.
+  EXPECT_LT(took, 5.0);
+}
+
+TEST_F(CommandJobRun, StopRequestIsForwardedAndReturnsCancelled) {
+  for (bool deaf : {false, true}) {
+    std::atomic<bool> stop{false};
+    std::thread t([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(700));
+      stop = true;
+    });
+    JobOutput out;
+    auto t0 = std::chrono::steady_clock::now();
+    Status s = RunOnce(Argv() + "env = FAKE_SECONDS=30" + (deaf ? " FAKE_HOW=deaf" : "") +
+                           "\n[run]\ngrace_seconds = 1\n",
+                       &out, -1, &stop);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    t.join();
+    EXPECT_TRUE(s.IsCancelled()) << deaf << " " << s.ToString();
+    EXPECT_LT(took, 5.0);
+    if (deaf) {
+      EXPECT_GT(took, 1.6);  // Waited the grace period before SIGKILL.
+      EXPECT_FALSE(Exists(run_dir_ + "/stopped.rank0"));
+    } else {
+      EXPECT_EQ(ReadFile(run_dir_ + "/stopped.rank0"), "SIGUSR1");
+    }
+  }
+}
+
+TEST_F(CommandJobRun, StaleMetricsOfAStoppedAttemptAreNeverRead) {
+  JobOutput out;
+  // Run once so run_dir_ exists, then plant metrics and rerun in the same directory.
+  ASSERT_TRUE(RunOnce(Argv(), &out).ok());
+  std::string planted = run_dir_ + "/metrics.json";
+  {
+    std::ofstream(planted) << "{\"error\": 0.01}";
+  }
+  // Same directory again: a program that writes nothing must fail, not reuse 0.01.
+  JobInput in;
+  in.config = &config_;
+  in.spec = &sweep_.jobs[0];
+  in.sweep = &sweep_;
+  in.run_dir = run_dir_;
+  in.job_dir = dir_;
+  auto config = config::Config::FromString(
+      "[sweep]\nname = unit\noutput = " + dir_ + "/r.h5\n[grid]\nllm = q\nvisual_tokens = 16\n"
+      "method = avgpool\n[llm.q]\nn_params = 2e9\n[job]\ntype = command\n" + Argv() +
+          "env = FAKE_HOW=no-metrics\n",
+      "unit.ini", {});
+  ASSERT_TRUE(config.ok());
+  in.config = &*config;
+  JobEnv env;
+  env.comm = comm_.get();
+  env.stop_requested = &no_stop_;
+  env.heartbeat = [] {};
+  JobOutput out2;
+  Status s = MakeCommandJob()->Run(in, env, &out2);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(out2.failure_class, "no-metrics");
+}
+
+}  // namespace
+}  // namespace vlmscale::jobs
