@@ -16,11 +16,10 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "core/strings.h"
 
@@ -105,8 +104,9 @@ Result<std::vector<std::string>> SplitCommandLine(const std::string& text, const
     }
   }
   if (quoted) {
-    return Status::InvalidInput(what + ": unterminated double quote; close it with \" (write \\\" "
-                                       "for a literal quote)");
+    return Status::InvalidInput(what +
+                                ": unterminated double quote; close it with \" (write \\\" "
+                                "for a literal quote)");
   }
   if (in_word) words.push_back(cur);
   if (words.empty() && !allow_empty) {
@@ -204,10 +204,13 @@ Result<CommandLine> ExpandCommand(const config::Config& c,
     size_t eq = pr.find('=');
     std::string name = pr.substr(0, eq);
     if (eq == std::string::npos || !IsEnvName(name)) {
-      return Status::InvalidInput(env_what + ": expected NAME=value with NAME of letters, digits "
-                                             "and '_', got '" + Excerpt(pr) + "'");
+      return Status::InvalidInput(env_what +
+                                  ": expected NAME=value with NAME of letters, digits "
+                                  "and '_', got '" +
+                                  Excerpt(pr) + "'");
     }
-    VLM_ASSIGN_OR_RETURN(std::string value, ExpandPlaceholders(pr.substr(eq + 1), values, env_what));
+    VLM_ASSIGN_OR_RETURN(std::string value,
+                         ExpandPlaceholders(pr.substr(eq + 1), values, env_what));
     out.env.emplace_back(name, std::move(value));
   }
   return out;
@@ -232,8 +235,10 @@ Result<std::map<std::string, double>> ParseMetricsJson(const std::string& text) 
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return Status::InvalidInput("metrics.json is empty");
   if (text[first] != '{') {
-    return Status::InvalidInput("metrics.json must hold a JSON object like {\"error\": 0.25}, "
-                                "it starts with '" + Excerpt(text.substr(first), 10) + "'");
+    return Status::InvalidInput(
+        "metrics.json must hold a JSON object like {\"error\": 0.25}, "
+        "it starts with '" +
+        Excerpt(text.substr(first), 10) + "'");
   }
   nlohmann::json j;
   try {
@@ -402,8 +407,10 @@ class CommandJob : public Job {
       if (!r.ok()) return r.WithPrefix("command job: combining the ranks' outcomes");
       if (s.ok() && flags[0] > 0) {
         out->failure_class = "error";
-        return Status::Runtime(FormatNumber(flags[0]) + " other rank(s) of the job group failed; "
-                               "see stderr.rank<N>.log in " + in.run_dir);
+        return Status::Runtime(FormatNumber(flags[0]) +
+                               " other rank(s) of the job group failed; "
+                               "see stderr.rank<N>.log in " +
+                               in.run_dir);
       }
       if (s.ok() && flags[1] > 0) return Status::Cancelled("another rank of the group stopped");
     }
@@ -537,8 +544,7 @@ class CommandJob : public Job {
     close(exec_pipe[0]);
     if (n == sizeof(exec_errno)) {
       waitpid(pid, nullptr, 0);
-      return Status::InvalidInput("cannot execute '" + program + "': " +
-                                  std::strerror(exec_errno));
+      return Status::InvalidInput("cannot execute '" + program + "': " + std::strerror(exec_errno));
     }
 
     // Supervise: heartbeat on output growth, forward stop requests, enforce the timeout.
@@ -609,8 +615,8 @@ class CommandJob : public Job {
       how = "exited with status " + std::to_string(WEXITSTATUS(wstatus));
     } else if (WIFSIGNALED(wstatus)) {
       int sig = WTERMSIG(wstatus);
-      how = std::string("was killed by signal ") + std::to_string(sig) + " (" + strsignal(sig) +
-            ")";
+      how =
+          std::string("was killed by signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
     }
     const bool clean_exit = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
     if (timed_out) {
@@ -637,9 +643,10 @@ class CommandJob : public Job {
     if (!ms.ok()) {
       if (stopping) return Status::Cancelled("stop requested; the command exited without metrics");
       out->failure_class = "no-metrics";
-      return Status::Runtime(with_tail("command exited with status 0 but wrote no usable "
-                                       "metrics: " + ms.message() +
-                                       " (see docs/COMMAND_JOBS.md for the format)"));
+      return Status::Runtime(
+          with_tail("command exited with status 0 but wrote no usable "
+                    "metrics: " +
+                    ms.message() + " (see docs/COMMAND_JOBS.md for the format)"));
     }
     out->metrics = std::move(*metrics);
     if (!out->metrics.count("inference_flops")) {

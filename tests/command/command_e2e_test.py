@@ -311,6 +311,23 @@ class CommandSweepTest(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(run_dir, "stdout.rank1.log")))
         self.assertEqual(len(ports), 2, "the two groups must not share a rendezvous port")
 
+    def test_sigkilled_ranks_leave_no_orphaned_trainers(self):
+        cfg = self.config(seconds=60)
+        proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", BIN, "run", cfg],
+                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        deadline = time.time() + 60
+        while len(trainers_alive(self.dir)) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(len(trainers_alive(self.dir)), 2)
+        ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
+                               capture_output=True, text=True).stdout.split()
+        for r in ranks:
+            os.kill(int(r), signal.SIGKILL)
+        # The 60 s trainers die with their ranks (PR_SET_PDEATHSIG), not 60 s later.
+        self.assertEqual(wait_no_trainers(self.dir, timeout=3.0), [])
+        proc.communicate(timeout=60)
+
     def test_silent_trainer_is_reported_stalled(self):
         cfg = self.config(env="FAKE_FAIL=llm=q4,visual_tokens=16 FAKE_HOW=hang FAKE_HANG_SECONDS=4",
                           extra_run="stall_seconds = 1")
@@ -387,6 +404,9 @@ class CommandSigkillTest(unittest.TestCase):
             self.assertEqual(wait_no_trainers(tmp.name), [], "orphaned trainer after a kill")
             for m in re.finditer(r"\] done +([0-9a-f]{16}) ", out_text):
                 acknowledged.setdefault(m.group(1), None)
+            if not os.path.exists(out):  # Killed before the results file was created.
+                self.assertEqual(acknowledged, {})
+                continue
             rows = export_jobs(out)
             file_ids = [r["job_id"] for r in rows]
             self.assertEqual(len(file_ids), len(set(file_ids)), "a job appears twice")

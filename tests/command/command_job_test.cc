@@ -2,6 +2,8 @@
 // this process through Job::Run with a single-rank communicator.
 #include "jobs/command/command_job.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -11,13 +13,10 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "comm/communicator.h"
 #include "config/config.h"
@@ -56,8 +55,8 @@ TEST(CommandLine, SplitsOnSpacesAndGroupsDoubleQuotes) {
 TEST(CommandLine, KeepsShellMetacharactersLiteral) {
   auto w = SplitCommandLine("p a;b $(id) `id` 'x y' | > * ~", "argv", false);
   ASSERT_TRUE(w.ok());
-  EXPECT_EQ(*w, (std::vector<std::string>{"p", "a;b", "$(id)", "`id`", "'x", "y'", "|", ">", "*",
-                                          "~"}));
+  EXPECT_EQ(
+      *w, (std::vector<std::string>{"p", "a;b", "$(id)", "`id`", "'x", "y'", "|", ">", "*", "~"}));
 }
 
 TEST(CommandLine, RejectsUnterminatedQuoteAndEmptyCommand) {
@@ -117,7 +116,7 @@ TEST(Metrics, RejectsEveryMalformedInputWithAMessage) {
       "{\"" + std::string(65, 'k') + "\": 1}",
       "{\"\xff\xfe\": 1}",
       "{\"error\": 0.25, \"x\": \"\xc3\x28\"}",
-      std::string(100000, '[') ,
+      std::string(100000, '['),
       "{" + std::string(50000, '[') + "}",
       std::string("{\"error\": 0.1\0}", 15),
   };
@@ -127,7 +126,8 @@ TEST(Metrics, RejectsEveryMalformedInputWithAMessage) {
     EXPECT_FALSE(m.status().message().empty());
   }
   std::string many = "{";
-  for (int i = 0; i < 1001; ++i) many += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":1";
+  for (int i = 0; i < 1001; ++i)
+    many += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":1";
   EXPECT_FALSE(ParseMetricsJson(many + "}").ok());
   EXPECT_FALSE(ParseMetricsJson("{\"e\": " + std::string(2 << 20, '1') + "}").ok());
 }
@@ -143,9 +143,14 @@ TEST(Metrics, RandomMutationsNeverCrashAndOnlyYieldFiniteNumbers) {
     for (int k = 0; k < edits; ++k) {
       size_t pos = rng() % (s.size() + 1);
       switch (rng() % 3) {
-        case 0: if (pos < s.size()) s.erase(pos, 1); break;
-        case 1: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-        default: if (pos < s.size()) s[pos] = alphabet[rng() % alphabet.size()];
+        case 0:
+          if (pos < s.size()) s.erase(pos, 1);
+          break;
+        case 1:
+          s.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        default:
+          if (pos < s.size()) s[pos] = alphabet[rng() % alphabet.size()];
       }
     }
     auto m = ParseMetricsJson(s);
@@ -201,7 +206,8 @@ class CommandJobRun : public ::testing::Test {
                  std::atomic<bool>* stop = nullptr) {
     std::string text = "[sweep]\nname = unit\noutput = " + dir_ +
                        "/r.h5\n[grid]\nllm = q\nvisual_tokens = 16\nmethod = avgpool\n"
-                       "[llm.q]\nn_params = 2e9\n[job]\ntype = command\n" + extra;
+                       "[llm.q]\nn_params = 2e9\n[job]\ntype = command\n" +
+                       extra;
     auto config = config::Config::FromString(text, "unit.ini", {});
     if (!config.ok()) return config.status();
     config_ = *config;
@@ -229,7 +235,8 @@ class CommandJobRun : public ::testing::Test {
   std::string Argv(const std::string& extra_args = "") {
     return "[command]\nargv = /usr/bin/python3 " + kFake +
            " --llm {llm} --n-params {n_params} --visual-tokens {visual_tokens} --method {method}"
-           " --seed {seed} --attempt {attempt} --run-dir {run_dir} " + extra_args + "\n";
+           " --seed {seed} --attempt {attempt} --run-dir {run_dir} " +
+           extra_args + "\n";
   }
 
   nlohmann::json Seen() { return nlohmann::json::parse(ReadFile(run_dir_ + "/seen.rank0.json")); }
@@ -343,8 +350,10 @@ TEST_F(CommandJobRun, FailuresAreClassifiedWithTheLogTail) {
 TEST_F(CommandJobRun, TimeoutKillsTheProcessGroup) {
   JobOutput out;
   auto t0 = std::chrono::steady_clock::now();
-  Status s = RunOnce(Argv() + "env = FAKE_HOW=deaf FAKE_SECONDS=30\ntimeout_seconds = 0.5\n"
-                     "[run]\ngrace_seconds = 0.5\n", &out);
+  Status s = RunOnce(Argv() +
+                         "env = FAKE_HOW=deaf FAKE_SECONDS=30\ntimeout_seconds = 0.5\n"
+                         "[run]\ngrace_seconds = 0.5\n",
+                     &out);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(out.failure_class, "timeout");
@@ -383,9 +392,7 @@ TEST_F(CommandJobRun, StaleMetricsOfAStoppedAttemptAreNeverRead) {
   // Run once so run_dir_ exists, then plant metrics and rerun in the same directory.
   ASSERT_TRUE(RunOnce(Argv(), &out).ok());
   std::string planted = run_dir_ + "/metrics.json";
-  {
-    std::ofstream(planted) << "{\"error\": 0.01}";
-  }
+  { std::ofstream(planted) << "{\"error\": 0.01}"; }
   // Same directory again: a program that writes nothing must fail, not reuse 0.01.
   JobInput in;
   in.config = &config_;
@@ -394,9 +401,10 @@ TEST_F(CommandJobRun, StaleMetricsOfAStoppedAttemptAreNeverRead) {
   in.run_dir = run_dir_;
   in.job_dir = dir_;
   auto config = config::Config::FromString(
-      "[sweep]\nname = unit\noutput = " + dir_ + "/r.h5\n[grid]\nllm = q\nvisual_tokens = 16\n"
-      "method = avgpool\n[llm.q]\nn_params = 2e9\n[job]\ntype = command\n" + Argv() +
-          "env = FAKE_HOW=no-metrics\n",
+      "[sweep]\nname = unit\noutput = " + dir_ +
+          "/r.h5\n[grid]\nllm = q\nvisual_tokens = 16\n"
+          "method = avgpool\n[llm.q]\nn_params = 2e9\n[job]\ntype = command\n" +
+          Argv() + "env = FAKE_HOW=no-metrics\n",
       "unit.ini", {});
   ASSERT_TRUE(config.ok());
   in.config = &*config;
