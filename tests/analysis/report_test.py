@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
@@ -40,7 +41,9 @@ def check(condition, message):
 
 
 def run(args, timeout=300, env=None):
+    start = time.monotonic()
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+    print(f"      ({time.monotonic() - start:.1f} s: {' '.join(os.path.basename(a) for a in args[:3])})")
     return proc.returncode, proc.stdout, proc.stderr
 
 
