@@ -247,10 +247,12 @@ def methods_figure(results, out_dir):
             lo, hi = min(finite), max(finite)
             pad = 0.15 * (hi - lo) if hi > lo else 0.05 * max(hi, 1e-3)
             ax.set_ylim(max(0.0, lo - pad), hi + pad)
-        ax.legend(title="method", loc="best")
     fig.suptitle("Compression methods side by side (bars: seed mean, whiskers: ±1 std)",
                  fontsize=12)
     fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, title="compression method", loc="upper center",
+               bbox_to_anchor=(0.5, 0.0), ncol=max(1, len(methods)))
     files = _save(fig, out_dir, "methods")
     return Figure("methods", "Compression methods compared",
                   f"Error of each compression method at each visual token count, one panel per "
@@ -289,8 +291,10 @@ def curves_figure(results, out_dir):
     fig, axes = _grid(len(panels), width=4.2, height=3.3, max_cols=4)
     t_values = sorted({j["visual_tokens"] for lines in panels.values() for j, _ in lines})
     norm = LogNorm(vmin=min(t_values), vmax=max(max(t_values), min(t_values) * 10))
-    positive = all((c[1][np.isfinite(c[1])] > 0).all() for lines in panels.values()
-                   for _, c in lines)
+    finite = np.concatenate([c[1][np.isfinite(c[1])] for lines in panels.values()
+                             for _, c in lines])
+    # A log axis only when the curve spans more than a decade; otherwise its ticks read badly.
+    positive = finite.size > 0 and finite.min() > 0 and finite.max() / finite.min() > 10
     for ax, ((task, method, n, llm), lines) in zip(axes, panels.items()):
         first_seed = min(j["seed"] for j, _ in lines)
         seen = set()
