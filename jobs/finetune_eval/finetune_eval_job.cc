@@ -74,6 +74,10 @@ class FinetuneEvalJob : public Job {
     if (env.comm->rank() == 0) VLM_RETURN_IF_ERROR(env.comm->Barrier());
     if (!encoder.ok()) return encoder.status().WithPrefix("vision encoder");
 
+    // Every optimizer step is progress for the driver's stall detection.
+    if (env.heartbeat) {
+      setup.train.on_step = [heartbeat = env.heartbeat](const train::StepInfo&) { heartbeat(); };
+    }
     train::TrainResult result;
     Status status = train::TrainAndEvaluate(setup.train, setup.model, *task, *encoder, env.comm,
                                             env.stop_requested, &result);

@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/sweep.h"
+#include "jobs/command/command_job.h"
 #include "core/strings.h"
 
 namespace vlmscale::cli {
@@ -55,6 +56,10 @@ int RunPlanCommand(const std::vector<std::string>& args) {
   if (!cfg.ok()) return ReportError("plan", cfg.status());
   Result<config::Sweep> sweep = config::PlanSweep(*cfg);
   if (!sweep.ok()) return ReportError("plan", sweep.status());
+  if (sweep->job_type == "command") {
+    Status cs = jobs::command::ValidateCommandConfig(*cfg);
+    if (!cs.ok()) return ReportError("plan", cs);
+  }
   if (vm["json"].as<bool>()) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& j : sweep->jobs) {

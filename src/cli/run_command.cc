@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/sweep.h"
+#include "jobs/command/command_job.h"
 #include "driver/driver.h"
 
 namespace vlmscale::cli {
@@ -70,6 +71,10 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (!cfg.ok()) return fail(cfg.status());
   Result<config::Sweep> sweep = config::PlanSweep(*cfg);
   if (!sweep.ok()) return fail(sweep.status());
+  if (sweep->job_type == "command") {
+    Status cs = jobs::command::ValidateCommandConfig(*cfg);
+    if (!cs.ok()) return fail(cs);
+  }
   int code = driver::RunSweep(*cfg, *sweep, opts);
   return finish(code);
 }
