@@ -25,6 +25,15 @@ struct Voidify {
 
 }  // namespace vlmscale::internal
 
+// libtorch built with glog defines macros of the same names and meaning; ours take over from here.
+#undef CHECK
+#undef CHECK_EQ
+#undef CHECK_NE
+#undef CHECK_LT
+#undef CHECK_LE
+#undef CHECK_GT
+#undef CHECK_GE
+
 #define CHECK(condition)                        \
   (condition) ? (void)0                         \
               : ::vlmscale::internal::Voidify() & \
