@@ -372,7 +372,9 @@ class CommandSigkillTest(unittest.TestCase):
         tmp = tempfile.TemporaryDirectory(prefix="vlmscale-cmdkill-", ignore_cleanup_errors=True)
         out = os.path.join(tmp.name, "k.h5")
         cfg = write_config(os.path.join(tmp.name, "k.ini"), out, name="kill",
-                           seeds=", ".join(map(str, range(8))), seconds=0.1,
+                           # 360 jobs of >= 0.2 s: ~30 s of work on 3 ranks, more than the
+                           # killed runs get through even on an idle machine.
+                           seeds=", ".join(map(str, range(40))), seconds=0.2,
                            extra_run="snapshot_seconds = 0.1")
         rng = random.Random(20261124)
         ids = planned_ids(cfg)
