@@ -19,13 +19,14 @@ bin="$root/build/vlmscale"
 echo "== plan"
 "$bin" plan "$config" "$@" | tail -n 1
 
-if ! "$bin" --help | grep -q '^  run '; then
-  echo "quickstart: 'vlmscale run' is not implemented yet; stopping after the plan." >&2
-  exit 0
-fi
-
 echo "== run ($ranks ranks)"
-mpirun --oversubscribe -np "$ranks" "$bin" run "$config" "$@"
+# Exit 1 means some jobs finally failed: the rest is still worth fitting and drawing.
+run_rc=0
+mpirun --oversubscribe -np "$ranks" "$bin" run "$config" "$@" || run_rc=$?
+if [ "$run_rc" -ne 0 ] && [ "$run_rc" -ne 1 ]; then
+  echo "quickstart: vlmscale run exited $run_rc (2: config error, 75: stopped; run again to resume)" >&2
+  exit "$run_rc"
+fi
 
 results=$("$bin" plan "$config" "$@" --json >/dev/null && \
   grep -E '^output *=' "$config" | sed 's/^output *= *//')
