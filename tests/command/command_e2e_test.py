@@ -18,17 +18,18 @@ import random
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
 import h5py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from e2e_util import BIN, ENV, export_jobs, jobs_table, mpirun, planned_ids, status_json  # noqa: E402
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "fake_trainer.py")
-BIN = os.environ.get("VLMSCALE_BIN", os.path.join(HERE, "../../build/vlmscale"))
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
 # The fake trainer's law (fake_trainer.py): error = A N^-ALPHA T^-BETA + E.
 A, ALPHA, BETA, E = 5.0, 0.12, 0.25, 0.15
 N = {"q05": 0.5e9, "q18": 1.8e9, "q4": 4e9, "q7": 7e9, "q14": 14e9}
@@ -82,42 +83,6 @@ def read_json(path):
 
 def law(n, t):
     return A * n ** -ALPHA * t ** -BETA + E
-
-
-def mpirun(np_, args, timeout=120):
-    cmd = ["mpirun", "--oversubscribe", "-np", str(np_), BIN] + args
-    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
-
-
-def jobs_table(path):
-    with h5py.File(path, "r") as f:
-        data = f["jobs"][()]
-        rows = []
-        for r in data:
-            rows.append({n: (r[n].decode() if isinstance(r[n], bytes) else r[n])
-                         for n in data.dtype.names})
-        return rows
-
-
-def export_jobs(path):
-    p = subprocess.run([BIN, "export", path, "--format", "json"], capture_output=True, text=True,
-                       env=ENV)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)["jobs"]
-
-
-def status_json(path):
-    p = subprocess.run([BIN, "status", path, "--json"], capture_output=True, text=True, env=ENV)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
-
-
-def planned_ids(config, *sets):
-    args = [BIN, "plan", config, "--json"]
-    for s in sets:
-        args += ["--set", s]
-    p = subprocess.run(args, capture_output=True, text=True, env=ENV, check=True)
-    return [j["job_id"] for j in json.loads(p.stdout)]
 
 
 def trainers_alive(marker):

@@ -18,10 +18,10 @@ import time
 import unittest
 
 import h5py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from e2e_util import BIN, ENV, export_jobs, jobs_table, mpirun, planned_ids, status_json  # noqa: E402
 
-BIN = os.environ.get("VLMSCALE_BIN", os.path.join(os.path.dirname(__file__), "../../build/vlmscale"))
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
+
 
 BASE = """
 [sweep]
@@ -42,48 +42,6 @@ max_attempts = {attempts}
 grace_seconds = 5
 {extra_run}
 """
-
-
-def mpirun(np_, args, timeout=120, **kw):
-    cmd = ["mpirun", "--oversubscribe", "-np", str(np_), BIN] + args
-    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def jobs_table(path):
-    """Rows of /jobs as dicts (strings decoded)."""
-    with h5py.File(path, "r") as f:
-        data = f["jobs"][()]
-        names = data.dtype.names
-        rows = []
-        for r in data:
-            row = {}
-            for n in names:
-                v = r[n]
-                row[n] = v.decode() if isinstance(v, bytes) else v
-            rows.append(row)
-        return rows
-
-
-def export_jobs(path):
-    """Jobs as `vlmscale export` sees them: the HDF5 snapshot plus the journal replayed."""
-    p = subprocess.run([BIN, "export", path, "--format", "json"], capture_output=True, text=True,
-                       env=ENV)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)["jobs"]
-
-
-def status_json(path):
-    p = subprocess.run([BIN, "status", path, "--json"], capture_output=True, text=True, env=ENV)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
-
-
-def planned_ids(config, *sets):
-    args = [BIN, "plan", config, "--json"]
-    for s in sets:
-        args += ["--set", s]
-    p = subprocess.run(args, capture_output=True, text=True, env=ENV, check=True)
-    return [j["job_id"] for j in json.loads(p.stdout)]
 
 
 class DriverTest(unittest.TestCase):
