@@ -10,9 +10,22 @@ function(vlmscale_add_library name)
   target_compile_options(vlmscale_${name} PRIVATE -Wall -Wextra -Wno-unused-parameter)
 endfunction()
 
+# Runtime options of the sanitizer builds (docs/RELIABILITY.md): stop at the first finding, with
+# a stack; leak checking on, with the suppressions of tests/sanitize/ (libraries outside vlmscale).
+set(VLMSCALE_SANITIZER_ENV "")
+if(VLMSCALE_SANITIZE)
+  set(_supp ${PROJECT_SOURCE_DIR}/tests/sanitize)
+  set(VLMSCALE_SANITIZER_ENV
+      "ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
+      "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=${_supp}/ubsan.supp"
+      "LSAN_OPTIONS=suppressions=${_supp}/lsan.supp:print_suppressions=0"
+      "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=${_supp}/tsan.supp")
+endif()
+
 # vlmscale_add_test(NAME SOURCES ... DEPS ... [LABELS ...] [MPI_RANKS n] [TIMEOUT s])
 #   A GoogleTest executable NAME registered with CTest. With MPI_RANKS, the test runs under
-#   mpiexec with that many ranks (--oversubscribe, root allowed).
+#   mpiexec with that many ranks (--oversubscribe, root allowed). In a sanitizer build
+#   (VLMSCALE_SANITIZE) it also gets the label `sanitize`.
 function(vlmscale_add_test name)
   cmake_parse_arguments(ARG "" "MPI_RANKS;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
@@ -32,18 +45,31 @@ function(vlmscale_add_test name)
     add_test(NAME ${name} COMMAND ${name})
     set(labels unit ${ARG_LABELS})
   endif()
+  if(VLMSCALE_SANITIZE)
+    list(APPEND labels sanitize)
+    if(ARG_MPI_RANKS)  # See tests/sanitize/keep_modules.cc.
+      target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/sanitize/keep_modules.cc)
+      target_link_options(${name} PRIVATE -Wl,--export-dynamic-symbol=dlclose)
+    endif()
+  endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
+  set(env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+      OMPI_MCA_rmaps_base_oversubscribe=1 ${VLMSCALE_SANITIZER_ENV})
   set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT}
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+    ENVIRONMENT "${env}")
 endfunction()
 
 # vlmscale_add_script_test(NAME COMMAND ... [LABELS ...] [TIMEOUT s])
 #   A shell or Python test script registered with CTest, run from the source tree with
-#   VLMSCALE_BIN pointing at build/vlmscale.
+#   VLMSCALE_BIN pointing at build/vlmscale. Not registered in builds without the vlmscale binary
+#   (VLMSCALE_SKIP_COMPONENTS with cli: the sanitizer and fuzz builds).
 function(vlmscale_add_script_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "COMMAND;LABELS" ${ARGN})
+  if(NOT TARGET vlmscale)
+    return()
+  endif()
   add_test(NAME ${name} COMMAND ${ARG_COMMAND} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)

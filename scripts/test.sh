@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds into build/ and runs the whole
-# CTest suite (unit, mpi, e2e, slow, ... labels). Exits non-zero on any failure.
+# CTest suite (unit, mpi, e2e, slow, ... labels), then the sanitizer and fuzz stages
+# (docs/RELIABILITY.md, docs/FUZZING.md):
+#   build-asan/  clang, ASan + UBSan + libFuzzer coverage, no libtorch: the unit tests (label
+#                sanitize) and a short run of every fuzz target (label fuzz);
+#   build-tsan/  clang, ThreadSanitizer: the same unit tests but fit's, among them the driver's
+#                coordinator thread in driver_threads_test (label sanitize).
+# Exits non-zero on any failure.
 #   scripts/test.sh                 everything
-#   scripts/test.sh -L unit         only a label (arguments go to ctest)
+#   scripts/test.sh -L unit         only a label (arguments go to ctest; a stage runs only when
+#                                   they select its label, e.g. -L sanitize or -L fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,6 +33,47 @@ cmake -S "$root" -B "$root/build-nonccl" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DVLMSCALE_WITH_NCCL=OFF -DVLMSCALE_BUILD_TESTS=OFF -DVLMSCALE_BUILD_BENCH=OFF "${launcher[@]}"
 cmake --build "$root/build-nonccl" -j"$jobs" --target vlmscale
 
+# True when the ctest arguments (-L / -LE label regexes) let tests labelled $1 run.
+selected() {
+  local label=$1
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -L | --label-regex) [[ $label =~ $2 ]] || return 1; shift ;;
+      -LE | --label-exclude) [[ $label =~ $2 ]] && return 1; shift ;;
+    esac
+    shift
+  done
+  return 0
+}
+# The sanitizer builds leave out libtorch (tasks, vlm, train), the vlmscale binary and the
+# benchmarks: see docs/RELIABILITY.md for what they cover.
+sanitizer_build() {  # DIR "CMAKE OPTIONS" [";more;skipped;components"]
+  local dir=$1 options=$2 skip="tasks;vlm;train;cli${3:-}"
+  # shellcheck disable=SC2086  # $options is a list of words.
+  CC=clang CXX=clang++ cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DVLMSCALE_WITH_NCCL=OFF -DVLMSCALE_BUILD_BENCH=OFF "-DVLMSCALE_SKIP_COMPONENTS=$skip" \
+    $options "${launcher[@]}"
+  cmake --build "$root/$dir" -j"$jobs"
+}
+
 echo "== tests"
-cd "$root/build"
-ctest --output-on-failure --timeout 900 "$@"
+(cd "$root/build" && ctest --output-on-failure --timeout 900 "$@")
+
+if selected sanitize "$@" || selected fuzz "$@"; then
+  echo "== sanitizer + fuzz build (build-asan/: ASan, UBSan, libFuzzer; no libtorch)"
+  sanitizer_build build-asan "-DVLMSCALE_SANITIZE=address -DVLMSCALE_FUZZ=ON"
+fi
+if selected sanitize "$@"; then
+  echo "== tests under ASan + UBSan (build-asan/, label sanitize)"
+  (cd "$root/build-asan" && ctest --output-on-failure --timeout 900 -L sanitize "$@")
+fi
+if selected fuzz "$@"; then
+  echo "== short fuzz runs (build-asan/, label fuzz)"
+  (cd "$root/build-asan" && ctest --output-on-failure --timeout 900 -L fuzz "$@")
+fi
+if selected sanitize "$@"; then
+  echo "== driver threads under ThreadSanitizer (build-tsan/, label sanitize)"
+  sanitizer_build build-tsan "-DVLMSCALE_SANITIZE=thread" ";fit"
+  (cd "$root/build-tsan" && ctest --output-on-failure --timeout 900 -L sanitize "$@")
+fi

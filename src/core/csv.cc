@@ -58,6 +58,10 @@ int CsvTable::line_number(size_t row) const {
 }
 
 Result<size_t> CsvTable::ColumnIndex(std::string_view name) const {
+  // Exact first: a quoted header name keeps its spaces (" a " in quotes is not "a").
+  for (size_t i = 0; i < header_.size(); ++i) {
+    if (header_[i] == name) return i;
+  }
   std::string want = Trim(name);
   for (size_t i = 0; i < header_.size(); ++i) {
     if (header_[i] == want) return i;

@@ -25,8 +25,8 @@ class CsvTable {
   // The 1-based line number of data row `row` in the source. REQUIRES: row < num_rows().
   int line_number(size_t row) const;
 
-  // Index of the column called `name` (exact match after trimming), or a kInvalidInput status
-  // that lists the available columns and suggests the closest name.
+  // Index of the column called `name` (an exact match, else a match of `name` trimmed), or a
+  // kInvalidInput status that lists the available columns and suggests the closest name.
   Result<size_t> ColumnIndex(std::string_view name) const;
 
   // The column parsed as finite doubles. A field that is empty, not a number, NaN or infinite

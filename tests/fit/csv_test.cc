@@ -19,6 +19,24 @@ TEST(Csv, ParsesHeaderRowsQuotesAndLineNumbers) {
   EXPECT_EQ(*col, (std::vector<double>{2, 4}));
 }
 
+// Found by tests/fuzz (corpus/csv/crash-abaae9e6...): a header name with a quote keeps its
+// spaces, and ColumnIndex used to look only for the trimmed name, so the column could not be
+// selected at all ("no column 'T x' (did you mean ' T x '?)").
+TEST(Csv, QuotedHeaderNamesWithSpacesAreFoundByTheirName) {
+  auto t = ParseCsv("\" N \",T,\"a\"\"b \"\n1,2,3\n", "q.csv");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->header(), (std::vector<std::string>{" N ", "T", "a\"b "}));
+  for (size_t i = 0; i < t->header().size(); ++i) {
+    auto index = t->ColumnIndex(t->header()[i]);
+    ASSERT_TRUE(index.ok()) << index.status().ToString();
+    EXPECT_EQ(*index, i);
+  }
+  EXPECT_EQ(*t->ColumnIndex(" T "), 1u);  // Unquoted names still match trimmed.
+  auto n = t->NumericColumn(" N ");
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, (std::vector<double>{1}));
+}
+
 TEST(Csv, NonFiniteOrBadNumbersNameFileLineAndColumn) {
   auto t = ParseCsv("N,Y\n1,0.5\n2,nan\n3,inf\n4,\n5,1x\n", "d.csv");
   ASSERT_TRUE(t.ok());
