@@ -39,6 +39,7 @@ int RunExportCommand(const std::vector<std::string>& args) {
     return file.status().code() == Status::Code::kNotFound ? kExitUsage
                                                            : ExitCodeFor(file.status());
   }
+  if (!file->warning.empty()) std::cerr << "vlmscale export: warning: " << file->warning << "\n";
   std::ostringstream text;
   s = format == "csv" ? store::ExportCsv(*file, text) : store::ExportJson(*file, text);
   if (!s.ok()) return ReportError("export", s);

@@ -233,6 +233,7 @@ int RunStatusCommand(const std::vector<std::string>& args) {
     }
     return ReportError("status", file.status());
   }
+  if (!file->warning.empty()) std::cerr << "vlmscale status: warning: " << file->warning << "\n";
   json summary = Summarize(*file, NowUnix());
   if (vm["json"].as<bool>()) {
     std::cout << summary.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;

@@ -1008,6 +1008,7 @@ int PrepareStore(const config::Config& config, const config::Sweep& sweep,
     return ExitCodeFor(st.status());
   }
   std::unique_ptr<store::ResultsStore> s = std::move(*st);
+  if (!s->warning().empty()) std::cerr << "vlmscale run: warning: " << s->warning() << std::endl;
   if (!s->moved_aside_path().empty()) {
     std::cout << "vlmscale run: --fresh: moved the previous results to " << s->moved_aside_path()
               << std::endl;

@@ -1,5 +1,6 @@
 #include "store/journal.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -354,23 +355,92 @@ void EncodeJobEntry(int64_t seq, const JobRecord& r, const JobEvent* event, std:
   WriteLe32(Crc32(payload), out->data() + header_at + 4);
 }
 
+namespace {
+
+// Decodes the entry at `pos`: true with *entry and *size (header included) if it is intact.
+bool DecodeEntryAt(std::string_view data, size_t pos, json* entry, size_t* size) {
+  if (data.size() - pos < 8) return false;
+  uint32_t length = ReadLe32(data.data() + pos);
+  if (length < 2 || length > data.size() - pos - 8) return false;
+  std::string_view payload = data.substr(pos + 8, length);
+  if (payload.front() != '{' || payload.back() != '\n') return false;
+  if (Crc32(payload) != ReadLe32(data.data() + pos + 4)) return false;
+  json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object() || !parsed.contains("t") || !parsed["t"].is_string()) return false;
+  *entry = std::move(parsed);
+  *size = 8 + length;
+  return true;
+}
+
+}  // namespace
+
 DecodedJournal DecodeJournal(std::string_view data) {
   DecodedJournal result;
   size_t pos = 0;
-  while (data.size() - pos >= 8) {
-    uint32_t length = ReadLe32(data.data() + pos);
-    uint32_t crc = ReadLe32(data.data() + pos + 4);
-    if (length == 0 || length > data.size() - pos - 8) break;
-    std::string_view payload = data.substr(pos + 8, length);
-    if (Crc32(payload) != crc || payload.back() != '\n') break;
-    json entry = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-    if (!entry.is_object() || !entry.contains("t") || !entry["t"].is_string()) break;
+  json entry;
+  size_t size = 0;
+  while (pos < data.size() && DecodeEntryAt(data, pos, &entry, &size)) {
     result.entries.push_back(std::move(entry));
-    pos += 8 + length;
+    pos += size;
   }
   result.valid_bytes = pos;
   result.torn_tail = pos < data.size();
+  // Resynchronise past the prefix. Zero-filled capacity is skipped quickly: an entry's length
+  // field is non-zero, so it starts at most 3 bytes before the next non-zero byte.
+  for (size_t p = pos + 1; p + 8 <= data.size();) {
+    if (DecodeEntryAt(data, p, &entry, &size)) {
+      result.beyond.emplace_back(p, std::move(entry));
+      p += size;
+      continue;
+    }
+    size_t next = p + 1;
+    if (data[p] == '\0') {
+      const char* nz = std::find_if(data.data() + p, data.data() + data.size(),
+                                    [](char c) { return c != '\0'; });
+      size_t q = static_cast<size_t>(nz - data.data());
+      next = std::max(next, q >= 3 ? q - 3 : 0);
+    }
+    p = next;
+  }
   return result;
+}
+
+std::string ReplayReport::Describe(const std::string& journal_path) const {
+  if (recovered == 0) return "";
+  return "journal " + journal_path + " is damaged: bytes " + std::to_string(damaged_from) + "-" +
+         std::to_string(damaged_to) + " fail their checksum; recovered the " +
+         std::to_string(recovered) +
+         " entries after them (results recorded only in the damaged bytes are lost and those "
+         "jobs will run again)";
+}
+
+Status ReplayJournal(const DecodedJournal& journal, int64_t skip_through, StoreState* state,
+                     ReplayReport* report) {
+  *report = ReplayReport{};
+  auto counts = [&](const json& entry) {
+    auto seq = entry.find("seq");
+    return seq != entry.end() && seq->is_number_integer() && seq->get<int64_t>() > skip_through;
+  };
+  for (const json& entry : journal.entries) {
+    if (counts(entry)) ++report->replayed;
+    VLM_RETURN_IF_ERROR(state->Apply(entry, skip_through));
+  }
+  int64_t newest = std::max(state->last_seq, skip_through);
+  for (const auto& [offset, entry] : journal.beyond) {
+    auto seq = entry.find("seq");
+    if (seq == entry.end() || !seq->is_number_integer() || seq->get<int64_t>() <= newest) {
+      continue;  // A meta entry, or an older epoch's entry the snapshot holds.
+    }
+    if (report->recovered == 0) {
+      report->damaged_from = journal.valid_bytes;
+      report->damaged_to = offset;
+    }
+    VLM_RETURN_IF_ERROR(state->Apply(entry, skip_through));
+    newest = seq->get<int64_t>();
+    ++report->recovered;
+    ++report->replayed;
+  }
+  return Status::OK();
 }
 
 std::string TruncateUtf8(const std::string& message, size_t max_bytes) {

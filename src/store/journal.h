@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -46,11 +47,16 @@ void EncodeJournalEntry(const nlohmann::json& entry, std::string* out);
 // Invalid UTF-8 in strings is replaced by U+FFFD, as EncodeJournalEntry does.
 void EncodeJobEntry(int64_t seq, const JobRecord& record, const JobEvent* event, std::string* out);
 
-// Decodes the valid prefix of `data`: its entries in order, and its length in bytes.
+// Decodes the valid prefix of `data`: its entries in order, and its length in bytes. Past the
+// prefix, it scans for intact entries (header, CRC and JSON all valid) and lists them in `beyond`
+// with their byte offsets: normally old entries of an earlier epoch (the journal restarts at
+// offset 0 after each snapshot), but after damage in the middle of the journal also newer ones,
+// which ReplayJournal() recovers.
 struct DecodedJournal {
   std::vector<nlohmann::json> entries;
   size_t valid_bytes = 0;
   bool torn_tail = false;  // Bytes after the valid prefix exist.
+  std::vector<std::pair<size_t, nlohmann::json>> beyond;
 };
 DecodedJournal DecodeJournal(std::string_view data);
 
@@ -72,6 +78,24 @@ struct StoreState {
   // Replaces (or adds) a job's record, keeping first-append order.
   void PutJob(JobRecord record);
 };
+
+// What ReplayJournal() applied.
+struct ReplayReport {
+  int64_t replayed = 0;   // Entries applied (newer than the snapshot), recovered ones included.
+  int64_t recovered = 0;  // Entries applied from past the valid prefix (damage in the middle).
+  size_t damaged_from = 0, damaged_to = 0;  // Undecodable bytes before them, if recovered > 0.
+  // One line for users naming the journal, the damaged bytes and the consequence; "" if none.
+  std::string Describe(const std::string& journal_path) const;
+};
+
+// Applies the valid prefix of `journal` to *state (entries with seq <= skip_through are in the
+// snapshot and skipped), then each entry of `journal.beyond` whose seq is greater than all applied
+// so far: such an entry was written after the prefix in the same epoch, so the bytes before it are
+// damage in the middle of the journal, not a torn tail, and the entries after the damage are
+// acknowledged results that must not be dropped. Older entries beyond the prefix are skipped.
+// kInvalidInput on a malformed entry.
+Status ReplayJournal(const DecodedJournal& journal, int64_t skip_through, StoreState* state,
+                     ReplayReport* report);
 
 }  // namespace vlmscale::store
 

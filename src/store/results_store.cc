@@ -104,6 +104,20 @@ Status WriteZeros(int fd, int64_t from, int64_t to, const std::string& path) {
   return Status::OK();
 }
 
+// Writes `data` to a new file at `path` and fsyncs it and its directory.
+Status WriteFileDurably(const std::string& path, const std::string& data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("cannot create " + path + ": " + Errno());
+  Status s = WriteAllAt(fd, data, 0, path);
+  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError("fsync of " + path + " failed: " + Errno());
+  ::close(fd);
+  if (!s.ok()) {
+    ::unlink(path.c_str());
+    return s;
+  }
+  return FsyncDir(DirName(path));
+}
+
 std::string UtcStamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -116,7 +130,8 @@ std::string UtcStamp() {
 // Loads snapshot + journal contents of `path` into *state. `journal_data` is the journal's bytes.
 // *snapshot_seq receives the snapshot's journal_seq (0 without a snapshot).
 Status LoadState(const std::string& path, const std::string& journal_data, StoreState* state,
-                 SnapshotHeader* header, bool* have_snapshot, DecodedJournal* decoded) {
+                 SnapshotHeader* header, bool* have_snapshot, DecodedJournal* decoded,
+                 ReplayReport* report) {
   std::vector<JobRecord> jobs;
   std::vector<JobEvent> events;
   Status s = ReadSnapshotFile(path, header, &jobs, &events);
@@ -130,10 +145,8 @@ Status LoadState(const std::string& path, const std::string& journal_data, Store
     state->events = std::move(events);
   }
   *decoded = DecodeJournal(journal_data);
-  for (const json& entry : decoded->entries) {
-    Status a = state->Apply(entry, header->journal_seq);
-    if (!a.ok()) return a.WithPrefix("journal " + path + ".journal");
-  }
+  Status a = ReplayJournal(*decoded, header->journal_seq, state, report);
+  if (!a.ok()) return a.WithPrefix("journal " + path + ".journal");
   return Status::OK();
 }
 
@@ -236,7 +249,9 @@ Status ResultsStore::OpenImpl() {
   SnapshotHeader header;
   bool have_snapshot = false;
   DecodedJournal decoded;
-  VLM_RETURN_IF_ERROR(LoadState(path, journal_data, &state, &header, &have_snapshot, &decoded));
+  ReplayReport report;
+  VLM_RETURN_IF_ERROR(
+      LoadState(path, journal_data, &state, &header, &have_snapshot, &decoded, &report));
   if (!state.sweep_name.empty() && state.sweep_name != options_.sweep_name) {
     return Status::InvalidInput("results file " + path + " belongs to sweep '" + state.sweep_name +
                                 "', not '" + options_.sweep_name +
@@ -250,6 +265,13 @@ Status ResultsStore::OpenImpl() {
     if (::flock(journal_fd_, LOCK_EX | LOCK_NB) != 0) {
       return Status::IOError("another process is writing " + path);
     }
+  }
+  if (report.recovered > 0) {
+    // The snapshot below absorbs the recovered entries and new ones then overwrite the journal:
+    // keep the damaged bytes for inspection first.
+    const std::string copy = journal_path_ + ".damaged-" + UtcStamp();
+    VLM_RETURN_IF_ERROR(WriteFileDurably(copy, journal_data));
+    warning_ = report.Describe(journal_path_) + "; the damaged journal was copied to " + copy;
   }
   // New entries overwrite whatever follows the valid prefix (a torn tail, zeros, or entries of an
   // older epoch that the snapshot holds); see "Journal format" in docs/RESULTS.md.
@@ -320,21 +342,25 @@ Status ResultsStore::Commit() {
   }
   data.append(buffer_);
   const int64_t end = journal_size_ + static_cast<int64_t>(data.size());
-  Status s = Status::OK();
   if (end > journal_capacity_) {
     // Grow with real zeros (not fallocate): later overwrites of written blocks need no metadata
-    // update, which makes fdatasync several times cheaper than appending.
+    // update, which makes fdatasync several times cheaper than appending. On a nearly full disk
+    // the step may not fit while the entries do: then they are written without it.
     int64_t capacity = std::max(end, journal_capacity_ + kJournalGrowBytes);
-    s = WriteZeros(journal_fd_, journal_capacity_, capacity, journal_path_);
-    if (s.ok()) journal_capacity_ = capacity;
+    if (WriteZeros(journal_fd_, journal_capacity_, capacity, journal_path_).ok()) {
+      journal_capacity_ = capacity;
+    } else {
+      (void)::ftruncate(journal_fd_, journal_capacity_);  // Give the partial step's space back.
+    }
   }
-  if (s.ok()) s = WriteAllAt(journal_fd_, data, journal_size_, journal_path_);
+  Status s = WriteAllAt(journal_fd_, data, journal_size_, journal_path_);
   if (s.ok() && ::fdatasync(journal_fd_) != 0) {
     s = Status::IOError("fdatasync of " + journal_path_ + " failed: " + Errno());
   }
   // On failure the buffer stays for a retry, which rewrites the same bytes at the same place.
   if (!s.ok()) return s;
   journal_size_ += static_cast<int64_t>(data.size());
+  journal_capacity_ = std::max(journal_capacity_, journal_size_);
   committed_seq_ = buffered_last_seq_;
   buffer_.clear();
   ++commits_;
@@ -453,13 +479,9 @@ Result<ResultsFile> ReadResults(const std::string& path) {
                                               before.st_mtim.tv_nsec != after.st_mtim.tv_nsec));
     if (replaced && attempt < 20) continue;  // A snapshot replaced the file mid-read: again.
     decoded = DecodeJournal(journal_data);
-    int64_t replayed = 0;
-    for (const json& entry : decoded.entries) {
-      int64_t seq = entry.value("seq", int64_t{0});
-      if (seq > header.journal_seq) ++replayed;
-      Status a = state.Apply(entry, header.journal_seq);
-      if (!a.ok()) return a.WithPrefix("journal " + journal_path);
-    }
+    ReplayReport report;
+    Status a = ReplayJournal(decoded, header.journal_seq, &state, &report);
+    if (!a.ok()) return a.WithPrefix("journal " + journal_path);
     ResultsFile file;
     file.path = path;
     file.sweep_name = state.sweep_name;
@@ -469,7 +491,8 @@ Result<ResultsFile> ReadResults(const std::string& path) {
     file.run_info_json = state.run_info_json;
     file.format_version = have_snapshot ? header.format_version : kFormatVersion;
     file.snapshot_time = have_snapshot ? header.snapshot_time : 0.0;
-    file.journal_entries = replayed;
+    file.journal_entries = report.replayed;
+    file.warning = report.Describe(journal_path);
     file.events = std::move(state.events);
     file.jobs.reserve(state.order.size());
     for (const std::string& id : state.order) file.jobs.push_back(std::move(state.jobs.at(id)));

@@ -96,6 +96,9 @@ class ResultsStore {
   // Commit + snapshot + truncate the journal; the store accepts no more changes afterwards.
   Status Close();
 
+  // A problem Open() recovered from that users must hear about (damage in the middle of the
+  // journal: what was recovered and where the damaged journal was copied), or "".
+  const std::string& warning() const { return warning_; }
   // Where `fresh` moved the old file, or "".
   const std::string& moved_aside_path() const { return moved_aside_path_; }
   // Statistics for benchmarks and logs.
@@ -122,6 +125,7 @@ class ResultsStore {
   std::vector<JobEvent> events_;
   std::string run_info_json_;
   std::string moved_aside_path_;
+  std::string warning_;
   double last_snapshot_time_ = 0.0;  // Monotonic seconds.
   int64_t committed_seq_ = 0;        // Last sequence number that is durable in the journal.
   bool closed_ = false;
@@ -139,6 +143,9 @@ struct ResultsFile {
   int format_version = 0;
   double snapshot_time = 0.0;   // Unix seconds of the snapshot; 0 if only the journal exists.
   int64_t journal_entries = 0;  // Entries replayed from the journal on top of the snapshot.
+  // Damage in the middle of the journal that the read skipped (entries after it were recovered),
+  // or "". Readers print it as a warning; the next `vlmscale run` repairs the file.
+  std::string warning;
 };
 
 // Reads snapshot + journal without writing anything (safe while a writer runs; retries when a

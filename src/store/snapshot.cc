@@ -13,9 +13,11 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <utility>
 
 #include "core/check.h"
+#include "store/journal.h"
 
 namespace vlmscale::store {
 namespace {
@@ -595,18 +597,79 @@ bool HasHdf5Signature(const std::string& path) {
 
 }  // namespace
 
+// The checksum trailer appended after the HDF5 data (HDF5 ignores bytes past its end-of-file
+// address): kTrailerMagic, u32 LE CRC-32 of every byte before the trailer, u32 LE that length
+// modulo 2^32. Readers verify it before HDF5 parses anything: the HDF5 library does not checksum
+// raw data and can crash on corrupt metadata.
+constexpr char kTrailerMagic[8] = {'V', 'L', 'M', 'S', 'C', 'R', 'C', '1'};
+constexpr size_t kTrailerSize = 16;
+
+void PutLe32(uint32_t v, char* p) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+uint32_t GetLe32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return uint32_t{u[0]} | uint32_t{u[1]} << 8 | uint32_t{u[2]} << 16 | uint32_t{u[3]} << 24;
+}
+
+// Reads all of `fd` into *data. False (errno set) on a read error.
+bool ReadAll(int fd, std::string* data) {
+  data->clear();
+  char buf[1 << 16];
+  for (off_t at = 0;;) {
+    ssize_t got = ::pread(fd, buf, sizeof(buf), at);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return false;
+    if (got == 0) return true;
+    data->append(buf, static_cast<size_t>(got));
+    at += got;
+  }
+}
+
+// What to do about a snapshot that cannot be read.
+constexpr char kCorruptAdvice[] =
+    "restore it from a backup, or move it aside (`vlmscale run --fresh` does) and run the sweep "
+    "again";
+
+// The system error (strerror text) of the last failed HDF5 call on this thread, e.g. "No space
+// left on device": HDF5's file drivers put it in the error stack, which the next call clears.
+thread_local std::string g_hdf5_system_error;
+
+herr_t RecordSystemError(unsigned, const H5E_error2_t* error, void*) {
+  if (error->desc == nullptr) return 0;
+  const std::string desc = error->desc;
+  const std::string key = "error message = '";
+  size_t at = desc.find(key);
+  if (at == std::string::npos) return 0;
+  at += key.size();
+  g_hdf5_system_error = desc.substr(at, desc.find('\'', at) - at);
+  return 0;
+}
+
+// Called by HDF5 when an API call fails, instead of printing the error stack.
+herr_t OnHdf5Error(hid_t stack, void*) {
+  H5Ewalk2(stack, H5E_WALK_DOWNWARD, RecordSystemError, nullptr);
+  return 0;
+}
+
 void SilenceHdf5Errors() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+  // Per thread: with a thread-safe HDF5 the automatic error handler is per thread.
+  thread_local bool installed = false;
+  if (installed) return;
+  H5Eset_auto2(H5E_DEFAULT, OnHdf5Error, nullptr);
+  installed = true;
 }
 
 Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
                          const std::vector<const JobRecord*>& jobs,
                          const std::vector<JobEvent>& events) {
   SilenceHdf5Errors();
+  g_hdf5_system_error.clear();
   auto fail = [&](const std::string& what) {
-    return Status::IOError("writing results snapshot " + path + ": " + what +
-                           " failed (disk full or not writable?)");
+    return Status::IOError(
+        "writing results snapshot " + path + ": " + what + " failed: " +
+        (g_hdf5_system_error.empty() ? "disk full or not writable?" : g_hdf5_system_error));
   };
   Handle fapl = FileAccessList();
   Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
@@ -633,11 +696,28 @@ Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
   if (!WriteCurves(f, jobs)) return fail("writing /curves");
   if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) return fail("flushing");
   if (!file.Close()) return fail("closing");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(std::string("reopening (") + std::strerror(errno) + ")");
+  // The checksum trailer, computed over the file as written, then fsync.
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  std::string data;
+  if (fd < 0 || !ReadAll(fd, &data)) {
+    g_hdf5_system_error = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return fail("reading it back");
+  }
+  char trailer[kTrailerSize];
+  std::memcpy(trailer, kTrailerMagic, sizeof(kTrailerMagic));
+  PutLe32(Crc32(data), trailer + 8);
+  PutLe32(static_cast<uint32_t>(data.size()), trailer + 12);
+  ssize_t wrote = ::pwrite(fd, trailer, kTrailerSize, static_cast<off_t>(data.size()));
+  if (wrote != static_cast<ssize_t>(kTrailerSize)) {
+    g_hdf5_system_error = wrote < 0 ? std::strerror(errno) : "short write";
+    ::close(fd);
+    return fail("writing the checksum");
+  }
   int rc = ::fsync(fd);
+  if (rc != 0) g_hdf5_system_error = std::strerror(errno);
   ::close(fd);
-  if (rc != 0) return fail(std::string("fsync (") + std::strerror(errno) + ")");
+  if (rc != 0) return fail("fsync");
   return Status::OK();
 }
 
@@ -650,6 +730,25 @@ Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
     return Status::IOError("cannot stat " + path + ": " + std::strerror(errno));
   }
   if (!S_ISREG(st.st_mode)) return Status::InvalidInput(path + " is not a regular file");
+  {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::IOError("cannot read " + path + ": " + std::strerror(errno));
+    std::string data;
+    bool read_ok = ReadAll(fd, &data);
+    int read_errno = errno;
+    ::close(fd);
+    if (!read_ok) return Status::IOError("cannot read " + path + ": " + std::strerror(read_errno));
+    // Files of vlmscale before the trailer have none; HDF5 alone checks those.
+    if (data.size() >= kTrailerSize && std::memcmp(data.data() + data.size() - kTrailerSize,
+                                                   kTrailerMagic, sizeof(kTrailerMagic)) == 0) {
+      const char* t = data.data() + data.size() - kTrailerSize;
+      const std::string_view body(data.data(), data.size() - kTrailerSize);
+      if (GetLe32(t + 12) != static_cast<uint32_t>(body.size()) || GetLe32(t + 8) != Crc32(body)) {
+        return Status::InvalidInput(
+            path + " is corrupt (its checksum does not match its contents): " + kCorruptAdvice);
+      }
+    }
+  }
   Handle fapl = FileAccessList();
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
   if (!file.valid()) {
@@ -659,8 +758,8 @@ Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
     if (!HasHdf5Signature(path)) {
       return Status::InvalidInput(path + " is not a vlmscale results file (not HDF5)");
     }
-    return Status::InvalidInput(path +
-                                " is an HDF5 file that cannot be opened (corrupt or truncated)");
+    return Status::InvalidInput(path + " is an HDF5 file that cannot be opened (corrupt or " +
+                                "truncated): " + kCorruptAdvice);
   }
   hid_t f = file.get();
   std::string format;
@@ -685,9 +784,12 @@ Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
   ReadStringAttribute(f, "run_info", &header->run_info_json);
   ReadScalarAttribute(f, "snapshot_time", H5T_NATIVE_DOUBLE, &header->snapshot_time);
   ReadScalarAttribute(f, "journal_seq", H5T_NATIVE_INT64, &header->journal_seq);
-  auto prefix = [&](const Status& s) { return s.WithPrefix(path); };
+  auto prefix = [&](const Status& s) {
+    return Status::InvalidInput(path + " is corrupt (" + s.message() + "): " + kCorruptAdvice);
+  };
   if (H5Lexists(f, "jobs", H5P_DEFAULT) <= 0) {
-    return Status::InvalidInput(path + " has no /jobs table (corrupt results file)");
+    return Status::InvalidInput(path +
+                                " has no /jobs table (corrupt results file): " + kCorruptAdvice);
   }
   Status s = ReadTable(f, "jobs", JobColumns(), jobs);
   if (!s.ok()) return prefix(s);

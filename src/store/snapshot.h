@@ -24,11 +24,14 @@ struct SnapshotHeader {
   int64_t journal_seq = 0;     // Last journal sequence number this snapshot contains.
 };
 
-// Turns off HDF5's automatic error-stack printing (idempotent, thread-safe).
+// Turns off HDF5's automatic error-stack printing on the calling thread (idempotent); the
+// system error of a failed write is kept for WriteSnapshotFile()'s message instead.
 void SilenceHdf5Errors();
 
 // Writes a complete snapshot to `path` (truncating it), closes it and fsyncs it. It does not
-// rename anything: the caller writes to a temporary name and renames. kIOError on failure.
+// rename anything: the caller writes to a temporary name and renames. kIOError on failure, with
+// the system error ("No space left on device"). The HDF5 data is followed by a 16-byte CRC-32
+// trailer (docs/RESULTS.md) that ReadSnapshotFile() checks before HDF5 parses the file.
 Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
                          const std::vector<const JobRecord*>& jobs,
                          const std::vector<JobEvent>& events);

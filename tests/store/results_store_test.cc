@@ -4,11 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -375,7 +377,8 @@ TEST(ResultsStore, ATornJournalTailIsIgnoredAndCutOffOnReopen) {
   read = ReadResults(path);
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->jobs.size(), 4u);
-  flipped[valid - 10] ^= 0x20;  // Repair the byte; the torn tail stays.
+  EXPECT_EQ(read->warning, "");  // The damaged entry is the last one: a torn tail, no warning.
+  flipped[valid - 10] ^= 0x20;   // Repair the byte; the torn tail stays.
   WriteFile(journal, flipped);
   {
     auto store = OpenOrDie(Options(path));
@@ -445,6 +448,7 @@ TEST(ResultsStore, OlderEntriesLeftBehindARestartedJournalAreIgnored) {
   EXPECT_EQ(read->jobs[1].state, JobState::kRunning);
   EXPECT_EQ(read->jobs[1].train_seconds, 19);
   EXPECT_EQ(read->journal_entries, 1);
+  EXPECT_EQ(read->warning, "");        // Old entries past the prefix are not damage.
   EXPECT_EQ(read->events.size(), 2u);  // 2 x running; the done entry carried no event here.
   auto store = OpenOrDie(Options(path));
   EXPECT_EQ(store->jobs().at(MakeRecord(0).job_id).state, JobState::kDone);
@@ -577,6 +581,105 @@ TEST(ResultsStore, MaybeSnapshotWaitsForTheInterval) {
   usleep(250 * 1000);
   ASSERT_TRUE(store->MaybeSnapshot().ok());  // Nothing changed: no new snapshot.
   EXPECT_EQ(store->snapshots(), initial + 1);
+}
+
+TEST(ResultsStore, DamageInTheMiddleOfTheJournalIsReportedAndTheEntriesAfterItRecovered) {
+  ScratchDir dir;
+  const std::string path = dir.File("r.h5");
+  const std::string journal = path + ".journal";
+  {
+    auto store = OpenOrDie(Options(path));
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(store->Append(MakeRecord(i)).ok());
+      ASSERT_TRUE(store->Commit().ok());
+    }
+  }  // A crash: the ten acknowledged records are in the journal only.
+  std::string data = ReadFile(journal);
+  DecodedJournal decoded = DecodeJournal(data);
+  ASSERT_EQ(decoded.entries.size(), 11u);  // meta + 10.
+  size_t entry3 = 0;  // Offset of record 3's entry (entry 4, after meta and records 0-2).
+  for (int k = 0; k < 4; ++k) {
+    uint32_t length = 0;
+    std::memcpy(&length, data.data() + entry3, 4);
+    entry3 += 8 + length;
+  }
+  data[entry3 + 30] ^= 0x55;  // Inside record 3's payload.
+  WriteFile(journal, data);
+  const std::string damaged = data;
+
+  auto read = ReadResults(path);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->jobs.size(), 9u);  // Only record 3 is lost; 4-9 come from after the damage.
+  for (const JobRecord& r : read->jobs) EXPECT_NE(r.job_id, MakeRecord(3).job_id);
+  ExpectSameRecord(MakeRecord(9), read->jobs.back());
+  EXPECT_THAT(read->warning, HasSubstr("journal " + journal + " is damaged: bytes " +
+                                       std::to_string(entry3) + "-"));
+  EXPECT_THAT(read->warning, HasSubstr("recovered the 6 entries after them"));
+
+  {
+    auto store = OpenOrDie(Options(path));
+    EXPECT_EQ(store->jobs().size(), 9u);
+    EXPECT_THAT(store->warning(), HasSubstr("is damaged"));
+    EXPECT_THAT(store->warning(), HasSubstr("copied to " + journal + ".damaged-"));
+    const std::string copy = store->warning().substr(store->warning().rfind(' ') + 1);
+    EXPECT_EQ(ReadFile(copy), damaged);
+    ASSERT_TRUE(store->Append(MakeRecord(3)).ok());  // The lost job runs again.
+    ASSERT_TRUE(store->Close().ok());
+  }
+  read = ReadResults(path);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->jobs.size(), 10u);
+  EXPECT_EQ(read->warning, "");
+}
+
+// Runs `fn` in a child process whose files may not grow beyond `bytes` (RLIMIT_FSIZE; SIGXFSZ
+// ignored, so writes fail with EFBIG as on a full disk); returns its exit code.
+template <typename Fn>
+int RunWithFileSizeLimit(rlim_t bytes, Fn fn) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit limit = {bytes, bytes};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(90);
+    _exit(fn());
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+}
+
+TEST(ResultsStore, OnAFullDiskCommitFailsNamingTheJournalAndKeepsWhatWasAcknowledged) {
+  ScratchDir dir;
+  const std::string path = dir.File("r.h5");
+  int acknowledged = 0;
+  const int rc = RunWithFileSizeLimit(1 << 20, [&] {
+    auto store = ResultsStore::Open(Options(path));
+    if (!store.ok()) return 1;
+    // The 4 MiB zero-filled journal step does not fit under the limit; the entries still do.
+    for (int i = 0; i < 100; ++i) {
+      if (!(*store)->Append(MakeRecord(i)).ok() || !(*store)->Commit().ok()) return 2;
+    }
+    // Then the "disk" fills up: Commit fails with a message naming the journal and the cause,
+    // and keeps failing (the buffer stays for a retry) without corrupting the journal.
+    for (int i = 100; i < 100000; ++i) {
+      if (!(*store)->Append(MakeRecord(i)).ok()) return 3;
+      Status s = (*store)->Commit();
+      if (s.ok()) continue;
+      if (s.code() != Status::Code::kIOError) return 4;
+      if (s.message().find(path + ".journal") == std::string::npos) return 5;
+      if (s.message().find("File too large") == std::string::npos) return 6;
+      if ((*store)->Commit().ok()) return 7;
+      return i >= 200 ? 100 + (i - 100) / 100 : 8;  // Hundreds acknowledged; reported below.
+    }
+    return 9;
+  });
+  ASSERT_GE(rc, 100) << "child failed at step " << rc;
+  acknowledged = 100 + (rc - 100) * 100;  // A lower bound on the committed records.
+  auto read = ReadResults(path);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_GE(static_cast<int>(read->jobs.size()), acknowledged);
+  for (int i = 0; i < acknowledged; ++i) ExpectSameRecord(MakeRecord(i), read->jobs[i]);
+  EXPECT_EQ(read->warning, "");
 }
 
 }  // namespace
