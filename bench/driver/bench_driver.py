@@ -19,6 +19,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import figures  # noqa: E402  (bench/figures.py: machine-readable lines for run_all.sh)
+
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
@@ -135,6 +138,7 @@ def main():
     print(line(tuple("-" * x for x in w)))
     for r in rows:
         print(line(r))
+        figures.emit("driver", *r)
 
 
 if __name__ == "__main__":

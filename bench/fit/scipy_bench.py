@@ -13,11 +13,15 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import sys
 import time
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import huber, logsumexp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import figures  # noqa: E402  (bench/figures.py: machine-readable lines for run_all.sh)
 
 DELTA = 1e-3
 
@@ -100,8 +104,12 @@ def main():
     w = [max(w[i], len(hdr[i])) for i in range(5)]
     print("  ".join(hdr[i].ljust(w[i]) for i in range(5)))
     print("  ".join("-" * w[i] for i in range(5)))
+    parent = ""
     for r in rows:
         print("  ".join(r[i].ljust(w[i]) for i in range(5)))
+        parent = parent if r[0].startswith("  ") else r[0]
+        figures.emit("fit", parent + ": " + r[0].strip() if r[0].startswith("  ") else r[0],
+                     *r[1:])
     print("\nvlmscale params: " + ", ".join("%s=%.6g" % kv for kv in h["params"].items()))
     print("scipy    params: A=%.6g, alpha=%.6g, B=%.6g, beta=%.6g, E=%.6g" %
           (np.exp(best_x[0]), best_x[1], np.exp(best_x[2]), best_x[3], np.exp(best_x[4])))

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "store/results_store.h"
@@ -35,6 +36,25 @@ std::unique_ptr<ResultsStore> OpenFresh(const std::string& path, double interval
 void RemoveAll(const std::string& path) {
   std::string cmd = "rm -f '" + path + "' '" + path + "'.journal '" + path + "'.old-*";
   if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cleanup of %s failed\n", path.c_str());
+}
+
+// Appends one figure to $VLMSCALE_BENCH_JSONL (bench/figures.py describes the line), if set.
+void Emit(const std::string& figure, const std::string& value, const std::string& target,
+          const std::string& comparison, const std::string& ratio) {
+  const char* path = std::getenv("VLMSCALE_BENCH_JSONL");
+  if (path == nullptr || *path == '\0') return;
+  nlohmann::json line = {{"bench", "store"}, {"figure", figure},         {"value", value},
+                         {"target", target}, {"comparison", comparison}, {"ratio", ratio}};
+  std::FILE* f = std::fopen(path, "a");
+  if (f == nullptr) return;
+  std::fprintf(f, "%s\n", line.dump().c_str());
+  std::fclose(f);
+}
+
+std::string Format(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
 }
 
 double FileMiB(const std::string& path) {
@@ -81,6 +101,10 @@ int main(int argc, char** argv) {
     const double dt = Now() - t0;
     std::printf("%-22d %10d %12.3f %14.0f %12.2f\n", group, n, dt, n / dt,
                 1e6 * append_seconds / n);
+    Emit("Append + Commit, " + std::to_string(group) + " records per commit",
+         Format("%.0f records/s", n / dt), "-",
+         Format("%.2f us per Append; the rest is write + fdatasync", 1e6 * append_seconds / n),
+         "-");
     store.reset();
     RemoveAll(path);
   }
@@ -109,6 +133,12 @@ int main(int argc, char** argv) {
         "%lld snapshots\n",
         jobs / dt, dt, static_cast<long long>(store->commits()),
         static_cast<long long>(store->snapshots()));
+    Emit("driver-like durable run, " + std::to_string(jobs) + " jobs, commit every " +
+             std::to_string(jobs_per_commit),
+         Format("%.0f jobs/s", jobs / dt), ">= 10,000 jobs/s",
+         std::to_string(store->commits()) + " commits, " + std::to_string(store->snapshots()) +
+             " snapshots",
+         Format("%.2fx target", jobs / dt / 10000));
     store.reset();
     RemoveAll(path);
   }
@@ -130,7 +160,11 @@ int main(int argc, char** argv) {
     const double r0 = Now();
     auto file = ReadResults(path);
     CHECK(file.ok() && file->jobs.size() == static_cast<size_t>(jobs));
-    std::printf("  ReadResults(): %.3f s\n", Now() - r0);
+    const double read_seconds = Now() - r0;
+    std::printf("  ReadResults(): %.3f s\n", read_seconds);
+    Emit("Snapshot() of " + std::to_string(jobs) + " done jobs", Format("%.3f s", best), "-",
+         Format("file %.1f MiB", FileMiB(path)) + Format("; ReadResults() %.3f s", read_seconds),
+         "-");
   }
   RemoveAll(path);
   return 0;

@@ -45,8 +45,18 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 first=$(echo $PRESETS | awk '{print $1}')
 last=$(echo $PRESETS | awk '{print $NF}')
 SGEMM=$(get sgemm_gflops "$OUT/$first.cc.1")
+# A row of the table; also a JSON line in $VLMSCALE_BENCH_JSONL when set (bench/figures.py), with
+# the comparison cell (the figure "vs" its comparison) as the value.
+row() {
+  printf '%-44s %-12s %-30s %s\n' "$1" "$2" "$3" "$4"
+  if [ -n "${VLMSCALE_BENCH_JSONL:-}" ]; then
+    "$PY" -c 'import json, sys; f, t, v, r = sys.argv[1:]
+print(json.dumps({"bench": "train", "figure": f, "value": v, "target": t, "comparison": "-",
+                  "ratio": r}))' "$1" "$2" "$3" "$4" >> "$VLMSCALE_BENCH_JSONL"
+  fi
+}
 printf '%-44s %-12s %-30s %s\n' "figure" "target" "comparison" "ratio"
-printf '%-44s %-12s %-30s %s\n' "sgemm 2048^3 torch::mm (GFLOP/s)" "-" "$SGEMM" "-"
+row "sgemm 2048^3 torch::mm (GFLOP/s)" "-" "$SGEMM" "-"
 for p in $PRESETS; do
   cc=$(for r in $(seq "$REPEATS"); do get trainer_steps_per_s "$OUT/$p.cc.$r"; done | best)
   un=$(for r in $(seq "$REPEATS"); do get trainer_steps_per_s "$OUT/$p.untuned.$r"; done | best)
@@ -55,21 +65,21 @@ for p in $PRESETS; do
   target="-"
   [ "$p" = "$first" ] && target=">= 1.3x"
   [ "$p" = "$last" ] && target=">= 1.0x"
-  printf '%-44s %-12s %-30s %s\n' "$p: C++ steps/s vs Python steps/s" "$target" \
+  row "$p: C++ steps/s vs Python steps/s" "$target" \
     "$cc vs $py" "$(awk -v a="$cc" -v b="$py" 'BEGIN{printf "%.2fx", a/b}')"
-  printf '%-44s %-12s %-30s %s\n' "$p: malloc tuned vs untuned steps/s" ">= 1.0x" \
+  row "$p: malloc tuned vs untuned steps/s" ">= 1.0x" \
     "$cc vs $un" "$(awk -v a="$cc" -v b="$un" 'BEGIN{printf "%.2fx", a/b}')"
-  printf '%-44s %-12s %-30s %s\n' "$p: MFU (train GFLOP/s / sgemm)" "-" \
+  row "$p: MFU (train GFLOP/s / sgemm)" "-" \
     "$(awk -v f="$flops" -v s="$cc" 'BEGIN{printf "%.1f", f*s/1e9}') / $SGEMM" \
     "$(awk -v f="$flops" -v s="$cc" -v g="$SGEMM" 'BEGIN{printf "%.1f%%", 100*f*s/1e9/g}')"
-  printf '%-44s %-12s %-30s %s\n' "$p: phases C++ ms (data/enc/fwd/bwd/opt)" "-" \
+  row "$p: phases C++ ms (data/enc/fwd/bwd/opt)" "-" \
     "$(for k in data encoder forward backward optimizer; do printf '%.1f/' "$(get phase_${k}_ms "$OUT/$p.cc.1")"; done | sed 's:/$::')" "-"
-  printf '%-44s %-12s %-30s %s\n' "$p: phases Python ms (data/enc/fwd/bwd/opt)" "-" \
+  row "$p: phases Python ms (data/enc/fwd/bwd/opt)" "-" \
     "$(for k in data encoder forward backward optimizer; do printf '%.1f/' "$(get python_phase_${k}_ms "$OUT/$p.py.1")"; done | sed 's:/$::')" "-"
-  printf '%-44s %-12s %-30s %s\n' "$p: peak RSS MiB (C++ vs Python)" "< 2048" \
+  row "$p: peak RSS MiB (C++ vs Python)" "< 2048" \
     "$(get peak_rss_mb "$OUT/$p.cc.1") vs $(get python_peak_rss_mb "$OUT/$p.py.1")" "-"
   if [ "$FULL" = 1 ]; then
-    printf '%-44s %-12s %-30s %s\n' "$p: job seconds (300 steps, batch 32, eval 512)" "10-20 s" \
+    row "$p: job seconds (300 steps, batch 32, eval 512)" "10-20 s" \
       "$(get job_seconds "$OUT/$p.full") (eval $(get eval_seconds "$OUT/$p.full") s)" "-"
   fi
 done
