@@ -107,7 +107,7 @@ def write_config(path, out, name="cmd", seeds="0", seconds=0.05, attempts=2, env
     return path
 
 
-class CommandSweepTest(unittest.TestCase):
+class CommandTestBase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="vlmscale-cmd-")
         self.dir = self.tmp.name
@@ -131,6 +131,8 @@ class CommandSweepTest(unittest.TestCase):
             self.assertEqual(by_id[i]["status"], "done", by_id[i])
         return by_id
 
+
+class CommandSweepTest(CommandTestBase):
     def test_sweep_records_the_trainers_law_and_fit_recovers_it(self):
         cfg = self.config(seconds=0.02)
         sets = ["grid.llm=q05,q18,q4,q7,q14", "grid.visual_tokens=1,4,16,36,64,144,576"]
@@ -158,34 +160,6 @@ class CommandSweepTest(unittest.TestCase):
         self.assertAlmostEqual(fit["params"]["beta"], BETA, delta=1e-4)
         self.assertAlmostEqual(fit["params"]["E"], E, delta=1e-4)
         self.assertAlmostEqual(math.log(fit["params"]["A"]), math.log(A), delta=1e-3)
-
-    def test_failures_are_retried_classified_and_reported_with_the_log_tail(self):
-        cfg = self.config(attempts=3, env="FAKE_FAIL=llm=q18,visual_tokens=4 FAKE_FAIL_ATTEMPTS=2"
-                          " FAKE_HOW=exit")
-        p = mpirun(2, ["run", cfg])
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        retried = [r for r in jobs_table(self.out) if r["llm"] == "q18" and r["visual_tokens"] == 4]
-        self.assertEqual(len(retried), 1)
-        self.assertEqual((retried[0]["status"], retried[0]["attempts"]), ("done", 3))
-        self.assertEqual(len(re.findall(r"failed .*\(will retry\)", p.stdout)), 2)
-        cases = [("exit", "error", "out of patience"), ("crash", "killed", "signal 11"),
-                 ("no-metrics", "no-metrics", "metrics.json"),
-                 ("bad-metrics", "no-metrics", "must be a number"),
-                 ("hang", "timeout", "timed out")]
-        for how, cls, text in cases:
-            with self.subTest(how=how):
-                cfg = self.config(env=f"FAKE_FAIL=llm=q05,visual_tokens=1 FAKE_HOW={how}",
-                                  extra_command="timeout_seconds = 1")
-                p = mpirun(2, ["run", cfg, "--fresh", "--set", "grid.visual_tokens=1,4"])
-                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-                rows = jobs_table(self.out)
-                failed = [r for r in rows if r["status"] == "failed"]
-                self.assertEqual(len(failed), 1)
-                self.assertEqual(failed[0]["failure_class"], cls)
-                self.assertEqual(failed[0]["attempts"], 2)
-                self.assertIn(text, failed[0]["message"])
-                self.assertEqual(sum(r["status"] == "done" for r in rows), 5)
-                self.assertIn(f"failed [{cls}]", p.stdout)
 
     def test_resume_skips_done_jobs_and_grows_the_grid(self):
         cfg = self.config(seeds="0, 1")
@@ -276,31 +250,6 @@ class CommandSweepTest(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(run_dir, "stdout.rank1.log")))
         self.assertEqual(len(ports), 2, "the two groups must not share a rendezvous port")
 
-    def test_sigkilled_ranks_leave_no_orphaned_trainers(self):
-        cfg = self.config(seconds=60)
-        proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", BIN, "run", cfg],
-                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
-        deadline = time.time() + 60
-        while len(trainers_alive(self.dir)) < 2 and time.time() < deadline:
-            time.sleep(0.1)
-        self.assertEqual(len(trainers_alive(self.dir)), 2)
-        ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
-                               capture_output=True, text=True).stdout.split()
-        for r in ranks:
-            os.kill(int(r), signal.SIGKILL)
-        # The 60 s trainers die with their ranks (PR_SET_PDEATHSIG), not 60 s later.
-        self.assertEqual(wait_no_trainers(self.dir, timeout=3.0), [])
-        proc.communicate(timeout=60)
-
-    def test_silent_trainer_is_reported_stalled(self):
-        cfg = self.config(env="FAKE_FAIL=llm=q4,visual_tokens=16 FAKE_HOW=hang FAKE_HANG_SECONDS=4",
-                          extra_run="stall_seconds = 1")
-        p = mpirun(2, ["run", cfg], timeout=60)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertRegex(p.stdout, r"warning: rank \d+ on \S+ has not reported progress")
-        self.assertRegex(p.stdout, r"reports again")
-
     def test_metacharacters_in_config_values_reach_the_trainer_literally(self):
         marker = os.path.join(self.dir, "pwned")
         evil = f"a;b $(touch {marker}) `touch {marker}` | ../../../x && {{{{notplaceholder}}}}"
@@ -327,6 +276,64 @@ class CommandSweepTest(unittest.TestCase):
                 path = os.path.join(root, name)
                 self.assertTrue(path.startswith(os.path.join(self.dir, "results")) or
                                 path.endswith(".ini"), path)
+
+
+class CommandJobFaultTest(CommandTestBase):
+    """Failing, crashing, hanging and SIGKILLed trainers (registered in tests/fault/ as
+    fault_command_failures_test)."""
+
+    def test_failures_are_retried_classified_and_reported_with_the_log_tail(self):
+        cfg = self.config(attempts=3, env="FAKE_FAIL=llm=q18,visual_tokens=4 FAKE_FAIL_ATTEMPTS=2"
+                          " FAKE_HOW=exit")
+        p = mpirun(2, ["run", cfg])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        retried = [r for r in jobs_table(self.out) if r["llm"] == "q18" and r["visual_tokens"] == 4]
+        self.assertEqual(len(retried), 1)
+        self.assertEqual((retried[0]["status"], retried[0]["attempts"]), ("done", 3))
+        self.assertEqual(len(re.findall(r"failed .*\(will retry\)", p.stdout)), 2)
+        cases = [("exit", "error", "out of patience"), ("crash", "killed", "signal 11"),
+                 ("no-metrics", "no-metrics", "metrics.json"),
+                 ("bad-metrics", "no-metrics", "must be a number"),
+                 ("hang", "timeout", "timed out")]
+        for how, cls, text in cases:
+            with self.subTest(how=how):
+                cfg = self.config(env=f"FAKE_FAIL=llm=q05,visual_tokens=1 FAKE_HOW={how}",
+                                  extra_command="timeout_seconds = 1")
+                p = mpirun(2, ["run", cfg, "--fresh", "--set", "grid.visual_tokens=1,4"])
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                rows = jobs_table(self.out)
+                failed = [r for r in rows if r["status"] == "failed"]
+                self.assertEqual(len(failed), 1)
+                self.assertEqual(failed[0]["failure_class"], cls)
+                self.assertEqual(failed[0]["attempts"], 2)
+                self.assertIn(text, failed[0]["message"])
+                self.assertEqual(sum(r["status"] == "done" for r in rows), 5)
+                self.assertIn(f"failed [{cls}]", p.stdout)
+
+    def test_sigkilled_ranks_leave_no_orphaned_trainers(self):
+        cfg = self.config(seconds=60)
+        proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", BIN, "run", cfg],
+                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        deadline = time.time() + 60
+        while len(trainers_alive(self.dir)) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(len(trainers_alive(self.dir)), 2)
+        ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
+                               capture_output=True, text=True).stdout.split()
+        for r in ranks:
+            os.kill(int(r), signal.SIGKILL)
+        # The 60 s trainers die with their ranks (PR_SET_PDEATHSIG), not 60 s later.
+        self.assertEqual(wait_no_trainers(self.dir, timeout=3.0), [])
+        proc.communicate(timeout=60)
+
+    def test_silent_trainer_is_reported_stalled(self):
+        cfg = self.config(env="FAKE_FAIL=llm=q4,visual_tokens=16 FAKE_HOW=hang FAKE_HANG_SECONDS=4",
+                          extra_run="stall_seconds = 1")
+        p = mpirun(2, ["run", cfg], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"warning: rank \d+ on \S+ has not reported progress")
+        self.assertRegex(p.stdout, r"reports again")
 
 
 class CommandSigkillTest(unittest.TestCase):

@@ -44,7 +44,7 @@ grace_seconds = 5
 """
 
 
-class DriverTest(unittest.TestCase):
+class DriverTestBase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="vlmscale-driver-")
         self.dir = self.tmp.name
@@ -71,6 +71,8 @@ class DriverTest(unittest.TestCase):
             self.assertEqual(by_id[i]["status"], "done", by_id[i])
         return by_id
 
+
+class DriverTest(DriverTestBase):
     def test_every_job_runs_exactly_once_on_three_ranks(self):
         cfg = self.config(seeds="0, 1")
         p = mpirun(3, ["run", cfg])
@@ -86,37 +88,6 @@ class DriverTest(unittest.TestCase):
         self.assertIn("status          complete", p.stdout)
         st = status_json(self.out)
         self.assertEqual((st["total"], st["done"], st["failed"], st["pending"]), (36, 36, 0, 0))
-
-    def test_failures_are_retried_classified_and_reported(self):
-        cfg = self.config(attempts=3, extra_sleep="fail = llm=micro,visual_tokens=4,method=quecc\n"
-                          "fail_attempts = 2")
-        p = mpirun(2, ["run", cfg])
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        rows = {r["job_id"]: r for r in jobs_table(self.out)}
-        retried = [r for r in rows.values() if r["llm"] == "micro" and r["visual_tokens"] == 4
-                   and r["method"] == "quecc"]
-        self.assertEqual(len(retried), 1)
-        self.assertEqual(retried[0]["status"], "done")
-        self.assertEqual(retried[0]["attempts"], 3)
-        self.assertEqual(len(re.findall(r"failed .*\(will retry\)", p.stdout)), 2)
-
-    def test_final_failures_exit_1_with_class_and_message(self):
-        for fail_class, expected in [("error", "error"), ("diverged", "diverged"), ("oom", "oom")]:
-            with self.subTest(fail_class=fail_class):
-                cfg = self.config(extra_sleep="fail = llm=nano,visual_tokens=1\n"
-                                  f"fail_class = {fail_class}")
-                p = mpirun(2, ["run", cfg, "--fresh"])
-                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-                rows = jobs_table(self.out)
-                failed = [r for r in rows if r["status"] == "failed"]
-                self.assertEqual(len(failed), 2)  # nano, V=1, both methods.
-                for r in failed:
-                    self.assertEqual(r["failure_class"], expected)
-                    self.assertEqual(r["attempts"], 2)
-                    self.assertNotEqual(r["message"], "")
-                self.assertEqual(sum(r["status"] == "done" for r in rows), 16)
-                self.assertIn(f"failed [{expected}]", p.stdout)
-                self.assertIn("finished with failures (exit 1)", p.stdout)
 
     def test_resume_skips_done_jobs_and_grows_the_grid(self):
         cfg = self.config(seeds="0, 1")
@@ -226,6 +197,41 @@ class DriverTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0)
         self.assertTrue(seen_running, "status never showed a running job")
         self.assertTrue(seen_h5py, "h5py never read the file while the sweep ran")
+
+
+class JobFaultTest(DriverTestBase):
+    """Failing and hanging sleep jobs (registered in tests/fault/ as fault_job_failures_test)."""
+
+    def test_failures_are_retried_classified_and_reported(self):
+        cfg = self.config(attempts=3, extra_sleep="fail = llm=micro,visual_tokens=4,method=quecc\n"
+                          "fail_attempts = 2")
+        p = mpirun(2, ["run", cfg])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        rows = {r["job_id"]: r for r in jobs_table(self.out)}
+        retried = [r for r in rows.values() if r["llm"] == "micro" and r["visual_tokens"] == 4
+                   and r["method"] == "quecc"]
+        self.assertEqual(len(retried), 1)
+        self.assertEqual(retried[0]["status"], "done")
+        self.assertEqual(retried[0]["attempts"], 3)
+        self.assertEqual(len(re.findall(r"failed .*\(will retry\)", p.stdout)), 2)
+
+    def test_final_failures_exit_1_with_class_and_message(self):
+        for fail_class, expected in [("error", "error"), ("diverged", "diverged"), ("oom", "oom")]:
+            with self.subTest(fail_class=fail_class):
+                cfg = self.config(extra_sleep="fail = llm=nano,visual_tokens=1\n"
+                                  f"fail_class = {fail_class}")
+                p = mpirun(2, ["run", cfg, "--fresh"])
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                rows = jobs_table(self.out)
+                failed = [r for r in rows if r["status"] == "failed"]
+                self.assertEqual(len(failed), 2)  # nano, V=1, both methods.
+                for r in failed:
+                    self.assertEqual(r["failure_class"], expected)
+                    self.assertEqual(r["attempts"], 2)
+                    self.assertNotEqual(r["message"], "")
+                self.assertEqual(sum(r["status"] == "done" for r in rows), 16)
+                self.assertIn(f"failed [{expected}]", p.stdout)
+                self.assertIn("finished with failures (exit 1)", p.stdout)
 
     def test_stalled_worker_is_named(self):
         cfg = self.config(extra_sleep="hang = llm=mini,visual_tokens=16,method=quecc\n"
