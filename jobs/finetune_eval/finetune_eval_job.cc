@@ -97,6 +97,7 @@ class FinetuneEvalJob : public Job {
     m["error"] = result.error;
     m["accuracy"] = result.accuracy;
     m["eval_loss"] = result.eval_loss;
+    for (const auto& [type, accuracy] : result.type_accuracy) m["accuracy." + type] = accuracy;
     m["inference_flops"] = result.inference_flops;
     m["compressor_flops"] = result.compressor_flops;
     m["latency_ms"] = result.latency_ms;

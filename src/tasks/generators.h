@@ -5,6 +5,8 @@
 #define VLMSCALE_TASKS_GENERATORS_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace vlmscale::tasks::internal {
 
@@ -52,6 +54,7 @@ struct ExampleOut {
   uint8_t* labels = nullptr;
   int64_t* question = nullptr;
   int64_t* answer = nullptr;
+  int64_t* type = nullptr;  // The question template's index (Task::question_types()), or nullptr.
 };
 
 // Shapes: Q = 8, vocabulary 32, 21 answers. Glyphs: Q = 8, vocabulary 32, 26 answers.
@@ -65,6 +68,10 @@ constexpr int64_t kGlyphsNumAnswers = 26;
 // REQUIRES: image_size >= 48.
 void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out);
 void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out);
+
+// Names of the question templates, indexed by ExampleOut::type.
+const std::vector<std::string>& ShapesQuestionTypes();
+const std::vector<std::string>& GlyphsQuestionTypes();
 
 // Token and answer names for QuestionText/AnswerText.
 const char* ShapesTokenName(int64_t token);

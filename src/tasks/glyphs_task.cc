@@ -121,7 +121,8 @@ void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out) {
   int64_t* q = out.question;
   std::fill(q, q + kGlyphsQuestionTokens, int64_t{kPad});
   int64_t answer = kNone;
-  switch (rng.Uniform(5)) {
+  const int64_t type = rng.Uniform(5);
+  switch (type) {
     case 0: {  // char <line l> <pos p>
       const int line = static_cast<int>(rng.Uniform(kLines));
       const int pos = static_cast<int>(rng.Bernoulli(0.85) ? rng.Uniform(text.length[line])
@@ -179,6 +180,13 @@ void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out) {
     }
   }
   *out.answer = answer;
+  if (out.type != nullptr) *out.type = type;
+}
+
+const std::vector<std::string>& GlyphsQuestionTypes() {
+  static const std::vector<std::string> kNames = {"char_at", "count_in_line", "bigram", "after",
+                                                  "same"};
+  return kNames;
 }
 
 const char* GlyphsTokenName(int64_t token) {

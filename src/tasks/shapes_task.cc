@@ -1,6 +1,6 @@
 // The "shapes" visual-reasoning generator: 3-7 coloured shapes in distinct cells of a 4x4 grid,
-// with counting, row/column counting, attribute-at-position, spatial-relation and comparison
-// questions (docs/MODEL.md lists the templates).
+// with counting, row/column counting, attribute-at-position, existence and comparison questions
+// (docs/MODEL.md lists the templates).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -28,10 +28,7 @@ enum Token : int64_t {
   kObject = 6,
   kMore = 7,
   kThan = 8,
-  kLeft = 9,  // kLeft..kBelow in Relation order.
-  kRight = 10,
-  kAbove = 11,
-  kBelow = 12,
+  // 9-12 are unused (they named spatial relations in an earlier template set).
   kRow0 = 13,
   kCol0 = 17,
   kColor0 = 21,
@@ -140,23 +137,6 @@ Desc MakeDesc(const Scene& scene, Rng& rng, bool allow_all) {
 int64_t ColorToken(const Desc& d) { return d.color < 0 ? kAny : kColor0 + d.color; }
 int64_t ShapeToken(const Desc& d) { return d.shape < 0 ? kObject : kShape0 + d.shape; }
 
-// True if some object matching a is in relation `rel` (0 left, 1 right, 2 above, 3 below) to
-// some object matching b.
-bool Related(const Scene& scene, const Desc& a, const Desc& b, int rel) {
-  for (int i = 0; i < scene.n; ++i) {
-    const Object& p = scene.objects[i];
-    if (!a.Matches(p)) continue;
-    for (int j = 0; j < scene.n; ++j) {
-      const Object& q = scene.objects[j];
-      if (i == j || !b.Matches(q)) continue;
-      const bool holds = (rel == 0 && p.col < q.col) || (rel == 1 && p.col > q.col) ||
-                         (rel == 2 && p.row < q.row) || (rel == 3 && p.row > q.row);
-      if (holds) return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out) {
@@ -179,7 +159,8 @@ void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out) {
   int64_t* q = out.question;
   std::fill(q, q + kShapesQuestionTokens, int64_t{kPad});
   int64_t answer = kNone;
-  switch (rng.Uniform(5)) {
+  const int64_t type = rng.Uniform(5);
+  switch (type) {
     case 0: {  // count <colour|any> <shape|object>
       const Desc d = MakeDesc(scene, rng, /*allow_all=*/true);
       q[0] = kCount, q[1] = ColorToken(d), q[2] = ShapeToken(d);
@@ -212,18 +193,13 @@ void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out) {
       }
       break;
     }
-    case 3: {  // any <c1> <s1> <left|right|above|below> <c2> <s2>
-      Desc a = MakeDesc(scene, rng, false), b = MakeDesc(scene, rng, false);
-      if (scene.n >= 2 && rng.Bernoulli(0.6)) {  // Two real, fully described objects.
-        const int i = static_cast<int>(rng.Uniform(scene.n));
-        const int j = (i + 1 + static_cast<int>(rng.Uniform(scene.n - 1))) % scene.n;
-        a = {scene.objects[i].color, scene.objects[i].shape};
-        b = {scene.objects[j].color, scene.objects[j].shape};
+    case 3: {  // any <colour|any> <shape|object>: is there such an object?
+      Desc d = MakeDesc(scene, rng, /*allow_all=*/false);
+      if (rng.Bernoulli(0.4)) {  // A random descriptor: absent objects are asked about often.
+        d = {static_cast<int>(rng.Uniform(kColors)), static_cast<int>(rng.Uniform(kShapes))};
       }
-      const int rel = static_cast<int>(rng.Uniform(4));
-      q[0] = kAny, q[1] = ColorToken(a), q[2] = ShapeToken(a), q[3] = kLeft + rel;
-      q[4] = ColorToken(b), q[5] = ShapeToken(b);
-      answer = Related(scene, a, b, rel) ? kYes : kNo;
+      q[0] = kAny, q[1] = ColorToken(d), q[2] = ShapeToken(d);
+      answer = Count(scene, d) > 0 ? kYes : kNo;
       break;
     }
     default: {  // more <c1> <s1> than <c2> <s2>
@@ -237,6 +213,13 @@ void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out) {
     }
   }
   *out.answer = answer;
+  if (out.type != nullptr) *out.type = type;
+}
+
+const std::vector<std::string>& ShapesQuestionTypes() {
+  static const std::vector<std::string> kNames = {"count", "count_in_line", "attribute_at",
+                                                  "exists", "compare"};
+  return kNames;
 }
 
 const char* ShapesTokenName(int64_t token) {

@@ -19,6 +19,7 @@ class GeneratedTask final : public Task {
     int64_t vocab_size, question_tokens, num_answers;
     Generator generate;
     NameFn token_name, answer_name;
+    const std::vector<std::string>* question_types;
   };
   GeneratedTask(Spec spec, const TaskOptions& options)
       : spec_(std::move(spec)), options_(options) {}
@@ -28,6 +29,7 @@ class GeneratedTask final : public Task {
   int64_t vocab_size() const override { return spec_.vocab_size; }
   int64_t question_tokens() const override { return spec_.question_tokens; }
   int64_t num_answers() const override { return spec_.num_answers; }
+  const std::vector<std::string>& question_types() const override { return *spec_.question_types; }
 
   Batch MakeBatch(Split split, uint64_t seed, const std::vector<int64_t>& indices) const override {
     const int64_t b = static_cast<int64_t>(indices.size());
@@ -37,15 +39,18 @@ class GeneratedTask final : public Task {
     batch.images = torch::empty({b, 3, s, s}, torch::kFloat32);
     batch.questions = torch::empty({b, q}, torch::kInt64);
     batch.answers = torch::empty({b}, torch::kInt64);
+    batch.types = torch::empty({b}, torch::kInt64);
     float* images = batch.images.data_ptr<float>();
     int64_t* questions = batch.questions.data_ptr<int64_t>();
     int64_t* answers = batch.answers.data_ptr<int64_t>();
+    int64_t* types = batch.types.data_ptr<int64_t>();
     const uint64_t stream = split == Split::kTrain ? internal::kTrainStream : internal::kEvalStream;
     for (int64_t i = 0; i < b; ++i) {
       internal::ExampleOut out;
       out.rgb = images + i * 3 * s * s;
       out.question = questions + i * q;
       out.answer = answers + i;
+      out.type = types + i;
       spec_.generate(internal::ExampleKey(stream, seed, indices[i]), s, out);
     }
     return batch;
@@ -87,18 +92,18 @@ Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOption
   std::string error;
   if (!options.IsValid(&error)) return Status::InvalidInput("task options: " + error);
   if (name == "shapes") {
-    return std::unique_ptr<Task>(
-        new GeneratedTask({"shapes", internal::kShapesVocabSize, internal::kShapesQuestionTokens,
-                           internal::kShapesNumAnswers, &internal::GenerateShapes,
-                           &internal::ShapesTokenName, &internal::ShapesAnswerName},
-                          options));
+    return std::unique_ptr<Task>(new GeneratedTask(
+        {"shapes", internal::kShapesVocabSize, internal::kShapesQuestionTokens,
+         internal::kShapesNumAnswers, &internal::GenerateShapes, &internal::ShapesTokenName,
+         &internal::ShapesAnswerName, &internal::ShapesQuestionTypes()},
+        options));
   }
   if (name == "glyphs") {
-    return std::unique_ptr<Task>(
-        new GeneratedTask({"glyphs", internal::kGlyphsVocabSize, internal::kGlyphsQuestionTokens,
-                           internal::kGlyphsNumAnswers, &internal::GenerateGlyphs,
-                           &internal::GlyphsTokenName, &internal::GlyphsAnswerName},
-                          options));
+    return std::unique_ptr<Task>(new GeneratedTask(
+        {"glyphs", internal::kGlyphsVocabSize, internal::kGlyphsQuestionTokens,
+         internal::kGlyphsNumAnswers, &internal::GenerateGlyphs, &internal::GlyphsTokenName,
+         &internal::GlyphsAnswerName, &internal::GlyphsQuestionTypes()},
+        options));
   }
   std::string message = "unknown task '" + name + "' (known: " + Join(TaskNames(), ", ") + ")";
   const std::string closest = ClosestMatch(name, TaskNames());

@@ -29,6 +29,7 @@ struct Batch {
   torch::Tensor images;     // [B, 3, S, S] float32 in [0, 1], S = image_size().
   torch::Tensor questions;  // [B, question_tokens()] int64 token ids (0 = padding, right-padded).
   torch::Tensor answers;    // [B] int64 answer ids in [0, num_answers()).
+  torch::Tensor types;      // [B] int64 question template ids in [0, question_types().size()).
 };
 
 struct TaskOptions {
@@ -49,6 +50,8 @@ class Task {
   virtual int64_t vocab_size() const = 0;       // Question vocabulary incl. padding id 0.
   virtual int64_t question_tokens() const = 0;  // Q; equals config::TaskQuestionTokens(name()).
   virtual int64_t num_answers() const = 0;
+  // Names of the question templates (Batch::types indexes them), e.g. "count", "char_at".
+  virtual const std::vector<std::string>& question_types() const = 0;
 
   // Returns one example per entry of `indices`, in order. Deterministic in (split, seed, index)
   // and independent of the batch composition. Train and eval examples are drawn from disjoint

@@ -20,7 +20,8 @@ bool FeatureCache::Get(const std::string& key, CachedBatch* batch) {
 }
 
 bool FeatureCache::Put(const std::string& key, const CachedBatch& batch, int64_t budget_bytes) {
-  const int64_t size = Bytes(batch.features) + Bytes(batch.questions) + Bytes(batch.answers);
+  const int64_t size =
+      Bytes(batch.features) + Bytes(batch.questions) + Bytes(batch.answers) + Bytes(batch.types);
   std::lock_guard<std::mutex> lock(mu_);
   if (entries_.count(key) > 0 || bytes_ + size > budget_bytes) return false;
   entries_.emplace(key, batch);

@@ -19,6 +19,7 @@ struct CachedBatch {
   torch::Tensor features;   // Encoder output [B, G*G, C].
   torch::Tensor questions;  // [B, Q] int64.
   torch::Tensor answers;    // [B] int64.
+  torch::Tensor types;      // [B] int64 question template ids.
 };
 
 class FeatureCache {

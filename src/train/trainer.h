@@ -104,6 +104,9 @@ struct TrainResult {
   double accuracy = store::JobRecord::kNaN;
   double error = store::JobRecord::kNaN;  // 1 - accuracy: the scaling law's Y.
   double eval_loss = store::JobRecord::kNaN;
+  // Eval accuracy per question template (Task::question_types()), over the eval examples of that
+  // template; NaN for a template with no eval example.
+  std::map<std::string, double> type_accuracy;
   double inference_flops = 0.0;   // LLM FLOPs per sample: 2 * N * (Q + V).
   double compressor_flops = 0.0;  // The compressor's own forward FLOPs per sample.
   double latency_ms = 0.0;        // Eval forward (encoder + Vlm) milliseconds per sample.

@@ -1,5 +1,7 @@
 #include "vlm/vlm.h"
 
+#include <cmath>
+
 #include "config/sweep.h"
 #include "core/check.h"
 
@@ -60,6 +62,12 @@ VlmImpl::VlmImpl(const VlmOptions& options) : options_(options) {
     token_embedding_->weight.normal_(0.0, 0.02);
   }
   positions_ = register_parameter("positions", torch::randn({1, length, d}) * 0.02);
+  if (options.method != "topk") {  // Every other method emits a row-major s x s token grid.
+    const int64_t side = static_cast<int64_t>(std::llround(std::sqrt(options.visual_tokens)));
+    CHECK(side * side == options.visual_tokens) << "grid methods emit a square token grid";
+    row_positions_ = register_parameter("row_positions", torch::randn({side, 1, d}) * 0.02);
+    column_positions_ = register_parameter("column_positions", torch::randn({1, side, d}) * 0.02);
+  }
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options.depth; ++i) {
     blocks_->push_back(
@@ -78,11 +86,26 @@ torch::Tensor VlmImpl::RunLlm(torch::Tensor x) {
   return final_norm_(x);
 }
 
+namespace {
+
+// [B] index of the last non-padding token of each right-padded question (0 if all padding).
+torch::Tensor LastTokenIndex(const torch::Tensor& questions) {
+  return questions.ne(0).sum(1).sub(1).clamp_min(0);
+}
+
+// Rows of hidden [B, L, d] at per-sample positions index [B] -> [B, d].
+torch::Tensor GatherRows(const torch::Tensor& hidden, const torch::Tensor& index) {
+  auto i = index.view({-1, 1, 1}).expand({hidden.size(0), 1, hidden.size(2)});
+  return hidden.gather(1, i).squeeze(1);
+}
+
+}  // namespace
+
 torch::Tensor VlmImpl::QuestionEmbedding(const torch::Tensor& questions) {
   const int64_t v = options_.visual_tokens, q = options_.question_tokens;
   CHECK(questions.dim() == 2 && questions.size(1) == q) << "expected questions [B, " << q << "]";
   auto x = token_embedding_(questions) + positions_.slice(1, v, v + q);
-  return RunLlm(x).select(1, q - 1);
+  return GatherRows(RunLlm(x), LastTokenIndex(questions));
 }
 
 torch::Tensor VlmImpl::Compress(const torch::Tensor& visual_features,
@@ -101,13 +124,17 @@ torch::Tensor VlmImpl::HiddenStates(const torch::Tensor& visual_features,
   CHECK(questions.dim() == 2 && questions.size(1) == options_.question_tokens)
       << "expected questions [B, " << options_.question_tokens << "]";
   auto visual = projector_->forward(Compress(visual_features, questions));  // [B, V, d]
+  if (row_positions_.defined()) {
+    visual = visual + (row_positions_ + column_positions_).reshape({1, options_.visual_tokens, -1});
+  }
   auto x = torch::cat({visual, token_embedding_(questions)}, 1) + positions_;
   return RunLlm(x);
 }
 
 torch::Tensor VlmImpl::forward(const torch::Tensor& visual_features,
                                const torch::Tensor& questions) {
-  return head_(HiddenStates(visual_features, questions).select(1, -1));
+  return head_(GatherRows(HiddenStates(visual_features, questions),
+                          LastTokenIndex(questions) + options_.visual_tokens));
 }
 
 double VlmImpl::llm_non_embedding_params() const {

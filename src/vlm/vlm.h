@@ -1,8 +1,10 @@
 // The vision-language model trained by every finetune_eval job:
 //   frozen encoder features [B, G*G, C] -> compressor -> V tokens [B, V, C] -> projector (2-layer
-//   GELU MLP) -> [B, V, d] ; question tokens -> embedding [B, Q, d] ; learned positions over the
-//   V + Q sequence ; decoder-only causal LLM (pre-LN blocks) ; final LayerNorm ; linear answer
-//   head on the last position -> logits [B, num_answers].
+//   GELU MLP) -> [B, V, d] (+ learned row and column embeddings when the compressor emits an
+//   s x s grid) ; question tokens -> embedding [B, Q, d] ; learned positions over the V + Q
+//   sequence ; decoder-only causal LLM (pre-LN blocks) ; final LayerNorm ; linear answer head at
+//   the last real (non-padding) question token, where an LLM would start its answer
+//   -> logits [B, num_answers]. Padding after the question therefore never affects the answer.
 // N (non-embedding LLM parameters) is exactly config::LlmNonEmbeddingParams(width, depth,
 // mlp_ratio). See docs/MODEL.md.
 #ifndef VLMSCALE_VLM_VLM_H_
@@ -49,8 +51,8 @@ class VlmImpl : public torch::nn::Module {
   torch::Tensor Compress(const torch::Tensor& visual_features, const torch::Tensor& questions);
   // Final-LayerNorm hidden states of the LLM over [visual | question]: [B, V + Q, width].
   torch::Tensor HiddenStates(const torch::Tensor& visual_features, const torch::Tensor& questions);
-  // The LLM's final-LayerNorm hidden state at the last question token when the question is run
-  // alone (positions V..V+Q-1): [B, width]. quecc's question embedding.
+  // The LLM's final-LayerNorm hidden state at the last real (non-padding) question token when the
+  // question is run alone (positions V..V+Q-1): [B, width]. quecc's question embedding.
   torch::Tensor QuestionEmbedding(const torch::Tensor& questions);
 
   // N: parameters of the decoder blocks and final LayerNorm (no embeddings, projector, head or
@@ -68,7 +70,9 @@ class VlmImpl : public torch::nn::Module {
   std::shared_ptr<CompressorImpl> compressor_;
   torch::nn::Sequential projector_{nullptr};
   torch::nn::Embedding token_embedding_{nullptr};
-  torch::Tensor positions_;  // [1, V + Q, d]
+  torch::Tensor positions_;         // [1, V + Q, d]
+  torch::Tensor row_positions_;     // [s, 1, d] for grid methods (all but topk), else undefined.
+  torch::Tensor column_positions_;  // [1, s, d]
   torch::nn::ModuleList blocks_{nullptr};
   torch::nn::LayerNorm final_norm_{nullptr};
   torch::nn::Linear head_{nullptr};

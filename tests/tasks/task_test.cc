@@ -222,6 +222,54 @@ TEST(Tasks, GlyphsAnswersMatchTheTextDecodedFromPixels) {
   EXPECT_GT(checked, 100);
 }
 
+TEST(Tasks, QuestionTypesNameTheTemplateOfEveryExample) {
+  // The first word (and for shapes' "any", the length) identifies the template.
+  const std::map<std::string, std::map<std::string, std::string>> first_word = {
+      {"shapes",
+       {{"count", "count"},
+        {"count_in_line", "count"},
+        {"attribute_at", "color|shape"},
+        {"exists", "any"},
+        {"compare", "more"}}},
+      {"glyphs",
+       {{"char_at", "char"},
+        {"count_in_line", "count"},
+        {"bigram", "has"},
+        {"after", "after"},
+        {"same", "same"}}}};
+  for (const std::string& name : TaskNames()) {
+    auto task = Make(name);
+    const auto& types = task->question_types();
+    ASSERT_EQ(types.size(), 5u) << name;
+    Batch b = task->MakeBatch(Split::kTrain, 5, Range(0, 2000));
+    ASSERT_EQ(b.types.sizes(), (std::vector<int64_t>{2000}));
+    auto counts = torch::bincount(b.types, {}, static_cast<int64_t>(types.size()));
+    ASSERT_EQ(counts.size(0), static_cast<int64_t>(types.size()));
+    for (int64_t t = 0; t < counts.size(0); ++t) {
+      // Templates are drawn uniformly: 400 expected each.
+      EXPECT_GT(counts[t].item<int64_t>(), 320) << name << " " << types[t];
+      EXPECT_LT(counts[t].item<int64_t>(), 480) << name << " " << types[t];
+    }
+    for (int64_t i = 0; i < 2000; ++i) {
+      const auto q = QuestionOf(b, i);
+      const std::string type = types[b.types[i].item<int64_t>()];
+      const std::string word = task->QuestionText({q[0]});
+      const std::string& expected = first_word.at(name).at(type);
+      EXPECT_NE(("|" + expected + "|").find("|" + word + "|"), std::string::npos)
+          << name << " example " << i << " type " << type << ": " << task->QuestionText(q);
+      if (type == "count_in_line") {
+        EXPECT_EQ(task->QuestionText({q[name == "shapes" ? 3 : 2]}), "in") << i;
+      }
+      if (name == "shapes" && type == "count") EXPECT_EQ(q[3], 0) << i;
+      if (name == "shapes" && type == "exists") {
+        EXPECT_EQ(q[3], 0) << i;
+        const std::string a = task->AnswerText(b.answers[i].item<int64_t>());
+        EXPECT_TRUE(a == "yes" || a == "no") << a;
+      }
+    }
+  }
+}
+
 TEST(Tasks, QuestionTextIsReadable) {
   auto task = Make("shapes");
   EXPECT_EQ(task->QuestionText({1, 21, 6, 0}), "count red object");

@@ -82,6 +82,28 @@ TEST(Trainer, TrainingLowersTheLossAndBeatsChance) {
   EXPECT_GT(result.accuracy, 1.5 / setup.model.num_answers);
   EXPECT_DOUBLE_EQ(result.error, 1.0 - result.accuracy);
   EXPECT_TRUE(std::isfinite(result.eval_loss));
+  // One accuracy per question template; weighted by the templates' eval counts they give the
+  // overall accuracy.
+  ASSERT_EQ(result.type_accuracy.size(), setup.task->question_types().size());
+  tasks::Batch eval = setup.task->MakeBatch(tasks::Split::kEval, setup.train.eval_seed, [&] {
+    std::vector<int64_t> v;
+    for (int64_t i = 0; i < setup.train.eval_examples; ++i) v.push_back(i);
+    return v;
+  }());
+  auto counts = torch::bincount(eval.types, {}, result.type_accuracy.size());
+  double weighted = 0.0;
+  for (size_t t = 0; t < setup.task->question_types().size(); ++t) {
+    const double acc = result.type_accuracy.at(setup.task->question_types()[t]);
+    const int64_t n = counts[t].item<int64_t>();
+    if (n == 0) {
+      EXPECT_TRUE(std::isnan(acc));
+    } else {
+      EXPECT_GE(acc, 0.0);
+      EXPECT_LE(acc, 1.0);
+      weighted += acc * static_cast<double>(n);
+    }
+  }
+  EXPECT_NEAR(weighted / setup.train.eval_examples, result.accuracy, 1e-9);
   EXPECT_GT(result.latency_ms, 0.0);
   EXPECT_DOUBLE_EQ(result.inference_flops,
                    2.0 * result.llm_params * (setup.model.question_tokens + 16));
@@ -154,23 +176,28 @@ TEST(Trainer, CachedEncoderFeaturesGiveBitwiseTheSameResult) {
                   .ok());
   EXPECT_EQ(filling.feature_cache_hits, 0);
   EXPECT_GT(FeatureCache::Process().bytes(), 0);
-  // Another LLM size on the same data: every training batch comes from the cache.
+  // Another LLM size on the same data: every training batch and every eval batch but the first
+  // (timed from images for the latency) comes from the cache.
+  const int64_t eval_batches =
+      (setup.train.eval_examples + setup.train.eval_batch_size - 1) / setup.train.eval_batch_size;
+  ASSERT_GE(eval_batches, 2);
   setup.model.width = 48;
   setup.model.heads = 3;
   TrainResult other_size;
   ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
                                nullptr, &other_size)
                   .ok());
-  EXPECT_EQ(other_size.feature_cache_hits, 12);
+  EXPECT_EQ(other_size.feature_cache_hits, 12 + eval_batches - 1);
   setup.model.width = 32;
   setup.model.heads = 2;
   TrainResult cached;
   ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
                                nullptr, &cached)
                   .ok());
-  EXPECT_EQ(cached.feature_cache_hits, 12);
+  EXPECT_EQ(cached.feature_cache_hits, 12 + eval_batches - 1);
   EXPECT_EQ(cached.parameter_checksum, plain.parameter_checksum);
   EXPECT_EQ(cached.eval_loss, plain.eval_loss);
+  EXPECT_EQ(cached.type_accuracy, plain.type_accuracy);
   // A zero budget stores nothing.
   FeatureCache::Process().Clear();
   setup.train.feature_cache_bytes = 0;

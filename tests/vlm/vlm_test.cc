@@ -100,6 +100,59 @@ TEST(Vlm, ChangingALaterTokenDoesNotChangeEarlierOutputs) {
   EXPECT_FALSE(torch::allclose(a.slice(1, first_changed), b.slice(1, first_changed), 1e-4, 1e-4));
 }
 
+TEST(Vlm, TheAnswerIsReadAtTheLastRealQuestionToken) {
+  torch::manual_seed(5);
+  auto features = torch::randn({3, 64, 32});
+  // Questions of 3, 5 and 8 real tokens, right-padded with 0.
+  auto questions = Questions(3, 2);
+  questions[0].slice(0, 3).fill_(0);
+  questions[1].slice(0, 5).fill_(0);
+  const int64_t v = 4, last[3] = {v + 2, v + 4, v + 7};
+  torch::NoGradGuard no_grad;
+  for (const std::string method : {"avgpool", "quecc", "topk"}) {
+    torch::manual_seed(6);
+    Vlm model(Tiny(method, v));
+    model->eval();
+    auto logits = model->forward(features, questions);
+    auto hidden = model->HiddenStates(features, questions);
+    torch::nn::Linear head = nullptr;
+    for (const auto& m : model->named_children()) {
+      if (m.key() == "head") {
+        head = torch::nn::Linear(std::dynamic_pointer_cast<torch::nn::LinearImpl>(m.value()));
+      }
+    }
+    ASSERT_FALSE(head.is_empty());
+    for (int64_t i = 0; i < 3; ++i) {
+      EXPECT_TRUE(torch::allclose(logits[i], head(hidden[i][last[i]]), 1e-5, 1e-6))
+          << method << " " << i;
+      if (i < 2) {  // Not the padding position at the end.
+        EXPECT_FALSE(torch::allclose(logits[i], head(hidden[i][v + 7]), 1e-4, 1e-4)) << method;
+      }
+    }
+  }
+}
+
+TEST(Vlm, GridMethodsAddRowAndColumnEmbeddingsToTheVisualTokens) {
+  for (const std::string method : {"avgpool", "none", "quecc", "tokenpacker"}) {
+    Vlm model(Tiny(method, method == "none" ? 64 : 16));
+    const int64_t side = method == "none" ? 8 : 4;
+    bool row = false, column = false;
+    for (const auto& p : model->named_parameters()) {
+      if (p.key() == "row_positions") {
+        row = true;
+        EXPECT_EQ(p.value().sizes(), (std::vector<int64_t>{side, 1, 32})) << method;
+      }
+      if (p.key() == "column_positions") {
+        column = true;
+        EXPECT_EQ(p.value().sizes(), (std::vector<int64_t>{1, side, 32})) << method;
+      }
+    }
+    EXPECT_TRUE(row && column) << method;
+  }
+  Vlm topk(Tiny("topk", 5));  // Selected tokens are not a grid: 1-D positions only.
+  for (const auto& p : topk->named_parameters()) EXPECT_NE(p.key(), "row_positions");
+}
+
 TEST(Vlm, QueccTokensDependOnTheQuestionAndAvgpoolTokensDoNot) {
   torch::manual_seed(4);
   auto features = torch::randn({2, 64, 32});
@@ -128,7 +181,9 @@ TEST(Vlm, NonEmbeddingParametersMatchTheConfigFormulaForEveryPreset) {
     double rest = 0, excluded = 0;
     for (const auto& p : model->named_parameters()) {
       const bool excluded_part = StartsWith(p.key(), "token_embedding.") ||
-                                 p.key() == "positions" || StartsWith(p.key(), "projector.") ||
+                                 p.key() == "positions" || p.key() == "row_positions" ||
+                                 p.key() == "column_positions" ||
+                                 StartsWith(p.key(), "projector.") ||
                                  StartsWith(p.key(), "head.") || StartsWith(p.key(), "compressor.");
       (excluded_part ? excluded : rest) += static_cast<double>(p.value().numel());
     }
