@@ -22,12 +22,17 @@ if(VLMSCALE_SANITIZE)
       "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=${_supp}/tsan.supp")
 endif()
 
-# vlmscale_add_test(NAME SOURCES ... DEPS ... [LABELS ...] [MPI_RANKS n] [TIMEOUT s])
+# vlmscale_add_test(NAME SOURCES ... DEPS ... [LABELS ...] [MPI_RANKS n] [TIMEOUT s] [TSAN])
 #   A GoogleTest executable NAME registered with CTest. With MPI_RANKS, the test runs under
 #   mpiexec with that many ranks (--oversubscribe, root allowed). In a sanitizer build
-#   (VLMSCALE_SANITIZE) it also gets the label `sanitize`.
+#   (VLMSCALE_SANITIZE) it also gets the label `sanitize`; the ThreadSanitizer build
+#   (VLMSCALE_SANITIZE=thread) builds only the tests marked TSAN (those that run threads of
+#   vlmscale), to keep its compile time small.
 function(vlmscale_add_test name)
-  cmake_parse_arguments(ARG "" "MPI_RANKS;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "TSAN" "MPI_RANKS;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(VLMSCALE_SANITIZE STREQUAL "thread" AND NOT ARG_TSAN)
+    return()
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock)
   if(NOT ARG_MPI_RANKS)

@@ -4,8 +4,9 @@
 # (docs/RELIABILITY.md, docs/FUZZING.md):
 #   build-asan/  clang, ASan + UBSan + libFuzzer coverage, no libtorch: the unit tests (label
 #                sanitize) and a short run of every fuzz target (label fuzz);
-#   build-tsan/  clang, ThreadSanitizer: the same unit tests but fit's, among them the driver's
-#                coordinator thread in driver_threads_test (label sanitize).
+#   build-tsan/  clang, ThreadSanitizer: the tests that run vlmscale threads (driver_threads_test:
+#                coordinator thread, worker loop, liveness thread; command_job_test) (label
+#                sanitize).
 # Exits non-zero on any failure.
 #   scripts/test.sh                 everything
 #   scripts/test.sh -L unit         only a label (arguments go to ctest; a stage runs only when
@@ -47,11 +48,13 @@ selected() {
   return 0
 }
 # The sanitizer builds leave out libtorch (tasks, vlm, train), the vlmscale binary and the
-# benchmarks: see docs/RELIABILITY.md for what they cover.
+# benchmarks (docs/RELIABILITY.md says what they cover), and compile with -O1 and line tables
+# only (enough for symbolised reports; full -O2 -g costs CI minutes).
 sanitizer_build() {  # DIR "CMAKE OPTIONS" [";more;skipped;components"]
-  local dir=$1 options=$2 skip="tasks;vlm;train;cli${3:-}"
+  local dir=$1 options=$2 skip="tasks;vlm;train;cli${3:-}" flags="-O1 -gline-tables-only -DNDEBUG"
   # shellcheck disable=SC2086  # $options is a list of words.
   CC=clang CXX=clang++ cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$flags" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$flags" \
     -DVLMSCALE_WITH_NCCL=OFF -DVLMSCALE_BUILD_BENCH=OFF "-DVLMSCALE_SKIP_COMPONENTS=$skip" \
     $options "${launcher[@]}"
   cmake --build "$root/$dir" -j"$jobs"
