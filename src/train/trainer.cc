@@ -79,8 +79,6 @@ struct Bucket {
   int64_t grad_numel = 0;
 };
 
-int64_t Range(int64_t begin, int64_t end) { return end - begin; }
-
 // Makes every trainable parameter's .grad a view into a bucket (gradients accumulate in place,
 // so the bucket needs no copy-in/copy-out around the all-reduce).
 std::vector<Bucket> MakeBuckets(const std::vector<torch::Tensor>& params, int64_t bucket_bytes,
@@ -247,6 +245,20 @@ std::vector<int64_t> Iota(int64_t begin, int64_t end) {
   return v;
 }
 
+// Runs the frozen encoder on `batch`'s images and moves its questions and answers to `device`.
+CachedBatch Encode(const tasks::Batch& batch, vlm::VisionEncoder& encoder,
+                   const torch::Device& device) {
+  CachedBatch encoded;
+  {
+    torch::NoGradGuard no_grad;
+    encoded.features = encoder->forward(batch.images.to(device));
+  }
+  encoded.questions = batch.questions.to(device);
+  encoded.answers = batch.answers.to(device);
+  encoded.types = batch.types;
+  return encoded;
+}
+
 // The encoder features, questions and answers of examples [begin, end) of a split, from the
 // process FeatureCache when options.feature_cache_key is set and the entry exists.
 CachedBatch EncodedBatch(const TrainOptions& options, const tasks::Task& task,
@@ -264,14 +276,7 @@ CachedBatch EncodedBatch(const TrainOptions& options, const tasks::Task& task,
       return cached;
     }
   }
-  tasks::Batch batch = task.MakeBatch(split, seed, Iota(begin, end));
-  {
-    torch::NoGradGuard no_grad;
-    cached.features = encoder->forward(batch.images.to(device));
-  }
-  cached.questions = batch.questions.to(device);
-  cached.answers = batch.answers.to(device);
-  cached.types = batch.types;
+  cached = Encode(task.MakeBatch(split, seed, Iota(begin, end)), encoder, device);
   if (!key.empty()) FeatureCache::Process().Put(key, cached, options.feature_cache_bytes);
   return cached;
 }
@@ -294,45 +299,44 @@ Status Evaluate(const TrainOptions& options, const tasks::Task& task, vlm::Visio
   const std::vector<std::string>& type_names = task.question_types();
   const int64_t num_types = static_cast<int64_t>(type_names.size());
   std::vector<double> sums(5 + 2 * num_types, 0.0);
-  double timed = 0.0;  // Examples whose forward was timed.
   for (int64_t lo = begin; lo < end; lo += options.eval_batch_size) {
     const int64_t hi = std::min(end, lo + options.eval_batch_size);
     // Latency is timed on the first batch, from images (encoder + Vlm); the other batches' encoder
     // features may come from the process FeatureCache (the eval set is the same for every job).
-    torch::Tensor logits, answers, types;
-    if (lo == begin) {
-      tasks::Batch batch = task.MakeBatch(tasks::Split::kEval, options.eval_seed, Iota(lo, hi));
-      const auto forward_start = std::chrono::steady_clock::now();
-      torch::Tensor features = encoder->forward(batch.images.to(device));
-      logits = model->forward(features, batch.questions.to(device));
+    const bool timed = lo == begin;
+    CachedBatch batch;
+    std::chrono::steady_clock::time_point forward_start;
+    if (timed) {
+      tasks::Batch raw = task.MakeBatch(tasks::Split::kEval, options.eval_seed, Iota(lo, hi));
+      forward_start = std::chrono::steady_clock::now();
+      batch = Encode(raw, encoder, device);
+    } else {
+      batch = EncodedBatch(options, task, encoder, device, tasks::Split::kEval, options.eval_seed,
+                           lo, hi, result);
+    }
+    torch::Tensor logits = model->forward(batch.features, batch.questions);
+    if (timed) {
       (void)logits.sum().item<float>();  // Wait for the device before stopping the clock.
       sums[3] += Seconds(forward_start);
-      timed += static_cast<double>(hi - lo);
-      answers = batch.answers.to(device);
-      types = batch.types;
-    } else {
-      CachedBatch batch = EncodedBatch(options, task, encoder, device, tasks::Split::kEval,
-                                       options.eval_seed, lo, hi, result);
-      logits = model->forward(batch.features, batch.questions);
-      answers = batch.answers;
-      types = batch.types;
+      sums[4] += static_cast<double>(hi - lo);
     }
-    torch::Tensor hits = logits.argmax(1).eq(answers).to(torch::kCPU, torch::kFloat64);
+    torch::Tensor hits = logits.argmax(1).eq(batch.answers).to(torch::kCPU, torch::kFloat64);
     sums[0] += hits.sum().item<double>();
     sums[1] += torch::nn::functional::cross_entropy(
-                   logits, answers,
+                   logits, batch.answers,
                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                    .item<double>();
     sums[2] += static_cast<double>(hi - lo);
-    const double* hit = hits.data_ptr<double>();
-    const int64_t* type = types.data_ptr<int64_t>();
-    for (int64_t i = 0; i < hi - lo; ++i) {
-      CHECK(type[i] >= 0 && type[i] < num_types) << "question type " << type[i];
-      sums[5 + 2 * type[i]] += hit[i];
-      sums[6 + 2 * type[i]] += 1.0;
+    // Per type: hits and examples, by a weighted bincount over the template ids.
+    CHECK(batch.types.min().item<int64_t>() >= 0 && batch.types.max().item<int64_t>() < num_types)
+        << "question type out of range";
+    torch::Tensor type_hits = torch::bincount(batch.types, hits, num_types);
+    torch::Tensor type_counts = torch::bincount(batch.types, {}, num_types);
+    for (int64_t t = 0; t < num_types; ++t) {
+      sums[5 + 2 * t] += type_hits[t].item<double>();
+      sums[6 + 2 * t] += static_cast<double>(type_counts[t].item<int64_t>());
     }
   }
-  sums[4] = timed;
   VLM_RETURN_IF_ERROR(comm->AllReduceSumHost(sums.data(), sums.size()));
   result->accuracy = sums[0] / sums[2];
   result->error = 1.0 - result->accuracy;
