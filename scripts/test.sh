@@ -61,7 +61,7 @@ sanitizer_build() {  # DIR "CMAKE OPTIONS" [";more;skipped;components"]
 }
 
 echo "== tests"
-(cd "$root/build" && ctest --output-on-failure --timeout 900 "$@")
+(cd "$root/build" && ctest -j"$jobs" --output-on-failure --timeout 900 "$@")
 
 if selected sanitize "$@" || selected fuzz "$@"; then
   echo "== sanitizer + fuzz build (build-asan/: ASan, UBSan, libFuzzer; no libtorch)"
@@ -69,11 +69,11 @@ if selected sanitize "$@" || selected fuzz "$@"; then
 fi
 if selected sanitize "$@"; then
   echo "== tests under ASan + UBSan (build-asan/, label sanitize)"
-  (cd "$root/build-asan" && ctest --output-on-failure --timeout 900 -L sanitize "$@")
+  (cd "$root/build-asan" && ctest -j"$jobs" --output-on-failure --timeout 900 -L sanitize "$@")
 fi
 if selected fuzz "$@"; then
   echo "== short fuzz runs (build-asan/, label fuzz)"
-  (cd "$root/build-asan" && ctest --output-on-failure --timeout 900 -L fuzz "$@")
+  (cd "$root/build-asan" && ctest -j"$jobs" --output-on-failure --timeout 900 -L fuzz "$@")
 fi
 if selected sanitize "$@"; then
   echo "== driver threads under ThreadSanitizer (build-tsan/, label sanitize)"

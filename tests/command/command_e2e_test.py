@@ -92,6 +92,21 @@ def trainers_alive(marker):
     return [int(x) for x in p.stdout.split() if int(x) != os.getpid()]
 
 
+def armed_trainer(runs, margin):
+    """True when a rank-0 trainer under `runs` has installed its stop handlers, has not finished
+    and started less than `margin` seconds ago (so a signal sent now reaches it while it runs)."""
+    now = time.time()
+    for armed in glob.glob(os.path.join(runs, "*", "*", "armed.rank0")):
+        run_dir = os.path.dirname(armed)
+        try:
+            young = now - os.path.getmtime(armed) < margin
+        except FileNotFoundError:
+            continue
+        if young and not os.path.exists(os.path.join(run_dir, "metrics.json")):
+            return True
+    return False
+
+
 def wait_no_trainers(marker, timeout=10.0):
     deadline = time.time() + timeout
     while trainers_alive(marker) and time.time() < deadline:
@@ -179,22 +194,28 @@ class CommandSweepTest(CommandTestBase):
         for n, (target, sig) in enumerate(cases):
             with self.subTest(target=target, sig=sig):
                 self.out = os.path.join(self.dir, f"stop{n}", "r.h5")
-                cfg = self.config(file=f"stop{n}", seconds=0.6,
+                seconds = 1.5
+                cfg = self.config(file=f"stop{n}", seconds=seconds,
                                   extra_run="snapshot_seconds = 0.2")
+                runs = os.path.join(os.path.dirname(self.out), "r.runs")
                 proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", BIN, "run", cfg],
                                         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, start_new_session=True)
-                seen_running = False
+                seen_running = armed = False
                 deadline = time.time() + 60
                 while time.time() < deadline:  # Live status while it runs.
                     if os.path.exists(self.out):
                         st = status_json(self.out)
                         self.assertEqual(st["total"], 9)
                         seen_running = seen_running or st["running"] > 0
-                        if st["done"] >= 2 and trainers_alive(self.dir):
+                        # Signal only a trainer that will handle it: armed (handlers
+                        # installed, not Python's default action) with time left to run.
+                        armed = st["done"] >= 2 and armed_trainer(runs, seconds / 3)
+                        if armed:
                             break
                     time.sleep(0.1)
                 self.assertTrue(seen_running, "status never showed a running job")
+                self.assertTrue(armed, "no young armed trainer after 2 jobs within 60 s")
                 if target == "mpirun":
                     proc.send_signal(sig)
                 else:
@@ -207,8 +228,7 @@ class CommandSweepTest(CommandTestBase):
                 self.assertEqual(proc.returncode, 75, out + err)
                 self.assertIn("stopped; run the same command to resume", out)
                 # The trainer got the forwarded SIGUSR1 (and checkpointed) and is gone.
-                stopped = glob.glob(os.path.join(os.path.dirname(self.out), "r.runs", "*", "*",
-                                                 "stopped.rank0"))
+                stopped = glob.glob(os.path.join(runs, "*", "*", "stopped.rank0"))
                 self.assertTrue(stopped, "no trainer saw the stop request")
                 self.assertEqual(read_text(stopped[0]), "SIGUSR1")
                 self.assertEqual(wait_no_trainers(self.dir), [])

@@ -21,7 +21,8 @@ How it misbehaves is chosen by environment variables (set with command.env):
                         accuracy (write only "accuracy"), deaf (ignore SIGUSR1/SIGTERM).
   FAKE_SECONDS          overrides --seconds.
 On SIGUSR1 or SIGTERM it writes RUN_DIR/stopped.rank<RANK> and exits 0 without metrics (like a
-trainer that checkpoints and leaves), unless deaf.
+trainer that checkpoints and leaves), unless deaf. Once its handlers are installed it writes
+RUN_DIR/armed.rank<RANK> (its PID), so a test knows when a signal will be handled.
 """
 import argparse
 import json
@@ -93,6 +94,9 @@ def main():
     else:
         signal.signal(signal.SIGUSR1, on_stop)
         signal.signal(signal.SIGTERM, on_stop)
+    # From here on a stop request is handled: tests wait for this file before they signal.
+    with open(os.path.join(args.run_dir, f"armed.rank{rank}"), "w") as f:
+        f.write(str(os.getpid()))
 
     seconds = float(os.environ.get("FAKE_SECONDS", args.seconds))
     if how == "hang":
