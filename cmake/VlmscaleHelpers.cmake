@@ -82,3 +82,19 @@ function(vlmscale_add_script_test name)
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "VLMSCALE_BIN=$<TARGET_FILE:vlmscale>;VLMSCALE_BUILD_DIR=${PROJECT_BINARY_DIR};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
 endfunction()
+
+# vlmscale_use_torch_pch(TARGET [SKIP source ...])
+#   Compiles TARGET's sources with the precompiled <torch/torch.h> of vlmscale_torch_pch (when
+#   VLMSCALE_TORCH_PCH is on); SKIP lists sources that do not include libtorch (loading the
+#   precompiled header costs a few seconds per file).
+function(vlmscale_use_torch_pch target)
+  cmake_parse_arguments(ARG "" "" "SKIP" ${ARGN})
+  if(NOT TARGET vlmscale_torch_pch OR NOT TARGET ${target})
+    return()
+  endif()
+  target_precompile_headers(${target} REUSE_FROM vlmscale_torch_pch)
+  if(ARG_SKIP)
+    set_source_files_properties(${ARG_SKIP} TARGET_DIRECTORY ${target}
+                                PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+  endif()
+endfunction()

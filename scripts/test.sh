@@ -21,7 +21,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 jobs=$(nproc)
 # ccache with paths relative to the repository: the CPU-only variant reuses the objects of the
 # main build wherever the preprocessed source is the same.
+# The sloppiness lets ccache cache files compiled with the precompiled <torch/torch.h>
+# (VLMSCALE_TORCH_PCH; ccache's manual, "Precompiled headers").
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1 CCACHE_DIR="${CCACHE_DIR:-$root/.ccache}"
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 echo "== configure and build (build/, NCCL backend: AUTO)"

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "config/sweep.h"
+#include "jobs/finetune_eval/finetune_eval_setup.h"
 #include "tasks/task.h"
 #include "train/malloc_tuning.h"
 #include "vlm/vision_encoder.h"

@@ -9,33 +9,18 @@
 // Metrics: error, accuracy, eval_loss, inference_flops, compressor_flops, latency_ms, plus extras
 // llm_params, trainable_params, final_train_loss, steps_per_second, resumed_from_step,
 // peak_rss_mb, num_buckets.
+// Light on purpose (no libtorch): the registry includes it. The setup it derives from a job
+// input is in finetune_eval_setup.h.
 #ifndef VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_JOB_H_
 #define VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_JOB_H_
 
 #include <memory>
-#include <string>
 
 #include "jobs/job.h"
-#include "train/trainer.h"
 
 namespace vlmscale::jobs {
 
 std::unique_ptr<Job> MakeFinetuneEvalJob();
-
-// The pieces a finetune_eval job derives from its input, exposed for tests and benchmarks.
-struct FinetuneEvalSetup {
-  std::string task;
-  int64_t image_size = 48;
-  vlm::EncoderOptions encoder;
-  vlm::VlmOptions model;  // vocab_size, question_tokens and num_answers are left 0 (from the task).
-  train::TrainOptions train;
-  std::string cache_dir;
-};
-
-// Reads the config and grid point of `input` into a setup (checkpoint under input.job_dir).
-// Returns kInvalidInput when the point names an unknown LLM preset or the settings are invalid.
-// REQUIRES: input.config and input.spec non-null.
-Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const JobInput& input);
 
 }  // namespace vlmscale::jobs
 

@@ -1,4 +1,5 @@
 #include "jobs/finetune_eval/finetune_eval_job.h"
+#include "jobs/finetune_eval/finetune_eval_setup.h"
 
 #include <gtest/gtest.h>
 
