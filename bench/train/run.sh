@@ -31,7 +31,8 @@ for p in $PRESETS; do
       --sgemm "$([ "$r" = 1 ] && echo 1 || echo 0)" > "$OUT/$p.cc.$r"
     "$BENCH" --preset "$p" --threads "$THREADS" --steps "$STEPS" --tune_malloc 0 --sgemm 0 \
       > "$OUT/$p.untuned.$r"
-    "$PY" bench/train/torch_train_bench.py --preset "$p" --threads "$THREADS" --steps "$STEPS" \
+    # One BLAS thread on both sides, as the C++ trainer sets it (src/train/blas_threads.h).
+    OPENBLAS_NUM_THREADS=1 "$PY" bench/train/torch_train_bench.py --preset "$p" --threads "$THREADS" --steps "$STEPS" \
       --vocab "$(get vocab_size "$OUT/$p.cc.$r")" --answers "$(get num_answers "$OUT/$p.cc.$r")" \
       --question_tokens "$(get question_tokens "$OUT/$p.cc.$r")" > "$OUT/$p.py.$r"
   done

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "config/sweep.h"
 #include "tasks/task.h"
+#include "train/blas_threads.h"
 #include "train/malloc_tuning.h"
 #include "train/trainer.h"
 #include "vlm/vision_encoder.h"
@@ -111,8 +112,10 @@ int main(int argc, char** argv) {
   const Args args = Parse(argc, argv);
   if (args.tune_malloc) train::TuneMallocForTraining();
   torch::set_num_threads(args.threads);
-  std::printf("preset %s\nthreads %d\nbatch %lld\n", args.preset.c_str(), args.threads,
-              static_cast<long long>(args.batch));
+  const bool blas_limited = train::LimitBlasThreads();  // As the finetune_eval job does.
+  std::printf("preset %s\nthreads %d\nbatch %lld\nblas_threads_limited %d\n",
+              args.preset.c_str(), args.threads, static_cast<long long>(args.batch),
+              blas_limited ? 1 : 0);
   if (args.sgemm) std::printf("sgemm_gflops %.2f\n", SgemmGflops());
 
   auto config = config::Config::FromString(

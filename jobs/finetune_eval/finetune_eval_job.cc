@@ -10,6 +10,7 @@
 #include "config/sweep.h"
 #include "jobs/finetune_eval/finetune_eval_setup.h"
 #include "tasks/task.h"
+#include "train/blas_threads.h"
 #include "train/malloc_tuning.h"
 #include "vlm/vision_encoder.h"
 #include "vlm/vlm.h"
@@ -53,6 +54,7 @@ class FinetuneEvalJob : public Job {
     CHECK(env.comm != nullptr && output != nullptr);
     output->failure_class = "error";  // Until it succeeds or is cancelled.
     train::TuneMallocForTraining();
+    train::LimitBlasThreads();
     if (env.threads >= 1) torch::set_num_threads(env.threads);
 
     VLM_ASSIGN_OR_RETURN(FinetuneEvalSetup setup, MakeFinetuneEvalSetup(input));
