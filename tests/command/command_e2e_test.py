@@ -194,7 +194,7 @@ class CommandSweepTest(CommandTestBase):
         for n, (target, sig) in enumerate(cases):
             with self.subTest(target=target, sig=sig):
                 self.out = os.path.join(self.dir, f"stop{n}", "r.h5")
-                seconds = 1.5
+                seconds = 3.0
                 cfg = self.config(file=f"stop{n}", seconds=seconds,
                                   extra_run="snapshot_seconds = 0.2")
                 runs = os.path.join(os.path.dirname(self.out), "r.runs")
@@ -203,19 +203,21 @@ class CommandSweepTest(CommandTestBase):
                                         text=True, start_new_session=True)
                 seen_running = armed = False
                 deadline = time.time() + 60
-                while time.time() < deadline:  # Live status while it runs.
-                    if os.path.exists(self.out):
+                while time.time() < deadline:
+                    # Live status while it runs (once: `vlmscale status` takes a second to start).
+                    if not seen_running and os.path.exists(self.out):
                         st = status_json(self.out)
                         self.assertEqual(st["total"], 9)
-                        seen_running = seen_running or st["running"] > 0
-                        # Signal only a trainer that will handle it: armed (handlers
-                        # installed, not Python's default action) with time left to run.
-                        armed = st["done"] >= 2 and armed_trainer(runs, seconds / 3)
-                        if armed:
-                            break
-                    time.sleep(0.1)
+                        seen_running = st["running"] > 0
+                    # Signal only a trainer that will handle it: armed (handlers installed, not
+                    # Python's default action) with time left to run, after 3 finished jobs.
+                    done = len(glob.glob(os.path.join(runs, "*", "*", "metrics.json")))
+                    armed = done >= 3 and armed_trainer(runs, seconds / 2)
+                    if armed and seen_running:
+                        break
+                    time.sleep(0.05)
                 self.assertTrue(seen_running, "status never showed a running job")
-                self.assertTrue(armed, "no young armed trainer after 2 jobs within 60 s")
+                self.assertTrue(armed, "no young armed trainer after 3 jobs within 60 s")
                 if target == "mpirun":
                     proc.send_signal(sig)
                 else:
