@@ -4,7 +4,8 @@
 // valid base config that the first byte chooses (sleep, command or finetune_eval). Promises:
 //   - a rejection is kInvalidInput with one line of text (exit code 2);
 //   - on success, every key set by an override holds the (trimmed) value of its last override and
-//     names "--set KEY" as its origin; the base file's other keys keep their values.
+//     names "--set KEY" as its origin (an empty sweep.output means the default results path);
+//     the base file's other keys keep their values.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -67,6 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     last[vlmscale::Trim(o.substr(0, eq))] = vlmscale::Trim(o.substr(eq + 1));
   }
   for (const auto& [key, value] : last) {
+    if (key == "sweep.output" && value.empty()) {  // Documented: empty means the default path.
+      FUZZ_CHECK(config->Get(key).text == "results/" + config->GetString("sweep.name") + ".h5")
+          << config->Get(key).text;
+      continue;
+    }
     FUZZ_CHECK(config->IsSet(key)) << key;
     FUZZ_CHECK(config->Get(key).text == value) << key << ": '" << config->Get(key).text << "'";
     FUZZ_CHECK(config->Get(key).origin == "--set " + key) << config->Get(key).origin;
