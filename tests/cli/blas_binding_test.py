@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """libtorch's sgemm_ in the vlmscale binary must bind to the system BLAS (libblas.so.3, which
 scripts/setup.sh points at OpenBLAS), not to ATLAS's libf77blas that Ceres brings in: that binding
-made every training step 3.3x slower (docs/BENCHMARKS.md). Asks the dynamic linker itself
+halved training speed (5.9 vs 11.9 steps/s for one mini job; docs/TRAINING.md, "The BLAS"). Asks the dynamic linker itself
 (LD_DEBUG=bindings with LD_BIND_NOW=1, so every symbol binds at start-up)."""
 import os
 import re
