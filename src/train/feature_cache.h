@@ -16,7 +16,7 @@
 namespace vlmscale::train {
 
 struct CachedBatch {
-  torch::Tensor features;   // Encoder output [B, G*G, C].
+  torch::Tensor features;   // Encoder output [B, G*G, C], half precision (see trainer.cc).
   torch::Tensor questions;  // [B, Q] int64.
   torch::Tensor answers;    // [B] int64.
   torch::Tensor types;      // [B] int64 question template ids.

@@ -246,12 +246,18 @@ std::vector<int64_t> Iota(int64_t begin, int64_t end) {
 }
 
 // Runs the frozen encoder on `batch`'s images and moves its questions and answers to `device`.
+// The features are kept in half precision (kFeatureStorage), as LLaVA-style pipelines keep the
+// frozen CLIP encoder's output: it halves the FeatureCache's memory, so a whole quickstart job's
+// training set fits in it. Every consumer reads them through ForModel, cached or not, so a
+// result never depends on whether a batch came from the cache.
+constexpr torch::ScalarType kFeatureStorage = torch::kHalf;
+
 CachedBatch Encode(const tasks::Batch& batch, vlm::VisionEncoder& encoder,
                    const torch::Device& device) {
   CachedBatch encoded;
   {
     torch::NoGradGuard no_grad;
-    encoded.features = encoder->forward(batch.images.to(device));
+    encoded.features = encoder->forward(batch.images.to(device)).to(kFeatureStorage);
   }
   encoded.questions = batch.questions.to(device);
   encoded.answers = batch.answers.to(device);
@@ -279,6 +285,13 @@ CachedBatch EncodedBatch(const TrainOptions& options, const tasks::Task& task,
   cached = Encode(task.MakeBatch(split, seed, Iota(begin, end)), encoder, device);
   if (!key.empty()) FeatureCache::Process().Put(key, cached, options.feature_cache_bytes);
   return cached;
+}
+
+// The batch as the model takes it: the stored half-precision features widened to float (a new
+// tensor; the cached entry is never modified).
+CachedBatch ForModel(CachedBatch stored) {
+  stored.features = stored.features.to(torch::kFloat);
+  return stored;
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -309,10 +322,10 @@ Status Evaluate(const TrainOptions& options, const tasks::Task& task, vlm::Visio
     if (timed) {
       tasks::Batch raw = task.MakeBatch(tasks::Split::kEval, options.eval_seed, Iota(lo, hi));
       forward_start = std::chrono::steady_clock::now();
-      batch = Encode(raw, encoder, device);
+      batch = ForModel(Encode(raw, encoder, device));
     } else {
-      batch = EncodedBatch(options, task, encoder, device, tasks::Split::kEval, options.eval_seed,
-                           lo, hi, result);
+      batch = ForModel(EncodedBatch(options, task, encoder, device, tasks::Split::kEval,
+                                    options.eval_seed, lo, hi, result));
     }
     torch::Tensor logits = model->forward(batch.features, batch.questions);
     if (timed) {
@@ -446,8 +459,9 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
     for (Bucket& b : buckets) b.flat.zero_();
 
     const int64_t base = step * options.batch_size;
-    CachedBatch batch = EncodedBatch(options, task, encoder, device, tasks::Split::kTrain,
-                                     options.seed, base + shard_begin, base + shard_end, result);
+    CachedBatch batch =
+        ForModel(EncodedBatch(options, task, encoder, device, tasks::Split::kTrain, options.seed,
+                              base + shard_begin, base + shard_end, result));
     torch::Tensor logits = model->forward(batch.features, batch.questions);
     torch::Tensor loss_sum = F::cross_entropy(logits, batch.answers, sum_loss);
     (loss_sum / global_batch).backward();

@@ -86,7 +86,8 @@ struct TrainOptions {
   // each batch's encoder features, questions and answers are memoized in the process-wide
   // FeatureCache under (this key, task, image size, split, seed, index range): later trainings in
   // the same process with the same task and seed skip data generation and the encoder, with
-  // bitwise the same features. "" disables it. Not part of the checkpoint fingerprint.
+  // bitwise the same features (stored in half precision, which every batch goes through, cached
+  // or not). "" disables it. Not part of the checkpoint fingerprint.
   // Default: "".
   std::string feature_cache_key;
   // Budget of the process-wide feature cache in bytes (entries beyond it are not stored).

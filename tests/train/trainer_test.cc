@@ -175,12 +175,21 @@ TEST(Trainer, CachedEncoderFeaturesGiveBitwiseTheSameResult) {
                                nullptr, &filling)
                   .ok());
   EXPECT_EQ(filling.feature_cache_hits, 0);
-  EXPECT_GT(FeatureCache::Process().bytes(), 0);
   // Another LLM size on the same data: every training batch and every eval batch but the first
   // (timed from images for the latency) comes from the cache.
   const int64_t eval_batches =
       (setup.train.eval_examples + setup.train.eval_batch_size - 1) / setup.train.eval_batch_size;
   ASSERT_GE(eval_batches, 2);
+  // Features are stored in half precision (2 bytes per value); questions, answers and template
+  // ids as int64. Stored: the 12 training batches and every eval batch but the timed first one.
+  {
+    const int64_t stored_examples = 12 * setup.train.batch_size + setup.train.eval_examples -
+                                    std::min(setup.train.eval_examples, setup.train.eval_batch_size);
+    const int64_t g = setup.model.grid_size;
+    const int64_t per_example =
+        g * g * setup.model.vision_width * 2 + (setup.model.question_tokens + 2) * 8;
+    EXPECT_EQ(FeatureCache::Process().bytes(), stored_examples * per_example);
+  }
   setup.model.width = 48;
   setup.model.heads = 3;
   TrainResult other_size;
