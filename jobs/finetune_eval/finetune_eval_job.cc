@@ -153,6 +153,7 @@ Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const JobInput& input) {
   s.train.log_every = c.GetInt("train.log_every");
   s.train.eval_examples = c.GetInt("eval.examples");
   s.train.eval_batch_size = c.GetInt("eval.batch_size");
+  s.train.feature_cache_bytes = int64_t{c.GetInt("run.feature_cache_mb")} << 20;
   if (!input.job_dir.empty()) {
     s.train.checkpoint_path = (std::filesystem::path(input.job_dir) / "checkpoint.pt").string();
   }

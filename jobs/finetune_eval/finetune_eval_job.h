@@ -4,7 +4,8 @@
 // Config read: [model] image_size, grid_size, vision_width, encoder_depth,
 // encoder_pretrain_steps, cache_dir (empty: <directory of sweep.output>/cache);
 // [train] steps, batch_size, lr, warmup_steps, weight_decay, grad_clip, log_every;
-// [eval] examples, batch_size; the LLM preset of the point (config::FindLlmPreset).
+// [eval] examples, batch_size; [run] feature_cache_mb; the LLM preset of the point
+// (config::FindLlmPreset).
 // Checkpoint: <JobInput::job_dir>/checkpoint.pt (resumed by a later attempt of the same job).
 // Metrics: error, accuracy, eval_loss, inference_flops, compressor_flops, latency_ms, plus extras
 // llm_params, trainable_params, final_train_loss, steps_per_second, resumed_from_step,

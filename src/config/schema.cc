@@ -107,6 +107,9 @@ std::vector<KeySpec> BuildSchema() {
        "A worker silent this long is reported as stalled."},
       {"run", "threads_per_rank", K::kInt, "0", kOpt, 0.0, {},
        "Torch threads per rank (0: cores on the node / ranks on the node)."},
+      {"run", "feature_cache_mb", K::kInt, "1024", kOpt, 0.0, {},
+       "Per-rank memory for frozen-encoder features reused by later finetune_eval jobs of the "
+       "same task and seed (half precision; 0 disables). Does not change results."},
       {"run", "snapshot_seconds", K::kDouble, "2", kOpt, 0.0, {},
        "Interval between HDF5 snapshots (results are durable in the journal at once)."},
       {"run", "order", K::kEnum, "cost", kOpt, {}, {"cost", "grid"},

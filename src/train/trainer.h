@@ -91,8 +91,8 @@ struct TrainOptions {
   // Default: "".
   std::string feature_cache_key;
   // Budget of the process-wide feature cache in bytes (entries beyond it are not stored).
-  // Default: 512 MiB. REQUIRES: >= 0.
-  int64_t feature_cache_bytes = int64_t{512} << 20;
+  // Default: 1 GiB (the job takes run.feature_cache_mb). REQUIRES: >= 0.
+  int64_t feature_cache_bytes = int64_t{1} << 30;
   // Called on every rank after every optimizer step (progress reports, heartbeats); may set the
   // stop flag. Not part of the checkpoint fingerprint. Default: none.
   std::function<void(const StepInfo&)> on_step;
