@@ -78,7 +78,8 @@ TEST(Sweep, JobIdsAreStableAndChangeWithResultSettingsOnly) {
   EXPECT_EQ(ids(MustLoad(kBase)), base);
   // Scheduling, output and naming do not change what a job computes.
   EXPECT_EQ(ids(MustLoad(kBase, {"run.max_attempts=5", "run.ranks_per_job=2",
-                                 "sweep.output=/tmp/x.h5", "model.cache_dir=/tmp/c"})),
+                                 "run.feature_cache_mb=0", "sweep.output=/tmp/x.h5",
+                                 "model.cache_dir=/tmp/c"})),
             base);
   // Training settings do.
   std::vector<std::string> changed = ids(MustLoad(kBase, {"train.lr=0.01"}));
