@@ -265,8 +265,16 @@ CachedBatch Encode(const tasks::Batch& batch, vlm::VisionEncoder& encoder,
   return encoded;
 }
 
-// The encoder features, questions and answers of examples [begin, end) of a split, from the
-// process FeatureCache when options.feature_cache_key is set and the entry exists.
+// The batch as the model takes it: the stored half-precision features widened to float (a new
+// tensor; the cached entry is never modified).
+CachedBatch ForModel(CachedBatch stored) {
+  stored.features = stored.features.to(torch::kFloat);
+  return stored;
+}
+
+// The encoder features, questions and answers of examples [begin, end) of a split, as the model
+// takes them (ForModel), from the process FeatureCache when options.feature_cache_key is set and
+// the entry exists.
 CachedBatch EncodedBatch(const TrainOptions& options, const tasks::Task& task,
                          vlm::VisionEncoder& encoder, const torch::Device& device,
                          tasks::Split split, uint64_t seed, int64_t begin, int64_t end,
@@ -279,19 +287,12 @@ CachedBatch EncodedBatch(const TrainOptions& options, const tasks::Task& task,
           "|" + std::to_string(begin) + "|" + std::to_string(end) + "|" + device.str();
     if (FeatureCache::Process().Get(key, &cached)) {
       ++result->feature_cache_hits;
-      return cached;
+      return ForModel(cached);
     }
   }
   cached = Encode(task.MakeBatch(split, seed, Iota(begin, end)), encoder, device);
   if (!key.empty()) FeatureCache::Process().Put(key, cached, options.feature_cache_bytes);
-  return cached;
-}
-
-// The batch as the model takes it: the stored half-precision features widened to float (a new
-// tensor; the cached entry is never modified).
-CachedBatch ForModel(CachedBatch stored) {
-  stored.features = stored.features.to(torch::kFloat);
-  return stored;
+  return ForModel(cached);
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -324,8 +325,8 @@ Status Evaluate(const TrainOptions& options, const tasks::Task& task, vlm::Visio
       forward_start = std::chrono::steady_clock::now();
       batch = ForModel(Encode(raw, encoder, device));
     } else {
-      batch = ForModel(EncodedBatch(options, task, encoder, device, tasks::Split::kEval,
-                                    options.eval_seed, lo, hi, result));
+      batch = EncodedBatch(options, task, encoder, device, tasks::Split::kEval, options.eval_seed,
+                           lo, hi, result);
     }
     torch::Tensor logits = model->forward(batch.features, batch.questions);
     if (timed) {
@@ -459,9 +460,8 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
     for (Bucket& b : buckets) b.flat.zero_();
 
     const int64_t base = step * options.batch_size;
-    CachedBatch batch =
-        ForModel(EncodedBatch(options, task, encoder, device, tasks::Split::kTrain, options.seed,
-                              base + shard_begin, base + shard_end, result));
+    CachedBatch batch = EncodedBatch(options, task, encoder, device, tasks::Split::kTrain,
+                                     options.seed, base + shard_begin, base + shard_end, result);
     torch::Tensor logits = model->forward(batch.features, batch.questions);
     torch::Tensor loss_sum = F::cross_entropy(logits, batch.answers, sum_loss);
     (loss_sum / global_batch).backward();
