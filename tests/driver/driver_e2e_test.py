@@ -74,7 +74,9 @@ class DriverTestBase(unittest.TestCase):
 
 class DriverTest(DriverTestBase):
     def test_every_job_runs_exactly_once_on_three_ranks(self):
-        cfg = self.config(seeds="0, 1")
+        # 0.25 s jobs (9 s of work): with 0 s jobs, handed out in ~10 ms batches, two ranks could
+        # drain the grid before a third, started late under ctest -j load, asked for work.
+        cfg = self.config(seeds="0, 1", seconds=0.25)
         p = mpirun(3, ["run", cfg])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         by_id = self.assert_all_done_once(cfg)
