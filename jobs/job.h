@@ -1,12 +1,11 @@
-// Job types: one grid point's work (jobs/<type>/). The driver's workers create a Job by name,
-// run it on the ranks of a job group, and record its JobOutput.
+// Jobs: one grid point's work (jobs/<type>/). The driver's workers create a Job from the sweep's
+// job type settings (job_type.h), run it on the ranks of a job group, and record its JobOutput.
 #ifndef VLMSCALE_JOBS_JOB_H_
 #define VLMSCALE_JOBS_JOB_H_
 
 #include <atomic>
 #include <functional>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +18,8 @@
 namespace vlmscale::jobs {
 
 struct JobInput {
+  // The whole resolved config: data for command jobs' {section.key} placeholders. Jobs take their
+  // settings from their typed options, never from here.
   const config::Config* config = nullptr;
   const config::JobSpec* spec = nullptr;
   const config::Sweep* sweep = nullptr;  // The whole planned sweep (e.g. its largest cost).
@@ -44,6 +45,8 @@ struct JobEnv {
   std::string world_master_addr;       // Hostname of the job group's first rank.
   int world_master_port = 0;           // A port free for this job group (command jobs).
   std::vector<int> group_world_ranks;  // World ranks of the group.
+  // Time a job gets to checkpoint and return after stop_requested (run.grace_seconds).
+  double grace_seconds = 30.0;
 };
 
 struct JobOutput {
@@ -69,14 +72,6 @@ class Job {
   // Whether Run() uses input.run_dir / input.job_dir; the driver creates them only then.
   virtual bool UsesDirectories() const { return true; }
 };
-
-using JobFactory = std::function<std::unique_ptr<Job>()>;
-
-// Creates a job of a registered type, or nullptr for an unknown name.
-std::unique_ptr<Job> CreateJob(const std::string& type);
-// Registers every built-in type (idempotent). Called by the driver and tests.
-void RegisterBuiltinJobTypes();
-void RegisterJobType(const std::string& type, JobFactory factory);
 
 }  // namespace vlmscale::jobs
 

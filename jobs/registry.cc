@@ -1,51 +1,144 @@
-#include <map>
+// The job type registry and what is assembled from it: the config schema, the grid's facts and
+// sweep planning. A new job type adds one line to RegisterBuiltinJobTypes().
+#include <algorithm>
 #include <mutex>
 
-#include "jobs/job.h"
-#include "jobs/sleep/sleep_job.h"
-#if VLMSCALE_HAVE_FINETUNE_EVAL
-#include "jobs/finetune_eval/finetune_eval_job.h"
-#endif
-#if VLMSCALE_HAVE_COMMAND_JOB
+#include "config/sweep.h"
+#include "core/check.h"
 #include "jobs/command/command_job.h"
-#endif
+#include "jobs/finetune_eval/finetune_eval_type.h"
+#include "jobs/job_type.h"
+#include "jobs/sleep/sleep_job.h"
+#include "tasks/task_facts.h"
+#include "vlm/vlm_options.h"
 
 namespace vlmscale::jobs {
 
 namespace {
 
-std::mutex& RegistryMutex() {
-  static std::mutex m;
-  return m;
+struct Registry {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<const JobType>> types;  // Registration order.
+};
+
+Registry& TheRegistry() {
+  static Registry r;
+  return r;
 }
 
-std::map<std::string, JobFactory>& Registry() {
-  static std::map<std::string, JobFactory> r;
-  return r;
+// The built-in LLM size presets of the finetune_eval model (name, width, depth, heads).
+std::vector<config::LlmPreset> BuiltinLlms() {
+  std::vector<config::LlmPreset> p = {
+      {"nano", 32, 2, 2, 4, 0, true},  {"micro", 48, 3, 3, 4, 0, true},
+      {"mini", 64, 4, 4, 4, 0, true},  {"small", 96, 6, 4, 4, 0, true},
+      {"base", 128, 8, 8, 4, 0, true},
+  };
+  for (auto& x : p) x.n_params = vlm::LlmNonEmbeddingParams(x.width, x.depth, x.mlp_ratio);
+  return p;
 }
 
 }  // namespace
 
-void RegisterJobType(const std::string& type, JobFactory factory) {
-  std::lock_guard<std::mutex> lock(RegistryMutex());
-  Registry()[type] = std::move(factory);
+void RegisterJobType(std::shared_ptr<const JobType> type) {
+  CHECK(type != nullptr);
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  for (auto& t : r.types) {
+    if (t->name() == type->name()) {
+      t = std::move(type);
+      return;
+    }
+  }
+  r.types.push_back(std::move(type));
 }
 
 void RegisterBuiltinJobTypes() {
-  RegisterJobType("sleep", &MakeSleepJob);
-#if VLMSCALE_HAVE_FINETUNE_EVAL
-  RegisterJobType("finetune_eval", &MakeFinetuneEvalJob);
-#endif
-#if VLMSCALE_HAVE_COMMAND_JOB
-  RegisterJobType("command", &MakeCommandJob);
-#endif
+  static std::once_flag once;
+  std::call_once(once, [] {
+    RegisterJobType(SleepJobType());
+    RegisterJobType(FinetuneEvalJobType());
+    RegisterJobType(CommandJobType());
+  });
 }
 
-std::unique_ptr<Job> CreateJob(const std::string& type) {
-  std::lock_guard<std::mutex> lock(RegistryMutex());
-  auto it = Registry().find(type);
-  if (it == Registry().end()) return nullptr;
-  return it->second();
+std::shared_ptr<const JobType> FindJobType(const std::string& name) {
+  RegisterBuiltinJobTypes();
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  for (const auto& t : r.types) {
+    if (t->name() == name) return t;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> JobTypeNames() {
+  RegisterBuiltinJobTypes();
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& t : r.types) names.push_back(t->name());
+  return names;
+}
+
+const config::GridFacts& BuiltinGridFacts() {
+  static const config::GridFacts facts = [] {
+    config::GridFacts f;
+    f.methods = vlm::CompressorNames();
+    f.tasks = tasks::TaskNames();
+    f.builtin_llms = BuiltinLlms();
+    f.n_params = &vlm::LlmNonEmbeddingParams;
+    return f;
+  }();
+  return facts;
+}
+
+const config::Schema& ConfigSchema() {
+  static const config::Schema schema = [] {
+    config::SweepVocabulary v;
+    v.job_types = JobTypeNames();
+    v.methods = vlm::CompressorNames();
+    v.tasks = tasks::TaskNames();
+    for (const auto& p : BuiltinGridFacts().builtin_llms) v.llm_presets.push_back(p.name);
+    v.default_job_type = "finetune_eval";
+    v.default_method = "avgpool";
+    v.default_task = v.tasks.front();
+    std::vector<config::KeySpec> keys = config::SweepKeys(v);
+    for (const auto& name : v.job_types) {
+      for (auto& k : FindJobType(name)->Keys()) keys.push_back(std::move(k));
+    }
+    return config::Schema(std::move(keys));
+  }();
+  return schema;
+}
+
+Result<config::Config> LoadConfig(const std::string& path,
+                                  const std::vector<std::string>& overrides) {
+  return config::Config::Load(path, overrides, ConfigSchema());
+}
+
+Result<config::Config> ConfigFromString(const std::string& text, const std::string& name,
+                                        const std::vector<std::string>& overrides) {
+  return config::Config::FromString(text, name, overrides, ConfigSchema());
+}
+
+Result<config::Sweep> PlanSweep(const config::Config& config) {
+  const config::SweepSettings sweep = config::ReadSweepSettings(config);
+  std::shared_ptr<const JobType> type = FindJobType(sweep.job_type);
+  if (type == nullptr) {  // The schema's choices are the registered types.
+    return config::KeyError(config, "job.type",
+                            "job type '" + sweep.job_type + "' is not registered");
+  }
+  PlanContext context;
+  context.ranks_per_job = sweep.ranks_per_job;
+  context.results_path = sweep.output;
+  VLM_ASSIGN_OR_RETURN(std::shared_ptr<const JobSettings> settings, type->Parse(config, context));
+  return config::PlanSweep(config, BuiltinGridFacts(), settings);
+}
+
+std::unique_ptr<Job> CreateJob(const config::Sweep& sweep) {
+  const auto* settings = dynamic_cast<const JobSettings*>(sweep.planner.get());
+  CHECK(settings != nullptr) << "a sweep not planned by jobs::PlanSweep";
+  return settings->MakeJob();
 }
 
 }  // namespace vlmscale::jobs

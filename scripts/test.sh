@@ -50,15 +50,16 @@ selected() {
   done
   return 0
 }
-# The sanitizer builds leave out libtorch (tasks, vlm, train), the vlmscale binary and the
+# The sanitizer builds leave out libtorch (VLMSCALE_WITH_TORCH=OFF), the vlmscale binary and the
 # benchmarks (docs/RELIABILITY.md says what they cover), and compile with -O1 and line tables
 # only (enough for symbolised reports; full -O2 -g costs CI minutes).
 sanitizer_build() {  # DIR "CMAKE OPTIONS" [";more;skipped;components"]
-  local dir=$1 options=$2 skip="tasks;vlm;train;cli${3:-}" flags="-O1 -gline-tables-only -DNDEBUG"
+  local dir=$1 options=$2 skip="cli${3:-}" flags="-O1 -gline-tables-only -DNDEBUG"
   # shellcheck disable=SC2086  # $options is a list of words.
   CC=clang CXX=clang++ cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$flags" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$flags" \
-    -DVLMSCALE_WITH_NCCL=OFF -DVLMSCALE_BUILD_BENCH=OFF "-DVLMSCALE_SKIP_COMPONENTS=$skip" \
+    -DVLMSCALE_WITH_NCCL=OFF -DVLMSCALE_BUILD_BENCH=OFF -DVLMSCALE_WITH_TORCH=OFF \
+    "-DVLMSCALE_SKIP_COMPONENTS=$skip" \
     $options "${launcher[@]}"
   cmake --build "$root/$dir" -j"$jobs"
 }

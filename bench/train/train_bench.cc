@@ -18,6 +18,7 @@
 #include "comm/communicator.h"
 #include "config/config.h"
 #include "config/sweep.h"
+#include "jobs/job_type.h"
 #include "tasks/task.h"
 #include "train/blas_threads.h"
 #include "train/malloc_tuning.h"
@@ -118,14 +119,14 @@ int main(int argc, char** argv) {
               blas_limited ? 1 : 0);
   if (args.sgemm) std::printf("sgemm_gflops %.2f\n", SgemmGflops());
 
-  auto config = config::Config::FromString(
+  auto config = jobs::ConfigFromString(
       "[sweep]\nname = bench\n[grid]\nllm = " + args.preset + "\nvisual_tokens = 16\n", "bench",
       {});
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
     return 1;
   }
-  auto llm = config::FindLlmPreset(*config, args.preset);
+  auto llm = config::FindLlmPreset(*config, jobs::BuiltinGridFacts(), args.preset);
   if (!llm.ok()) {
     std::fprintf(stderr, "%s\n", llm.status().ToString().c_str());
     return 1;

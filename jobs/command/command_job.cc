@@ -21,7 +21,9 @@
 #include <sstream>
 #include <thread>
 
+#include "config/options_table.h"
 #include "core/strings.h"
+#include "jobs/nominal_cost.h"
 
 extern char** environ;
 
@@ -183,23 +185,21 @@ struct CommandLine {
   std::vector<std::pair<std::string, std::string>> env;
 };
 
-Result<CommandLine> ExpandCommand(const config::Config& c,
+Result<CommandLine> ExpandCommand(const CommandOptions& o,
                                   const std::map<std::string, std::string>& values) {
   CommandLine out;
-  if (!c.Has("command.argv")) {
+  if (o.argv_origin.empty()) {
     return Status::InvalidInput("missing required key 'argv' in section [command]");
   }
-  const std::string argv_what = "command.argv (" + c.Get("command.argv").origin + ")";
-  VLM_ASSIGN_OR_RETURN(std::vector<std::string> words,
-                       SplitCommandLine(c.GetString("command.argv"), argv_what, false));
+  const std::string argv_what = "command.argv (" + o.argv_origin + ")";
+  VLM_ASSIGN_OR_RETURN(std::vector<std::string> words, SplitCommandLine(o.argv, argv_what, false));
   for (const auto& w : words) {
     VLM_ASSIGN_OR_RETURN(std::string e, ExpandPlaceholders(w, values, argv_what));
     out.argv.push_back(std::move(e));
   }
   if (out.argv[0].empty()) return Status::InvalidInput(argv_what + ": the program name is empty");
-  const std::string env_what = "command.env (" + c.Get("command.env").origin + ")";
-  VLM_ASSIGN_OR_RETURN(std::vector<std::string> pairs,
-                       SplitCommandLine(c.GetString("command.env"), env_what, true));
+  const std::string env_what = "command.env (" + o.env_origin + ")";
+  VLM_ASSIGN_OR_RETURN(std::vector<std::string> pairs, SplitCommandLine(o.env, env_what, true));
   for (const auto& pr : pairs) {
     size_t eq = pr.find('=');
     std::string name = pr.substr(0, eq);
@@ -218,6 +218,37 @@ Result<CommandLine> ExpandCommand(const config::Config& c,
 
 }  // namespace
 
+const config::OptionsTable<CommandOptions>& Table() {
+  using O = CommandOptions;
+  static const auto* table = [] {
+    auto* t = new config::OptionsTable<O>("command");
+    t->String("command.argv", "argv", [](O& o) -> std::string& { return o.argv; },
+              "Program and arguments (space-separated, double quotes group), with "
+              "{placeholders}. Required for command jobs.",
+              /*required=*/true);
+    t->String("command.env", "env", [](O& o) -> std::string& { return o.env; },
+              "Extra environment, 'NAME=value' pairs separated by spaces (placeholders "
+              "allowed).");
+    t->String("command.metric", "metric", [](O& o) -> std::string& { return o.metric; },
+              "Key of metrics.json holding the error Y (or 'accuracy': error = 1 - accuracy).");
+    t->Double("command.timeout_seconds", "timeout_seconds",
+              [](O& o) -> double& { return o.timeout_seconds; }, 0.0, std::nullopt,
+              "Kill an attempt after this long (0: no limit).");
+    t->Int("command.text_tokens", "text_tokens", [](O& o) -> int64_t& { return o.text_tokens; },
+           0.0, std::nullopt, "Q used for inference FLOPs 2*N*(Q+V) of command jobs.");
+    return t;
+  }();
+  return *table;
+}
+
+CommandOptions ReadCommandOptions(const config::Config& config) {
+  CommandOptions o;
+  Table().Read(config, &o);
+  if (config.Has("command.argv")) o.argv_origin = config.Get("command.argv").origin;
+  o.env_origin = config.Get("command.env").origin;
+  return o;
+}
+
 Status ValidateCommandConfig(const config::Config& config) {
   std::map<std::string, std::string> values;
   for (const auto& kv : config.values()) values[kv.first] = kv.second.text;
@@ -225,7 +256,7 @@ Status ValidateCommandConfig(const config::Config& config) {
                         "run_dir", "job_dir", "attempt", "text_tokens"}) {
     values[k] = "x";
   }
-  return ExpandCommand(config, values).status();
+  return ExpandCommand(ReadCommandOptions(config), values).status();
 }
 
 Result<std::map<std::string, double>> ParseMetricsJson(const std::string& text) {
@@ -396,6 +427,7 @@ Result<std::string> ResolveProgram(const std::string& program, const std::string
 
 class CommandJob : public Job {
  public:
+  explicit CommandJob(CommandOptions options) : options_(std::move(options)) {}
   Status Run(const JobInput& in, const JobEnv& env, JobOutput* out) override {
     out->failure_class = "error";
     Status s = RunChild(in, env, out);
@@ -420,10 +452,9 @@ class CommandJob : public Job {
 
  private:
   Status RunChild(const JobInput& in, const JobEnv& env, JobOutput* out) {
-    const config::Config& c = *in.config;
     const int rank = env.comm->rank(), size = env.comm->size();
     auto values = command::PlaceholderValues(in);
-    VLM_ASSIGN_OR_RETURN(command::CommandLine cmd, command::ExpandCommand(c, values));
+    VLM_ASSIGN_OR_RETURN(command::CommandLine cmd, command::ExpandCommand(options_, values));
 
     // Environment: ours, then the additions (torchrun-style variables), then command.env.
     std::map<std::string, std::string> add;
@@ -548,8 +579,8 @@ class CommandJob : public Job {
     }
 
     // Supervise: heartbeat on output growth, forward stop requests, enforce the timeout.
-    const double timeout = c.GetDouble("command.timeout_seconds");
-    const double grace = c.GetDouble("run.grace_seconds");
+    const double timeout = options_.timeout_seconds;
+    const double grace = env.grace_seconds;
     bool stopping = false, timed_out = false, sent_term = false, sent_kill = false;
     Clock::time_point escalate_from;
     int64_t last_out = out_start, last_err = err_start;
@@ -638,7 +669,7 @@ class CommandJob : public Job {
     if (rank != 0) return Status::OK();  // Only group rank 0's metrics are recorded.
 
     auto metrics = command::ReadMetricsFile(metrics_path);
-    Status ms = metrics.ok() ? command::ApplyErrorMetric(c.GetString("command.metric"), &*metrics)
+    Status ms = metrics.ok() ? command::ApplyErrorMetric(options_.metric, &*metrics)
                              : metrics.status();
     if (!ms.ok()) {
       if (stopping) return Status::Cancelled("stop requested; the command exited without metrics");
@@ -654,10 +685,56 @@ class CommandJob : public Job {
     }
     return Status::OK();
   }
+
+  const CommandOptions options_;
+};
+
+class CommandSettings : public JobSettings {
+ public:
+  CommandSettings(CommandOptions options, std::string identity)
+      : options_(std::move(options)), identity_(std::move(identity)) {}
+  Status CheckPreset(const config::Config&, const config::LlmPreset&) const override {
+    return Status::OK();
+  }
+  // The external trainer has its own encoder: no token-count rule of the built-in model applies.
+  Status CheckPoint(const config::GridPoint&, const config::LlmPreset&) const override {
+    return Status::OK();
+  }
+  std::string IdentityText() const override { return identity_; }
+  int64_t TextTokens(const config::GridPoint&) const override { return options_.text_tokens; }
+  double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
+    return NominalTrainingFlops(point, text_tokens);
+  }
+  std::unique_ptr<Job> MakeJob() const override { return MakeCommandJob(options_); }
+
+ private:
+  CommandOptions options_;
+  std::string identity_;
+};
+
+class CommandType : public JobType {
+ public:
+  std::string name() const override { return "command"; }
+  std::vector<config::KeySpec> Keys() const override { return command::Table().keys(); }
+  Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
+                                                   const PlanContext&) const override {
+    if (!config.Has("command.argv")) {
+      return Status::InvalidInput((config.path().empty() ? std::string("config") : config.path()) +
+                                  ": missing required key 'argv' in section [command] "
+                                  "(job.type = command)");
+    }
+    VLM_RETURN_IF_ERROR(command::ValidateCommandConfig(config));
+    return std::shared_ptr<const JobSettings>(std::make_shared<CommandSettings>(
+        command::ReadCommandOptions(config), config.SectionText("command")));
+  }
 };
 
 }  // namespace
 
-std::unique_ptr<Job> MakeCommandJob() { return std::make_unique<CommandJob>(); }
+std::unique_ptr<Job> MakeCommandJob(const CommandOptions& options) {
+  return std::make_unique<CommandJob>(options);
+}
+
+std::shared_ptr<const JobType> CommandJobType() { return std::make_shared<CommandType>(); }
 
 }  // namespace vlmscale::jobs

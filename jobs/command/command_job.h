@@ -14,11 +14,31 @@
 #include <vector>
 
 #include "core/status.h"
-#include "jobs/job.h"
+#include "jobs/job_type.h"
 
 namespace vlmscale::jobs {
 
-std::unique_ptr<Job> MakeCommandJob();
+struct CommandOptions {
+  // Program and arguments (space-separated, double quotes group), with {placeholders}.
+  // Default: none. REQUIRES: set, at least one word, a non-empty program name.
+  std::string argv;
+  // Extra environment, "NAME=value" pairs separated by spaces (placeholders allowed). Default: "".
+  std::string env;
+  // Key of metrics.json holding the error Y (or "accuracy": error = 1 - accuracy).
+  // Default: "error".
+  std::string metric = "error";
+  // Kill an attempt after this long (0: no limit). Default: 0. REQUIRES: >= 0.
+  double timeout_seconds = 0.0;
+  // Q used for inference FLOPs 2*N*(Q+V) of command jobs. Default: 0. REQUIRES: >= 0.
+  int64_t text_tokens = 0;
+  // Where argv and env came from ("file:line", "--set command.argv", "default"), for messages.
+  std::string argv_origin, env_origin;
+};
+
+// The descriptor registered as "command".
+std::shared_ptr<const JobType> CommandJobType();
+// A command job with `options` (tests; the driver makes jobs through CreateJob).
+std::unique_ptr<Job> MakeCommandJob(const CommandOptions& options);
 
 namespace command {
 
@@ -42,6 +62,9 @@ Result<std::string> ExpandPlaceholders(const std::string& word,
 // job_id, run_dir, job_dir, attempt, text_tokens, plus every resolved key "section.key" of the
 // config. REQUIRES: input.config and input.spec are non-null.
 std::map<std::string, std::string> PlaceholderValues(const JobInput& input);
+
+// Reads [command] of `config` (validated by the schema) into options.
+CommandOptions ReadCommandOptions(const config::Config& config);
 
 // Checks [command] argv and env of `config` against the placeholders any job of it would have
 // (grid fields plus config keys). Returns kInvalidInput naming the key on any problem.

@@ -7,11 +7,10 @@
 #include <new>
 #include <utility>
 
-#include "config/sweep.h"
-#include "jobs/finetune_eval/finetune_eval_setup.h"
 #include "tasks/task.h"
 #include "train/blas_threads.h"
 #include "train/malloc_tuning.h"
+#include "train/trainer.h"
 #include "vlm/vision_encoder.h"
 #include "vlm/vlm.h"
 
@@ -25,15 +24,9 @@ double PeakRssMb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB.
 }
 
-std::string DefaultCacheDir(const config::Config& config) {
-  std::string output = config.GetString("sweep.output");
-  if (output.empty()) output = "results/" + config.GetString("sweep.name") + ".h5";
-  std::filesystem::path path = std::filesystem::absolute(output);
-  return (path.parent_path() / "cache").string();
-}
-
 class FinetuneEvalJob : public Job {
  public:
+  explicit FinetuneEvalJob(const FinetuneEvalOptions& options) : options_(options) {}
   Status Run(const JobInput& input, const JobEnv& env, JobOutput* output) override {
     try {
       return RunOrThrow(input, env, output);
@@ -57,17 +50,21 @@ class FinetuneEvalJob : public Job {
     train::LimitBlasThreads();
     if (env.threads >= 1) torch::set_num_threads(env.threads);
 
-    VLM_ASSIGN_OR_RETURN(FinetuneEvalSetup setup, MakeFinetuneEvalSetup(input));
+    CHECK(input.spec != nullptr);
+    VLM_ASSIGN_OR_RETURN(FinetuneEvalSetup setup,
+                         MakeFinetuneEvalSetup(options_, *input.spec, input.job_dir));
+    std::string error;
+    if (!setup.encoder.IsValid(&error)) return Status::InvalidInput("[model] " + error);
+    if (!setup.train.IsValid(&error)) return Status::InvalidInput(error);
     setup.train.device = env.device;
     // Later jobs of this rank with the same task and seed reuse this encoder's features.
     setup.train.feature_cache_key = vlm::EncoderCachePath(setup.encoder, setup.cache_dir);
     tasks::TaskOptions task_options;
-    task_options.image_size = setup.image_size;
+    task_options.image_size = setup.encoder.image_size;
     VLM_ASSIGN_OR_RETURN(std::unique_ptr<tasks::Task> task,
                          tasks::MakeTask(setup.task, task_options));
-    setup.model.vocab_size = task->vocab_size();
-    setup.model.question_tokens = task->question_tokens();
-    setup.model.num_answers = task->num_answers();
+    CHECK_EQ(setup.model.question_tokens, task->question_tokens());
+    if (!setup.model.IsValid(&error)) return Status::InvalidInput(error);
 
     // Rank 0 loads (or pretrains and caches) the encoder first, so the other ranks of the group
     // only wait on the barrier instead of queueing on the cache lock.
@@ -113,56 +110,14 @@ class FinetuneEvalJob : public Job {
     m["peak_rss_mb"] = PeakRssMb();
     return Status::OK();
   }
+
+  const FinetuneEvalOptions options_;
 };
 
 }  // namespace
 
-Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const JobInput& input) {
-  CHECK(input.config != nullptr && input.spec != nullptr);
-  const config::Config& c = *input.config;
-  const config::GridPoint& point = input.spec->point;
-  FinetuneEvalSetup s;
-  s.task = point.task;
-  s.image_size = c.GetInt("model.image_size");
-  s.encoder.image_size = s.image_size;
-  s.encoder.grid_size = c.GetInt("model.grid_size");
-  s.encoder.vision_width = c.GetInt("model.vision_width");
-  s.encoder.depth = c.GetInt("model.encoder_depth");
-  s.encoder.pretrain_steps = c.GetInt("model.encoder_pretrain_steps");
-  s.encoder.seed = 0;  // One encoder per [model] settings, shared by every job of the sweep.
-  s.cache_dir = c.GetString("model.cache_dir");
-  if (s.cache_dir.empty()) s.cache_dir = DefaultCacheDir(c);
-
-  VLM_ASSIGN_OR_RETURN(config::LlmPreset llm, config::FindLlmPreset(c, point.llm));
-  s.model.width = llm.width;
-  s.model.depth = llm.depth;
-  s.model.heads = llm.heads;
-  s.model.mlp_ratio = llm.mlp_ratio;
-  s.model.grid_size = s.encoder.grid_size;
-  s.model.vision_width = s.encoder.vision_width;
-  s.model.method = point.method;
-  s.model.visual_tokens = point.visual_tokens;
-
-  s.train.seed = static_cast<uint64_t>(point.seed);
-  s.train.steps = c.GetInt("train.steps");
-  s.train.batch_size = c.GetInt("train.batch_size");
-  s.train.lr = c.GetDouble("train.lr");
-  s.train.warmup_steps = c.GetInt("train.warmup_steps");
-  s.train.weight_decay = c.GetDouble("train.weight_decay");
-  s.train.grad_clip = c.GetDouble("train.grad_clip");
-  s.train.log_every = c.GetInt("train.log_every");
-  s.train.eval_examples = c.GetInt("eval.examples");
-  s.train.eval_batch_size = c.GetInt("eval.batch_size");
-  s.train.feature_cache_bytes = int64_t{c.GetInt("run.feature_cache_mb")} << 20;
-  if (!input.job_dir.empty()) {
-    s.train.checkpoint_path = (std::filesystem::path(input.job_dir) / "checkpoint.pt").string();
-  }
-  std::string error;
-  if (!s.encoder.IsValid(&error)) return Status::InvalidInput("[model] " + error);
-  if (!s.train.IsValid(&error)) return Status::InvalidInput(error);
-  return s;
+std::unique_ptr<Job> MakeFinetuneEvalJob(const FinetuneEvalOptions& options) {
+  return std::make_unique<FinetuneEvalJob>(options);
 }
-
-std::unique_ptr<Job> MakeFinetuneEvalJob() { return std::make_unique<FinetuneEvalJob>(); }
 
 }  // namespace vlmscale::jobs

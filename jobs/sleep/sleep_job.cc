@@ -6,7 +6,9 @@
 #include <new>
 #include <thread>
 
+#include "config/options_table.h"
 #include "core/hash.h"
+#include "jobs/nominal_cost.h"
 
 namespace vlmscale::jobs {
 
@@ -32,18 +34,56 @@ bool SleepFor(double seconds, const JobEnv& env, bool heed_stop) {
   return true;
 }
 
+const config::OptionsTable<SleepOptions>& Table() {
+  using O = SleepOptions;
+  static const auto* table = [] {
+    auto* t = new config::OptionsTable<O>("sleep");
+    t->Enum("sleep.mode", "mode", [](O& o) -> std::string& { return o.mode; },
+            {"constant", "cost"},
+            "constant: every job sleeps `seconds`; cost: jobs sleep in proportion to their "
+            "estimated cost, the largest job of the grid sleeping `seconds`.");
+    t->Double("sleep.seconds", "seconds", [](O& o) -> double& { return o.seconds; }, 0.0,
+              std::nullopt, "Sleep duration (see mode).");
+    t->String("sleep.fail", "fail", [](O& o) -> std::string& { return o.fail; },
+              "Grid points that fail, as exclude-style rules (e.g. 'llm=nano,visual_tokens=4').");
+    t->Double("sleep.fail_probability", "fail_probability",
+              [](O& o) -> double& { return o.fail_probability; }, 0.0, 1.0,
+              "Probability that an attempt fails, drawn from a hash of (fail_seed, job id, "
+              "attempt).");
+    t->Int("sleep.fail_seed", "fail_seed", [](O& o) -> int64_t& { return o.fail_seed; }, 0.0,
+           std::nullopt, "Seed of fail_probability draws.");
+    t->Int("sleep.fail_attempts", "fail_attempts",
+           [](O& o) -> int64_t& { return o.fail_attempts; }, 0.0, std::nullopt,
+           "If > 0, failing points fail only on attempts <= this (then succeed): retry tests.");
+    t->Enum("sleep.fail_class", "fail_class", [](O& o) -> std::string& { return o.fail_class; },
+            {"error", "diverged", "oom"},
+            "How failing points fail: error (returns an error), diverged (NaN metric), oom "
+            "(throws std::bad_alloc).");
+    t->String("sleep.hang", "hang", [](O& o) -> std::string& { return o.hang; },
+              "Grid points whose job stops reporting (sleeps ignoring stop requests for "
+              "hang_seconds).");
+    t->Double("sleep.hang_seconds", "hang_seconds",
+              [](O& o) -> double& { return o.hang_seconds; }, 0.0, std::nullopt,
+              "Duration of a hang.");
+    return t;
+  }();
+  return *table;
+}
+
 class SleepJob : public Job {
  public:
+  SleepJob(const SleepOptions& options, const config::GridRules& fail,
+           const config::GridRules& hang)
+      : options_(options), fail_(fail), hang_(hang) {}
+
   Status Run(const JobInput& in, const JobEnv& env, JobOutput* out) override {
-    const config::Config& c = *in.config;
     const config::JobSpec& spec = *in.spec;
     double max_cost = in.sweep != nullptr ? in.sweep->max_est_cost : 0.0;
-    double seconds = SleepSeconds(c, spec, max_cost);
+    double seconds = SleepSeconds(options_, spec, max_cost);
 
-    VLM_ASSIGN_OR_RETURN(bool hang, config::PointMatchesRules(c, "sleep.hang", spec.point));
-    if (hang) {
+    if (hang_.Matches(spec.point)) {
       // A hung job: no heartbeat, deaf to stop requests, for hang_seconds.
-      SleepFor(c.GetDouble("sleep.hang_seconds"), env, /*heed_stop=*/false);
+      SleepFor(options_.hang_seconds, env, /*heed_stop=*/false);
     }
     auto start = std::chrono::steady_clock::now();
     if (seconds > 0 && !SleepFor(seconds, env, /*heed_stop=*/true)) {
@@ -52,13 +92,13 @@ class SleepJob : public Job {
     out->train_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    VLM_ASSIGN_OR_RETURN(bool fail_point, config::PointMatchesRules(c, "sleep.fail", spec.point));
-    int64_t fail_attempts = c.GetInt("sleep.fail_attempts");
+    bool fail_point = fail_.Matches(spec.point);
+    const int64_t fail_attempts = options_.fail_attempts;
     if (fail_point && fail_attempts > 0 && in.attempt > fail_attempts) fail_point = false;
-    bool fail_draw = Draw(c.GetInt("sleep.fail_seed"), spec.id, in.attempt) <
-                     c.GetDouble("sleep.fail_probability");
+    bool fail_draw =
+        Draw(options_.fail_seed, spec.id, in.attempt) < options_.fail_probability;
     if (fail_point || fail_draw) {
-      const std::string& how = c.GetString("sleep.fail_class");
+      const std::string& how = options_.fail_class;
       if (how == "oom") throw std::bad_alloc();
       if (how == "diverged") {
         out->metrics["error"] = std::nan("");
@@ -86,18 +126,68 @@ class SleepJob : public Job {
     return Status::OK();
   }
   bool UsesDirectories() const override { return false; }
+
+ private:
+  const SleepOptions options_;
+  const config::GridRules fail_, hang_;
+};
+
+class SleepSettings : public JobSettings {
+ public:
+  SleepSettings(SleepOptions options, config::GridRules fail, config::GridRules hang,
+                std::string identity)
+      : options_(std::move(options)),
+        fail_(std::move(fail)),
+        hang_(std::move(hang)),
+        identity_(std::move(identity)) {}
+
+  Status CheckPreset(const config::Config&, const config::LlmPreset&) const override {
+    return Status::OK();
+  }
+  Status CheckPoint(const config::GridPoint&, const config::LlmPreset&) const override {
+    return Status::OK();
+  }
+  std::string IdentityText() const override { return identity_; }
+  int64_t TextTokens(const config::GridPoint& point) const override {
+    return TaskTextTokens(point.task);
+  }
+  double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
+    return NominalTrainingFlops(point, text_tokens);
+  }
+  std::unique_ptr<Job> MakeJob() const override {
+    return std::make_unique<SleepJob>(options_, fail_, hang_);
+  }
+
+ private:
+  SleepOptions options_;
+  config::GridRules fail_, hang_;
+  std::string identity_;
+};
+
+class SleepType : public JobType {
+ public:
+  std::string name() const override { return "sleep"; }
+  std::vector<config::KeySpec> Keys() const override { return Table().keys(); }
+  Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
+                                                   const PlanContext&) const override {
+    SleepOptions options;
+    Table().Read(config, &options);
+    // Rule mistakes surface at plan time.
+    VLM_ASSIGN_OR_RETURN(config::GridRules fail, config::GridRules::Parse(config, "sleep.fail"));
+    VLM_ASSIGN_OR_RETURN(config::GridRules hang, config::GridRules::Parse(config, "sleep.hang"));
+    return std::shared_ptr<const JobSettings>(std::make_shared<SleepSettings>(
+        options, std::move(fail), std::move(hang), config.SectionText("sleep")));
+  }
 };
 
 }  // namespace
 
-double SleepSeconds(const config::Config& config, const config::JobSpec& spec, double max_cost) {
-  double seconds = config.GetDouble("sleep.seconds");
-  if (config.GetString("sleep.mode") == "cost" && max_cost > 0) {
-    seconds *= spec.est_cost / max_cost;
-  }
+double SleepSeconds(const SleepOptions& options, const config::JobSpec& spec, double max_cost) {
+  double seconds = options.seconds;
+  if (options.mode == "cost" && max_cost > 0) seconds *= spec.est_cost / max_cost;
   return seconds;
 }
 
-std::unique_ptr<Job> MakeSleepJob() { return std::make_unique<SleepJob>(); }
+std::shared_ptr<const JobType> SleepJobType() { return std::make_shared<SleepType>(); }
 
 }  // namespace vlmscale::jobs

@@ -5,16 +5,43 @@
 #define VLMSCALE_JOBS_SLEEP_SLEEP_JOB_H_
 
 #include <memory>
+#include <string>
 
-#include "jobs/job.h"
+#include "jobs/job_type.h"
 
 namespace vlmscale::jobs {
 
-std::unique_ptr<Job> MakeSleepJob();
+struct SleepOptions {
+  // constant: every job sleeps `seconds`; cost: jobs sleep in proportion to their estimated cost,
+  // the largest job of the grid sleeping `seconds`. Default: "constant".
+  std::string mode = "constant";
+  // Sleep duration (see mode). Default: 0. REQUIRES: >= 0.
+  double seconds = 0.0;
+  // Grid points that fail, as exclude-style rules (e.g. "llm=nano,visual_tokens=4"). Default: "".
+  std::string fail;
+  // Probability that an attempt fails, drawn from a hash of (fail_seed, job id, attempt).
+  // Default: 0. REQUIRES: 0 <= fail_probability <= 1.
+  double fail_probability = 0.0;
+  // Seed of fail_probability draws. Default: 0.
+  int64_t fail_seed = 0;
+  // If > 0, failing points fail only on attempts <= this (then succeed): retry tests. Default: 0.
+  int64_t fail_attempts = 0;
+  // How failing points fail: error (returns an error), diverged (NaN metric), oom (throws
+  // std::bad_alloc). Default: "error".
+  std::string fail_class = "error";
+  // Grid points whose job stops reporting (sleeps ignoring stop requests for hang_seconds).
+  // Default: "".
+  std::string hang;
+  // Duration of a hang. Default: 3600. REQUIRES: >= 0.
+  double hang_seconds = 3600.0;
+};
 
-// Seconds a job sleeps: sleep.seconds (constant mode) or sleep.seconds * est_cost / max_cost
+// The descriptor registered as "sleep".
+std::shared_ptr<const JobType> SleepJobType();
+
+// Seconds a job sleeps: options.seconds (constant mode) or options.seconds * est_cost / max_cost
 // (cost mode, max_cost the largest estimated cost of the grid).
-double SleepSeconds(const config::Config& config, const config::JobSpec& spec, double max_cost);
+double SleepSeconds(const SleepOptions& options, const config::JobSpec& spec, double max_cost);
 
 }  // namespace vlmscale::jobs
 

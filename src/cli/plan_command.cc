@@ -7,7 +7,7 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/sweep.h"
-#include "jobs/command/command_job.h"
+#include "jobs/job_type.h"
 #include "core/strings.h"
 
 namespace vlmscale::cli {
@@ -52,14 +52,10 @@ int RunPlanCommand(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (!s.ok()) return ReportError("plan", s);
-  Result<config::Config> cfg = config::Config::Load(config_path, sets);
+  Result<config::Config> cfg = jobs::LoadConfig(config_path, sets);
   if (!cfg.ok()) return ReportError("plan", cfg.status());
-  Result<config::Sweep> sweep = config::PlanSweep(*cfg);
+  Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return ReportError("plan", sweep.status());
-  if (sweep->job_type == "command") {
-    Status cs = jobs::command::ValidateCommandConfig(*cfg);
-    if (!cs.ok()) return ReportError("plan", cs);
-  }
   if (vm["json"].as<bool>()) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& j : sweep->jobs) {

@@ -8,7 +8,7 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/sweep.h"
-#include "jobs/command/command_job.h"
+#include "jobs/job_type.h"
 #include "driver/driver.h"
 
 namespace vlmscale::cli {
@@ -67,14 +67,10 @@ int RunRunCommand(const std::vector<std::string>& args) {
   } else if (log_format != "text") {
     return fail(Status::InvalidInput("--log-format: expected text or json, got '" + log_format + "'"));
   }
-  Result<config::Config> cfg = config::Config::Load(config_path, sets);
+  Result<config::Config> cfg = jobs::LoadConfig(config_path, sets);
   if (!cfg.ok()) return fail(cfg.status());
-  Result<config::Sweep> sweep = config::PlanSweep(*cfg);
+  Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return fail(sweep.status());
-  if (sweep->job_type == "command") {
-    Status cs = jobs::command::ValidateCommandConfig(*cfg);
-    if (!cs.ok()) return fail(cs);
-  }
   int code = driver::RunSweep(*cfg, *sweep, opts);
   return finish(code);
 }

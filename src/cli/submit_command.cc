@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "config/sweep.h"
 #include "core/strings.h"
+#include "jobs/job_type.h"
 
 extern char** environ;
 
@@ -170,9 +171,9 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (!s.ok()) return ReportError("submit", s);
-  Result<config::Config> cfg = config::Config::Load(config_path, sets);
+  Result<config::Config> cfg = jobs::LoadConfig(config_path, sets);
   if (!cfg.ok()) return ReportError("submit", cfg.status());
-  Result<config::Sweep> sweep = config::PlanSweep(*cfg);
+  Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return ReportError("submit", sweep.status());
 
   // SLURM options: [slurm] section, then flags.
@@ -233,7 +234,7 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
 
   // The snapshot is the resolved config with the results path made absolute, so it means the
   // same from any directory. [sweep] settings do not enter job ids.
-  Result<config::Config> resolved = config::Config::FromString(cfg->ResolvedText(), config_path,
+  Result<config::Config> resolved = jobs::ConfigFromString(cfg->ResolvedText(), config_path,
                                                                {"sweep.output=" + sweep->output});
   if (!resolved.ok()) {
     return ReportError("submit", resolved.status().WithPrefix("internal: the resolved config "

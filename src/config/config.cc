@@ -38,7 +38,7 @@ bool IsNameChar(char c) {
 std::string DisplaySection(const std::string& section) { return "[" + section + "]"; }
 
 // Checks that a section name is known (or an [llm.NAME] section). Returns "" or the problem.
-std::string CheckSection(const std::string& section) {
+std::string CheckSection(const Schema& schema, const std::string& section) {
   if (StartsWith(section, "llm.")) {
     std::string name = section.substr(4);
     if (name.empty()) return "section [llm.] needs a preset name, e.g. [llm.mymodel]";
@@ -51,7 +51,7 @@ std::string CheckSection(const std::string& section) {
     return "";
   }
   std::vector<std::string> sections;
-  for (const auto& s : SchemaSections()) {
+  for (const auto& s : schema.Sections()) {
     if (s == section) return "";
     sections.push_back(s == "llm.*" ? "llm.NAME" : s);
   }
@@ -62,23 +62,31 @@ std::string CheckSection(const std::string& section) {
 }
 
 // Checks that "section.key" is in the schema. Returns "" or the problem (with the closest key).
-std::string CheckKey(const std::string& full_key) {
+std::string CheckKey(const Schema& schema, const std::string& full_key) {
   size_t dot = full_key.rfind('.');
   if (dot == std::string::npos || dot == 0) {
     return "'" + full_key + "' is not of the form section.key";
   }
   std::string section = full_key.substr(0, dot);
   std::string key = full_key.substr(dot + 1);
-  std::string problem = CheckSection(section);
+  std::string problem = CheckSection(schema, section);
   if (!problem.empty()) return problem;
-  if (FindKeySpec(full_key) != nullptr) return "";
-  std::vector<std::string> keys = SectionKeys(section);
+  if (schema.Find(full_key) != nullptr) return "";
+  std::vector<std::string> keys = schema.SectionKeys(section);
   std::string hint = ClosestMatch(key, keys);
   return "unknown key '" + key + "' in section " + DisplaySection(section) +
          (hint.empty() ? " (known: " + Join(keys, ", ") + ")" : "; did you mean '" + hint + "'?");
 }
 
+bool OutOfRange(const KeySpec& spec, double v) {
+  return (spec.min && v < *spec.min) || (spec.max && v > *spec.max);
+}
+
 std::string DescribeMin(const KeySpec& spec, bool integer) {
+  if (spec.max) {
+    return std::string(integer ? "an integer" : "a number") + " in [" +
+           ShortestNumber(spec.min.value_or(-1e308)) + ", " + ShortestNumber(*spec.max) + "]";
+  }
   if (!spec.min) return integer ? "an integer" : "a number";
   if (*spec.min == 0.0) return integer ? "a non-negative integer" : "a non-negative number";
   if (*spec.min == 1.0 && integer) return "a positive integer";
@@ -95,12 +103,12 @@ std::string CheckValue(const KeySpec& spec, const std::string& full_key, const s
       return "";
     case KeyType::kInt: {
       auto v = ParseInt(value);
-      if (!v || (spec.min && *v < *spec.min)) return expected(DescribeMin(spec, true));
+      if (!v || OutOfRange(spec, static_cast<double>(*v))) return expected(DescribeMin(spec, true));
       return "";
     }
     case KeyType::kDouble: {
       auto v = ParseDouble(value);
-      if (!v || (spec.min && *v < *spec.min)) return expected(DescribeMin(spec, false));
+      if (!v || OutOfRange(spec, *v)) return expected(DescribeMin(spec, false));
       return "";
     }
     case KeyType::kBool:
@@ -130,7 +138,7 @@ std::string CheckValue(const KeySpec& spec, const std::string& full_key, const s
         }
         if (integer) {
           auto v = ParseInt(item);
-          if (!v || (spec.min && *v < *spec.min)) {
+          if (!v || OutOfRange(spec, static_cast<double>(*v))) {
             return "key '" + full_key + "': expected " + what + ", got '" + item + "' in '" +
                    value + "'";
           }
@@ -147,11 +155,11 @@ std::string CheckValue(const KeySpec& spec, const std::string& full_key, const s
 
 // Scans text in Boost.Program_options' config-file syntax, recording line numbers, and rejects
 // malformed lines, keys outside sections, unknown sections/keys and duplicate keys.
-Status Scan(const std::string& text, const std::string& name, std::vector<ScannedEntry>* out) {
+Status Scan(const Schema& schema, const std::string& text, const std::string& name,
+            std::vector<ScannedEntry>* out) {
   std::istringstream in(text);
   std::string raw;
   std::string section;
-  int section_line = 0;
   int line_no = 0;
   std::map<std::string, int> first_line;
   while (std::getline(in, raw)) {
@@ -184,8 +192,7 @@ Status Scan(const std::string& text, const std::string& name, std::vector<Scanne
         return Status::InvalidInput(Where(name, line_no) + ": spaces inside the section header '" +
                                     line + "'; write '[" + section + "]'");
       }
-      section_line = line_no;
-      std::string problem = CheckSection(section);
+      std::string problem = CheckSection(schema, section);
       if (!problem.empty()) return Status::InvalidInput(Where(name, line_no) + ": " + problem);
       continue;
     }
@@ -205,7 +212,7 @@ Status Scan(const std::string& text, const std::string& name, std::vector<Scanne
                                   "' is outside any section; put it under a [section] header");
     }
     std::string full = section + "." + key;
-    std::string problem = CheckKey(full);
+    std::string problem = CheckKey(schema, full);
     if (!problem.empty()) return Status::InvalidInput(Where(name, line_no) + ": " + problem);
     auto [it, inserted] = first_line.emplace(full, line_no);
     if (!inserted) {
@@ -214,7 +221,6 @@ Status Scan(const std::string& text, const std::string& name, std::vector<Scanne
     }
     out->push_back({full, value, line_no});
   }
-  (void)section_line;
   return Status::OK();
 }
 
@@ -236,7 +242,8 @@ Status ParseWithBoost(const std::string& text, const std::string& name,
 
 }  // namespace
 
-Result<Config> Config::Load(const std::string& path, const std::vector<std::string>& overrides) {
+Result<Config> Config::Load(const std::string& path, const std::vector<std::string>& overrides,
+                            const Schema& schema) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
     return Status::InvalidInput(path + ": cannot read config file: " + std::strerror(errno));
@@ -251,15 +258,16 @@ Result<Config> Config::Load(const std::string& path, const std::vector<std::stri
   std::stringstream buf;
   buf << in.rdbuf();
   if (in.bad()) return Status::InvalidInput(path + ": error while reading the config file");
-  Result<Config> r = FromString(buf.str(), path, overrides);
+  Result<Config> r = FromString(buf.str(), path, overrides, schema);
   if (r.ok()) r->path_ = path;
   return r;
 }
 
 Result<Config> Config::FromString(const std::string& text, const std::string& name,
-                                  const std::vector<std::string>& overrides) {
+                                  const std::vector<std::string>& overrides,
+                                  const Schema& schema) {
   std::vector<ScannedEntry> scanned;
-  VLM_RETURN_IF_ERROR(Scan(text, name, &scanned));
+  VLM_RETURN_IF_ERROR(Scan(schema, text, name, &scanned));
   std::map<std::string, std::string> parsed;
   VLM_RETURN_IF_ERROR(ParseWithBoost(text, name, &parsed));
 
@@ -279,34 +287,34 @@ Result<Config> Config::FromString(const std::string& text, const std::string& na
       return Status::InvalidInput("--set '" + o + "': expected section.key=value");
     }
     std::string key = Trim(o.substr(0, eq));
-    std::string problem = CheckKey(key);
+    std::string problem = CheckKey(schema, key);
     if (!problem.empty()) return Status::InvalidInput("--set '" + o + "': " + problem);
     config.values_[key] = Value{Trim(o.substr(eq + 1)), "--set " + key};
   }
   // Types of every set value.
   for (const auto& [key, value] : config.values_) {
-    const KeySpec* spec = FindKeySpec(key);
+    const KeySpec* spec = schema.Find(key);
     CHECK(spec != nullptr) << key;
     std::string problem = CheckValue(*spec, key, value.text);
     if (!problem.empty()) return Status::InvalidInput(value.origin + ": " + problem);
   }
   // Required keys and defaults (not for the llm.* template).
-  for (const auto& spec : Schema()) {
-    if (std::string(spec.section) == "llm.*") continue;
-    std::string key = std::string(spec.section) + "." + spec.key;
+  for (const auto& spec : schema.keys()) {
+    if (spec.section == "llm.*") continue;
+    std::string key = spec.FullKey();
     if (config.values_.count(key)) continue;
     if (spec.required) {
       return Status::InvalidInput(name + ": missing required key '" + spec.key + "' in section [" +
                                   spec.section + "]");
     }
-    if (spec.default_value != nullptr) config.values_[key] = Value{spec.default_value, "default"};
+    if (spec.default_value) config.values_[key] = Value{*spec.default_value, "default"};
   }
   // Defaults inside each [llm.NAME].
   for (const auto& llm : config.UserLlmNames()) {
-    for (const auto& spec : Schema()) {
-      if (std::string(spec.section) != "llm.*" || spec.default_value == nullptr) continue;
+    for (const auto& spec : schema.keys()) {
+      if (spec.section != "llm.*" || !spec.default_value) continue;
       std::string key = "llm." + llm + "." + spec.key;
-      if (!config.values_.count(key)) config.values_[key] = Value{spec.default_value, "default"};
+      if (!config.values_.count(key)) config.values_[key] = Value{*spec.default_value, "default"};
     }
   }
   if (config.values_.at("sweep.output").text.empty()) {
@@ -333,12 +341,6 @@ int64_t Config::GetInt(const std::string& key) const {
 double Config::GetDouble(const std::string& key) const {
   auto v = ParseDouble(Get(key).text);
   CHECK(v.has_value()) << key << " is not a number (validation missed it)";
-  return *v;
-}
-
-bool Config::GetBool(const std::string& key) const {
-  auto v = ParseBool(Get(key).text);
-  CHECK(v.has_value()) << key << " is not a boolean (validation missed it)";
   return *v;
 }
 

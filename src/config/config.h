@@ -1,5 +1,6 @@
 // Config: a sweep configuration file (INI in Boost.Program_options' config-file syntax) plus
-// `--set section.key=value` overrides, validated against the schema (config/schema.h).
+// `--set section.key=value` overrides, validated against a Schema (config/schema.h) that the
+// caller assembles (jobs::ConfigSchema()).
 //
 // Every value has an origin ("FILE:LINE", "--set", or "default") so errors can name it.
 #ifndef VLMSCALE_CONFIG_CONFIG_H_
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/schema.h"
 #include "core/status.h"
 
 namespace vlmscale::config {
@@ -24,17 +26,18 @@ class Config {
   // Reads `path`, applies `overrides` ("section.key=value", in order) and validates every key
   // and value against the schema. Returns kInvalidInput with one line naming file, line, key,
   // what was expected and the closest valid spelling on any problem.
-  static Result<Config> Load(const std::string& path, const std::vector<std::string>& overrides);
+  static Result<Config> Load(const std::string& path, const std::vector<std::string>& overrides,
+                             const Schema& schema);
   // Same, from text; `name` stands for the file name in messages.
   static Result<Config> FromString(const std::string& text, const std::string& name,
-                                   const std::vector<std::string>& overrides);
+                                   const std::vector<std::string>& overrides,
+                                   const Schema& schema);
 
   // Typed access to "section.key". Keys with schema defaults always resolve.
   // REQUIRES: the key is in the schema (or an [llm.NAME] key that is set); CHECK-fails otherwise.
   const std::string& GetString(const std::string& key) const;
   int64_t GetInt(const std::string& key) const;
   double GetDouble(const std::string& key) const;
-  bool GetBool(const std::string& key) const;
   std::vector<std::string> GetList(const std::string& key) const;  // Comma-separated.
   bool Has(const std::string& key) const;  // Set explicitly or has a default.
   bool IsSet(const std::string& key) const;  // Set in the file or by --set.

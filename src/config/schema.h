@@ -1,5 +1,10 @@
 // The schema of sweep configuration files: every section and key, its type, default and meaning.
-// docs/CONFIG.md documents the same table (a test checks every key appears there).
+//
+// config owns the parsing and the keys of the sweep itself ([sweep], [grid], [llm.NAME], [job],
+// [run], [slurm]); every other key is declared by the component whose Options it fills (a job type
+// registers its keys with an OptionsTable, options_table.h). The caller assembles the full Schema
+// (jobs::ConfigSchema()) and hands it to Config::Load. docs/CONFIG.md's key table is generated
+// from it (`vlmscale keys --markdown`; a test keeps the two in step).
 #ifndef VLMSCALE_CONFIG_SCHEMA_H_
 #define VLMSCALE_CONFIG_SCHEMA_H_
 
@@ -11,32 +16,65 @@ namespace vlmscale::config {
 
 enum class KeyType {
   kString,
-  kInt,         // Integer; `min` applies.
-  kDouble,      // Finite number; `min` applies.
+  kInt,     // Integer; `min` and `max` apply.
+  kDouble,  // Finite number; `min` and `max` apply.
   kBool,
   kEnum,        // One of `choices`.
-  kIntList,     // Comma-separated integers, non-empty; `min` applies to each.
+  kIntList,     // Comma-separated integers, non-empty; `min` and `max` apply to each.
   kStringList,  // Comma-separated non-empty strings.
 };
 
 struct KeySpec {
-  const char* section;        // "grid", or "llm.*" for every [llm.NAME] section.
-  const char* key;
-  KeyType type;
-  const char* default_value;  // nullptr: no default (required when `required`, else optional).
-  bool required;
-  std::optional<double> min;  // Inclusive lower bound for numbers.
+  std::string section;  // "grid", or "llm.*" for every [llm.NAME] section.
+  std::string key;
+  KeyType type = KeyType::kString;
+  std::optional<std::string> default_value;  // None: no default (required when `required`).
+  bool required = false;
+  std::optional<double> min;  // Inclusive bounds for numbers.
+  std::optional<double> max;
   std::vector<std::string> choices;  // kEnum values.
-  const char* doc;
+  std::string doc;
+  std::string owner;  // Who declares it: "sweep", "finetune_eval", ... (docs).
+
+  std::string FullKey() const { return section + "." + key; }
 };
 
-const std::vector<KeySpec>& Schema();
-// Section names ("llm.*" stands for user LLM presets).
-std::vector<std::string> SchemaSections();
-// The spec of "section.key", or nullptr. "llm.foo.width" resolves to the "llm.*" entry.
-const KeySpec* FindKeySpec(const std::string& full_key);
-// Keys of a section, e.g. "train" -> {"steps", "batch_size", ...}.
-std::vector<std::string> SectionKeys(const std::string& section);
+// A set of keys, in declaration order. Sections and keys are unique.
+class Schema {
+ public:
+  Schema() = default;
+  // REQUIRES: no key declared twice (CHECK-fails: a programmer error).
+  explicit Schema(std::vector<KeySpec> keys);
+
+  const std::vector<KeySpec>& keys() const { return keys_; }
+  // The spec of "section.key", or nullptr. "llm.foo.width" resolves to the "llm.*" entry.
+  const KeySpec* Find(const std::string& full_key) const;
+  // Section names in declaration order ("llm.*" stands for user LLM presets).
+  std::vector<std::string> Sections() const;
+  // Keys of a section, e.g. "train" -> {"steps", "batch_size", ...}.
+  std::vector<std::string> SectionKeys(const std::string& section) const;
+  // The key table of docs/CONFIG.md: one markdown table per section.
+  std::string Markdown() const;
+
+ private:
+  std::vector<KeySpec> keys_;
+};
+
+// What the sweep keys' documentation and choices list: the registered job types, compressors,
+// tasks and built-in LLM presets (config knows none of them itself).
+struct SweepVocabulary {
+  std::vector<std::string> job_types;
+  std::vector<std::string> methods;
+  std::vector<std::string> tasks;
+  std::vector<std::string> llm_presets;
+  std::string default_job_type, default_method, default_task;
+};
+
+// The keys config owns: [sweep], [grid], [llm.*], [job], [run], [slurm].
+std::vector<KeySpec> SweepKeys(const SweepVocabulary& vocabulary);
+
+// The shortest decimal text that reads back as exactly `v` ("0.003", "1", "3600", "1e+09").
+std::string ShortestNumber(double v);
 
 }  // namespace vlmscale::config
 

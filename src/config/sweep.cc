@@ -8,80 +8,11 @@
 #include <map>
 #include <set>
 
+#include "core/check.h"
 #include "core/hash.h"
 #include "core/strings.h"
 
 namespace vlmscale::config {
-
-double LlmNonEmbeddingParams(int64_t width, int64_t depth, int64_t mlp_ratio) {
-  const double d = static_cast<double>(width);
-  const double r = static_cast<double>(mlp_ratio);
-  const double attention = 4.0 * d * d + 4.0 * d;   // qkv (3d^2+3d) + out (d^2+d)
-  const double mlp = 2.0 * r * d * d + r * d + d;   // d->rd (rd^2+rd) + rd->d (rd^2+d)
-  const double norms = 4.0 * d;                     // two LayerNorms (weight+bias)
-  return static_cast<double>(depth) * (attention + mlp + norms) + 2.0 * d;  // + final LayerNorm
-}
-
-const std::vector<LlmPreset>& BuiltinLlmPresets() {
-  static const std::vector<LlmPreset> presets = [] {
-    std::vector<LlmPreset> p = {
-        {"nano", 32, 2, 2, 4, 0, true},   {"micro", 48, 3, 3, 4, 0, true},
-        {"mini", 64, 4, 4, 4, 0, true},   {"small", 96, 6, 4, 4, 0, true},
-        {"base", 128, 8, 8, 4, 0, true},
-    };
-    for (auto& x : p) x.n_params = LlmNonEmbeddingParams(x.width, x.depth, x.mlp_ratio);
-    return p;
-  }();
-  return presets;
-}
-
-const std::vector<std::string>& KnownMethods() {
-  static const std::vector<std::string> m = {"none", "avgpool", "tokenpacker", "quecc", "topk"};
-  return m;
-}
-
-const std::vector<std::string>& KnownTasks() {
-  static const std::vector<std::string> t = {"shapes", "glyphs"};
-  return t;
-}
-
-const std::vector<std::string>& KnownJobTypes() {
-  static const std::vector<std::string> t = {"sleep", "finetune_eval", "command"};
-  return t;
-}
-
-int64_t TaskQuestionTokens(const std::string& task) {
-  if (task == "shapes") return 8;
-  if (task == "glyphs") return 8;
-  return 0;
-}
-
-std::string CheckMethodTokens(const std::string& method, int64_t v, int64_t g) {
-  const int64_t all = g * g;
-  if (v < 1) return "at least 1 visual token";
-  if (method == "none") {
-    if (v != all) {
-      return "method 'none' keeps all G*G = " + std::to_string(all) +
-             " encoder tokens (model.grid_size = " + std::to_string(g) + "), so visual_tokens = " +
-             std::to_string(all);
-    }
-    return "";
-  }
-  if (v > all) {
-    return "at most G*G = " + std::to_string(all) + " visual tokens (model.grid_size = " +
-           std::to_string(g) + ")";
-  }
-  if (method == "topk") return "";
-  int64_t s = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(v))));
-  if (s * s != v) {
-    return "a perfect square for grid-based method '" + method + "' (1, 4, 9, 16, ...)";
-  }
-  if ((method == "tokenpacker" || method == "quecc") && g % s != 0) {
-    return "sqrt(visual_tokens) dividing model.grid_size = " + std::to_string(g) + " for method '" +
-           method + "' (each query covers a k x k region, k = G / sqrt(V))";
-  }
-  return "";
-}
 
 namespace {
 
@@ -93,10 +24,6 @@ const std::vector<std::string>& GridKeys() {
 std::string ConfigName(const Config& c) { return c.path().empty() ? "config" : c.path(); }
 
 std::string Origin(const Config& c, const std::string& key) { return c.Get(key).origin; }
-
-Status KeyError(const Config& c, const std::string& key, const std::string& msg) {
-  return Status::InvalidInput(Origin(c, key) + ": key '" + key + "': " + msg);
-}
 
 // A rule: all conditions key=value must hold.
 using Rule = std::vector<std::pair<std::string, std::string>>;
@@ -166,15 +93,25 @@ bool RuleMatches(const Rule& rule, const GridPoint& p) {
 
 }  // namespace
 
-Result<bool> PointMatchesRules(const Config& config, const std::string& key, const GridPoint& p) {
-  VLM_ASSIGN_OR_RETURN(std::vector<Rule> rules, ParseRules(config, key));
-  for (const auto& rule : rules) {
+Status KeyError(const Config& c, const std::string& key, const std::string& msg) {
+  return Status::InvalidInput(Origin(c, key) + ": key '" + key + "': " + msg);
+}
+
+Result<GridRules> GridRules::Parse(const Config& config, const std::string& key) {
+  GridRules r;
+  VLM_ASSIGN_OR_RETURN(r.rules_, ParseRules(config, key));
+  return r;
+}
+
+bool GridRules::Matches(const GridPoint& p) const {
+  for (const auto& rule : rules_) {
     if (RuleMatches(rule, p)) return true;
   }
   return false;
 }
 
-Result<LlmPreset> FindLlmPreset(const Config& config, const std::string& name) {
+Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,
+                                const std::string& name) {
   std::string prefix = "llm." + name + ".";
   auto user = config.UserLlmNames();
   if (std::find(user.begin(), user.end(), name) != user.end()) {
@@ -190,122 +127,78 @@ Result<LlmPreset> FindLlmPreset(const Config& config, const std::string& name) {
     if (config.Has(prefix + "n_params")) {
       p.n_params = config.GetDouble(prefix + "n_params");
     } else if (p.width > 0 && p.depth > 0) {
-      p.n_params = LlmNonEmbeddingParams(p.width, p.depth, p.mlp_ratio);
+      p.n_params = facts.n_params(p.width, p.depth, p.mlp_ratio);
     }
     return p;
   }
-  for (const auto& p : BuiltinLlmPresets()) {
+  std::vector<std::string> builtin;
+  for (const auto& p : facts.builtin_llms) {
     if (p.name == name) return p;
+    builtin.push_back(p.name);
   }
   std::vector<std::string> names = user;
-  for (const auto& p : BuiltinLlmPresets()) names.push_back(p.name);
+  names.insert(names.end(), builtin.begin(), builtin.end());
   std::string hint = ClosestMatch(name, names);
-  return Status::InvalidInput("unknown llm preset '" + name + "' (built-in: nano, micro, mini, " +
-                              "small, base; or define [llm." + name + "])" +
+  return Status::InvalidInput("unknown llm preset '" + name + "' (built-in: " + Join(builtin, ", ") +
+                              "; or define [llm." + name + "])" +
                               (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
 }
 
-std::string JobIdentityText(const Config& config, const GridPoint& p, const LlmPreset& llm) {
+std::string JobIdentityText(const GridPoint& p, const LlmPreset& llm, const std::string& job_type,
+                            const std::string& settings_text) {
   std::string t = "vlmscale-job-v1\n";
   t += "llm=" + p.llm + "\nvisual_tokens=" + std::to_string(p.visual_tokens) +
        "\nmethod=" + p.method + "\ntask=" + p.task + "\nseed=" + std::to_string(p.seed) + "\n";
   t += "llm.width=" + std::to_string(llm.width) + "\nllm.depth=" + std::to_string(llm.depth) +
        "\nllm.heads=" + std::to_string(llm.heads) + "\nllm.mlp_ratio=" +
        std::to_string(llm.mlp_ratio) + "\nllm.n_params=" + FormatNumber(llm.n_params, 17) + "\n";
-  const std::string& type = config.GetString("job.type");
-  t += "job.type=" + type + "\n";
-  if (type == "sleep") {
-    t += config.SectionText("sleep");
-  } else if (type == "command") {
-    t += config.SectionText("command");
-  } else {
-    std::string model = config.SectionText("model");
-    // The cache location does not change results.
-    std::string filtered;
-    for (const auto& line : SplitTrimmed(model, '\n')) {
-      if (!line.empty() && !StartsWith(line, "model.cache_dir=")) filtered += line + "\n";
-    }
-    t += filtered + config.SectionText("train") + config.SectionText("eval");
-  }
-  return t;
+  t += "job.type=" + job_type + "\n";
+  return t + settings_text;
 }
 
-Result<Sweep> PlanSweep(const Config& c) {
-  Sweep sweep;
-  sweep.name = c.GetString("sweep.name");
-  if (Trim(sweep.name).empty()) return KeyError(c, "sweep.name", "expected a non-empty name");
-  sweep.output = AbsolutePath(c.GetString("sweep.output"));
-  sweep.job_type = c.GetString("job.type");
+SweepSettings ReadSweepSettings(const Config& c) {
+  SweepSettings s;
+  s.name = c.GetString("sweep.name");
+  s.output = AbsolutePath(c.GetString("sweep.output"));
+  s.job_type = c.GetString("job.type");
+  s.ranks_per_job = c.GetInt("run.ranks_per_job");
+  return s;
+}
 
-  VLM_RETURN_IF_ERROR(CheckNames(c, "grid.method", KnownMethods(), "method"));
-  VLM_RETURN_IF_ERROR(CheckNames(c, "grid.task", KnownTasks(), "task"));
+Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
+                        std::shared_ptr<const JobTypePlanner> planner_ptr) {
+  CHECK(planner_ptr != nullptr);
+  const JobTypePlanner& planner = *planner_ptr;
+  Sweep sweep;
+  const SweepSettings settings = ReadSweepSettings(c);
+  sweep.name = settings.name;
+  if (Trim(sweep.name).empty()) return KeyError(c, "sweep.name", "expected a non-empty name");
+  sweep.output = settings.output;
+  sweep.job_type = settings.job_type;
+
+  VLM_RETURN_IF_ERROR(CheckNames(c, "grid.method", facts.methods, "method"));
+  VLM_RETURN_IF_ERROR(CheckNames(c, "grid.task", facts.tasks, "task"));
 
   // LLM presets.
   std::vector<LlmPreset> llms;
   for (const auto& name : c.GetList("grid.llm")) {
-    Result<LlmPreset> p = FindLlmPreset(c, name);
+    Result<LlmPreset> p = FindLlmPreset(c, facts, name);
     if (!p.ok()) return Status::InvalidInput(Origin(c, "grid.llm") + ": key 'grid.llm': " +
                                              p.status().message());
-    bool user = !p->builtin;
-    std::string prefix = "llm." + name + ".";
-    if (user && sweep.job_type == "finetune_eval") {
-      for (const char* k : {"width", "depth", "heads"}) {
-        if (!c.IsSet(prefix + k)) {
-          return Status::InvalidInput(ConfigName(c) + ": missing required key '" + k +
-                                      "' in section [llm." + name +
-                                      "] (finetune_eval builds the model from it)");
-        }
+    if (!p->builtin) {
+      VLM_RETURN_IF_ERROR(planner.CheckPreset(c, *p));
+      if (p->n_params <= 0.0) {
+        return Status::InvalidInput(ConfigName(c) + ": section [llm." + name +
+                                    "] needs n_params, or width and depth, to know N");
       }
-      if (c.IsSet(prefix + "n_params")) {
-        return KeyError(c, prefix + "n_params",
-                        "not allowed for finetune_eval jobs (N is computed from width, depth and "
-                        "mlp_ratio); remove it");
-      }
-      if (p->width % p->heads != 0) {
-        return KeyError(c, prefix + "heads",
-                        "expected a divisor of width = " + std::to_string(p->width) + ", got " +
-                            std::to_string(p->heads));
-      }
-    }
-    if (user && p->n_params <= 0.0) {
-      return Status::InvalidInput(ConfigName(c) +
-                                  ": section [llm." + name +
-                                  "] needs n_params, or width and depth, to know N");
     }
     llms.push_back(*p);
   }
   sweep.llms = llms;
 
-  if (sweep.job_type == "command" && !c.Has("command.argv")) {
-    return Status::InvalidInput(ConfigName(c) +
-                                ": missing required key 'argv' in section [command] "
-                                "(job.type = command)");
-  }
-
-  const int64_t g = c.GetInt("model.grid_size");
-  for (const auto& m : c.GetList("grid.method")) {
-    for (const auto& vs : c.GetList("grid.visual_tokens")) {
-      int64_t v = *ParseInt(vs);
-      std::string expected = CheckMethodTokens(m, v, g);
-      if (!expected.empty()) {
-        return KeyError(c, "grid.visual_tokens",
-                        "method '" + m + "' cannot produce " + vs + " visual tokens: expected " +
-                            expected);
-      }
-    }
-  }
-
   VLM_ASSIGN_OR_RETURN(std::vector<Rule> excludes, ParseRules(c, "grid.exclude"));
-  // Sleep's fail/hang rules are validated here too so mistakes surface at plan time.
-  VLM_RETURN_IF_ERROR(ParseRules(c, "sleep.fail").status());
-  VLM_RETURN_IF_ERROR(ParseRules(c, "sleep.hang").status());
 
-  const int64_t steps = c.GetInt("train.steps");
-  const int64_t batch = c.GetInt("train.batch_size");
-  const double vision_width = static_cast<double>(c.GetInt("model.vision_width"));
-  const double encoder_params =
-      static_cast<double>(c.GetInt("model.encoder_depth")) * 12.0 * vision_width * vision_width;
-
+  const std::string settings_text = planner.IdentityText();
   std::set<std::string> ids;
   int64_t index = 0;
   for (const auto& llm : llms) {
@@ -317,21 +210,16 @@ Result<Sweep> PlanSweep(const Config& c) {
             bool excluded = false;
             for (const auto& rule : excludes) excluded = excluded || RuleMatches(rule, p);
             if (excluded) continue;
+            VLM_RETURN_IF_ERROR(planner.CheckPoint(p, llm));
             JobSpec job;
             job.index = index++;
             job.point = p;
-            job.text_tokens = sweep.job_type == "command" ? c.GetInt("command.text_tokens")
-                                                          : TaskQuestionTokens(task);
-            const double tokens = static_cast<double>(job.text_tokens + p.visual_tokens);
-            job.inference_flops = 2.0 * p.n_params * tokens;
-            // Training FLOPs: forward+backward through the LLM (6*N per token) plus the frozen
-            // encoder's forward over all G*G patches, per example and step.
-            double per_example = 6.0 * p.n_params * tokens;
-            if (sweep.job_type == "finetune_eval") {
-              per_example += 2.0 * encoder_params * static_cast<double>(g * g);
-            }
-            job.est_cost = per_example * static_cast<double>(steps * batch);
-            job.id = HexId(JobIdentityText(c, p, llm));
+            job.llm = llm;
+            job.text_tokens = planner.TextTokens(p);
+            job.inference_flops =
+                2.0 * p.n_params * static_cast<double>(job.text_tokens + p.visual_tokens);
+            job.est_cost = planner.EstimateCost(p, job.text_tokens);
+            job.id = HexId(JobIdentityText(p, llm, sweep.job_type, settings_text));
             if (!ids.insert(job.id).second) {
               return Status::InvalidInput("two grid points have the same job id " + job.id +
                                           " (duplicate grid values?)");
@@ -346,6 +234,7 @@ Result<Sweep> PlanSweep(const Config& c) {
   if (sweep.jobs.empty()) {
     return KeyError(c, "grid.exclude", "every grid point is excluded: the grid is empty");
   }
+  sweep.planner = std::move(planner_ptr);
   return sweep;
 }
 

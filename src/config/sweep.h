@@ -1,9 +1,15 @@
 // Sweep planning: expands a validated Config into its grid of jobs, each with a stable id and a
-// cost estimate. `vlmscale plan` prints this; the driver runs it.
+// cost estimate. config knows the grid ([grid], [llm.NAME], exclusions, ids); what a job type adds
+// (its validation, identity, cost, question length) comes through the JobTypePlanner interface,
+// and what the other components know (compressor and task names, LLM parameter counts, built-in
+// presets) through GridFacts. jobs::PlanSweep() supplies both; `vlmscale plan` prints the result
+// and the driver runs it.
 #ifndef VLMSCALE_CONFIG_SWEEP_H_
 #define VLMSCALE_CONFIG_SWEEP_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,34 +18,16 @@
 
 namespace vlmscale::config {
 
-// An LLM size preset: built in (config/presets.cc) or [llm.NAME] in the config.
+// An LLM size preset: built in (GridFacts::builtin_llms) or [llm.NAME] in the config.
 struct LlmPreset {
   std::string name;
-  int64_t width = 0;      // Model dimension d.
-  int64_t depth = 0;      // Decoder blocks.
+  int64_t width = 0;  // Model dimension d.
+  int64_t depth = 0;  // Decoder blocks.
   int64_t heads = 0;
   int64_t mlp_ratio = 4;  // MLP hidden = mlp_ratio * d.
-  double n_params = 0.0;  // Non-embedding parameters (LlmNonEmbeddingParams, or given).
+  double n_params = 0.0;  // Non-embedding parameters (GridFacts::n_params, or given).
   bool builtin = false;
 };
-
-// Non-embedding parameters of the decoder the vlm component builds (pre-LN blocks with biases:
-// attention qkv + out, 2-layer MLP, two LayerNorms per block, one final LayerNorm). Token and
-// position embeddings and the answer head are excluded (Kaplan et al. 2020 convention).
-double LlmNonEmbeddingParams(int64_t width, int64_t depth, int64_t mlp_ratio);
-
-const std::vector<LlmPreset>& BuiltinLlmPresets();
-
-// Known compression methods and tasks.
-const std::vector<std::string>& KnownMethods();  // none, avgpool, tokenpacker, quecc, topk
-const std::vector<std::string>& KnownTasks();    // shapes, glyphs
-const std::vector<std::string>& KnownJobTypes(); // sleep, finetune_eval, command
-// Question length Q in tokens of a built-in task (used in 2*N*(Q+V)).
-int64_t TaskQuestionTokens(const std::string& task);
-
-// Checks that `method` can produce `visual_tokens` from a grid_size x grid_size feature grid.
-// Returns "" if it can, or what is expected otherwise.
-std::string CheckMethodTokens(const std::string& method, int64_t visual_tokens, int64_t grid_size);
 
 struct GridPoint {
   std::string llm;
@@ -50,37 +38,95 @@ struct GridPoint {
   int64_t seed = 0;
 };
 
+// What the other components know that the grid needs.
+struct GridFacts {
+  std::vector<std::string> methods;     // Valid grid.method values.
+  std::vector<std::string> tasks;       // Valid grid.task values.
+  std::vector<LlmPreset> builtin_llms;  // With n_params filled.
+  // N of a user preset given by its shape (width, depth, mlp_ratio).
+  std::function<double(int64_t, int64_t, int64_t)> n_params;
+};
+
+// What a job type adds to planning. Implemented by each job type (jobs/job_type.h) from its typed
+// options; every method sees the settings the type read from the config.
+class JobTypePlanner {
+ public:
+  virtual ~JobTypePlanner() = default;
+  // Checks a user [llm.NAME] preset used by the grid (e.g. finetune_eval builds the model from
+  // width, depth and heads). kInvalidInput naming the key on a problem.
+  virtual Status CheckPreset(const Config& config, const LlmPreset& preset) const = 0;
+  // Runs every check the job would run when it starts, for one grid point: a sweep on which a job
+  // would fail its own checks is rejected before anything starts. kInvalidInput naming the key.
+  virtual Status CheckPoint(const GridPoint& point, const LlmPreset& llm) const = 0;
+  // The settings' part of every job id: each setting that affects results, as "key=value\n"
+  // lines in a fixed order.
+  virtual std::string IdentityText() const = 0;
+  // Q, the question tokens of the point's task, for 2*N*(Q+V).
+  virtual int64_t TextTokens(const GridPoint& point) const = 0;
+  // Estimated training cost of the point in FLOPs (relative cost for scheduling).
+  virtual double EstimateCost(const GridPoint& point, int64_t text_tokens) const = 0;
+};
+
 struct JobSpec {
-  int64_t index = 0;       // Position in grid order.
-  std::string id;          // 16 hex digits: HexId(IdentityText()).
+  int64_t index = 0;  // Position in grid order.
+  std::string id;     // 16 hex digits: HexId(JobIdentityText()).
   GridPoint point;
-  double est_cost = 0.0;          // Estimated training FLOPs (relative cost for scheduling).
-  double inference_flops = 0.0;   // LLM inference FLOPs per sample: 2*N*(Q+V).
-  int64_t text_tokens = 0;        // Q.
+  LlmPreset llm;                 // The point's LLM preset (shape and N).
+  double est_cost = 0.0;         // Estimated training FLOPs (relative cost for scheduling).
+  double inference_flops = 0.0;  // LLM inference FLOPs per sample: 2*N*(Q+V).
+  int64_t text_tokens = 0;       // Q.
 };
 
 struct Sweep {
   std::string name;
-  std::string output;     // Results file, absolute.
+  std::string output;  // Results file, absolute.
   std::string job_type;
   std::vector<JobSpec> jobs;
   std::vector<LlmPreset> llms;  // Presets used by the grid, in grid order.
   double max_est_cost = 0.0;    // Largest JobSpec::est_cost.
+  // The job type's typed settings that planned the sweep (jobs::JobSettings); they also make
+  // its jobs (jobs::CreateJob).
+  std::shared_ptr<const JobTypePlanner> planner;
 };
 
-// True if `p` matches any rule of the rule-list key `key` (grid.exclude syntax:
-// "k=v,k=v; k=v"). kInvalidInput if the rules are malformed.
-Result<bool> PointMatchesRules(const Config& config, const std::string& key, const GridPoint& p);
+// Rules selecting grid points, in grid.exclude's syntax: "k=v,k=v; k=v" (a point matches when
+// all conditions of any rule hold).
+class GridRules {
+ public:
+  // Parses the value of the rule-list key `key`. kInvalidInput naming the key if malformed.
+  static Result<GridRules> Parse(const Config& config, const std::string& key);
+  bool Matches(const GridPoint& p) const;
+  bool empty() const { return rules_.empty(); }
+
+ private:
+  std::vector<std::vector<std::pair<std::string, std::string>>> rules_;
+};
+
+// The sweep-level settings planning needs ([sweep], [job], run.ranks_per_job).
+struct SweepSettings {
+  std::string name;
+  std::string output;  // Results file, absolute.
+  std::string job_type;
+  int64_t ranks_per_job = 1;
+};
+SweepSettings ReadSweepSettings(const Config& config);
 
 // Validates the grid and expands it. kInvalidInput on any problem (naming the key).
-Result<Sweep> PlanSweep(const Config& config);
+// REQUIRES: planner non-null.
+Result<Sweep> PlanSweep(const Config& config, const GridFacts& facts,
+                        std::shared_ptr<const JobTypePlanner> planner);
 
 // The preset named `name` (user-defined first, then built-in).
-Result<LlmPreset> FindLlmPreset(const Config& config, const std::string& name);
+Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,
+                                const std::string& name);
 
-// The text a job's id hashes: the grid point plus every setting that affects its result (the
-// job type, its section, [model], [train], [eval] for finetune_eval, and the LLM preset).
-std::string JobIdentityText(const Config& config, const GridPoint& point, const LlmPreset& llm);
+// The text a job's id hashes: the grid point, the LLM preset, the job type and
+// `settings_text` (JobTypePlanner::IdentityText()). Its format is pinned by tests.
+std::string JobIdentityText(const GridPoint& point, const LlmPreset& llm,
+                            const std::string& job_type, const std::string& settings_text);
+
+// "ORIGIN: key 'KEY': MESSAGE" (ORIGIN is file:line, "--set KEY" or "default").
+Status KeyError(const Config& config, const std::string& key, const std::string& message);
 
 }  // namespace vlmscale::config
 

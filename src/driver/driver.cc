@@ -31,7 +31,7 @@
 #include "core/strings.h"
 #include "driver/messages.h"
 #include "driver/scheduler.h"
-#include "jobs/job.h"
+#include "jobs/job_type.h"
 #include "store/results_store.h"
 
 #if VLMSCALE_HAVE_NCCL
@@ -255,7 +255,7 @@ struct JobRunner {
     r.start_time = UnixNow();
     std::string job_dir = RunsRoot(*sweep) + "/" + spec.id;
     std::string run_dir = job_dir + "/attempt-" + std::to_string(a.attempt);
-    std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep->job_type);
+    std::unique_ptr<jobs::Job> job = jobs::CreateJob(*sweep);
     if (job && job->UsesDirectories()) {
       if (place->leader() && !MakeDirs(run_dir)) {
         r.outcome = "failed";
@@ -280,6 +280,7 @@ struct JobRunner {
     env.device = place->device;
     env.threads = place->threads;
     env.stop_requested = &g_stop;
+    env.grace_seconds = config->GetDouble("run.grace_seconds");
     std::atomic<double>* lp = last_progress;
     env.heartbeat = [lp] { lp->store(MonoNow()); };
     env.world_master_addr = place->host;
@@ -1076,14 +1077,6 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
       std::cerr << "vlmscale run: error: " << config.Get("run.ranks_per_job").origin
                 << ": key 'run.ranks_per_job': expected a divisor of the number of MPI ranks ("
                 << size << "), got " << k << std::endl;
-    }
-    return kExitUsage;
-  }
-  jobs::RegisterBuiltinJobTypes();
-  if (!jobs::CreateJob(sweep.job_type)) {
-    if (rank == 0) {
-      std::cerr << "vlmscale run: error: job type '" << sweep.job_type
-                << "' is not built into this binary" << std::endl;
     }
     return kExitUsage;
   }

@@ -72,22 +72,6 @@ class GeneratedTask final : public Task {
 
 }  // namespace
 
-bool TaskOptions::IsValid(std::string* error) const {
-  if (image_size < 48 || image_size > 1024) {
-    if (error != nullptr) {
-      *error = "image_size must be in [48, 1024] (the glyph font needs 48 pixels), got " +
-               std::to_string(image_size);
-    }
-    return false;
-  }
-  return true;
-}
-
-const std::vector<std::string>& TaskNames() {
-  static const std::vector<std::string> kNames = {"shapes", "glyphs"};
-  return kNames;
-}
-
 Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOptions& options) {
   std::string error;
   if (!options.IsValid(&error)) return Status::InvalidInput("task options: " + error);
@@ -105,10 +89,7 @@ Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOption
          &internal::GlyphsAnswerName, &internal::GlyphsQuestionTypes()},
         options));
   }
-  std::string message = "unknown task '" + name + "' (known: " + Join(TaskNames(), ", ") + ")";
-  const std::string closest = ClosestMatch(name, TaskNames());
-  if (!closest.empty()) message += "; did you mean '" + closest + "'?";
-  return Status::InvalidInput(message);
+  return FindTaskShape(name).status();  // Unknown name: the message names the closest one.
 }
 
 }  // namespace vlmscale::tasks

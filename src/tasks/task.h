@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "tasks/task_facts.h"
 
 namespace vlmscale::tasks {
 
@@ -32,23 +33,13 @@ struct Batch {
   torch::Tensor types;      // [B] int64 question template ids in [0, question_types().size()).
 };
 
-struct TaskOptions {
-  // Side of the square RGB images in pixels. Content scales with floor(image_size / 48).
-  // Default: 48. REQUIRES: 48 <= image_size <= 1024.
-  int64_t image_size = 48;
-
-  // Returns true if every field is within its REQUIRES range; otherwise stores a message naming
-  // the violated constraint in *error (if error is non-null) and returns false.
-  bool IsValid(std::string* error) const;
-};
-
 class Task {
  public:
   virtual ~Task() = default;
   virtual std::string name() const = 0;
   virtual int64_t image_size() const = 0;
   virtual int64_t vocab_size() const = 0;       // Question vocabulary incl. padding id 0.
-  virtual int64_t question_tokens() const = 0;  // Q; equals config::TaskQuestionTokens(name()).
+  virtual int64_t question_tokens() const = 0;  // Q; equals FindTaskShape(name())->question_tokens.
   virtual int64_t num_answers() const = 0;
   // Names of the question templates (Batch::types indexes them), e.g. "count", "char_at".
   virtual const std::vector<std::string>& question_types() const = 0;
@@ -68,9 +59,6 @@ class Task {
 // Creates the task named `name` ("shapes" or "glyphs"). Returns kInvalidInput for an unknown name
 // (naming the closest known one) or invalid options.
 Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOptions& options);
-
-// Names of the tasks MakeTask knows, in a stable order.
-const std::vector<std::string>& TaskNames();
 
 }  // namespace vlmscale::tasks
 

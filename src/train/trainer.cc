@@ -17,40 +17,6 @@
 
 namespace vlmscale::train {
 
-bool TrainOptions::IsValid(std::string* error) const {
-  auto fail = [error](const std::string& message) {
-    if (error != nullptr) *error = message;
-    return false;
-  };
-  if (steps < 1) return fail("train steps must be >= 1, got " + std::to_string(steps));
-  if (batch_size < 1)
-    return fail("train batch_size must be >= 1, got " + std::to_string(batch_size));
-  if (!(lr > 0.0) || !std::isfinite(lr))
-    return fail("train lr must be > 0, got " + FormatNumber(lr));
-  if (warmup_steps < 0 || warmup_steps > steps) {
-    return fail("train warmup_steps must be in [0, steps=" + std::to_string(steps) + "], got " +
-                std::to_string(warmup_steps));
-  }
-  if (!(weight_decay >= 0.0)) {
-    return fail("train weight_decay must be >= 0, got " + FormatNumber(weight_decay));
-  }
-  if (!(grad_clip >= 0.0))
-    return fail("train grad_clip must be >= 0, got " + FormatNumber(grad_clip));
-  if (log_every < 1) return fail("train log_every must be >= 1, got " + std::to_string(log_every));
-  if (eval_examples < 1) {
-    return fail("eval examples must be >= 1, got " + std::to_string(eval_examples));
-  }
-  if (eval_batch_size < 1) {
-    return fail("eval batch_size must be >= 1, got " + std::to_string(eval_batch_size));
-  }
-  if (bucket_bytes < 4) {
-    return fail("bucket_bytes must be >= 4, got " + std::to_string(bucket_bytes));
-  }
-  if (device < -1)
-    return fail("device must be -1 (CPU) or a CUDA index, got " + std::to_string(device));
-  return true;
-}
-
 double LearningRateAt(const TrainOptions& options, int64_t step) {
   if (step < options.warmup_steps) {
     return options.lr * static_cast<double>(step + 1) / static_cast<double>(options.warmup_steps);

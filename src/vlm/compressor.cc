@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "config/sweep.h"
+#include "vlm/vlm_options.h"
 #include "core/check.h"
 
 namespace vlmscale::vlm {
@@ -10,12 +10,12 @@ namespace vlmscale::vlm {
 namespace F = torch::nn::functional;
 
 std::string CompressorOptions::Check() const {
-  const auto& known = config::KnownMethods();
+  const auto& known = CompressorNames();
   if (std::find(known.begin(), known.end(), method()) == known.end()) {
     return "unknown compression method '" + method() +
            "' (known: none, avgpool, tokenpacker, quecc, topk)";
   }
-  const std::string expected = config::CheckMethodTokens(method(), visual_tokens(), grid_size());
+  const std::string expected = CheckMethodTokens(method(), visual_tokens(), grid_size());
   if (!expected.empty()) {
     return "method '" + method() + "' cannot produce " + std::to_string(visual_tokens()) +
            " visual tokens from a " + std::to_string(grid_size()) + "x" +

@@ -11,7 +11,7 @@
 //   topk         query-agnostic: a learned query scores all G*G tokens; the V best are kept in
 //                their original order, scaled by G*G * softmax score.     REQUIRES 1 <= V <= G*G.
 //
-// The constraints are those of config::CheckMethodTokens. FLOPs formulas: docs/MODEL.md.
+// The constraints are those of CheckMethodTokens (vlm_options.h). FLOPs formulas: docs/MODEL.md.
 #ifndef VLMSCALE_VLM_COMPRESSOR_H_
 #define VLMSCALE_VLM_COMPRESSOR_H_
 
@@ -41,7 +41,7 @@ struct CompressorOptions {
   TORCH_ARG(int64_t, heads) = 4;
 
  public:
-  // "" if valid, else what is wrong (uses config::CheckMethodTokens).
+  // "" if valid, else what is wrong (uses CheckMethodTokens (vlm_options.h)).
   std::string Check() const;
 };
 

@@ -1,7 +1,7 @@
 // Transformer building blocks shared by the vision encoder (bidirectional) and the LLM (causal):
 // multi-head self-attention and a pre-LN block. Every Linear has a bias, so one block has
 // 4d^2+4d (attention) + 2rd^2+rd+d (MLP) + 4d (two LayerNorms) parameters, which
-// config::LlmNonEmbeddingParams counts.
+// LlmNonEmbeddingParams (vlm_options.h) counts.
 #ifndef VLMSCALE_VLM_TRANSFORMER_H_
 #define VLMSCALE_VLM_TRANSFORMER_H_
 

@@ -23,8 +23,6 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-// Bump when the architecture or pretraining recipe changes: it invalidates cached encoders.
-constexpr const char* kEncoderVersion = "vlmscale-encoder-v2";
 constexpr int64_t kPretrainBatch = 32;
 constexpr int64_t kPretextEvalImages = 256;
 constexpr int64_t kPretextEvalOffset = int64_t{1} << 40;  // Held-out pretext indices.
@@ -66,40 +64,7 @@ std::vector<int64_t> Indices(int64_t begin, int64_t count) {
 
 }  // namespace
 
-bool EncoderOptions::IsValid(std::string* error) const {
-  auto fail = [&](const std::string& message) {
-    if (error != nullptr) *error = message;
-    return false;
-  };
-  if (image_size < 48 || image_size > 1024) {
-    return fail("image_size must be in [48, 1024], got " + std::to_string(image_size));
-  }
-  if (grid_size < 1 || grid_size > 64) {
-    return fail("grid_size must be in [1, 64], got " + std::to_string(grid_size));
-  }
-  if (image_size % grid_size != 0) {
-    return fail("image_size (" + std::to_string(image_size) +
-                ") must be a multiple of grid_size (" + std::to_string(grid_size) +
-                ") so patches tile the image");
-  }
-  if (vision_width < 16 || vision_width > 1024 || vision_width % 16 != 0) {
-    return fail("vision_width must be a multiple of 16 in [16, 1024], got " +
-                std::to_string(vision_width));
-  }
-  if (depth < 0 || depth > 24)
-    return fail("depth must be in [0, 24], got " + std::to_string(depth));
-  if (pretrain_steps < 0 || pretrain_steps > 1000000) {
-    return fail("pretrain_steps must be in [0, 1000000], got " + std::to_string(pretrain_steps));
-  }
-  return true;
-}
 
-std::string EncoderOptions::CanonicalText() const {
-  return std::string(kEncoderVersion) + ";image_size=" + std::to_string(image_size) +
-         ";grid_size=" + std::to_string(grid_size) +
-         ";vision_width=" + std::to_string(vision_width) + ";depth=" + std::to_string(depth) +
-         ";pretrain_steps=" + std::to_string(pretrain_steps) + ";seed=" + std::to_string(seed);
-}
 
 VisionEncoderImpl::VisionEncoderImpl(const EncoderOptions& options) : options_(options) {
   std::string error;

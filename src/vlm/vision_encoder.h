@@ -12,30 +12,9 @@
 
 #include "core/status.h"
 #include "vlm/transformer.h"
+#include "vlm/vlm_options.h"
 
 namespace vlmscale::vlm {
-
-struct EncoderOptions {
-  // Input image side in pixels. Default: 48. REQUIRES: a valid tasks::TaskOptions::image_size
-  // (48..1024) and a multiple of grid_size.
-  int64_t image_size = 48;
-  // G: the encoder emits G*G patch tokens (G = 24 gives the paper's 576). Default: 8.
-  // REQUIRES: 1 <= grid_size <= 64, image_size % grid_size == 0.
-  int64_t grid_size = 8;
-  // Feature width C of each patch token. Default: 64. REQUIRES: 16 <= vision_width <= 1024,
-  // vision_width % 16 == 0 (heads of width 16).
-  int64_t vision_width = 64;
-  // Transformer blocks after the patchify convolution. Default: 2. REQUIRES: 0 <= depth <= 24.
-  int64_t depth = 2;
-  // Pretext training steps (batch 32, Adam). Default: 300. REQUIRES: 0 <= pretrain_steps <= 1e6.
-  int64_t pretrain_steps = 300;
-  // Seed of the initialisation and of the pretext data. Default: 0.
-  uint64_t seed = 0;
-
-  bool IsValid(std::string* error) const;
-  // Canonical "key=value;..." text of every field; its HexId names the cache file.
-  std::string CanonicalText() const;
-};
 
 class VisionEncoderImpl : public torch::nn::Module {
  public:

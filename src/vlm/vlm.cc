@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "config/sweep.h"
 #include "core/check.h"
 
 namespace vlmscale::vlm {
@@ -17,35 +16,6 @@ CompressorOptions MakeCompressorOptions(const VlmOptions& o) {
 
 }  // namespace
 
-bool VlmOptions::IsValid(std::string* error) const {
-  auto fail = [&](const std::string& message) {
-    if (error != nullptr) *error = message;
-    return false;
-  };
-  if (width < 1 || depth < 1 || heads < 1 || mlp_ratio < 1) {
-    return fail("LLM width, depth, heads and mlp_ratio must all be >= 1 (got width=" +
-                std::to_string(width) + ", depth=" + std::to_string(depth) + ", heads=" +
-                std::to_string(heads) + ", mlp_ratio=" + std::to_string(mlp_ratio) + ")");
-  }
-  if (width % heads != 0) {
-    return fail("LLM width (" + std::to_string(width) + ") must be a multiple of heads (" +
-                std::to_string(heads) + ")");
-  }
-  if (vocab_size < 2 || question_tokens < 1 || num_answers < 2) {
-    return fail(
-        "vocab_size >= 2, question_tokens >= 1 and num_answers >= 2 are required; set "
-        "them from the Task (got " +
-        std::to_string(vocab_size) + ", " + std::to_string(question_tokens) + ", " +
-        std::to_string(num_answers) + ")");
-  }
-  if (grid_size < 1 || vision_width < 4 || vision_width % 4 != 0) {
-    return fail("grid_size must be >= 1 and vision_width a positive multiple of 4 (got " +
-                std::to_string(grid_size) + ", " + std::to_string(vision_width) + ")");
-  }
-  const std::string compressor_error = MakeCompressorOptions(*this).Check();
-  if (!compressor_error.empty()) return fail(compressor_error);
-  return true;
-}
 
 VlmImpl::VlmImpl(const VlmOptions& options) : options_(options) {
   std::string error;

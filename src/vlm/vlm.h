@@ -5,7 +5,7 @@
 //   sequence ; decoder-only causal LLM (pre-LN blocks) ; final LayerNorm ; linear answer head at
 //   the last real (non-padding) question token, where an LLM would start its answer
 //   -> logits [B, num_answers]. Padding after the question therefore never affects the answer.
-// N (non-embedding LLM parameters) is exactly config::LlmNonEmbeddingParams(width, depth,
+// N (non-embedding LLM parameters) is exactly LlmNonEmbeddingParams(width, depth,
 // mlp_ratio). See docs/MODEL.md.
 #ifndef VLMSCALE_VLM_VLM_H_
 #define VLMSCALE_VLM_VLM_H_
@@ -18,25 +18,9 @@
 
 #include "vlm/compressor.h"
 #include "vlm/transformer.h"
+#include "vlm/vlm_options.h"
 
 namespace vlmscale::vlm {
-
-struct VlmOptions {
-  // LLM (from config::LlmPreset). Defaults: 64, 2, 4, 4.
-  // REQUIRES: width >= 1, depth >= 1, heads >= 1, width % heads == 0, mlp_ratio >= 1.
-  int64_t width = 64, depth = 2, heads = 4, mlp_ratio = 4;
-  // From the Task. Defaults: 0. REQUIRES: vocab_size >= 2, question_tokens >= 1,
-  // num_answers >= 2.
-  int64_t vocab_size = 0, question_tokens = 0, num_answers = 0;
-  // From EncoderOptions. Defaults: 8, 64. REQUIRES: grid_size >= 1, vision_width % 4 == 0.
-  int64_t grid_size = 8, vision_width = 64;
-  // Compressor and visual token count V. Defaults: "avgpool", 16.
-  // REQUIRES: config::CheckMethodTokens(method, visual_tokens, grid_size) == "".
-  std::string method = "avgpool";
-  int64_t visual_tokens = 16;
-
-  bool IsValid(std::string* error) const;
-};
 
 class VlmImpl : public torch::nn::Module {
  public:
@@ -56,7 +40,7 @@ class VlmImpl : public torch::nn::Module {
   torch::Tensor QuestionEmbedding(const torch::Tensor& questions);
 
   // N: parameters of the decoder blocks and final LayerNorm (no embeddings, projector, head or
-  // compressor). == config::LlmNonEmbeddingParams(width, depth, mlp_ratio).
+  // compressor). == LlmNonEmbeddingParams(width, depth, mlp_ratio).
   double llm_non_embedding_params() const;
   // The compressor's own forward FLOPs per sample; for quecc including the extra LLM pass over
   // the question (about 2 * N * Q plus attention).

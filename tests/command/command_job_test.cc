@@ -21,6 +21,7 @@
 #include "comm/communicator.h"
 #include "config/config.h"
 #include "config/sweep.h"
+#include "jobs/job_type.h"
 
 namespace vlmscale::jobs {
 namespace {
@@ -208,10 +209,10 @@ class CommandJobRun : public ::testing::Test {
                        "/r.h5\n[grid]\nllm = q\nvisual_tokens = 16\nmethod = avgpool\n"
                        "[llm.q]\nn_params = 2e9\n[job]\ntype = command\n" +
                        extra;
-    auto config = config::Config::FromString(text, "unit.ini", {});
+    auto config = ConfigFromString(text, "unit.ini", {});
     if (!config.ok()) return config.status();
     config_ = *config;
-    auto sweep = config::PlanSweep(config_);
+    auto sweep = PlanSweep(config_);
     if (!sweep.ok()) return sweep.status();
     sweep_ = *sweep;
     run_dir_ = dir_ + "/run-" + std::to_string(++runs_);
@@ -228,7 +229,8 @@ class CommandJobRun : public ::testing::Test {
     env.device = device;
     env.stop_requested = stop != nullptr ? stop : &no_stop_;
     env.heartbeat = [this] { ++heartbeats_; };
-    auto job = MakeCommandJob();
+    env.grace_seconds = config_.GetDouble("run.grace_seconds");  // As the driver passes it.
+    auto job = CreateJob(sweep_);
     return job->Run(in, env, out);
   }
 
@@ -299,15 +301,33 @@ TEST_F(CommandJobRun, EnvAdditionsAndDeviceBindingReachTheProgram) {
   EXPECT_EQ(seen["env"]["CUDA_VISIBLE_DEVICES"], "3");
 }
 
-TEST_F(CommandJobRun, UnknownPlaceholderFailsWithClassErrorNamingIt) {
+TEST_F(CommandJobRun, UnknownPlaceholderIsRejectedAtPlanTimeAndFailsAJobWithClassError) {
   JobOutput out;
+  // Planning rejects it (exit 2 from plan, run and submit), naming the placeholder.
   Status s = RunOnce(Argv("--lr {train.lrate}"), &out);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(out.failure_class, "error");
+  EXPECT_TRUE(s.IsInvalidInput()) << s.ToString();
   EXPECT_THAT(s.message(), HasSubstr("{train.lrate}"));
   EXPECT_THAT(s.message(), HasSubstr("did you mean {train.lr}"));
-  EXPECT_FALSE(Exists(run_dir_ + "/seen.rank0.json"));  // Nothing ran.
   EXPECT_FALSE(command::ValidateCommandConfig(config_).ok());
+  // A job given such options anyway fails with class error and runs nothing.
+  ASSERT_TRUE(RunOnce(Argv(), &out).ok());
+  JobInput in;
+  in.config = &config_;
+  in.spec = &sweep_.jobs[0];
+  in.run_dir = run_dir_;
+  in.job_dir = dir_;
+  JobEnv env;
+  env.comm = comm_.get();
+  env.stop_requested = &no_stop_;
+  env.heartbeat = [] {};
+  CommandOptions options = command::ReadCommandOptions(config_);
+  options.argv += " --lr {train.lrate}";
+  JobOutput bad;
+  s = MakeCommandJob(options)->Run(in, env, &bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(bad.failure_class, "error");
+  EXPECT_THAT(s.message(), HasSubstr("{train.lrate}"));
 }
 
 TEST_F(CommandJobRun, MissingProgramIsAClearError) {
@@ -400,7 +420,7 @@ TEST_F(CommandJobRun, StaleMetricsOfAStoppedAttemptAreNeverRead) {
   in.sweep = &sweep_;
   in.run_dir = run_dir_;
   in.job_dir = dir_;
-  auto config = config::Config::FromString(
+  auto config = ConfigFromString(
       "[sweep]\nname = unit\noutput = " + dir_ +
           "/r.h5\n[grid]\nllm = q\nvisual_tokens = 16\n"
           "method = avgpool\n[llm.q]\nn_params = 2e9\n[job]\ntype = command\n" +
@@ -413,7 +433,7 @@ TEST_F(CommandJobRun, StaleMetricsOfAStoppedAttemptAreNeverRead) {
   env.stop_requested = &no_stop_;
   env.heartbeat = [] {};
   JobOutput out2;
-  Status s = MakeCommandJob()->Run(in, env, &out2);
+  Status s = MakeCommandJob(command::ReadCommandOptions(*config))->Run(in, env, &out2);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(out2.failure_class, "no-metrics");
 }

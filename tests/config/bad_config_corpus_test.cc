@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "config/sweep.h"
 #include "core/strings.h"
+#include "jobs/job_type.h"
 
 namespace vlmscale::config {
 namespace {
@@ -49,9 +50,9 @@ std::vector<Case> LoadCorpus() {
 }
 
 Status LoadAndPlan(const std::string& path, const std::vector<std::string>& sets) {
-  Result<Config> c = Config::Load(path, sets);
+  Result<Config> c = jobs::LoadConfig(path, sets);
   if (!c.ok()) return c.status();
-  return PlanSweep(*c).status();
+  return jobs::PlanSweep(*c).status();
 }
 
 TEST(BadConfigCorpus, EveryBadConfigGivesItsExactMessage) {

@@ -46,6 +46,34 @@ class ShippedConfigsTest(unittest.TestCase):
         with open("configs/paper-scale.ini") as f:
             self.assertIn("grid_size = 24", f.read())
 
+    def test_plan_rejects_what_a_job_would_reject(self):
+        # Each of these made every job of the quickstart fail when it started (issue 15): plan
+        # must refuse them, exit 2, with one line naming the key and where its value came from.
+        for override, key in (("model.image_size=8", "model.image_size"),
+                              ("train.warmup_steps=5000", "train.warmup_steps"),
+                              ("model.vision_width=3", "model.vision_width"),
+                              ("model.image_size=50", "model.image_size"),
+                              ("train.batch_size=2", "train.batch_size")):
+            with self.subTest(override=override):
+                extra = ["--set", "run.ranks_per_job=4"] if "batch_size" in override else []
+                out = subprocess.run([BIN, "plan", "configs/quickstart.ini", "--set", override]
+                                     + extra, capture_output=True, text=True)
+                self.assertEqual(out.returncode, 2, out.stdout[-300:] + out.stderr)
+                self.assertEqual(out.stdout, "")
+                lines = out.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, out.stderr)
+                self.assertIn(f"--set {key}: key '{key}': ", lines[0])
+
+    def test_command_sweeps_need_no_builtin_model_settings(self):
+        # An external trainer has its own encoder: the paper's token counts with tokenpacker
+        # plan without [model] grid_size = 24 (which the built-in model would need).
+        with open("configs/paper-grid.ini") as f:
+            self.assertNotIn("grid_size", f.read())
+        out = subprocess.run([BIN, "plan", "configs/paper-grid.ini", "--set", "model.grid_size=8"],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("total: 70 jobs", out.stdout)
+
     def test_ocr_config_is_the_glyphs_task(self):
         self.assertEqual({j["task"] for j in plan("configs/ocr.ini")}, {"glyphs"})
 

@@ -21,6 +21,7 @@
 #include "config/sweep.h"
 #include "core/check.h"
 #include "driver/driver.h"
+#include "jobs/job_type.h"
 #include "store/results_store.h"
 
 namespace vlmscale::driver {
@@ -52,13 +53,13 @@ config::Config SleepConfig(const std::string& output, const std::string& extra) 
       "\n[grid]\nllm = nano, micro, mini\nvisual_tokens = 1, 4, 9\nmethod = avgpool\n"
       "task = shapes\nseed = 0, 1\n[job]\ntype = sleep\n[sleep]\nmode = cost\nseconds = 0.05\n" +
       extra + "[run]\nmax_attempts = 3\ncommit_ms = 2\n";
-  Result<config::Config> c = config::Config::FromString(text, "threads.ini", {});
+  Result<config::Config> c = jobs::ConfigFromString(text, "threads.ini", {});
   CHECK(c.ok()) << c.status().ToString();
   return *c;
 }
 
 int RunOnce(const config::Config& c) {
-  Result<config::Sweep> sweep = config::PlanSweep(c);
+  Result<config::Sweep> sweep = jobs::PlanSweep(c);
   CHECK(sweep.ok()) << sweep.status().ToString();
   DriverOptions options;
   options.quiet = true;
@@ -117,7 +118,7 @@ TEST(DriverThreads, StopSignalOnRankZeroEndsEveryRankWith75AndKeepsFinishedJobs)
   const std::string dir = SharedScratchDir();
   const std::string output = dir + "/results.h5";
   // 18 jobs of 0.4 s on 2 ranks take 3.6 s; the signal comes after 0.5 s.
-  Result<config::Config> slow = config::Config::FromString(
+  Result<config::Config> slow = jobs::ConfigFromString(
       "[sweep]\nname = threads\noutput = " + output +
           "\n[grid]\nllm = nano, micro, mini\nvisual_tokens = 1, 4, 9\nmethod = avgpool\n"
           "task = shapes\nseed = 0, 1\n[job]\ntype = sleep\n[sleep]\nseconds = 0.4\n"

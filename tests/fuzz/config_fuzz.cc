@@ -1,5 +1,5 @@
-// libFuzzer target: the sweep config parser (config::Config::FromString) and planner
-// (config::PlanSweep) on arbitrary file contents. Promises checked besides "no sanitizer finding,
+// libFuzzer target: the sweep config parser (jobs::ConfigFromString) and planner
+// (jobs::PlanSweep) on arbitrary file contents. Promises checked besides "no sanitizer finding,
 // no exception, no CHECK failure":
 //   - a rejected file gives kInvalidInput with one line of text (exit code 2);
 //   - an accepted file re-parses from its canonical text (Config::ResolvedText, what results
@@ -9,22 +9,24 @@
 
 #include "config/config.h"
 #include "config/sweep.h"
+#include "jobs/job_type.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using vlmscale::Result;
 using vlmscale::config::Config;
-using vlmscale::config::PlanSweep;
 using vlmscale::config::Sweep;
+using vlmscale::jobs::ConfigFromString;
+using vlmscale::jobs::PlanSweep;
 using vlmscale::fuzz::CheckRejection;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  Result<Config> config = Config::FromString(vlmscale::fuzz::ToString(data, size), "fuzz.ini", {});
+  Result<Config> config = ConfigFromString(vlmscale::fuzz::ToString(data, size), "fuzz.ini", {});
   if (!config.ok()) {
     CheckRejection(config.status());
     return 0;
   }
   const std::string resolved = config->ResolvedText();
-  Result<Config> again = Config::FromString(resolved, "resolved.ini", {});
+  Result<Config> again = ConfigFromString(resolved, "resolved.ini", {});
   FUZZ_CHECK(again.ok()) << again.status().ToString() << "\n" << resolved;
   FUZZ_CHECK(again->values().size() == config->values().size()) << resolved;
   for (const auto& [key, value] : config->values()) {

@@ -1,5 +1,5 @@
 // libFuzzer target: `--set section.key=value` overrides (the override loop of
-// config::Config::FromString, then config::PlanSweep and, for command jobs,
+// jobs::ConfigFromString, then jobs::PlanSweep and, for command jobs,
 // jobs::command::ValidateCommandConfig). The input is one override per line, applied on top of a
 // valid base config that the first byte chooses (sleep, command or finetune_eval). Promises:
 //   - a rejection is kInvalidInput with one line of text (exit code 2);
@@ -15,6 +15,7 @@
 #include "config/sweep.h"
 #include "core/strings.h"
 #include "jobs/command/command_job.h"
+#include "jobs/job_type.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using vlmscale::Result;
@@ -53,10 +54,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     overrides.push_back(input.substr(pos, end - pos));
     pos = end + 1;
   }
-  Result<Config> plain = Config::FromString(base, "base.ini", {});
+  Result<Config> plain = vlmscale::jobs::ConfigFromString(base, "base.ini", {});
   FUZZ_CHECK(plain.ok()) << plain.status().ToString();
 
-  Result<Config> config = Config::FromString(base, "base.ini", overrides);
+  Result<Config> config = vlmscale::jobs::ConfigFromString(base, "base.ini", overrides);
   if (!config.ok()) {
     CheckRejection(config.status());
     return 0;
@@ -81,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (last.count(key) || value.origin == "default") continue;
     FUZZ_CHECK(config->Get(key).text == value.text) << key;
   }
-  Result<vlmscale::config::Sweep> sweep = vlmscale::config::PlanSweep(*config);
+  Result<vlmscale::config::Sweep> sweep = vlmscale::jobs::PlanSweep(*config);
   if (!sweep.ok()) {
     CheckRejection(sweep.status());
     return 0;

@@ -8,7 +8,6 @@
 #include <string>
 #include <unordered_set>
 
-#include "config/sweep.h"
 #include "core/hash.h"
 #include "tasks/font.h"
 
@@ -61,7 +60,7 @@ TEST(Tasks, BatchesHaveTheDeclaredShapesAndRanges) {
     for (int64_t size : {48, 96}) {
       auto task = Make(name, size);
       EXPECT_EQ(task->name(), name);
-      EXPECT_EQ(task->question_tokens(), config::TaskQuestionTokens(name));
+      EXPECT_EQ(task->question_tokens(), FindTaskShape(name)->question_tokens);
       Batch b = task->MakeBatch(Split::kTrain, 3, Range(0, 64));
       ASSERT_EQ(b.images.sizes(), (std::vector<int64_t>{64, 3, size, size}));
       ASSERT_EQ(b.questions.sizes(), (std::vector<int64_t>{64, task->question_tokens()}));

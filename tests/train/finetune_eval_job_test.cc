@@ -1,5 +1,4 @@
 #include "jobs/finetune_eval/finetune_eval_job.h"
-#include "jobs/finetune_eval/finetune_eval_setup.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +8,7 @@
 #include "comm/communicator.h"
 #include "config/config.h"
 #include "config/sweep.h"
+#include "jobs/job_type.h"
 #include "tests/train/train_test_util.h"
 
 namespace vlmscale::jobs {
@@ -26,7 +26,7 @@ config::Config MakeConfig(const std::string& cache_dir, const std::string& extra
       "[train]\nsteps = 20\nbatch_size = 16\nwarmup_steps = 4\nlog_every = 5\n"
       "[eval]\nexamples = 64\nbatch_size = 32\n" +
       extra;
-  auto config = config::Config::FromString(text, "jobtest.ini", {});
+  auto config = ConfigFromString(text, "jobtest.ini", {});
   CHECK(config.ok()) << config.status().ToString();
   return config.value();
 }
@@ -34,7 +34,7 @@ config::Config MakeConfig(const std::string& cache_dir, const std::string& extra
 TEST(FinetuneEvalJob, RunsAGridPointAndReportsEveryMetric) {
   TempDir dir;
   config::Config config = MakeConfig(dir.path() + "/cache");
-  auto sweep = config::PlanSweep(config);
+  auto sweep = PlanSweep(config);
   ASSERT_TRUE(sweep.ok()) << sweep.status().ToString();
   ASSERT_EQ(sweep->jobs.size(), 1u);
   const config::JobSpec& spec = sweep->jobs[0];
@@ -51,7 +51,7 @@ TEST(FinetuneEvalJob, RunsAGridPointAndReportsEveryMetric) {
   env.threads = 1;
   env.stop_requested = &stop;
   JobOutput output;
-  auto job = MakeFinetuneEvalJob();
+  auto job = CreateJob(*sweep);
   Status s = job->Run(input, env, &output);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(output.failure_class, "");
@@ -72,7 +72,7 @@ TEST(FinetuneEvalJob, RunsAGridPointAndReportsEveryMetric) {
 TEST(FinetuneEvalJob, AStopRequestCheckpointsAndTheNextRunResumes) {
   TempDir dir;
   config::Config config = MakeConfig(dir.path() + "/cache");
-  auto sweep = config::PlanSweep(config);
+  auto sweep = PlanSweep(config);
   ASSERT_TRUE(sweep.ok());
   JobInput input;
   input.config = &config;
@@ -85,7 +85,7 @@ TEST(FinetuneEvalJob, AStopRequestCheckpointsAndTheNextRunResumes) {
   env.comm = comm.get();
   env.stop_requested = &stop;
   JobOutput first;
-  Status s = MakeFinetuneEvalJob()->Run(input, env, &first);
+  Status s = CreateJob(*sweep)->Run(input, env, &first);
   EXPECT_TRUE(s.IsCancelled()) << s.ToString();
   EXPECT_EQ(first.failure_class, "");
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/checkpoint.pt"));
@@ -93,7 +93,7 @@ TEST(FinetuneEvalJob, AStopRequestCheckpointsAndTheNextRunResumes) {
   stop = false;
   input.attempt = 2;
   JobOutput second;
-  s = MakeFinetuneEvalJob()->Run(input, env, &second);
+  s = CreateJob(*sweep)->Run(input, env, &second);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(second.metrics["resumed_from_step"], 1.0);
 }
@@ -101,18 +101,17 @@ TEST(FinetuneEvalJob, AStopRequestCheckpointsAndTheNextRunResumes) {
 TEST(FinetuneEvalJob, SetupReadsTheConfigAndThePoint) {
   TempDir dir;
   config::Config config = MakeConfig("");
-  auto sweep = config::PlanSweep(config);
+  auto sweep = PlanSweep(config);
   ASSERT_TRUE(sweep.ok());
-  JobInput input;
-  input.config = &config;
-  input.spec = &sweep->jobs[0];
-  input.job_dir = dir.path();
-  auto setup = MakeFinetuneEvalSetup(input);
+  const FinetuneEvalOptions options =
+      ReadFinetuneEvalOptions(config, sweep->output);
+  auto setup = MakeFinetuneEvalSetup(options, sweep->jobs[0], dir.path());
   ASSERT_TRUE(setup.ok()) << setup.status().ToString();
   EXPECT_EQ(setup->task, "glyphs");
   EXPECT_EQ(setup->model.width, 32);  // nano.
   EXPECT_EQ(setup->model.method, "quecc");
   EXPECT_EQ(setup->model.visual_tokens, 4);
+  EXPECT_EQ(setup->model.question_tokens, 8);  // The glyphs task's Q, filled without libtorch.
   EXPECT_EQ(setup->train.steps, 20);
   EXPECT_EQ(setup->train.eval_examples, 64);
   EXPECT_EQ(setup->encoder.pretrain_steps, 10);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "config/sweep.h"
+#include "jobs/job_type.h"
 #include "core/strings.h"
 
 namespace vlmscale::vlm {
@@ -168,13 +169,13 @@ TEST(Vlm, QueccTokensDependOnTheQuestionAndAvgpoolTokensDoNot) {
 }
 
 TEST(Vlm, NonEmbeddingParametersMatchTheConfigFormulaForEveryPreset) {
-  for (const config::LlmPreset& preset : config::BuiltinLlmPresets()) {
+  for (const config::LlmPreset& preset : jobs::BuiltinGridFacts().builtin_llms) {
     VlmOptions o = Tiny("quecc", 16);
     o.width = preset.width, o.depth = preset.depth, o.heads = preset.heads;
     o.mlp_ratio = preset.mlp_ratio;
     Vlm model(o);
     const double expected =
-        config::LlmNonEmbeddingParams(preset.width, preset.depth, preset.mlp_ratio);
+        LlmNonEmbeddingParams(preset.width, preset.depth, preset.mlp_ratio);
     EXPECT_EQ(model->llm_non_embedding_params(), expected) << preset.name;
     EXPECT_EQ(expected, preset.n_params) << preset.name;
     // Independently: everything minus embeddings, positions, projector, head and compressor.

@@ -1,0 +1,303 @@
+#include "jobs/finetune_eval/finetune_eval_type.h"
+
+#include <filesystem>
+#include <map>
+
+#include "config/options_table.h"
+#include "core/strings.h"
+#include "jobs/nominal_cost.h"
+#if VLMSCALE_HAVE_FINETUNE_EVAL
+#include "jobs/finetune_eval/finetune_eval_job.h"
+#endif
+
+namespace vlmscale::jobs {
+
+namespace {
+
+using O = FinetuneEvalOptions;
+
+const config::OptionsTable<O>& Table() {
+  static const auto* table = [] {
+    auto* t = new config::OptionsTable<O>("finetune_eval");
+    // [model]: the frozen vision encoder.
+    t->Int(
+        "model.image_size", "encoder.image_size",
+        [](O& o) -> int64_t& { return o.encoder.image_size; }, 8.0, std::nullopt,
+        "Image side in pixels (a multiple of grid_size).");
+    t->Int(
+        "model.grid_size", "encoder.grid_size",
+        [](O& o) -> int64_t& { return o.encoder.grid_size; }, 1.0, std::nullopt,
+        "G: the vision encoder yields G x G patch features (24 gives the paper's 576 tokens).");
+    t->Int(
+        "model.vision_width", "encoder.vision_width",
+        [](O& o) -> int64_t& { return o.encoder.vision_width; }, 1.0, std::nullopt,
+        "Vision feature channels (a multiple of 16).");
+    t->Int(
+        "model.encoder_depth", "encoder.depth", [](O& o) -> int64_t& { return o.encoder.depth; },
+        1.0, std::nullopt, "Vision encoder blocks.");
+    t->Int(
+        "model.encoder_pretrain_steps", "encoder.pretrain_steps",
+        [](O& o) -> int64_t& { return o.encoder.pretrain_steps; }, 0.0, std::nullopt,
+        "Steps of the encoder's one-time pretraining (cached by settings).");
+    t->String(
+        "model.cache_dir", "cache_dir", [](O& o) -> std::string& { return o.cache_dir; },
+        "Where the pretrained encoder is cached. Default: <directory of sweep.output>/cache.");
+    // [train], [eval]: the trainer.
+    t->Int(
+        "train.steps", "train.steps", [](O& o) -> int64_t& { return o.train.steps; }, 1.0,
+        std::nullopt, "Optimizer steps.");
+    t->Int(
+        "train.batch_size", "train.batch_size", [](O& o) -> int64_t& { return o.train.batch_size; },
+        1.0, std::nullopt,
+        "Global batch size (split across the job's ranks; at least run.ranks_per_job).");
+    t->Double(
+        "train.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0, std::nullopt,
+        "Peak learning rate (AdamW).");
+    t->Int(
+        "train.warmup_steps", "train.warmup_steps",
+        [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, std::nullopt,
+        "Linear warmup steps (at most train.steps).");
+    t->Double(
+        "train.weight_decay", "train.weight_decay",
+        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, std::nullopt,
+        "AdamW weight decay.");
+    // "1.0", not "1": job ids hash the default's text, and it has always been written so.
+    t->Double(
+        "train.grad_clip", "train.grad_clip", [](O& o) -> double& { return o.train.grad_clip; },
+        0.0, std::nullopt, "Global gradient-norm clip (0 disables).", "1.0");
+    t->Int(
+        "train.log_every", "train.log_every", [](O& o) -> int64_t& { return o.train.log_every; },
+        1.0, std::nullopt, "Steps between training-curve points.");
+    t->Int(
+        "eval.examples", "train.eval_examples",
+        [](O& o) -> int64_t& { return o.train.eval_examples; }, 1.0, std::nullopt,
+        "Held-out evaluation examples (at least run.ranks_per_job).");
+    t->Int(
+        "eval.batch_size", "train.eval_batch_size",
+        [](O& o) -> int64_t& { return o.train.eval_batch_size; }, 1.0, std::nullopt,
+        "Evaluation batch size.");
+    t->IntConverted(
+        "run.feature_cache_mb", "train.feature_cache_bytes",
+        [](const O& o) { return o.train.feature_cache_bytes >> 20; },
+        [](O* o, int64_t mb) { o->train.feature_cache_bytes = mb << 20; }, 0.0, 1 << 30,
+        "Per-rank memory for frozen-encoder features reused by later finetune_eval jobs of the "
+        "same task and seed (half precision; 0 disables). Does not change results.");
+    return t;
+  }();
+  return *table;
+}
+
+// The key tables state only the types and the lower bounds the schema checked before; the
+// ranges (image_size in [48, 1024], vision_width a multiple of 16, ...) have one owner, the
+// options' IsValid, which Parse and CheckPoint run and whose field names KeyOf maps to keys.
+
+// Sections whose keys are part of every finetune_eval job id, in this order; model.cache_dir
+// (where the encoder is cached) is not: it does not change results.
+constexpr const char* kIdentitySections[] = {"model", "train", "eval"};
+
+std::string IdentityText(const config::Config& config) {
+  std::string t;
+  for (const char* section : kIdentitySections) {
+    for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
+      if (!line.empty() && !StartsWith(line, "model.cache_dir=")) t += line + "\n";
+    }
+  }
+  return t;
+}
+
+std::string DefaultCacheDir(const std::string& results_path) {
+  return (std::filesystem::absolute(results_path).parent_path() / "cache").string();
+}
+
+#if !VLMSCALE_HAVE_FINETUNE_EVAL
+// This build has no libtorch (the sanitizer builds): plans and validates, cannot train.
+class UnavailableJob : public Job {
+ public:
+  Status Run(const JobInput&, const JobEnv&, JobOutput* output) override {
+    output->failure_class = "error";
+    return Status::Runtime("finetune_eval is not built into this binary (built without libtorch)");
+  }
+};
+#endif
+
+class FinetuneEvalSettings : public JobSettings {
+ public:
+  FinetuneEvalSettings(FinetuneEvalOptions options, std::map<std::string, std::string> origins,
+                       std::string identity)
+      : options_(std::move(options)),
+        origins_(std::move(origins)),
+        identity_(std::move(identity)) {}
+
+  Status CheckPreset(const config::Config& c, const config::LlmPreset& p) const override {
+    const std::string prefix = "llm." + p.name + ".";
+    for (const char* k : {"width", "depth", "heads"}) {
+      if (!c.IsSet(prefix + k)) {
+        return Status::InvalidInput(ConfigName(c) + ": missing required key '" + k +
+                                    "' in section [llm." + p.name +
+                                    "] (finetune_eval builds the model from it)");
+      }
+    }
+    if (c.IsSet(prefix + "n_params")) {
+      return config::KeyError(c, prefix + "n_params",
+                              "not allowed for finetune_eval jobs (N is computed from width, "
+                              "depth and mlp_ratio); remove it");
+    }
+    if (p.width % p.heads != 0) {
+      return config::KeyError(c, prefix + "heads",
+                              "expected a divisor of width = " + std::to_string(p.width) +
+                                  ", got " + std::to_string(p.heads));
+    }
+    return Status::OK();
+  }
+
+  // The model options of the point: the job's VlmOptions::IsValid at plan time.
+  Status CheckPoint(const config::GridPoint& point, const config::LlmPreset& llm) const override {
+    const std::string expected =
+        vlm::CheckMethodTokens(point.method, point.visual_tokens, options_.encoder.grid_size);
+    if (!expected.empty()) {
+      return Bad("grid.visual_tokens", "method '" + point.method + "' cannot produce " +
+                                           std::to_string(point.visual_tokens) +
+                                           " visual tokens: expected " + expected);
+    }
+    config::JobSpec spec;
+    spec.point = point;
+    spec.llm = llm;
+    Result<FinetuneEvalSetup> setup = MakeFinetuneEvalSetup(options_, spec, "");
+    if (!setup.ok()) return Bad("grid.task", setup.status().message());
+    std::string error, field;
+    if (!setup->model.IsValid(&error, &field)) {
+      std::string key = "grid.visual_tokens";
+      if (field == "method") key = "grid.method";
+      if (field == "grid_size") key = "model.grid_size";
+      if (field == "vision_width") key = "model.vision_width";
+      if (field == "width" || field == "depth" || field == "heads" || field == "mlp_ratio") {
+        key = llm.builtin ? "grid.llm" : "llm." + llm.name + "." + field;
+      }
+      return Bad(key, "grid point llm=" + point.llm + " method=" + point.method +
+                          " visual_tokens=" + std::to_string(point.visual_tokens) + ": " + error);
+    }
+    return Status::OK();
+  }
+
+  std::string IdentityText() const override { return identity_; }
+  int64_t TextTokens(const config::GridPoint& point) const override {
+    return TaskTextTokens(point.task);
+  }
+  // Forward and backward through the LLM (6*N per token) plus the frozen encoder's forward over
+  // all G*G patches, per example and step.
+  double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
+    const vlm::EncoderOptions& e = options_.encoder;
+    const double width = static_cast<double>(e.vision_width);
+    const double encoder_params = static_cast<double>(e.depth) * 12.0 * width * width;
+    const double tokens = static_cast<double>(text_tokens + point.visual_tokens);
+    const double per_example =
+        6.0 * point.n_params * tokens +
+        2.0 * encoder_params * static_cast<double>(e.grid_size * e.grid_size);
+    return per_example * static_cast<double>(options_.train.steps * options_.train.batch_size);
+  }
+
+  std::unique_ptr<Job> MakeJob() const override {
+#if VLMSCALE_HAVE_FINETUNE_EVAL
+    return MakeFinetuneEvalJob(options_);
+#else
+    return std::make_unique<UnavailableJob>();
+#endif
+  }
+
+  // "ORIGIN: key 'KEY': MESSAGE".
+  Status Bad(const std::string& key, const std::string& message) const {
+    auto it = origins_.find(key);
+    const std::string origin = it == origins_.end() ? "config" : it->second;
+    return Status::InvalidInput(origin + ": key '" + key + "': " + message);
+  }
+
+  static std::string ConfigName(const config::Config& c) {
+    return c.path().empty() ? "config" : c.path();
+  }
+
+ private:
+  FinetuneEvalOptions options_;
+  std::map<std::string, std::string> origins_;
+  std::string identity_;
+};
+
+class FinetuneEvalType : public JobType {
+ public:
+  std::string name() const override { return "finetune_eval"; }
+  std::vector<config::KeySpec> Keys() const override { return Table().keys(); }
+
+  Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
+                                                   const PlanContext& context) const override {
+    FinetuneEvalOptions options = ReadFinetuneEvalOptions(config, context.results_path);
+    std::map<std::string, std::string> origins;
+    for (const auto& [key, value] : config.values()) origins[key] = value.origin;
+    auto settings =
+        std::make_shared<FinetuneEvalSettings>(options, std::move(origins), IdentityText(config));
+    // Sweep-wide checks: everything the job checks that does not depend on the grid point.
+    std::string error, field;
+    if (!options.encoder.IsValid(&error, &field)) {
+      return settings->Bad(Table().KeyOf("encoder." + field), error);
+    }
+    if (!options.train.IsValid(&error, &field)) {
+      return settings->Bad(Table().KeyOf("train." + field), error);
+    }
+    const int64_t ranks = context.ranks_per_job;
+    if (options.train.batch_size < ranks) {
+      return settings->Bad("train.batch_size",
+                           "expected at least run.ranks_per_job = " + std::to_string(ranks) +
+                               " (every rank of a job needs an example per step), got " +
+                               std::to_string(options.train.batch_size));
+    }
+    if (options.train.eval_examples < ranks) {
+      return settings->Bad("eval.examples",
+                           "expected at least run.ranks_per_job = " + std::to_string(ranks) +
+                               " (every rank evaluates a share), got " +
+                               std::to_string(options.train.eval_examples));
+    }
+    return std::shared_ptr<const JobSettings>(settings);
+  }
+};
+
+}  // namespace
+
+FinetuneEvalOptions ReadFinetuneEvalOptions(const config::Config& config,
+                                            const std::string& results_path) {
+  FinetuneEvalOptions options;
+  Table().Read(config, &options);
+  if (options.cache_dir.empty()) options.cache_dir = DefaultCacheDir(results_path);
+  return options;
+}
+
+Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const FinetuneEvalOptions& options,
+                                                const config::JobSpec& spec,
+                                                const std::string& job_dir) {
+  const config::GridPoint& point = spec.point;
+  FinetuneEvalSetup s;
+  s.task = point.task;
+  s.encoder = options.encoder;
+  s.cache_dir = options.cache_dir;
+  VLM_ASSIGN_OR_RETURN(tasks::TaskShape shape, tasks::FindTaskShape(point.task));
+  s.model.width = spec.llm.width;
+  s.model.depth = spec.llm.depth;
+  s.model.heads = spec.llm.heads;
+  s.model.mlp_ratio = spec.llm.mlp_ratio;
+  s.model.vocab_size = shape.vocab_size;
+  s.model.question_tokens = shape.question_tokens;
+  s.model.num_answers = shape.num_answers;
+  s.model.grid_size = s.encoder.grid_size;
+  s.model.vision_width = s.encoder.vision_width;
+  s.model.method = point.method;
+  s.model.visual_tokens = point.visual_tokens;
+  s.train = options.train;
+  s.train.seed = static_cast<uint64_t>(point.seed);
+  if (!job_dir.empty()) {
+    s.train.checkpoint_path = (std::filesystem::path(job_dir) / "checkpoint.pt").string();
+  }
+  return s;
+}
+
+std::shared_ptr<const JobType> FinetuneEvalJobType() {
+  return std::make_shared<FinetuneEvalType>();
+}
+
+}  // namespace vlmscale::jobs

@@ -1,0 +1,62 @@
+// The "finetune_eval" job type's options and descriptor (no libtorch): the built-in VLM, finetuned
+// and evaluated per grid point (finetune_eval_job.cc runs it).
+//
+// Keys: [model] image_size, grid_size, vision_width, encoder_depth, encoder_pretrain_steps,
+// cache_dir; [train] steps, batch_size, lr, warmup_steps, weight_decay, grad_clip, log_every;
+// [eval] examples, batch_size; [run] feature_cache_mb. The grid point gives the LLM preset,
+// method, V, task and seed. Plan time runs every IsValid the job would run when it starts
+// (encoder, trainer, task and model options) for every grid point.
+// Checkpoint: <JobInput::job_dir>/checkpoint.pt (resumed by a later attempt of the same job).
+// Metrics: error, accuracy, eval_loss, inference_flops, compressor_flops, latency_ms, plus extras
+// accuracy.<template>, llm_params, trainable_params, final_train_loss, steps_per_second,
+// resumed_from_step, peak_rss_mb, num_buckets.
+#ifndef VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_TYPE_H_
+#define VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_TYPE_H_
+
+#include <memory>
+#include <string>
+
+#include "jobs/job_type.h"
+#include "train/train_options.h"
+#include "vlm/vlm_options.h"
+
+namespace vlmscale::jobs {
+
+struct FinetuneEvalOptions {
+  // The frozen vision encoder ([model] keys); its seed is 0: one encoder per [model] settings,
+  // shared by every job of the sweep.
+  vlm::EncoderOptions encoder;
+  // Training and evaluation ([train], [eval], run.feature_cache_mb).
+  train::TrainOptions train;
+  // Where the pretrained encoder is cached. Default: "" (the planner resolves it to
+  // <directory of the results file>/cache).
+  std::string cache_dir;
+};
+
+// What one grid point's job builds from the options: the task, encoder, model and trainer
+// options (the model's task-derived sizes filled from tasks::FindTaskShape).
+struct FinetuneEvalSetup {
+  std::string task;
+  vlm::EncoderOptions encoder;
+  vlm::VlmOptions model;
+  train::TrainOptions train;
+  std::string cache_dir;
+};
+
+// The setup of the grid point `spec` (checkpoint under `job_dir` when non-empty). kInvalidInput
+// for an unknown task.
+Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const FinetuneEvalOptions& options,
+                                                const config::JobSpec& spec,
+                                                const std::string& job_dir);
+
+// The descriptor registered as "finetune_eval".
+std::shared_ptr<const JobType> FinetuneEvalJobType();
+
+// Reads the finetune_eval options of a config (validated by ConfigSchema()); cache_dir resolved
+// against `results_path` when empty. For tests and benchmarks.
+FinetuneEvalOptions ReadFinetuneEvalOptions(const config::Config& config,
+                                            const std::string& results_path);
+
+}  // namespace vlmscale::jobs
+
+#endif  // VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_TYPE_H_

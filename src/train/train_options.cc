@@ -1,0 +1,48 @@
+#include "train/train_options.h"
+
+#include <cmath>
+
+#include "core/strings.h"
+
+namespace vlmscale::train {
+
+bool TrainOptions::IsValid(std::string* error, std::string* field) const {
+  auto fail = [error, field](const char* name, const std::string& message) {
+    if (error != nullptr) *error = message;
+    if (field != nullptr) *field = name;
+    return false;
+  };
+  if (steps < 1) return fail("steps", "train steps must be >= 1, got " + std::to_string(steps));
+  if (batch_size < 1)
+    return fail("batch_size", "train batch_size must be >= 1, got " + std::to_string(batch_size));
+  if (!(lr > 0.0) || !std::isfinite(lr))
+    return fail("lr", "train lr must be > 0, got " + FormatNumber(lr));
+  if (warmup_steps < 0 || warmup_steps > steps) {
+    return fail("warmup_steps", "train warmup_steps must be in [0, steps=" + std::to_string(steps) +
+                                    "], got " + std::to_string(warmup_steps));
+  }
+  if (!(weight_decay >= 0.0)) {
+    return fail("weight_decay",
+                "train weight_decay must be >= 0, got " + FormatNumber(weight_decay));
+  }
+  if (!(grad_clip >= 0.0))
+    return fail("grad_clip", "train grad_clip must be >= 0, got " + FormatNumber(grad_clip));
+  if (log_every < 1)
+    return fail("log_every", "train log_every must be >= 1, got " + std::to_string(log_every));
+  if (eval_examples < 1) {
+    return fail("eval_examples",
+                "eval examples must be >= 1, got " + std::to_string(eval_examples));
+  }
+  if (eval_batch_size < 1) {
+    return fail("eval_batch_size",
+                "eval batch_size must be >= 1, got " + std::to_string(eval_batch_size));
+  }
+  if (bucket_bytes < 4) {
+    return fail("bucket_bytes", "bucket_bytes must be >= 4, got " + std::to_string(bucket_bytes));
+  }
+  if (device < -1)
+    return fail("device", "device must be -1 (CPU) or a CUDA index, got " + std::to_string(device));
+  return true;
+}
+
+}  // namespace vlmscale::train

@@ -1,0 +1,76 @@
+// The trainer's options (no libtorch): what one finetune-and-evaluate call does, each default
+// written once, here. train/trainer.h runs it.
+#ifndef VLMSCALE_TRAIN_TRAIN_OPTIONS_H_
+#define VLMSCALE_TRAIN_TRAIN_OPTIONS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace vlmscale::train {
+
+// What the trainer reports after every optimizer step (TrainOptions::on_step).
+struct StepInfo {
+  int64_t step = 0;   // 0-based index of the step just applied.
+  double loss = 0.0;  // Global mean training loss of the step.
+  double lr = 0.0;
+  double grad_norm = 0.0;  // Global gradient norm before clipping.
+};
+
+struct TrainOptions {
+  // Seed of the parameter initialization and of the training data stream.
+  // Default: 0.
+  uint64_t seed = 0;
+  // Seed of the evaluation set; fixed so every job of a sweep is scored on the same examples.
+  // Default: 0.
+  uint64_t eval_seed = 0;
+  // Optimizer steps. Default: 300. REQUIRES: >= 1.
+  int64_t steps = 300;
+  // Global batch size (summed over ranks). Default: 32. REQUIRES: >= number of ranks.
+  int64_t batch_size = 32;
+  // Peak learning rate. Default: 0.003. REQUIRES: > 0.
+  double lr = 0.003;
+  // Linear warmup steps. Default: 30. REQUIRES: 0 <= warmup_steps <= steps.
+  int64_t warmup_steps = 30;
+  // AdamW decoupled weight decay. Default: 0.01. REQUIRES: >= 0.
+  double weight_decay = 0.01;
+  // Maximum global gradient norm; 0 disables clipping. Default: 1.0. REQUIRES: >= 0.
+  double grad_clip = 1.0;
+  // Steps between train_loss / lr curve points (the last step is always logged). Default: 10.
+  // REQUIRES: >= 1.
+  int64_t log_every = 10;
+  // Held-out evaluation examples. Default: 512. REQUIRES: >= number of ranks.
+  int64_t eval_examples = 512;
+  // Evaluation batch size per rank. Default: 128. REQUIRES: >= 1.
+  int64_t eval_batch_size = 128;
+  // Largest gradient bucket in bytes (a parameter larger than this gets a bucket of its own).
+  // Default: 16 MiB. REQUIRES: >= 4.
+  int64_t bucket_bytes = 16 << 20;
+  // Checkpoint file written on a stop request and resumed from; "" disables checkpointing (a stop
+  // request then just returns Cancelled). Default: "".
+  std::string checkpoint_path;
+  // Torch device: -1 for CPU, otherwise a CUDA device index. Default: -1.
+  int device = -1;
+  // Identity of the frozen encoder's weights (the job uses its cache file path). When non-empty,
+  // each batch's encoder features, questions and answers are memoized in the process-wide
+  // FeatureCache under (this key, task, image size, split, seed, index range): later trainings in
+  // the same process with the same task and seed skip data generation and the encoder, with
+  // bitwise the same features (stored in half precision, which every batch goes through, cached
+  // or not). "" disables it. Not part of the checkpoint fingerprint.
+  // Default: "".
+  std::string feature_cache_key;
+  // Budget of the process-wide feature cache in bytes (entries beyond it are not stored).
+  // Default: 1 GiB (run.feature_cache_mb sets it in MiB). REQUIRES: >= 0.
+  int64_t feature_cache_bytes = int64_t{1} << 30;
+  // Called on every rank after every optimizer step (progress reports, heartbeats); may set the
+  // stop flag. Not part of the checkpoint fingerprint. Default: none.
+  std::function<void(const StepInfo&)> on_step;
+
+  // Returns true if valid; otherwise stores what is wrong in *error and the violated field's
+  // name in *field (each if non-null).
+  bool IsValid(std::string* error, std::string* field = nullptr) const;
+};
+
+}  // namespace vlmscale::train
+
+#endif  // VLMSCALE_TRAIN_TRAIN_OPTIONS_H_
