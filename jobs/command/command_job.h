@@ -63,6 +63,22 @@ Result<std::string> ExpandPlaceholders(const std::string& word,
 // config. REQUIRES: input.config and input.spec are non-null.
 std::map<std::string, std::string> PlaceholderValues(const JobInput& input);
 
+// The expanded argv and environment additions ("NAME", "value") of one attempt.
+struct CommandLine {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+// Expands `options`' argv and env with the placeholder `values`. kInvalidInput naming the key
+// (and where it was set) on a malformed command line or an unknown placeholder.
+Result<CommandLine> ExpandCommand(const CommandOptions& options,
+                                  const std::map<std::string, std::string>& values);
+
+// A printable excerpt of untrusted text (at most n characters) for messages.
+std::string Excerpt(const std::string& s, size_t n = 40);
+
+// The [command] keys, bound to CommandOptions' fields.
+std::vector<config::KeySpec> CommandKeys();
+
 // Reads [command] of `config` (validated by the schema) into options.
 CommandOptions ReadCommandOptions(const config::Config& config);
 
