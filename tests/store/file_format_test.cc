@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "store/job_columns.h"
 #include "store/journal.h"
 #include "store/results_store.h"
 #include "tests/store/store_test_util.h"
@@ -200,6 +201,44 @@ TEST(FileFormat, TheJobsAndEventsCompoundFieldsKeepTheirNamesOrderAndTypes) {
   ExpectCompound(file, "jobs", kJobsV1);
   ExpectCompound(file, "events", kEventsV1);
   H5Fclose(file);
+}
+
+// The column table (store/job_columns.h) describes exactly the pinned fields: the HDF5 compound
+// types and the journal's keys are generated from it.
+template <typename Row>
+void ExpectTableMatches(const std::vector<Column<Row>>& table, const std::vector<Field>& pinned) {
+  std::vector<const Column<Row>*> in_file;
+  for (const Column<Row>& c : table) {
+    if (c.where & kInHdf5) in_file.push_back(&c);
+  }
+  ASSERT_EQ(in_file.size(), pinned.size());
+  for (size_t i = 0; i < pinned.size(); ++i) {
+    EXPECT_STREQ(in_file[i]->name, pinned[i].name) << "field " << i;
+    const char* want = pinned[i].cls == H5T_STRING  ? "string"
+                       : pinned[i].cls == H5T_FLOAT ? "float64"
+                       : pinned[i].size == 8        ? "int64"
+                                                    : "int32";
+    EXPECT_STREQ(ColumnTypeName(in_file[i]->type()), want) << pinned[i].name;
+  }
+}
+
+TEST(FileFormat, TheColumnTablesDescribeThePinnedFieldsAndJournalKeys) {
+  ExpectTableMatches(JobColumns(), kJobsV1);
+  ExpectTableMatches(EventColumns(), kEventsV1);
+  // The journal's keys, in the order of the encoding: the /jobs fields, then "curves".
+  std::string entry;
+  const JobEvent event = FixedEvent();
+  EncodeJobEntry(9, FixedRecord(), &event, &entry);
+  const auto parsed = nlohmann::ordered_json::parse(entry.substr(8));
+  std::vector<std::string> keys, want;
+  for (const auto& item : parsed["rec"].items()) keys.push_back(item.key());
+  for (const Field& f : kJobsV1) want.push_back(f.name);
+  want.push_back("curves");
+  EXPECT_EQ(keys, want);
+  keys.clear(), want.clear();
+  for (const auto& item : parsed["ev"].items()) keys.push_back(item.key());
+  for (const Field& f : kEventsV1) want.push_back(f.name);
+  EXPECT_EQ(keys, want);
 }
 
 // `vlmscale export` columns, in order (docs/RESULTS.md; CSV headers that scripts read).
