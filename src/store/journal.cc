@@ -120,10 +120,8 @@ void PutRow(const std::vector<Column<Row>>& columns, const Row& row, bool close,
   bool first = true;
   for (const Column<Row>& c : columns) {
     if (!(c.where & kInJournal)) continue;
-    if (!first) out->push_back(',');
+    out->append(first ? "\"" : ",\"").append(c.name).append("\":");  // Names need no escaping.
     first = false;
-    PutString(c.name, out);
-    out->push_back(':');
     switch (c.type()) {
       case ColumnType::kString:
         PutString(c.template Get<std::string>(row), out);

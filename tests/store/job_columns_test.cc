@@ -36,6 +36,10 @@ TEST(JobColumns, NamesAreUniqueAndEveryColumnIsDocumentedInTheTable) {
   std::set<std::string> names;
   for (const Column<JobRecord>& c : JobColumns()) {
     EXPECT_TRUE(names.insert(c.name).second) << "duplicate column " << c.name;
+    // Identifiers: the journal writes them unescaped, h5py and CSV readers use them as names.
+    EXPECT_EQ(std::string(c.name).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_"),
+              std::string::npos)
+        << c.name;
     EXPECT_STRNE(c.doc, "") << c.name;
     EXPECT_EQ(std::string(c.doc).find('|'), std::string::npos) << c.name << ": breaks the docs";
     EXPECT_NE(c.where & kInHdf5, 0u) << c.name << ": every /jobs column is in the file";
