@@ -41,7 +41,8 @@ json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 const std::vector<const Column<JobRecord>*>& ExportedColumns() {
   static const std::vector<const Column<JobRecord>*> columns = [] {
     std::vector<const Column<JobRecord>*> v;
-    for (ExportPlace place : {ExportPlace::kFirst, ExportPlace::kMiddle, ExportPlace::kLast}) {
+    for (ExportPlace place : {ExportPlace::kV1Head, ExportPlace::kV1Body, ExportPlace::kV1Tail,
+                              ExportPlace::kAppended}) {
       for (const Column<JobRecord>& c : JobColumns()) {
         if ((c.where & kInExport) && c.export_place == place) v.push_back(&c);
       }

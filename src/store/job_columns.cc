@@ -34,46 +34,52 @@ const char* ColumnTypeName(ColumnType type) {
 }
 
 // The /jobs table. One line per column, in file order: a new column goes at the end (files and
-// h5py readers keep their field order). docs/RESULTS.md repeats name, type, unit and doc.
+// h5py readers keep their field order) and takes the default export place, kAppended (after every
+// existing export column). docs/RESULTS.md repeats name, type, unit and doc.
 const std::vector<Column<JobRecord>>& JobColumns() {
   using R = JobRecord;
-  constexpr auto kFirst = ExportPlace::kFirst, kLast = ExportPlace::kLast;
+  constexpr unsigned kAll = kEverywhere;
+  constexpr auto kHead = ExportPlace::kV1Head, kBody = ExportPlace::kV1Body,
+                 kTail = ExportPlace::kV1Tail;
   static const std::vector<Column<R>> columns = {
       {"job_id", &R::job_id, "",
-       "16 hex digits, stable id of the grid point (`config::JobSpec::id`).", kEverywhere, kFirst},
-      {"llm", &R::llm, "", "LLM name."},
-      {"n_params", &R::n_params, "parameters", "Non-embedding LLM parameters N."},
-      {"visual_tokens", &R::visual_tokens, "tokens", "Visual tokens V after compression."},
-      {"method", &R::method, "", "Token compression method."},
-      {"task", &R::task, "", "Task name."},
-      {"seed", &R::seed, "", "Seed."},
-      {"status", &R::state, "", "`pending`, `running`, `done` or `failed`.", kEverywhere, kFirst},
-      {"attempts", &R::attempts, "", "Attempts started so far.", kEverywhere, kFirst},
+       "16 hex digits, stable id of the grid point (`config::JobSpec::id`).", kAll, kHead},
+      {"llm", &R::llm, "", "LLM name.", kAll, kBody},
+      {"n_params", &R::n_params, "parameters", "Non-embedding LLM parameters N.", kAll, kBody},
+      {"visual_tokens", &R::visual_tokens, "tokens", "Visual tokens V after compression.", kAll,
+       kBody},
+      {"method", &R::method, "", "Token compression method.", kAll, kBody},
+      {"task", &R::task, "", "Task name.", kAll, kBody},
+      {"seed", &R::seed, "", "Seed.", kAll, kBody},
+      {"status", &R::state, "", "`pending`, `running`, `done` or `failed`.", kAll, kHead},
+      {"attempts", &R::attempts, "", "Attempts started so far.", kAll, kHead},
       {"failure_class", &R::failure_class, "",
-       "`\"\"`, `error`, `diverged`, `oom`, `timeout`, `killed`, `no-metrics`.", kEverywhere,
-       kLast},
+       "`\"\"`, `error`, `diverged`, `oom`, `timeout`, `killed`, `no-metrics`.", kAll, kTail},
       {"message", &R::message, "",
        "Failure message of the last attempt, at most 4096 bytes (cut on a UTF-8 character "
        "boundary).",
-       kEverywhere, kLast},
-      {"error", &R::error, "fraction", "Y of the scaling law, 1 - accuracy."},
-      {"accuracy", &R::accuracy, "fraction", "Eval accuracy."},
-      {"eval_loss", &R::eval_loss, "nats", "Eval loss (mean cross-entropy on the eval set)."},
+       kAll, kTail},
+      {"error", &R::error, "fraction", "Y of the scaling law, 1 - accuracy.", kAll, kBody},
+      {"accuracy", &R::accuracy, "fraction", "Eval accuracy.", kAll, kBody},
+      {"eval_loss", &R::eval_loss, "nats", "Eval loss (mean cross-entropy on the eval set).", kAll,
+       kBody},
       {"inference_flops", &R::inference_flops, "FLOP/sample",
-       "LLM inference FLOPs per sample, 2·N·(Q+V)."},
+       "LLM inference FLOPs per sample, 2·N·(Q+V).", kAll, kBody},
       {"compressor_flops", &R::compressor_flops, "FLOP/sample",
-       "The compressor's own FLOPs per sample."},
-      {"latency_ms", &R::latency_ms, "ms/sample", "Measured eval latency per sample."},
+       "The compressor's own FLOPs per sample.", kAll, kBody},
+      {"latency_ms", &R::latency_ms, "ms/sample", "Measured eval latency per sample.", kAll, kBody},
       {"extra_metrics", &R::extra_metrics, "",
-       "JSON object of other per-task metrics (`{}` if none; NaN as null).", kEverywhere, kLast},
+       "JSON object of other per-task metrics (`{}` if none; NaN as null).", kAll, kTail},
       {"est_cost", &R::est_cost, "FLOP",
-       "Estimated training cost (the plan's cost model; relative, for scheduling)."},
-      {"train_seconds", &R::train_seconds, "s", "Training wall time."},
-      {"eval_seconds", &R::eval_seconds, "s", "Evaluation wall time."},
-      {"rank", &R::rank, "", "First world rank of the group that ran it (-1: not started)."},
-      {"host", &R::host, "", "Host of that rank."},
-      {"start_time", &R::start_time, "Unix s", "When the last attempt started."},
-      {"end_time", &R::end_time, "Unix s", "When it ended (0 while running)."},
+       "Estimated training cost (the plan's cost model; relative, for scheduling).", kAll, kBody},
+      {"train_seconds", &R::train_seconds, "s", "Training wall time.", kAll, kBody},
+      {"eval_seconds", &R::eval_seconds, "s", "Evaluation wall time.", kAll, kBody},
+      {"rank", &R::rank, "", "First world rank of the group that ran it (-1: not started).", kAll,
+       kBody},
+      {"host", &R::host, "", "Host of that rank.", kAll, kBody},
+      {"start_time", &R::start_time, "Unix s", "When the last attempt started.", kAll, kBody},
+      {"end_time", &R::end_time, "Unix s", "When it ended (0 while running).", kAll, kBody},
+      // New columns here: {"name", &R::name, "unit", "Meaning."},
   };
   return columns;
 }

@@ -44,9 +44,11 @@ enum ColumnWhere : unsigned {
   kEverywhere = kInJournal | kInHdf5 | kInExport,
 };
 
-// Export lists the kFirst columns, then kMiddle, then kLast, each group in table order (the
-// export's order predates the table and is kept stable for scripts that read CSV by position).
-enum class ExportPlace { kFirst, kMiddle, kLast };
+// The order of `vlmscale export`: the columns of format version 1 in three groups (kV1Head, then
+// kV1Body, then kV1Tail: the order the export had before this table), then the later columns
+// (kAppended, the default), each group in table order. Scripts that read the CSV by position keep
+// working when a column is added.
+enum class ExportPlace { kV1Head, kV1Body, kV1Tail, kAppended };
 
 template <typename Row>
 struct Column {
@@ -59,7 +61,7 @@ struct Column {
   const char* unit;  // "" when the value has none (text, ids, counts).
   const char* doc;   // One line; docs/RESULTS.md repeats it.
   unsigned where = kEverywhere;
-  ExportPlace export_place = ExportPlace::kMiddle;
+  ExportPlace export_place = ExportPlace::kAppended;
 
   ColumnType type() const { return static_cast<ColumnType>(member.index()); }
   // The field of `row`. REQUIRES: T is the field's type.

@@ -5,13 +5,13 @@
 // store/job_columns.cc; the journal, the HDF5 snapshot and the export iterate that table and have
 // no per-field code (curves, variable-length, keep their own). To add a column, e.g. a metric:
 //   1. Add the field below (doubles default to kNaN: "not measured").
-//   2. Append one line to JobColumns(): {"name", &JobRecord::name, "unit", "Meaning."}. Its type
-//      (string, double, int64_t, int, JobState, map) picks the encodings; append, never insert:
-//      files and h5py readers keep the existing fields' order.
-//   3. Add the row to the /jobs table of docs/RESULTS.md (job_columns_test prints it) and the
-//      field to kJobsV1 in tests/store/file_format_test.cc, regenerating kGoldenJobEntry there
-//      (its failure prints the new text; check the diff only adds the new key).
-// The round trip of every column (journal, snapshot, export) is tested from the table.
+//   2. Append one line to JobColumns(): {"name", &R::name, "unit", "Meaning."}. The field's type
+//      (std::string, double, int64_t, int, JobState, map) picks the encodings. Append, never
+//      insert: files and h5py readers keep the existing fields' order, and the export appends it.
+//   3. Add the row job_columns_test prints to the /jobs table of docs/RESULTS.md.
+// The tests then cover it: every column round-trips through journal, snapshot and export
+// (job_columns_test), and the format pins accept columns appended after format version 1
+// (file_format_test). Add a test of your own for what the value means.
 #ifndef VLMSCALE_STORE_JOB_RECORD_H_
 #define VLMSCALE_STORE_JOB_RECORD_H_
 

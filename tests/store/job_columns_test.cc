@@ -44,7 +44,6 @@ TEST(JobColumns, NamesAreUniqueAndEveryColumnIsDocumentedInTheTable) {
     EXPECT_EQ(std::string(c.doc).find('|'), std::string::npos) << c.name << ": breaks the docs";
     EXPECT_NE(c.where & kInHdf5, 0u) << c.name << ": every /jobs column is in the file";
   }
-  EXPECT_EQ(names.size(), 25u);
   for (const Column<JobEvent>& c : EventColumns()) EXPECT_EQ(c.where & kInExport, 0u) << c.name;
 }
 
