@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "store/journal.h"
+#include "store/job_columns.h"
 #include "store/results_store.h"
 
 namespace vlmscale::store {
@@ -37,40 +37,25 @@ std::string CsvCell(const std::string& s) {
 
 json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-json ExtraJson(const JobRecord& r) {
-  json extra = json::object();
-  for (const auto& [k, v] : r.extra_metrics) extra[k] = Num(v);
-  return extra;
+// The exported columns of JobColumns() in export order (see ExportPlace).
+const std::vector<const Column<JobRecord>*>& ExportedColumns() {
+  static const std::vector<const Column<JobRecord>*> columns = [] {
+    std::vector<const Column<JobRecord>*> v;
+    for (ExportPlace place : {ExportPlace::kV1Head, ExportPlace::kV1Body, ExportPlace::kV1Tail,
+                              ExportPlace::kAppended}) {
+      for (const Column<JobRecord>& c : JobColumns()) {
+        if ((c.where & kInExport) && c.export_place == place) v.push_back(&c);
+      }
+    }
+    return v;
+  }();
+  return columns;
 }
 
-// The value of every export column for one job, as JSON (strings, numbers, null).
+// The value of every export column for one job, as JSON (strings, numbers, null, objects).
 json ExportRow(const JobRecord& r) {
   json row = json::object();
-  row["job_id"] = r.job_id;
-  row["status"] = JobStateName(r.state);
-  row["attempts"] = r.attempts;
-  row["llm"] = r.llm;
-  row["n_params"] = Num(r.n_params);
-  row["visual_tokens"] = r.visual_tokens;
-  row["method"] = r.method;
-  row["task"] = r.task;
-  row["seed"] = r.seed;
-  row["error"] = Num(r.error);
-  row["accuracy"] = Num(r.accuracy);
-  row["eval_loss"] = Num(r.eval_loss);
-  row["inference_flops"] = Num(r.inference_flops);
-  row["compressor_flops"] = Num(r.compressor_flops);
-  row["latency_ms"] = Num(r.latency_ms);
-  row["est_cost"] = Num(r.est_cost);
-  row["train_seconds"] = Num(r.train_seconds);
-  row["eval_seconds"] = Num(r.eval_seconds);
-  row["rank"] = r.rank;
-  row["host"] = r.host;
-  row["start_time"] = Num(r.start_time);
-  row["end_time"] = Num(r.end_time);
-  row["failure_class"] = r.failure_class;
-  row["message"] = r.message;
-  row["extra_metrics"] = ExtraJson(r);
+  for (const Column<JobRecord>* c : ExportedColumns()) row[c->name] = ColumnToJson(*c, r);
   return row;
 }
 
@@ -79,32 +64,12 @@ constexpr auto kReplace = json::error_handler_t::replace;
 }  // namespace
 
 const std::vector<std::string>& ExportColumns() {
-  static const std::vector<std::string> columns = {"job_id",
-                                                   "status",
-                                                   "attempts",
-                                                   "llm",
-                                                   "n_params",
-                                                   "visual_tokens",
-                                                   "method",
-                                                   "task",
-                                                   "seed",
-                                                   "error",
-                                                   "accuracy",
-                                                   "eval_loss",
-                                                   "inference_flops",
-                                                   "compressor_flops",
-                                                   "latency_ms",
-                                                   "est_cost",
-                                                   "train_seconds",
-                                                   "eval_seconds",
-                                                   "rank",
-                                                   "host",
-                                                   "start_time",
-                                                   "end_time",
-                                                   "failure_class",
-                                                   "message",
-                                                   "extra_metrics"};
-  return columns;
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const Column<JobRecord>* c : ExportedColumns()) v.push_back(c->name);
+    return v;
+  }();
+  return names;
 }
 
 Status ExportCsv(const ResultsFile& file, std::ostream& out) {

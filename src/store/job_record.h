@@ -1,5 +1,17 @@
 // JobRecord: everything the results store keeps about one job of a sweep. The driver fills it,
 // the store persists it (journal + HDF5), readers (status, export, fit, analysis) get it back.
+//
+// Its scalar fields are described once, by the column table JobColumns() in
+// store/job_columns.cc; the journal, the HDF5 snapshot and the export iterate that table and have
+// no per-field code (curves, variable-length, keep their own). To add a column, e.g. a metric:
+//   1. Add the field below (doubles default to kNaN: "not measured").
+//   2. Append one line to JobColumns(): {"name", &R::name, "unit", "Meaning."}. The field's type
+//      (std::string, double, int64_t, int, JobState, map) picks the encodings. Append, never
+//      insert: files and h5py readers keep the existing fields' order, and the export appends it.
+//   3. Add the row job_columns_test prints to the /jobs table of docs/RESULTS.md.
+// The tests then cover it: every column round-trips through journal, snapshot and export
+// (job_columns_test), and the format pins accept columns appended after format version 1
+// (file_format_test). Add a test of your own for what the value means.
 #ifndef VLMSCALE_STORE_JOB_RECORD_H_
 #define VLMSCALE_STORE_JOB_RECORD_H_
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "store/job_columns.h"
+
 namespace vlmscale::store {
 namespace {
 
@@ -23,49 +25,6 @@ std::array<uint32_t, 256> MakeCrcTable() {
 }
 
 json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
-// Reads an optional key of `j` into *out; null means NaN for doubles.
-Status GetDouble(const json& j, const char* key, double* out) {
-  auto it = j.find(key);
-  if (it == j.end()) return Status::OK();
-  if (it->is_null()) {
-    *out = JobRecord::kNaN;
-  } else if (it->is_number()) {
-    *out = it->get<double>();
-  } else {
-    return Status::InvalidInput(std::string("field '") + key + "' is not a number");
-  }
-  return Status::OK();
-}
-
-template <typename Int>
-Status GetInt(const json& j, const char* key, Int* out) {
-  auto it = j.find(key);
-  if (it == j.end()) return Status::OK();
-  if (!it->is_number_integer()) {
-    return Status::InvalidInput(std::string("field '") + key + "' is not an integer");
-  }
-  *out = it->get<Int>();
-  return Status::OK();
-}
-
-Status GetString(const json& j, const char* key, std::string* out) {
-  auto it = j.find(key);
-  if (it == j.end()) return Status::OK();
-  if (!it->is_string()) {
-    return Status::InvalidInput(std::string("field '") + key + "' is not a string");
-  }
-  *out = it->get<std::string>();
-  return Status::OK();
-}
-
-Status GetState(const json& j, const char* key, JobState* out) {
-  std::string name;
-  VLM_RETURN_IF_ERROR(GetString(j, key, &name));
-  if (name.empty()) return Status::OK();
-  if (!ParseJobState(name, out)) return Status::InvalidInput("unknown job state '" + name + "'");
-  return Status::OK();
-}
 
 uint32_t ReadLe32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
@@ -153,6 +112,71 @@ void PutKey(const char* key, std::string* out) {
   out->append("\":");
 }
 
+// Writes the journal columns of `row` as a JSON object, like ColumnToJson() would: {"a":1,...}
+// (without the closing brace unless `close`, so that the caller can add keys).
+template <typename Row>
+void PutRow(const std::vector<Column<Row>>& columns, const Row& row, bool close, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  for (const Column<Row>& c : columns) {
+    if (!(c.where & kInJournal)) continue;
+    out->append(first ? "\"" : ",\"").append(c.name).append("\":");  // Names need no escaping.
+    first = false;
+    switch (c.type()) {
+      case ColumnType::kString:
+        PutString(c.template Get<std::string>(row), out);
+        break;
+      case ColumnType::kDouble:
+        PutDouble(c.template Get<double>(row), out);
+        break;
+      case ColumnType::kInt64:
+        PutInt(c.template Get<int64_t>(row), out);
+        break;
+      case ColumnType::kInt32:
+        PutInt(c.template Get<int>(row), out);
+        break;
+      case ColumnType::kState:
+        PutString(JobStateName(c.template Get<JobState>(row)), out);
+        break;
+      case ColumnType::kMetrics: {
+        out->push_back('{');
+        bool first_metric = true;
+        for (const auto& [k, v] : c.template Get<MetricMap>(row)) {
+          if (!first_metric) out->push_back(',');
+          first_metric = false;
+          PutString(k, out);
+          out->push_back(':');
+          PutDouble(v, out);
+        }
+        out->push_back('}');
+        break;
+      }
+    }
+  }
+  if (close) out->push_back('}');
+}
+
+template <typename Row>
+json RowToJson(const std::vector<Column<Row>>& columns, const Row& row) {
+  json j = json::object();
+  for (const Column<Row>& c : columns) {
+    if (c.where & kInJournal) j[c.name] = ColumnToJson(c, row);
+  }
+  return j;
+}
+
+// Missing keys keep the values *row has.
+template <typename Row>
+Status RowFromJson(const std::vector<Column<Row>>& columns, const json& j, Row* row) {
+  for (const Column<Row>& c : columns) {
+    if (!(c.where & kInJournal)) continue;
+    if (auto it = j.find(c.name); it != j.end()) {
+      VLM_RETURN_IF_ERROR(ColumnFromJson(c, *it, row));
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 uint32_t Crc32(std::string_view data) {
@@ -163,34 +187,7 @@ uint32_t Crc32(std::string_view data) {
 }
 
 json RecordToJson(const JobRecord& r) {
-  json j;
-  j["job_id"] = r.job_id;
-  j["llm"] = r.llm;
-  j["n_params"] = Num(r.n_params);
-  j["visual_tokens"] = r.visual_tokens;
-  j["method"] = r.method;
-  j["task"] = r.task;
-  j["seed"] = r.seed;
-  j["status"] = JobStateName(r.state);
-  j["attempts"] = r.attempts;
-  j["failure_class"] = r.failure_class;
-  j["message"] = r.message;
-  j["error"] = Num(r.error);
-  j["accuracy"] = Num(r.accuracy);
-  j["eval_loss"] = Num(r.eval_loss);
-  j["inference_flops"] = Num(r.inference_flops);
-  j["compressor_flops"] = Num(r.compressor_flops);
-  j["latency_ms"] = Num(r.latency_ms);
-  json extra = json::object();
-  for (const auto& [k, v] : r.extra_metrics) extra[k] = Num(v);
-  j["extra_metrics"] = std::move(extra);
-  j["est_cost"] = Num(r.est_cost);
-  j["train_seconds"] = Num(r.train_seconds);
-  j["eval_seconds"] = Num(r.eval_seconds);
-  j["rank"] = r.rank;
-  j["host"] = r.host;
-  j["start_time"] = Num(r.start_time);
-  j["end_time"] = Num(r.end_time);
+  json j = RowToJson(JobColumns(), r);
   if (!r.curves.empty()) {
     json curves = json::array();
     for (const auto& p : r.curves) curves.push_back(json::array({p.name, p.step, Num(p.value)}));
@@ -201,43 +198,7 @@ json RecordToJson(const JobRecord& r) {
 
 Status RecordFromJson(const json& j, JobRecord* r) {
   if (!j.is_object()) return Status::InvalidInput("job record is not a JSON object");
-  VLM_RETURN_IF_ERROR(GetString(j, "job_id", &r->job_id));
-  VLM_RETURN_IF_ERROR(GetString(j, "llm", &r->llm));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "n_params", &r->n_params));
-  VLM_RETURN_IF_ERROR(GetInt(j, "visual_tokens", &r->visual_tokens));
-  VLM_RETURN_IF_ERROR(GetString(j, "method", &r->method));
-  VLM_RETURN_IF_ERROR(GetString(j, "task", &r->task));
-  VLM_RETURN_IF_ERROR(GetInt(j, "seed", &r->seed));
-  VLM_RETURN_IF_ERROR(GetState(j, "status", &r->state));
-  VLM_RETURN_IF_ERROR(GetInt(j, "attempts", &r->attempts));
-  VLM_RETURN_IF_ERROR(GetString(j, "failure_class", &r->failure_class));
-  VLM_RETURN_IF_ERROR(GetString(j, "message", &r->message));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "error", &r->error));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "accuracy", &r->accuracy));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "eval_loss", &r->eval_loss));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "inference_flops", &r->inference_flops));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "compressor_flops", &r->compressor_flops));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "latency_ms", &r->latency_ms));
-  r->extra_metrics.clear();
-  if (auto it = j.find("extra_metrics"); it != j.end() && !it->is_null()) {
-    if (!it->is_object()) return Status::InvalidInput("field 'extra_metrics' is not an object");
-    for (const auto& [k, v] : it->items()) {
-      double d = JobRecord::kNaN;
-      if (v.is_number()) {
-        d = v.get<double>();
-      } else if (!v.is_null()) {
-        return Status::InvalidInput("extra metric '" + k + "' is not a number");
-      }
-      r->extra_metrics[k] = d;
-    }
-  }
-  VLM_RETURN_IF_ERROR(GetDouble(j, "est_cost", &r->est_cost));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "train_seconds", &r->train_seconds));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "eval_seconds", &r->eval_seconds));
-  VLM_RETURN_IF_ERROR(GetInt(j, "rank", &r->rank));
-  VLM_RETURN_IF_ERROR(GetString(j, "host", &r->host));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "start_time", &r->start_time));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "end_time", &r->end_time));
+  VLM_RETURN_IF_ERROR(RowFromJson(JobColumns(), j, r));
   r->curves.clear();
   if (auto it = j.find("curves"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) return Status::InvalidInput("field 'curves' is not an array");
@@ -253,22 +214,11 @@ Status RecordFromJson(const json& j, JobRecord* r) {
   return Status::OK();
 }
 
-json EventToJson(const JobEvent& e) {
-  return json{{"job_id", e.job_id},
-              {"state", JobStateName(e.state)},
-              {"attempt", e.attempt},
-              {"time", Num(e.time)},
-              {"failure_class", e.failure_class}};
-}
+json EventToJson(const JobEvent& e) { return RowToJson(EventColumns(), e); }
 
 Status EventFromJson(const json& j, JobEvent* e) {
   if (!j.is_object()) return Status::InvalidInput("event is not a JSON object");
-  VLM_RETURN_IF_ERROR(GetString(j, "job_id", &e->job_id));
-  VLM_RETURN_IF_ERROR(GetState(j, "state", &e->state));
-  VLM_RETURN_IF_ERROR(GetInt(j, "attempt", &e->attempt));
-  VLM_RETURN_IF_ERROR(GetDouble(j, "time", &e->time));
-  VLM_RETURN_IF_ERROR(GetString(j, "failure_class", &e->failure_class));
-  return Status::OK();
+  return RowFromJson(EventColumns(), j, e);
 }
 
 void EncodeJournalEntry(const json& entry, std::string* out) {
@@ -288,42 +238,8 @@ void EncodeJobEntry(int64_t seq, const JobRecord& r, const JobEvent* event, std:
   const size_t payload_at = out->size();
   out->append("{\"t\":\"job\",\"seq\":");
   PutInt(seq, out);
-  out->append(",\"rec\":{\"job_id\":");
-  PutString(r.job_id, out);
-  PutKey("llm", out), PutString(r.llm, out);
-  PutKey("n_params", out), PutDouble(r.n_params, out);
-  PutKey("visual_tokens", out), PutInt(r.visual_tokens, out);
-  PutKey("method", out), PutString(r.method, out);
-  PutKey("task", out), PutString(r.task, out);
-  PutKey("seed", out), PutInt(r.seed, out);
-  PutKey("status", out), PutString(JobStateName(r.state), out);
-  PutKey("attempts", out), PutInt(r.attempts, out);
-  PutKey("failure_class", out), PutString(r.failure_class, out);
-  PutKey("message", out), PutString(r.message, out);
-  PutKey("error", out), PutDouble(r.error, out);
-  PutKey("accuracy", out), PutDouble(r.accuracy, out);
-  PutKey("eval_loss", out), PutDouble(r.eval_loss, out);
-  PutKey("inference_flops", out), PutDouble(r.inference_flops, out);
-  PutKey("compressor_flops", out), PutDouble(r.compressor_flops, out);
-  PutKey("latency_ms", out), PutDouble(r.latency_ms, out);
-  PutKey("extra_metrics", out);
-  out->push_back('{');
-  bool first = true;
-  for (const auto& [k, v] : r.extra_metrics) {
-    if (!first) out->push_back(',');
-    first = false;
-    PutString(k, out);
-    out->push_back(':');
-    PutDouble(v, out);
-  }
-  out->push_back('}');
-  PutKey("est_cost", out), PutDouble(r.est_cost, out);
-  PutKey("train_seconds", out), PutDouble(r.train_seconds, out);
-  PutKey("eval_seconds", out), PutDouble(r.eval_seconds, out);
-  PutKey("rank", out), PutInt(r.rank, out);
-  PutKey("host", out), PutString(r.host, out);
-  PutKey("start_time", out), PutDouble(r.start_time, out);
-  PutKey("end_time", out), PutDouble(r.end_time, out);
+  out->append(",\"rec\":");
+  PutRow(JobColumns(), r, /*close=*/false, out);
   if (!r.curves.empty()) {
     PutKey("curves", out);
     out->push_back('[');
@@ -341,13 +257,8 @@ void EncodeJobEntry(int64_t seq, const JobRecord& r, const JobEvent* event, std:
   }
   out->push_back('}');
   if (event != nullptr) {
-    out->append(",\"ev\":{\"job_id\":");
-    PutString(event->job_id, out);
-    PutKey("state", out), PutString(JobStateName(event->state), out);
-    PutKey("attempt", out), PutInt(event->attempt, out);
-    PutKey("time", out), PutDouble(event->time, out);
-    PutKey("failure_class", out), PutString(event->failure_class, out);
-    out->push_back('}');
+    out->append(",\"ev\":");
+    PutRow(EventColumns(), *event, /*close=*/true, out);
   }
   out->append("}\n");
   std::string_view payload(out->data() + payload_at, out->size() - payload_at);

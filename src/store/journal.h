@@ -32,7 +32,10 @@ namespace vlmscale::store {
 // CRC-32 (IEEE 802.3 polynomial, the one of zlib and PNG) of `data`.
 uint32_t Crc32(std::string_view data);
 
-// JobRecord <-> JSON. NaN (and infinities) become null and come back as NaN.
+// JobRecord <-> JSON: one key per journal column of JobColumns() (store/job_columns.h) plus
+// "curves" ([[name, step, value], ...], only when there are curves); EncodeJobEntry() writes the
+// keys in table order. NaN (and infinities) become null and come back as NaN. JobEvent likewise,
+// with EventColumns().
 nlohmann::json RecordToJson(const JobRecord& record);
 // Fills *record from `j`; missing keys keep their defaults. kInvalidInput on a wrong type.
 Status RecordFromJson(const nlohmann::json& j, JobRecord* record);

@@ -9,20 +9,17 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string_view>
 #include <utility>
 
 #include "core/check.h"
+#include "store/job_columns.h"
 #include "store/journal.h"
 
 namespace vlmscale::store {
 namespace {
-
-using nlohmann::json;
 
 // Owns an HDF5 identifier and closes it with the matching H5?close function.
 class Handle {
@@ -55,137 +52,54 @@ class Handle {
   herr_t (*closer_)(hid_t) = nullptr;
 };
 
-// ---- Column descriptions of the compound tables -----------------------------------------------
-
-enum class Kind { kString, kDouble, kInt64, kInt32 };
-
+// The columns of `table` that the HDF5 snapshot stores, in file order.
 template <typename Row>
-struct Column {
-  const char* name = nullptr;
-  Kind kind = Kind::kString;
-  std::function<std::string(const Row&)> get_string;
-  std::function<void(Row*, std::string)> set_string;
-  std::function<double(const Row&)> get_double;
-  std::function<void(Row*, double)> set_double;
-  std::function<int64_t(const Row&)> get_int;
-  std::function<void(Row*, int64_t)> set_int;
-};
-
-template <typename Row>
-Column<Row> StringColumn(const char* name, std::function<std::string(const Row&)> get,
-                         std::function<void(Row*, std::string)> set) {
-  Column<Row> c;
-  c.name = name;
-  c.kind = Kind::kString;
-  c.get_string = std::move(get);
-  c.set_string = std::move(set);
-  return c;
-}
-template <typename Row>
-Column<Row> DoubleColumn(const char* name, std::function<double(const Row&)> get,
-                         std::function<void(Row*, double)> set) {
-  Column<Row> c;
-  c.name = name;
-  c.kind = Kind::kDouble;
-  c.get_double = std::move(get);
-  c.set_double = std::move(set);
-  return c;
-}
-template <typename Row>
-Column<Row> IntColumn(const char* name, Kind kind, std::function<int64_t(const Row&)> get,
-                      std::function<void(Row*, int64_t)> set) {
-  Column<Row> c;
-  c.name = name;
-  c.kind = kind;
-  c.get_int = std::move(get);
-  c.set_int = std::move(set);
-  return c;
+std::vector<const Column<Row>*> FileColumns(const std::vector<Column<Row>>& table) {
+  std::vector<const Column<Row>*> columns;
+  for (const Column<Row>& c : table) {
+    if (c.where & kInHdf5) columns.push_back(&c);
+  }
+  return columns;
 }
 
-#define VLM_STR(field)                        \
-  [](const JobRecord& r) { return r.field; }, \
-      [](JobRecord* r, std::string v) { r->field = std::move(v); }
-#define VLM_DBL(field) \
-  [](const JobRecord& r) { return r.field; }, [](JobRecord* r, double v) { r->field = v; }
-#define VLM_INT(field)                                              \
-  [](const JobRecord& r) { return static_cast<int64_t>(r.field); }, \
-      [](JobRecord* r, int64_t v) { r->field = static_cast<decltype(r->field)>(v); }
-
-std::string ExtraToJson(const JobRecord& r) {
-  if (r.extra_metrics.empty()) return "{}";
-  json j = json::object();
-  for (const auto& [k, v] : r.extra_metrics) j[k] = std::isfinite(v) ? json(v) : json(nullptr);
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+// Bytes of a numeric column in a compound row (the C++ field has the same width); 0 for the
+// string-like types, which are stored as fixed-length strings.
+static_assert(sizeof(int) == 4 && sizeof(double) == 8, "kInt32 and kDouble fields are copied");
+size_t NumberSize(ColumnType type) {
+  return type == ColumnType::kDouble || type == ColumnType::kInt64 ? 8
+         : type == ColumnType::kInt32                              ? 4
+                                                                   : 0;
 }
 
-void ExtraFromJson(JobRecord* r, const std::string& text) {
-  r->extra_metrics.clear();
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return;
-  for (const auto& [k, v] : j.items()) {
-    r->extra_metrics[k] = v.is_number() ? v.get<double>() : JobRecord::kNaN;
+hid_t NativeType(ColumnType type) {
+  return type == ColumnType::kDouble  ? H5T_NATIVE_DOUBLE
+         : type == ColumnType::kInt64 ? H5T_NATIVE_INT64
+                                      : H5T_NATIVE_INT32;
+}
+
+// The address of a numeric column's field in `row` (NumberSize() bytes).
+template <typename Row>
+const void* NumberField(const Column<Row>& c, const Row& row) {
+  switch (c.type()) {
+    case ColumnType::kDouble:
+      return &c.template Get<double>(row);
+    case ColumnType::kInt64:
+      return &c.template Get<int64_t>(row);
+    default:
+      return &c.template Get<int>(row);
   }
 }
-
-// The /jobs table: one column per JobRecord field (docs/RESULTS.md lists them).
-const std::vector<Column<JobRecord>>& JobColumns() {
-  using R = JobRecord;
-  static const std::vector<Column<R>> columns = {
-      StringColumn<R>("job_id", VLM_STR(job_id)),
-      StringColumn<R>("llm", VLM_STR(llm)),
-      DoubleColumn<R>("n_params", VLM_DBL(n_params)),
-      IntColumn<R>("visual_tokens", Kind::kInt64, VLM_INT(visual_tokens)),
-      StringColumn<R>("method", VLM_STR(method)),
-      StringColumn<R>("task", VLM_STR(task)),
-      IntColumn<R>("seed", Kind::kInt64, VLM_INT(seed)),
-      StringColumn<R>(
-          "status", [](const R& r) { return std::string(JobStateName(r.state)); },
-          [](R* r, std::string v) { ParseJobState(v, &r->state); }),
-      IntColumn<R>("attempts", Kind::kInt32, VLM_INT(attempts)),
-      StringColumn<R>("failure_class", VLM_STR(failure_class)),
-      StringColumn<R>("message", VLM_STR(message)),
-      DoubleColumn<R>("error", VLM_DBL(error)),
-      DoubleColumn<R>("accuracy", VLM_DBL(accuracy)),
-      DoubleColumn<R>("eval_loss", VLM_DBL(eval_loss)),
-      DoubleColumn<R>("inference_flops", VLM_DBL(inference_flops)),
-      DoubleColumn<R>("compressor_flops", VLM_DBL(compressor_flops)),
-      DoubleColumn<R>("latency_ms", VLM_DBL(latency_ms)),
-      StringColumn<R>("extra_metrics", ExtraToJson, ExtraFromJson),
-      DoubleColumn<R>("est_cost", VLM_DBL(est_cost)),
-      DoubleColumn<R>("train_seconds", VLM_DBL(train_seconds)),
-      DoubleColumn<R>("eval_seconds", VLM_DBL(eval_seconds)),
-      IntColumn<R>("rank", Kind::kInt32, VLM_INT(rank)),
-      StringColumn<R>("host", VLM_STR(host)),
-      DoubleColumn<R>("start_time", VLM_DBL(start_time)),
-      DoubleColumn<R>("end_time", VLM_DBL(end_time)),
-  };
-  return columns;
+template <typename Row>
+void* NumberField(const Column<Row>& c, Row* row) {
+  switch (c.type()) {
+    case ColumnType::kDouble:
+      return c.template Mutable<double>(row);
+    case ColumnType::kInt64:
+      return c.template Mutable<int64_t>(row);
+    default:
+      return c.template Mutable<int>(row);
+  }
 }
-
-const std::vector<Column<JobEvent>>& EventColumns() {
-  using E = JobEvent;
-  static const std::vector<Column<E>> columns = {
-      StringColumn<E>(
-          "job_id", [](const E& e) { return e.job_id; },
-          [](E* e, std::string v) { e->job_id = std::move(v); }),
-      StringColumn<E>(
-          "state", [](const E& e) { return std::string(JobStateName(e.state)); },
-          [](E* e, std::string v) { ParseJobState(v, &e->state); }),
-      IntColumn<E>(
-          "attempt", Kind::kInt32, [](const E& e) { return int64_t{e.attempt}; },
-          [](E* e, int64_t v) { e->attempt = static_cast<int>(v); }),
-      DoubleColumn<E>(
-          "time", [](const E& e) { return e.time; }, [](E* e, double v) { e->time = v; }),
-      StringColumn<E>(
-          "failure_class", [](const E& e) { return e.failure_class; },
-          [](E* e, std::string v) { e->failure_class = std::move(v); }),
-  };
-  return columns;
-}
-
-#undef VLM_STR
-#undef VLM_DBL
-#undef VLM_INT
 
 // ---- HDF5 helpers -------------------------------------------------------------------------------
 
@@ -202,33 +116,6 @@ Handle VarStringType() {
   H5Tset_size(t.get(), H5T_VARIABLE);
   H5Tset_cset(t.get(), H5T_CSET_UTF8);
   return t;
-}
-
-size_t KindSize(Kind kind) {
-  switch (kind) {
-    case Kind::kDouble:
-    case Kind::kInt64:
-      return 8;
-    case Kind::kInt32:
-      return 4;
-    case Kind::kString:
-      break;
-  }
-  return 0;
-}
-
-hid_t NativeType(Kind kind) {
-  switch (kind) {
-    case Kind::kDouble:
-      return H5T_NATIVE_DOUBLE;
-    case Kind::kInt64:
-      return H5T_NATIVE_INT64;
-    case Kind::kInt32:
-      return H5T_NATIVE_INT32;
-    case Kind::kString:
-      break;
-  }
-  return -1;
 }
 
 Handle FileAccessList() {
@@ -295,65 +182,45 @@ bool ReadScalarAttribute(hid_t loc, const char* name, hid_t type, T* value) {
 // Writes `rows` as the chunked, extendable compound dataset `name` under `loc`. String columns
 // are fixed-length, as wide as their longest value in this snapshot (at least 1 byte).
 template <typename Row>
-bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& columns,
+bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& table,
                 const std::vector<const Row*>& rows) {
+  const std::vector<const Column<Row>*> columns = FileColumns(table);
   const size_t n = rows.size();
   std::vector<std::vector<std::string>> strings(columns.size());
-  std::vector<size_t> widths(columns.size(), 0);
-  for (size_t c = 0; c < columns.size(); ++c) {
-    if (columns[c].kind != Kind::kString) {
-      widths[c] = KindSize(columns[c].kind);
-      continue;
-    }
-    strings[c].reserve(n);
-    size_t w = 1;
-    for (const Row* row : rows) {
-      strings[c].push_back(columns[c].get_string(*row));
-      w = std::max(w, strings[c].back().size());
-    }
-    widths[c] = w;
-  }
-  std::vector<size_t> offsets(columns.size(), 0);
+  std::vector<size_t> widths(columns.size(), 0), offsets(columns.size(), 0);
   size_t row_size = 0;
   for (size_t c = 0; c < columns.size(); ++c) {
+    widths[c] = NumberSize(columns[c]->type());
+    if (widths[c] == 0) {
+      strings[c].reserve(n);
+      widths[c] = 1;
+      for (const Row* row : rows) {
+        strings[c].push_back(ColumnToText(*columns[c], *row));
+        widths[c] = std::max(widths[c], strings[c].back().size());
+      }
+    }
     offsets[c] = row_size;
     row_size += widths[c];
   }
   Handle type(H5Tcreate(H5T_COMPOUND, row_size), H5Tclose);
   std::vector<Handle> string_types;
   for (size_t c = 0; c < columns.size(); ++c) {
-    hid_t member = NativeType(columns[c].kind);
-    if (columns[c].kind == Kind::kString) {
+    hid_t member = NativeType(columns[c]->type());
+    if (NumberSize(columns[c]->type()) == 0) {
       string_types.push_back(StringType(widths[c]));
       member = string_types.back().get();
     }
-    if (H5Tinsert(type.get(), columns[c].name, offsets[c], member) < 0) return false;
+    if (H5Tinsert(type.get(), columns[c]->name, offsets[c], member) < 0) return false;
   }
 
   std::vector<char> buffer(n * row_size, '\0');
   for (size_t i = 0; i < n; ++i) {
-    char* base = buffer.data() + i * row_size;
     for (size_t c = 0; c < columns.size(); ++c) {
-      char* p = base + offsets[c];
-      switch (columns[c].kind) {
-        case Kind::kString:
-          std::memcpy(p, strings[c][i].data(), strings[c][i].size());
-          break;
-        case Kind::kDouble: {
-          double v = columns[c].get_double(*rows[i]);
-          std::memcpy(p, &v, sizeof(v));
-          break;
-        }
-        case Kind::kInt64: {
-          int64_t v = columns[c].get_int(*rows[i]);
-          std::memcpy(p, &v, sizeof(v));
-          break;
-        }
-        case Kind::kInt32: {
-          int32_t v = static_cast<int32_t>(columns[c].get_int(*rows[i]));
-          std::memcpy(p, &v, sizeof(v));
-          break;
-        }
+      char* p = buffer.data() + i * row_size + offsets[c];
+      if (NumberSize(columns[c]->type()) == 0) {
+        std::memcpy(p, strings[c][i].data(), strings[c][i].size());
+      } else {
+        std::memcpy(p, NumberField(*columns[c], *rows[i]), widths[c]);
       }
     }
   }
@@ -383,8 +250,9 @@ bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& col
 // Reads the compound dataset `name`; columns missing from the file keep their defaults (files
 // of older versions), unknown file columns are ignored (files of newer versions).
 template <typename Row>
-Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& columns,
+Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& table,
                  std::vector<Row>* rows) {
+  const std::vector<const Column<Row>*> columns = FileColumns(table);
   Handle dset(H5Dopen2(loc, name, H5P_DEFAULT), H5Dclose);
   if (!dset.valid()) return Status::InvalidInput(std::string("cannot open dataset /") + name);
   Handle ftype(H5Dget_type(dset.get()), H5Tclose);
@@ -404,25 +272,25 @@ Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& co
   size_t row_size = 0;
   std::vector<Handle> string_types;
   for (size_t c = 0; c < columns.size(); ++c) {
-    int idx = H5Tget_member_index(ftype.get(), columns[c].name);
+    int idx = H5Tget_member_index(ftype.get(), columns[c]->name);
     if (idx < 0) continue;
+    const size_t number_size = NumberSize(columns[c]->type());
     H5T_class_t cls = H5Tget_member_class(ftype.get(), static_cast<unsigned>(idx));
-    bool ok = columns[c].kind == Kind::kString   ? cls == H5T_STRING
-              : columns[c].kind == Kind::kDouble ? (cls == H5T_FLOAT || cls == H5T_INTEGER)
-                                                 : cls == H5T_INTEGER;
+    bool ok = number_size == 0                            ? cls == H5T_STRING
+              : columns[c]->type() == ColumnType::kDouble ? (cls == H5T_FLOAT || cls == H5T_INTEGER)
+                                                          : cls == H5T_INTEGER;
     if (!ok) {
-      return Status::InvalidInput(std::string("column '") + columns[c].name + "' of /" + name +
+      return Status::InvalidInput(std::string("column '") + columns[c]->name + "' of /" + name +
                                   " has an unexpected type");
     }
-    if (columns[c].kind == Kind::kString) {
+    widths[c] = number_size;
+    if (number_size == 0) {
       Handle mtype(H5Tget_member_type(ftype.get(), static_cast<unsigned>(idx)), H5Tclose);
       if (H5Tis_variable_str(mtype.get()) > 0) {
-        return Status::InvalidInput(std::string("column '") + columns[c].name + "' of /" + name +
+        return Status::InvalidInput(std::string("column '") + columns[c]->name + "' of /" + name +
                                     " is a variable-length string; expected fixed-length");
       }
       widths[c] = H5Tget_size(mtype.get());
-    } else {
-      widths[c] = KindSize(columns[c].kind);
     }
     present[c] = true;
     offsets[c] = row_size;
@@ -433,45 +301,26 @@ Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& co
   Handle mtype(H5Tcreate(H5T_COMPOUND, row_size), H5Tclose);
   for (size_t c = 0; c < columns.size(); ++c) {
     if (!present[c]) continue;
-    hid_t member = NativeType(columns[c].kind);
-    if (columns[c].kind == Kind::kString) {
+    hid_t member = NativeType(columns[c]->type());
+    if (NumberSize(columns[c]->type()) == 0) {
       string_types.push_back(StringType(widths[c]));
       member = string_types.back().get();
     }
-    H5Tinsert(mtype.get(), columns[c].name, offsets[c], member);
+    H5Tinsert(mtype.get(), columns[c]->name, offsets[c], member);
   }
   std::vector<char> buffer(n * row_size, '\0');
   if (H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
     return Status::InvalidInput(std::string("cannot read /") + name + " (corrupt file?)");
   }
   for (size_t i = 0; i < n; ++i) {
-    const char* base = buffer.data() + i * row_size;
-    Row& row = (*rows)[i];
     for (size_t c = 0; c < columns.size(); ++c) {
       if (!present[c]) continue;
-      const char* p = base + offsets[c];
-      switch (columns[c].kind) {
-        case Kind::kString:
-          columns[c].set_string(&row, std::string(p, strnlen(p, widths[c])));
-          break;
-        case Kind::kDouble: {
-          double v;
-          std::memcpy(&v, p, sizeof(v));
-          columns[c].set_double(&row, v);
-          break;
-        }
-        case Kind::kInt64: {
-          int64_t v;
-          std::memcpy(&v, p, sizeof(v));
-          columns[c].set_int(&row, v);
-          break;
-        }
-        case Kind::kInt32: {
-          int32_t v;
-          std::memcpy(&v, p, sizeof(v));
-          columns[c].set_int(&row, v);
-          break;
-        }
+      const char* p = buffer.data() + i * row_size + offsets[c];
+      Row* row = &(*rows)[i];
+      if (NumberSize(columns[c]->type()) == 0) {
+        ColumnFromText(*columns[c], std::string(p, strnlen(p, widths[c])), row);
+      } else {
+        std::memcpy(NumberField(*columns[c], row), p, widths[c]);
       }
     }
   }

@@ -13,7 +13,7 @@ import tempfile
 import h5py
 import numpy as np
 
-# The documented /jobs columns, in order (docs/RESULTS.md, "The /jobs table").
+# The /jobs columns of format version 1, in order (docs/RESULTS.md, "The /jobs table").
 JOB_COLUMNS = [
     "job_id", "llm", "n_params", "visual_tokens", "method", "task", "seed", "status", "attempts",
     "failure_class", "message", "error", "accuracy", "eval_loss", "inference_flops",
@@ -63,7 +63,8 @@ def main():
             jobs = f["jobs"][()]
             check(isinstance(jobs, np.ndarray) and jobs.dtype.names is not None,
                   "/jobs reads as a structured array")
-            check(list(jobs.dtype.names) == JOB_COLUMNS,
+            # Version 1 columns first, in order; columns added later are appended after them.
+            check(list(jobs.dtype.names)[:len(JOB_COLUMNS)] == JOB_COLUMNS,
                   "/jobs columns %s" % (jobs.dtype.names,))
             check(f["jobs"].chunks is not None and f["jobs"].maxshape == (None,),
                   "/jobs is chunked and extendable")

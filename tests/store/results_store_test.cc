@@ -55,44 +55,9 @@ void WriteFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
-// Field-by-field equality with NaN == NaN.
+// Every column of JobColumns() and the curves equal, NaN == NaN.
 void ExpectSameRecord(const JobRecord& a, const JobRecord& b) {
-  auto same = [](double x, double y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
-  EXPECT_EQ(a.job_id, b.job_id);
-  EXPECT_EQ(a.llm, b.llm);
-  EXPECT_TRUE(same(a.n_params, b.n_params));
-  EXPECT_EQ(a.visual_tokens, b.visual_tokens);
-  EXPECT_EQ(a.method, b.method);
-  EXPECT_EQ(a.task, b.task);
-  EXPECT_EQ(a.seed, b.seed);
-  EXPECT_EQ(a.state, b.state);
-  EXPECT_EQ(a.attempts, b.attempts);
-  EXPECT_EQ(a.failure_class, b.failure_class);
-  EXPECT_EQ(a.message, b.message);
-  EXPECT_TRUE(same(a.error, b.error)) << a.error << " vs " << b.error;
-  EXPECT_TRUE(same(a.accuracy, b.accuracy));
-  EXPECT_TRUE(same(a.eval_loss, b.eval_loss));
-  EXPECT_TRUE(same(a.inference_flops, b.inference_flops));
-  EXPECT_TRUE(same(a.compressor_flops, b.compressor_flops));
-  EXPECT_TRUE(same(a.latency_ms, b.latency_ms));
-  ASSERT_EQ(a.extra_metrics.size(), b.extra_metrics.size());
-  for (const auto& [k, v] : a.extra_metrics) {
-    ASSERT_EQ(b.extra_metrics.count(k), 1u) << k;
-    EXPECT_TRUE(same(v, b.extra_metrics.at(k))) << k;
-  }
-  EXPECT_TRUE(same(a.est_cost, b.est_cost));
-  EXPECT_TRUE(same(a.train_seconds, b.train_seconds));
-  EXPECT_TRUE(same(a.eval_seconds, b.eval_seconds));
-  EXPECT_EQ(a.rank, b.rank);
-  EXPECT_EQ(a.host, b.host);
-  EXPECT_TRUE(same(a.start_time, b.start_time));
-  EXPECT_TRUE(same(a.end_time, b.end_time));
-  ASSERT_EQ(a.curves.size(), b.curves.size());
-  for (size_t i = 0; i < a.curves.size(); ++i) {
-    EXPECT_EQ(a.curves[i].name, b.curves[i].name);
-    EXPECT_EQ(a.curves[i].step, b.curves[i].step);
-    EXPECT_TRUE(same(a.curves[i].value, b.curves[i].value));
-  }
+  EXPECT_EQ(testing::RecordDiff(a, b), "");
 }
 
 JobRecord FullRecord() {

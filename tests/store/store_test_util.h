@@ -4,12 +4,15 @@
 
 #include <stdlib.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "core/check.h"
 #include "core/hash.h"
+#include "store/job_columns.h"
 #include "store/job_record.h"
 
 namespace vlmscale::store::testing {
@@ -68,6 +71,87 @@ inline JobRecord MakeRecord(int i, JobState state = JobState::kDone) {
   r.start_time = 1.7e9 + i;
   r.end_time = state == JobState::kRunning ? 0.0 : 1.7e9 + i + 2;
   return r;
+}
+
+// A record whose every column (and the curves) holds a value distinct from its default and from
+// every other column: strings carry the column name and characters that need escaping, numbers
+// the column's index. A serializer that drops or swaps a column fails a comparison with it.
+inline JobRecord DistinctRecord() {
+  JobRecord r;
+  const auto& columns = JobColumns();
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const Column<JobRecord>& c = columns[i];
+    switch (c.type()) {
+      case ColumnType::kString:
+        *c.Mutable<std::string>(&r) = std::string(c.name) + " ü, \"q\" " + std::to_string(i);
+        break;
+      case ColumnType::kDouble:
+        *c.Mutable<double>(&r) = 1e9 + 0.125 * static_cast<double>(i + 1);
+        break;
+      case ColumnType::kInt64:
+        *c.Mutable<int64_t>(&r) = int64_t{1} << 40 | static_cast<int64_t>(i);
+        break;
+      case ColumnType::kInt32:
+        *c.Mutable<int>(&r) = 1000 + static_cast<int>(i);
+        break;
+      case ColumnType::kState:
+        *c.Mutable<JobState>(&r) = JobState::kFailed;
+        break;
+      case ColumnType::kMetrics:
+        *c.Mutable<MetricMap>(&r) = {{c.name, 0.5 + static_cast<double>(i)},
+                                     {"nan", JobRecord::kNaN}};
+        break;
+    }
+  }
+  // Grouped by name, as snapshots return them.
+  r.curves = {{"train_loss", 1, 2.5}, {"train_loss", 2, JobRecord::kNaN}, {"eval/acc", 10, 0.75}};
+  return r;
+}
+
+// The columns (and curves) in which `a` and `b` differ, one line each; "" if none. NaN equals NaN.
+inline std::string RecordDiff(const JobRecord& a, const JobRecord& b) {
+  auto same = [](double x, double y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
+  std::ostringstream out;
+  out.precision(17);
+  for (const Column<JobRecord>& c : JobColumns()) {
+    bool equal = true;
+    switch (c.type()) {
+      case ColumnType::kString:
+        equal = c.Get<std::string>(a) == c.Get<std::string>(b);
+        break;
+      case ColumnType::kDouble:
+        equal = same(c.Get<double>(a), c.Get<double>(b));
+        break;
+      case ColumnType::kInt64:
+        equal = c.Get<int64_t>(a) == c.Get<int64_t>(b);
+        break;
+      case ColumnType::kInt32:
+        equal = c.Get<int>(a) == c.Get<int>(b);
+        break;
+      case ColumnType::kState:
+        equal = c.Get<JobState>(a) == c.Get<JobState>(b);
+        break;
+      case ColumnType::kMetrics: {
+        const MetricMap &x = c.Get<MetricMap>(a), &y = c.Get<MetricMap>(b);
+        equal = x.size() == y.size();
+        for (auto i = x.begin(), j = y.begin(); equal && i != x.end(); ++i, ++j) {
+          equal = i->first == j->first && same(i->second, j->second);
+        }
+        break;
+      }
+    }
+    if (!equal) {
+      out << c.name << ": " << ColumnToJson(c, a).dump() << " vs " << ColumnToJson(c, b).dump()
+          << "\n";
+    }
+  }
+  bool curves_equal = a.curves.size() == b.curves.size();
+  for (size_t i = 0; curves_equal && i < a.curves.size(); ++i) {
+    curves_equal = a.curves[i].name == b.curves[i].name && a.curves[i].step == b.curves[i].step &&
+                   same(a.curves[i].value, b.curves[i].value);
+  }
+  if (!curves_equal) out << "curves differ\n";
+  return out.str();
 }
 
 }  // namespace vlmscale::store::testing
