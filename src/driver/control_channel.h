@@ -27,8 +27,8 @@ struct LeaderMessage {
   enum class Kind { kRequest, kHeartbeat };
   Kind kind = Kind::kRequest;
   int group = 0;
-  int rank = 0;    // World rank of the sender (for log lines).
-  Status status;   // Not OK: the payload was malformed (and `results` is empty).
+  int rank = 0;   // World rank of the sender (for log lines).
+  Status status;  // Not OK: the payload was malformed (and `results` is empty).
   std::vector<JobResultMessage> results;  // kRequest: results of the previous batch, or none.
   HeartbeatMessage heartbeat;             // kHeartbeat.
 };

@@ -102,7 +102,9 @@ void Coordinator::Handle(const LeaderMessage& m) {
   CHECK(m.group >= 0 && m.group < static_cast<int>(groups_.size()));
   GroupState& g = groups_[m.group];
   g.heartbeat_mono = clock_();
-  if (!m.status.ok()) printer_.Log("error: rank " + std::to_string(m.rank) + ": " + m.status.message());
+  if (!m.status.ok()) {
+    printer_.Log("error: rank " + std::to_string(m.rank) + ": " + m.status.message());
+  }
   if (m.kind == LeaderMessage::Kind::kHeartbeat) {
     if (!m.status.ok()) return;
     g.progress_age = m.heartbeat.progress_age;
@@ -153,13 +155,20 @@ void Coordinator::Record(const JobResultMessage& r, int group) {
     rec.message.clear();
     rec.extra_metrics.clear();
     for (const auto& [k, v] : r.metrics) {
-      if (k == "error") rec.error = v;
-      else if (k == "accuracy") rec.accuracy = v;
-      else if (k == "eval_loss") rec.eval_loss = v;
-      else if (k == "inference_flops") rec.inference_flops = v;
-      else if (k == "compressor_flops") rec.compressor_flops = v;
-      else if (k == "latency_ms") rec.latency_ms = v;
-      else rec.extra_metrics[k] = v;
+      if (k == "error")
+        rec.error = v;
+      else if (k == "accuracy")
+        rec.accuracy = v;
+      else if (k == "eval_loss")
+        rec.eval_loss = v;
+      else if (k == "inference_flops")
+        rec.inference_flops = v;
+      else if (k == "compressor_flops")
+        rec.compressor_flops = v;
+      else if (k == "latency_ms")
+        rec.latency_ms = v;
+      else
+        rec.extra_metrics[k] = v;
     }
     if (std::isnan(rec.inference_flops)) rec.inference_flops = spec.inference_flops;
     if (std::isnan(rec.accuracy) && std::isfinite(rec.error)) rec.accuracy = 1.0 - rec.error;
@@ -318,8 +327,7 @@ void Coordinator::BeginStop(const std::string& why) {
   stopping_ = true;
   stop_deadline_ = clock_() + options_.grace_seconds + kAbandonMarginSeconds;
   printer_.Log("stopping (" + why + "): no new jobs; running jobs checkpoint and stop within " +
-               FormatNumber(options_.grace_seconds) +
-               " s; run the same command again to resume");
+               FormatNumber(options_.grace_seconds) + " s; run the same command again to resume");
   for (int g = 0; g < static_cast<int>(groups_.size()); ++g) channel_->SendStop(g);
 }
 

@@ -44,7 +44,8 @@ bool DriverOptions::IsValid(std::string* error) const {
     return Fail(error, "snapshot_seconds", "a finite number >= 0", FormatNumber(snapshot_seconds));
   }
   if (log_format != LogFormat::kText && log_format != LogFormat::kJson) {
-    return Fail(error, "log_format", "kText or kJson", std::to_string(static_cast<int>(log_format)));
+    return Fail(error, "log_format", "kText or kJson",
+                std::to_string(static_cast<int>(log_format)));
   }
   return true;
 }

@@ -35,7 +35,8 @@ struct DriverOptions {
   // Seconds between HDF5 snapshots of the results store. Default: 2. REQUIRES: finite, >= 0.
   double snapshot_seconds = 2.0;
   bool fresh = false;  // Move an existing results file aside. Default: false.
-  bool quiet = false;  // No per-job or progress lines (failures, stops, summary only). Default: false.
+  // No per-job or progress lines (failures, stops and the summary only). Default: false.
+  bool quiet = false;
   LogFormat log_format = LogFormat::kText;  // Default: kText.
 
   // False, with a message naming the violated field in *error (if not null), when a REQUIRES

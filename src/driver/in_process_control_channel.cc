@@ -24,10 +24,18 @@ bool InProcessControlChannel::Poll(LeaderMessage* message) {
   message->rank = raw.group * ranks_per_job_;
   if (raw.kind == LeaderMessage::Kind::kHeartbeat) {
     Result<HeartbeatMessage> h = DecodeHeartbeat(raw.bytes);
-    if (h.ok()) message->heartbeat = *h; else message->status = h.status();
+    if (h.ok()) {
+      message->heartbeat = *h;
+    } else {
+      message->status = h.status();
+    }
   } else {
     Result<std::vector<JobResultMessage>> r = DecodeResults(raw.bytes);
-    if (r.ok()) message->results = std::move(*r); else message->status = r.status();
+    if (r.ok()) {
+      message->results = std::move(*r);
+    } else {
+      message->status = r.status();
+    }
   }
   return true;
 }
@@ -52,8 +60,7 @@ void InProcessControlChannel::Abandon(int exit_code) {
   abandoned_with_ = exit_code;
 }
 
-void InProcessControlChannel::SendRequest(int group,
-                                          const std::vector<JobResultMessage>& results) {
+void InProcessControlChannel::SendRequest(int group, const std::vector<JobResultMessage>& results) {
   SendRaw(group, LeaderMessage::Kind::kRequest, EncodeResults(results));
 }
 

@@ -36,13 +36,21 @@ bool MpiControlChannel::Poll(LeaderMessage* message) {
     if (st.MPI_TAG == static_cast<int>(Tag::kHeartbeat)) {
       message->kind = LeaderMessage::Kind::kHeartbeat;
       Result<HeartbeatMessage> h = DecodeHeartbeat(bytes);
-      if (h.ok()) message->heartbeat = *h; else message->status = h.status();
+      if (h.ok()) {
+        message->heartbeat = *h;
+      } else {
+        message->status = h.status();
+      }
       return true;
     }
     if (st.MPI_TAG == static_cast<int>(Tag::kRequest)) {
       message->kind = LeaderMessage::Kind::kRequest;
       Result<std::vector<JobResultMessage>> r = DecodeResults(bytes);
-      if (r.ok()) message->results = std::move(*r); else message->status = r.status();
+      if (r.ok()) {
+        message->results = std::move(*r);
+      } else {
+        message->status = r.status();
+      }
       return true;
     }
     // No other tag is sent to the coordinator; drop it.

@@ -89,8 +89,7 @@ void ProgressPrinter::Start() {
        << topology_.ranks_per_job << " -> " << sweep_.output << std::endl;
 }
 
-void ProgressPrinter::Job(const JobResultMessage& r, int group, bool final_failure,
-                          int failures) {
+void ProgressPrinter::Job(const JobResultMessage& r, int group, bool final_failure, int failures) {
   if (!r.started || (options_.quiet && r.outcome == Outcome::kDone)) return;
   const config::JobSpec& spec = sweep_.jobs[r.index];
   const auto& p = spec.point;
@@ -122,20 +121,20 @@ void ProgressPrinter::Job(const JobResultMessage& r, int group, bool final_failu
   std::snprintf(head, sizeof(head), "[%*lld/%zu] ",
                 static_cast<int>(std::to_string(sweep_.jobs.size()).size()),
                 static_cast<long long>(finished), sweep_.jobs.size());
-  std::string point = p.llm + " N=" + HumanCount(p.n_params) + " V=" +
-                      std::to_string(p.visual_tokens) + " " + p.method + " " + p.task + " s" +
-                      std::to_string(p.seed);
+  std::string point = p.llm + " N=" + HumanCount(p.n_params) +
+                      " V=" + std::to_string(p.visual_tokens) + " " + p.method + " " + p.task +
+                      " s" + std::to_string(p.seed);
   std::string line = head;
   if (r.outcome == Outcome::kDone) {
     auto e = r.metrics.find("error");
-    line += "done    " + spec.id + "  " + point + "  error=" +
-            (e != r.metrics.end() ? FormatNumber(e->second, 4) : std::string("-")) + "  " +
-            FormatDuration(seconds) + "  rank " + std::to_string(rank);
+    line += "done    " + spec.id + "  " + point +
+            "  error=" + (e != r.metrics.end() ? FormatNumber(e->second, 4) : std::string("-")) +
+            "  " + FormatDuration(seconds) + "  rank " + std::to_string(rank);
   } else if (r.outcome == Outcome::kFailed) {
-    line += std::string(final_failure ? "FAILED  " : "failed  ") + spec.id + "  " + point +
-            "  [" + r.failure_class + "] attempt " + std::to_string(failures) +
-            "/" + std::to_string(options_.max_attempts) + (final_failure ? "" : " (will retry)") +
-            ": " + FirstLine(r.message);
+    line += std::string(final_failure ? "FAILED  " : "failed  ") + spec.id + "  " + point + "  [" +
+            r.failure_class + "] attempt " + std::to_string(failures) + "/" +
+            std::to_string(options_.max_attempts) + (final_failure ? "" : " (will retry)") + ": " +
+            FirstLine(r.message);
   } else {
     line += "stopped " + spec.id + "  " + point + "  (will resume)";
   }
@@ -154,8 +153,8 @@ void ProgressPrinter::Progress(double now, bool force) {
                            {"running", sched_.running()},
                            {"pending", sched_.pending()},
                            {"elapsed_seconds", now - start_},
-                           {"eta_seconds", std::isfinite(eta) ? nlohmann::json(eta)
-                                                              : nlohmann::json(nullptr)}}
+                           {"eta_seconds",
+                            std::isfinite(eta) ? nlohmann::json(eta) : nlohmann::json(nullptr)}}
                 .dump()
          << std::endl;
     return;

@@ -137,8 +137,7 @@ class JobRunner {
 // pick up kStop; they relay a stop to their group's members, who listen for it.
 class Liveness {
  public:
-  Liveness(const WorkerContext& ctx, std::atomic<double>* last_progress,
-           std::atomic<bool>* running)
+  Liveness(const WorkerContext& ctx, std::atomic<double>* last_progress, std::atomic<bool>* running)
       : p_(ctx.place),
         stop_(ctx.stop),
         link_(ctx.place),

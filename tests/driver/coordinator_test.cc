@@ -76,9 +76,9 @@ class Harness {
   // Prepares the store (resuming whatever the file holds) and creates the coordinator.
   void Start() {
     ASSERT_EQ(PrepareStore("[sweep]\n", sweep_, options_, &store_, &runnable_), kExitOk);
-    coordinator_ = std::make_unique<Coordinator>(&sweep_, &topology_, store_.get(), runnable_,
-                                                 options_, &channel_, &stop_,
-                                                 [this] { return now_; }, &out_);
+    coordinator_ = std::make_unique<Coordinator>(
+        &sweep_, &topology_, store_.get(), runnable_, options_, &channel_, &stop_,
+        [this] { return now_; }, &out_);
   }
 
   Coordinator& c() { return *coordinator_; }
@@ -530,8 +530,8 @@ TEST(Coordinator, LogsAMalformedRequestAndKeepsServingTheGroup) {
   ASSERT_EQ(m.batch.size(), 1u) << "the group still gets work";
   // A result for a job the group was not given is ignored, not recorded.
   Assignment bogus{1 - m.batch[0].index, 1};
-  h.channel().SendRequest(0, {MakeResult(m.batch[0], Outcome::kDone, 1.0),
-                              MakeResult(bogus, Outcome::kDone, 1.0)});
+  h.channel().SendRequest(
+      0, {MakeResult(m.batch[0], Outcome::kDone, 1.0), MakeResult(bogus, Outcome::kDone, 1.0)});
   h.c().Step();
   EXPECT_NE(h.output().find("not in its batch; ignored"), std::string::npos) << h.output();
   EXPECT_EQ(h.Record(static_cast<int>(bogus.index)).state, store::JobState::kRunning)
