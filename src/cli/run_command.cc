@@ -3,6 +3,8 @@
 #include <mpi.h>
 
 #include <iostream>
+#include <limits>
+#include <utility>
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
@@ -13,6 +15,37 @@
 
 namespace vlmscale::cli {
 namespace {
+
+// An int setting of the config ("key 'run.x': ..." with its origin if it does not fit an int).
+Status IntSetting(const config::Config& config, const std::string& key, int* out) {
+  int64_t v = config.GetInt(key);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+    return Status::InvalidInput(config.Get(key).origin + ": key '" + key + "': " +
+                                std::to_string(v) + " is out of range");
+  }
+  *out = static_cast<int>(v);
+  return Status::OK();
+}
+
+// The run.* settings of the driver (the driver reads no config key itself). REQUIRES: `config`
+// passed schema validation (config::Config::Load).
+Status FillDriverOptions(const config::Config& config, driver::DriverOptions* opts) {
+  for (auto [key, field] : {std::pair<const char*, int*>{"run.ranks_per_job", &opts->ranks_per_job},
+                            {"run.threads_per_rank", &opts->threads_per_rank},
+                            {"run.max_attempts", &opts->max_attempts}}) {
+    Status s = IntSetting(config, key, field);
+    if (!s.ok()) return s;
+  }
+  opts->order = config.GetString("run.order") == "grid" ? driver::DispatchOrder::kGrid
+                                                         : driver::DispatchOrder::kCost;
+  opts->grace_seconds = config.GetDouble("run.grace_seconds");
+  opts->stall_seconds = config.GetDouble("run.stall_seconds");
+  opts->commit_ms = config.GetDouble("run.commit_ms");
+  opts->snapshot_seconds = config.GetDouble("run.snapshot_seconds");
+  std::string error;
+  if (!opts->IsValid(&error)) return Status::InvalidInput(error);
+  return Status::OK();
+}
 
 int RunRunCommand(const std::vector<std::string>& args) {
   po::options_description options(
@@ -71,6 +104,16 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (!cfg.ok()) return fail(cfg.status());
   Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return fail(sweep.status());
+  Status os = FillDriverOptions(*cfg, &opts);
+  if (!os.ok()) return fail(os);
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size % opts.ranks_per_job != 0) {
+    return fail(Status::InvalidInput(
+        cfg->Get("run.ranks_per_job").origin +
+        ": key 'run.ranks_per_job': expected a divisor of the number of MPI ranks (" +
+        std::to_string(size) + "), got " + std::to_string(opts.ranks_per_job)));
+  }
   int code = driver::RunSweep(*cfg, *sweep, opts);
   return finish(code);
 }

@@ -1,35 +1,42 @@
 // The MPI sweep driver: `mpirun -np N vlmscale run CONFIG` spreads a sweep's jobs over the ranks.
 //
-// Roles. World ranks are cut into job groups of run.ranks_per_job = K consecutive ranks
-// (MPI_Comm_split); a group runs one job at a time, data-parallel on its own communicator. The
-// first rank of a group is its leader. Rank 0 also runs the coordinator as a second thread, so
-// all N ranks execute jobs; the coordinator polls with a short backoff and costs no whole rank.
-// Control messages travel on a duplicate of MPI_COMM_WORLD (MPI_THREAD_MULTIPLE).
+// Roles. World ranks are cut into job groups of DriverOptions::ranks_per_job = K consecutive
+// ranks (MPI_Comm_split); a group runs one job at a time, data-parallel on its own communicator.
+// The first rank of a group is its leader. Rank 0 also runs the coordinator as a second thread,
+// so all N ranks execute jobs; the coordinator polls with a short backoff and costs no whole
+// rank. Control messages travel on duplicates of MPI_COMM_WORLD (MPI_THREAD_MULTIPLE).
 //
-// Protocol (message tags in `Tag`):
+// Parts (one file pair each): placement (groups, hosts, threads, GPU), prepare_store (step 1),
+// worker (the loop of every rank, job execution, liveness thread), coordinator (its logic, over a
+// ControlChannel: mpi_control_channel, or in_process_control_channel in tests), progress_printer
+// (everything the coordinator prints), scheduler (which job next), messages (the wire format).
+//
+// Protocol (message tags in `Tag`, mpi_control_channel.h; payloads in messages.h):
 //   1. Every rank loads and plans the same config. Rank 0 opens the results store, marks jobs
 //      already done, appends the new grid points as pending, and broadcasts the outcome (an exit
 //      code; non-zero ends every rank with it).
 //   2. Each leader sends kRequest (an empty result list) to the coordinator: "I am idle".
-//   3. The coordinator answers kAssign with a batch of (job index, attempt) pairs, largest
-//      predicted job first. The batch holds one job unless jobs are measured to be short (then as
-//      many as fill ~10 ms), so the queue stays dynamic for long jobs and cheap for tiny ones.
-//      It journals each job as running. With nothing pending but jobs still running (which may
-//      fail and be retried), the leader waits; an empty batch with a shutdown flag ends it.
-//   4. The leader broadcasts the batch to its group; the group runs the jobs; the leader calls
-//      the job's heartbeat into a kHeartbeat message every second (age of its last progress and
-//      its local stop flag).
-//   5. The leader sends kRequest with the batch's results. The coordinator journals them and
-//      makes them durable with group commit (at most run.commit_ms later); only then does it
-//      print them and count them as acknowledged. Failed jobs are re-queued up to
-//      run.max_attempts; a NaN error is a failure of class "diverged".
+//   3. The coordinator answers kAssign (AssignMessage) with a batch of (job index, attempt)
+//      pairs, largest predicted job first. The batch holds one job unless jobs are measured to be
+//      short (then as many as fill ~10 ms), so the queue stays dynamic for long jobs and cheap for
+//      tiny ones. It journals each job as running. With nothing pending but jobs still running
+//      (which may fail and be retried), the leader waits; an empty batch with a shutdown flag
+//      ends it.
+//   4. The leader broadcasts the batch to its group; the group runs the jobs; the leader sends
+//      kHeartbeat (HeartbeatMessage: age of the job's last heartbeat() call, local stop flag)
+//      every second.
+//   5. The leader sends kRequest with the batch's results (JobResultMessage, with an Outcome).
+//      The coordinator journals them and makes them durable with group commit (at most
+//      commit_ms later); only then does it print them and count them as acknowledged. Failed
+//      jobs are re-queued up to max_attempts; a NaN error is a failure of class "diverged".
 //   6. Stop (SIGTERM, SIGINT, SIGUSR1 on any rank): the coordinator stops dispatching and sends
-//      kStop to every leader; jobs checkpoint and return cancelled within run.grace_seconds;
-//      unstarted jobs of a batch come back cancelled. The coordinator commits, snapshots and
-//      shuts everyone down with exit code 75. A group still silent after the grace period is
-//      abandoned: rank 0 saves the store and aborts the MPI job with code 75.
-//   7. When every job is done or finally failed, the coordinator sends shutdown (with the exit
-//      code: 0, or 1 if a job failed) to each leader, closes the store and prints a summary.
+//      kStop to every leader, which relays it to its members; jobs checkpoint and return
+//      cancelled within grace_seconds; unstarted jobs of a batch come back cancelled. The
+//      coordinator commits, snapshots and shuts everyone down with exit code 75. A group still
+//      silent 5 s after the grace period is abandoned: rank 0 saves the store and aborts the MPI
+//      job with code 75.
+//   7. When every job is done or finally failed, the coordinator closes the store, prints a
+//      summary and sends shutdown (with the exit code: 0, or 1 if a job failed) to each leader.
 #ifndef VLMSCALE_DRIVER_DRIVER_H_
 #define VLMSCALE_DRIVER_DRIVER_H_
 
@@ -38,27 +45,14 @@
 #include "config/config.h"
 #include "config/sweep.h"
 #include "core/status.h"
+#include "driver/driver_options.h"
 
 namespace vlmscale::driver {
 
-enum class Tag : int {
-  kRequest = 101,    // leader -> coordinator: results of the last batch (possibly none).
-  kAssign = 102,     // coordinator -> leader: next batch, or shutdown with an exit code.
-  kHeartbeat = 103,  // leader -> coordinator: progress age and local stop flag.
-  kStop = 104,       // coordinator -> leader: stop request, checkpoint and return.
-};
-
-enum class LogFormat { kText, kJson };
-
-struct DriverOptions {
-  bool fresh = false;       // Move an existing results file aside. Default: false.
-  bool quiet = false;       // No per-job lines (summary only). Default: false.
-  LogFormat log_format = LogFormat::kText;
-  bool IsValid(std::string* error) const { return true; }
-};
-
 // Runs the sweep on MPI_COMM_WORLD. REQUIRES: MPI initialised with MPI_THREAD_MULTIPLE; every
-// rank calls it with the same config. Returns the process exit code (0, 1, 2 or 75), the same on
+// rank calls it with the same config and options. `config` is only handed to the jobs
+// (JobInput::config); run settings come from `options`. Invalid options, or ranks_per_job not
+// dividing the world size, return 2. Returns the process exit code (0, 1, 2 or 75), the same on
 // every rank.
 int RunSweep(const config::Config& config, const config::Sweep& sweep,
              const DriverOptions& options);

@@ -6,6 +6,28 @@
 
 namespace vlmscale::driver {
 
+const char* OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kDone:
+      return "done";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kCancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
+bool ParseOutcome(const std::string& name, Outcome* outcome) {
+  for (Outcome o : {Outcome::kDone, Outcome::kFailed, Outcome::kCancelled}) {
+    if (name == OutcomeName(o)) {
+      *outcome = o;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string EncodeAssign(const AssignMessage& m) {
   std::vector<int64_t> v = {m.shutdown ? 1 : 0, m.exit_code,
                             static_cast<int64_t>(m.batch.size())};
@@ -60,7 +82,7 @@ std::string EncodeResults(const std::vector<JobResultMessage>& results) {
     for (const auto& [k, v] : r.metrics) metrics[k] = Num(v);
     nlohmann::json curves = nlohmann::json::array();
     for (const auto& c : r.curves) curves.push_back({c.name, c.step, Num(c.value)});
-    arr.push_back({{"i", r.index},        {"a", r.attempt},       {"o", r.outcome},
+    arr.push_back({{"i", r.index},        {"a", r.attempt},       {"o", OutcomeName(r.outcome)},
                    {"fc", r.failure_class}, {"msg", r.message},    {"m", metrics},
                    {"c", curves},           {"ts", r.train_seconds}, {"es", r.eval_seconds},
                    {"t0", r.start_time},    {"t1", r.end_time},    {"st", r.started}});
@@ -73,11 +95,15 @@ Result<std::vector<JobResultMessage>> DecodeResults(const std::string& bytes) {
   std::vector<JobResultMessage> out;
   try {
     nlohmann::json arr = nlohmann::json::parse(bytes);
+    if (!arr.is_array()) return Status::Runtime("malformed results message: not a JSON array");
     for (const auto& j : arr) {
       JobResultMessage r;
       r.index = j.at("i").get<int64_t>();
       r.attempt = j.at("a").get<int>();
-      r.outcome = j.at("o").get<std::string>();
+      std::string outcome = j.at("o").get<std::string>();
+      if (!ParseOutcome(outcome, &r.outcome)) {
+        return Status::Runtime("malformed results message: unknown outcome '" + outcome + "'");
+      }
       r.failure_class = j.at("fc").get<std::string>();
       r.message = j.at("msg").get<std::string>();
       for (const auto& [k, v] : j.at("m").items()) r.metrics[k] = FromNum(v);
@@ -95,6 +121,29 @@ Result<std::vector<JobResultMessage>> DecodeResults(const std::string& bytes) {
     return Status::Runtime(std::string("malformed results message: ") + e.what());
   }
   return out;
+}
+
+// Two doubles, as before the struct existed: progress age, stop flag (0 or 1).
+std::string EncodeHeartbeat(const HeartbeatMessage& m) {
+  double v[2] = {m.progress_age, m.stop_requested ? 1.0 : 0.0};
+  return std::string(reinterpret_cast<const char*>(v), sizeof(v));
+}
+
+Result<HeartbeatMessage> DecodeHeartbeat(const std::string& bytes) {
+  double v[2];
+  if (bytes.size() != sizeof(v)) {
+    return Status::Runtime("malformed heartbeat message of " + std::to_string(bytes.size()) +
+                           " bytes (expected " + std::to_string(sizeof(v)) + ")");
+  }
+  std::memcpy(v, bytes.data(), sizeof(v));
+  if (std::isnan(v[0]) || (v[1] != 0.0 && v[1] != 1.0)) {
+    return Status::Runtime("malformed heartbeat message (progress age " + std::to_string(v[0]) +
+                           ", stop flag " + std::to_string(v[1]) + ")");
+  }
+  HeartbeatMessage m;
+  m.progress_age = v[0];
+  m.stop_requested = v[1] != 0.0;
+  return m;
 }
 
 }  // namespace vlmscale::driver

@@ -1,4 +1,5 @@
-// Wire format of the driver's control messages (driver.h describes the protocol).
+// Wire format of the driver's control messages (driver.h describes the protocol). Every Decode*
+// returns kRuntime with a message naming the malformed part instead of trusting the bytes.
 #ifndef VLMSCALE_DRIVER_MESSAGES_H_
 #define VLMSCALE_DRIVER_MESSAGES_H_
 
@@ -12,6 +13,14 @@
 
 namespace vlmscale::driver {
 
+// How one attempt of a job ended. A NaN error metric is kFailed with failure class "diverged".
+enum class Outcome { kDone, kFailed, kCancelled };
+
+// "done", "failed", "cancelled" (the wire and log spelling).
+const char* OutcomeName(Outcome outcome);
+// Inverse of OutcomeName; false for any other text.
+bool ParseOutcome(const std::string& name, Outcome* outcome);
+
 struct Assignment {
   int64_t index = 0;  // Into Sweep::jobs.
   int attempt = 1;
@@ -24,12 +33,12 @@ struct AssignMessage {
   std::vector<Assignment> batch;
 };
 
-// One job's outcome as the group leader reports it.
+// One job's outcome as the group leader reports it (kRequest payload: a list of these).
 struct JobResultMessage {
   int64_t index = 0;
   int attempt = 1;
-  std::string outcome;  // "done", "failed" or "cancelled".
-  std::string failure_class;
+  Outcome outcome = Outcome::kDone;
+  std::string failure_class;  // Non-empty iff outcome == kFailed.
   std::string message;
   std::map<std::string, double> metrics;
   std::vector<store::CurvePoint> curves;
@@ -38,10 +47,19 @@ struct JobResultMessage {
   bool started = true;  // False for batch jobs skipped because of a stop request.
 };
 
+// kHeartbeat payload: a leader's liveness report, sent every second.
+struct HeartbeatMessage {
+  // Seconds since the running job last called heartbeat(); negative when no job is running.
+  double progress_age = -1.0;
+  bool stop_requested = false;  // A stop signal arrived on this group.
+};
+
 std::string EncodeAssign(const AssignMessage& m);
 Result<AssignMessage> DecodeAssign(const std::string& bytes);
 std::string EncodeResults(const std::vector<JobResultMessage>& results);
 Result<std::vector<JobResultMessage>> DecodeResults(const std::string& bytes);
+std::string EncodeHeartbeat(const HeartbeatMessage& m);
+Result<HeartbeatMessage> DecodeHeartbeat(const std::string& bytes);
 
 }  // namespace vlmscale::driver
 

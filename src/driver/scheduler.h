@@ -14,11 +14,10 @@
 #include <vector>
 
 #include "config/sweep.h"
+#include "driver/messages.h"
 #include "store/job_record.h"
 
 namespace vlmscale::driver {
-
-enum class Outcome { kDone, kFailed, kCancelled };
 
 class Scheduler {
  public:

@@ -52,18 +52,25 @@ config::Config SleepConfig(const std::string& output, const std::string& extra) 
       "[sweep]\nname = threads\noutput = " + output +
       "\n[grid]\nllm = nano, micro, mini\nvisual_tokens = 1, 4, 9\nmethod = avgpool\n"
       "task = shapes\nseed = 0, 1\n[job]\ntype = sleep\n[sleep]\nmode = cost\nseconds = 0.05\n" +
-      extra + "[run]\nmax_attempts = 3\ncommit_ms = 2\n";
+      extra;
   Result<config::Config> c = jobs::ConfigFromString(text, "threads.ini", {});
   CHECK(c.ok()) << c.status().ToString();
   return *c;
 }
 
-int RunOnce(const config::Config& c) {
+// The run settings come in DriverOptions (vlmscale run fills them from [run]).
+int RunOnce(const config::Config& c, DriverOptions options) {
   Result<config::Sweep> sweep = jobs::PlanSweep(c);
   CHECK(sweep.ok()) << sweep.status().ToString();
-  DriverOptions options;
   options.quiet = true;
   return RunSweep(c, *sweep, options);
+}
+
+DriverOptions RetryOptions() {
+  DriverOptions o;
+  o.max_attempts = 3;
+  o.commit_ms = 2;
+  return o;
 }
 
 std::map<std::string, store::JobRecord> ReadJobs(const std::string& path) {
@@ -79,7 +86,7 @@ TEST(DriverThreads, RunsEveryJobRetriesFailuresAndResumesWithoutRerunning) {
   const std::string output = dir + "/results.h5";
   // Jobs of llm=micro fail on their first attempt and succeed on the second.
   config::Config c = SleepConfig(output, "fail = llm=micro\nfail_attempts = 1\n");
-  EXPECT_EQ(RunOnce(c), 0);
+  EXPECT_EQ(RunOnce(c, RetryOptions()), 0);
   MPI_Barrier(MPI_COMM_WORLD);
   if (Rank() == 0) {
     std::map<std::string, store::JobRecord> jobs = ReadJobs(output);
@@ -100,7 +107,7 @@ TEST(DriverThreads, RunsEveryJobRetriesFailuresAndResumesWithoutRerunning) {
   // Resume: every job is done, nothing runs again (start times unchanged).
   std::map<std::string, store::JobRecord> before;
   if (Rank() == 0) before = ReadJobs(output);
-  EXPECT_EQ(RunOnce(c), 0);
+  EXPECT_EQ(RunOnce(c, RetryOptions()), 0);
   MPI_Barrier(MPI_COMM_WORLD);
   if (Rank() == 0) {
     std::map<std::string, store::JobRecord> after = ReadJobs(output);
@@ -122,7 +129,7 @@ TEST(DriverThreads, StopSignalOnRankZeroEndsEveryRankWith75AndKeepsFinishedJobs)
       "[sweep]\nname = threads\noutput = " + output +
           "\n[grid]\nllm = nano, micro, mini\nvisual_tokens = 1, 4, 9\nmethod = avgpool\n"
           "task = shapes\nseed = 0, 1\n[job]\ntype = sleep\n[sleep]\nseconds = 0.4\n"
-          "[run]\ngrace_seconds = 5\ncommit_ms = 2\n",
+          "",
       "threads.ini", {});
   ASSERT_TRUE(slow.ok()) << slow.status().ToString();
   InstallStopHandlers();
@@ -133,7 +140,10 @@ TEST(DriverThreads, StopSignalOnRankZeroEndsEveryRankWith75AndKeepsFinishedJobs)
       kill(getpid(), SIGUSR1);
     });
   }
-  EXPECT_EQ(RunOnce(*slow), 75);
+  DriverOptions options;
+  options.grace_seconds = 5;
+  options.commit_ms = 2;
+  EXPECT_EQ(RunOnce(*slow, options), 75);
   if (signaller.joinable()) signaller.join();
   MPI_Barrier(MPI_COMM_WORLD);
   if (Rank() == 0) {

@@ -38,7 +38,7 @@ TEST(Messages, ResultsRoundTripIncludingNonFiniteMetrics) {
   JobResultMessage r;
   r.index = 4;
   r.attempt = 2;
-  r.outcome = "failed";
+  r.outcome = Outcome::kFailed;
   r.failure_class = "diverged";
   r.message = "loss is nan \xff (bad utf-8)";
   r.metrics = {{"error", NAN}, {"x", INFINITY}, {"accuracy", 0.25}};
@@ -50,6 +50,7 @@ TEST(Messages, ResultsRoundTripIncludingNonFiniteMetrics) {
   ASSERT_EQ(d->size(), 1u);
   const auto& x = (*d)[0];
   EXPECT_EQ(x.index, 4);
+  EXPECT_EQ(x.outcome, Outcome::kFailed);
   EXPECT_EQ(x.failure_class, "diverged");
   EXPECT_TRUE(std::isnan(x.metrics.at("error")));
   EXPECT_TRUE(std::isinf(x.metrics.at("x")));
@@ -57,6 +58,69 @@ TEST(Messages, ResultsRoundTripIncludingNonFiniteMetrics) {
   EXPECT_EQ(x.curves.at(0).step, 10);
   EXPECT_DOUBLE_EQ(x.end_time, 101.5);
   EXPECT_FALSE(DecodeResults("[{\"i\":1}]").ok());
+}
+
+TEST(Messages, EveryOutcomeRoundTripsAndUnknownOnesAreRejected) {
+  for (Outcome o : {Outcome::kDone, Outcome::kFailed, Outcome::kCancelled}) {
+    JobResultMessage r;
+    r.outcome = o;
+    r.started = o != Outcome::kCancelled;
+    Result<std::vector<JobResultMessage>> d = DecodeResults(EncodeResults({r}));
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_EQ((*d)[0].outcome, o) << OutcomeName(o);
+    EXPECT_EQ((*d)[0].started, r.started);
+  }
+  std::string bytes = EncodeResults({JobResultMessage()});
+  size_t at = bytes.find("\"done\"");
+  ASSERT_NE(at, std::string::npos) << bytes;
+  bytes.replace(at, 6, "\"dune\"");
+  Result<std::vector<JobResultMessage>> d = DecodeResults(bytes);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("unknown outcome 'dune'"), std::string::npos)
+      << d.status().message();
+  Outcome o = Outcome::kDone;
+  EXPECT_FALSE(ParseOutcome("", &o));
+  EXPECT_TRUE(ParseOutcome("cancelled", &o));
+  EXPECT_EQ(o, Outcome::kCancelled);
+}
+
+TEST(Messages, ResultsThatAreNotAJsonArrayAreAnError) {
+  EXPECT_FALSE(DecodeResults("").ok());
+  EXPECT_FALSE(DecodeResults("{\"i\": 1}").ok());
+  EXPECT_FALSE(DecodeResults("7").ok());
+  EXPECT_FALSE(DecodeResults("[1, 2]").ok());
+  Result<std::vector<JobResultMessage>> empty = DecodeResults(EncodeResults({}));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(Messages, HeartbeatRoundTrips) {
+  HeartbeatMessage idle;  // No job running: negative age.
+  Result<HeartbeatMessage> a = DecodeHeartbeat(EncodeHeartbeat(idle));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_LT(a->progress_age, 0);
+  EXPECT_FALSE(a->stop_requested);
+  HeartbeatMessage busy;
+  busy.progress_age = 12.5;
+  busy.stop_requested = true;
+  Result<HeartbeatMessage> b = DecodeHeartbeat(EncodeHeartbeat(busy));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_DOUBLE_EQ(b->progress_age, 12.5);
+  EXPECT_TRUE(b->stop_requested);
+}
+
+TEST(Messages, MalformedHeartbeatIsAnError) {
+  EXPECT_FALSE(DecodeHeartbeat("").ok());
+  std::string bytes = EncodeHeartbeat(HeartbeatMessage());
+  EXPECT_FALSE(DecodeHeartbeat(bytes.substr(0, 8)).ok());
+  EXPECT_FALSE(DecodeHeartbeat(bytes + "x").ok());
+  double nan_age[2] = {NAN, 0.0};
+  EXPECT_FALSE(DecodeHeartbeat(std::string(reinterpret_cast<const char*>(nan_age), 16)).ok());
+  double bad_flag[2] = {1.0, 0.5};
+  Result<HeartbeatMessage> d =
+      DecodeHeartbeat(std::string(reinterpret_cast<const char*>(bad_flag), 16));
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("malformed heartbeat"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,381 @@
+#include "driver/coordinator.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <utility>
+
+#include "core/check.h"
+#include "core/strings.h"
+
+namespace vlmscale::driver {
+
+namespace {
+
+// The SLURM job id and requeue count, when running under SLURM (the launcher's environment).
+void AddSlurmInfo(nlohmann::json* info) {
+  if (const char* id = std::getenv("SLURM_JOB_ID")) (*info)["slurm_job_id"] = id;
+  if (const char* rc = std::getenv("SLURM_RESTART_COUNT")) (*info)["requeues"] = std::atoi(rc);
+}
+
+}  // namespace
+
+Coordinator::Coordinator(const config::Sweep* sweep, const Topology* topology,
+                         store::ResultsStore* store, const std::vector<bool>& runnable,
+                         const DriverOptions& options, ControlChannel* channel,
+                         const std::atomic<bool>* stop, Clock clock, std::ostream* out)
+    : sweep_(*sweep),
+      topology_(*topology),
+      store_(store),
+      options_(options),
+      channel_(channel),
+      stop_(stop),
+      clock_(std::move(clock)),
+      sched_(*sweep, runnable, options.max_attempts, options.order == DispatchOrder::kGrid),
+      start_mono_(clock_()),
+      start_unix_(UnixNow()),
+      printer_(&sweep_, &topology_, &options_, &sched_, out, start_mono_),
+      groups_(topology->groups()),
+      commit_window_(options.commit_ms / 1000.0) {
+  std::string error;
+  CHECK(options_.IsValid(&error)) << error;
+  CHECK_GE(topology_.groups(), 1);
+  CHECK_EQ(static_cast<int>(topology_.hosts.size()), topology_.world_size);
+  for (const auto& j : sweep_.jobs) {
+    const store::JobRecord* r = Find(j.id);
+    CHECK(r != nullptr) << "job " << j.id << " is not in the results store (run PrepareStore)";
+    attempts_.push_back(r->attempts);
+  }
+}
+
+int Coordinator::Run() {
+  Backoff backoff;
+  while (true) {
+    bool progressed = Step();
+    if (finished_) return exit_code_;
+    if (progressed) {
+      backoff.Reset();
+    } else {
+      backoff.Wait();
+    }
+  }
+}
+
+bool Coordinator::Step() {
+  CHECK(!finished_);
+  if (!started_) {
+    printer_.Start();
+    started_ = true;
+  }
+  bool progressed = false;
+  LeaderMessage m;
+  while (channel_->Poll(&m)) {
+    Handle(m);
+    progressed = true;
+  }
+  if (stop_->load() && !stopping_) BeginStop("stop requested by a signal");
+  DispatchParked();
+  MaybeCommit(!progressed);
+  double now = clock_();
+  if (now - last_tick_ >= 1.0) {
+    Tick();
+    last_tick_ = now;
+  }
+  if (AllIdle() && (sched_.Settled() || stopping_)) {
+    Shutdown();
+  } else if (stopping_ && now > stop_deadline_) {
+    Abandon();
+  }
+  return progressed;
+}
+
+const store::JobRecord* Coordinator::Find(const std::string& id) const {
+  auto it = store_->jobs().find(id);
+  return it == store_->jobs().end() ? nullptr : &it->second;
+}
+
+void Coordinator::Handle(const LeaderMessage& m) {
+  CHECK(m.group >= 0 && m.group < static_cast<int>(groups_.size()));
+  GroupState& g = groups_[m.group];
+  g.heartbeat_mono = clock_();
+  if (!m.status.ok()) {
+    printer_.Log("error: rank " + std::to_string(m.rank) + ": " + m.status.message());
+  }
+  if (m.kind == LeaderMessage::Kind::kHeartbeat) {
+    if (!m.status.ok()) return;
+    g.progress_age = m.heartbeat.progress_age;
+    if (m.heartbeat.stop_requested && !stopping_) {
+      BeginStop("stop requested by a signal on rank " + std::to_string(m.rank));
+    }
+    return;
+  }
+  std::set<int64_t> assigned;
+  for (const auto& a : g.batch) assigned.insert(a.index);
+  for (const auto& r : m.results) {
+    if (assigned.erase(r.index) == 0) {
+      printer_.Log("error: rank " + std::to_string(m.rank) + ": a result for job index " +
+                   std::to_string(r.index) + ", which is not in its batch; ignored");
+      continue;
+    }
+    Record(r, m.group);
+  }
+  g.busy = false;
+  g.batch.clear();
+  g.progress_age = -1;
+  if (g.stalled_reported) {
+    g.stalled_reported = false;
+    printer_.Log("group " + std::to_string(m.group) + " (rank " +
+                 std::to_string(topology_.leader_of(m.group)) + ") reports again");
+  }
+  g.parked = true;
+}
+
+// Journals a job's outcome; it is printed once committed.
+void Coordinator::Record(const JobResultMessage& r, int group) {
+  const config::JobSpec& spec = sweep_.jobs[r.index];
+  store::JobRecord rec = *Find(spec.id);
+  double seconds = r.end_time - r.start_time;
+  bool final_failure = sched_.Finish(r.index, r.outcome, seconds);
+  if (!r.started) {
+    // Never started: undo the attempt count of the dispatch.
+    rec.attempts = std::max(0, rec.attempts - 1);
+    attempts_[r.index] = rec.attempts;
+  }
+  rec.start_time = r.start_time;
+  rec.end_time = r.end_time;
+  rec.train_seconds = r.train_seconds;
+  rec.eval_seconds = r.eval_seconds;
+  if (r.outcome == Outcome::kDone) {
+    rec.state = store::JobState::kDone;
+    rec.failure_class.clear();
+    rec.message.clear();
+    rec.extra_metrics.clear();
+    for (const auto& [k, v] : r.metrics) {
+      if (k == "error")
+        rec.error = v;
+      else if (k == "accuracy")
+        rec.accuracy = v;
+      else if (k == "eval_loss")
+        rec.eval_loss = v;
+      else if (k == "inference_flops")
+        rec.inference_flops = v;
+      else if (k == "compressor_flops")
+        rec.compressor_flops = v;
+      else if (k == "latency_ms")
+        rec.latency_ms = v;
+      else
+        rec.extra_metrics[k] = v;
+    }
+    if (std::isnan(rec.inference_flops)) rec.inference_flops = spec.inference_flops;
+    if (std::isnan(rec.accuracy) && std::isfinite(rec.error)) rec.accuracy = 1.0 - rec.error;
+    rec.curves = r.curves;
+  } else if (r.outcome == Outcome::kFailed) {
+    rec.state = final_failure ? store::JobState::kFailed : store::JobState::kPending;
+    rec.failure_class = r.failure_class;
+    rec.message = r.message;
+    rec.curves = r.curves;
+  } else {
+    rec.state = store::JobState::kPending;
+  }
+  Append(rec);
+  unacked_.push_back({r, group, final_failure, sched_.failures(r.index)});
+}
+
+void Coordinator::Append(const store::JobRecord& rec) {
+  Status s = store_->Append(rec);
+  if (!s.ok()) StoreError(s);
+}
+
+void Coordinator::StoreError(const Status& s) {
+  if (!store_failed_) {
+    printer_.Log("error: results store " + sweep_.output + ": " + s.message() +
+                 " -- stopping; results acknowledged so far are safe, run again to resume");
+  }
+  store_failed_ = true;
+  if (!stopping_) BeginStop("results store failure");
+}
+
+bool Coordinator::AllIdle() const {
+  for (const auto& g : groups_) {
+    if (g.busy) return false;
+  }
+  return true;
+}
+
+void Coordinator::DispatchParked() {
+  for (int gi = 0; gi < static_cast<int>(groups_.size()); ++gi) {
+    GroupState& g = groups_[gi];
+    if (!g.parked || stopping_ || sched_.pending() == 0) continue;
+    AssignMessage m;
+    double planned = 0;
+    while (true) {
+      int64_t idx = sched_.Next();
+      if (idx < 0) break;
+      double pred = sched_.Predict(idx);
+      int attempt = ++attempts_[idx];
+      m.batch.push_back({idx, attempt});
+      planned += pred;
+      MarkRunning(idx, attempt, gi);
+      // Batch short jobs (measured, not guessed) to amortise messages; keep work for others.
+      if (!sched_.calibrated() || planned >= 0.01 || m.batch.size() >= 256) break;
+      if (sched_.pending() <= static_cast<int64_t>(groups_.size())) break;
+    }
+    if (m.batch.empty()) continue;
+    g.parked = false;
+    g.busy = true;
+    g.batch = m.batch;
+    g.heartbeat_mono = clock_();
+    g.progress_age = 0;
+    channel_->SendAssign(gi, m);
+  }
+}
+
+void Coordinator::MarkRunning(int64_t idx, int attempt, int group) {
+  store::JobRecord rec = *Find(sweep_.jobs[idx].id);
+  rec.state = store::JobState::kRunning;
+  rec.attempts = attempt;
+  rec.rank = topology_.leader_of(group);
+  rec.host = topology_.hosts[rec.rank];
+  rec.start_time = UnixNow();
+  rec.end_time = 0;
+  Append(rec);
+}
+
+void Coordinator::MaybeCommit(bool idle) {
+  if (unacked_.empty() && !dirty_run_info_) {
+    // Running-state appends still need committing for live status, but are not urgent.
+    if (!idle) return;
+  }
+  double now = clock_();
+  if (first_unacked_ == 0 && !unacked_.empty()) first_unacked_ = now;
+  bool due = idle || (first_unacked_ > 0 && now - first_unacked_ >= commit_window_);
+  if (!due) return;
+  Status s = store_->Commit();
+  if (!s.ok()) {
+    StoreError(s);
+    return;
+  }
+  first_unacked_ = 0;
+  dirty_run_info_ = false;
+  if (!unacked_.empty()) {
+    Acknowledge();
+    printer_.Progress(clock_(), false);
+  }
+}
+
+// REQUIRES: the results in unacked_ are committed.
+void Coordinator::Acknowledge() {
+  for (const auto& u : unacked_) printer_.Job(u.r, u.group, u.final_failure, u.failures);
+  acknowledged_ += static_cast<int64_t>(unacked_.size());
+  unacked_.clear();
+}
+
+void Coordinator::Tick() {
+  double now = clock_();
+  // Liveness.
+  std::vector<nlohmann::json> stalled;
+  for (int gi = 0; gi < static_cast<int>(groups_.size()); ++gi) {
+    GroupState& g = groups_[gi];
+    if (!g.busy) continue;
+    double silent = std::max(now - g.heartbeat_mono,
+                             g.progress_age >= 0 ? g.progress_age + (now - g.heartbeat_mono) : 0);
+    if (silent < options_.stall_seconds) continue;
+    const std::string& id = sweep_.jobs[g.batch.front().index].id;
+    int rank = topology_.leader_of(gi);
+    stalled.push_back({{"rank", rank},
+                       {"host", topology_.hosts[rank]},
+                       {"job_id", id},
+                       {"silent_seconds", silent}});
+    if (!g.stalled_reported) {
+      g.stalled_reported = true;
+      printer_.Log("warning: rank " + std::to_string(rank) + " on " + topology_.hosts[rank] +
+                   " has not reported progress for " + FormatDuration(silent) + " (job " + id +
+                   "); run.stall_seconds = " + FormatNumber(options_.stall_seconds));
+    }
+  }
+  nlohmann::json info = {
+      {"state", stopping_ ? "stopping" : "running"},
+      {"started", start_unix_},
+      {"updated", UnixNow()},
+      {"ranks", topology_.world_size},
+      {"ranks_per_job", topology_.ranks_per_job},
+      {"groups", topology_.groups()},
+      {"hosts", topology_.hosts},
+      {"pid", static_cast<int64_t>(getpid())},
+      {"eta_seconds", sched_.EtaSeconds(topology_.groups())},
+      {"eta_calibrated", sched_.calibrated()},
+      {"stalled", stalled},
+      {"done", sched_.done() + sched_.skipped()},
+      {"failed", sched_.failed()},
+      {"running", sched_.running()},
+      {"pending", sched_.pending()},
+  };
+  AddSlurmInfo(&info);
+  Status s = store_->SetRunInfo(info.dump());
+  if (!s.ok()) StoreError(s);
+  dirty_run_info_ = true;
+  Status snap = store_->MaybeSnapshot();
+  if (!snap.ok()) StoreError(snap);
+  if (now - printer_.last_progress_time() >= 30.0) printer_.Progress(now, true);
+}
+
+void Coordinator::BeginStop(const std::string& why) {
+  stopping_ = true;
+  stop_deadline_ = clock_() + options_.grace_seconds + kAbandonMarginSeconds;
+  printer_.Log("stopping (" + why + "): no new jobs; running jobs checkpoint and stop within " +
+               FormatNumber(options_.grace_seconds) + " s; run the same command again to resume");
+  for (int g = 0; g < static_cast<int>(groups_.size()); ++g) channel_->SendStop(g);
+}
+
+// Every group is idle and nothing more will be dispatched: close the store, tell everyone.
+void Coordinator::Shutdown() {
+  exit_code_ = stopping_ ? (store_failed_ ? kExitFailure : kExitStopped)
+                         : (sched_.failed() > 0 || store_failed_ ? kExitFailure : kExitOk);
+  Finish();
+  AssignMessage bye;
+  bye.shutdown = true;
+  bye.exit_code = exit_code_;
+  for (int g = 0; g < static_cast<int>(groups_.size()); ++g) channel_->SendAssign(g, bye);
+  finished_ = true;
+}
+
+void Coordinator::Finish() {
+  nlohmann::json info = {{"state", stopping_ ? "stopped" : "finished"},
+                         {"started", start_unix_},
+                         {"updated", UnixNow()},
+                         {"ranks", topology_.world_size},
+                         {"eta_seconds", 0.0},
+                         {"stalled", nlohmann::json::array()}};
+  AddSlurmInfo(&info);
+  store_->SetRunInfo(info.dump());
+  Status s = store_->Commit();
+  if (s.ok() && !unacked_.empty()) Acknowledge();
+  Status c = store_->Close();
+  if (!s.ok() || !c.ok()) {
+    store_failed_ = true;
+    printer_.Log("error: results store " + sweep_.output + ": " + (!s.ok() ? s : c).message());
+    exit_code_ = kExitFailure;
+  }
+  printer_.Summary(store_->jobs(), exit_code_, clock_());
+}
+
+void Coordinator::Abandon() {
+  std::string who;
+  for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
+    if (groups_[g].busy) who += " " + std::to_string(topology_.leader_of(g));
+  }
+  printer_.Log("error: ranks" + who + " did not stop within run.grace_seconds + " +
+               FormatNumber(kAbandonMarginSeconds) + " s; saving results " +
+               "and aborting the MPI job (exit 75); run again to resume");
+  exit_code_ = kExitStopped;
+  Finish();
+  finished_ = true;
+  abandoned_ = true;
+  channel_->Abandon(kExitStopped);  // The MPI channel does not return.
+}
+
+}  // namespace vlmscale::driver

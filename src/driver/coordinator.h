@@ -1,0 +1,122 @@
+// The coordinator (rank 0, a thread next to its worker): hands out jobs, records results durably,
+// watches liveness and handles stops (protocol steps 2-7 in driver.h). It reaches the workers
+// only through a ControlChannel and reads time only from a Clock, so it runs in one process with
+// InProcessControlChannel and a fake clock (tests/driver/coordinator_test.cc).
+#ifndef VLMSCALE_DRIVER_COORDINATOR_H_
+#define VLMSCALE_DRIVER_COORDINATOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <iostream>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "config/sweep.h"
+#include "driver/control_channel.h"
+#include "driver/driver_options.h"
+#include "driver/progress_printer.h"
+#include "driver/scheduler.h"
+#include "driver/timing.h"
+#include "store/results_store.h"
+
+namespace vlmscale::driver {
+
+// After a stop request, groups get grace_seconds plus this margin before they are abandoned.
+inline constexpr double kAbandonMarginSeconds = 5.0;
+
+class Coordinator {
+ public:
+  // REQUIRES: the pointers outlive the coordinator; `store` was prepared by PrepareStore for
+  // `sweep` (one record per job) and `runnable` came with it; options.IsValid();
+  // topology->hosts has one entry per world rank. `stop` is the process's stop flag (a signal);
+  // `clock` gives monotonic seconds; `out` receives every printed line.
+  Coordinator(const config::Sweep* sweep, const Topology* topology, store::ResultsStore* store,
+              const std::vector<bool>& runnable, const DriverOptions& options,
+              ControlChannel* channel, const std::atomic<bool>* stop, Clock clock = MonoNow,
+              std::ostream* out = &std::cout);
+
+  // Runs Step() until finished(), polling with backoff. Returns exit_code().
+  int Run();
+
+  // One pass: prints the start line (first pass), handles every waiting leader message, begins a
+  // stop if the stop flag is set, dispatches to idle groups, commits when the commit window
+  // elapsed (or nothing arrived), updates run info and liveness once a second, and finishes
+  // when everything is settled (closing the store and sending shutdown to every leader) or
+  // abandons silent groups after the grace period. Returns whether a message was handled.
+  // REQUIRES: !finished().
+  bool Step();
+
+  bool finished() const { return finished_; }
+  // Whether it ended by ControlChannel::Abandon (groups silent past the grace period).
+  bool abandoned() const { return abandoned_; }
+  // 0 (every job done), 1 (a job finally failed, or the store failed) or 75 (stopped). Valid
+  // once finished().
+  int exit_code() const { return exit_code_; }
+  bool stopping() const { return stopping_; }
+  // Job results made durable by a commit and then reported (printed and counted).
+  int64_t acknowledged() const { return acknowledged_; }
+  const Scheduler& scheduler() const { return sched_; }
+
+ private:
+  struct GroupState {
+    bool busy = false;    // Running a batch.
+    bool parked = false;  // Idle, waiting for work.
+    std::vector<Assignment> batch;
+    double heartbeat_mono = 0;  // When the last message arrived.
+    double progress_age = -1;   // Seconds since the job's last progress, as last reported.
+    bool stalled_reported = false;
+  };
+  struct Unacked {
+    JobResultMessage r;
+    int group;
+    bool final_failure;
+    int failures;  // Failed attempts of the job in this run, counting this one.
+  };
+
+  const store::JobRecord* Find(const std::string& id) const;
+  void Handle(const LeaderMessage& m);
+  void Record(const JobResultMessage& r, int group);
+  void Append(const store::JobRecord& rec);
+  void StoreError(const Status& s);
+  bool AllIdle() const;
+  void DispatchParked();
+  void MarkRunning(int64_t idx, int attempt, int group);
+  void MaybeCommit(bool idle);
+  void Acknowledge();
+  void Tick();
+  void BeginStop(const std::string& why);
+  void Shutdown();
+  void Finish();
+  void Abandon();
+
+  const config::Sweep& sweep_;
+  const Topology& topology_;
+  store::ResultsStore* store_;
+  const DriverOptions options_;
+  ControlChannel* channel_;
+  const std::atomic<bool>* stop_;
+  Clock clock_;
+  Scheduler sched_;
+  double start_mono_, start_unix_;
+  ProgressPrinter printer_;
+  std::vector<GroupState> groups_;
+  std::vector<int> attempts_;
+  std::vector<Unacked> unacked_;
+  double first_unacked_ = 0;
+  bool dirty_run_info_ = false;
+  double commit_window_;
+  bool started_ = false;
+  bool stopping_ = false;
+  double stop_deadline_ = 0;
+  double last_tick_ = 0;
+  bool store_failed_ = false;
+  bool finished_ = false;
+  bool abandoned_ = false;
+  int exit_code_ = 0;
+  int64_t acknowledged_ = 0;
+};
+
+}  // namespace vlmscale::driver
+
+#endif  // VLMSCALE_DRIVER_COORDINATOR_H_

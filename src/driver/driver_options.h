@@ -1,0 +1,49 @@
+// Options of `RunSweep`: every run.* setting the driver uses, plus the CLI flags. The CLI fills
+// them from the config (src/cli/run_command.cc); the driver reads no run.* key itself.
+#ifndef VLMSCALE_DRIVER_DRIVER_OPTIONS_H_
+#define VLMSCALE_DRIVER_DRIVER_OPTIONS_H_
+
+#include <string>
+
+namespace vlmscale::driver {
+
+enum class LogFormat { kText, kJson };
+
+// Dispatch order: largest predicted job first (shortest makespan), or the grid's order (the
+// baseline the scheduling benchmark compares against).
+enum class DispatchOrder { kCost, kGrid };
+
+struct DriverOptions {
+  // Ranks per job group (data-parallel). Default: 1. REQUIRES: >= 1; RunSweep also requires it to
+  // divide the number of MPI ranks.
+  int ranks_per_job = 1;
+  // Torch threads per rank; 0 means the node's cores divided by the ranks on the node.
+  // Default: 0. REQUIRES: >= 0.
+  int threads_per_rank = 0;
+  // Attempts per job (in one run) before it is finally failed. Default: 2. REQUIRES: >= 1.
+  int max_attempts = 2;
+  DispatchOrder order = DispatchOrder::kCost;  // Default: kCost.
+  // After a stop request, time running jobs get to checkpoint and return; a group silent for 5 s
+  // more is abandoned. Default: 30. REQUIRES: finite, >= 0.
+  double grace_seconds = 30.0;
+  // A busy group without job progress this long is reported as stalled. Default: 300.
+  // REQUIRES: finite, > 0.
+  double stall_seconds = 300.0;
+  // Group-commit window: results are durable (and acknowledged) at most this long after arrival.
+  // Default: 2. REQUIRES: finite, >= 0.
+  double commit_ms = 2.0;
+  // Seconds between HDF5 snapshots of the results store. Default: 2. REQUIRES: finite, >= 0.
+  double snapshot_seconds = 2.0;
+  bool fresh = false;  // Move an existing results file aside. Default: false.
+  // No per-job or progress lines (failures, stops and the summary only). Default: false.
+  bool quiet = false;
+  LogFormat log_format = LogFormat::kText;  // Default: kText.
+
+  // False, with a message naming the violated field in *error (if not null), when a REQUIRES
+  // above does not hold.
+  bool IsValid(std::string* error) const;
+};
+
+}  // namespace vlmscale::driver
+
+#endif  // VLMSCALE_DRIVER_DRIVER_OPTIONS_H_

@@ -1,0 +1,271 @@
+#include "driver/worker.h"
+
+#include <mpi.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "core/strings.h"
+#include "driver/mpi_control_channel.h"
+#include "driver/prepare_store.h"
+#include "driver/timing.h"
+#include "jobs/job_type.h"
+
+namespace vlmscale::driver {
+
+namespace {
+
+void WaitFor(MPI_Request* req) {
+  Backoff b;
+  int done = 0;
+  while (true) {
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    b.Wait();
+  }
+}
+
+// Broadcasts a string from group rank 0 with a nonblocking collective and backoff.
+void BroadcastString(std::string* s, MPI_Comm comm) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  int64_t n = static_cast<int64_t>(s->size());
+  MPI_Request req;
+  MPI_Ibcast(&n, 1, MPI_INT64_T, 0, comm, &req);
+  WaitFor(&req);
+  if (rank != 0) s->resize(n);
+  if (n == 0) return;
+  MPI_Ibcast(s->data(), static_cast<int>(n), MPI_CHAR, 0, comm, &req);
+  WaitFor(&req);
+}
+
+// Runs one job on this rank (every rank of the group calls it with the same assignment).
+class JobRunner {
+ public:
+  JobRunner(const WorkerContext& ctx, std::atomic<double>* last_progress,
+            std::atomic<bool>* running)
+      : ctx_(ctx), last_progress_(last_progress), running_(running) {}
+
+  JobResultMessage Run(const Assignment& a) const {
+    const config::Sweep& sweep = *ctx_.sweep;
+    const Placement& place = *ctx_.place;
+    const config::JobSpec& spec = sweep.jobs[a.index];
+    JobResultMessage r;
+    r.index = a.index;
+    r.attempt = a.attempt;
+    r.start_time = UnixNow();
+    std::string job_dir = RunsRoot(sweep) + "/" + spec.id;
+    std::string run_dir = job_dir + "/attempt-" + std::to_string(a.attempt);
+    std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep);
+    if (job && job->UsesDirectories()) {
+      bool made = true;
+      if (place.leader() && !MakeDirs(run_dir)) {
+        made = false;
+        r.outcome = Outcome::kFailed;
+        r.failure_class = "error";
+        r.message = "cannot create run directory " + run_dir + ": " + std::strerror(errno);
+      }
+      MPI_Barrier(place.group_comm);  // Directories exist before any rank uses them.
+      if (!made) return r;
+    }
+
+    jobs::JobInput in;
+    in.config = ctx_.config;
+    in.spec = &spec;
+    in.sweep = &sweep;
+    in.attempt = a.attempt;
+    in.run_dir = run_dir;
+    in.job_dir = job_dir;
+    jobs::JobEnv env;
+    env.comm = ctx_.comm;
+    env.local_rank = place.local_rank;
+    env.local_size = place.local_size;
+    env.device = place.device;
+    env.threads = place.threads;
+    env.stop_requested = ctx_.stop;
+    env.grace_seconds = ctx_.grace_seconds;
+    std::atomic<double>* lp = last_progress_;
+    env.heartbeat = [lp] { lp->store(MonoNow()); };
+    env.world_master_addr = place.host;
+    env.world_master_port = 29500 + (place.group % 1000);
+    for (int i = 0; i < place.group_size; ++i) {
+      env.group_world_ranks.push_back(place.leader_of(place.group) + i);
+    }
+    jobs::JobOutput out;
+    Status s;
+    last_progress_->store(MonoNow());
+    running_->store(true);
+    try {
+      if (!job) {
+        s = Status::Runtime("job type '" + sweep.job_type + "' is not built into this binary");
+      } else {
+        s = job->Run(in, env, &out);
+      }
+    } catch (const std::bad_alloc& e) {
+      s = Status::Runtime(std::string("out of memory (std::bad_alloc): ") + e.what());
+      out.failure_class = "oom";
+    } catch (const std::exception& e) {
+      s = Status::Runtime(std::string("uncaught exception: ") + e.what());
+      if (out.failure_class.empty()) out.failure_class = "error";
+    } catch (...) {
+      s = Status::Runtime("uncaught non-standard exception");
+      if (out.failure_class.empty()) out.failure_class = "error";
+    }
+    running_->store(false);
+    r.end_time = UnixNow();
+    r.metrics = std::move(out.metrics);
+    r.curves = std::move(out.curves);
+    r.train_seconds = out.train_seconds;
+    r.eval_seconds = out.eval_seconds;
+    ClassifyResult(s, out.failure_class, &r);
+    return r;
+  }
+
+ private:
+  const WorkerContext& ctx_;
+  std::atomic<double>* last_progress_;  // Monotonic seconds of the last heartbeat() call.
+  std::atomic<bool>* running_;
+};
+
+// Heartbeats and stop relay of one rank (a thread): leaders send progress to the coordinator and
+// pick up kStop; they relay a stop to their group's members, who listen for it.
+class Liveness {
+ public:
+  Liveness(const WorkerContext& ctx, std::atomic<double>* last_progress, std::atomic<bool>* running)
+      : p_(ctx.place),
+        stop_(ctx.stop),
+        link_(ctx.place),
+        last_progress_(last_progress),
+        running_(running),
+        thread_([this] { Loop(); }) {}
+  ~Liveness() {
+    quit_.store(true);
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    double last_sent = 0;
+    bool relayed = false;
+    while (!quit_.load()) {
+      if (p_->leader()) {
+        if (link_.PollStop()) stop_->store(true);
+        if (stop_->load() && !relayed) {
+          for (int m = 1; m < p_->group_size; ++m) {
+            MPI_Send(nullptr, 0, MPI_CHAR, m, static_cast<int>(Tag::kStop), p_->group_control);
+          }
+          relayed = true;
+        }
+        double now = MonoNow();
+        if (now - last_sent >= 1.0) {
+          HeartbeatMessage h;
+          h.progress_age = running_->load() ? now - last_progress_->load() : -1.0;
+          h.stop_requested = stop_->load();
+          link_.SendHeartbeat(h);
+          last_sent = now;
+        }
+      } else {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(0, static_cast<int>(Tag::kStop), p_->group_control, &flag, &st);
+        if (flag) {
+          MPI_Recv(nullptr, 0, MPI_CHAR, 0, static_cast<int>(Tag::kStop), p_->group_control,
+                   MPI_STATUS_IGNORE);
+          stop_->store(true);
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  const Placement* p_;
+  std::atomic<bool>* stop_;
+  MpiLeaderLink link_;
+  std::atomic<double>* last_progress_;
+  std::atomic<bool>* running_;
+  std::atomic<bool> quit_{false};
+  std::thread thread_;
+};
+
+// The loop of every rank: leaders pull batches from the coordinator; members follow their leader.
+int WorkerLoop(const WorkerContext& ctx, const JobRunner& runner) {
+  const Placement& p = *ctx.place;
+  MpiLeaderLink link(&p);
+  std::vector<JobResultMessage> results;
+  while (true) {
+    std::string bytes;
+    if (p.leader()) {
+      link.SendRequest(results);
+      results.clear();
+      bytes = link.ReceiveAssign();
+    }
+    if (p.group_size > 1) BroadcastString(&bytes, p.group_comm);
+    Result<AssignMessage> m = DecodeAssign(bytes);
+    if (!m.ok()) {
+      std::cerr << "vlmscale run: rank " << p.world_rank << ": " << m.status().message()
+                << std::endl;
+      MPI_Abort(MPI_COMM_WORLD, kExitFailure);
+    }
+    if (m->shutdown) return m->exit_code;
+    for (const auto& a : m->batch) {
+      // The leader decides for the whole group whether to start the job (a stop may have come).
+      int go = ctx.stop->load() ? 0 : 1;
+      if (p.group_size > 1) {
+        MPI_Request req;
+        MPI_Ibcast(&go, 1, MPI_INT, 0, p.group_comm, &req);
+        WaitFor(&req);
+      }
+      if (!go) {
+        JobResultMessage r;
+        r.index = a.index;
+        r.attempt = a.attempt;
+        r.outcome = Outcome::kCancelled;
+        r.started = false;
+        r.message = "not started: stop requested";
+        results.push_back(r);
+        continue;
+      }
+      results.push_back(runner.Run(a));
+    }
+    if (!p.leader()) results.clear();
+  }
+}
+
+}  // namespace
+
+void ClassifyResult(const Status& s, const std::string& failure_class, JobResultMessage* r) {
+  if (s.ok()) {
+    auto it = r->metrics.find("error");
+    if (it != r->metrics.end() && !std::isfinite(it->second)) {
+      r->outcome = Outcome::kFailed;
+      r->failure_class = "diverged";
+      r->message = "the job's error metric is not finite (" + FormatNumber(it->second) + ")";
+    } else {
+      r->outcome = Outcome::kDone;
+    }
+  } else if (s.IsCancelled()) {
+    r->outcome = Outcome::kCancelled;
+    r->message = s.message();
+  } else {
+    r->outcome = Outcome::kFailed;
+    r->failure_class = failure_class.empty() ? "error" : failure_class;
+    r->message = s.message();
+  }
+}
+
+int RunWorker(const WorkerContext& ctx) {
+  std::atomic<double> last_progress{MonoNow()};
+  std::atomic<bool> running{false};
+  JobRunner runner(ctx, &last_progress, &running);
+  Liveness liveness(ctx, &last_progress, &running);
+  return WorkerLoop(ctx, runner);
+}
+
+}  // namespace vlmscale::driver

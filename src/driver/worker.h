@@ -1,0 +1,41 @@
+// The worker of every rank (protocol steps 2, 4 and 5 in driver.h): leaders pull batches from the
+// coordinator and broadcast them to their group; every rank of the group runs each job; a
+// liveness thread sends the leader's heartbeats and relays stop requests to the members.
+#ifndef VLMSCALE_DRIVER_WORKER_H_
+#define VLMSCALE_DRIVER_WORKER_H_
+
+#include <atomic>
+#include <string>
+
+#include "comm/communicator.h"
+#include "config/config.h"
+#include "config/sweep.h"
+#include "core/status.h"
+#include "driver/messages.h"
+#include "driver/placement.h"
+
+namespace vlmscale::driver {
+
+struct WorkerContext {
+  const config::Config* config = nullptr;  // Handed to jobs (JobInput::config).
+  const config::Sweep* sweep = nullptr;
+  const Placement* place = nullptr;
+  comm::Communicator* comm = nullptr;  // The job group's communicator.
+  std::atomic<bool>* stop = nullptr;   // The process's stop flag; set by kStop or a signal.
+  double grace_seconds = 0.0;          // DriverOptions::grace_seconds, handed to jobs.
+};
+
+// Sets r->outcome, failure_class and message from how Job::Run ended (`status`, and the
+// failure class the job chose, may be empty) and r->metrics: OK with a non-finite "error" metric
+// is a failure of class "diverged"; Cancelled is kCancelled; other errors are kFailed with
+// `failure_class` or "error".
+void ClassifyResult(const Status& status, const std::string& failure_class, JobResultMessage* r);
+
+// Serves jobs until the coordinator shuts the group down; returns the exit code it sent.
+// REQUIRES: every pointer in `ctx` is set and outlives the call; every rank of the group calls it.
+// Never throws: a job's exception is its failure.
+int RunWorker(const WorkerContext& ctx);
+
+}  // namespace vlmscale::driver
+
+#endif  // VLMSCALE_DRIVER_WORKER_H_
