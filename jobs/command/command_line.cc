@@ -17,23 +17,6 @@ namespace command {
 
 namespace {
 
-// Integers as integers ("500000000", what a script's int() parses); others in the shortest
-// text that reads back exactly (0.1 rather than 0.10000000000000001).
-std::string FormatExact(double v) {
-  char buf[64];
-  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e18) {
-    std::snprintf(buf, sizeof(buf), "%.0f", v);
-    return buf;
-  }
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  for (int p = 1; p <= 17; ++p) {
-    char s[64];
-    std::snprintf(s, sizeof(s), "%.*g", p, v);
-    if (std::strtod(s, nullptr) == v) return s;
-  }
-  return buf;
-}
-
 bool IsEnvName(const std::string& s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
   for (char c : s) {
@@ -135,7 +118,7 @@ std::map<std::string, std::string> PlaceholderValues(const JobInput& input) {
   for (const auto& kv : input.config->values()) v[kv.first] = kv.second.text;
   const config::GridPoint& p = input.spec->point;
   v["llm"] = p.llm;
-  v["n_params"] = FormatExact(p.n_params);
+  v["n_params"] = ShortestNumber(p.n_params);
   v["visual_tokens"] = std::to_string(p.visual_tokens);
   v["method"] = p.method;
   v["task"] = p.task;

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "config/schema.h"
 #include "core/check.h"
+#include "core/strings.h"
 
 namespace vlmscale::config {
 

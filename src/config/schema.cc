@@ -52,20 +52,6 @@ std::string Escape(const std::string& s) {  // For a markdown table cell.
 
 }  // namespace
 
-std::string ShortestNumber(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) {  // Integral: "3600", not "3.6e+03".
-    char buf[40];
-    std::snprintf(buf, sizeof(buf), "%.0f", v);
-    return buf;
-  }
-  for (int precision = 1; precision <= 17; ++precision) {
-    char buf[40];
-    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
-    if (std::stod(buf) == v) return buf;
-  }
-  return FormatNumber(v, 17);
-}
-
 Schema::Schema(std::vector<KeySpec> keys) : keys_(std::move(keys)) {
   std::set<std::string> seen;
   for (const auto& k : keys_)

@@ -73,8 +73,6 @@ struct SweepVocabulary {
 // The keys config owns: [sweep], [grid], [llm.*], [job], [run], [slurm].
 std::vector<KeySpec> SweepKeys(const SweepVocabulary& vocabulary);
 
-// The shortest decimal text that reads back as exactly `v` ("0.003", "1", "3600", "1e+09").
-std::string ShortestNumber(double v);
 
 }  // namespace vlmscale::config
 

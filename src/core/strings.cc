@@ -126,6 +126,19 @@ std::string FormatNumber(double v, int precision) {
   return buf;
 }
 
+std::string ShortestNumber(double v) {
+  char buf[64];
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e18) {
+    std::snprintf(buf, sizeof(buf), "%.0f", v);
+    return buf;
+  }
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) return buf;
+  }
+  return FormatNumber(v, 17);  // NaN: no text reads back equal.
+}
+
 std::string HumanCount(double v) {
   const char* units[] = {"", "k", "M", "G", "T", "P", "E"};
   int u = 0;

@@ -38,6 +38,11 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
 // Formats a double with up to `precision` significant digits, no trailing zeros ("0.5", "1e+09").
 std::string FormatNumber(double v, int precision = 6);
 
+// The shortest text that reads back as exactly `v`: integers as integers below 1e18 ("3600",
+// "500000000", what a script's int() parses), others in the fewest significant digits ("0.003",
+// "0.1" rather than 0.10000000000000001).
+std::string ShortestNumber(double v);
+
 // Human-readable counts: 1.2e9 -> "1.2G", 3500 -> "3.5k".
 std::string HumanCount(double v);
 
