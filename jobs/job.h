@@ -17,6 +17,18 @@
 
 namespace vlmscale::jobs {
 
+// A job of a stage this job needs (config::StageSpec::needs), as the job finds it when it starts.
+struct ParentArtifact {
+  std::string stage;   // The needed stage's name.
+  std::string job_id;
+  // The parent's job directory (its JobInput::job_dir): the checkpoints and files it left. ""
+  // when the parent's type uses no directories.
+  std::string dir;
+  // The metrics the parent recorded (its JobOutput::metrics, read back from
+  // <dir>/result.json); empty when it has no directory.
+  std::map<std::string, double> metrics;
+};
+
 struct JobInput {
   // The whole resolved config: data for command jobs' {section.key} placeholders. Jobs take their
   // settings from their typed options, never from here.
@@ -28,6 +40,9 @@ struct JobInput {
   // (logs, outputs), and to this job across attempts (checkpoints).
   std::string run_dir;
   std::string job_dir;
+  // The jobs this one needs (JobSpec::parents), each done, with its directory checked to hold
+  // its result (<dir>/result.json) before the job starts. Empty in a one-stage study.
+  std::vector<ParentArtifact> parents;
 };
 
 struct JobEnv {

@@ -31,6 +31,9 @@ class JobSettings : public config::JobTypePlanner {
 struct PlanContext {
   int64_t ranks_per_job = 1;  // run.ranks_per_job: a job's data-parallel width.
   std::string results_path;   // sweep.output, absolute (default directories live beside it).
+  // The stage whose settings these are (its name, axes and needs; planner not yet set). Never
+  // null during Parse; its name is "" in a one-stage study.
+  const config::StageSpec* stage = nullptr;
 };
 
 class JobType {
@@ -70,7 +73,10 @@ Result<config::Config> ConfigFromString(const std::string& text, const std::stri
 // as its job would when it starts. kInvalidInput (exit 2) on any problem, naming the key.
 Result<config::Sweep> PlanSweep(const config::Config& config);
 
-// A job of the sweep's type with the sweep's settings. REQUIRES: `sweep` came from PlanSweep.
+// A job of `spec`'s stage with that stage's settings. REQUIRES: `sweep` came from PlanSweep and
+// `spec` is one of its jobs.
+std::unique_ptr<Job> CreateJob(const config::Sweep& sweep, const config::JobSpec& spec);
+// A job of the sweep's last stage (the only one of a one-stage study).
 std::unique_ptr<Job> CreateJob(const config::Sweep& sweep);
 
 }  // namespace vlmscale::jobs

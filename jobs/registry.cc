@@ -123,22 +123,33 @@ Result<config::Config> ConfigFromString(const std::string& text, const std::stri
 
 Result<config::Sweep> PlanSweep(const config::Config& config) {
   const config::SweepSettings sweep = config::ReadSweepSettings(config);
-  std::shared_ptr<const JobType> type = FindJobType(sweep.job_type);
-  if (type == nullptr) {  // The schema's choices are the registered types.
-    return config::KeyError(config, "job.type",
-                            "job type '" + sweep.job_type + "' is not registered");
-  }
-  PlanContext context;
-  context.ranks_per_job = sweep.ranks_per_job;
-  context.results_path = sweep.output;
-  VLM_ASSIGN_OR_RETURN(std::shared_ptr<const JobSettings> settings, type->Parse(config, context));
-  return config::PlanSweep(config, BuiltinGridFacts(), settings);
+  auto make = [&](const config::Config& stage_config, const config::StageSpec& stage)
+      -> Result<std::shared_ptr<const config::JobTypePlanner>> {
+    std::shared_ptr<const JobType> type = FindJobType(stage.job_type);
+    if (type == nullptr) {  // The schema's choices are the registered types.
+      return config::KeyError(config, stage.name.empty() ? "job.type" : "stage." + stage.name + ".type",
+                              "job type '" + stage.job_type + "' is not registered");
+    }
+    PlanContext context;
+    context.ranks_per_job = sweep.ranks_per_job;
+    context.results_path = sweep.output;
+    context.stage = &stage;
+    VLM_ASSIGN_OR_RETURN(std::shared_ptr<const JobSettings> settings,
+                         type->Parse(stage_config, context));
+    return std::shared_ptr<const config::JobTypePlanner>(std::move(settings));
+  };
+  return config::PlanSweep(config, BuiltinGridFacts(), make);
+}
+
+std::unique_ptr<Job> CreateJob(const config::Sweep& sweep, const config::JobSpec& spec) {
+  const auto* settings =
+      dynamic_cast<const JobSettings*>(sweep.stage_of(spec).planner.get());
+  CHECK(settings != nullptr) << "a sweep not planned by jobs::PlanSweep";
+  return settings->MakeJob();
 }
 
 std::unique_ptr<Job> CreateJob(const config::Sweep& sweep) {
-  const auto* settings = dynamic_cast<const JobSettings*>(sweep.planner.get());
-  CHECK(settings != nullptr) << "a sweep not planned by jobs::PlanSweep";
-  return settings->MakeJob();
+  return CreateJob(sweep, sweep.jobs.back());
 }
 
 }  // namespace vlmscale::jobs

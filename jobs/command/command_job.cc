@@ -357,6 +357,8 @@ class CommandSettings : public JobSettings {
     return Status::OK();
   }
   // The external trainer has its own encoder: no token-count rule of the built-in model applies.
+  // Any stage shape: axes a stage does not vary are simply absent from its jobs.
+  std::vector<std::string> RequiredAxes() const override { return {}; }
   Status CheckPoint(const config::GridPoint&, const config::LlmPreset&) const override {
     return Status::OK();
   }

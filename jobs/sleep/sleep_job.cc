@@ -144,6 +144,8 @@ class SleepSettings : public JobSettings {
   Status CheckPreset(const config::Config&, const config::LlmPreset&) const override {
     return Status::OK();
   }
+  // Any stage shape: axes a stage does not vary are simply absent from its jobs.
+  std::vector<std::string> RequiredAxes() const override { return {}; }
   Status CheckPoint(const config::GridPoint&, const config::LlmPreset&) const override {
     return Status::OK();
   }

@@ -13,24 +13,99 @@
 namespace vlmscale::cli {
 namespace {
 
+// "benchmark=gqa,split=val" for a job's own axes ("" for none).
+std::string OwnAxes(const config::GridPoint& p) {
+  std::vector<std::string> parts;
+  for (const auto& [name, value] : p.axes) parts.push_back(name + "=" + value);
+  return Join(parts, ",");
+}
+
+std::string StageLine(const config::Sweep& sweep, const config::StageSpec& st) {
+  std::string line = "stage " + st.name + ": " + std::to_string(st.job_count) + " jobs of type " +
+                     st.job_type + " over " + (st.over.empty() ? "-" : Join(st.over, ", "));
+  for (const auto& [name, values] : st.axes) line += ", " + name + " (" + Join(values, ", ") + ")";
+  if (!st.needs.empty()) {
+    line += "; needs " + Join(st.needs, ", ");
+    int64_t edges = 0;
+    for (int64_t i = st.first_job; i < st.first_job + st.job_count; ++i) {
+      edges += static_cast<int64_t>(sweep.jobs[i].parents.size());
+    }
+    line += " (" + std::to_string(edges) + " edges)";
+  }
+  return line;
+}
+
 void PrintTable(const config::Sweep& sweep) {
-  std::printf("sweep %s: %zu jobs of type %s -> %s\n\n", sweep.name.c_str(), sweep.jobs.size(),
-              sweep.job_type.c_str(), sweep.output.c_str());
-  std::printf("%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s\n", "job_id", "llm", "N",
-              "V", "method", "task", "seed", "train_flops", "infer_flops");
+  if (sweep.multi_stage()) {
+    std::printf("sweep %s: %zu jobs in %zu stages -> %s\n", sweep.name.c_str(), sweep.jobs.size(),
+                sweep.stages.size(), sweep.output.c_str());
+  } else {
+    std::printf("sweep %s: %zu jobs of type %s -> %s\n", sweep.name.c_str(), sweep.jobs.size(),
+                sweep.stages.front().job_type.c_str(), sweep.output.c_str());
+  }
   double train = 0, infer = 0;
-  for (const auto& j : sweep.jobs) {
-    std::printf("%-16s  %-10s  %9s  %6lld  %-11s  %-7s  %5lld  %11s  %11s\n", j.id.c_str(),
-                j.point.llm.c_str(), HumanCount(j.point.n_params).c_str(),
-                static_cast<long long>(j.point.visual_tokens), j.point.method.c_str(),
-                j.point.task.c_str(), static_cast<long long>(j.point.seed),
-                HumanCount(j.est_cost).c_str(), HumanCount(j.inference_flops).c_str());
-    train += j.est_cost;
-    infer += j.inference_flops;
+  for (const auto& st : sweep.stages) {
+    if (sweep.multi_stage()) std::printf("\n%s\n", StageLine(sweep, st).c_str());
+    std::printf("\n%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s", "job_id", "llm", "N",
+                "V", "method", "task", "seed", "train_flops", "infer_flops");
+    if (sweep.multi_stage()) std::printf("  %-14s  %s", "axes", "needs");
+    std::printf("\n");
+    for (int64_t i = st.first_job; i < st.first_job + st.job_count; ++i) {
+      const config::JobSpec& j = sweep.jobs[i];
+      auto text = [&](const std::string& axis, const std::string& value) {
+        return st.Varies(axis) ? value : std::string("-");
+      };
+      std::printf("%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s", j.id.c_str(),
+                  text("llm", j.point.llm).c_str(),
+                  text("llm", HumanCount(j.point.n_params)).c_str(),
+                  text("visual_tokens", std::to_string(j.point.visual_tokens)).c_str(),
+                  text("method", j.point.method).c_str(), text("task", j.point.task).c_str(),
+                  text("seed", std::to_string(j.point.seed)).c_str(),
+                  HumanCount(j.est_cost).c_str(), HumanCount(j.inference_flops).c_str());
+      if (sweep.multi_stage()) {
+        std::vector<std::string> needs;
+        for (int64_t p : j.parents) needs.push_back(sweep.jobs[p].id);
+        std::printf("  %-14s  %s", OwnAxes(j.point).empty() ? "-" : OwnAxes(j.point).c_str(),
+                    needs.empty() ? "-" : Join(needs, ",").c_str());
+      }
+      std::printf("\n");
+      train += j.est_cost;
+      infer += j.inference_flops;
+    }
   }
   std::printf("\ntotal: %zu jobs, estimated training %s FLOPs, inference %s FLOPs per sample "
               "summed over jobs\n",
               sweep.jobs.size(), HumanCount(train).c_str(), HumanCount(infer).c_str());
+}
+
+// A Graphviz digraph of the stages: a node per stage (type, axes, jobs), an edge per need.
+std::string StageDot(const config::Sweep& sweep) {
+  auto quote = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "\"";
+  };
+  std::string dot = "digraph " + quote(sweep.name) + " {\n  rankdir=LR;\n  node [shape=box];\n";
+  for (const auto& st : sweep.stages) {
+    std::string id = st.name.empty() ? "jobs" : st.name;
+    std::string label = id + "\\n" + st.job_type + ", " + std::to_string(st.job_count) +
+                        " jobs\\nover " + (st.over.empty() ? "-" : Join(st.over, ", "));
+    for (const auto& [axis, values] : st.axes) {
+      label += "\\n" + axis + ": " + Join(values, ", ");
+    }
+    std::string escaped;  // quote() would escape the \n line breaks of the label.
+    for (char c : label) escaped += c == '"' ? std::string("\\\"") : std::string(1, c);
+    dot += "  " + quote(id) + " [label=\"" + escaped + "\"];\n";
+  }
+  for (const auto& st : sweep.stages) {
+    for (const auto& need : st.needs) {
+      dot += "  " + quote(need) + " -> " + quote(st.name) + ";\n";
+    }
+  }
+  return dot + "}\n";
 }
 
 int RunPlanCommand(const std::vector<std::string>& args) {
@@ -41,7 +116,8 @@ int RunPlanCommand(const std::vector<std::string>& args) {
   options.add_options()
       ("config", po::value(&config_path)->required(), "sweep config file (.ini)")
       ("set", po::value(&sets)->composing(), "override section.key=value (repeatable)")
-      ("json", po::bool_switch(), "print a JSON array of jobs instead of the table");
+      ("json", po::bool_switch(), "print a JSON array of jobs instead of the table")
+      ("dot", po::bool_switch(), "print a Graphviz graph of the stages (dot -Tsvg) instead");
   po::positional_options_description positional;
   positional.add("config", 1);
   po::variables_map vm;
@@ -56,10 +132,20 @@ int RunPlanCommand(const std::vector<std::string>& args) {
   if (!cfg.ok()) return ReportError("plan", cfg.status());
   Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return ReportError("plan", sweep.status());
-  if (vm["json"].as<bool>()) {
+  if (vm["dot"].as<bool>()) {
+    std::cout << StageDot(*sweep);
+  } else if (vm["json"].as<bool>()) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& j : sweep->jobs) {
+      nlohmann::json needs = nlohmann::json::array();
+      for (int64_t p : j.parents) needs.push_back(sweep->jobs[p].id);
+      nlohmann::json axes = nlohmann::json::object();
+      for (const auto& [name, value] : j.point.axes) axes[name] = value;
       out.push_back({{"job_id", j.id},
+                     {"stage", sweep->stage_of(j).name},
+                     {"job_type", sweep->stage_of(j).job_type},
+                     {"needs", needs},
+                     {"axes", axes},
                      {"llm", j.point.llm},
                      {"n_params", j.point.n_params},
                      {"visual_tokens", j.point.visual_tokens},

@@ -104,6 +104,10 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (!cfg.ok()) return fail(cfg.status());
   Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return fail(sweep.status());
+  if (sweep->multi_stage()) {  // TODO(issue 16): the driver's dependency handling lands next.
+    return fail(Status::InvalidInput(config_path + ": [stage.NAME] sections can be planned but "
+                                     "not yet run by this build"));
+  }
   Status os = FillDriverOptions(*cfg, &opts);
   if (!os.ok()) return fail(os);
   int size = 1;

@@ -37,8 +37,36 @@ bool IsNameChar(char c) {
 
 std::string DisplaySection(const std::string& section) { return "[" + section + "]"; }
 
-// Checks that a section name is known (or an [llm.NAME] section). Returns "" or the problem.
+bool IsStageNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+}
+
+// Checks that a section name is known (or an [llm.NAME] or [stage.NAME(.SECTION)] section).
+// Returns "" or the problem.
 std::string CheckSection(const Schema& schema, const std::string& section) {
+  if (StartsWith(section, "stage.")) {
+    size_t name_end = section.find('.', 6);
+    std::string name = section.substr(6, name_end == std::string::npos ? std::string::npos
+                                                                        : name_end - 6);
+    if (name.empty()) return "section [stage.] needs a stage name, e.g. [stage.pretrain]";
+    for (char c : name) {
+      if (!IsStageNameChar(c)) {
+        return "invalid stage name '" + name + "' in " + DisplaySection(section) +
+               " (expected letters, digits, '_' or '-')";
+      }
+    }
+    if (name_end == std::string::npos) return "";
+    std::string inner = section.substr(name_end + 1);
+    if (inner == "axis" || schema.StageMayOverride(inner)) return "";
+    std::vector<std::string> sections = {"axis"};
+    for (const auto& s : schema.Sections()) {
+      if (schema.StageMayOverride(s)) sections.push_back(s);
+    }
+    std::string hint = ClosestMatch(inner, sections);
+    return "a stage may set keys of its job type's sections and axis.NAME, not of [" + inner +
+           "] (in " + DisplaySection(section) + "; known: " + Join(sections, ", ") + ")" +
+           (hint.empty() ? "" : "; did you mean [stage." + name + "." + hint + "]?");
+  }
   if (StartsWith(section, "llm.")) {
     std::string name = section.substr(4);
     if (name.empty()) return "section [llm.] needs a preset name, e.g. [llm.mymodel]";
@@ -53,7 +81,7 @@ std::string CheckSection(const Schema& schema, const std::string& section) {
   std::vector<std::string> sections;
   for (const auto& s : schema.Sections()) {
     if (s == section) return "";
-    sections.push_back(s == "llm.*" ? "llm.NAME" : s);
+    sections.push_back(s == "llm.*" ? "llm.NAME" : s == "stage.*" ? "stage.NAME" : s);
   }
   std::string hint = ClosestMatch(section, sections);
   return "unknown section " + DisplaySection(section) +
@@ -298,9 +326,9 @@ Result<Config> Config::FromString(const std::string& text, const std::string& na
     std::string problem = CheckValue(*spec, key, value.text);
     if (!problem.empty()) return Status::InvalidInput(value.origin + ": " + problem);
   }
-  // Required keys and defaults (not for the llm.* template).
+  // Required keys and defaults (not for the llm.* and stage.* templates).
   for (const auto& spec : schema.keys()) {
-    if (spec.section == "llm.*") continue;
+    if (spec.section == "llm.*" || spec.section == "stage.*") continue;
     std::string key = spec.FullKey();
     if (config.values_.count(key)) continue;
     if (spec.required) {
@@ -315,6 +343,19 @@ Result<Config> Config::FromString(const std::string& text, const std::string& na
       if (spec.section != "llm.*" || !spec.default_value) continue;
       std::string key = "llm." + llm + "." + spec.key;
       if (!config.values_.count(key)) config.values_[key] = Value{*spec.default_value, "default"};
+    }
+  }
+  // Required keys and defaults inside each [stage.NAME].
+  for (const auto& stage : config.StageNames()) {
+    for (const auto& spec : schema.keys()) {
+      if (spec.section != "stage.*" || spec.key == "axis.*") continue;
+      std::string key = "stage." + stage + "." + spec.key;
+      if (config.values_.count(key)) continue;
+      if (spec.key == "type") {
+        return Status::InvalidInput(name + ": missing required key 'type' in section [stage." +
+                                    stage + "] (the job type of the stage)");
+      }
+      if (spec.default_value) config.values_[key] = Value{*spec.default_value, "default"};
     }
   }
   if (config.values_.at("sweep.output").text.empty()) {
@@ -381,6 +422,29 @@ std::string Config::SectionText(const std::string& section) const {
     out += key + "=" + value.text + "\n";
   }
   return out;
+}
+
+std::vector<std::string> Config::StageNames() const {
+  std::set<std::string> names;
+  for (const auto& [key, value] : values_) {
+    if (!StartsWith(key, "stage.")) continue;
+    size_t dot = key.find('.', 6);
+    if (dot != std::string::npos && dot > 6) names.insert(key.substr(6, dot - 6));
+  }
+  return {names.begin(), names.end()};
+}
+
+Config Config::StageView(const std::string& stage) const {
+  Config view = *this;
+  const std::string prefix = "stage." + stage + ".";
+  for (const auto& [key, value] : values_) {
+    if (!StartsWith(key, prefix)) continue;
+    std::string rest = key.substr(prefix.size());
+    // SECTION.KEY (not the stage's own keys, not axis.NAME).
+    if (rest.find('.') == std::string::npos || StartsWith(rest, "axis.")) continue;
+    view.values_[rest] = value;
+  }
+  return view;
 }
 
 std::vector<std::string> Config::UserLlmNames() const {

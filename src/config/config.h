@@ -51,6 +51,11 @@ class Config {
   std::string SectionText(const std::string& section) const;
   // Names of [llm.NAME] sections defined in the config.
   std::vector<std::string> UserLlmNames() const;
+  // Names of [stage.NAME] sections defined in the config, sorted.
+  std::vector<std::string> StageNames() const;
+  // The config as stage `stage` sees it: each of its keys stage.NAME.SECTION.KEY replaces
+  // SECTION.KEY (keeping its origin, so errors name the stage's line).
+  Config StageView(const std::string& stage) const;
   // The config file path as given ("" for FromString).
   const std::string& path() const { return path_; }
 

@@ -58,12 +58,37 @@ Schema::Schema(std::vector<KeySpec> keys) : keys_(std::move(keys)) {
     CHECK(seen.insert(k.FullKey()).second) << "declared twice: " << k.FullKey();
 }
 
+bool Schema::StageMayOverride(const std::string& section) const {
+  static const std::set<std::string> own = {"sweep", "grid", "llm.*", "job",
+                                            "run",   "slurm", "stage.*"};
+  if (own.count(section)) return false;
+  for (const auto& k : keys_) {
+    if (k.section == section) return true;
+  }
+  return false;
+}
+
 const KeySpec* Schema::Find(const std::string& full_key) const {
   size_t dot = full_key.rfind('.');
   if (dot == std::string::npos) return nullptr;
   std::string section = full_key.substr(0, dot);
   std::string key = full_key.substr(dot + 1);
   if (StartsWith(section, "llm.") && section.size() > 4) section = "llm.*";
+  if (StartsWith(section, "stage.") && section.size() > 6) {
+    size_t name_end = section.find('.', 6);
+    if (name_end == std::string::npos) {
+      section = "stage.*";
+    } else {
+      std::string inner = section.substr(name_end + 1);
+      if (inner == "axis") {
+        section = "stage.*";
+        key = "axis.*";
+      } else {
+        if (!StageMayOverride(inner)) return nullptr;
+        return Find(inner + "." + key);
+      }
+    }
+  }
   for (const auto& k : keys_) {
     if (section == k.section && key == k.key) return &k;
   }
@@ -80,6 +105,10 @@ std::vector<std::string> Schema::Sections() const {
 
 std::vector<std::string> Schema::SectionKeys(const std::string& section) const {
   std::string s = StartsWith(section, "llm.") ? "llm.*" : section;
+  if (StartsWith(section, "stage.")) {
+    size_t name_end = section.find('.', 6);
+    s = name_end == std::string::npos ? "stage.*" : section.substr(name_end + 1);
+  }
   std::vector<std::string> out;
   for (const auto& k : keys_) {
     if (s == k.section) out.push_back(k.key);
@@ -90,7 +119,10 @@ std::vector<std::string> Schema::SectionKeys(const std::string& section) const {
 std::string Schema::Markdown() const {
   std::string out;
   for (const auto& section : Sections()) {
-    out += "## [" + (section == "llm.*" ? std::string("llm.NAME") : section) + "]\n\n";
+    out += "## [" + (section == "llm.*"     ? std::string("llm.NAME")
+                     : section == "stage.*" ? std::string("stage.NAME")
+                                            : section) +
+           "]\n\n";
     out += "| key | type | default | declared by | meaning |\n|---|---|---|---|---|\n";
     for (const auto& k : keys_) {
       if (k.section != section) continue;
@@ -171,6 +203,20 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       Choices(Key("job", "type", K::kEnum, v.default_job_type, kNone,
                   "Job type run for each grid point."),
               v.job_types),
+      // [stage.NAME]
+      Choices(Key("stage.*", "type", K::kEnum, kNone, kNone,
+                  "Job type of the stage's jobs (required in every [stage.NAME]). The stage may "
+                  "also set any key of its type's sections as SECTION.KEY (e.g. command.run, "
+                  "train.steps), for this stage only (docs/STAGES.md)."),
+              v.job_types),
+      Key("stage.*", "over", K::kStringList, "llm, visual_tokens, method, task, seed", kNone,
+          "Grid axes the stage varies: one job per distinct combination of them."),
+      Key("stage.*", "needs", K::kString, "", kNone,
+          "Comma-separated stages whose jobs this stage's jobs need: each job waits for the job of each needed "
+          "stage that has its values on that stage's axes, and gets its run directory."),
+      Key("stage.*", "axis.*", K::kStringList, kNone, kNone,
+          "axis.NAME = values: an axis of this stage only (e.g. axis.benchmark = gqa, textvqa), "
+          "the placeholder {NAME} of command jobs."),
       // [run]
       Owner(Key("run", "ranks_per_job", K::kInt, "1", 1.0,
                 "Ranks per job (data-parallel); the world size must be a multiple."),
@@ -193,6 +239,12 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
                         "Dispatch order: cost (largest predicted job first, shortest makespan) "
                         "or grid (the grid's order; a baseline for benchmarks)."),
                     {"cost", "grid"}),
+            "driver"),
+      Owner(Key("run", "artifact_dir", K::kString, "", kNone,
+                "Directory of every job's run directory (<artifact_dir>/<job id>): logs, "
+                "checkpoints, the artifacts later stages read. On a cluster it must be on a "
+                "filesystem every node shares. Default: the results file without .h5, plus "
+                "\".runs\"."),
             "driver"),
       Owner(Key("run", "commit_ms", K::kDouble, "2", 0.0,
                 "Group-commit window: results are made durable at most this long after arrival."),

@@ -25,7 +25,8 @@ enum class KeyType {
 };
 
 struct KeySpec {
-  std::string section;  // "grid", or "llm.*" for every [llm.NAME] section.
+  // "grid"; "llm.*" for every [llm.NAME] section; "stage.*" for every [stage.NAME] section.
+  std::string section;
   std::string key;
   KeyType type = KeyType::kString;
   std::optional<std::string> default_value;  // None: no default (required when `required`).
@@ -47,12 +48,17 @@ class Schema {
   explicit Schema(std::vector<KeySpec> keys);
 
   const std::vector<KeySpec>& keys() const { return keys_; }
-  // The spec of "section.key", or nullptr. "llm.foo.width" resolves to the "llm.*" entry.
+  // The spec of "section.key", or nullptr. "llm.foo.width" resolves to the "llm.*" entry;
+  // "stage.s.over" to the "stage.*" entry, "stage.s.axis.NAME" to "stage.*"'s "axis.*", and
+  // "stage.s.SECTION.KEY" to "SECTION.KEY" when a stage may override SECTION.
   const KeySpec* Find(const std::string& full_key) const;
-  // Section names in declaration order ("llm.*" stands for user LLM presets).
+  // Section names in declaration order ("llm.*", "stage.*" stand for user sections).
   std::vector<std::string> Sections() const;
   // Keys of a section, e.g. "train" -> {"steps", "batch_size", ...}.
   std::vector<std::string> SectionKeys(const std::string& section) const;
+  // Whether a [stage.NAME] section may set keys of `section` (SECTION.KEY): the sections job
+  // types declare, not config's own ([sweep], [grid], [llm.*], [job], [run], [slurm], [stage.*]).
+  bool StageMayOverride(const std::string& section) const;
   // The key table of docs/CONFIG.md: one markdown table per section.
   std::string Markdown() const;
 

@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -15,11 +18,6 @@
 namespace vlmscale::config {
 
 namespace {
-
-const std::vector<std::string>& GridKeys() {
-  static const std::vector<std::string> k = {"llm", "visual_tokens", "method", "task", "seed"};
-  return k;
-}
 
 std::string ConfigName(const Config& c) { return c.path().empty() ? "config" : c.path(); }
 
@@ -42,11 +40,11 @@ Result<std::vector<Rule>> ParseRules(const Config& c, const std::string& key) {
       }
       std::string k = Trim(cond.substr(0, eq));
       std::string v = Trim(cond.substr(eq + 1));
-      if (std::find(GridKeys().begin(), GridKeys().end(), k) == GridKeys().end()) {
-        std::string hint = ClosestMatch(k, GridKeys());
+      if (std::find(GridAxes().begin(), GridAxes().end(), k) == GridAxes().end()) {
+        std::string hint = ClosestMatch(k, GridAxes());
         return KeyError(c, key,
                         "unknown grid key '" + k + "' in rule '" + rule_text + "' (expected " +
-                            Join(GridKeys(), ", ") + ")" +
+                            Join(GridAxes(), ", ") + ")" +
                             (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
       }
       if (v.empty()) return KeyError(c, key, "empty value for '" + k + "' in '" + rule_text + "'");
@@ -55,14 +53,6 @@ Result<std::vector<Rule>> ParseRules(const Config& c, const std::string& key) {
     rules.push_back(rule);
   }
   return rules;
-}
-
-std::string PointValue(const GridPoint& p, const std::string& k) {
-  if (k == "llm") return p.llm;
-  if (k == "visual_tokens") return std::to_string(p.visual_tokens);
-  if (k == "method") return p.method;
-  if (k == "task") return p.task;
-  return std::to_string(p.seed);
 }
 
 Status CheckNames(const Config& c, const std::string& key, const std::vector<std::string>& known,
@@ -86,12 +76,33 @@ std::string AbsolutePath(const std::string& path) {
 
 bool RuleMatches(const Rule& rule, const GridPoint& p) {
   for (const auto& [k, v] : rule) {
-    if (PointValue(p, k) != v) return false;
+    if (AxisValue(p, k) != v) return false;
   }
   return true;
 }
 
 }  // namespace
+
+const std::vector<std::string>& GridAxes() {
+  static const std::vector<std::string> k = {"llm", "visual_tokens", "method", "task", "seed"};
+  return k;
+}
+
+std::string AxisValue(const GridPoint& p, const std::string& k) {
+  if (k == "llm") return p.llm;
+  if (k == "visual_tokens") return std::to_string(p.visual_tokens);
+  if (k == "method") return p.method;
+  if (k == "task") return p.task;
+  if (k == "seed") return std::to_string(p.seed);
+  for (const auto& [name, value] : p.axes) {
+    if (name == k) return value;
+  }
+  return "";
+}
+
+bool StageSpec::Varies(const std::string& grid_axis) const {
+  return std::find(over.begin(), over.end(), grid_axis) != over.end();
+}
 
 Status KeyError(const Config& c, const std::string& key, const std::string& msg) {
   return Status::InvalidInput(Origin(c, key) + ": key '" + key + "': " + msg);
@@ -144,16 +155,36 @@ Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,
                               (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
 }
 
+namespace {
+
+std::string PresetText(const LlmPreset& llm) {
+  return "llm.width=" + std::to_string(llm.width) + "\nllm.depth=" + std::to_string(llm.depth) +
+         "\nllm.heads=" + std::to_string(llm.heads) + "\nllm.mlp_ratio=" +
+         std::to_string(llm.mlp_ratio) + "\nllm.n_params=" + FormatNumber(llm.n_params, 17) +
+         "\n";
+}
+
+}  // namespace
+
 std::string JobIdentityText(const GridPoint& p, const LlmPreset& llm, const std::string& job_type,
                             const std::string& settings_text) {
   std::string t = "vlmscale-job-v1\n";
   t += "llm=" + p.llm + "\nvisual_tokens=" + std::to_string(p.visual_tokens) +
        "\nmethod=" + p.method + "\ntask=" + p.task + "\nseed=" + std::to_string(p.seed) + "\n";
-  t += "llm.width=" + std::to_string(llm.width) + "\nllm.depth=" + std::to_string(llm.depth) +
-       "\nllm.heads=" + std::to_string(llm.heads) + "\nllm.mlp_ratio=" +
-       std::to_string(llm.mlp_ratio) + "\nllm.n_params=" + FormatNumber(llm.n_params, 17) + "\n";
+  t += PresetText(llm);
   t += "job.type=" + job_type + "\n";
   return t + settings_text;
+}
+
+std::string StageJobIdentityText(const StageSpec& stage, const GridPoint& p, const LlmPreset& llm,
+                                 const std::string& settings_text,
+                                 const std::vector<std::string>& parent_ids) {
+  std::string t = "vlmscale-stage-job-v1\nstage=" + stage.name + "\n";
+  for (const auto& axis : stage.over) t += axis + "=" + AxisValue(p, axis) + "\n";
+  if (stage.Varies("llm")) t += PresetText(llm);
+  for (const auto& [name, value] : p.axes) t += "axis." + name + "=" + value + "\n";
+  t += "job.type=" + stage.job_type + "\n" + settings_text;
+  return t + "needs=" + Join(parent_ids, ",") + "\n";
 }
 
 SweepSettings ReadSweepSettings(const Config& c) {
@@ -162,22 +193,253 @@ SweepSettings ReadSweepSettings(const Config& c) {
   s.output = AbsolutePath(c.GetString("sweep.output"));
   s.job_type = c.GetString("job.type");
   s.ranks_per_job = c.GetInt("run.ranks_per_job");
+  s.artifact_dir = c.GetString("run.artifact_dir");
+  if (s.artifact_dir.empty()) {
+    s.artifact_dir = s.output;
+    if (EndsWith(s.artifact_dir, ".h5")) s.artifact_dir.resize(s.artifact_dir.size() - 3);
+    s.artifact_dir += ".runs";
+  }
+  s.artifact_dir = AbsolutePath(s.artifact_dir);
   return s;
 }
 
+namespace {
+
+bool Contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The stage section's own axes: axis.NAME keys, in the order of their lines.
+Result<std::vector<std::pair<std::string, std::vector<std::string>>>> ReadOwnAxes(
+    const Config& c, const std::string& stage) {
+  const std::string prefix = "stage." + stage + ".axis.";
+  std::vector<std::pair<int, std::string>> keys;  // (line, key)
+  for (const auto& [key, value] : c.values()) {
+    if (!StartsWith(key, prefix)) continue;
+    size_t colon = value.origin.rfind(':');
+    int line = colon == std::string::npos ? 0 : std::atoi(value.origin.c_str() + colon + 1);
+    keys.emplace_back(line, key);
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+  for (const auto& [line, key] : keys) {
+    std::string name = key.substr(prefix.size());
+    bool ident = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+    for (char ch : name) ident = ident && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+    if (!ident) {
+      return KeyError(c, key, "an axis name is letters, digits and '_', not starting with a digit");
+    }
+    if (Contains(GridAxes(), name) || name == "n_params" || name == "stage") {
+      return KeyError(c, key, "'" + name + "' is a grid axis or a reserved name; list grid axes " +
+                                  "in stage." + stage + ".over and their values in [grid]");
+    }
+    axes.emplace_back(name, c.GetList(key));
+  }
+  return axes;
+}
+
+// "a -> b -> a" for a cycle through `start`, or "" if none (stages by name).
+std::string FindCycle(const std::map<std::string, std::vector<std::string>>& needs,
+                      const std::string& start) {
+  std::vector<std::string> path;
+  std::set<std::string> on_path, finished;
+  std::string found;
+  std::function<bool(const std::string&)> visit = [&](const std::string& s) {
+    if (on_path.count(s)) {
+      auto it = std::find(path.begin(), path.end(), s);
+      std::vector<std::string> cycle(it, path.end());
+      cycle.push_back(s);
+      found = Join(cycle, " -> ");
+      return true;
+    }
+    if (finished.count(s)) return false;
+    on_path.insert(s);
+    path.push_back(s);
+    for (const auto& n : needs.at(s)) {
+      if (visit(n)) return true;
+    }
+    path.pop_back();
+    on_path.erase(s);
+    finished.insert(s);
+    return false;
+  };
+  visit(start);
+  return found;
+}
+
+}  // namespace
+
+Result<std::vector<StageSpec>> ReadStages(const Config& c) {
+  std::vector<std::string> names = c.StageNames();
+  if (names.empty()) return std::vector<StageSpec>{};
+  if (c.IsSet("job.type")) {
+    return KeyError(c, "job.type",
+                    "the config has [stage.NAME] sections (" + Join(names, ", ") +
+                        "): each stage names its job type (stage.NAME.type); remove [job] type");
+  }
+  std::map<std::string, StageSpec> by_name;
+  std::map<std::string, std::vector<std::string>> needs;
+  for (const auto& name : names) {
+    const std::string p = "stage." + name + ".";
+    StageSpec s;
+    s.name = name;
+    s.job_type = c.GetString(p + "type");
+    std::vector<std::string> over = c.GetList(p + "over");
+    for (const auto& axis : over) {
+      if (Contains(GridAxes(), axis)) continue;
+      std::string hint = ClosestMatch(axis, GridAxes());
+      return KeyError(c, p + "over",
+                      "unknown grid axis '" + axis + "' (expected some of " +
+                          Join(GridAxes(), ", ") + "; a stage's own axes are axis.NAME keys)" +
+                          (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+    for (const auto& axis : GridAxes()) {
+      if (Contains(over, axis)) s.over.push_back(axis);
+    }
+    VLM_ASSIGN_OR_RETURN(s.axes, ReadOwnAxes(c, name));
+    if (!Trim(c.GetString(p + "needs")).empty()) s.needs = c.GetList(p + "needs");
+    for (const auto& n : s.needs) {
+      if (n.empty() || std::count(s.needs.begin(), s.needs.end(), n) > 1) {
+        return KeyError(c, p + "needs",
+                        "expected distinct stage names separated by ',', got '" +
+                            c.GetString(p + "needs") + "'");
+      }
+      if (Contains(names, n)) continue;
+      std::string hint = ClosestMatch(n, names);
+      return KeyError(c, p + "needs",
+                      "unknown stage '" + n + "' (stages: " + Join(names, ", ") + ")" +
+                          (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+    needs[name] = s.needs;
+    by_name[name] = std::move(s);
+  }
+  for (const auto& name : names) {
+    std::string cycle = FindCycle(needs, name);
+    if (!cycle.empty()) {
+      return KeyError(c, "stage." + name + ".needs",
+                      "the stages' needs form a cycle: " + cycle +
+                          " (a stage can only need stages that run before it)");
+    }
+  }
+  // A child varies at least its parents' axes, so each child job has exactly one parent job
+  // per needed stage.
+  for (const auto& name : names) {
+    const StageSpec& s = by_name[name];
+    for (const auto& n : s.needs) {
+      const StageSpec& parent = by_name[n];
+      for (const auto& axis : parent.over) {
+        if (s.Varies(axis)) continue;
+        return KeyError(c, "stage." + name + ".over",
+                        "stage '" + name + "' needs '" + n + "', which varies " + axis +
+                            ": '" + name + "' must vary it too (each job needs exactly one job of " +
+                            "'" + n + "')");
+      }
+      for (const auto& [axis, values] : parent.axes) {
+        bool has = false;
+        for (const auto& own : s.axes) has = has || own.first == axis;
+        if (has) continue;
+        return KeyError(c, "stage." + name + ".needs",
+                        "stage '" + name + "' needs '" + n + "', which has its own axis '" + axis +
+                            "': give '" + name + "' the axis too (axis." + axis + ")");
+      }
+    }
+  }
+  // Dependency order: repeatedly take the first stage (by name) whose needs are placed.
+  std::vector<StageSpec> ordered;
+  std::set<std::string> placed;
+  while (ordered.size() < names.size()) {
+    for (const auto& name : names) {
+      if (placed.count(name)) continue;
+      bool ready = true;
+      for (const auto& n : needs[name]) ready = ready && placed.count(n) > 0;
+      if (!ready) continue;
+      ordered.push_back(by_name[name]);
+      placed.insert(name);
+      break;
+    }
+  }
+  return ordered;
+}
+
+namespace {
+
+// The point `p` seen by a stage that varies `stage.over` (other grid axes cleared).
+GridPoint Project(const GridPoint& p, const StageSpec& stage) {
+  GridPoint q;
+  if (stage.Varies("llm")) {
+    q.llm = p.llm;
+    q.n_params = p.n_params;
+  }
+  if (stage.Varies("visual_tokens")) q.visual_tokens = p.visual_tokens;
+  if (stage.Varies("method")) q.method = p.method;
+  if (stage.Varies("task")) q.task = p.task;
+  if (stage.Varies("seed")) q.seed = p.seed;
+  return q;
+}
+
+// The values of `stage`'s axes (grid axes it varies, then its own) in `p`: the key that joins a
+// child to its parent job.
+std::string JoinKey(const GridPoint& p, const StageSpec& stage) {
+  std::string k;
+  for (const auto& axis : stage.over) k += axis + "=" + AxisValue(p, axis) + "\n";
+  for (const auto& axis : stage.axes) k += axis.first + "=" + AxisValue(p, axis.first) + "\n";
+  return k;
+}
+
+// Every combination of the stage's own axes applied to `base`, in declared order.
+std::vector<GridPoint> WithOwnAxes(const GridPoint& base, const StageSpec& stage) {
+  std::vector<GridPoint> out = {base};
+  for (const auto& [name, values] : stage.axes) {
+    std::vector<GridPoint> next;
+    for (const auto& p : out) {
+      for (const auto& v : values) {
+        GridPoint q = p;
+        q.axes.emplace_back(name, v);
+        next.push_back(q);
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
-                        std::shared_ptr<const JobTypePlanner> planner_ptr) {
-  CHECK(planner_ptr != nullptr);
-  const JobTypePlanner& planner = *planner_ptr;
+                        const PlannerFactory& make_planner) {
   Sweep sweep;
   const SweepSettings settings = ReadSweepSettings(c);
   sweep.name = settings.name;
   if (Trim(sweep.name).empty()) return KeyError(c, "sweep.name", "expected a non-empty name");
   sweep.output = settings.output;
-  sweep.job_type = settings.job_type;
+  sweep.artifact_dir = settings.artifact_dir;
 
   VLM_RETURN_IF_ERROR(CheckNames(c, "grid.method", facts.methods, "method"));
   VLM_RETURN_IF_ERROR(CheckNames(c, "grid.task", facts.tasks, "task"));
+
+  VLM_ASSIGN_OR_RETURN(sweep.stages, ReadStages(c));
+  const bool multi = !sweep.stages.empty();
+  if (!multi) {
+    StageSpec only;
+    only.job_type = settings.job_type;
+    only.over = GridAxes();
+    sweep.stages.push_back(only);
+  }
+  for (auto& stage : sweep.stages) {
+    VLM_ASSIGN_OR_RETURN(stage.planner,
+                         make_planner(multi ? c.StageView(stage.name) : c, stage));
+    CHECK(stage.planner != nullptr);
+    std::vector<std::string> missing;
+    for (const auto& axis : stage.planner->RequiredAxes()) {
+      if (!stage.Varies(axis)) missing.push_back(axis);
+    }
+    if (!missing.empty()) {
+      return KeyError(c, "stage." + stage.name + ".over",
+                      "a " + stage.job_type + " stage must vary " + Join(missing, ", ") +
+                          " (its jobs read them); add " + (missing.size() > 1 ? "them" : "it") +
+                          " to over");
+    }
+  }
 
   // LLM presets.
   std::vector<LlmPreset> llms;
@@ -186,7 +448,9 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
     if (!p.ok()) return Status::InvalidInput(Origin(c, "grid.llm") + ": key 'grid.llm': " +
                                              p.status().message());
     if (!p->builtin) {
-      VLM_RETURN_IF_ERROR(planner.CheckPreset(c, *p));
+      for (const auto& stage : sweep.stages) {
+        if (stage.Varies("llm")) VLM_RETURN_IF_ERROR(stage.planner->CheckPreset(c, *p));
+      }
       if (p->n_params <= 0.0) {
         return Status::InvalidInput(ConfigName(c) + ": section [llm." + name +
                                     "] needs n_params, or width and depth, to know N");
@@ -197,44 +461,80 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
   sweep.llms = llms;
 
   VLM_ASSIGN_OR_RETURN(std::vector<Rule> excludes, ParseRules(c, "grid.exclude"));
-
-  const std::string settings_text = planner.IdentityText();
-  std::set<std::string> ids;
-  int64_t index = 0;
+  std::vector<std::pair<GridPoint, const LlmPreset*>> grid;
   for (const auto& llm : llms) {
     for (const auto& vs : c.GetList("grid.visual_tokens")) {
       for (const auto& method : c.GetList("grid.method")) {
         for (const auto& task : c.GetList("grid.task")) {
           for (const auto& ss : c.GetList("grid.seed")) {
-            GridPoint p{llm.name, llm.n_params, *ParseInt(vs), method, task, *ParseInt(ss)};
+            GridPoint p{llm.name, llm.n_params, *ParseInt(vs), method, task, *ParseInt(ss), {}};
             bool excluded = false;
             for (const auto& rule : excludes) excluded = excluded || RuleMatches(rule, p);
-            if (excluded) continue;
-            VLM_RETURN_IF_ERROR(planner.CheckPoint(p, llm));
-            JobSpec job;
-            job.index = index++;
-            job.point = p;
-            job.llm = llm;
-            job.text_tokens = planner.TextTokens(p);
-            job.inference_flops =
-                2.0 * p.n_params * static_cast<double>(job.text_tokens + p.visual_tokens);
-            job.est_cost = planner.EstimateCost(p, job.text_tokens);
-            job.id = HexId(JobIdentityText(p, llm, sweep.job_type, settings_text));
-            if (!ids.insert(job.id).second) {
-              return Status::InvalidInput("two grid points have the same job id " + job.id +
-                                          " (duplicate grid values?)");
-            }
-            sweep.max_est_cost = std::max(sweep.max_est_cost, job.est_cost);
-            sweep.jobs.push_back(job);
+            if (!excluded) grid.emplace_back(p, &llm);
           }
         }
       }
     }
   }
-  if (sweep.jobs.empty()) {
+  if (grid.empty()) {
     return KeyError(c, "grid.exclude", "every grid point is excluded: the grid is empty");
   }
-  sweep.planner = std::move(planner_ptr);
+
+  std::set<std::string> ids;
+  std::vector<std::map<std::string, int64_t>> by_key(sweep.stages.size());
+  for (size_t si = 0; si < sweep.stages.size(); ++si) {
+    StageSpec& stage = sweep.stages[si];
+    const JobTypePlanner& planner = *stage.planner;
+    const std::string settings_text = planner.IdentityText();
+    stage.first_job = static_cast<int64_t>(sweep.jobs.size());
+    std::set<std::string> seen;
+    for (const auto& [full, llm_ptr] : grid) {
+      GridPoint projected = Project(full, stage);
+      if (!seen.insert(JoinKey(projected, stage)).second) continue;
+      const LlmPreset llm = stage.Varies("llm") ? *llm_ptr : LlmPreset{};
+      for (const GridPoint& p : WithOwnAxes(projected, stage)) {
+        Status check = planner.CheckPoint(p, llm);
+        if (!check.ok()) {
+          return multi ? Status::InvalidInput("stage '" + stage.name + "': " + check.message())
+                       : check;
+        }
+        JobSpec job;
+        job.index = static_cast<int64_t>(sweep.jobs.size());
+        job.point = p;
+        job.llm = llm;
+        job.stage = static_cast<int>(si);
+        job.text_tokens = planner.TextTokens(p);
+        job.inference_flops =
+            2.0 * p.n_params * static_cast<double>(job.text_tokens + p.visual_tokens);
+        job.est_cost = planner.EstimateCost(p, job.text_tokens);
+        std::vector<std::string> parent_ids;
+        for (const auto& need : stage.needs) {
+          size_t pi = 0;
+          while (sweep.stages[pi].name != need) ++pi;
+          auto it = by_key[pi].find(JoinKey(p, sweep.stages[pi]));
+          if (it == by_key[pi].end()) {
+            std::string values;
+            for (const auto& [axis, value] : p.axes) values += " " + axis + "=" + value;
+            return KeyError(c, "stage." + stage.name + ".needs",
+                            "no job of stage '" + need + "' has the values" + values +
+                                " (a child's own-axis values must be among its parent's)");
+          }
+          job.parents.push_back(it->second);
+          parent_ids.push_back(sweep.jobs[it->second].id);
+        }
+        job.id = HexId(multi ? StageJobIdentityText(stage, p, llm, settings_text, parent_ids)
+                             : JobIdentityText(p, llm, stage.job_type, settings_text));
+        if (!ids.insert(job.id).second) {
+          return Status::InvalidInput("two grid points have the same job id " + job.id +
+                                      " (duplicate grid values?)");
+        }
+        by_key[si][JoinKey(p, stage)] = job.index;
+        sweep.max_est_cost = std::max(sweep.max_est_cost, job.est_cost);
+        sweep.jobs.push_back(std::move(job));
+      }
+    }
+    stage.job_count = static_cast<int64_t>(sweep.jobs.size()) - stage.first_job;
+  }
   return sweep;
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -29,6 +30,12 @@ struct LlmPreset {
   bool builtin = false;
 };
 
+// The grid's axes, in grid (and identity) order.
+const std::vector<std::string>& GridAxes();  // llm, visual_tokens, method, task, seed
+
+// One job's coordinates. In a multi-stage study a stage varies only its `over` axes: the others
+// are empty (0 for numbers) and mean "not varied". `axes` holds the stage's own axes (e.g.
+// benchmark=gqa), in the stage's declared order.
 struct GridPoint {
   std::string llm;
   double n_params = 0.0;
@@ -36,7 +43,11 @@ struct GridPoint {
   std::string method;
   std::string task;
   int64_t seed = 0;
+  std::vector<std::pair<std::string, std::string>> axes;
 };
+
+// The value of grid axis or own axis `axis` in `p` as text ("" if the point has no such axis).
+std::string AxisValue(const GridPoint& p, const std::string& axis);
 
 // What the other components know that the grid needs.
 struct GridFacts {
@@ -52,6 +63,8 @@ struct GridFacts {
 class JobTypePlanner {
  public:
   virtual ~JobTypePlanner() = default;
+  // The grid axes a stage of this type must vary (its jobs read them). Default: all of them.
+  virtual std::vector<std::string> RequiredAxes() const { return GridAxes(); }
   // Checks a user [llm.NAME] preset used by the grid (e.g. finetune_eval builds the model from
   // width, depth and heads). kInvalidInput naming the key on a problem.
   virtual Status CheckPreset(const Config& config, const LlmPreset& preset) const = 0;
@@ -67,26 +80,50 @@ class JobTypePlanner {
   virtual double EstimateCost(const GridPoint& point, int64_t text_tokens) const = 0;
 };
 
+// A stage of a study: one job type over some of the grid's axes, after the stages it needs
+// (docs/STAGES.md). A config without [stage.NAME] sections is one stage named "" over every axis.
+struct StageSpec {
+  std::string name;      // "" for the implicit stage of a one-stage study.
+  std::string job_type;  // [stage.NAME] type, or job.type.
+  std::vector<std::string> over;  // Grid axes varied, in GridAxes() order.
+  // Own axes (axis.NAME = values), in declared order.
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+  std::vector<std::string> needs;  // Names of the stages this one needs, as listed.
+  // The stage's typed settings (read from the config with its [stage.NAME] overrides applied);
+  // they also make its jobs (jobs::CreateJob).
+  std::shared_ptr<const JobTypePlanner> planner;
+  int64_t first_job = 0, job_count = 0;  // Its jobs: Sweep::jobs[first_job, first_job + count).
+
+  bool Varies(const std::string& grid_axis) const;
+};
+
 struct JobSpec {
-  int64_t index = 0;  // Position in grid order.
+  int64_t index = 0;  // Position in Sweep::jobs (stages in dependency order, grid order within).
   std::string id;     // 16 hex digits: HexId(JobIdentityText()).
   GridPoint point;
   LlmPreset llm;                 // The point's LLM preset (shape and N).
   double est_cost = 0.0;         // Estimated training FLOPs (relative cost for scheduling).
   double inference_flops = 0.0;  // LLM inference FLOPs per sample: 2*N*(Q+V).
   int64_t text_tokens = 0;       // Q.
+  int stage = 0;                 // Index into Sweep::stages.
+  // Jobs this one needs (indices into Sweep::jobs, all smaller than `index`), in the order of
+  // the stage's `needs`, then grid order.
+  std::vector<int64_t> parents;
 };
 
 struct Sweep {
   std::string name;
   std::string output;  // Results file, absolute.
-  std::string job_type;
-  std::vector<JobSpec> jobs;
-  std::vector<LlmPreset> llms;  // Presets used by the grid, in grid order.
-  double max_est_cost = 0.0;    // Largest JobSpec::est_cost.
-  // The job type's typed settings that planned the sweep (jobs::JobSettings); they also make
-  // its jobs (jobs::CreateJob).
-  std::shared_ptr<const JobTypePlanner> planner;
+  // Where jobs' directories live (<artifact_dir>/<job id>), absolute: run.artifact_dir, default
+  // the results file's path without .h5, plus ".runs".
+  std::string artifact_dir;
+  std::vector<StageSpec> stages;  // Dependency order: a stage comes after those it needs.
+  std::vector<JobSpec> jobs;      // Stage by stage; a job's parents come before it.
+  std::vector<LlmPreset> llms;    // Presets used by the grid, in grid order.
+  double max_est_cost = 0.0;      // Largest JobSpec::est_cost.
+
+  bool multi_stage() const { return stages.size() > 1 || !stages.front().name.empty(); }
+  const StageSpec& stage_of(const JobSpec& job) const { return stages[job.stage]; }
 };
 
 // Rules selecting grid points, in grid.exclude's syntax: "k=v,k=v; k=v" (a point matches when
@@ -106,15 +143,27 @@ class GridRules {
 struct SweepSettings {
   std::string name;
   std::string output;  // Results file, absolute.
-  std::string job_type;
+  std::string job_type;  // job.type: the type of a one-stage study.
   int64_t ranks_per_job = 1;
+  std::string artifact_dir;  // Absolute (see Sweep::artifact_dir).
 };
 SweepSettings ReadSweepSettings(const Config& config);
 
-// Validates the grid and expands it. kInvalidInput on any problem (naming the key).
-// REQUIRES: planner non-null.
+// Reads a stage's job type settings from `stage_config` (the config as the stage sees it: its
+// [stage.NAME] overrides applied). Never returns null on success.
+using PlannerFactory = std::function<Result<std::shared_ptr<const JobTypePlanner>>(
+    const Config& stage_config, const StageSpec& stage)>;
+
+// The names of the [stage.NAME] sections of `config`, their types, axes and needs, in
+// dependency order (planners not yet made). kInvalidInput naming the key for a bad graph:
+// unknown stage or axis, a cycle, a child not varying its parents' axes. Empty for a one-stage
+// config.
+Result<std::vector<StageSpec>> ReadStages(const Config& config);
+
+// Validates the grid and the stages and expands them into jobs. kInvalidInput on any problem
+// (naming the key).
 Result<Sweep> PlanSweep(const Config& config, const GridFacts& facts,
-                        std::shared_ptr<const JobTypePlanner> planner);
+                        const PlannerFactory& make_planner);
 
 // The preset named `name` (user-defined first, then built-in).
 Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,
@@ -124,6 +173,12 @@ Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,
 // `settings_text` (JobTypePlanner::IdentityText()). Its format is pinned by tests.
 std::string JobIdentityText(const GridPoint& point, const LlmPreset& llm,
                             const std::string& job_type, const std::string& settings_text);
+// The same for a job of a multi-stage study: the stage's name, the axes it varies, its own axes,
+// its type and settings, and the ids of the jobs it needs (so a change upstream changes every id
+// downstream).
+std::string StageJobIdentityText(const StageSpec& stage, const GridPoint& point,
+                                 const LlmPreset& llm, const std::string& settings_text,
+                                 const std::vector<std::string>& parent_ids);
 
 // "ORIGIN: key 'KEY': MESSAGE" (ORIGIN is file:line, "--set KEY" or "default").
 Status KeyError(const Config& config, const std::string& key, const std::string& message);

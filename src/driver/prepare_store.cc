@@ -29,11 +29,6 @@ bool MakeDirs(const std::string& path) {
   return true;
 }
 
-std::string RunsRoot(const config::Sweep& sweep) {
-  std::string base = sweep.output;
-  if (EndsWith(base, ".h5")) base.resize(base.size() - 3);
-  return base + ".runs";
-}
 
 int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
                  const DriverOptions& options, std::unique_ptr<store::ResultsStore>* out,

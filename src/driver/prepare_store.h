@@ -16,8 +16,6 @@ namespace vlmscale::driver {
 // Creates `path` and its missing parents (mode 0755). Returns false with errno set on failure.
 bool MakeDirs(const std::string& path);
 
-// "<results without .h5>.runs": per-job directories (checkpoints, logs, command job output).
-std::string RunsRoot(const config::Sweep& sweep);
 
 // Opens sweep.output (creating its directory; options.fresh moves an old file aside;
 // options.snapshot_seconds), marks jobs done in it as not runnable, turns jobs left running by a

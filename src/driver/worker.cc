@@ -61,9 +61,9 @@ class JobRunner {
     r.index = a.index;
     r.attempt = a.attempt;
     r.start_time = UnixNow();
-    std::string job_dir = RunsRoot(sweep) + "/" + spec.id;
+    std::string job_dir = sweep.artifact_dir + "/" + spec.id;
     std::string run_dir = job_dir + "/attempt-" + std::to_string(a.attempt);
-    std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep);
+    std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep, spec);
     if (job && job->UsesDirectories()) {
       bool made = true;
       if (place.leader() && !MakeDirs(run_dir)) {
@@ -104,7 +104,8 @@ class JobRunner {
     running_->store(true);
     try {
       if (!job) {
-        s = Status::Runtime("job type '" + sweep.job_type + "' is not built into this binary");
+        s = Status::Runtime("job type '" + sweep.stage_of(spec).job_type +
+                            "' is not built into this binary");
       } else {
         s = job->Run(in, env, &out);
       }

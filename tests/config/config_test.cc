@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -61,6 +62,104 @@ TEST(Config, SetOverridesApplyAfterTheFile) {
   EXPECT_EQ(c.Get("train.steps").origin, "--set train.steps");
 }
 
+const char* kStages = R"([sweep]
+name = dag
+[grid]
+llm = nano, micro
+visual_tokens = 1, 4
+method = avgpool, quecc
+[stage.pretrain]
+type = sleep
+over = llm
+sleep.seconds = 1
+[stage.finetune]
+type = sleep
+over = llm, visual_tokens, method
+needs = pretrain
+[stage.eval]
+type = sleep
+over = llm, visual_tokens, method
+needs = finetune
+axis.benchmark = gqa, textvqa
+[stage.probe]
+type = sleep
+over = llm, method
+)";
+
+std::map<std::string, std::vector<std::string>> IdsByStage(const Sweep& s) {
+  std::map<std::string, std::vector<std::string>> ids;
+  for (const auto& j : s.jobs) ids[s.stage_of(j).name].push_back(j.id);
+  return ids;
+}
+
+TEST(Stages, JoinChildrenToParentsOnSharedAxes) {
+  Result<Sweep> s = PlanSweep(MustLoad(kStages));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->stages.size(), 4u);
+  // Dependency order, ties by name: pretrain, finetune, eval; probe needs nothing.
+  std::vector<std::string> order;
+  for (const auto& st : s->stages) order.push_back(st.name);
+  EXPECT_EQ(order, (std::vector<std::string>{"pretrain", "finetune", "eval", "probe"}));
+  std::map<std::string, int64_t> count;
+  for (const auto& j : s->jobs) {
+    const StageSpec& st = s->stage_of(j);
+    ++count[st.name];
+    for (int64_t p : j.parents) {
+      ASSERT_LT(p, j.index);  // Parents come first.
+      const JobSpec& parent = s->jobs[p];
+      for (const auto& axis : s->stage_of(parent).over) {
+        EXPECT_EQ(AxisValue(parent.point, axis), AxisValue(j.point, axis)) << axis;
+      }
+    }
+    if (st.name == "pretrain" || st.name == "probe") EXPECT_TRUE(j.parents.empty());
+    if (st.name == "finetune") {
+      ASSERT_EQ(j.parents.size(), 1u);
+      EXPECT_EQ(s->stage_of(s->jobs[j.parents[0]]).name, "pretrain");
+    }
+    if (st.name == "eval") {
+      ASSERT_EQ(j.parents.size(), 1u);
+      EXPECT_EQ(s->stage_of(s->jobs[j.parents[0]]).name, "finetune");
+      ASSERT_EQ(j.point.axes.size(), 1u);
+    }
+  }
+  EXPECT_EQ(count["pretrain"], 2);  // One per llm.
+  EXPECT_EQ(count["finetune"], 8);
+  EXPECT_EQ(count["eval"], 16);     // x 2 benchmarks.
+  EXPECT_EQ(count["probe"], 4);
+}
+
+TEST(Stages, AChangedSettingRenamesItsStageAndEverythingDownstreamOnly) {
+  Result<Sweep> a = PlanSweep(MustLoad(kStages));
+  Result<Sweep> b = PlanSweep(MustLoad(kStages, {"stage.pretrain.sleep.seconds=2"}));
+  Result<Sweep> c = PlanSweep(MustLoad(kStages, {"stage.eval.sleep.seconds=2"}));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  auto ia = IdsByStage(*a), ib = IdsByStage(*b), ic = IdsByStage(*c);
+  for (const std::string st : {"pretrain", "finetune", "eval"}) {
+    ASSERT_EQ(ia[st].size(), ib[st].size());
+    for (size_t i = 0; i < ia[st].size(); ++i) EXPECT_NE(ia[st][i], ib[st][i]) << st;
+  }
+  EXPECT_EQ(ia["probe"], ib["probe"]);
+  // A change in the last stage renames it alone.
+  EXPECT_EQ(ia["pretrain"], ic["pretrain"]);
+  EXPECT_EQ(ia["finetune"], ic["finetune"]);
+  EXPECT_EQ(ia["probe"], ic["probe"]);
+  EXPECT_NE(ia["eval"], ic["eval"]);
+  // The stage sees its override, the others the base value.
+  Config view = MustLoad(kStages, {"stage.pretrain.sleep.seconds=2"}).StageView("pretrain");
+  EXPECT_EQ(view.GetDouble("sleep.seconds"), 2.0);
+  EXPECT_EQ(view.Get("sleep.seconds").origin, "--set stage.pretrain.sleep.seconds");
+}
+
+TEST(Stages, AOneStageConfigIsOneUnnamedStageOverEveryAxis) {
+  Result<Sweep> s = PlanSweep(MustLoad(kBase));
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->stages.size(), 1u);
+  EXPECT_FALSE(s->multi_stage());
+  EXPECT_EQ(s->stages[0].name, "");
+  EXPECT_EQ(s->stages[0].over, GridAxes());
+  for (const auto& j : s->jobs) EXPECT_TRUE(j.parents.empty());
+}
+
 TEST(Sweep, ExpandsTheCartesianProductMinusExclusions) {
   Result<Sweep> s = PlanSweep(MustLoad(kBase));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -109,7 +208,7 @@ TEST(Sweep, JobIdIsAPinnedHashOfTheIdentityText) {
   const JobSpec& j = s->jobs.front();
   Result<LlmPreset> p = FindLlmPreset(c, jobs::BuiltinGridFacts(), j.point.llm);
   ASSERT_TRUE(p.ok());
-  std::string text = JobIdentityText(j.point, *p, "finetune_eval", s->planner->IdentityText());
+  std::string text = JobIdentityText(j.point, *p, "finetune_eval", s->stages.back().planner->IdentityText());
   EXPECT_EQ(HexId(text), j.id);
   EXPECT_NE(text.find("train.steps=20\n"), std::string::npos);
   EXPECT_NE(text.find("llm=nano\n"), std::string::npos);
@@ -161,10 +260,13 @@ TEST(Schema, DefaultsAreValidValues) {
   for (const auto& spec : jobs::ConfigSchema().keys()) {
     if (!spec.default_value || spec.section == "llm.*") continue;
     std::string key = spec.FullKey();
+    std::string text = "[sweep]\nname = d\n[grid]\nllm = nano\nvisual_tokens = 4\n";
+    if (spec.section == "stage.*") {
+      key = "stage.s." + spec.key;
+      text += "[stage.s]\ntype = sleep\n";
+    }
     // A config setting every key to its own default must load.
-    Result<Config> c = jobs::ConfigFromString(
-        "[sweep]\nname = d\n[grid]\nllm = nano\nvisual_tokens = 4\n", "d.ini",
-        {key + "=" + *spec.default_value});
+    Result<Config> c = jobs::ConfigFromString(text, "d.ini", {key + "=" + *spec.default_value});
     EXPECT_TRUE(c.ok()) << key << ": " << c.status().ToString();
   }
 }

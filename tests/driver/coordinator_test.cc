@@ -38,7 +38,11 @@ config::Sweep MakeSweep(int n, const std::string& output) {
   config::Sweep s;
   s.name = "coordinator";
   s.output = output;
-  s.job_type = "sleep";
+  config::StageSpec stage;
+  stage.job_type = "sleep";
+  stage.over = config::GridAxes();
+  stage.job_count = n;
+  s.stages.push_back(stage);
   for (int i = 0; i < n; ++i) {
     config::JobSpec j;
     j.index = i;

@@ -87,7 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckRejection(sweep.status());
     return 0;
   }
-  if (sweep->job_type == "command") {
+  if (sweep->stages.back().job_type == "command") {
     Status s = vlmscale::jobs::command::ValidateCommandConfig(*config);
     if (!s.ok()) CheckRejection(s);
   }
