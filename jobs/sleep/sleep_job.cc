@@ -110,8 +110,10 @@ class SleepJob : public Job {
                                          : " (sleep.fail_probability draw)"));
     }
     // A deterministic pseudo-metric so tests can check what was recorded: the error of a
-    // multiplicative law in N and V (plus nothing random).
-    const double n = spec.point.n_params, v = static_cast<double>(spec.point.visual_tokens);
+    // multiplicative law in N and V (plus nothing random); a stage that does not vary N or V
+    // has them 0 and counts them as 1.
+    const double n = std::max(1.0, spec.point.n_params);
+    const double v = std::max(1.0, static_cast<double>(spec.point.visual_tokens));
     out->metrics["error"] = 0.1 + 2.0 * std::pow(n, -0.2) * std::pow(v, -0.1);
     out->metrics["accuracy"] = 1.0 - out->metrics["error"];
     out->metrics["inference_flops"] = spec.inference_flops;

@@ -36,8 +36,10 @@ Status FillDriverOptions(const config::Config& config, driver::DriverOptions* op
     Status s = IntSetting(config, key, field);
     if (!s.ok()) return s;
   }
-  opts->order = config.GetString("run.order") == "grid" ? driver::DispatchOrder::kGrid
-                                                         : driver::DispatchOrder::kCost;
+  const std::string& order = config.GetString("run.order");
+  opts->order = order == "grid"     ? driver::DispatchOrder::kGrid
+                : order == "stages" ? driver::DispatchOrder::kStages
+                                    : driver::DispatchOrder::kCost;
   opts->grace_seconds = config.GetDouble("run.grace_seconds");
   opts->stall_seconds = config.GetDouble("run.stall_seconds");
   opts->commit_ms = config.GetDouble("run.commit_ms");
@@ -104,10 +106,6 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (!cfg.ok()) return fail(cfg.status());
   Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return fail(sweep.status());
-  if (sweep->multi_stage()) {  // TODO(issue 16): the driver's dependency handling lands next.
-    return fail(Status::InvalidInput(config_path + ": [stage.NAME] sections can be planned but "
-                                     "not yet run by this build"));
-  }
   Status os = FillDriverOptions(*cfg, &opts);
   if (!os.ok()) return fail(os);
   int size = 1;

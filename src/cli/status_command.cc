@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
@@ -57,14 +58,24 @@ json NumberOrNull(const json& run_info, const char* key) {
 json Summarize(const store::ResultsFile& file, double now) {
   json run_info = json::parse(file.run_info_json, nullptr, /*allow_exceptions=*/false);
   if (!run_info.is_object()) run_info = json::object();
-  int64_t done = 0, failed = 0, running = 0, pending = 0;
+  int64_t done = 0, failed = 0, running = 0, pending = 0, blocked = 0;
+  // Per stage, in the order stages first appear (the plan's dependency order).
+  std::vector<std::string> stage_order;
+  std::map<std::string, std::map<std::string, int64_t>> per_stage;
   double done_seconds = 0;
   int64_t timed = 0;
   json failures = json::array(), running_jobs = json::array();
   for (const store::JobRecord& r : file.jobs) {
     json point = {{"job_id", r.job_id}, {"llm", r.llm},   {"visual_tokens", r.visual_tokens},
                   {"method", r.method}, {"task", r.task}, {"seed", r.seed}};
+    if (!per_stage.count(r.stage)) stage_order.push_back(r.stage);
+    auto& counts = per_stage[r.stage];
+    ++counts["total"];
+    ++counts[store::JobStateName(r.state)];
     switch (r.state) {
+      case store::JobState::kBlocked:
+        ++blocked;
+        break;
       case store::JobState::kDone:
         ++done;
         if (r.start_time > 0 && r.end_time >= r.start_time) {
@@ -101,6 +112,16 @@ json Summarize(const store::ResultsFile& file, double now) {
       total = announced;
     }
   }
+  json stages = json::array();
+  if (stage_order.size() > 1 || (stage_order.size() == 1 && !stage_order[0].empty())) {
+    for (const auto& name : stage_order) {
+      json st = {{"stage", name}};
+      for (const char* k : {"total", "done", "failed", "blocked", "running", "pending"}) {
+        st[k] = per_stage[name][k];
+      }
+      stages.push_back(std::move(st));
+    }
+  }
   json eta = NumberOrNull(run_info, "eta_seconds");
   std::string eta_source = eta.is_null() ? "" : "driver";
   const int64_t remaining = pending + running;
@@ -134,6 +155,8 @@ json Summarize(const store::ResultsFile& file, double now) {
               {"failed", failed},
               {"running", running},
               {"pending", pending},
+              {"blocked", blocked},
+              {"stages", std::move(stages)},
               {"failures", std::move(failures)},
               {"running_jobs", std::move(running_jobs)},
               {"stalled_ranks", std::move(stalled)},
@@ -150,12 +173,23 @@ void PrintText(const json& s) {
               s["sweep_name"].get<std::string>().c_str(), s["path"].get<std::string>().c_str(),
               s["vlmscale_version"].get<std::string>().c_str(),
               s["git_commit"].get<std::string>().c_str());
-  std::printf("jobs: %lld total: %lld done, %lld failed, %lld running, %lld pending\n",
-              static_cast<long long>(s["total"].get<int64_t>()),
-              static_cast<long long>(s["done"].get<int64_t>()),
-              static_cast<long long>(s["failed"].get<int64_t>()),
-              static_cast<long long>(s["running"].get<int64_t>()),
-              static_cast<long long>(s["pending"].get<int64_t>()));
+  auto count = [](const json& j, const char* k) {
+    return static_cast<long long>(j[k].get<int64_t>());
+  };
+  std::printf("jobs: %lld total: %lld done, %lld failed, %lld running, %lld pending",
+              count(s, "total"), count(s, "done"), count(s, "failed"), count(s, "running"),
+              count(s, "pending"));
+  if (count(s, "blocked") > 0) {
+    std::printf(", %lld blocked (a job they need failed)", count(s, "blocked"));
+  }
+  std::printf("\n");
+  for (const json& st : s["stages"]) {
+    std::printf("  stage %-12s %5lld jobs: %lld done, %lld failed, %lld blocked, %lld running, "
+                "%lld pending\n",
+                st["stage"].get<std::string>().c_str(), count(st, "total"), count(st, "done"),
+                count(st, "failed"), count(st, "blocked"), count(st, "running"),
+                count(st, "pending"));
+  }
   if (!s["eta_seconds"].is_null()) {
     std::printf("eta: %s (%s)\n", Duration(s["eta_seconds"].get<double>()).c_str(),
                 s["eta_source"].get<std::string>().c_str());
@@ -212,7 +246,7 @@ int RunStatusCommand(const std::vector<std::string>& args) {
                         "results file written by vlmscale run")(
       "json", po::bool_switch(),
       "print one JSON object (keys: total, done, failed, running, "
-      "pending, failures, running_jobs, stalled_ranks, eta_seconds, "
+      "pending, blocked, stages, failures, running_jobs, stalled_ranks, eta_seconds, "
       "slurm_job_id, requeues)");
   po::positional_options_description positional;
   positional.add("results", 1);

@@ -236,9 +236,11 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
                 "Interval between HDF5 snapshots (results are durable in the journal at once)."),
             "driver"),
       Owner(Choices(Key("run", "order", K::kEnum, "cost", kNone,
-                        "Dispatch order: cost (largest predicted job first, shortest makespan) "
-                        "or grid (the grid's order; a baseline for benchmarks)."),
-                    {"cost", "grid"}),
+                        "Dispatch order: cost (the job with the longest predicted remaining path "
+                        "first: its duration plus its heaviest chain of descendants; shortest "
+                        "makespan), grid (the grid's order) or stages (stage by stage, a barrier "
+                        "between stages); the last two are baselines for benchmarks."),
+                    {"cost", "grid", "stages"}),
             "driver"),
       Owner(Key("run", "artifact_dir", K::kString, "", kNone,
                 "Directory of every job's run directory (<artifact_dir>/<job id>): logs, "

@@ -11,6 +11,7 @@
 
 #include "core/check.h"
 #include "core/strings.h"
+#include "driver/artifacts.h"
 
 namespace vlmscale::driver {
 
@@ -35,7 +36,7 @@ Coordinator::Coordinator(const config::Sweep* sweep, const Topology* topology,
       channel_(channel),
       stop_(stop),
       clock_(std::move(clock)),
-      sched_(*sweep, runnable, options.max_attempts, options.order == DispatchOrder::kGrid),
+      sched_(*sweep, runnable, options.max_attempts, options.order),
       start_mono_(clock_()),
       start_unix_(UnixNow()),
       printer_(&sweep_, &topology_, &options_, &sched_, out, start_mono_),
@@ -137,9 +138,25 @@ void Coordinator::Handle(const LeaderMessage& m) {
 // Journals a job's outcome; it is printed once committed.
 void Coordinator::Record(const JobResultMessage& r, int group) {
   const config::JobSpec& spec = sweep_.jobs[r.index];
+  if (!r.missing_parents.empty()) {
+    RequeueParents(r);
+    return;
+  }
   store::JobRecord rec = *Find(spec.id);
   double seconds = r.end_time - r.start_time;
-  bool final_failure = sched_.Finish(r.index, r.outcome, seconds);
+  std::vector<int64_t> blocked;
+  bool final_failure = sched_.Finish(r.index, r.outcome, seconds, &blocked);
+  if (!blocked.empty()) {
+    printer_.Log("job " + spec.id + " failed finally: " + std::to_string(blocked.size()) +
+                 " job(s) that need it are blocked until a later run retries it");
+  }
+  for (int64_t b : blocked) {
+    store::JobRecord br = *Find(sweep_.jobs[b].id);
+    br.state = store::JobState::kBlocked;
+    br.message = "blocked: needs job " + spec.id + " (stage " + sweep_.stage_of(spec).name +
+                 "), which failed";
+    Append(br);
+  }
   if (!r.started) {
     // Never started: undo the attempt count of the dispatch.
     rec.attempts = std::max(0, rec.attempts - 1);
@@ -183,6 +200,40 @@ void Coordinator::Record(const JobResultMessage& r, int group) {
   }
   Append(rec);
   unacked_.push_back({r, group, final_failure, sched_.failures(r.index)});
+}
+
+// A job could not start because the artifacts of parents it needs are gone: they run again
+// (as pending jobs, without spending an attempt) and it waits for them.
+void Coordinator::RequeueParents(const JobResultMessage& r) {
+  const config::JobSpec& spec = sweep_.jobs[r.index];
+  std::vector<int64_t> parents;
+  for (int64_t p : r.missing_parents) {
+    if (p >= 0 && p < static_cast<int64_t>(sweep_.jobs.size()) &&
+        std::find(spec.parents.begin(), spec.parents.end(), p) != spec.parents.end()) {
+      parents.push_back(p);
+    }
+  }
+  sched_.RequeueParents(r.index, parents);
+  store::JobRecord rec = *Find(spec.id);
+  rec.attempts = std::max(0, rec.attempts - 1);  // It never started.
+  attempts_[r.index] = rec.attempts;
+  rec.state = store::JobState::kPending;
+  rec.message = r.message;
+  Append(rec);
+  std::string ids;
+  for (int64_t p : parents) {
+    store::JobRecord pr = *Find(sweep_.jobs[p].id);
+    if (pr.state != store::JobState::kDone) continue;
+    pr.state = store::JobState::kPending;
+    pr.message = "its artifacts went missing (" + JobDir(sweep_, sweep_.jobs[p]) +
+                 "/result.json); running it again for job " + spec.id;
+    Append(pr);
+    ids += (ids.empty() ? "" : ", ") + sweep_.jobs[p].id;
+  }
+  if (!ids.empty()) {
+    printer_.Log("job " + spec.id + " waits: the artifacts of " + ids +
+                 " are missing; running them again first");
+  }
 }
 
 void Coordinator::Append(const store::JobRecord& rec) {
@@ -311,6 +362,7 @@ void Coordinator::Tick() {
       {"stalled", stalled},
       {"done", sched_.done() + sched_.skipped()},
       {"failed", sched_.failed()},
+      {"blocked", sched_.blocked()},
       {"running", sched_.running()},
       {"pending", sched_.pending()},
   };

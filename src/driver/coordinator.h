@@ -77,6 +77,7 @@ class Coordinator {
   const store::JobRecord* Find(const std::string& id) const;
   void Handle(const LeaderMessage& m);
   void Record(const JobResultMessage& r, int group);
+  void RequeueParents(const JobResultMessage& r);
   void Append(const store::JobRecord& rec);
   void StoreError(const Status& s);
   bool AllIdle() const;

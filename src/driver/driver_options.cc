@@ -28,8 +28,9 @@ bool DriverOptions::IsValid(std::string* error) const {
   if (max_attempts < 1) {
     return Fail(error, "max_attempts", ">= 1", std::to_string(max_attempts));
   }
-  if (order != DispatchOrder::kCost && order != DispatchOrder::kGrid) {
-    return Fail(error, "order", "kCost or kGrid", std::to_string(static_cast<int>(order)));
+  if (order != DispatchOrder::kCost && order != DispatchOrder::kGrid &&
+      order != DispatchOrder::kStages) {
+    return Fail(error, "order", "kCost, kGrid or kStages", std::to_string(static_cast<int>(order)));
   }
   if (!std::isfinite(grace_seconds) || grace_seconds < 0) {
     return Fail(error, "grace_seconds", "a finite number >= 0", FormatNumber(grace_seconds));

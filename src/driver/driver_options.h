@@ -9,9 +9,10 @@ namespace vlmscale::driver {
 
 enum class LogFormat { kText, kJson };
 
-// Dispatch order: largest predicted job first (shortest makespan), or the grid's order (the
-// baseline the scheduling benchmark compares against).
-enum class DispatchOrder { kCost, kGrid };
+// Dispatch order: the longest remaining path first (critical path; shortest makespan), the
+// grid's order, or stage by stage with a barrier between stages (the last two are baselines the
+// scheduling benchmarks compare against; see scheduler.h).
+enum class DispatchOrder { kCost, kGrid, kStages };
 
 struct DriverOptions {
   // Ranks per job group (data-parallel). Default: 1. REQUIRES: >= 1; RunSweep also requires it to

@@ -85,7 +85,8 @@ std::string EncodeResults(const std::vector<JobResultMessage>& results) {
     arr.push_back({{"i", r.index},        {"a", r.attempt},       {"o", OutcomeName(r.outcome)},
                    {"fc", r.failure_class}, {"msg", r.message},    {"m", metrics},
                    {"c", curves},           {"ts", r.train_seconds}, {"es", r.eval_seconds},
-                   {"t0", r.start_time},    {"t1", r.end_time},    {"st", r.started}});
+                   {"t0", r.start_time},    {"t1", r.end_time},    {"st", r.started},
+                   {"mp", r.missing_parents}});
   }
   // Replace invalid UTF-8 in messages rather than throwing.
   return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -115,6 +116,7 @@ Result<std::vector<JobResultMessage>> DecodeResults(const std::string& bytes) {
       r.start_time = j.at("t0").get<double>();
       r.end_time = j.at("t1").get<double>();
       r.started = j.at("st").get<bool>();
+      r.missing_parents = j.at("mp").get<std::vector<int64_t>>();
       out.push_back(std::move(r));
     }
   } catch (const std::exception& e) {

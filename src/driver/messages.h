@@ -45,6 +45,9 @@ struct JobResultMessage {
   double train_seconds = 0, eval_seconds = 0;
   double start_time = 0, end_time = 0;
   bool started = true;  // False for batch jobs skipped because of a stop request.
+  // Not started (outcome kCancelled, started false) because the artifacts of these parent jobs
+  // (indices into Sweep::jobs) are missing: the coordinator runs them again first.
+  std::vector<int64_t> missing_parents;
 };
 
 // kHeartbeat payload: a leader's liveness report, sent every second.

@@ -66,8 +66,9 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
         (*runnable)[i] = false;
         continue;
       }
-      if (rec.state == store::JobState::kRunning) {
-        rec.state = store::JobState::kPending;  // Interrupted by a crash: run it again.
+      if (rec.state == store::JobState::kRunning || rec.state == store::JobState::kBlocked) {
+        // Interrupted by a crash, or waiting for a failed job this run retries: run it again.
+        rec.state = store::JobState::kPending;
         Status a = s->Append(rec);
         if (!a.ok()) return ReportStoreError(a);
       }
@@ -81,6 +82,12 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
     rec.method = j.point.method;
     rec.task = j.point.task;
     rec.seed = j.point.seed;
+    rec.stage = sweep.stage_of(j).name;
+    std::vector<std::string> needs, axes;
+    for (int64_t p : j.parents) needs.push_back(sweep.jobs[p].id);
+    for (const auto& [name, value] : j.point.axes) axes.push_back(name + "=" + value);
+    rec.needs = Join(needs, ",");
+    rec.axes = Join(axes, ",");
     rec.state = store::JobState::kPending;
     rec.est_cost = j.est_cost;
     rec.inference_flops = j.inference_flops;

@@ -108,6 +108,7 @@ void ProgressPrinter::Job(const JobResultMessage& r, int group, bool final_failu
                         {"method", p.method},
                         {"task", p.task},
                         {"seed", p.seed},
+                        {"stage", sweep_.stage_of(spec).name},
                         {"seconds", seconds},
                         {"rank", rank}};
     auto e = r.metrics.find("error");
@@ -124,6 +125,16 @@ void ProgressPrinter::Job(const JobResultMessage& r, int group, bool final_failu
   std::string point = p.llm + " N=" + HumanCount(p.n_params) +
                       " V=" + std::to_string(p.visual_tokens) + " " + p.method + " " + p.task +
                       " s" + std::to_string(p.seed);
+  if (sweep_.multi_stage()) {  // The stage and the axes it varies.
+    const config::StageSpec& st = sweep_.stage_of(spec);
+    point = st.name + ":";
+    if (st.Varies("llm")) point += " " + p.llm + " N=" + HumanCount(p.n_params);
+    if (st.Varies("visual_tokens")) point += " V=" + std::to_string(p.visual_tokens);
+    if (st.Varies("method")) point += " " + p.method;
+    if (st.Varies("task")) point += " " + p.task;
+    if (st.Varies("seed")) point += " s" + std::to_string(p.seed);
+    for (const auto& [name, value] : p.axes) point += " " + name + "=" + value;
+  }
   std::string line = head;
   if (r.outcome == Outcome::kDone) {
     auto e = r.metrics.find("error");
@@ -150,6 +161,7 @@ void ProgressPrinter::Progress(double now, bool force) {
     out_ << nlohmann::json{{"event", "progress"},
                            {"done", sched_.done() + sched_.skipped()},
                            {"failed", sched_.failed()},
+                           {"blocked", sched_.blocked()},
                            {"running", sched_.running()},
                            {"pending", sched_.pending()},
                            {"elapsed_seconds", now - start_},
@@ -182,6 +194,7 @@ void ProgressPrinter::Summary(const std::map<std::string, store::JobRecord>& job
                            {"done", sched_.done() + sched_.skipped()},
                            {"done_this_run", sched_.done()},
                            {"failed", sched_.failed()},
+                           {"blocked", sched_.blocked()},
                            {"pending", sched_.pending() + sched_.running()},
                            {"elapsed_seconds", elapsed},
                            {"coordinator_cpu_seconds", ThreadCpuSeconds()},
@@ -196,8 +209,12 @@ void ProgressPrinter::Summary(const std::map<std::string, store::JobRecord>& job
        << "  jobs            " << sweep_.jobs.size() << "\n"
        << "  done            " << sched_.done() + sched_.skipped() << " (" << sched_.done()
        << " this run)\n"
-       << "  failed          " << sched_.failed() << "\n"
-       << "  not finished    " << sched_.pending() + sched_.running() << "\n"
+       << "  failed          " << sched_.failed() << "\n";
+  if (sched_.blocked() > 0) {
+    out_ << "  blocked         " << sched_.blocked()
+         << " (need a failed job; the next run retries it, then runs them)\n";
+  }
+  out_ << "  not finished    " << sched_.pending() + sched_.running() << "\n"
        << "  elapsed         " << FormatDuration(elapsed) << "\n"
        << "  coordinator     " << FormatNumber(ThreadCpuSeconds(), 3) << " s CPU, rank 0 peak "
        << FormatNumber(MaxRssMb(), 4) << " MiB\n";

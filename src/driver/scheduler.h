@@ -1,9 +1,17 @@
 // Scheduler: which job runs next. Pure bookkeeping, no MPI, so it is tested in one process.
 //
-// Jobs are dispatched largest predicted duration first (longest-processing-time-first shortens
-// the makespan). A prediction is the plan's estimated cost times a seconds-per-cost ratio measured
-// on finished jobs of the same (llm, method, task) class, falling back to the ratio over all
-// finished jobs, and to the raw estimate before anything finished.
+// Jobs form a DAG (config::JobSpec::parents): a job is ready when every parent is done. Among
+// ready jobs the one with the longest remaining path goes first: its predicted duration plus the
+// heaviest chain of predicted durations of its descendants still to run (critical-path list
+// scheduling; in a one-stage study that is longest-processing-time-first, which shortens the
+// makespan). A prediction is the plan's estimated cost times a seconds-per-cost ratio measured
+// on finished jobs of the same (stage, llm, method, task) class, falling back to the ratio over
+// all finished jobs, and to the raw estimate before anything finished. Path lengths are
+// recomputed when a class gets its first measurement and whenever the number of measured jobs
+// doubles (O(jobs + edges) each time), so ratios refine the order without a per-job cost.
+//
+// A job that finally fails blocks its descendants (state `blocked`: never dispatched in this
+// run, not counted as failed; the next run retries the failed job and then runs them).
 #ifndef VLMSCALE_DRIVER_SCHEDULER_H_
 #define VLMSCALE_DRIVER_SCHEDULER_H_
 
@@ -11,62 +19,100 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/sweep.h"
+#include "driver/driver_options.h"
 #include "driver/messages.h"
-#include "store/job_record.h"
 
 namespace vlmscale::driver {
 
 class Scheduler {
  public:
   // `runnable[i]` says whether sweep.jobs[i] must run (false: already done in the results file).
-  // REQUIRES: max_attempts >= 1. With grid_order, jobs go out in grid order instead (the
-  // baseline the scheduling benchmark compares against).
+  // REQUIRES: max_attempts >= 1; every job's parents have smaller indices. With kGrid, ready jobs
+  // go out in grid order; with kStages, a stage's jobs start only once every job of the stages
+  // before it (Sweep::stages order) has settled, as chained batch jobs
+  // (`sbatch --dependency=afterok`) would run them. Both are baselines for benchmarks.
   Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnable, int max_attempts,
-            bool grid_order = false);
+            DispatchOrder order = DispatchOrder::kCost);
 
-  // Takes the pending job with the largest predicted duration and marks it running; returns its
-  // index, or -1 if nothing is pending.
+  // Takes the ready job with the longest remaining path and marks it running; returns its index,
+  // or -1 if nothing is ready.
   int64_t Next();
   // Reports how a running job ended after `seconds`. A failure is re-queued while the job has
-  // attempts left in this run; returns true if the job is now finally failed.
-  bool Finish(int64_t index, Outcome outcome, double seconds);
+  // attempts left in this run; returns true if the job is now finally failed, in which case its
+  // not-yet-done descendants become blocked and are appended to `*blocked` (if non-null).
+  bool Finish(int64_t index, Outcome outcome, double seconds,
+              std::vector<int64_t>* blocked = nullptr);
+  // `child` (running) could not start because the artifacts of `parents` (done) are missing:
+  // the parents run again (without spending an attempt) and the child waits for them.
+  void RequeueParents(int64_t child, const std::vector<int64_t>& parents);
 
   // Predicted seconds of a job (see class comment; unitless before any measurement).
   double Predict(int64_t index) const;
+  // Predicted seconds of the job plus its heaviest chain of descendants still to run, as of the
+  // last recomputation.
+  double RemainingPath(int64_t index) const { return path_[index]; }
   bool calibrated() const { return total_cost_ > 0; }
   // Predicted seconds of all pending and running work divided over `workers`.
   double EtaSeconds(int workers) const;
 
-  int64_t pending() const { return pending_count_; }
+  // Jobs to run in this run: ready plus waiting for parents.
+  int64_t pending() const { return static_cast<int64_t>(ready_.size()) + waiting_ + held_count_; }
+  int64_t ready() const { return static_cast<int64_t>(ready_.size()); }
+  int64_t waiting() const { return waiting_ + held_count_; }  // For parents (or a barrier).
   int64_t running() const { return static_cast<int64_t>(running_.size()); }
   int64_t done() const { return done_; }
   int64_t failed() const { return failed_; }
+  int64_t blocked() const { return blocked_; }
   int64_t skipped() const { return skipped_; }  // Done before this run.
-  bool Settled() const { return pending_count_ == 0 && running_.empty(); }
+  bool Settled() const { return pending() == 0 && running_.empty(); }
   int failures(int64_t index) const { return failures_[index]; }
+  // Per stage (Sweep::stages order): {done (this run or before), failed, blocked, total}.
+  struct StageCounts {
+    int64_t done = 0, failed = 0, blocked = 0, total = 0;
+  };
+  const std::vector<StageCounts>& stage_counts() const { return stage_counts_; }
 
  private:
-  struct ByCostDesc {
-    const config::Sweep* sweep;
-    bool by_index;
+  enum class State { kDone, kWaiting, kHeld, kReady, kRunning, kFailed, kBlocked };
+  // Ready jobs, longest remaining path first (then grid order).
+  struct ByPath {
+    const Scheduler* s;
     bool operator()(int64_t a, int64_t b) const;
   };
-  std::string ClassOf(int64_t index) const;
+
   double Ratio(const std::string& cls) const;
+  void MakeReady(int64_t index);  // Ready, or held behind a stage barrier.
+  void ReleaseStages();           // kStages: open the next stage when the earlier ones settled.
+  void Recompute();               // Remaining paths from current ratios; rebuilds ready_.
+  void Block(int64_t index, std::vector<int64_t>* blocked);
 
   const config::Sweep& sweep_;
-  int max_attempts_;
+  const int max_attempts_;
+  const DispatchOrder order_;
   std::vector<std::string> class_of_;
-  // Pending jobs per class, largest estimated cost first.
-  std::map<std::string, std::set<int64_t, ByCostDesc>> pending_;
+  std::vector<std::vector<int64_t>> children_;
+  std::vector<State> state_;
+  std::vector<int> unmet_;  // Parents not done.
+  std::vector<double> path_;
+  std::vector<bool> done_before_;  // Done in the results file when this run started.
+  std::set<int64_t, ByPath> ready_;
   std::set<int64_t> running_;
   std::vector<int> failures_;
   std::map<std::string, std::pair<double, double>> measured_;  // class -> (seconds, cost)
   double total_seconds_ = 0, total_cost_ = 0;
-  int64_t pending_count_ = 0, done_ = 0, failed_ = 0, skipped_ = 0;
+  int64_t measured_count_ = 0, next_recompute_ = 1;
+  bool stale_ = false;
+  // kStages: stages [0, open_stages_) may run; held jobs of later stages, per stage.
+  int open_stages_ = 0;
+  std::vector<std::vector<int64_t>> held_;
+  std::vector<int64_t> unsettled_;  // Per stage: jobs neither done, failed nor blocked.
+  int64_t held_count_ = 0;
+  std::vector<StageCounts> stage_counts_;
+  int64_t waiting_ = 0, done_ = 0, failed_ = 0, blocked_ = 0, skipped_ = 0;
 };
 
 }  // namespace vlmscale::driver

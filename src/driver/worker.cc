@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "driver/artifacts.h"
 #include "driver/mpi_control_channel.h"
 #include "driver/prepare_store.h"
 #include "driver/timing.h"
@@ -61,9 +62,11 @@ class JobRunner {
     r.index = a.index;
     r.attempt = a.attempt;
     r.start_time = UnixNow();
-    std::string job_dir = sweep.artifact_dir + "/" + spec.id;
+    std::string job_dir = JobDir(sweep, spec);
     std::string run_dir = job_dir + "/attempt-" + std::to_string(a.attempt);
     std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep, spec);
+    std::vector<jobs::ParentArtifact> parents;
+    if (!ReadParents(spec, &parents, &r)) return r;
     if (job && job->UsesDirectories()) {
       bool made = true;
       if (place.leader() && !MakeDirs(run_dir)) {
@@ -83,6 +86,7 @@ class JobRunner {
     in.attempt = a.attempt;
     in.run_dir = run_dir;
     in.job_dir = job_dir;
+    in.parents = std::move(parents);
     jobs::JobEnv env;
     env.comm = ctx_.comm;
     env.local_rank = place.local_rank;
@@ -126,10 +130,69 @@ class JobRunner {
     r.train_seconds = out.train_seconds;
     r.eval_seconds = out.eval_seconds;
     ClassifyResult(s, out.failure_class, &r);
+    if (r.outcome == Outcome::kDone && job && job->UsesDirectories() && place.leader()) {
+      // The artifact marker children check before they start (artifacts.h).
+      Status w = WriteResultFile(job_dir, sweep, spec, r.metrics);
+      if (!w.ok()) {
+        r.outcome = Outcome::kFailed;
+        r.failure_class = "error";
+        r.message = w.message();
+      }
+    }
     return r;
   }
 
  private:
+  // Fills `parents` with what the job needs, reading each parent's result.json (parents whose
+  // type uses no directories have none). If any is missing or unreadable on any rank of the
+  // group, returns false with `r` saying so (not started; missing_parents set), so that the
+  // coordinator runs those parents again first.
+  bool ReadParents(const config::JobSpec& spec, std::vector<jobs::ParentArtifact>* parents,
+                   JobResultMessage* r) const {
+    const config::Sweep& sweep = *ctx_.sweep;
+    const Placement& place = *ctx_.place;
+    std::vector<int64_t> with_dirs;
+    std::string why;
+    for (int64_t p : spec.parents) {
+      const config::JobSpec& ps = sweep.jobs[p];
+      jobs::ParentArtifact pa;
+      pa.stage = sweep.stage_of(ps).name;
+      pa.job_id = ps.id;
+      std::unique_ptr<jobs::Job> pj = jobs::CreateJob(sweep, ps);
+      if (pj && pj->UsesDirectories()) {
+        pa.dir = JobDir(sweep, ps);
+        with_dirs.push_back(p);
+        Result<std::map<std::string, double>> m = ReadResultFile(pa.dir, ps.id);
+        if (m.ok()) {
+          pa.metrics = std::move(*m);
+        } else {
+          r->missing_parents.push_back(p);
+          if (!why.empty()) why += "; ";
+          why += m.status().message();
+        }
+      }
+      parents->push_back(std::move(pa));
+    }
+    int missing = r->missing_parents.empty() ? 0 : 1;
+    if (place.group_size > 1 && !with_dirs.empty()) {
+      MPI_Request req;
+      MPI_Iallreduce(MPI_IN_PLACE, &missing, 1, MPI_INT, MPI_MAX, place.group_comm, &req);
+      WaitFor(&req);
+      // Another rank of the group cannot see them: run every parent with artifacts again.
+      if (missing && r->missing_parents.empty()) {
+        r->missing_parents = with_dirs;
+        why = "a rank of the job group cannot read its parents' result.json";
+      }
+    }
+    if (!missing) return true;
+    r->outcome = Outcome::kCancelled;
+    r->started = false;
+    r->message = "not started: the artifacts of jobs it needs are gone (" + why +
+                 "); they run again first";
+    r->end_time = UnixNow();
+    return false;
+  }
+
   const WorkerContext& ctx_;
   std::atomic<double>* last_progress_;  // Monotonic seconds of the last heartbeat() call.
   std::atomic<bool>* running_;

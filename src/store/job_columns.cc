@@ -51,7 +51,9 @@ const std::vector<Column<JobRecord>>& JobColumns() {
       {"method", &R::method, "", "Token compression method.", kAll, kBody},
       {"task", &R::task, "", "Task name.", kAll, kBody},
       {"seed", &R::seed, "", "Seed.", kAll, kBody},
-      {"status", &R::state, "", "`pending`, `running`, `done` or `failed`.", kAll, kHead},
+      {"status", &R::state, "",
+       "`pending`, `running`, `done`, `failed` or `blocked` (a job it needs failed).", kAll,
+       kHead},
       {"attempts", &R::attempts, "", "Attempts started so far.", kAll, kHead},
       {"failure_class", &R::failure_class, "",
        "`\"\"`, `error`, `diverged`, `oom`, `timeout`, `killed`, `no-metrics`.", kAll, kTail},
@@ -79,6 +81,11 @@ const std::vector<Column<JobRecord>>& JobColumns() {
       {"host", &R::host, "", "Host of that rank.", kAll, kBody},
       {"start_time", &R::start_time, "Unix s", "When the last attempt started.", kAll, kBody},
       {"end_time", &R::end_time, "Unix s", "When it ended (0 while running).", kAll, kBody},
+      {"stage", &R::stage, "", "The job's stage (`\"\"` in a one-stage study).", kAll},
+      {"needs", &R::needs, "", "Ids of the jobs it needs, comma-separated.", kAll},
+      {"axes", &R::axes, "",
+       "The stage's own axes of the job, `name=value` comma-separated (e.g. `benchmark=gqa`).",
+       kAll},
       // New columns here: {"name", &R::name, "unit", "Meaning."},
   };
   return columns;

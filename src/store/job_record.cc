@@ -14,13 +14,16 @@ const char* JobStateName(JobState s) {
       return "done";
     case JobState::kFailed:
       return "failed";
+    case JobState::kBlocked:
+      return "blocked";
   }
   CHECK(false) << "invalid JobState " << static_cast<int>(s);
   return "";
 }
 
 bool ParseJobState(const std::string& name, JobState* state) {
-  for (JobState s : {JobState::kPending, JobState::kRunning, JobState::kDone, JobState::kFailed}) {
+  for (JobState s : {JobState::kPending, JobState::kRunning, JobState::kDone, JobState::kFailed,
+                     JobState::kBlocked}) {
     if (name == JobStateName(s)) {
       *state = s;
       return true;

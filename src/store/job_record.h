@@ -23,9 +23,13 @@
 namespace vlmscale::store {
 
 // Job states. Transitions are appended to the journal, never edited in place:
-// pending -> running -> done | failed | pending (stopped, will resume); failed -> running (retry).
-enum class JobState { kPending = 0, kRunning = 1, kDone = 2, kFailed = 3 };
-const char* JobStateName(JobState s);  // "pending", "running", "done", "failed".
+// pending -> running -> done | failed | pending (stopped, will resume); failed -> running (retry);
+// pending -> blocked (a job it needs finally failed; not a failure of its own) -> pending (the
+// next run, which retries the failed job first); done -> pending (its artifacts went missing
+// while a job that needs them was starting: it runs again).
+enum class JobState { kPending = 0, kRunning = 1, kDone = 2, kFailed = 3, kBlocked = 4 };
+// "pending", "running", "done", "failed", "blocked".
+const char* JobStateName(JobState s);
 // Inverse of JobStateName. Returns false (and leaves *state alone) for any other string.
 bool ParseJobState(const std::string& name, JobState* state);
 
@@ -69,6 +73,11 @@ struct JobRecord {
   double end_time = 0.0;
 
   std::vector<CurvePoint> curves;  // Training curves of the final attempt.
+
+  // Multi-stage studies (docs/STAGES.md); "" in a one-stage study.
+  std::string stage;  // The job's stage.
+  std::string needs;  // Ids of the jobs it needs, comma-separated.
+  std::string axes;   // The stage's own axes, "name=value" comma-separated (e.g. benchmark=gqa).
 
   static constexpr double kNaN = __builtin_nan("");
 };

@@ -65,10 +65,12 @@ TEST(Messages, EveryOutcomeRoundTripsAndUnknownOnesAreRejected) {
     JobResultMessage r;
     r.outcome = o;
     r.started = o != Outcome::kCancelled;
+    if (o == Outcome::kCancelled) r.missing_parents = {3, 17};
     Result<std::vector<JobResultMessage>> d = DecodeResults(EncodeResults({r}));
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     EXPECT_EQ((*d)[0].outcome, o) << OutcomeName(o);
     EXPECT_EQ((*d)[0].started, r.started);
+    EXPECT_EQ((*d)[0].missing_parents, r.missing_parents);
   }
   std::string bytes = EncodeResults({JobResultMessage()});
   size_t at = bytes.find("\"done\"");
