@@ -388,19 +388,19 @@ class CommandType : public JobType {
     CHECK(context.stage != nullptr);
     const config::StageSpec& stage = *context.stage;
     if (!config.Has("command.argv")) {
-      return Status::InvalidInput(
-          (config.path().empty() ? std::string("config") : config.path()) +
-          ": missing required key 'argv' in section [command] " +
-          (stage.name.empty() ? std::string("(job.type = command)")
-                              : "(stage." + stage.name + ".type = command; set stage." +
-                                    stage.name + ".command.argv or command.argv)"));
+      return Status::InvalidInput((config.path().empty() ? std::string("config") : config.path()) +
+                                  ": missing required key 'argv' in section [command] " +
+                                  (stage.name.empty()
+                                       ? std::string("(job.type = command)")
+                                       : "(stage." + stage.name + ".type = command; set stage." +
+                                             stage.name + ".command.argv or command.argv)"));
     }
     VLM_RETURN_IF_ERROR(command::ValidateCommandConfig(config, stage));
     // The identity stays the [command] text (as the stage sees it): the stage's name, axes and
     // parents enter staged jobs' ids through config::StageJobIdentityText.
-    return std::shared_ptr<const JobSettings>(std::make_shared<CommandSettings>(
-        command::ReadCommandOptions(config, stage.name), command::ScopeOf(stage),
-        config.SectionText("command")));
+    return std::shared_ptr<const JobSettings>(
+        std::make_shared<CommandSettings>(command::ReadCommandOptions(config, stage.name),
+                                          command::ScopeOf(stage), config.SectionText("command")));
   }
 };
 

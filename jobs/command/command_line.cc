@@ -108,8 +108,7 @@ std::string StageWords(const StageScope& scope) {
 }
 
 // Why `name` (not in the values) cannot be expanded.
-Status UnknownPlaceholder(const std::string& name, const Placeholders& p,
-                          const std::string& what) {
+Status UnknownPlaceholder(const std::string& name, const Placeholders& p, const std::string& what) {
   const StageScope& scope = p.scope;
   const std::string ph = "{" + Excerpt(name) + "}";
   if (StartsWith(name, "needs.")) {
@@ -147,22 +146,22 @@ Status UnknownPlaceholder(const std::string& name, const Placeholders& p,
          it != p.values.end() && StartsWith(it->first, prefix); ++it) {
       recorded.push_back(it->first.substr(prefix.size()));
     }
-    return Status::Runtime(what + ": placeholder " + ph + ": job " + job->second + " of stage '" +
-                           stage + "' recorded no metric '" + Excerpt(field.substr(7)) +
-                           "' (it recorded: " +
-                           (recorded.empty() ? std::string("none") : Join(recorded, ", ")) +
-                           "); have that stage's program write it to its metrics.json, or name "
-                           "one of these");
+    return Status::Runtime(
+        what + ": placeholder " + ph + ": job " + job->second + " of stage '" + stage +
+        "' recorded no metric '" + Excerpt(field.substr(7)) +
+        "' (it recorded: " + (recorded.empty() ? std::string("none") : Join(recorded, ", ")) +
+        "); have that stage's program write it to its metrics.json, or name "
+        "one of these");
   }
   const bool grid_axis = Contains(config::GridAxes(), name);
   if ((grid_axis && !Contains(scope.over, name)) ||
       (name == "n_params" && !Contains(scope.over, "llm"))) {
     const std::string axis = grid_axis ? name : "llm";
     return Status::InvalidInput(
-        what + ": placeholder " + ph + (grid_axis ? " names grid axis '" : " belongs to grid axis '") +
-        axis + "', which " + StageWords(scope) + " does not vary (over = " +
-        Join(scope.over, ", ") + "); add " + axis + " to stage." + scope.stage +
-        ".over or remove the placeholder");
+        what + ": placeholder " + ph +
+        (grid_axis ? " names grid axis '" : " belongs to grid axis '") + axis + "', which " +
+        StageWords(scope) + " does not vary (over = " + Join(scope.over, ", ") + "); add " + axis +
+        " to stage." + scope.stage + ".over or remove the placeholder");
   }
   std::vector<std::string> names;
   for (const auto& kv : p.values) names.push_back(kv.first);
@@ -288,8 +287,8 @@ std::vector<std::pair<std::string, std::string>> StageEnvironment(const JobInput
   if (scope.stage.empty()) return env;
   env.emplace_back("VLMSCALE_STAGE", scope.stage);
   for (const auto& name : scope.own_axes) {
-    env.emplace_back("VLMSCALE_AXIS_" + EnvNamePart(name), config::AxisValue(input.spec->point,
-                                                                            name));
+    env.emplace_back("VLMSCALE_AXIS_" + EnvNamePart(name),
+                     config::AxisValue(input.spec->point, name));
   }
   for (const auto& parent : input.parents) {
     if (!Contains(scope.needs, parent.stage)) continue;

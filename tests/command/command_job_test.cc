@@ -452,8 +452,8 @@ class CommandStageRun : public CommandJobRun {
                        "[stage.fine-tune]\ntype = command\nover = llm, visual_tokens, method\n"
                        "command.argv = /bin/true\n"
                        "[stage.ev]\ntype = command\nover = llm, visual_tokens, method\n"
-                       "command.argv = " + ev_argv + "\n" +
-                       "needs = fine-tune\naxis.benchmark = gqa, pope\n" + extra;
+                       "command.argv = " +
+                       ev_argv + "\n" + "needs = fine-tune\naxis.benchmark = gqa, pope\n" + extra;
     auto config = ConfigFromString(text, "unit.ini", {});
     if (!config.ok()) return config.status();
     config_ = *config;
