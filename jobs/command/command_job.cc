@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/check.h"
 #include "core/strings.h"
 #include "jobs/nominal_cost.h"
 
@@ -87,7 +88,8 @@ Result<std::string> ResolveProgram(const std::string& program, const std::string
 
 class CommandJob : public Job {
  public:
-  explicit CommandJob(CommandOptions options) : options_(std::move(options)) {}
+  CommandJob(CommandOptions options, command::StageScope scope)
+      : options_(std::move(options)), scope_(std::move(scope)) {}
   Status Run(const JobInput& in, const JobEnv& env, JobOutput* out) override {
     out->failure_class = "error";
     Status s = RunChild(in, env, out);
@@ -113,7 +115,7 @@ class CommandJob : public Job {
  private:
   Status RunChild(const JobInput& in, const JobEnv& env, JobOutput* out) {
     const int rank = env.comm->rank(), size = env.comm->size();
-    auto values = command::PlaceholderValues(in);
+    const command::Placeholders values = command::PlaceholderValues(in, scope_);
     VLM_ASSIGN_OR_RETURN(command::CommandLine cmd, command::ExpandCommand(options_, values));
 
     // Environment: ours, then the additions (torchrun-style variables), then command.env.
@@ -123,6 +125,7 @@ class CommandJob : public Job {
     add["VLMSCALE_JOB_ID"] = in.spec->id;
     add["VLMSCALE_ATTEMPT"] = std::to_string(in.attempt);
     add["OMP_NUM_THREADS"] = std::to_string(std::max(1, env.threads));
+    for (auto& kv : command::StageEnvironment(in, scope_)) add[kv.first] = std::move(kv.second);
     if (size > 1) {
       add["MASTER_ADDR"] = env.world_master_addr;
       add["MASTER_PORT"] = std::to_string(env.world_master_port);
@@ -347,12 +350,13 @@ class CommandJob : public Job {
   }
 
   const CommandOptions options_;
+  const command::StageScope scope_;
 };
 
 class CommandSettings : public JobSettings {
  public:
-  CommandSettings(CommandOptions options, std::string identity)
-      : options_(std::move(options)), identity_(std::move(identity)) {}
+  CommandSettings(CommandOptions options, command::StageScope scope, std::string identity)
+      : options_(std::move(options)), scope_(std::move(scope)), identity_(std::move(identity)) {}
   Status CheckPreset(const config::Config&, const config::LlmPreset&) const override {
     return Status::OK();
   }
@@ -367,10 +371,11 @@ class CommandSettings : public JobSettings {
   double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
     return NominalTrainingFlops(point, text_tokens);
   }
-  std::unique_ptr<Job> MakeJob() const override { return MakeCommandJob(options_); }
+  std::unique_ptr<Job> MakeJob() const override { return MakeCommandJob(options_, scope_); }
 
  private:
   CommandOptions options_;
+  command::StageScope scope_;
   std::string identity_;
 };
 
@@ -379,22 +384,31 @@ class CommandType : public JobType {
   std::string name() const override { return "command"; }
   std::vector<config::KeySpec> Keys() const override { return command::CommandKeys(); }
   Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
-                                                   const PlanContext&) const override {
+                                                   const PlanContext& context) const override {
+    CHECK(context.stage != nullptr);
+    const config::StageSpec& stage = *context.stage;
     if (!config.Has("command.argv")) {
       return Status::InvalidInput((config.path().empty() ? std::string("config") : config.path()) +
-                                  ": missing required key 'argv' in section [command] "
-                                  "(job.type = command)");
+                                  ": missing required key 'argv' in section [command] " +
+                                  (stage.name.empty()
+                                       ? std::string("(job.type = command)")
+                                       : "(stage." + stage.name + ".type = command; set stage." +
+                                             stage.name + ".command.argv or command.argv)"));
     }
-    VLM_RETURN_IF_ERROR(command::ValidateCommandConfig(config));
-    return std::shared_ptr<const JobSettings>(std::make_shared<CommandSettings>(
-        command::ReadCommandOptions(config), config.SectionText("command")));
+    VLM_RETURN_IF_ERROR(command::ValidateCommandConfig(config, stage));
+    // The identity stays the [command] text (as the stage sees it): the stage's name, axes and
+    // parents enter staged jobs' ids through config::StageJobIdentityText.
+    return std::shared_ptr<const JobSettings>(
+        std::make_shared<CommandSettings>(command::ReadCommandOptions(config, stage.name),
+                                          command::ScopeOf(stage), config.SectionText("command")));
   }
 };
 
 }  // namespace
 
-std::unique_ptr<Job> MakeCommandJob(const CommandOptions& options) {
-  return std::make_unique<CommandJob>(options);
+std::unique_ptr<Job> MakeCommandJob(const CommandOptions& options,
+                                    const command::StageScope& scope) {
+  return std::make_unique<CommandJob>(options, scope);
 }
 
 std::shared_ptr<const JobType> CommandJobType() { return std::make_shared<CommandType>(); }

@@ -33,12 +33,31 @@ struct CommandOptions {
   int64_t text_tokens = 0;
   // Where argv and env came from ("file:line", "--set command.argv", "default"), for messages.
   std::string argv_origin, env_origin;
+  // The keys that set them: "command.argv", or "stage.NAME.command.argv" when a stage overrides
+  // it (likewise env), for messages.
+  std::string argv_key = "command.argv", env_key = "command.env";
 };
+
+namespace command {
+
+// What the placeholders and environment of one stage's jobs can name besides the fixed names
+// and the config's keys (docs/COMMAND_JOBS.md, "Stages"). The default is a one-stage study.
+struct StageScope {
+  std::string stage;  // The stage's name; "" in a one-stage study (no {stage}, no VLMSCALE_STAGE).
+  std::vector<std::string> over = config::GridAxes();  // Grid axes the stage varies.
+  std::vector<std::string> own_axes;  // Its own axes ({benchmark}), in declared order.
+  std::vector<std::string> needs;     // The stages it needs ({needs.STAGE.*}).
+};
+StageScope ScopeOf(const config::StageSpec& stage);
+
+}  // namespace command
 
 // The descriptor registered as "command".
 std::shared_ptr<const JobType> CommandJobType();
-// A command job with `options` (tests; the driver makes jobs through CreateJob).
-std::unique_ptr<Job> MakeCommandJob(const CommandOptions& options);
+// A command job with `options` for the jobs of `scope` (tests; the driver makes jobs through
+// CreateJob).
+std::unique_ptr<Job> MakeCommandJob(const CommandOptions& options,
+                                    const command::StageScope& scope = {});
 
 namespace command {
 
@@ -51,25 +70,58 @@ namespace command {
 Result<std::vector<std::string>> SplitCommandLine(const std::string& text, const std::string& what,
                                                   bool allow_empty);
 
-// Replaces every {name} in `word` by values.at(name). `{{` and `}}` stand for literal braces.
+// The placeholders of one job (or, at plan time, of any job of a stage).
+struct Placeholders {
+  // Name -> value: the grid axes the stage varies, the fixed names, every config key
+  // "section.key"; in a multi-stage study also "stage", the own axes, and per needed stage S
+  // "needs.S.run_dir", "needs.S.job_dir", "needs.S.job_id" and "needs.S.metric.KEY".
+  std::map<std::string, std::string> values;
+  StageScope scope;  // For messages about names the stage cannot use.
+  // Plan time: {needs.S.metric.KEY} is accepted for any well-formed KEY of a needed stage S (the
+  // parents' metrics are not known yet). Run time (false): KEY must be one the parent recorded.
+  bool any_metric = false;
+};
+
+// Replaces every {name} in `word` by its value. `{{` and `}}` stand for literal braces.
 // Returns kInvalidInput naming `what`, the placeholder and the closest known name when a name is
-// unknown, and on an unmatched brace. Substituted values are never re-scanned.
+// unknown; naming the stage and its `over` for a grid axis the stage does not vary; naming the
+// stage's needs for {needs.S...} of a stage S it does not need, or malformed; and on an
+// unmatched brace. Returns kRuntime naming the parent job, its stage and the metrics it
+// recorded for {needs.S.metric.KEY} with a KEY the parent did not record (run time only).
+// Substituted values are never re-scanned.
+Result<std::string> ExpandPlaceholders(const std::string& word, const Placeholders& placeholders,
+                                       const std::string& what);
+// The same in a one-stage study with `values`.
 Result<std::string> ExpandPlaceholders(const std::string& word,
                                        const std::map<std::string, std::string>& values,
                                        const std::string& what);
 
-// The placeholder values of one job attempt: llm, n_params, visual_tokens, method, task, seed,
-// job_id, run_dir, job_dir, attempt, text_tokens, plus every resolved key "section.key" of the
-// config. REQUIRES: input.config and input.spec are non-null.
-std::map<std::string, std::string> PlaceholderValues(const JobInput& input);
+// The placeholders of one job attempt of a stage with `scope`: the grid axes it varies (llm with
+// n_params, visual_tokens, method, task, seed), job_id, run_dir, job_dir, attempt, text_tokens,
+// every resolved key "section.key" of the config; in a multi-stage study also stage, each own
+// axis by name, and for each parent in input.parents needs.S.run_dir and needs.S.job_dir (its
+// directory), needs.S.job_id, needs.S.metric.KEY (each recorded metric, ShortestNumber).
+// REQUIRES: input.config and input.spec are non-null.
+Placeholders PlaceholderValues(const JobInput& input, const StageScope& scope = {});
+
+// The environment a job of a multi-stage study adds for its program (empty in a one-stage
+// study): VLMSCALE_STAGE; VLMSCALE_AXIS_<AXIS> per own axis; VLMSCALE_NEEDS_<STAGE>_RUN_DIR and
+// VLMSCALE_NEEDS_<STAGE>_JOB_ID per parent. <AXIS> and <STAGE> are the names upper-cased with
+// each character other than a letter or digit replaced by '_' (EnvNamePart).
+std::vector<std::pair<std::string, std::string>> StageEnvironment(const JobInput& input,
+                                                                  const StageScope& scope);
+// `name` upper-cased, each character other than a letter or digit replaced by '_'.
+std::string EnvNamePart(const std::string& name);
 
 // The expanded argv and environment additions ("NAME", "value") of one attempt.
 struct CommandLine {
   std::vector<std::string> argv;
   std::vector<std::pair<std::string, std::string>> env;
 };
-// Expands `options`' argv and env with the placeholder `values`. kInvalidInput naming the key
-// (and where it was set) on a malformed command line or an unknown placeholder.
+// Expands `options`' argv and env with `placeholders`. kInvalidInput naming the key (and where
+// it was set) on a malformed command line or a placeholder ExpandPlaceholders rejects (its
+// kRuntime for an unrecorded parent metric likewise).
+Result<CommandLine> ExpandCommand(const CommandOptions& options, const Placeholders& placeholders);
 Result<CommandLine> ExpandCommand(const CommandOptions& options,
                                   const std::map<std::string, std::string>& values);
 
@@ -79,12 +131,23 @@ std::string Excerpt(const std::string& s, size_t n = 40);
 // The [command] keys, bound to CommandOptions' fields.
 std::vector<config::KeySpec> CommandKeys();
 
-// Reads [command] of `config` (validated by the schema) into options.
-CommandOptions ReadCommandOptions(const config::Config& config);
+// Reads [command] of `config` (validated by the schema) into options. For a stage, `config` is
+// the stage's view (Config::StageView) and `stage` its name, so messages name
+// stage.NAME.command.argv when the stage sets it.
+CommandOptions ReadCommandOptions(const config::Config& config, const std::string& stage = "");
 
 // Checks [command] argv and env of `config` against the placeholders any job of it would have
 // (grid fields plus config keys). Returns kInvalidInput naming the key on any problem.
 Status ValidateCommandConfig(const config::Config& config);
+// The same for the jobs of `stage` (config: the stage's view): placeholders of grid axes it does
+// not vary, of stages it does not need, of unknown own axes, malformed {needs...}; also own axes
+// named like a fixed placeholder (job_id, run_dir, job_dir, attempt, text_tokens) and needed
+// stages or own axes whose environment names (EnvNamePart) collide. kInvalidInput naming the
+// key and its origin.
+Status ValidateCommandConfig(const config::Config& config, const config::StageSpec& stage);
+
+// Whether `s` is a valid metric name: 1-64 characters of [A-Za-z0-9_.-].
+bool IsMetricName(const std::string& s);
 
 // Parses the text of a metrics.json: a JSON object whose keys are metric names (1-64 characters
 // of [A-Za-z0-9_.-]) and whose values are finite numbers; at most 1000 keys. Never throws;

@@ -25,6 +25,8 @@ constexpr size_t kMaxMetricsBytes = 1 << 20;
 constexpr size_t kMaxMetrics = 1000;
 constexpr size_t kMaxMetricName = 64;
 
+}  // namespace
+
 bool IsMetricName(const std::string& s) {
   if (s.empty() || s.size() > kMaxMetricName) return false;
   for (char c : s) {
@@ -34,8 +36,6 @@ bool IsMetricName(const std::string& s) {
   }
   return true;
 }
-
-}  // namespace
 
 Result<std::map<std::string, double>> ParseMetricsJson(const std::string& text) {
   if (text.size() > kMaxMetricsBytes) {

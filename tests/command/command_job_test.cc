@@ -21,6 +21,7 @@
 #include "comm/communicator.h"
 #include "config/config.h"
 #include "config/sweep.h"
+#include "core/strings.h"
 #include "jobs/job_type.h"
 
 namespace vlmscale::jobs {
@@ -436,6 +437,187 @@ TEST_F(CommandJobRun, StaleMetricsOfAStoppedAttemptAreNeverRead) {
   Status s = MakeCommandJob(command::ReadCommandOptions(*config))->Run(in, env, &out2);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(out2.failure_class, "no-metrics");
+}
+
+// ---- Stages: placeholders and environment of a job that needs another stage's job -----------
+
+class CommandStageRun : public CommandJobRun {
+ protected:
+  // A two-stage study: `fine-tune` over (llm, visual_tokens, method), then `ev`, which needs it
+  // and has its own axis benchmark; `ev_argv` is ev's command.argv (line 17 of unit.ini).
+  Status Plan(const std::string& ev_argv, const std::string& extra = "") {
+    std::string text = "[sweep]\nname = unit\noutput = " + dir_ +
+                       "/r.h5\n[grid]\nllm = q\nvisual_tokens = 16\nmethod = avgpool\n"
+                       "[llm.q]\nn_params = 2e9\n"
+                       "[stage.fine-tune]\ntype = command\nover = llm, visual_tokens, method\n"
+                       "command.argv = /bin/true\n"
+                       "[stage.ev]\ntype = command\nover = llm, visual_tokens, method\n"
+                       "command.argv = " +
+                       ev_argv + "\n" + "needs = fine-tune\naxis.benchmark = gqa, pope\n" + extra;
+    auto config = ConfigFromString(text, "unit.ini", {});
+    if (!config.ok()) return config.status();
+    config_ = *config;
+    auto sweep = PlanSweep(config_);
+    if (!sweep.ok()) return sweep.status();
+    sweep_ = *sweep;
+    return Status::OK();
+  }
+
+  // Runs the ev job with benchmark = pope, its parent handed over with `metrics`.
+  Status RunEval(const std::map<std::string, double>& metrics, JobOutput* out) {
+    const config::JobSpec* spec = nullptr;
+    for (const auto& j : sweep_.jobs) {
+      if (sweep_.stage_of(j).name == "ev" && config::AxisValue(j.point, "benchmark") == "pope") {
+        spec = &j;
+      }
+    }
+    EXPECT_NE(spec, nullptr);
+    EXPECT_EQ(spec->parents.size(), 1u);
+    parent_ = sweep_.jobs[spec->parents[0]];
+    run_dir_ = dir_ + "/run-" + std::to_string(++runs_);
+    EXPECT_EQ(mkdir(run_dir_.c_str(), 0755), 0);
+    JobInput in;
+    in.config = &config_;
+    in.spec = spec;
+    in.sweep = &sweep_;
+    in.run_dir = run_dir_;
+    in.job_dir = dir_;
+    in.parents.push_back({"fine-tune", parent_.id, dir_ + "/parent dir", metrics});
+    JobEnv env;
+    env.comm = comm_.get();
+    env.stop_requested = &no_stop_;
+    env.heartbeat = [] {};
+    return CreateJob(sweep_, *spec)->Run(in, env, out);
+  }
+
+  std::string Fake(const std::string& extra) {
+    return "/usr/bin/python3 " + kFake +
+           " --llm {llm} --n-params {n_params} --visual-tokens {visual_tokens} --run-dir "
+           "{run_dir} " +
+           extra;
+  }
+
+  config::JobSpec parent_;
+};
+
+TEST_F(CommandStageRun, NeedsAxesAndStagePlaceholdersAndEnvironmentReachTheProgram) {
+  ASSERT_TRUE(Plan(Fake("--echo {stage} --echo {benchmark} --echo {needs.fine-tune.run_dir} "
+                        "--echo {needs.fine-tune.job_dir} --echo {needs.fine-tune.job_id} "
+                        "--echo {needs.fine-tune.metric.eval_loss} "
+                        "--echo {needs.fine-tune.metric.steps}"))
+                  .ok());
+  JobOutput out;
+  Status s = RunEval({{"eval_loss", 0.1}, {"steps", 3e9}, {"error", 1.0 / 3}}, &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  nlohmann::json seen = Seen();
+  EXPECT_EQ(seen["echo"], nlohmann::json({"ev", "pope", dir_ + "/parent dir", dir_ + "/parent dir",
+                                          parent_.id, "0.1", "3000000000"}));
+  const nlohmann::json& env = seen["vlmscale_env"];
+  EXPECT_EQ(env["VLMSCALE_STAGE"], "ev");
+  EXPECT_EQ(env["VLMSCALE_AXIS_BENCHMARK"], "pope");
+  EXPECT_EQ(env["VLMSCALE_NEEDS_FINE_TUNE_RUN_DIR"], dir_ + "/parent dir");
+  EXPECT_EQ(env["VLMSCALE_NEEDS_FINE_TUNE_JOB_ID"], parent_.id);
+  EXPECT_EQ(env["VLMSCALE_RUN_DIR"], run_dir_);
+}
+
+TEST_F(CommandStageRun, MetricsAreFormattedExactly) {
+  ASSERT_TRUE(Plan(Fake("--echo={needs.fine-tune.metric.a} --echo={needs.fine-tune.metric.b} "
+                        "--echo={needs.fine-tune.metric.c}"))
+                  .ok());
+  JobOutput out;
+  Status s = RunEval({{"a", 1.0 / 3}, {"b", -2.5e-7}, {"c", 576}}, &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  nlohmann::json seen = Seen();
+  EXPECT_EQ(std::stod(seen["echo"][0].get<std::string>()), 1.0 / 3);  // Reads back exactly.
+  EXPECT_EQ(seen["echo"][0], ShortestNumber(1.0 / 3));
+  EXPECT_EQ(seen["echo"][1], ShortestNumber(-2.5e-7));
+  EXPECT_EQ(seen["echo"][2], "576");
+}
+
+TEST_F(CommandStageRun, AMetricTheParentDidNotRecordFailsTheAttemptNamingTheParent) {
+  ASSERT_TRUE(Plan(Fake("--loss {needs.fine-tune.metric.eval_loss}")).ok());  // Plan accepts it.
+  JobOutput out;
+  Status s = RunEval({{"error", 0.25}, {"train_loss", 1.5}}, &out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_FALSE(s.IsCancelled());
+  EXPECT_EQ(out.failure_class, "error");
+  EXPECT_THAT(s.message(), HasSubstr("stage.ev.command.argv (unit.ini:17)"));
+  EXPECT_THAT(s.message(), HasSubstr("{needs.fine-tune.metric.eval_loss}"));
+  EXPECT_THAT(s.message(), HasSubstr("job " + parent_.id + " of stage 'fine-tune'"));
+  EXPECT_THAT(s.message(), HasSubstr("recorded no metric 'eval_loss'"));
+  EXPECT_THAT(s.message(), HasSubstr("(it recorded: error, train_loss)"));
+  EXPECT_FALSE(Exists(run_dir_ + "/seen.rank0.json")) << "the program ran";
+}
+
+TEST_F(CommandStageRun, PlanRejectsWhatNoJobOfTheStageCouldExpand) {
+  struct Case {
+    std::string argv, extra, message;
+  };
+  const std::vector<Case> cases = {
+      {"/bin/true {seed}", "",
+       "stage.ev.command.argv (unit.ini:17): placeholder {seed} names grid axis 'seed', which "
+       "stage 'ev' does not vary (over = llm, visual_tokens, method); add seed to stage.ev.over "
+       "or remove the placeholder"},
+      {"/bin/true {task}", "", "names grid axis 'task', which stage 'ev' does not vary"},
+      {"/bin/true {needs.ev.run_dir}", "",
+       "stage.ev.command.argv (unit.ini:17): placeholder {needs.ev.run_dir} names stage 'ev', "
+       "which stage 'ev' does not need (needs = fine-tune)"},
+      {"/bin/true {needs.fine_tune.job_id}", "",
+       "names stage 'fine_tune', which stage 'ev' does not need (needs = fine-tune); did you "
+       "mean {needs.fine-tune.job_id}?"},
+      {"/bin/true {benchmarks}", "",
+       "stage.ev.command.argv (unit.ini:17): unknown placeholder {benchmarks}; did you mean "
+       "{benchmark}? (known: llm, n_params, visual_tokens, method, job_id, run_dir, job_dir, "
+       "attempt, text_tokens, stage, benchmark, needs.fine-tune.run_dir, needs.fine-tune.job_dir, "
+       "needs.fine-tune.job_id, needs.fine-tune.metric.KEY, or any section.key of the config)"},
+      {"/bin/true {needs.fine-tune}", "",
+       "stage.ev.command.argv (unit.ini:17): malformed placeholder {needs.fine-tune}; expected "
+       "{needs.STAGE.run_dir}, {needs.STAGE.job_dir}, {needs.STAGE.job_id} or "
+       "{needs.STAGE.metric.KEY}"},
+      {"/bin/true {needs.fine-tune.dir}", "", "malformed placeholder {needs.fine-tune.dir}"},
+      {"/bin/true {needs.fine-tune.metric.}", "", "malformed placeholder"},
+      {"/bin/true {needs.fine-tune.metric.a/b}", "", "malformed placeholder"},
+      {"/bin/true {needs..run_dir}", "", "malformed placeholder {needs..run_dir}"},
+      {"/bin/true", "axis.run_dir = a\n",
+       "key 'stage.ev.axis.run_dir': 'run_dir' is a placeholder of every command job ({run_dir}); "
+       "name the axis differently"},
+      {"/bin/true", "axis.Benchmark = a\n",
+       "axes 'benchmark' and 'Benchmark' would both be VLMSCALE_AXIS_BENCHMARK"},
+      {"/bin/true", "command.env = X={seed}\n",
+       "stage.ev.command.env (unit.ini:20): placeholder {seed} names grid axis 'seed'"},
+  };
+  for (const auto& c : cases) {
+    Status s = Plan(c.argv, c.extra);
+    ASSERT_FALSE(s.ok()) << c.argv << " " << c.extra;
+    EXPECT_TRUE(s.IsInvalidInput()) << s.ToString();
+    EXPECT_THAT(s.message(), HasSubstr(c.message)) << c.argv << " " << c.extra;
+    EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+  }
+  // A stage that does not vary llm has no {n_params}.
+  config::StageSpec narrow;
+  narrow.name = "a";
+  narrow.over = {"visual_tokens"};
+  command::Placeholders p;
+  p.scope = command::ScopeOf(narrow);
+  auto e = command::ExpandPlaceholders("{n_params}", p, "argv");
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(e.status().message(), HasSubstr("{n_params} belongs to grid axis 'llm', which stage "
+                                              "'a' does not vary (over = visual_tokens)"));
+}
+
+TEST_F(CommandStageRun, PlanAcceptsEveryPlaceholderOfTheStage) {
+  Status s = Plan(Fake("{stage} {benchmark} {needs.fine-tune.run_dir} {needs.fine-tune.job_dir} "
+                       "{needs.fine-tune.job_id} {needs.fine-tune.metric.any-key.v2} {job_id} "
+                       "{attempt} {text_tokens} {sweep.name}"),
+                  "command.env = B={benchmark} D={needs.fine-tune.run_dir}\n");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(sweep_.jobs.size(), 3u);
+  EXPECT_TRUE(sweep_.stages[0].planner->RequiredAxes().empty());
+}
+
+TEST(CommandStageEnv, NamesAreUpperCasedWithOtherCharactersAsUnderscores) {
+  EXPECT_EQ(command::EnvNamePart("fine-tune_2"), "FINE_TUNE_2");
+  EXPECT_EQ(command::EnvNamePart("benchmark"), "BENCHMARK");
 }
 
 }  // namespace

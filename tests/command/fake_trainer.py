@@ -70,6 +70,8 @@ def main():
                 ["CUDA_VISIBLE_DEVICES", "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK",
                  "LOCAL_RANK", "LOCAL_WORLD_SIZE", "VLMSCALE_RUN_DIR", "VLMSCALE_JOB_ID",
                  "VLMSCALE_ATTEMPT", "OMP_NUM_THREADS", "FAKE_EXTRA", "OMPI_COMM_WORLD_RANK"]},
+        # Every VLMSCALE_* variable (the stage's VLMSCALE_STAGE, VLMSCALE_AXIS_*, VLMSCALE_NEEDS_*).
+        "vlmscale_env": {k: v for k, v in os.environ.items() if k.startswith("VLMSCALE_")},
         "pgid_is_pid": os.getpgid(0) == os.getpid(),
     }
     with open(os.path.join(args.run_dir, f"seen.rank{rank}.json"), "w") as f:

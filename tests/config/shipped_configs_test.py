@@ -72,7 +72,44 @@ class ShippedConfigsTest(unittest.TestCase):
         out = subprocess.run([BIN, "plan", "configs/paper-grid.ini", "--set", "model.grid_size=8"],
                              capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("total: 70 jobs", out.stdout)
+        self.assertIn("total: 770 jobs", out.stdout)
+
+    def test_paper_grid_is_the_papers_pipeline(self):
+        # align -> finetune -> eval (x 9 benchmarks) over the paper's 5 x 7 x 2 grid.
+        jobs = plan("configs/paper-grid.ini")
+        by_id = {j["job_id"]: j for j in jobs}
+        self.assertEqual(len(by_id), len(jobs))
+        stages = [j["stage"] for j in jobs]
+        self.assertEqual(sorted(set(stages), key=stages.index), ["align", "finetune", "eval"])
+        self.assertEqual({s: stages.count(s) for s in set(stages)},
+                         {"align": 70, "finetune": 70, "eval": 630})
+        self.assertTrue(all(j["job_type"] == "command" for j in jobs))
+        self.assertEqual({j["n_params"] for j in jobs}, {0.5e9, 1.8e9, 4e9, 7e9, 14e9})
+        self.assertEqual(sorted({j["visual_tokens"] for j in jobs}), [1, 4, 16, 36, 64, 144, 576])
+        self.assertEqual({j["method"] for j in jobs}, {"tokenpacker", "quecc"})
+        key = lambda j: (j["llm"], j["visual_tokens"], j["method"])  # noqa: E731
+        expected_parent = {"align": None, "finetune": "align", "eval": "finetune"}
+        benchmarks = {}
+        for j in jobs:
+            with self.subTest(job=j["job_id"]):
+                parent_stage = expected_parent[j["stage"]]
+                if parent_stage is None:
+                    self.assertEqual(j["needs"], [])
+                    self.assertEqual(j["axes"], {})
+                    continue
+                self.assertEqual(len(j["needs"]), 1)
+                parent = by_id[j["needs"][0]]
+                self.assertEqual(parent["stage"], parent_stage)
+                self.assertEqual(key(parent), key(j))
+                if j["stage"] == "eval":
+                    benchmarks.setdefault(key(j), set()).add(j["axes"]["benchmark"])
+        # Every finetune job is needed by one eval job per benchmark.
+        self.assertEqual(len(benchmarks), 70)
+        suite = {"gqa", "vqav2", "textvqa", "vizwiz", "sqa", "pope", "mme", "mmbench", "seed_bench"}
+        self.assertTrue(all(b == suite for b in benchmarks.values()))
+        finetunes = [j["job_id"] for j in jobs if j["stage"] == "finetune"]
+        needed = [j["needs"][0] for j in jobs if j["stage"] == "eval"]
+        self.assertEqual(sorted(set(needed)), sorted(finetunes))
 
     def test_ocr_config_is_the_glyphs_task(self):
         self.assertEqual({j["task"] for j in plan("configs/ocr.ini")}, {"glyphs"})
