@@ -277,7 +277,7 @@ def curves_figure(results, out_dir):
     name = primary_curve(results.curve_names())
     if name is None:
         return None
-    done = [j for j in results.jobs if j["status"] in ("done", "failed")]
+    done = [j for j in results.stage_jobs() if j["status"] in ("done", "failed")]
     panels = OrderedDict()
     for job in sorted(done, key=lambda j: (j["task"], j["method"], j["n_params"],
                                            j["visual_tokens"], j["seed"])):

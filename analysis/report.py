@@ -48,10 +48,12 @@ def last_line(text):
     return lines[-1] if lines else ""
 
 
-def run_fit(binary, results_path, out_dir, bootstrap, holdout, notes):
+def run_fit(binary, results_path, out_dir, bootstrap, holdout, notes, stage=None):
     """Fits every (task, method) group; returns the fit JSON path or None (reason in notes)."""
     fit_path = os.path.join(out_dir, "fit.json")
     base = [binary, "fit", results_path, "--json", fit_path, "--brief"]
+    if stage:
+        base += ["--stage", stage]
     attempts = []
     if holdout > 0:
         attempts.append(base + ["--bootstrap", str(bootstrap), "--holdout-largest", str(holdout)])
@@ -292,6 +294,8 @@ def main(argv):
     parser.add_argument("results", help="RESULTS.h5 written by 'vlmscale run'")
     parser.add_argument("-o", "--output", required=True, help="directory for the report")
     parser.add_argument("--fit", help="fit JSON from 'vlmscale fit --json' (default: run it)")
+    parser.add_argument("--stage", help="multi-stage studies: the stage to plot and fit "
+                                        "(default: the final stage, as vlmscale fit)")
     parser.add_argument("--text-tokens", type=float, default=50.0,
                         help="Q, text tokens per query for the frontier (default 50)")
     parser.add_argument("--bootstrap", type=int, default=200,
@@ -305,6 +309,7 @@ def main(argv):
     import figures as figs
 
     results = load_results(args.results)
+    results.stage = args.stage
     notes = []
     binary = find_binary()
     if results.journal_pending:
@@ -335,7 +340,7 @@ def main(argv):
         pass
     elif binary:
         fit_path = run_fit(binary, args.results, args.output, args.bootstrap,
-                           args.holdout_largest, notes)
+                           args.holdout_largest, notes, args.stage)
         fits = load_fit(fit_path) if fit_path else []
     else:
         notes.append("No fit: no --fit given and no vlmscale binary ($VLMSCALE_BIN or "

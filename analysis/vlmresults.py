@@ -57,6 +57,7 @@ class Results:
         self.path = path
         self.attrs = attrs  # str -> python value
         self.jobs = jobs  # list of dicts keyed by the /jobs column names; strings decoded
+        self.stage = None  # Stage whose jobs done_jobs() returns; None: the final stage.
         self._curve_index = curve_index  # job_id -> {curve name: dataset name}
         self._curves_in_memory = None  # job_id -> {name: (steps, values)} (export JSON)
         self.journal_pending = journal_pending(path)
@@ -73,8 +74,29 @@ class Results:
         except ValueError:
             return {}
 
+    def final_stage(self):
+        """The stage the fitter uses by default (fit.observations' FinalStage): the one whose jobs
+        no other stage's jobs need; "" in a one-stage study (or with several final stages, the
+        last one)."""
+        stage_of = {j["job_id"]: j.get("stage", "") for j in self.jobs}
+        stages = list(dict.fromkeys(stage_of.values()))
+        needed = set()
+        for j in self.jobs:
+            for parent in filter(None, (j.get("needs", "") or "").split(",")):
+                if parent in stage_of and stage_of[parent] != j.get("stage", ""):
+                    needed.add(stage_of[parent])
+        finals = [s for s in stages if s not in needed]
+        return finals[-1] if finals else ""
+
+    def stage_jobs(self):
+        """Jobs of `self.stage` (default: the final stage)."""
+        stage = self.stage if self.stage is not None else self.final_stage()
+        return [j for j in self.jobs if j.get("stage", "") == stage]
+
     def done_jobs(self):
-        return [j for j in self.jobs if j["status"] == "done" and math.isfinite(j["error"])]
+        """Done jobs of the stage (stage_jobs()) with a finite error."""
+        return [j for j in self.stage_jobs()
+                if j["status"] == "done" and math.isfinite(j["error"])]
 
     def curve_names(self):
         """Curve names in order of first appearance over all jobs."""

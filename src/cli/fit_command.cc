@@ -75,6 +75,7 @@ int Run(const std::vector<std::string>& args) {
   std::string results, csv, n_col = "N", t_col = "T", y_col = "Y", model = "multiplicative",
                             loss = "squared", space = "linear", json_path;
   std::vector<std::string> bounds, starts, filters;
+  std::string stage, fitted_stage;
   fit::FitOptions options;
   int seed = 1;
   // clang-format off
@@ -108,6 +109,9 @@ int Run(const std::vector<std::string>& args) {
       ("holdout-largest", po::value(&options.holdout_largest)->default_value(0),
        "refit without the K largest N values and report how well they are predicted")
       ("threads", po::value(&options.num_threads)->default_value(0), "threads (0 = all cores)")
+      ("stage", po::value(&stage),
+       "multi-stage studies: fit this stage's jobs (default: the final stage, the one no other "
+       "stage needs; a stage's own axes such as benchmark are averaged)")
       ("filter", po::value(&filters)->composing(),
        "key=value on task, method, llm, seed, visual_tokens, n_params (results file; "
        "repeatable)")
@@ -158,9 +162,9 @@ int Run(const std::vector<std::string>& args) {
   std::vector<std::pair<std::string, fit::Observations>> inputs;
   std::vector<std::pair<std::string, std::string>> groups;
   if (!csv.empty()) {
-    if (!filters.empty() || vm.count("keep-seeds")) {
-      return ReportError(kName, Status::InvalidInput(
-                                    "--filter and --keep-seeds apply to results files, not --csv"));
+    if (!filters.empty() || vm.count("keep-seeds") || vm.count("stage")) {
+      return ReportError(kName, Status::InvalidInput("--filter, --keep-seeds and --stage apply to "
+                                                     "results files, not --csv"));
     }
     auto table = ReadCsvFile(csv);
     if (table.status().code() == Status::Code::kNotFound) {
@@ -173,6 +177,7 @@ int Run(const std::vector<std::string>& args) {
   } else {
     fit::GroupingOptions grouping;
     grouping.average_seeds = vm.count("keep-seeds") == 0;
+    grouping.stage = stage;
     for (const auto& f : filters) {
       auto kv = fit::ParseFilter(f);
       if (!kv.ok()) return ReportError(kName, kv.status().WithPrefix("--filter"));
@@ -186,6 +191,7 @@ int Run(const std::vector<std::string>& args) {
     if (!file.ok()) return ReportError(kName, file.status());
     auto grouped = fit::GroupRecords(file->jobs, grouping);
     if (!grouped.ok()) return ReportError(kName, grouped.status().WithPrefix(results));
+    fitted_stage = *fit::FinalStage(file->jobs, stage);
     for (auto& g : *grouped) {
       inputs.emplace_back(g.task + "/" + g.method, std::move(g.observations));
       groups.emplace_back(g.task, g.method);
@@ -214,7 +220,8 @@ int Run(const std::vector<std::string>& args) {
   }
   if (!json_path.empty()) {
     nlohmann::json doc =
-        csv.empty() ? nlohmann::json{{"fits", fits}, {"source", results}} : fits[0];
+        csv.empty() ? nlohmann::json{{"fits", fits}, {"source", results}, {"stage", fitted_stage}}
+                    : fits[0];
     if (!csv.empty()) doc["source"] = csv;
     st = WriteFileAtomically(json_path, doc.dump(2) + "\n");
     if (!st.ok()) return ReportError(kName, st);

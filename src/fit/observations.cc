@@ -80,18 +80,58 @@ Result<std::pair<std::string, std::string>> ParseFilter(const std::string& text)
   return std::make_pair(key, value);
 }
 
+Result<std::string> FinalStage(const std::vector<store::JobRecord>& records,
+                               const std::string& requested) {
+  std::vector<std::string> stages;
+  std::map<std::string, std::string> stage_of;
+  for (const auto& r : records) {
+    if (std::find(stages.begin(), stages.end(), r.stage) == stages.end()) {
+      stages.push_back(r.stage);
+    }
+    stage_of[r.job_id] = r.stage;
+  }
+  if (!requested.empty()) {
+    if (std::find(stages.begin(), stages.end(), requested) != stages.end()) return requested;
+    return Status::InvalidInput("no job of stage '" + requested + "' (stages: " +
+                                (stages.size() == 1 && stages[0].empty() ? std::string("none")
+                                                                         : Join(stages, ", ")) +
+                                ")");
+  }
+  std::vector<std::string> needed;  // Stages some other stage's job needs.
+  for (const auto& r : records) {
+    for (const auto& id : SplitTrimmed(r.needs, ',')) {
+      auto it = stage_of.find(id);
+      if (it != stage_of.end() && it->second != r.stage) needed.push_back(it->second);
+    }
+  }
+  std::vector<std::string> finals;
+  for (const auto& s : stages) {
+    if (std::find(needed.begin(), needed.end(), s) == needed.end()) finals.push_back(s);
+  }
+  if (finals.size() <= 1) return finals.empty() ? std::string() : finals[0];
+  return Status::InvalidInput("the study has several final stages (" + Join(finals, ", ") +
+                              "); choose one with --stage");
+}
+
 Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobRecord>& records,
                                                    const GroupingOptions& options) {
   std::string error;
   if (!options.IsValid(&error)) return Status::InvalidInput(error);
+  VLM_ASSIGN_OR_RETURN(const std::string stage, FinalStage(records, options.stage));
+  // A stage's own axes (e.g. benchmark=gqa) are averaged per (task, method, N, T, seed) first.
+  using SeedKey = std::tuple<std::string, std::string, double, int64_t, int64_t>;
+  std::map<SeedKey, std::vector<const store::JobRecord*>> over_axes;
   // (task, method) -> (N, T) -> errors with their job ids.
   using PointKey = std::tuple<double, int64_t>;
-  std::map<std::pair<std::string, std::string>,
-           std::map<PointKey, std::vector<std::pair<double, std::string>>>>
-      groups;
+  struct Entry {
+    double first;         // The error.
+    std::string second;   // Who: the job, or the jobs averaged over the stage's own axes.
+    int jobs = 1;
+  };
+  std::map<std::pair<std::string, std::string>, std::map<PointKey, std::vector<Entry>>> groups;
   size_t done = 0;
   for (const auto& r : records) {
-    if (r.state != store::JobState::kDone) continue;
+    if (r.state != store::JobState::kDone || r.stage != stage) continue;
     bool keep = true;
     for (const auto& [key, value] : options.filters) keep = keep && Matches(r, key, value);
     if (!keep) continue;
@@ -103,13 +143,32 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
       return Status::InvalidInput(who + " is done but its error metric is " +
                                   FormatNumber(r.error) + "; rerun it or filter it out");
     }
-    groups[{r.task, r.method}][{r.n_params, r.visual_tokens}].emplace_back(r.error, who);
+    if (!r.axes.empty()) {
+      over_axes[{r.task, r.method, r.n_params, r.visual_tokens, r.seed}].push_back(&r);
+      continue;
+    }
+    groups[{r.task, r.method}][{r.n_params, r.visual_tokens}].push_back({r.error, who, 1});
+  }
+  for (const auto& [key, jobs] : over_axes) {
+    double sum = 0.0;
+    std::vector<std::string> axes;
+    for (const auto* r : jobs) {
+      sum += r->error;
+      axes.push_back(r->axes);
+    }
+    const auto& [task, method, n, t, seed] = key;
+    std::string label = "mean over " + std::to_string(jobs.size()) + " jobs (" + Join(axes, "; ") +
+                        ") at N=" + FormatNumber(n) + ", T=" + std::to_string(t) +
+                        ", seed=" + std::to_string(seed);
+    groups[{task, method}][{n, t}].push_back(
+        {sum / static_cast<double>(jobs.size()), label, static_cast<int>(jobs.size())});
   }
   if (groups.empty()) {
     return Status::InvalidInput(
         done == 0 && !records.empty()
-            ? "no done jobs match (" + std::to_string(records.size()) +
-                  " records; check --filter and that the sweep has finished jobs)"
+            ? "no done jobs match (" + std::to_string(records.size()) + " records" +
+                  (stage.empty() ? "" : ", stage " + stage) +
+                  "; check --filter and that the sweep has finished jobs)"
             : "no done jobs to fit (empty group)");
   }
   std::vector<ObservationGroup> out;
@@ -120,7 +179,7 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
     for (const auto& [pk, errors] : points) {
       const double n = std::get<0>(pk);
       const double t = static_cast<double>(std::get<1>(pk));
-      g.num_jobs += static_cast<int>(errors.size());
+      for (const auto& e : errors) g.num_jobs += e.jobs;
       if (options.average_seeds) {
         double sum = 0.0;
         for (const auto& e : errors) sum += e.first;

@@ -32,7 +32,12 @@ struct GroupingOptions {
   // visual_tokens, n_params. Default: none. REQUIRES: known keys.
   std::vector<std::pair<std::string, std::string>> filters;
   // Average the error over seeds at each (N, T); false keeps one point per job. Default: true.
+  // Jobs of a stage with its own axes (e.g. benchmark) are first averaged over those axes per
+  // seed (the paper's mean over benchmarks), whatever this says.
   bool average_seeds = true;
+  // The stage whose jobs are fitted (multi-stage studies, docs/STAGES.md). Default: "", the
+  // final stage: the one no other stage needs (an error if there are several).
+  std::string stage;
 
   bool IsValid(std::string* error) const;
 };
@@ -41,8 +46,14 @@ struct GroupingOptions {
 // suggestion).
 Result<std::pair<std::string, std::string>> ParseFilter(const std::string& text);
 
-// Groups the done records by (task, method), sorted by task then method; points are sorted by
-// (N, T). Records that are not done are ignored. A done record whose error is NaN or infinite is
+// The stage GroupRecords fits: `requested` if non-empty (kInvalidInput naming the stages if no
+// record has it), else the only stage whose jobs no other stage's jobs need ("" in a one-stage
+// study; kInvalidInput naming them if there are several).
+Result<std::string> FinalStage(const std::vector<store::JobRecord>& records,
+                               const std::string& requested);
+
+// Groups the done records of the stage (see GroupingOptions::stage) by (task, method), sorted by
+// task then method; points are sorted by (N, T). Records that are not done are ignored. A done record whose error is NaN or infinite is
 // kInvalidInput naming the job. No group left after filtering is kInvalidInput too.
 Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobRecord>& records,
                                                    const GroupingOptions& options);

@@ -114,3 +114,58 @@ TEST(ObservationsFromCsv, LabelsPointsWithFileAndLine) {
 
 }  // namespace
 }  // namespace vlmscale::fit
+
+namespace vlmscale::fit {
+namespace {
+
+store::JobRecord StageRecord(const std::string& id, const std::string& stage, double n,
+                             int64_t t, int64_t seed, double error, const std::string& needs,
+                             const std::string& axes) {
+  store::JobRecord r = Record("shapes", "pool", n, t, seed, error);
+  r.job_id = id;
+  r.stage = stage;
+  r.needs = needs;
+  r.axes = axes;
+  return r;
+}
+
+TEST(GroupRecords, FitsTheFinalStageAveragingItsOwnAxesPerSeed) {
+  std::vector<store::JobRecord> records = {
+      StageRecord("p1", "pre", 1e6, 0, 0, 0.9, "", ""),
+      StageRecord("f1", "fine", 1e6, 16, 0, 0.8, "p1", ""),
+      StageRecord("f2", "fine", 1e6, 16, 1, 0.6, "p1", ""),
+      StageRecord("e1", "eval", 1e6, 16, 0, 0.2, "f1", "benchmark=gqa"),
+      StageRecord("e2", "eval", 1e6, 16, 0, 0.4, "f1", "benchmark=pope"),
+      StageRecord("e3", "eval", 1e6, 16, 1, 0.6, "f2", "benchmark=gqa"),
+      StageRecord("e4", "eval", 1e6, 16, 1, 0.8, "f2", "benchmark=pope"),
+  };
+  EXPECT_EQ(*FinalStage(records, ""), "eval");
+  GroupingOptions options;
+  auto g = GroupRecords(records, options);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  ASSERT_EQ(g->size(), 1u);
+  EXPECT_EQ((*g)[0].num_jobs, 4);
+  ASSERT_EQ((*g)[0].observations.size(), 1u);
+  // Benchmarks first (0.3 and 0.7 per seed), then seeds: 0.5.
+  EXPECT_DOUBLE_EQ((*g)[0].observations.y[0], 0.5);
+  options.average_seeds = false;  // One point per seed, each a mean over benchmarks.
+  g = GroupRecords(records, options);
+  ASSERT_TRUE(g.ok());
+  ASSERT_EQ((*g)[0].observations.size(), 2u);
+  options.stage = "fine";
+  options.average_seeds = true;
+  g = GroupRecords(records, options);
+  ASSERT_TRUE(g.ok());
+  EXPECT_DOUBLE_EQ((*g)[0].observations.y[0], 0.7);
+  options.stage = "nope";
+  EXPECT_FALSE(GroupRecords(records, options).ok());
+  // Two final stages: the caller must choose.
+  records.push_back(StageRecord("x1", "probe", 1e6, 16, 0, 0.1, "", ""));
+  Result<std::string> s = FinalStage(records, "");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("several final stages (eval, probe)"), std::string::npos)
+      << s.status().message();
+}
+
+}  // namespace
+}  // namespace vlmscale::fit
