@@ -8,6 +8,7 @@
 #include "jobs/command/command_job.h"
 #include "jobs/finetune_eval/finetune_eval_type.h"
 #include "jobs/job_type.h"
+#include "jobs/pretrain_llm/pretrain_llm_type.h"
 #include "jobs/sleep/sleep_job.h"
 #include "tasks/task_facts.h"
 #include "vlm/vlm_options.h"
@@ -58,6 +59,7 @@ void RegisterBuiltinJobTypes() {
     RegisterJobType(SleepJobType());
     RegisterJobType(FinetuneEvalJobType());
     RegisterJobType(CommandJobType());
+    RegisterJobType(PretrainLlmJobType());
   });
 }
 

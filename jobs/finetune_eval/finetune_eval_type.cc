@@ -129,25 +129,7 @@ class FinetuneEvalSettings : public JobSettings {
         identity_(std::move(identity)) {}
 
   Status CheckPreset(const config::Config& c, const config::LlmPreset& p) const override {
-    const std::string prefix = "llm." + p.name + ".";
-    for (const char* k : {"width", "depth", "heads"}) {
-      if (!c.IsSet(prefix + k)) {
-        return Status::InvalidInput(ConfigName(c) + ": missing required key '" + k +
-                                    "' in section [llm." + p.name +
-                                    "] (finetune_eval builds the model from it)");
-      }
-    }
-    if (c.IsSet(prefix + "n_params")) {
-      return config::KeyError(c, prefix + "n_params",
-                              "not allowed for finetune_eval jobs (N is computed from width, "
-                              "depth and mlp_ratio); remove it");
-    }
-    if (p.width % p.heads != 0) {
-      return config::KeyError(c, prefix + "heads",
-                              "expected a divisor of width = " + std::to_string(p.width) +
-                                  ", got " + std::to_string(p.heads));
-    }
-    return Status::OK();
+    return CheckBuildablePreset(c, p, "finetune_eval");
   }
 
   // The model options of the point: the job's VlmOptions::IsValid at plan time.
@@ -211,10 +193,6 @@ class FinetuneEvalSettings : public JobSettings {
     return Status::InvalidInput(origin + ": key '" + key + "': " + message);
   }
 
-  static std::string ConfigName(const config::Config& c) {
-    return c.path().empty() ? "config" : c.path();
-  }
-
  private:
   FinetuneEvalOptions options_;
   std::map<std::string, std::string> origins_;
@@ -259,6 +237,31 @@ class FinetuneEvalType : public JobType {
 };
 
 }  // namespace
+
+std::string FinetuneEvalKeyOf(const std::string& field) { return Table().KeyOf(field); }
+
+Status CheckBuildablePreset(const config::Config& c, const config::LlmPreset& p,
+                            const std::string& job_type) {
+  const std::string prefix = "llm." + p.name + ".";
+  for (const char* k : {"width", "depth", "heads"}) {
+    if (!c.IsSet(prefix + k)) {
+      return Status::InvalidInput((c.path().empty() ? "config" : c.path()) +
+                                  ": missing required key '" + k + "' in section [llm." + p.name +
+                                  "] (" + job_type + " builds the model from it)");
+    }
+  }
+  if (c.IsSet(prefix + "n_params")) {
+    return config::KeyError(c, prefix + "n_params",
+                            "not allowed for " + job_type +
+                                " jobs (N is computed from width, depth and mlp_ratio); remove it");
+  }
+  if (p.width % p.heads != 0) {
+    return config::KeyError(c, prefix + "heads",
+                            "expected a divisor of width = " + std::to_string(p.width) + ", got " +
+                                std::to_string(p.heads));
+  }
+  return Status::OK();
+}
 
 FinetuneEvalOptions ReadFinetuneEvalOptions(const config::Config& config,
                                             const std::string& results_path) {

@@ -7,9 +7,12 @@
 // method, V, task and seed. Plan time runs every IsValid the job would run when it starts
 // (encoder, trainer, task and model options) for every grid point.
 // Checkpoint: <JobInput::job_dir>/checkpoint.pt (resumed by a later attempt of the same job).
+// Start: the LLM's weights come from <dir>/llm.pt of a parent job (a pretrain_llm stage it needs,
+// see jobs/pretrain_llm/pretrain_llm_type.h) when there is one, else from the seed.
 // Metrics: error, accuracy, eval_loss, inference_flops, compressor_flops, latency_ms, plus extras
 // accuracy.<template>, llm_params, trainable_params, final_train_loss, steps_per_second,
-// resumed_from_step, peak_rss_mb, num_buckets.
+// resumed_from_step, peak_rss_mb, num_buckets, pretrained (1 when the LLM started from a parent's
+// llm.pt, else 0).
 #ifndef VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_TYPE_H_
 #define VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_TYPE_H_
 
@@ -56,6 +59,16 @@ std::shared_ptr<const JobType> FinetuneEvalJobType();
 // against `results_path` when empty. For tests and benchmarks.
 FinetuneEvalOptions ReadFinetuneEvalOptions(const config::Config& config,
                                             const std::string& results_path);
+
+// The config key bound to a field of FinetuneEvalOptions ("encoder.depth" ->
+// "model.encoder_depth"), or "". Other job types that read the [model] keys name them with it.
+std::string FinetuneEvalKeyOf(const std::string& field);
+
+// The plan-time check of a user [llm.NAME] preset that a job of type `job_type` builds the
+// built-in model from: width, depth and heads set, no n_params, heads dividing width.
+// kInvalidInput naming the key.
+Status CheckBuildablePreset(const config::Config& config, const config::LlmPreset& preset,
+                            const std::string& job_type);
 
 }  // namespace vlmscale::jobs
 

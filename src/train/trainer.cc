@@ -95,7 +95,8 @@ Status BroadcastTensors(const std::vector<torch::Tensor>& tensors, comm::Communi
 
 // Identity of everything that determines the training trajectory: a checkpoint is only resumed
 // under the same fingerprint.
-std::string Fingerprint(const TrainOptions& o, const vlm::VlmOptions& m, const tasks::Task& task) {
+std::string Fingerprint(const TrainOptions& o, const vlm::VlmOptions& m, const tasks::Task& task,
+                        const std::string& init_identity) {
   std::ostringstream s;
   s << "task=" << task.name() << " image_size=" << task.image_size() << " seed=" << o.seed
     << " steps=" << o.steps << " batch=" << o.batch_size << " lr=" << FormatNumber(o.lr, 17)
@@ -105,6 +106,7 @@ std::string Fingerprint(const TrainOptions& o, const vlm::VlmOptions& m, const t
     << " mlp_ratio=" << m.mlp_ratio << " vocab=" << m.vocab_size << " q=" << m.question_tokens
     << " answers=" << m.num_answers << " grid=" << m.grid_size << " vision=" << m.vision_width
     << " method=" << m.method << " v=" << m.visual_tokens;
+  if (!init_identity.empty()) s << " init=" << init_identity;  // Absent: older checkpoints resume.
   return HexId(s.str());
 }
 
@@ -333,7 +335,7 @@ Status Evaluate(const TrainOptions& options, const tasks::Task& task, vlm::Visio
 Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& model_options,
                             const tasks::Task& task, vlm::VisionEncoder encoder,
                             comm::Communicator* comm, const std::atomic<bool>* stop,
-                            TrainResult* result) {
+                            TrainResult* result, const ModelHooks& hooks) {
   const torch::Device device =
       options.device < 0 ? torch::Device(torch::kCPU) : torch::Device(torch::kCUDA, options.device);
   const int rank = comm->rank();
@@ -384,17 +386,25 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
       std::move(groups), torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay));
 
   // Resume.
-  const std::string fingerprint = Fingerprint(options, model_options, task);
+  const std::string fingerprint =
+      Fingerprint(options, model_options, task, hooks.initialize_identity);
   Checkpoint checkpoint;
   bool loaded = false;
   VLM_RETURN_IF_ERROR(LoadCheckpoint(options.checkpoint_path, fingerprint, model, optimizer, device,
                                      &checkpoint, &loaded));
   int64_t start_step = loaded ? checkpoint.next_step : 0;
+  Status initialized = Status::OK();
+  if (!loaded && hooks.initialize) initialized = hooks.initialize(*model);
   {
-    // Every rank must resume from the same step (the checkpoint must be on a shared filesystem).
-    double agree[2] = {static_cast<double>(start_step),
-                       static_cast<double>(start_step) * start_step};
-    VLM_RETURN_IF_ERROR(comm->AllReduceSumHost(agree, 2));
+    // Every rank must resume from the same step (the checkpoint must be on a shared filesystem),
+    // and every rank's initialize hook must have succeeded.
+    double agree[3] = {static_cast<double>(start_step),
+                       static_cast<double>(start_step) * start_step, initialized.ok() ? 0.0 : 1.0};
+    VLM_RETURN_IF_ERROR(comm->AllReduceSumHost(agree, 3));
+    VLM_RETURN_IF_ERROR(initialized);
+    if (agree[2] > 0.0) {
+      return Status::Runtime("initializing the model failed on another rank (see its log)");
+    }
     if (agree[0] * agree[0] != agree[1] * world) {
       return Status::Runtime("ranks disagree on the checkpoint step to resume from (rank " +
                              std::to_string(rank) + " has " + std::to_string(start_step) +
@@ -506,6 +516,7 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   VLM_RETURN_IF_ERROR(Evaluate(options, task, encoder, model, device, comm, result));
   result->curves.push_back({"eval_loss", options.steps, result->eval_loss});
   result->curves.push_back({"eval_accuracy", options.steps, result->accuracy});
+  if (hooks.trained) VLM_RETURN_IF_ERROR(hooks.trained(*model));
   return Status::OK();
 }
 
@@ -514,7 +525,7 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
 Status TrainAndEvaluate(const TrainOptions& options, const vlm::VlmOptions& model_options,
                         const tasks::Task& task, vlm::VisionEncoder encoder,
                         comm::Communicator* comm, const std::atomic<bool>* stop,
-                        TrainResult* result) {
+                        TrainResult* result, const ModelHooks* hooks) {
   CHECK(comm != nullptr && result != nullptr);
   *result = TrainResult();
   std::string error;
@@ -528,8 +539,8 @@ Status TrainAndEvaluate(const TrainOptions& options, const vlm::VlmOptions& mode
   }
   Status status;
   try {
-    status =
-        TrainAndEvaluateImpl(options, model_options, task, std::move(encoder), comm, stop, result);
+    status = TrainAndEvaluateImpl(options, model_options, task, std::move(encoder), comm, stop,
+                                  result, hooks != nullptr ? *hooks : ModelHooks());
   } catch (const c10::OutOfMemoryError& e) {
     result->failure_class = "oom";
     status = Status::Runtime(std::string("out of memory: ") + e.what_without_backtrace());

@@ -72,19 +72,33 @@ struct TrainResult {
   std::string failure_class;
 };
 
+// What a caller adds to the model TrainAndEvaluate builds (every member optional).
+struct ModelHooks {
+  // Called on every rank right after the model is initialized from the seed, when no checkpoint
+  // is resumed (a checkpoint already holds what it set): e.g. copies pretrained weights in. If it
+  // fails on any rank, every rank returns an error (the failing rank its own status).
+  std::function<Status(vlm::VlmImpl&)> initialize;
+  // Identifies what `initialize` puts in (e.g. the pretrained checkpoint's job id). Part of the
+  // checkpoint fingerprint when non-empty, so a resumed run never mixes starts.
+  std::string initialize_identity;
+  // Called on every rank after training and evaluation succeeded (e.g. saves part of the model).
+  // Its non-OK status is the call's, with failure_class "error".
+  std::function<Status(vlm::VlmImpl&)> trained;
+};
+
 // Trains a Vlm built from `model_options` on `task` (features from the frozen `encoder`) and
 // evaluates it. Every rank of `comm` calls this together with identical arguments. `stop` may be
 // null; when it becomes true on any rank, the ranks checkpoint (see above) and return
 // Status::Cancelled.
 // Returns OK with *result filled; on failure a non-OK status and result->failure_class set:
 // "diverged" for a non-finite loss or gradient, "oom" for std::bad_alloc, "error" for libtorch and
-// communicator errors. Never throws.
+// communicator errors. Never throws. `hooks` may be null.
 // REQUIRES: options.IsValid(); model_options matches the task and encoder (vocab_size,
 // question_tokens, num_answers, grid_size, vision_width); comm and result non-null.
 Status TrainAndEvaluate(const TrainOptions& options, const vlm::VlmOptions& model_options,
                         const tasks::Task& task, vlm::VisionEncoder encoder,
                         comm::Communicator* comm, const std::atomic<bool>* stop,
-                        TrainResult* result);
+                        TrainResult* result, const ModelHooks* hooks = nullptr);
 
 // The learning rate at 0-based `step`: lr * (step + 1) / warmup_steps during warmup, then
 // lr * 0.5 * (1 + cos(pi * (step - warmup_steps) / (steps - warmup_steps))).

@@ -1,0 +1,262 @@
+#include "jobs/pretrain_llm/pretrain_llm_type.h"
+
+#include <filesystem>
+#include <map>
+
+#include "config/options_table.h"
+#include "core/strings.h"
+#include "jobs/nominal_cost.h"
+#if VLMSCALE_HAVE_FINETUNE_EVAL
+#include "jobs/pretrain_llm/pretrain_llm_job.h"
+#endif
+
+namespace vlmscale::jobs {
+
+namespace {
+
+using O = PretrainLlmOptions;
+
+const config::OptionsTable<O>& Table() {
+  static const auto* table = [] {
+    auto* t = new config::OptionsTable<O>("pretrain_llm");
+    t->Enum(
+        "pretrain_llm.task", "task", [](O& o) -> std::string& { return o.task; },
+        tasks::TaskNames(), "The task the LLM is pretrained on (its vocabulary is the task's).");
+    t->Enum(
+        "pretrain_llm.method", "method", [](O& o) -> std::string& { return o.method; },
+        vlm::CompressorNames(), "Compressor during pretraining (not saved in llm.pt).");
+    t->Int(
+        "pretrain_llm.visual_tokens", "visual_tokens",
+        [](O& o) -> int64_t& { return o.visual_tokens; }, 1.0, std::nullopt,
+        "V during pretraining (must suit method and model.grid_size).");
+    t->Int(
+        "pretrain_llm.steps", "train.steps", [](O& o) -> int64_t& { return o.train.steps; }, 1.0,
+        std::nullopt, "Pretraining optimizer steps.");
+    t->Int(
+        "pretrain_llm.batch_size", "train.batch_size",
+        [](O& o) -> int64_t& { return o.train.batch_size; }, 1.0, std::nullopt,
+        "Global batch size (at least run.ranks_per_job).");
+    t->Double(
+        "pretrain_llm.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0,
+        std::nullopt, "Peak learning rate (AdamW, warmup then cosine decay).");
+    t->Int(
+        "pretrain_llm.warmup_steps", "train.warmup_steps",
+        [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, std::nullopt,
+        "Linear warmup steps (at most pretrain_llm.steps).");
+    t->Double(
+        "pretrain_llm.weight_decay", "train.weight_decay",
+        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, std::nullopt,
+        "AdamW weight decay.");
+    t->Int(
+        "pretrain_llm.log_every", "train.log_every",
+        [](O& o) -> int64_t& { return o.train.log_every; }, 1.0, std::nullopt,
+        "Steps between training-curve points.");
+    t->Int(
+        "pretrain_llm.eval_examples", "train.eval_examples",
+        [](O& o) -> int64_t& { return o.train.eval_examples; }, 1.0, std::nullopt,
+        "Held-out examples of the pretraining task scored after training (at least "
+        "run.ranks_per_job).");
+    t->IntConverted(
+        "pretrain_llm.seed", "train.seed",
+        [](const O& o) { return static_cast<int64_t>(o.train.seed); },
+        [](O* o, int64_t seed) { o->train.seed = static_cast<uint64_t>(seed); }, 0.0, std::nullopt,
+        "Seed of the initialization and of the pretraining data.");
+    return t;
+  }();
+  return *table;
+}
+
+// Every setting that changes llm.pt, in this order: the [pretrain_llm] keys, then finetune_eval's
+// [model] keys but cache_dir (the encoder whose features the LLM learned from).
+std::string IdentityText(const config::Config& config) {
+  std::string t;
+  for (const char* section : {"pretrain_llm", "model"}) {
+    for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
+      if (!line.empty() && !StartsWith(line, "model.cache_dir=")) t += line + "\n";
+    }
+  }
+  return t;
+}
+
+#if !VLMSCALE_HAVE_FINETUNE_EVAL
+// This build has no libtorch (the sanitizer builds): plans and validates, cannot train.
+class UnavailableJob : public Job {
+ public:
+  Status Run(const JobInput&, const JobEnv&, JobOutput* output) override {
+    output->failure_class = "error";
+    return Status::Runtime("pretrain_llm is not built into this binary (built without libtorch)");
+  }
+};
+#endif
+
+class PretrainLlmSettings : public JobSettings {
+ public:
+  PretrainLlmSettings(PretrainLlmOptions options, std::map<std::string, std::string> origins,
+                      std::string identity)
+      : options_(std::move(options)),
+        origins_(std::move(origins)),
+        identity_(std::move(identity)) {}
+
+  std::vector<std::string> RequiredAxes() const override { return {"llm"}; }
+
+  Status CheckPreset(const config::Config& c, const config::LlmPreset& p) const override {
+    return CheckBuildablePreset(c, p, "pretrain_llm");
+  }
+
+  // The model the job builds for the point's llm: its VlmOptions::IsValid at plan time.
+  Status CheckPoint(const config::GridPoint& point, const config::LlmPreset& llm) const override {
+    config::JobSpec spec;
+    spec.point = point;
+    spec.llm = llm;
+    Result<FinetuneEvalSetup> setup = MakePretrainLlmSetup(options_, spec, "");
+    if (!setup.ok()) return Bad("pretrain_llm.task", setup.status().message());
+    std::string error, field;
+    if (!setup->model.IsValid(&error, &field)) {
+      std::string key = "pretrain_llm.visual_tokens";
+      if (field == "method") key = "pretrain_llm.method";
+      if (field == "grid_size" || field == "vision_width") key = "model." + field;
+      if (field == "width" || field == "depth" || field == "heads" || field == "mlp_ratio") {
+        key = llm.builtin ? "grid.llm" : "llm." + llm.name + "." + field;
+      }
+      return Bad(key, "llm=" + llm.name + ": " + error);
+    }
+    return Status::OK();
+  }
+
+  std::string IdentityText() const override { return identity_; }
+  // Q of its own task (the point has none in a stage over llm only).
+  int64_t TextTokens(const config::GridPoint&) const override {
+    return TaskTextTokens(options_.task);
+  }
+  // As finetune_eval: 6*N per token through the LLM over Q + V tokens, plus the frozen encoder's
+  // forward over all G*G patches, per example and step.
+  double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
+    const vlm::EncoderOptions& e = options_.encoder;
+    const double width = static_cast<double>(e.vision_width);
+    const double encoder_params = static_cast<double>(e.depth) * 12.0 * width * width;
+    const double tokens = static_cast<double>(text_tokens + options_.visual_tokens);
+    const double per_example =
+        6.0 * point.n_params * tokens +
+        2.0 * encoder_params * static_cast<double>(e.grid_size * e.grid_size);
+    return per_example * static_cast<double>(options_.train.steps * options_.train.batch_size);
+  }
+
+  std::unique_ptr<Job> MakeJob() const override {
+#if VLMSCALE_HAVE_FINETUNE_EVAL
+    return MakePretrainLlmJob(options_);
+#else
+    return std::make_unique<UnavailableJob>();
+#endif
+  }
+
+  // "ORIGIN: key 'KEY': MESSAGE".
+  Status Bad(const std::string& key, const std::string& message) const {
+    auto it = origins_.find(key);
+    const std::string origin = it == origins_.end() ? "config" : it->second;
+    return Status::InvalidInput(origin + ": key '" + key + "': " + message);
+  }
+
+ private:
+  PretrainLlmOptions options_;
+  std::map<std::string, std::string> origins_;
+  std::string identity_;
+};
+
+class PretrainLlmType : public JobType {
+ public:
+  std::string name() const override { return "pretrain_llm"; }
+  std::vector<config::KeySpec> Keys() const override { return Table().keys(); }
+
+  Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
+                                                   const PlanContext& context) const override {
+    PretrainLlmOptions options = ReadPretrainLlmOptions(config, context.results_path);
+    std::map<std::string, std::string> origins;
+    for (const auto& [key, value] : config.values()) origins[key] = value.origin;
+    auto settings =
+        std::make_shared<PretrainLlmSettings>(options, std::move(origins), IdentityText(config));
+    // Sweep-wide checks: everything the job checks that does not depend on the llm.
+    std::string error, field;
+    if (!options.encoder.IsValid(&error, &field)) {
+      return settings->Bad(FinetuneEvalKeyOf("encoder." + field), error);
+    }
+    if (!options.train.IsValid(&error, &field)) {
+      const std::string key = Table().KeyOf("train." + field);
+      return settings->Bad(key.empty() ? "pretrain_llm" : key, error);
+    }
+    const std::string expected =
+        vlm::CheckMethodTokens(options.method, options.visual_tokens, options.encoder.grid_size);
+    if (!expected.empty()) {
+      return settings->Bad("pretrain_llm.visual_tokens",
+                           "method '" + options.method + "' cannot produce " +
+                               std::to_string(options.visual_tokens) + " visual tokens: expected " +
+                               expected);
+    }
+    const int64_t ranks = context.ranks_per_job;
+    if (options.train.batch_size < ranks) {
+      return settings->Bad("pretrain_llm.batch_size",
+                           "expected at least run.ranks_per_job = " + std::to_string(ranks) +
+                               " (every rank of a job needs an example per step), got " +
+                               std::to_string(options.train.batch_size));
+    }
+    if (options.train.eval_examples < ranks) {
+      return settings->Bad("pretrain_llm.eval_examples",
+                           "expected at least run.ranks_per_job = " + std::to_string(ranks) +
+                               " (every rank evaluates a share), got " +
+                               std::to_string(options.train.eval_examples));
+    }
+    return std::shared_ptr<const JobSettings>(settings);
+  }
+};
+
+}  // namespace
+
+train::TrainOptions DefaultPretrainTrainOptions() {
+  train::TrainOptions o;
+  o.steps = 200;
+  o.warmup_steps = 20;
+  o.eval_examples = 256;
+  return o;
+}
+
+PretrainLlmOptions ReadPretrainLlmOptions(const config::Config& config,
+                                          const std::string& results_path) {
+  PretrainLlmOptions options;
+  Table().Read(config, &options);
+  // The encoder, its cache and the memory knobs are finetune_eval's keys: one owner per fact.
+  const FinetuneEvalOptions shared = ReadFinetuneEvalOptions(config, results_path);
+  options.encoder = shared.encoder;
+  options.cache_dir = shared.cache_dir;
+  options.train.eval_batch_size = shared.train.eval_batch_size;
+  options.train.feature_cache_bytes = shared.train.feature_cache_bytes;
+  return options;
+}
+
+Result<FinetuneEvalSetup> MakePretrainLlmSetup(const PretrainLlmOptions& options,
+                                               const config::JobSpec& spec,
+                                               const std::string& job_dir) {
+  FinetuneEvalSetup s;
+  s.task = options.task;
+  s.encoder = options.encoder;
+  s.cache_dir = options.cache_dir;
+  VLM_ASSIGN_OR_RETURN(tasks::TaskShape shape, tasks::FindTaskShape(options.task));
+  s.model.width = spec.llm.width;
+  s.model.depth = spec.llm.depth;
+  s.model.heads = spec.llm.heads;
+  s.model.mlp_ratio = spec.llm.mlp_ratio;
+  s.model.vocab_size = shape.vocab_size;
+  s.model.question_tokens = shape.question_tokens;
+  s.model.num_answers = shape.num_answers;
+  s.model.grid_size = s.encoder.grid_size;
+  s.model.vision_width = s.encoder.vision_width;
+  s.model.method = options.method;
+  s.model.visual_tokens = options.visual_tokens;
+  s.train = options.train;
+  if (!job_dir.empty()) {
+    s.train.checkpoint_path = (std::filesystem::path(job_dir) / "checkpoint.pt").string();
+  }
+  return s;
+}
+
+std::shared_ptr<const JobType> PretrainLlmJobType() { return std::make_shared<PretrainLlmType>(); }
+
+}  // namespace vlmscale::jobs

@@ -1,0 +1,56 @@
+// The LLM checkpoint (llm.pt): the language-model part of a Vlm, saved by a pretrain_llm job and
+// loaded by the finetune_eval jobs that need it.
+//
+// The LLM part is the token embedding, the decoder blocks, the final LayerNorm, the answer head
+// (the parameters named token_embedding.*, blocks.*, final_norm.*, head.*) and the learned
+// positions of the Q question tokens (the last Q rows of `positions`, the same for every V). The
+// compressor, the projector and the positions of the visual tokens are not: they depend on the
+// compression method and V, which a finetuning job chooses itself.
+//
+// File format: a torch archive (torch::serialize) with
+//   format      "vlmscale.llm.v1"
+//   width, depth, heads, mlp_ratio, vocab_size, num_answers, question_tokens
+//               int64: the fingerprint
+//   task        string: the task the head was trained on
+//   question_positions   tensor [1, Q, width]
+//   names       string: the parameter names, one a line, in Vlm::named_parameters() order
+//   p0, p1, ... tensors (float32, CPU), in the order of `names`
+// written to PATH.tmp and renamed over PATH.
+#ifndef VLMSCALE_VLM_LLM_CHECKPOINT_H_
+#define VLMSCALE_VLM_LLM_CHECKPOINT_H_
+
+#include <string>
+
+#include "core/status.h"
+#include "vlm/vlm.h"
+
+namespace vlmscale::vlm {
+
+// What LoadLlmCheckpoint did.
+struct LlmLoadInfo {
+  std::string task;                        // The task the checkpoint was trained on.
+  int64_t tensors = 0;                     // Parameter tensors copied into the model.
+  bool head_loaded = false;                // Whether the answer head was copied (same task only).
+  bool question_positions_loaded = false;  // Whether Q matched (then they were copied).
+};
+
+// Whether the parameter `name` of a Vlm (as in named_parameters()) belongs to the LLM part.
+bool IsLlmParameter(const std::string& name);
+
+// Writes the LLM part of `model`, trained on `task`, to `path` atomically (temp file + rename).
+// kIOError naming the file when it cannot be written. Never throws.
+Status SaveLlmCheckpoint(VlmImpl& model, const std::string& task, const std::string& path);
+
+// Copies the LLM part stored in `path` into `model`, which is about to be trained on `task`. The
+// fingerprint (width, depth, heads, mlp_ratio, vocab_size) must equal the model's. The answer
+// head is copied only when the checkpoint's task is `task` (its answers are the same), the
+// question positions only when Q is the model's; otherwise the model keeps its fresh ones. Returns
+// kIOError naming the file when it is missing or unreadable, kInvalidInput naming the file and each
+// differing field when it does not fit the model; the model is unchanged on error. `info` may be
+// null. Never throws.
+Status LoadLlmCheckpoint(const std::string& path, const std::string& task, VlmImpl& model,
+                         LlmLoadInfo* info);
+
+}  // namespace vlmscale::vlm
+
+#endif  // VLMSCALE_VLM_LLM_CHECKPOINT_H_
