@@ -233,6 +233,51 @@ class StagesTest(StagesTestBase):
             self.assertEqual(base[k] == fine[k], k[0] == "pre", k)
 
 
+    def test_finetune_eval_starts_from_the_pretrain_llm_checkpoint(self):
+        # Real libtorch on both stages: pretrain_llm per LLM, finetune_eval loading its llm.pt
+        # through the driver (result.json, JobInput::parents), on 2 ranks.
+        cfg = os.path.join(self.dir, "torch.ini")
+        with open(cfg, "w") as f:
+            f.write(f"""[sweep]
+name = torch-stages
+output = {self.out}
+[grid]
+llm = nano
+visual_tokens = 4, 16
+method = avgpool
+[model]
+image_size = 48
+grid_size = 8
+encoder_pretrain_steps = 20
+[pretrain_llm]
+steps = 30
+eval_examples = 64
+[train]
+steps = 20
+warmup_steps = 2
+[eval]
+examples = 64
+[stage.pretrain]
+type = pretrain_llm
+over = llm
+[stage.finetune]
+type = finetune_eval
+needs = pretrain
+""")
+        p = mpirun(2, ["run", cfg], timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        rows = self.rows()
+        pre = [r for r in rows.values() if r["stage"] == "pretrain"]
+        fine = [r for r in rows.values() if r["stage"] == "finetune"]
+        self.assertEqual((len(pre), len(fine)), (1, 2))
+        llm_pt = os.path.join(self.dir, "r.runs", pre[0]["job_id"], "llm.pt")
+        self.assertTrue(os.path.exists(llm_pt))
+        for r in fine:
+            self.assertEqual(r["needs"], pre[0]["job_id"])
+            self.assertEqual(r["extra_metrics"].get("pretrained"), 1.0, r)
+            self.assertGreaterEqual(r["start_time"], pre[0]["end_time"] - 1e-3)
+
+
 class StagesSigkillTest(StagesTestBase):
     def test_random_sigkills_then_resume_lose_and_repeat_nothing(self):
         # 3 + 12 + 36 jobs of 0.3 s on 4 ranks: ~5 s of work, more than a trial gets.
