@@ -17,7 +17,8 @@
    computed from the plan's costs. Targets: critical path <= 1.10x bound, barrier / critical path
    >= 1.2x.
 5. Stage DAG dispatch rate: 100,000 zero-second `sleep` jobs in two stages (b needs a, one to
-   one) on 2 ranks vs the flat grid of as many jobs in the same run. Target: DAG >= 0.8x flat.
+   one) on 2 ranks vs the flat grid of as many jobs in the same run (two runs of each,
+   interleaved, best of each: the machine may be shared). Target: DAG >= 0.8x flat.
 
 Usage: bench/driver/bench_driver.py [--bin build/vlmscale] [--quick]
 """
@@ -221,16 +222,23 @@ def main():
         rows.append((f"rank 0 peak memory, {big:,}-job grid", f"{s['rank0_max_rss_mb']:.0f} MiB",
                      "-", "coordinator + worker + store state in one process", "-"))
 
-        # Stage DAG dispatch rate vs the flat grid of as many jobs just measured.
-        flat_rate = big / s["elapsed_seconds"]
-        dag = run_sweep(a.bin, dag_zero_config(tmp, big), 2)
-        dag_rate = big / dag["elapsed_seconds"]
-        dag_us = 1e6 * dag["coordinator_cpu_seconds"] / big
+        # Stage DAG dispatch rate vs the flat grid of as many jobs: two runs of each,
+        # interleaved (the flat run above is the first), best of each, so that load from
+        # elsewhere on the machine hits both alike.
+        flat_runs, dag_runs = [s], []
+        for kind in ("dag", "flat", "dag"):
+            cfg = dag_zero_config(tmp, big) if kind == "dag" else zero_config(tmp, big)
+            (dag_runs if kind == "dag" else flat_runs).append(run_sweep(a.bin, cfg, 2))
+        best = lambda runs: min(runs, key=lambda r: r["elapsed_seconds"])
+        flat, dag = best(flat_runs), best(dag_runs)
+        flat_rate, dag_rate = big / flat["elapsed_seconds"], big / dag["elapsed_seconds"]
+        cpu = lambda r: 1e6 * r["coordinator_cpu_seconds"] / big
         rows.append((f"dispatch, {big:,} 0 s jobs, 2 ranks, 2-stage DAG "
-                     f"({big // 2:,} + {big // 2:,})", f"{dag_rate:,.0f} jobs/s",
+                     f"({big // 2:,} + {big // 2:,}), best of 2", f"{dag_rate:,.0f} jobs/s",
                      f">= 0.8 x flat = {0.8 * flat_rate:,.0f} jobs/s",
-                     f"flat grid {flat_rate:,.0f} jobs/s; coordinator CPU {dag_us:.1f} vs "
-                     f"{us:.1f} us/job", f"{dag_rate / flat_rate:.2f}x flat"))
+                     f"flat grid {flat_rate:,.0f} jobs/s (best of 2); coordinator CPU "
+                     f"{cpu(dag):.1f} vs {cpu(flat):.1f} us/job",
+                     f"{dag_rate / flat_rate:.2f}x flat"))
 
         longest = 0.5 if a.quick else 2.0
         cfg = paper_config(tmp, longest)
