@@ -9,6 +9,16 @@
 3. Scheduling quality: `sleep` jobs whose durations follow the cost spread of the paper's grid
    (N 0.5-7B, V 1-576), makespan vs the lower bound max(total work / workers, longest job), for
    cost-ordered (default) and grid-ordered dispatch.
+4. Stage DAG makespan: the paper grid as three stages of `sleep` jobs on 4 ranks (pretrain over
+   llm, costing as much as that size's largest finetune; finetune over llm x V x method; eval of
+   each finetune on 3 benchmarks at 0.1x its cost), run in critical-path order (run.order = cost),
+   stage by stage with a barrier (run.order = stages, what chained `sbatch --dependency=afterok`
+   gives) and grid order; makespan vs the lower bound max(critical path, total work / ranks)
+   computed from the plan's costs. Targets: critical path <= 1.10x bound, barrier / critical path
+   >= 1.2x.
+5. Stage DAG dispatch rate: 100,000 zero-second `sleep` jobs in two stages (b needs a, one to
+   one) on 2 ranks vs the flat grid of as many jobs in the same run (two runs of each,
+   interleaved, best of each: the machine may be shared). Target: DAG >= 0.8x flat.
 
 Usage: bench/driver/bench_driver.py [--bin build/vlmscale] [--quick]
 """
@@ -82,10 +92,103 @@ seconds = {longest}
     return path
 
 
-def plan_costs(binary, config):
+def plan_jobs(binary, config):
     p = subprocess.run([binary, "plan", config, "--json"], capture_output=True, text=True,
                        check=True)
-    return [j["est_cost"] for j in json.loads(p.stdout)]
+    return json.loads(p.stdout)
+
+
+def plan_costs(binary, config):
+    return [j["est_cost"] for j in plan_jobs(binary, config)]
+
+
+QWEN = ("0.5", "1.8", "4", "7")
+
+
+def staged_config(tmp, longest, pretrain_tokens):
+    """The paper grid as a pretrain -> finetune -> eval DAG of cost-mode sleep jobs."""
+    path = os.path.join(tmp, "staged.ini")
+    presets = "".join(f"[llm.qwen-{n}b]\nn_params = {n}e9\n" for n in QWEN)
+    with open(path, "w") as f:
+        f.write(f"""[sweep]
+name = staged
+output = {tmp}/staged.h5
+[grid]
+llm = {", ".join(f"qwen-{n}b" for n in QWEN)}
+visual_tokens = 1, 4, 16, 36, 64, 144, 576
+method = tokenpacker, quecc
+[model]
+grid_size = 24
+[sleep]
+mode = cost
+seconds = {longest}
+[stage.pretrain]
+type = sleep
+over = llm
+sleep.cost_tokens = {pretrain_tokens}
+[stage.finetune]
+type = sleep
+over = llm, visual_tokens, method
+needs = pretrain
+[stage.eval]
+type = sleep
+over = llm, visual_tokens, method
+needs = finetune
+axis.benchmark = gqa, textvqa, mmbench
+sleep.cost_scale = 0.1
+{presets}""")
+    return path
+
+
+def pretrain_tokens_matching_finetune(binary, tmp):
+    """cost_tokens of the pretrain stage such that pretraining a size costs as much as its
+    largest finetune (V = 576): Q + 576, Q the finetune jobs' text tokens (asserted equal)."""
+    jobs = plan_jobs(binary, staged_config(tmp, 1.0, 1))
+    q = {j["text_tokens"] for j in jobs if j["stage"] == "finetune"}
+    if len(q) != 1:
+        sys.exit(f"finetune jobs with differing text tokens {sorted(q)}")
+    return q.pop() + 576
+
+
+def dag_bound(jobs, longest):
+    """(critical path, total work, durations) in seconds, as sleep mode = cost sleeps them."""
+    top = max(j["est_cost"] for j in jobs)
+    dur = {j["job_id"]: longest * j["est_cost"] / top for j in jobs}
+    needs = {j["job_id"]: j["needs"] for j in jobs}
+    finish = {}
+
+    def path(i):  # Longest chain of durations ending with job i (parents first).
+        if i not in finish:
+            finish[i] = dur[i] + max((path(p) for p in needs[i]), default=0.0)
+        return finish[i]
+
+    return max(path(i) for i in dur), sum(dur.values()), dur
+
+
+def dag_zero_config(tmp, jobs):
+    """Two stages of zero-second sleep jobs, jobs/2 each: b needs a, one b per a (own axis)."""
+    seeds = jobs // 20
+    path = os.path.join(tmp, f"dag{jobs}.ini")
+    with open(path, "w") as f:
+        f.write(f"""[sweep]
+name = dag{jobs}
+output = {tmp}/dag{jobs}.h5
+[grid]
+llm = nano, micro
+visual_tokens = 1, 4, 16, 36, 64
+seed = {", ".join(map(str, range(seeds)))}
+[run]
+snapshot_seconds = 10
+[stage.a]
+type = sleep
+over = llm, visual_tokens, seed
+[stage.b]
+type = sleep
+over = llm, visual_tokens, seed
+needs = a
+axis.benchmark = probe
+""")
+    return path
 
 
 def main():
@@ -119,6 +222,24 @@ def main():
         rows.append((f"rank 0 peak memory, {big:,}-job grid", f"{s['rank0_max_rss_mb']:.0f} MiB",
                      "-", "coordinator + worker + store state in one process", "-"))
 
+        # Stage DAG dispatch rate vs the flat grid of as many jobs: two runs of each,
+        # interleaved (the flat run above is the first), best of each, so that load from
+        # elsewhere on the machine hits both alike.
+        flat_runs, dag_runs = [s], []
+        for kind in ("dag", "flat", "dag"):
+            cfg = dag_zero_config(tmp, big) if kind == "dag" else zero_config(tmp, big)
+            (dag_runs if kind == "dag" else flat_runs).append(run_sweep(a.bin, cfg, 2))
+        best = lambda runs: min(runs, key=lambda r: r["elapsed_seconds"])
+        flat, dag = best(flat_runs), best(dag_runs)
+        flat_rate, dag_rate = big / flat["elapsed_seconds"], big / dag["elapsed_seconds"]
+        cpu = lambda r: 1e6 * r["coordinator_cpu_seconds"] / big
+        rows.append((f"dispatch, {big:,} 0 s jobs, 2 ranks, 2-stage DAG "
+                     f"({big // 2:,} + {big // 2:,}), best of 2", f"{dag_rate:,.0f} jobs/s",
+                     f">= 0.8 x flat = {0.8 * flat_rate:,.0f} jobs/s",
+                     f"flat grid {flat_rate:,.0f} jobs/s (best of 2); coordinator CPU "
+                     f"{cpu(dag):.1f} vs {cpu(flat):.1f} us/job",
+                     f"{dag_rate / flat_rate:.2f}x flat"))
+
         longest = 0.5 if a.quick else 2.0
         cfg = paper_config(tmp, longest)
         costs = plan_costs(a.bin, cfg)
@@ -131,6 +252,36 @@ def main():
             rows.append((f"makespan, paper-grid spread, {len(costs)} jobs, {order} order",
                          f"{m:.2f} s", f"<= 1.05 x bound = {1.05 * bound:.2f} s",
                          f"lower bound {bound:.2f} s", f"{m / bound:.3f} x bound"))
+
+        # Stage DAG makespan: critical path vs barrier vs grid order, against the plan's bound.
+        tokens = pretrain_tokens_matching_finetune(a.bin, tmp)
+        cfg = staged_config(tmp, longest, tokens)
+        jobs = plan_jobs(a.bin, cfg)
+        cp, work, dur = dag_bound(jobs, longest)
+        bound = max(cp, work / workers)
+        per_stage = {}
+        for j in jobs:
+            per_stage[j["stage"]] = per_stage.get(j["stage"], 0) + 1
+        shape = " + ".join(f"{n} {st}" for st, n in per_stage.items())
+        print(f"stage DAG: {shape} jobs on {workers} ranks; pretrain cost_tokens = {tokens} "
+              f"(Q + 576: a pretraining job costs as much as its size's V = 576 finetune); "
+              f"eval cost_scale = 0.1; longest job {max(dur.values()):.2f} s; critical path "
+              f"{cp:.2f} s, total work {work:.2f} s / {workers} ranks = {work / workers:.2f} s")
+        made = {}
+        for order, what in (("cost", "critical path"), ("stages", "barrier"),
+                            ("grid", "grid order")):
+            s = run_sweep(a.bin, cfg, workers, f"run.order={order}")
+            made[order] = m = s["elapsed_seconds"]
+            rows.append((f"makespan, 3-stage DAG, {len(jobs)} jobs, {what} (run.order={order})",
+                         f"{m:.2f} s", f"<= 1.10 x bound = {1.10 * bound:.2f} s" if
+                         order == "cost" else "-",
+                         f"bound max(critical path {cp:.2f}, work/{workers} "
+                         f"{work / workers:.2f}) s", f"{m / bound:.3f} x bound"))
+        rows.append(("barrier / critical-path makespan, 3-stage DAG",
+                     f"{made['stages'] / made['cost']:.2f}x", ">= 1.2x",
+                     f"stages {made['stages']:.2f} s vs cost {made['cost']:.2f} s",
+                     f"{made['stages'] / made['cost'] / 1.2:.2f}x target"))
+
     w = [max(len(r[i]) for r in rows + [("figure", "value", "target", "comparison", "ratio")])
          for i in range(5)]
     line = lambda r: "  ".join(r[i].ljust(w[i]) for i in range(5))

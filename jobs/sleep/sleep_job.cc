@@ -8,6 +8,7 @@
 
 #include "config/options_table.h"
 #include "core/hash.h"
+#include "core/strings.h"
 #include "jobs/nominal_cost.h"
 
 namespace vlmscale::jobs {
@@ -65,6 +66,15 @@ const config::OptionsTable<SleepOptions>& Table() {
     t->Double("sleep.hang_seconds", "hang_seconds",
               [](O& o) -> double& { return o.hang_seconds; }, 0.0, std::nullopt,
               "Duration of a hang.");
+    t->Double("sleep.cost_scale", "cost_scale", [](O& o) -> double& { return o.cost_scale; },
+              0.0, std::nullopt,
+              "Multiplies the job's estimated cost (scheduling and cost mode), e.g. per stage: "
+              "an evaluation stage far cheaper than the finetuning it follows.");
+    t->Int("sleep.cost_tokens", "cost_tokens", [](O& o) -> int64_t& { return o.cost_tokens; },
+           0.0, std::nullopt,
+           "If > 0, the tokens per example of the nominal cost instead of Q+V: gives a cost "
+           "spread to a stage that varies neither visual_tokens nor task (e.g. pretraining over "
+           "llm only).");
     return t;
   }();
   return *table;
@@ -156,7 +166,7 @@ class SleepSettings : public JobSettings {
     return TaskTextTokens(point.task);
   }
   double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
-    return NominalTrainingFlops(point, text_tokens);
+    return SleepCost(options_, point, text_tokens);
   }
   std::unique_ptr<Job> MakeJob() const override {
     return std::make_unique<SleepJob>(options_, fail_, hang_);
@@ -180,11 +190,39 @@ class SleepType : public JobType {
     VLM_ASSIGN_OR_RETURN(config::GridRules fail, config::GridRules::Parse(config, "sleep.fail"));
     VLM_ASSIGN_OR_RETURN(config::GridRules hang, config::GridRules::Parse(config, "sleep.hang"));
     return std::shared_ptr<const JobSettings>(std::make_shared<SleepSettings>(
-        options, std::move(fail), std::move(hang), config.SectionText("sleep")));
+        options, std::move(fail), std::move(hang), IdentityText(config, options)));
+  }
+
+ private:
+  // The [sleep] section text, less cost_scale and cost_tokens while they hold their defaults:
+  // they came after ids were pinned (tests/config/job_ids_test.py), which defaults must keep.
+  static std::string IdentityText(const config::Config& config, const SleepOptions& options) {
+    const SleepOptions defaults;
+    std::string text;
+    for (const auto& line : SplitTrimmed(config.SectionText("sleep"), '\n')) {
+      if (line.empty()) continue;
+      if (options.cost_scale == defaults.cost_scale && StartsWith(line, "sleep.cost_scale=")) {
+        continue;
+      }
+      if (options.cost_tokens == defaults.cost_tokens && StartsWith(line, "sleep.cost_tokens=")) {
+        continue;
+      }
+      text += line + "\n";
+    }
+    return text;
   }
 };
 
 }  // namespace
+
+double SleepCost(const SleepOptions& options, const config::GridPoint& point, int64_t text_tokens) {
+  if (options.cost_tokens <= 0) {
+    return options.cost_scale * NominalTrainingFlops(point, text_tokens);
+  }
+  config::GridPoint tokens_only = point;
+  tokens_only.visual_tokens = 0;
+  return options.cost_scale * NominalTrainingFlops(tokens_only, options.cost_tokens);
+}
 
 double SleepSeconds(const SleepOptions& options, const config::JobSpec& spec, double max_cost) {
   double seconds = options.seconds;

@@ -34,10 +34,22 @@ struct SleepOptions {
   std::string hang;
   // Duration of a hang. Default: 3600. REQUIRES: >= 0.
   double hang_seconds = 3600.0;
+  // Multiplies the job's estimated cost (scheduling and cost mode), e.g. per stage: an
+  // evaluation stage far cheaper than the finetuning it follows. Default: 1. REQUIRES: >= 0.
+  double cost_scale = 1.0;
+  // If > 0, the tokens per example of the nominal cost instead of Q+V: gives a cost spread to a
+  // stage that varies neither visual_tokens nor task (e.g. pretraining over llm only).
+  // Default: 0. REQUIRES: >= 0.
+  int64_t cost_tokens = 0;
 };
 
 // The descriptor registered as "sleep".
 std::shared_ptr<const JobType> SleepJobType();
+
+// The estimated cost of a sleep job at `point`: the nominal training FLOPs
+// (NominalTrainingFlops) with cost_tokens, if > 0, in place of text_tokens + visual_tokens, times
+// cost_scale.
+double SleepCost(const SleepOptions& options, const config::GridPoint& point, int64_t text_tokens);
 
 // Seconds a job sleeps: options.seconds (constant mode) or options.seconds * est_cost / max_cost
 // (cost mode, max_cost the largest estimated cost of the grid).

@@ -150,6 +150,40 @@ TEST(Stages, AChangedSettingRenamesItsStageAndEverythingDownstreamOnly) {
   EXPECT_EQ(view.Get("sleep.seconds").origin, "--set stage.pretrain.sleep.seconds");
 }
 
+TEST(Stages, SleepCostScaleAndTokensGiveAStageItsCost) {
+  Result<Sweep> plain = PlanSweep(MustLoad(kStages));
+  Result<Sweep> s = PlanSweep(MustLoad(
+      kStages, {"stage.pretrain.sleep.cost_tokens=4", "stage.eval.sleep.cost_scale=0.5"}));
+  ASSERT_TRUE(plain.ok() && s.ok()) << s.status().ToString();
+  std::map<std::string, double> finetune_v4;  // llm -> cost of its V = 4 finetunes.
+  for (const auto& j : s->jobs) {
+    if (s->stage_of(j).name == "finetune" && j.point.visual_tokens == 4) {
+      ASSERT_EQ(j.text_tokens, 0);
+      finetune_v4[j.point.llm] = j.est_cost;
+    }
+  }
+  for (const auto& j : s->jobs) {
+    const std::string& st = s->stage_of(j).name;
+    const double before = plain->jobs[j.index].est_cost;
+    if (st == "pretrain") {
+      EXPECT_EQ(before, 0.0);  // Over llm only: no tokens without cost_tokens.
+      EXPECT_GT(j.est_cost, 0.0);
+      EXPECT_DOUBLE_EQ(j.est_cost, finetune_v4[j.point.llm]);
+    } else if (st == "eval") {
+      EXPECT_DOUBLE_EQ(j.est_cost, 0.5 * s->jobs[j.parents[0]].est_cost);
+    } else {
+      EXPECT_DOUBLE_EQ(j.est_cost, before);
+    }
+  }
+  // The keys at their defaults, written or not, keep the job ids; other values change them.
+  Result<Sweep> defaults =
+      PlanSweep(MustLoad(kStages, {"sleep.cost_scale=1.0", "sleep.cost_tokens=0"}));
+  Result<Sweep> scaled = PlanSweep(MustLoad(kStages, {"sleep.cost_scale=2"}));
+  ASSERT_TRUE(defaults.ok() && scaled.ok());
+  EXPECT_EQ(IdsByStage(*defaults), IdsByStage(*plain));
+  EXPECT_NE(IdsByStage(*scaled)["probe"], IdsByStage(*plain)["probe"]);
+}
+
 TEST(Stages, AOneStageConfigIsOneUnnamedStageOverEveryAxis) {
   Result<Sweep> s = PlanSweep(MustLoad(kBase));
   ASSERT_TRUE(s.ok());
