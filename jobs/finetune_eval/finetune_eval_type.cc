@@ -57,6 +57,11 @@ const config::OptionsTable<O>& Table() {
         "train.warmup_steps", "train.warmup_steps",
         [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, std::nullopt,
         "Linear warmup steps (at most train.steps).");
+    t->Int(
+        "train.align_steps", "train.align_steps",
+        [](O& o) -> int64_t& { return o.train.align_steps; }, 0.0, std::nullopt,
+        "First steps that train only the compressor, projector and visual positions, the LLM "
+        "frozen (LLaVA's stage-1 alignment; at most train.steps).");
     t->Double(
         "train.weight_decay", "train.weight_decay",
         [](O& o) -> double& { return o.train.weight_decay; }, 0.0, std::nullopt,

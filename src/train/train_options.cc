@@ -21,6 +21,10 @@ bool TrainOptions::IsValid(std::string* error, std::string* field) const {
     return fail("warmup_steps", "train warmup_steps must be in [0, steps=" + std::to_string(steps) +
                                     "], got " + std::to_string(warmup_steps));
   }
+  if (align_steps < 0 || align_steps > steps) {
+    return fail("align_steps", "train align_steps must be in [0, steps=" + std::to_string(steps) +
+                                   "], got " + std::to_string(align_steps));
+  }
   if (!(weight_decay >= 0.0)) {
     return fail("weight_decay",
                 "train weight_decay must be >= 0, got " + FormatNumber(weight_decay));

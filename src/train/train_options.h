@@ -32,6 +32,12 @@ struct TrainOptions {
   double lr = 0.003;
   // Linear warmup steps. Default: 30. REQUIRES: 0 <= warmup_steps <= steps.
   int64_t warmup_steps = 30;
+  // The first steps are an alignment phase, as LLaVA's stage 1: only the compressor, the
+  // projector and the visual token positions learn (the LLM's learning rate is 0 and its moments
+  // untouched), so a pretrained LLM is not disturbed while the visual pathway learns to speak to
+  // it. Then every parameter trains (align_steps = steps: the LLM stays frozen). Default: 0.
+  // REQUIRES: 0 <= align_steps <= steps.
+  int64_t align_steps = 0;
   // AdamW decoupled weight decay. Default: 0.01. REQUIRES: >= 0.
   double weight_decay = 0.01;
   // Maximum global gradient norm; 0 disables clipping. Default: 1.0. REQUIRES: >= 0.

@@ -100,7 +100,7 @@ std::string Fingerprint(const TrainOptions& o, const vlm::VlmOptions& m, const t
   std::ostringstream s;
   s << "task=" << task.name() << " image_size=" << task.image_size() << " seed=" << o.seed
     << " steps=" << o.steps << " batch=" << o.batch_size << " lr=" << FormatNumber(o.lr, 17)
-    << " warmup=" << o.warmup_steps << " wd=" << FormatNumber(o.weight_decay, 17)
+    << " warmup=" << o.warmup_steps << (o.align_steps > 0 ? " align=" + std::to_string(o.align_steps) : "") << " wd=" << FormatNumber(o.weight_decay, 17)
     << " clip=" << FormatNumber(o.grad_clip, 17) << " log_every=" << o.log_every
     << " width=" << m.width << " depth=" << m.depth << " heads=" << m.heads
     << " mlp_ratio=" << m.mlp_ratio << " vocab=" << m.vocab_size << " q=" << m.question_tokens
@@ -357,15 +357,20 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   model->to(device);
   model->train();
   std::vector<torch::Tensor> params;
-  std::vector<torch::Tensor> decay;
-  std::vector<torch::Tensor> no_decay;
-  for (const torch::Tensor& p : model->parameters()) {
+  // Optimizer groups: [visual pathway, LLM] x [decay, no decay]. Without an alignment phase
+  // the two pathways share groups (the layout of earlier checkpoints).
+  std::vector<torch::Tensor> decay[2], no_decay[2];
+  std::vector<torch::Tensor> frozen_while_aligning;
+  for (const auto& item : model->named_parameters()) {
+    const torch::Tensor& p = item.value();
     if (!p.requires_grad()) continue;
     if (p.scalar_type() != torch::kFloat32 || !p.is_contiguous()) {
       return Status::Runtime("trainer requires contiguous float32 parameters");
     }
     params.push_back(p);
-    (p.dim() >= 2 ? decay : no_decay).push_back(p);
+    const bool llm = options.align_steps > 0 && !vlm::VlmImpl::IsVisualPathway(item.key());
+    if (llm) frozen_while_aligning.push_back(p);
+    (p.dim() >= 2 ? decay : no_decay)[llm ? 1 : 0].push_back(p);
   }
   result->llm_params = model->llm_non_embedding_params();
   result->compressor_flops = model->compressor_flops_per_sample();
@@ -377,11 +382,15 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   result->trainable_params = trainable;
 
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(
-      decay, std::make_unique<torch::optim::AdamWOptions>(
-                 torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
-                                    torch::optim::AdamWOptions(options.lr).weight_decay(0.0)));
+  for (int pathway = 0; pathway < (options.align_steps > 0 ? 2 : 1); ++pathway) {
+    groups.emplace_back(
+        decay[pathway],
+        std::make_unique<torch::optim::AdamWOptions>(
+            torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)));
+    groups.emplace_back(no_decay[pathway],
+                        std::make_unique<torch::optim::AdamWOptions>(
+                            torch::optim::AdamWOptions(options.lr).weight_decay(0.0)));
+  }
   torch::optim::AdamW optimizer(
       std::move(groups), torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay));
 
@@ -430,8 +439,11 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   bool stopping = false;
   for (; step < options.steps; ++step) {
     const double lr = LearningRateAt(options, step);
-    for (auto& group : optimizer.param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    const bool aligning = step < options.align_steps;
+    for (size_t g = 0; g < optimizer.param_groups().size(); ++g) {
+      // Groups 2 and 3 hold the LLM (only with an alignment phase): frozen while aligning.
+      static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
+          .lr(aligning && g >= 2 ? 0.0 : lr);
     }
     for (Bucket& b : buckets) b.flat.zero_();
 
@@ -456,6 +468,11 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
     const double loss = static_cast<double>(extras[0].item<float>()) / global_batch;
     stopping = extras[1].item<float>() > 0.0f;
 
+    if (aligning) {
+      // The frozen LLM's gradients (views into the buckets) are zeroed: they neither count in
+      // the clipping norm nor feed its AdamW moments; its learning rate is 0, so it stays put.
+      for (torch::Tensor& p : frozen_while_aligning) p.mutable_grad().zero_();
+    }
     // Global gradient norm of the reduced gradients, then clipping (torch's clip_grad_norm_).
     double norm_sq = 0.0;
     for (Bucket& b : buckets) {

@@ -114,6 +114,11 @@ double VlmImpl::llm_non_embedding_params() const {
   return n;
 }
 
+bool VlmImpl::IsVisualPathway(const std::string& name) {
+  return name.rfind("compressor.", 0) == 0 || name.rfind("projector.", 0) == 0 ||
+         name == "row_positions" || name == "column_positions";
+}
+
 double VlmImpl::compressor_flops_per_sample() const {
   double flops = compressor_->flops_per_sample();
   if (compressor_->needs_question()) {

@@ -47,6 +47,11 @@ class VlmImpl : public torch::nn::Module {
   double compressor_flops_per_sample() const;
   const VlmOptions& options() const { return options_; }
 
+  // Whether the parameter named `name` (as named_parameters() gives it) belongs to the visual
+  // pathway: the compressor, the projector and the visual row/column positions. The rest (token
+  // embedding, positions, decoder blocks, final norm, head) is the LLM.
+  static bool IsVisualPathway(const std::string& name);
+
  private:
   torch::Tensor RunLlm(torch::Tensor x);  // x: [B, L, d] with positions added -> final LN out.
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "comm/communicator.h"
@@ -138,6 +139,48 @@ TEST(Trainer, TheSameJobTwiceGivesBitwiseTheSameResult) {
                                nullptr, &c)
                   .ok());
   EXPECT_NE(a.parameter_checksum, c.parameter_checksum);
+}
+
+TEST(Trainer, TheAlignmentPhaseTrainsOnlyTheVisualPathway) {
+  TestSetup setup = MakeTestSetup("shapes", "tokenpacker", 16, /*steps=*/6);
+  auto comm = comm::MakeSingleRankCommunicator();
+  // Snapshots of every parameter after initialization and after training.
+  std::map<std::string, torch::Tensor> before, after;
+  ModelHooks hooks;
+  hooks.initialize = [&](vlm::VlmImpl& m) {
+    for (const auto& p : m.named_parameters()) before[p.key()] = p.value().detach().clone();
+    return Status::OK();
+  };
+  hooks.trained = [&](vlm::VlmImpl& m) {
+    for (const auto& p : m.named_parameters()) after[p.key()] = p.value().detach().clone();
+    return Status::OK();
+  };
+  auto changed = [&](const std::string& name) { return !torch::equal(before[name], after[name]); };
+  // Aligning for every step: the LLM never moves, the visual pathway does.
+  setup.train.align_steps = setup.train.steps;
+  TrainResult aligned;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &aligned, &hooks)
+                  .ok());
+  int visual = 0, llm = 0;
+  for (const auto& [name, tensor] : before) {
+    if (vlm::VlmImpl::IsVisualPathway(name)) {
+      visual += changed(name);
+    } else {
+      EXPECT_FALSE(changed(name)) << name << " moved while aligning";
+      ++llm;
+    }
+  }
+  EXPECT_GT(visual, 2);
+  EXPECT_GT(llm, 5);
+  // Aligning for 3 of 6 steps: then the LLM trains too.
+  setup.train.align_steps = 3;
+  TrainResult mixed;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &mixed, &hooks)
+                  .ok());
+  EXPECT_TRUE(changed("head.weight"));
+  EXPECT_NE(mixed.parameter_checksum, aligned.parameter_checksum);
 }
 
 TEST(Trainer, BucketSizeDoesNotChangeTheResult) {
