@@ -115,7 +115,9 @@ class TokenPackerCompressor : public CompressorImpl {
   }
   torch::Tensor forward(const torch::Tensor& features, const torch::Tensor&) override {
     const int64_t g = options_.grid_size(), s = Side(options_.visual_tokens());
-    // Downsampled queries: bilinear interpolation reads only the query's own k x k region.
+    // Downsampled queries: bilinear interpolation (align_corners false) at the integer factor k
+    // samples the centre of the query's own k x k region: its centre patch (odd k) or the mean
+    // of its 2 x 2 centre patches (even k); not the region mean unless k <= 2.
     auto queries =
         ToTokens(F::interpolate(ToGrid(features, g), F::InterpolateFuncOptions()
                                                          .size(std::vector<int64_t>{s, s})

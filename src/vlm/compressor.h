@@ -2,8 +2,11 @@
 //
 //   none         V = G*G, identity.
 //   avgpool      adaptive 2-D average pooling to sqrt(V) x sqrt(V).         REQUIRES sqrt(V) <= G.
-//   tokenpacker  sqrt(V) x sqrt(V) queries from downsampling the grid (area interpolation), each
-//                cross-attending to its own k x k region (k = G / sqrt(V)). REQUIRES sqrt(V) | G.
+//   tokenpacker  sqrt(V) x sqrt(V) queries from bilinearly downsampling the grid (align_corners
+//                false, as in the reference TokenPacker): each reads the centre of its k x k
+//                region, the centre patch (odd k) or the mean of the 2 x 2 centre patches (even
+//                k), which is the region mean (area interpolation) only for k <= 2. Each query
+//                cross-attends to its own region (k = G / sqrt(V)).    REQUIRES sqrt(V) | G.
 //   quecc        the question's last-layer LLM embedding is projected and added to every visual
 //                token; an MLP and a depthwise strided conv (kernel k, stride k, groups C) make
 //                sqrt(V) x sqrt(V) queries, each cross-attending to its own k x k region of keys
