@@ -74,7 +74,8 @@ std::string EncodePng(const float* chw, int64_t size) {
   std::string header;
   PutU32(&header, static_cast<uint32_t>(size));
   PutU32(&header, static_cast<uint32_t>(size));
-  header += std::string("\x08\x02\x00\x00\x00", 5);  // 8 bits, RGB, deflate, filter 0, no interlace.
+  header +=
+      std::string("\x08\x02\x00\x00\x00", 5);  // 8 bits, RGB, deflate, filter 0, no interlace.
   PutChunk(&png, "IHDR", header);
   PutChunk(&png, "IDAT", z);
   PutChunk(&png, "IEND", "");
@@ -131,12 +132,12 @@ int RunDump(const std::vector<std::string>& args) {
                                                      "' (known: dump); see vlmscale tasks --help"));
   }
   if (split_name != "train" && split_name != "eval") {
-    return ReportError("tasks",
-                       Status::InvalidInput("--split must be train or eval, not '" + split_name + "'"));
+    return ReportError(
+        "tasks", Status::InvalidInput("--split must be train or eval, not '" + split_name + "'"));
   }
   if (count < 0) {
-    return ReportError("tasks", Status::InvalidInput("--count must be >= 0, got " +
-                                                     std::to_string(count)));
+    return ReportError("tasks",
+                       Status::InvalidInput("--count must be >= 0, got " + std::to_string(count)));
   }
   tasks::TaskOptions task_options;
   task_options.image_size = image_size;
@@ -154,7 +155,8 @@ int RunDump(const std::vector<std::string>& args) {
   const tasks::Task& t = **task;
   std::vector<float> rgb(images.empty() ? 0 : 3 * image_size * image_size);
   for (int64_t i = 0; i < count; ++i) {
-    const tasks::ExampleRecord r = t.Describe(split, seed, i, images.empty() ? nullptr : rgb.data());
+    const tasks::ExampleRecord r =
+        t.Describe(split, seed, i, images.empty() ? nullptr : rgb.data());
     nlohmann::json j = {{"index", i},
                         {"type", t.question_types()[r.type]},
                         {"question", t.QuestionText(r.question)},
@@ -165,7 +167,8 @@ int RunDump(const std::vector<std::string>& args) {
                         {"scene", SceneJson(task_name, r.scene)}};
     std::cout << j.dump() << "\n";
     if (!images.empty()) {
-      const std::string path = (std::filesystem::path(images) / (std::to_string(i) + ".png")).string();
+      const std::string path =
+          (std::filesystem::path(images) / (std::to_string(i) + ".png")).string();
       std::ofstream f(path, std::ios::binary);
       f << EncodePng(rgb.data(), image_size);
       if (!f) return ReportError("tasks", Status::IOError("writing '" + path + "' failed"));

@@ -41,8 +41,9 @@ BaselineSummary EstimateBaselines(const Task& task, const BaselineOptions& optio
   for (int64_t i = 0; i < options.eval_examples; ++i) {
     const ExampleRecord r = task.Describe(Split::kEval, options.seed, i, nullptr);
     auto it = predict.find(r.question);
-    const int64_t guess =
-        it != predict.end() ? it->second : by_type[r.type].empty() ? 0 : Mode(by_type[r.type]);
+    const int64_t guess = it != predict.end()       ? it->second
+                          : by_type[r.type].empty() ? 0
+                                                    : Mode(by_type[r.type]);
     ++seen[r.type];
     chance_sum[r.type] += 1.0 / static_cast<double>(std::max<int64_t>(1, r.scene.choices));
     if (guess == r.answer) ++correct[r.type], ++qonly_correct;

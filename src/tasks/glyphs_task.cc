@@ -19,7 +19,7 @@ namespace {
 constexpr int kLines = 3;
 constexpr int kMaxChars = 6;
 constexpr int kMinChars = 3;
-constexpr int kMaxCount = 4;  // count_in_line: 0..4.
+constexpr int kMaxCount = 4;                   // count_in_line: 0..4.
 constexpr int kCellWidth = kGlyphWidth + 1;    // One column of spacing.
 constexpr int kCellHeight = kGlyphHeight + 2;  // One row above and below.
 
@@ -59,7 +59,10 @@ void Render(const Text& text, Rng& rng, int64_t image_size, const ExampleOut& ou
   const int x0 = static_cast<int>((s - kMaxChars * cw) / 2 + rng.Range(0, scale));
   const int y0 = static_cast<int>((s - kLines * chh) / 2 + rng.Range(0, scale));
   if (out.scene != nullptr) {
-    out.scene->x0 = x0, out.scene->y0 = y0, out.scene->cell_width = cw, out.scene->cell_height = chh;
+    out.scene->x0 = x0;
+    out.scene->y0 = y0;
+    out.scene->cell_width = cw;
+    out.scene->cell_height = chh;
   }
   float paper[3], ink[3];
   for (int ch = 0; ch < 3; ++ch) paper[ch] = 0.75f + 0.25f * static_cast<float>(rng.Unit());

@@ -54,8 +54,10 @@ std::string ShapesAnswerFromScene(const std::string& type, const std::vector<std
   std::string best;
   int best_count = -1, ties = 0;
   for (const auto& [value, count] : counts) {
-    if (count > best_count) best = value, best_count = count, ties = 0;
-    else if (count == best_count) ++ties;
+    if (count > best_count)
+      best = value, best_count = count, ties = 0;
+    else if (count == best_count)
+      ++ties;
   }
   return ties == 0 ? best : "<tie>";
 }
@@ -86,7 +88,8 @@ TEST(Scene, AnswersAgreeWithTheSceneForEveryTemplate) {
       const std::string answer = task->AnswerText(r.answer);
       const std::string expected = name == "shapes" ? ShapesAnswerFromScene(type, w, r.scene)
                                                     : GlyphsAnswerFromScene(type, w, r.scene);
-      ASSERT_EQ(answer, expected) << name << " example " << i << ": " << task->QuestionText(r.question);
+      ASSERT_EQ(answer, expected) << name << " example " << i << ": "
+                                  << task->QuestionText(r.question);
       ASSERT_GE(r.scene.choices, 2) << name << " " << type;
       if (name == "shapes") {
         ASSERT_GE(r.scene.objects.size(), 1u);
