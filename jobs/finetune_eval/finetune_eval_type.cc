@@ -6,6 +6,7 @@
 #include "config/options_table.h"
 #include "core/strings.h"
 #include "jobs/nominal_cost.h"
+#include "tasks/task_facts.h"
 #if VLMSCALE_HAVE_FINETUNE_EVAL
 #include "jobs/finetune_eval/finetune_eval_job.h"
 #endif
@@ -101,7 +102,8 @@ const config::OptionsTable<O>& Table() {
 constexpr const char* kIdentitySections[] = {"model", "train", "eval"};
 
 std::string IdentityText(const config::Config& config) {
-  std::string t;
+  // The generators' versions: a changed generator draws other examples, so other results.
+  std::string t = tasks::TaskGeneratorsText();
   for (const char* section : kIdentitySections) {
     for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
       if (!line.empty() && !StartsWith(line, "model.cache_dir=")) t += line + "\n";

@@ -6,6 +6,7 @@
 #include "config/options_table.h"
 #include "core/strings.h"
 #include "jobs/nominal_cost.h"
+#include "tasks/task_facts.h"
 #if VLMSCALE_HAVE_FINETUNE_EVAL
 #include "jobs/pretrain_llm/pretrain_llm_job.h"
 #endif
@@ -69,7 +70,8 @@ const config::OptionsTable<O>& Table() {
 // Every setting that changes llm.pt, in this order: the [pretrain_llm] keys, then finetune_eval's
 // [model] keys but cache_dir (the encoder whose features the LLM learned from).
 std::string IdentityText(const config::Config& config) {
-  std::string t;
+  // The generators' versions: a changed generator draws other examples, so other results.
+  std::string t = tasks::TaskGeneratorsText();
   for (const char* section : {"pretrain_llm", "model"}) {
     for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
       if (!line.empty() && !StartsWith(line, "model.cache_dir=")) t += line + "\n";

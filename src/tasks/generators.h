@@ -1,12 +1,16 @@
 // Example generators behind the tasks (internal to src/tasks). Each generator is a pure function
-// of a 64-bit example key: it draws the scene, optionally a per-pixel pretext label map, the
-// question tokens and the answer id.
+// of a 64-bit example key. It draws the question template and question first, then the answer
+// uniformly over the answers that question allows, then a scene that fits (so the question text
+// alone predicts the answer no better than chance; tests/tasks/question_only_test.py), and
+// finally renders it, optionally with a per-pixel pretext label map.
 #ifndef VLMSCALE_TASKS_GENERATORS_H_
 #define VLMSCALE_TASKS_GENERATORS_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "tasks/scene.h"
 
 namespace vlmscale::tasks::internal {
 
@@ -46,15 +50,20 @@ inline uint64_t ExampleKey(uint64_t stream, uint64_t seed, int64_t index) {
   return c.Next();
 }
 
-// Where a generator writes. rgb: 3*S*S floats, channel-major (CHW), every pixel written.
-// labels: S*S bytes of pretext class ids (tasks/pretext.h) or nullptr. question: Q int64 ids,
-// every slot written (0 = padding). answer: one int64.
+using tasks::Scene;
+using tasks::SceneObject;
+
+// Where a generator writes. rgb: 3*S*S floats, channel-major (CHW), every pixel written, or
+// nullptr to skip rendering (question, answer and scene are the same either way). labels: S*S
+// bytes of pretext class ids (tasks/pretext.h) or nullptr. question: Q int64 ids, every slot
+// written (0 = padding). answer: one int64.
 struct ExampleOut {
   float* rgb = nullptr;
   uint8_t* labels = nullptr;
   int64_t* question = nullptr;
   int64_t* answer = nullptr;
   int64_t* type = nullptr;  // The question template's index (Task::question_types()), or nullptr.
+  Scene* scene = nullptr;   // Filled (replaced) when non-null.
 };
 
 // Shapes: Q = 8, vocabulary 32, 21 answers. Glyphs: Q = 8, vocabulary 32, 26 answers.

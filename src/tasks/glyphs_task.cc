@@ -1,9 +1,12 @@
 // The "glyphs" OCR-like generator: three left-aligned lines of 3-6 letters drawn with the 5x7
-// font (tasks/font.h) at a random offset, with character-at-position, per-line count, bigram,
-// successor and same-character questions (docs/MODEL.md lists the templates).
+// font (tasks/font.h) in 6x9-px cells (one glyph spans one 6-px patch column and two patch rows at
+// G = 8), with shallow reading questions whose answers need the detail of one or two glyphs:
+// character at a position, count of a letter in a line, same letter at two positions
+// (docs/MODEL.md lists the templates). Every template draws its question, then the answer
+// uniformly over the answers the question allows, then text with that answer.
 #include <algorithm>
 #include <array>
-#include <tuple>
+#include <string>
 #include <utility>
 
 #include "core/check.h"
@@ -16,6 +19,7 @@ namespace {
 constexpr int kLines = 3;
 constexpr int kMaxChars = 6;
 constexpr int kMinChars = 3;
+constexpr int kMaxCount = 4;                   // count_in_line: 0..4.
 constexpr int kCellWidth = kGlyphWidth + 1;    // One column of spacing.
 constexpr int kCellHeight = kGlyphHeight + 2;  // One row above and below.
 
@@ -23,8 +27,8 @@ enum Token : int64_t {
   kPad = 0,
   kChar = 1,
   kCount = 2,
-  kHas = 3,
-  kAfter = 4,
+  kHas = 3,    // Unused since generator version 2 (bigram template).
+  kAfter = 4,  // Unused since generator version 2 (successor template).
   kSame = 5,
   kIn = 6,
   kLine0 = 7,
@@ -54,9 +58,16 @@ void Render(const Text& text, Rng& rng, int64_t image_size, const ExampleOut& ou
   // character cell is one 6-px patch column of the default G = 8 grid.
   const int x0 = static_cast<int>((s - kMaxChars * cw) / 2 + rng.Range(0, scale));
   const int y0 = static_cast<int>((s - kLines * chh) / 2 + rng.Range(0, scale));
+  if (out.scene != nullptr) {
+    out.scene->x0 = x0;
+    out.scene->y0 = y0;
+    out.scene->cell_width = cw;
+    out.scene->cell_height = chh;
+  }
   float paper[3], ink[3];
   for (int ch = 0; ch < 3; ++ch) paper[ch] = 0.75f + 0.25f * static_cast<float>(rng.Unit());
   for (int ch = 0; ch < 3; ++ch) ink[ch] = 0.30f * static_cast<float>(rng.Unit());
+  if (out.rgb == nullptr) return;
   for (int ch = 0; ch < 3; ++ch)
     std::fill(out.rgb + ch * s * s, out.rgb + (ch + 1) * s * s, paper[ch]);
   if (out.labels != nullptr) std::fill(out.labels, out.labels + s * s, uint8_t{0});
@@ -85,19 +96,22 @@ void Render(const Text& text, Rng& rng, int64_t image_size, const ExampleOut& ou
   }
 }
 
-// Reading-order position of the first occurrence of c, or {-1, -1}.
-std::pair<int, int> Find(const Text& t, int c) {
-  for (int line = 0; line < kLines; ++line)
-    for (int i = 0; i < t.length[line]; ++i)
-      if (t.chars[line][i] == c) return {line, i};
-  return {-1, -1};
-}
+// Letters that differ from each other in only a few pixels of the 5x7 font (font.h).
+constexpr const char* kConfusable[] = {"BDEFPR", "HMN", "KX"};
 
-bool HasBigram(const Text& t, int a, int b) {
-  for (int line = 0; line < kLines; ++line)
-    for (int i = 0; i + 1 < t.length[line]; ++i)
-      if (t.chars[line][i] == a && t.chars[line][i + 1] == b) return true;
-  return false;
+// A letter other than c; half of the time one that looks like it, when c has such letters.
+int OtherLetter(Rng& rng, int c) {
+  if (rng.Bernoulli(0.5)) {
+    for (const char* group : kConfusable) {
+      const std::string g(group);
+      if (g.find(kGlyphAlphabet[c]) == std::string::npos) continue;
+      const char other = g[rng.Uniform(static_cast<int64_t>(g.size()) - 1)];
+      const char pick = other == kGlyphAlphabet[c] ? g.back() : other;
+      return static_cast<int>(std::string(kGlyphAlphabet).find(pick));
+    }
+  }
+  const int v = static_cast<int>(rng.Uniform(kGlyphCount - 1));
+  return v >= c ? v + 1 : v;
 }
 
 }  // namespace
@@ -105,87 +119,90 @@ bool HasBigram(const Text& t, int a, int b) {
 void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out) {
   CHECK_GE(image_size, 48);
   Rng rng(key);
+  // Minimum length of each line the question needs (a position p needs length >= p + 1).
+  std::array<int, kLines> min_length;
+  min_length.fill(kMinChars);
+  int64_t* q = out.question;
+  std::fill(q, q + kGlyphsQuestionTokens, int64_t{kPad});
+  int64_t answer = kNone, choices = 0;
+  const int64_t type = rng.Uniform(3);
+  // The question's positions, drawn first.
+  int la = 0, pa = 0, lb = 0, pb = 0, letter = 0;
+  switch (type) {
+    case 0:  // char_at: char <line l> <pos p>  ->  one of 16 letters
+      la = static_cast<int>(rng.Uniform(kLines)), pa = static_cast<int>(rng.Uniform(kMaxChars));
+      q[0] = kChar, q[1] = kLine0 + la, q[2] = kPos0 + pa;
+      min_length[la] = std::max(min_length[la], pa + 1);
+      choices = kGlyphCount;
+      break;
+    case 1:  // count_in_line: count <X> in <line l>  ->  0..4
+      letter = static_cast<int>(rng.Uniform(kGlyphCount));
+      la = static_cast<int>(rng.Uniform(kLines));
+      q[0] = kCount, q[1] = kLetter0 + letter, q[2] = kIn, q[3] = kLine0 + la;
+      choices = kMaxCount + 1;
+      break;
+    default:  // same: same <line a> <pos a> <line b> <pos b>  ->  yes / no
+      do {
+        la = static_cast<int>(rng.Uniform(kLines)), pa = static_cast<int>(rng.Uniform(kMaxChars));
+        lb = static_cast<int>(rng.Uniform(kLines)), pb = static_cast<int>(rng.Uniform(kMaxChars));
+      } while (la == lb && pa == pb);
+      q[0] = kSame, q[1] = kLine0 + la, q[2] = kPos0 + pa, q[3] = kLine0 + lb, q[4] = kPos0 + pb;
+      min_length[la] = std::max(min_length[la], pa + 1);
+      min_length[lb] = std::max(min_length[lb], pb + 1);
+      choices = 2;
+      break;
+  }
+  // The answer, uniform over the `choices` the question allows.
+  const int pick = static_cast<int>(rng.Uniform(choices));
+  if (type == 1) min_length[la] = std::max(min_length[la], pick);
   Text text;
   for (int line = 0; line < kLines; ++line) {
-    text.length[line] = static_cast<int>(rng.Range(kMinChars, kMaxChars));
+    text.length[line] = static_cast<int>(rng.Range(min_length[line], kMaxChars));
     for (int i = 0; i < kMaxChars; ++i) {
       text.chars[line][i] = i < text.length[line] ? static_cast<int>(rng.Uniform(kGlyphCount)) : -1;
     }
   }
-  Render(text, rng, image_size, out);
-
-  auto random_present = [&]() {  // A random character of the text as {line, index}.
-    const int line = static_cast<int>(rng.Uniform(kLines));
-    return std::pair<int, int>{line, static_cast<int>(rng.Uniform(text.length[line]))};
-  };
-  int64_t* q = out.question;
-  std::fill(q, q + kGlyphsQuestionTokens, int64_t{kPad});
-  int64_t answer = kNone;
-  const int64_t type = rng.Uniform(5);
   switch (type) {
-    case 0: {  // char <line l> <pos p>
-      const int line = static_cast<int>(rng.Uniform(kLines));
-      const int pos = static_cast<int>(rng.Bernoulli(0.85) ? rng.Uniform(text.length[line])
-                                                           : rng.Uniform(kMaxChars));
-      q[0] = kChar, q[1] = kLine0 + line, q[2] = kPos0 + pos;
-      if (pos < text.length[line]) answer = text.chars[line][pos];
+    case 0:
+      text.chars[la][pa] = pick;
+      answer = pick;
+      break;
+    case 1: {
+      // `pick` copies of the letter at random places of the line; other letters elsewhere.
+      const int length = text.length[la];
+      std::array<int, kMaxChars> order;
+      for (int i = 0; i < length; ++i) order[i] = i;
+      for (int i = length; i > 1; --i) std::swap(order[i - 1], order[rng.Uniform(i)]);
+      for (int i = 0; i < length; ++i) {
+        text.chars[la][order[i]] = i < pick ? letter : OtherLetter(rng, letter);
+      }
+      answer = kNumber0 + pick;
       break;
     }
-    case 1: {  // count <X> in <line l>
-      const int line = static_cast<int>(rng.Uniform(kLines));
-      const int c = rng.Bernoulli(0.7) ? text.chars[line][rng.Uniform(text.length[line])]
-                                       : static_cast<int>(rng.Uniform(kGlyphCount));
-      q[0] = kCount, q[1] = kLetter0 + c, q[2] = kIn, q[3] = kLine0 + line;
-      answer = kNumber0 + std::count(text.chars[line].begin(),
-                                     text.chars[line].begin() + text.length[line], c);
-      break;
-    }
-    case 2: {  // has <X> <Y>: does the bigram XY occur within a line?
-      int a = static_cast<int>(rng.Uniform(kGlyphCount)),
-          b = static_cast<int>(rng.Uniform(kGlyphCount));
-      if (rng.Bernoulli(0.5)) {
-        const auto [line, i] = random_present();
-        if (i + 1 < text.length[line]) a = text.chars[line][i], b = text.chars[line][i + 1];
-      }
-      q[0] = kHas, q[1] = kLetter0 + a, q[2] = kLetter0 + b;
-      answer = HasBigram(text, a, b) ? kYes : kNo;
-      break;
-    }
-    case 3: {  // after <X>: the letter after X's first occurrence on its line
-      int c = static_cast<int>(rng.Uniform(kGlyphCount));
-      if (rng.Bernoulli(0.8)) {
-        const auto [line, i] = random_present();
-        c = text.chars[line][i];
-      }
-      q[0] = kAfter, q[1] = kLetter0 + c;
-      const auto [line, i] = Find(text, c);
-      if (line >= 0 && i + 1 < text.length[line]) answer = text.chars[line][i + 1];
-      break;
-    }
-    default: {  // same <line a> <pos a> <line b> <pos b>: the same letter at both places?
-      auto [la, pa] = random_present();
-      auto [lb, pb] = random_present();
-      for (int attempt = 0; attempt < 8 && (la == lb && pa == pb); ++attempt) {
-        std::tie(lb, pb) = random_present();
-      }
-      if (rng.Bernoulli(0.5)) {  // Look for a second occurrence of the letter at a.
-        for (int line = 0; line < kLines; ++line)
-          for (int i = 0; i < text.length[line]; ++i)
-            if ((line != la || i != pa) && text.chars[line][i] == text.chars[la][pa])
-              lb = line, pb = i;
-      }
-      q[0] = kSame, q[1] = kLine0 + la, q[2] = kPos0 + pa, q[3] = kLine0 + lb, q[4] = kPos0 + pb;
-      answer = text.chars[la][pa] == text.chars[lb][pb] ? kYes : kNo;
+    default: {
+      const bool same = pick == 0;
+      const int c = text.chars[la][pa];
+      text.chars[lb][pb] = same ? c : OtherLetter(rng, c);
+      answer = same ? kYes : kNo;
       break;
     }
   }
+  if (out.scene != nullptr) {
+    *out.scene = Scene();
+    out.scene->choices = choices;
+    for (int line = 0; line < kLines; ++line) {
+      std::string s;
+      for (int i = 0; i < text.length[line]; ++i) s += kGlyphAlphabet[text.chars[line][i]];
+      out.scene->lines.push_back(s);
+    }
+  }
+  Render(text, rng, image_size, out);
   *out.answer = answer;
   if (out.type != nullptr) *out.type = type;
 }
 
 const std::vector<std::string>& GlyphsQuestionTypes() {
-  static const std::vector<std::string> kNames = {"char_at", "count_in_line", "bigram", "after",
-                                                  "same"};
+  static const std::vector<std::string> kNames = {"char_at", "count_in_line", "same"};
   return kNames;
 }
 

@@ -56,6 +56,20 @@ class GeneratedTask final : public Task {
     return batch;
   }
 
+  ExampleRecord Describe(Split split, uint64_t seed, int64_t index, float* rgb) const override {
+    ExampleRecord record;
+    record.question.assign(spec_.question_tokens, 0);
+    internal::ExampleOut out;
+    out.rgb = rgb;
+    out.question = record.question.data();
+    out.answer = &record.answer;
+    out.type = &record.type;
+    out.scene = &record.scene;
+    const uint64_t stream = split == Split::kTrain ? internal::kTrainStream : internal::kEvalStream;
+    spec_.generate(internal::ExampleKey(stream, seed, index), options_.image_size, out);
+    return record;
+  }
+
   std::string QuestionText(const std::vector<int64_t>& tokens) const override {
     std::vector<std::string> words;
     for (int64_t t : tokens) {

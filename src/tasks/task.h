@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "tasks/scene.h"
 #include "tasks/task_facts.h"
 
 namespace vlmscale::tasks {
@@ -50,6 +51,11 @@ class Task {
   // Thread-safe (const, no shared state).
   virtual Batch MakeBatch(Split split, uint64_t seed,
                           const std::vector<int64_t>& indices) const = 0;
+
+  // Example `index` of (split, seed) with its scene: the same question, answer and template as
+  // MakeBatch gives. Writes the image (3*S*S floats, CHW) to `rgb` when non-null; skipping it
+  // makes this cheap (question-only statistics). Thread-safe.
+  virtual ExampleRecord Describe(Split split, uint64_t seed, int64_t index, float* rgb) const = 0;
 
   // Human-readable rendering of a question's token ids and an answer id (for docs and debugging).
   virtual std::string QuestionText(const std::vector<int64_t>& tokens) const = 0;

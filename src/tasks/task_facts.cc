@@ -37,4 +37,18 @@ Result<TaskShape> FindTaskShape(const std::string& name) {
   return Status::InvalidInput(message);
 }
 
+int64_t TaskVersion(const std::string& name) {
+  if (name == "shapes" || name == "glyphs") return 2;
+  return 0;
+}
+
+std::string TaskGeneratorsText() {
+  std::string t = "tasks.generators=";
+  for (const std::string& name : TaskNames()) {
+    if (name != TaskNames().front()) t += ",";
+    t += name + ":" + std::to_string(TaskVersion(name));
+  }
+  return t + "\n";
+}
+
 }  // namespace vlmscale::tasks

@@ -37,6 +37,16 @@ const std::vector<std::string>& TaskNames();
 // closest known one).
 Result<TaskShape> FindTaskShape(const std::string& name);
 
+// The version of the example generator of the task named `name` (0 for an unknown name). It goes
+// up whenever the generator draws different examples for the same (split, seed, index), so job
+// ids (jobs' IdentityText) and cached encoders change with it. Version 2: debiased templates
+// (issue 17; docs/MODEL.md).
+int64_t TaskVersion(const std::string& name);
+
+// "tasks.generators=shapes:V,glyphs:V\n": every task's generator version, for identity texts
+// and cache keys that do not depend on one task only.
+std::string TaskGeneratorsText();
+
 }  // namespace vlmscale::tasks
 
 #endif  // VLMSCALE_TASKS_TASK_FACTS_H_

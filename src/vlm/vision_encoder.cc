@@ -16,6 +16,7 @@
 #include "core/hash.h"
 #include "core/strings.h"
 #include "tasks/pretext.h"
+#include "tasks/task_facts.h"
 
 namespace vlmscale::vlm {
 
@@ -170,8 +171,9 @@ PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads) {
 }
 
 std::string EncoderCachePath(const EncoderOptions& options, const std::string& cache_dir) {
-  return (std::filesystem::path(cache_dir) / ("encoder-" + HexId(options.CanonicalText()) + ".pt"))
-      .string();
+  // The encoder is pretrained on generated images: a new generator version is a new encoder.
+  const std::string text = options.CanonicalText() + tasks::TaskGeneratorsText();
+  return (std::filesystem::path(cache_dir) / ("encoder-" + HexId(text) + ".pt")).string();
 }
 
 namespace {

@@ -246,6 +246,8 @@ TEST(Sweep, JobIdIsAPinnedHashOfTheIdentityText) {
   EXPECT_EQ(HexId(text), j.id);
   EXPECT_NE(text.find("train.steps=20\n"), std::string::npos);
   EXPECT_NE(text.find("llm=nano\n"), std::string::npos);
+  // A new generator version is a new job (issue 17).
+  EXPECT_NE(text.find("tasks.generators=shapes:2,glyphs:2\n"), std::string::npos);
   EXPECT_EQ(text.find("run."), std::string::npos);
   EXPECT_EQ(text.find("cache_dir"), std::string::npos);
 }

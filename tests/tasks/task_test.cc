@@ -134,33 +134,31 @@ TEST(Tasks, AnswersAreSpreadOverManyClasses) {
     const int64_t used = counts.gt(0).sum().item<int64_t>();
     EXPECT_LT(majority, 0.25) << name << ": the majority answer would be a strong baseline\n"
                               << counts;
-    // All but the rarest large counts (5-7 of one kind) occur.
-    EXPECT_GE(used, task->num_answers() - 3) << name << counts;
+    // Every answer but three is used: shapes leaves 6, 7 and none unused, glyphs 5, 6 and none.
+    EXPECT_EQ(used, task->num_answers() - 3) << name << counts;
   }
 }
 
-// Independent check of shapes answers: "color at row r col c" is read back from the pixels.
-TEST(Tasks, ShapesColorAtAnswersMatchThePixels) {
+// Independent check of the shapes scene: every object's colour is read back from the pixels
+// inside its bounding box (scene_test.cc checks the answers against the scene).
+TEST(Tasks, ShapesSceneColorsMatchThePixels) {
   auto task = Make("shapes");
   const float palette[6][3] = {{0.92f, 0.16f, 0.14f}, {0.16f, 0.78f, 0.22f}, {0.20f, 0.32f, 0.95f},
                                {0.95f, 0.88f, 0.16f}, {0.88f, 0.22f, 0.86f}, {0.14f, 0.84f, 0.90f}};
-  Batch b = task->MakeBatch(Split::kEval, 2, Range(0, 600));
   int checked = 0;
-  for (int64_t i = 0; i < 600; ++i) {
-    const auto q = QuestionOf(b, i);
-    if (task->QuestionText({q[0], q[1]}) != "color at") continue;
-    const int row = static_cast<int>(q[2] - 13), col = static_cast<int>(q[3] - 17);
-    auto cell = b.images[i].slice(1, row * 12, row * 12 + 12).slice(2, col * 12, col * 12 + 12);
-    const float bg = b.images[i][0][0][0].item<float>();  // Corner pixels are never covered.
-    auto px = cell.reshape({3, -1}).t();                  // [144, 3]
-    auto fg = px.sub(bg).abs().sum(1).gt(1e-4);
-    const std::string answer = task->AnswerText(b.answers[i].item<int64_t>());
-    if (answer == "none") {
-      EXPECT_EQ(fg.sum().item<int64_t>(), 0) << i;
-    } else {
-      auto colors = px.index({fg});
+  std::vector<float> rgb(3 * 48 * 48);
+  for (int64_t i = 0; i < 200; ++i) {
+    const ExampleRecord r = task->Describe(Split::kEval, 2, i, rgb.data());
+    auto image = torch::from_blob(rgb.data(), {3, 48, 48}, torch::kFloat32);
+    const float bg = rgb[0];  // Corner pixels are never covered.
+    for (const SceneObject& o : r.scene.objects) {
+      EXPECT_EQ(o.x / 12, o.col) << i;
+      EXPECT_EQ(o.y / 12, o.row) << i;
+      EXPECT_EQ((o.x + o.size - 1) / 12, o.col) << i;  // Inside its 12-px cell.
+      auto box = image.slice(1, o.y, o.y + o.size).slice(2, o.x, o.x + o.size);
+      auto px = box.reshape({3, -1}).t();
+      auto colors = px.index({px.sub(bg).abs().sum(1).gt(1e-4)});
       ASSERT_GT(colors.size(0), 0) << i;
-      // Nearest palette direction of the mean foreground colour (shade only scales it).
       auto mean = colors.mean(0);
       int best = -1;
       double best_cos = -1;
@@ -169,12 +167,16 @@ TEST(Tasks, ShapesColorAtAnswersMatchThePixels) {
         const double cos = torch::cosine_similarity(mean, p, 0).item<double>();
         if (cos > best_cos) best_cos = cos, best = c;
       }
-      const char* names[6] = {"red", "green", "blue", "yellow", "magenta", "cyan"};
-      EXPECT_EQ(answer, names[best]) << "example " << i;
+      EXPECT_EQ(best, o.color) << "example " << i;
+      ++checked;
     }
-    ++checked;
+    // The rest of the image is background.
+    const int64_t covered = image.sub(bg).abs().sum(0).gt(1e-4).sum().item<int64_t>();
+    int64_t boxes = 0;
+    for (const SceneObject& o : r.scene.objects) boxes += o.size * o.size;
+    EXPECT_LE(covered, boxes) << i;
   }
-  EXPECT_GT(checked, 30);
+  EXPECT_GT(checked, 500);
 }
 
 // Independent check of glyphs answers: the text is decoded from the pixels with the font table
@@ -222,48 +224,43 @@ TEST(Tasks, GlyphsAnswersMatchTheTextDecodedFromPixels) {
 }
 
 TEST(Tasks, QuestionTypesNameTheTemplateOfEveryExample) {
-  // The first word (and for shapes' "any", the length) identifies the template.
+  // The first word (and for shapes' "count", the second) identifies the template.
   const std::map<std::string, std::map<std::string, std::string>> first_word = {
       {"shapes",
-       {{"count", "count"},
-        {"count_in_line", "count"},
-        {"attribute_at", "color|shape"},
-        {"exists", "any"},
-        {"compare", "more"}}},
-      {"glyphs",
-       {{"char_at", "char"},
-        {"count_in_line", "count"},
-        {"bigram", "has"},
-        {"after", "after"},
-        {"same", "same"}}}};
+       {{"count_attribute", "count"},
+        {"count_pair", "count"},
+        {"exists_pair", "any"},
+        {"compare", "more"},
+        {"most_frequent", "most"}}},
+      {"glyphs", {{"char_at", "char"}, {"count_in_line", "count"}, {"same", "same"}}}};
   for (const std::string& name : TaskNames()) {
     auto task = Make(name);
     const auto& types = task->question_types();
-    ASSERT_EQ(types.size(), 5u) << name;
-    Batch b = task->MakeBatch(Split::kTrain, 5, Range(0, 2000));
-    ASSERT_EQ(b.types.sizes(), (std::vector<int64_t>{2000}));
+    ASSERT_EQ(types.size(), first_word.at(name).size()) << name;
+    Batch b = task->MakeBatch(Split::kTrain, 5, Range(0, 3000));
+    ASSERT_EQ(b.types.sizes(), (std::vector<int64_t>{3000}));
     auto counts = torch::bincount(b.types, {}, static_cast<int64_t>(types.size()));
     ASSERT_EQ(counts.size(0), static_cast<int64_t>(types.size()));
+    const double expected = 3000.0 / static_cast<double>(types.size());
     for (int64_t t = 0; t < counts.size(0); ++t) {
-      // Templates are drawn uniformly: 400 expected each.
-      EXPECT_GT(counts[t].item<int64_t>(), 320) << name << " " << types[t];
-      EXPECT_LT(counts[t].item<int64_t>(), 480) << name << " " << types[t];
+      // Templates are drawn uniformly.
+      EXPECT_GT(counts[t].item<int64_t>(), 0.85 * expected) << name << " " << types[t];
+      EXPECT_LT(counts[t].item<int64_t>(), 1.15 * expected) << name << " " << types[t];
     }
-    for (int64_t i = 0; i < 2000; ++i) {
+    for (int64_t i = 0; i < 3000; ++i) {
       const auto q = QuestionOf(b, i);
       const std::string type = types[b.types[i].item<int64_t>()];
       const std::string word = task->QuestionText({q[0]});
-      const std::string& expected = first_word.at(name).at(type);
-      EXPECT_NE(("|" + expected + "|").find("|" + word + "|"), std::string::npos)
+      EXPECT_EQ(word, first_word.at(name).at(type))
           << name << " example " << i << " type " << type << ": " << task->QuestionText(q);
-      if (type == "count_in_line") {
-        EXPECT_EQ(task->QuestionText({q[name == "shapes" ? 3 : 2]}), "in") << i;
+      if (name == "glyphs" && type == "count_in_line") EXPECT_EQ(task->QuestionText({q[2]}), "in");
+      if (name == "shapes" && type == "count_pair") {
+        EXPECT_NE(task->QuestionText({q[1]}), "any") << i;
+        EXPECT_NE(task->QuestionText({q[2]}), "object") << i;
       }
-      if (name == "shapes" && type == "count") EXPECT_EQ(q[3], 0) << i;
-      if (name == "shapes" && type == "exists") {
-        EXPECT_EQ(q[3], 0) << i;
-        const std::string a = task->AnswerText(b.answers[i].item<int64_t>());
-        EXPECT_TRUE(a == "yes" || a == "no") << a;
+      if (name == "shapes" && type == "count_attribute") {
+        EXPECT_TRUE(task->QuestionText({q[1]}) == "any" || task->QuestionText({q[2]}) == "object")
+            << task->QuestionText(q);
       }
     }
   }

@@ -60,6 +60,16 @@ TEST(FinetuneEvalJob, RunsAGridPointAndReportsEveryMetric) {
     EXPECT_EQ(output.metrics.count(name), 1u) << name;
   }
   EXPECT_DOUBLE_EQ(output.metrics["error"], 1.0 - output.metrics["accuracy"]);
+  // The image-blind baselines sit next to the measured accuracy of every template.
+  for (const auto& [name, value] : output.metrics) {
+    if (name.rfind("accuracy.", 0) != 0) continue;
+    const std::string type = name.substr(9);
+    ASSERT_EQ(output.metrics.count("qonly_accuracy." + type), 1u) << type;
+    EXPECT_GT(output.metrics["qonly_accuracy." + type], 0.0) << type;
+    EXPECT_LT(output.metrics["qonly_accuracy." + type], 0.6) << type;  // At chance (<= 0.5 + se).
+  }
+  EXPECT_GT(output.metrics["qonly_error"], 0.5);
+  EXPECT_GT(output.metrics["majority_error"], 0.75);
   // The job's FLOPs agree with the planner's 2*N*(Q+V) for the point.
   EXPECT_DOUBLE_EQ(output.metrics["inference_flops"], spec.inference_flops);
   EXPECT_GT(output.metrics["compressor_flops"], 0.0);  // quecc runs the LLM over the question.
