@@ -399,7 +399,11 @@ bool Config::IsSet(const std::string& key) const {
 std::string Config::ResolvedText() const {
   std::string out;
   std::string section;
+  // job.type means nothing next to [stage.NAME] sections, and set there it is an error: the
+  // resolved text of a staged config must plan again (submit writes it for the batch job).
+  const bool staged = !StageNames().empty();
   for (const auto& [key, value] : values_) {
+    if (staged && key == "job.type") continue;
     size_t dot = key.rfind('.');
     std::string s = key.substr(0, dot);
     if (s != section) {

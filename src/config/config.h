@@ -45,7 +45,8 @@ class Config {
 
   // All resolved values (defaults filled), sorted by key.
   const std::map<std::string, Value>& values() const { return values_; }
-  // Canonical INI text of every resolved value: stored in results files, hashed into job ids.
+  // Canonical INI text of every resolved value (without job.type in a config with stages, where
+  // it has no meaning): stored in results files, written by submit; it plans the same sweep.
   std::string ResolvedText() const;
   // Canonical "key=value\n" lines of the keys under `section.` (e.g. "train"), sorted.
   std::string SectionText(const std::string& section) const;

@@ -184,6 +184,18 @@ TEST(Stages, SleepCostScaleAndTokensGiveAStageItsCost) {
   EXPECT_NE(IdsByStage(*scaled)["probe"], IdsByStage(*plain)["probe"]);
 }
 
+TEST(Stages, TheResolvedTextOfAStagedConfigPlansTheSameJobs) {
+  // submit writes ResolvedText() for the batch job, and the config fuzzer re-plans it: it must
+  // not carry job.type (an error next to stages) and must give the same ids.
+  Config c = MustLoad(kStages);
+  Result<Sweep> a = PlanSweep(c);
+  Result<Config> again = jobs::ConfigFromString(c.ResolvedText(), "resolved.ini", {});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  Result<Sweep> b = PlanSweep(*again);
+  ASSERT_TRUE(a.ok() && b.ok()) << b.status().ToString();
+  EXPECT_EQ(IdsByStage(*a), IdsByStage(*b));
+}
+
 TEST(Stages, AOneStageConfigIsOneUnnamedStageOverEveryAxis) {
   Result<Sweep> s = PlanSweep(MustLoad(kBase));
   ASSERT_TRUE(s.ok());
