@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Every shipped config in configs/ passes `vlmscale plan`, and the grids are the ones the docs
-promise (issue 4): the quickstart is >= 4 LLM sizes x >= 5 token counts x >= 2 methods including
-quecc with N spanning >= 30x; paper-scale uses G = 24 and the paper's token counts."""
+promise (issues 4, 17): the quickstart is >= 4 LLM sizes pretrained once x V in {1, 4, 16, 64} x
+{avgpool, quecc} with N spanning >= 30x; paper-scale uses G = 24 and the paper's token counts."""
 import glob
 import json
 import os
@@ -28,17 +28,24 @@ class ShippedConfigsTest(unittest.TestCase):
                 self.assertGreater(len(plan(path)), 0)
 
     def test_quickstart_grid(self):
+        # Issue 17: >= 4 LLM sizes spanning >= 30x in N, V in {1, 4, 16, 64}, avgpool and quecc,
+        # each size pretrained once (stage pretrain) and every finetune job starting from it.
         jobs = plan("configs/quickstart.ini")
-        llms = {j["llm"] for j in jobs}
-        tokens = {j["visual_tokens"] for j in jobs}
-        methods = {j["method"] for j in jobs}
-        n = [j["n_params"] for j in jobs]
+        fine = [j for j in jobs if j["stage"] == "finetune"]
+        pre = {j["job_id"]: j for j in jobs if j["stage"] == "pretrain"}
+        llms = {j["llm"] for j in fine}
+        tokens = {j["visual_tokens"] for j in fine}
+        methods = {j["method"] for j in fine}
+        n = [j["n_params"] for j in fine]
         self.assertGreaterEqual(len(llms), 4)
-        self.assertGreaterEqual(len(tokens), 5)
-        self.assertIn("quecc", methods)
-        self.assertGreaterEqual(len(methods), 2)
+        self.assertEqual(sorted(tokens), [1, 4, 16, 64])
+        self.assertEqual(methods, {"avgpool", "quecc"})
         self.assertGreaterEqual(max(n) / min(n), 30.0)
-        self.assertEqual(len(jobs), len(llms) * len(tokens) * len(methods))
+        self.assertEqual(len(fine), len(llms) * len(tokens) * len(methods))
+        self.assertEqual(sorted(j["llm"] for j in pre.values()), sorted(llms))
+        for j in fine:
+            self.assertEqual(len(j["needs"]), 1)
+            self.assertEqual(pre[j["needs"][0]]["llm"], j["llm"])
 
     def test_paper_scale_uses_the_paper_token_counts(self):
         jobs = plan("configs/paper-scale.ini")
@@ -112,7 +119,8 @@ class ShippedConfigsTest(unittest.TestCase):
         self.assertEqual(sorted(set(needed)), sorted(finetunes))
 
     def test_ocr_config_is_the_glyphs_task(self):
-        self.assertEqual({j["task"] for j in plan("configs/ocr.ini")}, {"glyphs"})
+        self.assertEqual({j["task"] for j in plan("configs/ocr.ini") if j["stage"] == "finetune"},
+                         {"glyphs"})
 
 
 if __name__ == "__main__":
