@@ -172,17 +172,9 @@ class FinetuneEvalSettings : public JobSettings {
   int64_t TextTokens(const config::GridPoint& point) const override {
     return TaskTextTokens(point.task);
   }
-  // Forward and backward through the LLM (6*N per token) plus the frozen encoder's forward over
-  // all G*G patches, per example and step.
   double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
-    const vlm::EncoderOptions& e = options_.encoder;
-    const double width = static_cast<double>(e.vision_width);
-    const double encoder_params = static_cast<double>(e.depth) * 12.0 * width * width;
-    const double tokens = static_cast<double>(text_tokens + point.visual_tokens);
-    const double per_example =
-        6.0 * point.n_params * tokens +
-        2.0 * encoder_params * static_cast<double>(e.grid_size * e.grid_size);
-    return per_example * static_cast<double>(options_.train.steps * options_.train.batch_size);
+    return VlmTrainingFlops(options_.encoder, point.n_params, text_tokens + point.visual_tokens,
+                            options_.train);
   }
 
   std::unique_ptr<Job> MakeJob() const override {
@@ -195,9 +187,7 @@ class FinetuneEvalSettings : public JobSettings {
 
   // "ORIGIN: key 'KEY': MESSAGE".
   Status Bad(const std::string& key, const std::string& message) const {
-    auto it = origins_.find(key);
-    const std::string origin = it == origins_.end() ? "config" : it->second;
-    return Status::InvalidInput(origin + ": key '" + key + "': " + message);
+    return OriginKeyError(origins_, key, message);
   }
 
  private:
@@ -308,6 +298,22 @@ Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const FinetuneEvalOptions& optio
 
 std::shared_ptr<const JobType> FinetuneEvalJobType() {
   return std::make_shared<FinetuneEvalType>();
+}
+
+double VlmTrainingFlops(const vlm::EncoderOptions& e, double n_params, int64_t tokens,
+                        const train::TrainOptions& train) {
+  const double width = static_cast<double>(e.vision_width);
+  const double encoder_params = static_cast<double>(e.depth) * 12.0 * width * width;
+  const double per_example = 6.0 * n_params * static_cast<double>(tokens) +
+                             2.0 * encoder_params * static_cast<double>(e.grid_size * e.grid_size);
+  return per_example * static_cast<double>(train.steps * train.batch_size);
+}
+
+Status OriginKeyError(const std::map<std::string, std::string>& origins, const std::string& key,
+                      const std::string& message) {
+  auto it = origins.find(key);
+  const std::string origin = it == origins.end() ? "config" : it->second;
+  return Status::InvalidInput(origin + ": key '" + key + "': " + message);
 }
 
 }  // namespace vlmscale::jobs

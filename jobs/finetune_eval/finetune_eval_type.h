@@ -16,6 +16,8 @@
 #ifndef VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_TYPE_H_
 #define VLMSCALE_JOBS_FINETUNE_EVAL_FINETUNE_EVAL_TYPE_H_
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -69,6 +71,17 @@ std::string FinetuneEvalKeyOf(const std::string& field);
 // kInvalidInput naming the key.
 Status CheckBuildablePreset(const config::Config& config, const config::LlmPreset& preset,
                             const std::string& job_type);
+
+// Estimated training FLOPs of a job of the built-in VLM: forward and backward through the LLM
+// (6*N per token over `tokens` = Q + V) plus the frozen encoder's forward over all G*G patches,
+// per example and step. finetune_eval and pretrain_llm plan with it.
+double VlmTrainingFlops(const vlm::EncoderOptions& encoder, double n_params, int64_t tokens,
+                        const train::TrainOptions& train);
+
+// "ORIGIN: key 'KEY': MESSAGE", ORIGIN from `origins` (key -> where its value came from; a
+// planner keeps them, as it outlives the Config) or "config".
+Status OriginKeyError(const std::map<std::string, std::string>& origins, const std::string& key,
+                      const std::string& message);
 
 }  // namespace vlmscale::jobs
 

@@ -130,17 +130,10 @@ class PretrainLlmSettings : public JobSettings {
   int64_t TextTokens(const config::GridPoint&) const override {
     return TaskTextTokens(options_.task);
   }
-  // As finetune_eval: 6*N per token through the LLM over Q + V tokens, plus the frozen encoder's
-  // forward over all G*G patches, per example and step.
+  // As finetune_eval, over its own V (VlmTrainingFlops).
   double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
-    const vlm::EncoderOptions& e = options_.encoder;
-    const double width = static_cast<double>(e.vision_width);
-    const double encoder_params = static_cast<double>(e.depth) * 12.0 * width * width;
-    const double tokens = static_cast<double>(text_tokens + options_.visual_tokens);
-    const double per_example =
-        6.0 * point.n_params * tokens +
-        2.0 * encoder_params * static_cast<double>(e.grid_size * e.grid_size);
-    return per_example * static_cast<double>(options_.train.steps * options_.train.batch_size);
+    return VlmTrainingFlops(options_.encoder, point.n_params, text_tokens + options_.visual_tokens,
+                            options_.train);
   }
 
   std::unique_ptr<Job> MakeJob() const override {
@@ -153,9 +146,7 @@ class PretrainLlmSettings : public JobSettings {
 
   // "ORIGIN: key 'KEY': MESSAGE".
   Status Bad(const std::string& key, const std::string& message) const {
-    auto it = origins_.find(key);
-    const std::string origin = it == origins_.end() ? "config" : it->second;
-    return Status::InvalidInput(origin + ": key '" + key + "': " + message);
+    return OriginKeyError(origins_, key, message);
   }
 
  private:
