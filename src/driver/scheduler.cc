@@ -26,7 +26,6 @@ Scheduler::Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnab
   for (const auto& j : sweep.jobs) stages = std::max(stages, j.stage + 1);
   held_.resize(stages);
   unsettled_.assign(stages, 0);
-  stage_counts_.resize(stages);
   class_of_.reserve(n);
   children_.resize(n);
   state_.assign(n, State::kWaiting);
@@ -37,7 +36,6 @@ Scheduler::Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnab
     const config::JobSpec& j = sweep.jobs[i];
     const auto& p = j.point;
     class_of_.push_back(std::to_string(j.stage) + "/" + p.llm + "/" + p.method + "/" + p.task);
-    ++stage_counts_[j.stage].total;
     for (int64_t parent : j.parents) {
       CHECK(parent >= 0 && parent < static_cast<int64_t>(i)) << "job " << i << " parent " << parent;
       children_[parent].push_back(static_cast<int64_t>(i));
@@ -49,7 +47,6 @@ Scheduler::Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnab
       done_before_[i] = true;
       state_[i] = State::kDone;
       ++skipped_;
-      ++stage_counts_[j.stage].done;
       continue;
     }
     ++unsettled_[j.stage];
@@ -142,7 +139,6 @@ void Scheduler::Block(int64_t index, std::vector<int64_t>* blocked) {
       --waiting_;
       ++blocked_;
       int stage = sweep_.jobs[c].stage;
-      ++stage_counts_[stage].blocked;
       --unsettled_[stage];
       if (blocked != nullptr) blocked->push_back(c);
       stack.push_back(c);
@@ -158,7 +154,6 @@ bool Scheduler::Finish(int64_t index, Outcome outcome, double seconds,
     case Outcome::kDone: {
       state_[index] = State::kDone;
       ++done_;
-      ++stage_counts_[stage].done;
       --unsettled_[stage];
       double cost = sweep_.jobs[index].est_cost;
       if (cost > 0 && seconds >= 0) {
@@ -188,7 +183,6 @@ bool Scheduler::Finish(int64_t index, Outcome outcome, double seconds,
       if (++failures_[index] >= max_attempts_) {
         state_[index] = State::kFailed;
         ++failed_;
-        ++stage_counts_[stage].failed;
         --unsettled_[stage];
         Block(index, blocked);
         ReleaseStages();
@@ -213,7 +207,6 @@ void Scheduler::RequeueParents(int64_t child, const std::vector<int64_t>& parent
     } else {
       --done_;
     }
-    --stage_counts_[stage].done;
     ++unsettled_[stage];
     for (int64_t c : children_[p]) {
       if (c == child) continue;
@@ -241,6 +234,18 @@ void Scheduler::RequeueParents(int64_t child, const std::vector<int64_t>& parent
     ++waiting_;
   }
   stale_ = true;
+}
+
+std::vector<Scheduler::StageCounts> Scheduler::stage_counts() const {
+  std::vector<StageCounts> counts(held_.size());
+  for (size_t i = 0; i < state_.size(); ++i) {
+    StageCounts& c = counts[sweep_.jobs[i].stage];
+    ++c.total;
+    c.done += state_[i] == State::kDone;
+    c.failed += state_[i] == State::kFailed;
+    c.blocked += state_[i] == State::kBlocked;
+  }
+  return counts;
 }
 
 double Scheduler::EtaSeconds(int workers) const {

@@ -74,7 +74,7 @@ class Scheduler {
   struct StageCounts {
     int64_t done = 0, failed = 0, blocked = 0, total = 0;
   };
-  const std::vector<StageCounts>& stage_counts() const { return stage_counts_; }
+  std::vector<StageCounts> stage_counts() const;  // O(jobs): counted from the job states.
 
  private:
   enum class State { kDone, kWaiting, kHeld, kReady, kRunning, kFailed, kBlocked };
@@ -111,7 +111,6 @@ class Scheduler {
   std::vector<std::vector<int64_t>> held_;
   std::vector<int64_t> unsettled_;  // Per stage: jobs neither done, failed nor blocked.
   int64_t held_count_ = 0;
-  std::vector<StageCounts> stage_counts_;
   int64_t waiting_ = 0, done_ = 0, failed_ = 0, blocked_ = 0, skipped_ = 0;
 };
 

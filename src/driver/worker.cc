@@ -52,7 +52,15 @@ class JobRunner {
  public:
   JobRunner(const WorkerContext& ctx, std::atomic<double>* last_progress,
             std::atomic<bool>* running)
-      : ctx_(ctx), last_progress_(last_progress), running_(running) {}
+      : ctx_(ctx), last_progress_(last_progress), running_(running) {
+    // Whether each stage's jobs have directories (and so artifacts to check), asked once per
+    // stage rather than by making a job per parent of every job.
+    for (const auto& stage : ctx.sweep->stages) {
+      const config::JobSpec& first = ctx.sweep->jobs[stage.first_job];
+      std::unique_ptr<jobs::Job> job = jobs::CreateJob(*ctx.sweep, first);
+      stage_uses_dirs_.push_back(job != nullptr && job->UsesDirectories());
+    }
+  }
 
   JobResultMessage Run(const Assignment& a) const {
     const config::Sweep& sweep = *ctx_.sweep;
@@ -158,8 +166,7 @@ class JobRunner {
       jobs::ParentArtifact pa;
       pa.stage = sweep.stage_of(ps).name;
       pa.job_id = ps.id;
-      std::unique_ptr<jobs::Job> pj = jobs::CreateJob(sweep, ps);
-      if (pj && pj->UsesDirectories()) {
+      if (stage_uses_dirs_[ps.stage]) {
         pa.dir = JobDir(sweep, ps);
         with_dirs.push_back(p);
         Result<std::map<std::string, double>> m = ReadResultFile(pa.dir, ps.id);
@@ -194,6 +201,7 @@ class JobRunner {
   }
 
   const WorkerContext& ctx_;
+  std::vector<bool> stage_uses_dirs_;   // Per Sweep::stages entry.
   std::atomic<double>* last_progress_;  // Monotonic seconds of the last heartbeat() call.
   std::atomic<bool>* running_;
 };
