@@ -1,8 +1,10 @@
-// The solver of FitScalingLaw: one concern, in ~840 lines (over the ~700 guideline): the solver
-// context, the objective and its gradient, the multi-start search and the bootstrap share one
-// anonymous-namespace FitContext; separating the bootstrap would expose that state in an internal
-// header. Names, parameters, validation and reports live in scaling_law_model.cc.
+// The solver of FitScalingLaw: the solver context, the objective and its gradient, the Ceres
+// problems, the multi-start search, standard errors, and FitScalingLaw itself (with the hold-out
+// extrapolation). The bootstrap is in scaling_law_bootstrap.cc, names, parameters, validation and
+// reports in scaling_law_model.cc; scaling_law_solver.h is what they share.
 #include "fit/scaling_law.h"
+
+#include "fit/scaling_law_solver.h"
 
 #include <algorithm>
 #include <atomic>
@@ -17,9 +19,8 @@
 #include "core/strings.h"
 
 namespace vlmscale::fit {
-namespace {
+namespace internal {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
 // Starts whose objective is within this relative distance of the best count as reaching it.
 constexpr double kSameObjectiveRtol = 1e-6;
 // In log space the lower bound of E is at least this fraction of min(Y) (see MakeContext).
@@ -27,18 +28,6 @@ constexpr double kLogSpaceEFloor = 1e-6;
 
 bool IsLogParam(int id) { return id == kParamA || id == kParamB || id == kParamE; }
 
-// Everything one fit needs, precomputed from the observations: the data in the form the
-// residuals use, and the bounds in solver space.
-struct FitContext {
-  Model model = Model::kMultiplicative;
-  Space space = Space::kLinear;
-  Loss loss = Loss::kSquared;
-  double huber_delta = 1e-3;
-  std::vector<int> active;  // Param ids in solver order.
-  std::vector<double> log_n, log_t, y, log_y;
-  std::vector<double> lower, upper;      // Solver space, per active index.
-  std::vector<Interval> natural_bounds;  // Per ParamId.
-};
 
 double ToSolver(const FitContext& ctx, int id, double natural) {
   if (ctx.space == Space::kLog && IsLogParam(id)) return natural > 0 ? std::log(natural) : -kInf;
@@ -265,12 +254,6 @@ class StartSolver {
   ceres::Solver::Options so_;
 };
 
-struct StartResult {
-  std::vector<double> x;
-  double objective = kInf;
-  bool usable = false;
-  bool converged = false;
-};
 
 // Runs every start (in parallel over `threads` threads) for at most `max_iterations` Ceres
 // iterations and returns all results in start order. A start given as `resume` continues from
@@ -556,92 +539,9 @@ void ComputeStderr(const FitContext& ctx, const FitOptions& options, const std::
   summary->has_stderr = true;
 }
 
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+}  // namespace internal
 
-double Percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - lo) * (v[hi] - v[lo]);
-}
-
-void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary* summary) {
-  const int k_total = options.bootstrap;
-  const size_t n = obs.size();
-  std::vector<std::vector<double>> draws(k_total);  // Natural params per resample (ids).
-  std::vector<char> ok(k_total, 0);
-  std::atomic<int> next{0};
-  const LawParams best = summary->params;
-  auto worker = [&]() {
-    for (int k = next++; k < k_total; k = next++) {
-      std::mt19937_64 rng(SplitMix64(options.seed * 0x100000001B3ULL + static_cast<uint64_t>(k)));
-      std::uniform_int_distribution<size_t> pick(0, n - 1);
-      Observations sample;
-      for (size_t i = 0; i < n; ++i) {
-        size_t j = pick(rng);
-        sample.Add(obs.n[j], obs.t[j], obs.y[j]);
-      }
-      if (!ValidateObservations(options, sample).ok()) continue;
-      FitContext ctx = MakeContext(options, sample);
-      std::vector<std::vector<double>> starts;
-      if (options.bootstrap_full_grid) {
-        starts = MakeStarts(ctx, options);
-      } else {
-        std::vector<double> x;
-        for (int id : ctx.active) x.push_back(ToSolver(ctx, id, GetParam(best, id)));
-        // log(0) for a parameter at 0 in log space: start just inside instead.
-        for (size_t q = 0; q < x.size(); ++q) {
-          if (!std::isfinite(x[q])) x[q] = std::log(1e-8 * (sample.y[0] > 0 ? sample.y[0] : 1.0));
-        }
-        starts.push_back(std::move(x));
-      }
-      std::vector<StartResult> results = MultiStart(ctx, options, starts, 1);
-      int b = BestStart(results);
-      if (b < 0) continue;
-      LawParams p = ToLawParams(ctx, results[b].x);
-      draws[k] = {p.A, p.alpha, p.B, p.beta, p.E};
-      ok[k] = 1;
-    }
-  };
-  const int threads = std::max(1, std::min(ResolveThreads(options.num_threads), k_total));
-  std::vector<std::thread> pool;
-  for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
-  for (auto& th : pool) th.join();
-
-  int good = 0;
-  for (char c : ok) good += c;
-  summary->bootstrap_resamples = good;
-  summary->bootstrap_failures = k_total - good;
-  if (good < 20) {
-    summary->warnings.push_back("bootstrap: only " + std::to_string(good) + " of " +
-                                std::to_string(k_total) +
-                                " resamples could be fit; no confidence intervals");
-    return;
-  }
-  if (summary->bootstrap_failures > 0) {
-    summary->warnings.push_back("bootstrap: " + std::to_string(summary->bootstrap_failures) +
-                                " of " + std::to_string(k_total) +
-                                " resamples could not be fit (degenerate resample or solver "
-                                "failure) and were left out of the intervals");
-  }
-  for (int id : ActiveParams(options.model)) {
-    std::vector<double> vals;
-    for (int k = 0; k < k_total; ++k) {
-      if (ok[k]) vals.push_back(draws[k][id]);
-    }
-    SetParam(&summary->ci_lower, id, Percentile(vals, 0.025));
-    SetParam(&summary->ci_upper, id, Percentile(vals, 0.975));
-  }
-  summary->has_ci = true;
-}
-
-}  // namespace
+using namespace internal;  // NOLINT: the solver of this file.
 
 Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSummary* summary) {
   CHECK(summary != nullptr);

@@ -1,0 +1,105 @@
+// The percentile bootstrap of FitScalingLaw's parameters: resamples the points with
+// replacement and refits each resample with the solver of scaling_law.cc.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fit/scaling_law.h"
+#include "fit/scaling_law_solver.h"
+
+namespace vlmscale::fit::internal {
+namespace {
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - lo) * (v[hi] - v[lo]);
+}
+
+}  // namespace
+
+void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary* summary) {
+  const int k_total = options.bootstrap;
+  const size_t n = obs.size();
+  std::vector<std::vector<double>> draws(k_total);  // Natural params per resample (ids).
+  std::vector<char> ok(k_total, 0);
+  std::atomic<int> next{0};
+  const LawParams best = summary->params;
+  auto worker = [&]() {
+    for (int k = next++; k < k_total; k = next++) {
+      std::mt19937_64 rng(SplitMix64(options.seed * 0x100000001B3ULL + static_cast<uint64_t>(k)));
+      std::uniform_int_distribution<size_t> pick(0, n - 1);
+      Observations sample;
+      for (size_t i = 0; i < n; ++i) {
+        size_t j = pick(rng);
+        sample.Add(obs.n[j], obs.t[j], obs.y[j]);
+      }
+      if (!ValidateObservations(options, sample).ok()) continue;
+      FitContext ctx = MakeContext(options, sample);
+      std::vector<std::vector<double>> starts;
+      if (options.bootstrap_full_grid) {
+        starts = MakeStarts(ctx, options);
+      } else {
+        std::vector<double> x;
+        for (int id : ctx.active) x.push_back(ToSolver(ctx, id, GetParam(best, id)));
+        // log(0) for a parameter at 0 in log space: start just inside instead.
+        for (size_t q = 0; q < x.size(); ++q) {
+          if (!std::isfinite(x[q])) x[q] = std::log(1e-8 * (sample.y[0] > 0 ? sample.y[0] : 1.0));
+        }
+        starts.push_back(std::move(x));
+      }
+      std::vector<StartResult> results = MultiStart(ctx, options, starts, 1);
+      int b = BestStart(results);
+      if (b < 0) continue;
+      LawParams p = ToLawParams(ctx, results[b].x);
+      draws[k] = {p.A, p.alpha, p.B, p.beta, p.E};
+      ok[k] = 1;
+    }
+  };
+  const int threads = std::max(1, std::min(ResolveThreads(options.num_threads), k_total));
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
+  for (auto& th : pool) th.join();
+
+  int good = 0;
+  for (char c : ok) good += c;
+  summary->bootstrap_resamples = good;
+  summary->bootstrap_failures = k_total - good;
+  if (good < 20) {
+    summary->warnings.push_back("bootstrap: only " + std::to_string(good) + " of " +
+                                std::to_string(k_total) +
+                                " resamples could be fit; no confidence intervals");
+    return;
+  }
+  if (summary->bootstrap_failures > 0) {
+    summary->warnings.push_back("bootstrap: " + std::to_string(summary->bootstrap_failures) +
+                                " of " + std::to_string(k_total) +
+                                " resamples could not be fit (degenerate resample or solver "
+                                "failure) and were left out of the intervals");
+  }
+  for (int id : ActiveParams(options.model)) {
+    std::vector<double> vals;
+    for (int k = 0; k < k_total; ++k) {
+      if (ok[k]) vals.push_back(draws[k][id]);
+    }
+    SetParam(&summary->ci_lower, id, Percentile(vals, 0.025));
+    SetParam(&summary->ci_upper, id, Percentile(vals, 0.975));
+  }
+  summary->has_ci = true;
+}
+
+}  // namespace vlmscale::fit::internal

@@ -1,0 +1,58 @@
+// Internal to src/fit: what the solver (scaling_law.cc) and the bootstrap
+// (scaling_law_bootstrap.cc) share. Not part of the fit component's interface.
+#ifndef VLMSCALE_FIT_SCALING_LAW_SOLVER_H_
+#define VLMSCALE_FIT_SCALING_LAW_SOLVER_H_
+
+#include <limits>
+#include <vector>
+
+#include "fit/scaling_law.h"
+
+namespace vlmscale::fit::internal {
+
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Everything one fit needs, precomputed from the observations: the data in the form the
+// residuals use, and the bounds in solver space.
+struct FitContext {
+  Model model = Model::kMultiplicative;
+  Space space = Space::kLinear;
+  Loss loss = Loss::kSquared;
+  double huber_delta = 1e-3;
+  std::vector<int> active;  // Param ids in solver order.
+  std::vector<double> log_n, log_t, y, log_y;
+  std::vector<double> lower, upper;      // Solver space, per active index.
+  std::vector<Interval> natural_bounds;  // Per ParamId.
+};
+
+// One start of the multi-start search, in solver space.
+struct StartResult {
+  std::vector<double> x;
+  double objective = kInf;
+  bool usable = false;
+  bool converged = false;
+};
+
+// The context of one fit of `obs`. REQUIRES: ValidateObservations(options, obs).ok().
+FitContext MakeContext(const FitOptions& options, const Observations& obs);
+// The start points of the multi-start search, in solver space.
+std::vector<std::vector<double>> MakeStarts(const FitContext& ctx, const FitOptions& options);
+// Runs the starts (screening, then polishing the best; deterministic) over `threads` threads.
+std::vector<StartResult> MultiStart(const FitContext& ctx, const FitOptions& options,
+                                    const std::vector<std::vector<double>>& starts, int threads);
+// Index of the best usable start (lowest objective, ties to the lowest index), or -1.
+int BestStart(const std::vector<StartResult>& results);
+// A natural parameter value in solver space (log for A, B, E in log space).
+double ToSolver(const FitContext& ctx, int id, double natural);
+// Solver-space parameters (active order) as LawParams.
+LawParams ToLawParams(const FitContext& ctx, const std::vector<double>& x);
+// `requested` threads, or the hardware's when 0.
+int ResolveThreads(int requested);
+
+// Percentile bootstrap of the parameters over options.bootstrap resamples of the points
+// (scaling_law_bootstrap.cc): fills summary's ci_lower/ci_upper, resample counts and warnings.
+void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary* summary);
+
+}  // namespace vlmscale::fit::internal
+
+#endif  // VLMSCALE_FIT_SCALING_LAW_SOLVER_H_
