@@ -13,6 +13,12 @@ nlohmann::json Number(double v) {
   return v;
 }
 
+// As Number, but +inf (a ratio over alpha = 0) is the string "inf".
+nlohmann::json RatioNumber(double v) {
+  if (std::isinf(v) && v > 0) return "inf";
+  return Number(v);
+}
+
 Result<double> GetNumber(const nlohmann::json& obj, const std::string& key,
                          const std::string& where) {
   if (!obj.is_object() || !obj.contains(key)) {
@@ -73,6 +79,11 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
     j["ci95"] = nullptr;
   }
   j["bootstrap_resamples"] = s.bootstrap_resamples;
+  j["beta_over_alpha"] = {
+      {"value", RatioNumber(BetaOverAlpha(s.params))},
+      {"ci95", s.has_ci ? json{RatioNumber(s.beta_over_alpha_ci_lower),
+                               RatioNumber(s.beta_over_alpha_ci_upper)}
+                        : json(nullptr)}};
   json ex = json::array();
   for (const auto& h : s.extrapolation) {
     ex.push_back({{"n", h.n},

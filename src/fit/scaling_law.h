@@ -45,6 +45,11 @@ struct LawParams {
 // Parameter ids, in the order the solver and the reports use.
 enum ParamId { kParamA = 0, kParamAlpha = 1, kParamB = 2, kParamBeta = 3, kParamE = 4 };
 constexpr int kNumParamIds = 5;
+// beta / alpha: how many times faster the error falls with visual tokens than with LLM
+// parameters at a fixed inference budget (the seed paper's contrast: about 0.2 for visual
+// reasoning, above 1 for OCR-like tasks). +inf when alpha is 0 and beta is not; NaN when both are.
+double BetaOverAlpha(const LawParams& p);
+
 const char* ParamName(int id);  // "A", "alpha", "B", "beta", "E".
 // The ids the model uses: {A, alpha, beta, E} or {A, alpha, B, beta, E}.
 std::vector<int> ActiveParams(Model m);
@@ -183,6 +188,11 @@ struct FitSummary {
   LawParams ci_upper;
   int bootstrap_resamples = 0;
   int bootstrap_failures = 0;
+  // The bootstrap percentile 95% interval of beta / alpha (BetaOverAlpha()), with the parameter
+  // intervals. A resample whose alpha is 0 counts as +inf, so an upper end may be +inf; NaN when
+  // no resample has a ratio.
+  double beta_over_alpha_ci_lower = 0.0;
+  double beta_over_alpha_ci_upper = 0.0;
 
   // Holdout of the largest N values (FitOptions::holdout_largest > 0).
   std::vector<HoldoutPoint> extrapolation;

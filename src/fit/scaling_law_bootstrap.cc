@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -22,11 +23,14 @@ uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// The q-quantile of v with linear interpolation; an infinite neighbour (a ratio over alpha = 0)
+// is returned as is instead of interpolated into NaN.
 double Percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const double pos = q * static_cast<double>(v.size() - 1);
   const size_t lo = static_cast<size_t>(std::floor(pos));
   const size_t hi = std::min(lo + 1, v.size() - 1);
+  if (std::isinf(v[lo]) || std::isinf(v[hi])) return pos - lo < 0.5 ? v[lo] : v[hi];
   return v[lo] + (pos - lo) * (v[hi] - v[lo]);
 }
 
@@ -98,6 +102,22 @@ void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary
     }
     SetParam(&summary->ci_lower, id, Percentile(vals, 0.025));
     SetParam(&summary->ci_upper, id, Percentile(vals, 0.975));
+  }
+  std::vector<double> ratios;  // Resamples where beta = alpha = 0 have no ratio.
+  for (int k = 0; k < k_total; ++k) {
+    if (!ok[k]) continue;
+    LawParams p;
+    p.alpha = draws[k][kParamAlpha];
+    p.beta = draws[k][kParamBeta];
+    const double r = BetaOverAlpha(p);
+    if (!std::isnan(r)) ratios.push_back(r);
+  }
+  if (!ratios.empty()) {
+    summary->beta_over_alpha_ci_lower = Percentile(ratios, 0.025);
+    summary->beta_over_alpha_ci_upper = Percentile(ratios, 0.975);
+  } else {
+    summary->beta_over_alpha_ci_lower = summary->beta_over_alpha_ci_upper =
+        std::numeric_limits<double>::quiet_NaN();
   }
   summary->has_ci = true;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "core/strings.h"
@@ -197,6 +198,12 @@ Status ValidateObservations(const FitOptions& options, const Observations& obs) 
   return Status::OK();
 }
 
+double BetaOverAlpha(const LawParams& p) {
+  if (p.alpha > 0.0) return p.beta / p.alpha;
+  return p.beta > 0.0 ? std::numeric_limits<double>::infinity()
+                      : std::numeric_limits<double>::quiet_NaN();
+}
+
 std::string FitSummary::BriefReport() const {
   std::ostringstream os;
   os << ModelName(model) << " fit (" << LossName(loss) << ", " << SpaceName(space) << "): ";
@@ -253,6 +260,12 @@ std::string FitSummary::FullReport() const {
     os << line;
   }
   if (!has_stderr) os << "  stderr: none (" << stderr_reason << ")\n";
+  os << "  beta/alpha   " << Fmt(BetaOverAlpha(params));
+  if (has_ci) {
+    os << "  95% CI (bootstrap) [" << Fmt(beta_over_alpha_ci_lower) << ", "
+       << Fmt(beta_over_alpha_ci_upper) << "]";
+  }
+  os << "\n";
   if (has_ci) {
     os << "  bootstrap: " << bootstrap_resamples << " resamples";
     if (bootstrap_failures > 0) os << " (" << bootstrap_failures << " failed)";

@@ -308,6 +308,36 @@ TEST(FitScalingLaw, BootstrapIsDeterministicForASeedAndBracketsTheEstimate) {
   EXPECT_LT(a.ci_upper.alpha - a.ci_lower.alpha, 0.02);
 }
 
+// beta/alpha and its bootstrap interval: the seed paper's contrast between visual reasoning
+// (beta/alpha ~ 0.2) and OCR (~1.4) is decided by intervals of this ratio.
+TEST(FitScalingLaw, BetaOverAlphaHasABootstrapIntervalAroundTheEstimate) {
+  FitOptions options;
+  options.bootstrap = 100;
+  FitSummary s;
+  ASSERT_TRUE(FitScalingLaw(options, PaperReasoningData(), &s).ok());
+  ASSERT_TRUE(s.has_ci);
+  const double ratio = BetaOverAlpha(s.params);
+  EXPECT_NEAR(ratio, s.params.beta / s.params.alpha, 1e-12);
+  EXPECT_GT(ratio, 0.15);
+  EXPECT_LT(ratio, 0.3);
+  EXPECT_LT(s.beta_over_alpha_ci_lower, ratio);
+  EXPECT_GT(s.beta_over_alpha_ci_upper, ratio);
+  // The ratio's interval is not the ratio of the parameters' interval ends.
+  EXPECT_GT(s.beta_over_alpha_ci_lower, s.ci_lower.beta / s.ci_upper.alpha);
+  EXPECT_NE(s.FullReport().find("beta/alpha"), std::string::npos);
+}
+
+TEST(BetaOverAlpha, AlphaZeroIsInfiniteUnlessBetaIsZeroToo) {
+  LawParams p;
+  p.alpha = 0.0;
+  p.beta = 0.1;
+  EXPECT_TRUE(std::isinf(BetaOverAlpha(p)));
+  p.beta = 0.0;
+  EXPECT_TRUE(std::isnan(BetaOverAlpha(p)));
+  p.alpha = 0.2;
+  EXPECT_EQ(BetaOverAlpha(p), 0.0);
+}
+
 TEST(FitScalingLaw, UserBoundsAreRespectedAndReported) {
   FitOptions options;
   options.bounds["alpha"] = {0.0, 0.05};  // Below the unconstrained optimum (~0.071).
