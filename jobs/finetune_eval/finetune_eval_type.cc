@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "config/options_table.h"
 #include "core/strings.h"
@@ -54,6 +55,15 @@ const config::OptionsTable<O>& Table() {
     t->Double(
         "train.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0, std::nullopt,
         "Peak learning rate (AdamW).");
+    t->Double(
+        "train.lr_width_exponent", "train.lr_width_exponent",
+        [](O& o) -> double& { return o.train.lr_width_exponent; }, 0.0, 2.0,
+        "Learning rate per LLM width: a model of width d trains with "
+        "lr * (lr_reference_width / d)^lr_width_exponent (0: every size uses lr; 1: muP's rule).");
+    t->Int(
+        "train.lr_reference_width", "train.lr_reference_width",
+        [](O& o) -> int64_t& { return o.train.lr_reference_width; }, 1.0, std::nullopt,
+        "The LLM width that trains with exactly train.lr (see train.lr_width_exponent).");
     t->Int(
         "train.warmup_steps", "train.warmup_steps",
         [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, std::nullopt,
@@ -106,7 +116,9 @@ std::string IdentityText(const config::Config& config) {
   std::string t = tasks::TaskGeneratorsText();
   for (const char* section : kIdentitySections) {
     for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
-      if (!line.empty() && !StartsWith(line, "model.cache_dir=")) t += line + "\n";
+      if (!line.empty() && !StartsWith(line, "model.cache_dir=") && !IdentityOmits(line)) {
+        t += line + "\n";
+      }
     }
   }
   return t;
@@ -289,6 +301,7 @@ Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const FinetuneEvalOptions& optio
   s.model.method = point.method;
   s.model.visual_tokens = point.visual_tokens;
   s.train = options.train;
+  s.train.lr = train::ScaledLearningRate(options.train, spec.llm.width);
   s.train.seed = static_cast<uint64_t>(point.seed);
   if (!job_dir.empty()) {
     s.train.checkpoint_path = (std::filesystem::path(job_dir) / "checkpoint.pt").string();
@@ -307,6 +320,17 @@ double VlmTrainingFlops(const vlm::EncoderOptions& e, double n_params, int64_t t
   const double per_example = 6.0 * n_params * static_cast<double>(tokens) +
                              2.0 * encoder_params * static_cast<double>(e.grid_size * e.grid_size);
   return per_example * static_cast<double>(train.steps * train.batch_size);
+}
+
+bool IdentityOmits(const std::string& line) {
+  const size_t eq = line.find('=');
+  if (eq == std::string::npos) return false;
+  const std::string key = line.substr(0, eq);
+  const std::optional<double> value = ParseDouble(line.substr(eq + 1));
+  if (!value) return false;
+  if (EndsWith(key, ".lr_width_exponent")) return *value == 0.0;
+  if (EndsWith(key, ".lr_reference_width")) return *value == 32.0;
+  return false;
 }
 
 Status OriginKeyError(const std::map<std::string, std::string>& origins, const std::string& key,

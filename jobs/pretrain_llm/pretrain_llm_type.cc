@@ -40,6 +40,14 @@ const config::OptionsTable<O>& Table() {
     t->Double(
         "pretrain_llm.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0,
         std::nullopt, "Peak learning rate (AdamW, warmup then cosine decay).");
+    t->Double(
+        "pretrain_llm.lr_width_exponent", "train.lr_width_exponent",
+        [](O& o) -> double& { return o.train.lr_width_exponent; }, 0.0, 2.0,
+        "Learning rate per LLM width, as train.lr_width_exponent.");
+    t->Int(
+        "pretrain_llm.lr_reference_width", "train.lr_reference_width",
+        [](O& o) -> int64_t& { return o.train.lr_reference_width; }, 1.0, std::nullopt,
+        "The LLM width that trains with exactly pretrain_llm.lr.");
     t->Int(
         "pretrain_llm.warmup_steps", "train.warmup_steps",
         [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, std::nullopt,
@@ -74,7 +82,9 @@ std::string IdentityText(const config::Config& config) {
   std::string t = tasks::TaskGeneratorsText();
   for (const char* section : {"pretrain_llm", "model"}) {
     for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
-      if (!line.empty() && !StartsWith(line, "model.cache_dir=")) t += line + "\n";
+      if (!line.empty() && !StartsWith(line, "model.cache_dir=") && !IdentityOmits(line)) {
+        t += line + "\n";
+      }
     }
   }
   return t;
@@ -244,6 +254,7 @@ Result<FinetuneEvalSetup> MakePretrainLlmSetup(const PretrainLlmOptions& options
   s.model.method = options.method;
   s.model.visual_tokens = options.visual_tokens;
   s.train = options.train;
+  s.train.lr = train::ScaledLearningRate(options.train, spec.llm.width);
   if (!job_dir.empty()) {
     s.train.checkpoint_path = (std::filesystem::path(job_dir) / "checkpoint.pt").string();
   }

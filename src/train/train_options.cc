@@ -17,6 +17,14 @@ bool TrainOptions::IsValid(std::string* error, std::string* field) const {
     return fail("batch_size", "train batch_size must be >= 1, got " + std::to_string(batch_size));
   if (!(lr > 0.0) || !std::isfinite(lr))
     return fail("lr", "train lr must be > 0, got " + FormatNumber(lr));
+  if (!(lr_width_exponent >= 0.0 && lr_width_exponent <= 2.0)) {
+    return fail("lr_width_exponent",
+                "train lr_width_exponent must be in [0, 2], got " + FormatNumber(lr_width_exponent));
+  }
+  if (lr_reference_width < 1) {
+    return fail("lr_reference_width",
+                "train lr_reference_width must be >= 1, got " + std::to_string(lr_reference_width));
+  }
   if (warmup_steps < 0 || warmup_steps > steps) {
     return fail("warmup_steps", "train warmup_steps must be in [0, steps=" + std::to_string(steps) +
                                     "], got " + std::to_string(warmup_steps));
@@ -47,6 +55,13 @@ bool TrainOptions::IsValid(std::string* error, std::string* field) const {
   if (device < -1)
     return fail("device", "device must be -1 (CPU) or a CUDA index, got " + std::to_string(device));
   return true;
+}
+
+double ScaledLearningRate(const TrainOptions& options, int64_t width) {
+  if (options.lr_width_exponent == 0.0 || width <= 0) return options.lr;
+  return options.lr * std::pow(static_cast<double>(options.lr_reference_width) /
+                                   static_cast<double>(width),
+                               options.lr_width_exponent);
 }
 
 }  // namespace vlmscale::train

@@ -30,6 +30,13 @@ struct TrainOptions {
   int64_t batch_size = 32;
   // Peak learning rate. Default: 0.003. REQUIRES: > 0.
   double lr = 0.003;
+  // Learning rate per LLM width: the peak rate a model of width d trains with is
+  // lr * (lr_reference_width / d)^lr_width_exponent (ScaledLearningRate), so one setting serves
+  // a ladder of sizes: wider models need smaller Adam steps (muP's hidden-weight rule is exponent
+  // 1). Default: 0 (every width trains with lr). REQUIRES: 0 <= lr_width_exponent <= 2.
+  double lr_width_exponent = 0.0;
+  // The width that trains with exactly lr. Default: 32. REQUIRES: >= 1.
+  int64_t lr_reference_width = 32;
   // Linear warmup steps. Default: 30. REQUIRES: 0 <= warmup_steps <= steps.
   int64_t warmup_steps = 30;
   // The first steps are an alignment phase, as LLaVA's stage 1: only the compressor, the
@@ -76,6 +83,10 @@ struct TrainOptions {
   // name in *field (each if non-null).
   bool IsValid(std::string* error, std::string* field = nullptr) const;
 };
+
+// The peak learning rate for an LLM of `width`: options.lr scaled by
+// (lr_reference_width / width)^lr_width_exponent; options.lr when the exponent is 0 or width <= 0.
+double ScaledLearningRate(const TrainOptions& options, int64_t width);
 
 }  // namespace vlmscale::train
 

@@ -119,6 +119,45 @@ TEST(PretrainLlmJob, PlansOneJobPerLlmThatFinetuneJobsNeed) {
   EXPECT_NE(a->jobs[1].id, b->jobs[1].id);
 }
 
+// lr_width_exponent: each job trains with its width's rate; at its default the key leaves job ids
+// as they were before it existed, set it renames the jobs.
+TEST(PretrainLlmJob, LearningRatePerWidthReachesBothStagesAndTheIds) {
+  const std::string base =
+      "[sweep]\nname = lrw\n[grid]\nllm = nano, mini\nvisual_tokens = 4\nmethod = avgpool\n"
+      "task = shapes\n[stage.pretrain]\ntype = pretrain_llm\nover = llm\n[stage.finetune]\n"
+      "type = finetune_eval\nneeds = pretrain\n";
+  auto plain = ConfigFromString(base, "a.ini", {});
+  auto zero = ConfigFromString(base, "b.ini", {"train.lr_width_exponent=0",
+                                               "pretrain_llm.lr_reference_width=32"});
+  auto scaled = ConfigFromString(
+      base + "[train]\nlr = 0.001\nlr_width_exponent = 1\n[pretrain_llm]\nlr = 0.002\n"
+             "lr_width_exponent = 1\nlr_reference_width = 64\n",
+      "c.ini", {});
+  ASSERT_TRUE(plain.ok() && zero.ok()) << zero.status().ToString();
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  auto a = PlanSweep(*plain);
+  auto b = PlanSweep(*zero);
+  auto c = PlanSweep(*scaled);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_EQ(a->jobs.size(), 4u);  // 2 pretrain (nano, mini), then 2 finetune.
+  for (size_t i = 0; i < a->jobs.size(); ++i) {
+    EXPECT_EQ(a->jobs[i].id, b->jobs[i].id) << "defaults spelled out change no id";
+    EXPECT_NE(a->jobs[i].id, c->jobs[i].id);
+  }
+  // nano is 32 wide, mini 64: pretraining (reference 64) 0.004 and 0.002; finetuning
+  // (reference 32) 0.001 and 0.0005.
+  const PretrainLlmOptions pre = ReadPretrainLlmOptions(*scaled, c->output);
+  const FinetuneEvalOptions fin = ReadFinetuneEvalOptions(*scaled, c->output);
+  const double expected[4] = {0.004, 0.002, 0.001, 0.0005};
+  for (size_t i = 0; i < 4; ++i) {
+    const config::JobSpec& job = c->jobs[i];
+    Result<FinetuneEvalSetup> setup = i < 2 ? MakePretrainLlmSetup(pre, job, "")
+                                            : MakeFinetuneEvalSetup(fin, job, "");
+    ASSERT_TRUE(setup.ok()) << setup.status().ToString();
+    EXPECT_DOUBLE_EQ(setup->train.lr, expected[i]) << job.point.llm;
+  }
+}
+
 TEST(PretrainLlmJob, PlanTimeChecksNameTheKey) {
   // avgpool cannot make 5 tokens from an 8x8 grid.
   auto config = ConfigFromString(

@@ -37,6 +37,28 @@ TEST(TrainOptions, InvalidFieldsAreNamed) {
   EXPECT_NE(error.find("log_every"), std::string::npos) << error;
 }
 
+TEST(TrainOptions, LearningRateScalesWithWidthByTheExponent) {
+  TrainOptions o;
+  o.lr = 0.001;
+  EXPECT_EQ(ScaledLearningRate(o, 96), 0.001);  // Exponent 0: every width uses lr.
+  o.lr_width_exponent = 1.0;
+  o.lr_reference_width = 32;
+  EXPECT_DOUBLE_EQ(ScaledLearningRate(o, 32), 0.001);
+  EXPECT_DOUBLE_EQ(ScaledLearningRate(o, 16), 0.002);
+  EXPECT_DOUBLE_EQ(ScaledLearningRate(o, 96), 0.001 / 3.0);
+  o.lr_width_exponent = 0.5;
+  EXPECT_DOUBLE_EQ(ScaledLearningRate(o, 128), 0.0005);
+  EXPECT_EQ(ScaledLearningRate(o, 0), 0.001);  // A model without a width (external): lr.
+  std::string error, field;
+  o.lr_width_exponent = 2.5;
+  EXPECT_FALSE(o.IsValid(&error, &field));
+  EXPECT_EQ(field, "lr_width_exponent") << error;
+  o.lr_width_exponent = 1.0;
+  o.lr_reference_width = 0;
+  EXPECT_FALSE(o.IsValid(&error, &field));
+  EXPECT_EQ(field, "lr_reference_width") << error;
+}
+
 TEST(Trainer, LearningRateWarmsUpLinearlyThenDecaysByCosineToZero) {
   TrainOptions o;
   o.steps = 100;
