@@ -210,7 +210,8 @@ def ratio_figure(rows, out_dir):
             ax.plot([max(ci[0], lo), min(ci[1], hi)], [k, k], "-", color=color, lw=2)
         ax.plot([min(r["ratio"], hi)], [k], "o", color=color)
     ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels([f"{r['study']}: {r['group']}" for r in reversed(shown)], fontsize=8)
+    ax.set_yticklabels([r["study"] if r["group"] == r["study"] else f"{r['study']}: {r['group']}"
+                        for r in reversed(shown)], fontsize=8)
     ax.axvline(1.0, color="0.3", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
