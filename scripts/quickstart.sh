@@ -41,7 +41,7 @@ echo "== fit"
   "$bin" fit "$results" --json "$out/fit.json"
 echo "== plots and report"
 VLMSCALE_BIN="$bin" /usr/bin/python3 analysis/report.py "$results" --fit "$out/fit.json" \
-  --text-tokens 50 -o "$out"
+  --text-tokens 8 -o "$out"
 echo "== done"
 echo "results: $results"
 echo "fit:     $out/fit.json"
