@@ -207,7 +207,7 @@ void PrintText(const json& s) {
   }
   if (!s["stalled_ranks"].empty()) {
     std::printf("stalled ranks: %s  (no heartbeat; see the driver log)\n",
-                s["stalled_ranks"].dump().c_str());
+                s["stalled_ranks"].dump(-1, ' ', false, json::error_handler_t::replace).c_str());
   }
   if (!s["running_jobs"].empty()) {
     std::printf("\nrunning:\n");
