@@ -410,7 +410,8 @@ void Coordinator::Finish() {
   Status c = store_->Close();
   if (!s.ok() || !c.ok()) {
     store_failed_ = true;
-    printer_.Log("error: results store " + sweep_.output + ": " + (!s.ok() ? s : c).message());
+    printer_.Log("error: results store " + sweep_.output + ": " + (!s.ok() ? s : c).message() +
+                 " -- results acknowledged so far are safe, run again to resume");
     exit_code_ = kExitFailure;
   }
   printer_.Summary(store_->jobs(), exit_code_, clock_());
