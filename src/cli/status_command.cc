@@ -141,7 +141,10 @@ json Summarize(const store::ResultsFile& file, double now) {
   }
   json requeues = NumberOrNull(run_info, "requeue_count");
   if (requeues.is_null()) requeues = NumberOrNull(run_info, "requeues");
-  if (requeues.is_number()) requeues = static_cast<int64_t>(requeues.get<double>());
+  if (requeues.is_number()) {  // A count; a value out of int64 range (hostile run info) is none.
+    const double r = requeues.get<double>();
+    requeues = std::isfinite(r) && std::fabs(r) < 9e18 ? json(static_cast<int64_t>(r)) : json();
+  }
   json stalled = json::array();
   if (auto it = run_info.find("stalled_ranks"); it != run_info.end() && it->is_array()) {
     stalled = *it;

@@ -123,6 +123,18 @@ class HostileFilesTest(unittest.TestCase):
         p = self.run_bin(b"fit", self.path)
         self.assert_clean(p, (0, 1, 2))  # Six points may or may not fit; never an exception.
 
+    def test_run_info_with_a_count_out_of_range_is_shown_as_unknown(self):
+        p = subprocess.run([MAKER, self.path.decode(), "--done", "2", "--run-info",
+                            '{"requeue_count": 1e300, "eta_seconds": -1e308}'],
+                           capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.run_bin(b"status", self.path)
+        self.assert_clean(p, (0,))
+        self.assertNotIn(b"requeued", p.stdout)  # Not "requeued -9223372036854775808 times".
+        p = self.run_bin(b"status", self.path, b"--json")
+        self.assert_clean(p, (0,))
+        self.assertIsNone(json.loads(p.stdout)["requeues"])
+
     def test_a_file_without_its_checksum_trailer_is_refused(self):
         p = subprocess.run([MAKER, self.path.decode(), "--done", "6"], capture_output=True)
         self.assertEqual(p.returncode, 0, p.stderr)
