@@ -4,7 +4,8 @@
 # Prints one line per target: executions, exec/s, coverage (libFuzzer's cov = edges, ft =
 # features), corpus size and peak RSS. A crash, leak or timeout input is saved as
 # build-asan/fuzz/<name>/{crash,leak,timeout,oom}-<sha1>; the script then exits 1.
-#   bench/fuzz/run.sh [SECONDS] [NAME...]    NAME: config set_override csv metrics_json
+#   bench/fuzz/run.sh [SECONDS] [NAME...]    NAME: config set_override csv metrics_json journal
+#                                            results_file
 # Needs build-asan/ configured by `scripts/test.sh -L fuzz` (or -L sanitize).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,7 +13,7 @@ root=$(pwd)
 seconds=${1:-600}
 shift || true
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(config set_override csv metrics_json)
+[ ${#names[@]} -gt 0 ] || names=(config set_override csv metrics_json journal results_file)
 build=$root/build-asan
 if [ ! -f "$build/CMakeCache.txt" ]; then
   echo "bench/fuzz/run.sh: $build is not configured; run scripts/test.sh -L fuzz first" >&2
@@ -29,11 +30,13 @@ for n in "${names[@]}"; do
   mkdir -p "$work/corpus"
   dict=$root/tests/fuzz/$n.dict
   [ -f "$dict" ] || dict=$root/tests/fuzz/config.dict
+  dict_args=(-dict="$dict")
+  [ "$n" != results_file ] || dict_args=()  # Its input drives a generator: no tokens.
   log=$work/long_run.log
   rc=0
   ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     nice -n 15 "$build/tests/fuzz/fuzz_$n" -max_total_time="$seconds" -timeout=25 \
-    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" -dict="$dict" \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" "${dict_args[@]}" \
     "$work/corpus" "$root/tests/fuzz/corpus/$n" >"$log" 2>&1 || rc=$?
   done_line=$(grep -aE '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
   cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$done_line")

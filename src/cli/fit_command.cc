@@ -223,7 +223,8 @@ int Run(const std::vector<std::string>& args) {
         csv.empty() ? nlohmann::json{{"fits", fits}, {"source", results}, {"stage", fitted_stage}}
                     : fits[0];
     if (!csv.empty()) doc["source"] = csv;
-    st = WriteFileAtomically(json_path, doc.dump(2) + "\n");
+    st = WriteFileAtomically(
+        json_path, doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     if (!st.ok()) return ReportError(kName, st);
   }
   return any_failed ? kExitFailure : kExitOk;

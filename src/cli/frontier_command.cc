@@ -61,7 +61,10 @@ int Run(const std::vector<std::string>& args) {
   if (!frontier.ok()) return ReportError(kName, frontier.status());
   std::cout << fit::FrontierReport(*law, *frontier);
   if (!json_path.empty()) {
-    st = WriteFileAtomically(json_path, fit::FrontierToJson(*law, *frontier).dump(2) + "\n");
+    st = WriteFileAtomically(
+        json_path, fit::FrontierToJson(*law, *frontier)
+                           .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                       "\n");
     if (!st.ok()) return ReportError(kName, st);
   }
   return kExitOk;

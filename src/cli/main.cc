@@ -2,7 +2,9 @@
 // subcommands (src/cli/*_command.cc).
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,23 @@ const std::vector<CommandInfo>& Commands() {
 int ReportError(const std::string& command, const Status& status) {
   std::cerr << "vlmscale " << command << ": error: " << status.message() << std::endl;
   return ExitCodeFor(status);
+}
+
+// The command boundary: runs a command and turns an exception that escaped it (a bug: commands
+// report errors as a Status) into one error line and exit 1 instead of an abort (exit 134).
+int RunCommand(const CommandInfo& command, const std::vector<std::string>& args) {
+  try {
+    return command.fn(args);
+  } catch (const std::bad_alloc&) {
+    return ReportError(command.name, Status::Runtime("out of memory"));
+  } catch (const std::exception& e) {
+    return ReportError(command.name, Status::Runtime(std::string("internal error: ") + e.what() +
+                                                     " (please report this as a bug)"));
+  } catch (...) {
+    return ReportError(command.name,
+                       Status::Runtime("internal error: unknown exception (please report this "
+                                       "as a bug)"));
+  }
 }
 
 namespace {
@@ -70,7 +89,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   std::vector<std::string> names;
   for (const auto& c : Commands()) {
-    if (c.name == name) return c.fn(args);
+    if (c.name == name) return RunCommand(c, args);
     names.push_back(c.name);
   }
   std::string hint = vlmscale::ClosestMatch(name, names);

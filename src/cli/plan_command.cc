@@ -156,7 +156,7 @@ int RunPlanCommand(const std::vector<std::string>& args) {
                      {"est_cost", j.est_cost},
                      {"inference_flops", j.inference_flops}});
     }
-    std::cout << out.dump(2) << std::endl;
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   } else {
     PrintTable(*sweep);
   }

@@ -141,7 +141,10 @@ json Summarize(const store::ResultsFile& file, double now) {
   }
   json requeues = NumberOrNull(run_info, "requeue_count");
   if (requeues.is_null()) requeues = NumberOrNull(run_info, "requeues");
-  if (requeues.is_number()) requeues = static_cast<int64_t>(requeues.get<double>());
+  if (requeues.is_number()) {  // A count; a value out of int64 range (hostile run info) is none.
+    const double r = requeues.get<double>();
+    requeues = std::isfinite(r) && std::fabs(r) < 9e18 ? json(static_cast<int64_t>(r)) : json();
+  }
   json stalled = json::array();
   if (auto it = run_info.find("stalled_ranks"); it != run_info.end() && it->is_array()) {
     stalled = *it;
@@ -207,7 +210,7 @@ void PrintText(const json& s) {
   }
   if (!s["stalled_ranks"].empty()) {
     std::printf("stalled ranks: %s  (no heartbeat; see the driver log)\n",
-                s["stalled_ranks"].dump().c_str());
+                s["stalled_ranks"].dump(-1, ' ', false, json::error_handler_t::replace).c_str());
   }
   if (!s["running_jobs"].empty()) {
     std::printf("\nrunning:\n");

@@ -367,7 +367,8 @@ void Coordinator::Tick() {
       {"pending", sched_.pending()},
   };
   AddSlurmInfo(&info);
-  Status s = store_->SetRunInfo(info.dump());
+  Status s =
+      store_->SetRunInfo(info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (!s.ok()) StoreError(s);
   dirty_run_info_ = true;
   Status snap = store_->MaybeSnapshot();
@@ -403,13 +404,14 @@ void Coordinator::Finish() {
                          {"eta_seconds", 0.0},
                          {"stalled", nlohmann::json::array()}};
   AddSlurmInfo(&info);
-  store_->SetRunInfo(info.dump());
+  store_->SetRunInfo(info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   Status s = store_->Commit();
   if (s.ok() && !unacked_.empty()) Acknowledge();
   Status c = store_->Close();
   if (!s.ok() || !c.ok()) {
     store_failed_ = true;
-    printer_.Log("error: results store " + sweep_.output + ": " + (!s.ok() ? s : c).message());
+    printer_.Log("error: results store " + sweep_.output + ": " + (!s.ok() ? s : c).message() +
+                 " -- results acknowledged so far are safe, run again to resume");
     exit_code_ = kExitFailure;
   }
   printer_.Summary(store_->jobs(), exit_code_, clock_());

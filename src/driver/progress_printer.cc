@@ -62,7 +62,8 @@ ProgressPrinter::ProgressPrinter(const config::Sweep* sweep, const Topology* top
 
 void ProgressPrinter::Log(const std::string& line) {
   if (options_.log_format == LogFormat::kJson) {
-    out_ << nlohmann::json{{"event", "log"}, {"time", UnixNow()}, {"message", line}}.dump()
+    out_ << nlohmann::json{{"event", "log"}, {"time", UnixNow()}, {"message", line}}.dump(
+                -1, ' ', false, nlohmann::json::error_handler_t::replace)
          << std::endl;
   } else {
     out_ << "vlmscale run: " << line << std::endl;
@@ -79,7 +80,7 @@ void ProgressPrinter::Start() {
                            {"already_done", sched_.skipped()},
                            {"ranks", topology_.world_size},
                            {"ranks_per_job", topology_.ranks_per_job}}
-                .dump()
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
          << std::endl;
     return;
   }
@@ -167,7 +168,7 @@ void ProgressPrinter::Progress(double now, bool force) {
                            {"elapsed_seconds", now - start_},
                            {"eta_seconds",
                             std::isfinite(eta) ? nlohmann::json(eta) : nlohmann::json(nullptr)}}
-                .dump()
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
          << std::endl;
     return;
   }
@@ -201,7 +202,7 @@ void ProgressPrinter::Summary(const std::map<std::string, store::JobRecord>& job
                            {"rank0_max_rss_mb", MaxRssMb()},
                            {"exit_code", exit_code},
                            {"output", sweep_.output}}
-                .dump()
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
          << std::endl;
     return;
   }

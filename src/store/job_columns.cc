@@ -1,6 +1,8 @@
 #include "store/job_columns.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 namespace vlmscale::store {
 namespace {
@@ -139,11 +141,19 @@ Status ColumnFromJson(const Column<Row>& c, const json& v, Row* row) {
       *c.template Mutable<double>(row) = v.is_null() ? JobRecord::kNaN : v.get<double>();
       break;
     case ColumnType::kInt64:
-      if (!v.is_number_integer()) return wrong("an integer");
+      if (!v.is_number_integer() ||
+          (v.is_number_unsigned() &&
+           v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
+        return wrong("a 64-bit integer");
+      }
       *c.template Mutable<int64_t>(row) = v.get<int64_t>();
       break;
     case ColumnType::kInt32:
-      if (!v.is_number_integer()) return wrong("an integer");
+      if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX) ||
+          (!v.is_number_unsigned() &&
+           (v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX))) {
+        return wrong("a 32-bit integer");
+      }
       *c.template Mutable<int>(row) = v.get<int>();
       break;
     case ColumnType::kState: {

@@ -204,6 +204,7 @@ Status RecordFromJson(const json& j, JobRecord* r) {
     if (!it->is_array()) return Status::InvalidInput("field 'curves' is not an array");
     for (const auto& p : *it) {
       if (!p.is_array() || p.size() != 3 || !p[0].is_string() || !p[1].is_number_integer() ||
+          (p[1].is_number_unsigned() && p[1].get<uint64_t>() > uint64_t{INT64_MAX}) ||
           !(p[2].is_number() || p[2].is_null())) {
         return Status::InvalidInput("a curve point is not [name, step, value]");
       }
@@ -274,11 +275,14 @@ bool DecodeEntryAt(std::string_view data, size_t pos, json* entry, size_t* size)
   uint32_t length = ReadLe32(data.data() + pos);
   if (length < 2 || length > data.size() - pos - 8) return false;
   std::string_view payload = data.substr(pos + 8, length);
-  if (payload.front() != '{' || payload.back() != '\n') return false;
   if (Crc32(payload) != ReadLe32(data.data() + pos + 4)) return false;
-  json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_object() || !parsed.contains("t") || !parsed["t"].is_string()) return false;
-  *entry = std::move(parsed);
+  // The CRC matches, so these are the bytes that were written: an entry that is not a JSON
+  // object and a line is kept (as null) for ReplayJournal() to report as malformed, not taken for
+  // a torn tail.
+  json parsed = payload.front() == '{' && payload.back() == '\n'
+                    ? json::parse(payload, nullptr, /*allow_exceptions=*/false)
+                    : json();
+  *entry = parsed.is_object() ? std::move(parsed) : json();
   *size = 8 + length;
   return true;
 }
@@ -292,10 +296,14 @@ DecodedJournal DecodeJournal(std::string_view data) {
   size_t size = 0;
   while (pos < data.size() && DecodeEntryAt(data, pos, &entry, &size)) {
     result.entries.push_back(std::move(entry));
+    result.offsets.push_back(pos);
     pos += size;
   }
   result.valid_bytes = pos;
+  result.total_bytes = data.size();
   result.torn_tail = pos < data.size();
+  result.damaged_start =
+      pos == 0 && std::any_of(data.begin(), data.end(), [](char c) { return c != '\0'; });
   // Resynchronise past the prefix. Zero-filled capacity is skipped quickly: an entry's length
   // field is non-zero, so it starts at most 3 bytes before the next non-zero byte.
   for (size_t p = pos + 1; p + 8 <= data.size();) {
@@ -317,41 +325,103 @@ DecodedJournal DecodeJournal(std::string_view data) {
 }
 
 std::string ReplayReport::Describe(const std::string& journal_path) const {
-  if (recovered == 0) return "";
-  return "journal " + journal_path + " is damaged: bytes " + std::to_string(damaged_from) + "-" +
-         std::to_string(damaged_to) + " fail their checksum; recovered the " +
-         std::to_string(recovered) +
-         " entries after them (results recorded only in the damaged bytes are lost and those "
-         "jobs will run again)";
+  std::vector<std::string> parts;
+  if (recovered > 0) {
+    parts.push_back("journal " + journal_path + " is damaged: bytes " +
+                    std::to_string(damaged_from) + "-" + std::to_string(damaged_to) +
+                    " fail their checksum; recovered the " + std::to_string(recovered) +
+                    " entries after them (results recorded only in the damaged bytes are lost "
+                    "and those jobs will run again)");
+  } else if (damaged_start) {
+    parts.push_back("journal " + journal_path + " is damaged: none of its " +
+                    std::to_string(journal_bytes) +
+                    " bytes holds an intact entry, so it was ignored (results recorded only in "
+                    "it are lost and those jobs will run again)");
+  }
+  if (malformed > 0) {
+    parts.push_back("journal " + journal_path + " has " + std::to_string(malformed) +
+                    " entries that pass their checksum but are malformed (the first at byte " +
+                    std::to_string(malformed_at) + ": " + malformed_reason +
+                    "); they were skipped");
+  }
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
 }
 
 Status ReplayJournal(const DecodedJournal& journal, int64_t skip_through, StoreState* state,
                      ReplayReport* report) {
   *report = ReplayReport{};
+  report->damaged_start = journal.damaged_start;
+  report->journal_bytes = journal.total_bytes;
+  auto note_malformed = [&](size_t offset, const Status& why) {
+    if (report->malformed++ == 0) {
+      report->malformed_at = offset;
+      report->malformed_reason = TruncateUtf8(why.message(), 200);
+    }
+  };
   auto counts = [&](const json& entry) {
     auto seq = entry.find("seq");
     return seq != entry.end() && seq->is_number_integer() && seq->get<int64_t>() > skip_through;
   };
-  for (const json& entry : journal.entries) {
+  for (size_t i = 0; i < journal.entries.size(); ++i) {
+    const json& entry = journal.entries[i];
+    Status s = state->Apply(entry, skip_through);
+    if (!s.ok()) {
+      note_malformed(i < journal.offsets.size() ? journal.offsets[i] : 0, s);
+      continue;
+    }
     if (counts(entry)) ++report->replayed;
-    VLM_RETURN_IF_ERROR(state->Apply(entry, skip_through));
   }
   int64_t newest = std::max(state->last_seq, skip_through);
   for (const auto& [offset, entry] : journal.beyond) {
+    if (!entry.is_object() || !entry.contains("t") || !entry["t"].is_string()) {
+      note_malformed(offset, Status::InvalidInput("not a JSON object with a string 't'"));
+      continue;
+    }
     auto seq = entry.find("seq");
     if (seq == entry.end() || !seq->is_number_integer() || seq->get<int64_t>() <= newest) {
       continue;  // A meta entry, or an older epoch's entry the snapshot holds.
+    }
+    Status s = state->Apply(entry, skip_through);
+    if (!s.ok()) {
+      note_malformed(offset, s);
+      continue;
     }
     if (report->recovered == 0) {
       report->damaged_from = journal.valid_bytes;
       report->damaged_to = offset;
     }
-    VLM_RETURN_IF_ERROR(state->Apply(entry, skip_through));
     newest = seq->get<int64_t>();
     ++report->recovered;
     ++report->replayed;
   }
   return Status::OK();
+}
+
+bool IsAcceptableRunInfo(const std::string& text) {
+  // Nesting depth outside strings; the text must also parse (nlohmann's parser does not recurse).
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > kMaxRunInfoDepth) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return json::parse(text, nullptr, /*allow_exceptions=*/false).is_object();
 }
 
 std::string TruncateUtf8(const std::string& message, size_t max_bytes) {
@@ -373,35 +443,71 @@ void StoreState::PutJob(JobRecord record) {
   }
 }
 
+// The entry's "seq": kInvalidInput unless it is an integer in [0, kMaxJournalSeq].
+Status EntrySeq(const json& entry, int64_t* seq) {
+  auto it = entry.find("seq");
+  if (it == entry.end()) return Status::InvalidInput("entry without a sequence number");
+  if (!it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<uint64_t>() > kMaxJournalSeq) ||
+      it->get<int64_t>() < 0 || it->get<int64_t>() > kMaxJournalSeq) {
+    return Status::InvalidInput("field 'seq' is not an integer in [0, 2^62]");
+  }
+  *seq = it->get<int64_t>();
+  return Status::OK();
+}
+
 Status StoreState::Apply(const json& entry, int64_t skip_through) {
-  const std::string type = entry.value("t", "");
+  if (!entry.is_object()) return Status::InvalidInput("not a JSON object");
+  auto t = entry.find("t");
+  if (t == entry.end() || !t->is_string()) return Status::InvalidInput("field 't' is not a string");
+  const std::string type = t->get<std::string>();
   if (type == "meta") {
-    if (sweep_name.empty()) sweep_name = entry.value("sweep", "");
+    auto sweep = entry.find("sweep");
+    if (sweep == entry.end() || !sweep->is_string()) {
+      return Status::InvalidInput("meta entry: field 'sweep' is not a string");
+    }
+    if (journal_sweep.empty()) journal_sweep = sweep->get<std::string>();
+    if (sweep_name.empty()) sweep_name = sweep->get<std::string>();
     return Status::OK();
   }
-  auto seq_it = entry.find("seq");
-  if (seq_it == entry.end() || !seq_it->is_number_integer()) {
-    return Status::InvalidInput("journal entry without a sequence number");
-  }
-  int64_t seq = seq_it->get<int64_t>();
-  if (seq <= skip_through) return Status::OK();
-  if (seq > last_seq) last_seq = seq;
-  if (type == "job") {
-    auto rec = entry.find("rec");
-    if (rec == entry.end()) return Status::InvalidInput("journal job entry without 'rec'");
-    JobRecord record;
-    VLM_RETURN_IF_ERROR(RecordFromJson(*rec, &record));
-    if (record.job_id.empty()) return Status::InvalidInput("journal job entry without job_id");
-    if (auto ev = entry.find("ev"); ev != entry.end()) {
-      JobEvent event;
-      VLM_RETURN_IF_ERROR(EventFromJson(*ev, &event));
-      events.push_back(std::move(event));
+  int64_t seq = 0;
+  Status s = EntrySeq(entry, &seq);
+  if (!s.ok()) {
+    // Unknown types come from a newer writer; skipping them keeps old readers working.
+    if (type != "job" && type != "run_info" && entry.find("seq") == entry.end()) {
+      return Status::OK();
     }
+    return s.WithPrefix(type + " entry");
+  }
+  if (type == "job") {
+    // Everything is checked before the state changes: a malformed entry changes nothing.
+    auto rec = entry.find("rec");
+    if (rec == entry.end()) return Status::InvalidInput("job entry without 'rec'");
+    JobRecord record;
+    VLM_RETURN_IF_ERROR(RecordFromJson(*rec, &record).WithPrefix("job entry"));
+    if (record.job_id.empty()) return Status::InvalidInput("job entry without job_id");
+    JobEvent event;
+    auto ev = entry.find("ev");
+    const bool has_event = ev != entry.end();
+    if (has_event) VLM_RETURN_IF_ERROR(EventFromJson(*ev, &event).WithPrefix("job entry"));
+    if (seq <= skip_through) return Status::OK();
+    if (has_event) events.push_back(std::move(event));
     PutJob(std::move(record));
   } else if (type == "run_info") {
-    run_info_json = entry.value("v", "");
+    auto v = entry.find("v");
+    if (v == entry.end() || !v->is_string()) {
+      return Status::InvalidInput("run_info entry: field 'v' is not a string");
+    }
+    if (!IsAcceptableRunInfo(v->get<std::string>())) {
+      return Status::InvalidInput("run_info entry: field 'v' is not a JSON object nested at most " +
+                                  std::to_string(kMaxRunInfoDepth) + " deep");
+    }
+    if (seq <= skip_through) return Status::OK();
+    run_info_json = v->get<std::string>();
+  } else if (seq <= skip_through) {
+    return Status::OK();
   }
-  // Unknown types come from a newer writer; skipping them keeps old readers working.
+  if (seq > last_seq) last_seq = seq;
   return Status::OK();
 }
 

@@ -10,7 +10,10 @@
 //   {"t":"job","seq":n,"rec":{...JobRecord...},"ev":{...JobEvent...}}          "ev" only on change
 //   {"t":"run_info","seq":n,"v":"<json text>"}
 // A header or payload that is cut short, fails its CRC or is not such an object ends the valid
-// prefix: everything from there on is a torn tail and is ignored (the writer cuts it off).
+// prefix: everything from there on is a torn tail and is ignored (the writer cuts it off). An
+// entry that passes its CRC but whose fields have the wrong types or values (which the writer
+// never produces: damage that the CRC missed, or a crafted file) is skipped and reported, never
+// applied in part.
 #ifndef VLMSCALE_STORE_JOURNAL_H_
 #define VLMSCALE_STORE_JOURNAL_H_
 
@@ -57,8 +60,13 @@ void EncodeJobEntry(int64_t seq, const JobRecord& record, const JobEvent* event,
 // which ReplayJournal() recovers.
 struct DecodedJournal {
   std::vector<nlohmann::json> entries;
+  std::vector<size_t> offsets;  // Byte offset of each of `entries`.
   size_t valid_bytes = 0;
+  size_t total_bytes = 0;  // Size of the data decoded.
   bool torn_tail = false;  // Bytes after the valid prefix exist.
+  // The data holds a non-zero byte but no intact entry at offset 0. A journal the writer left
+  // (even one cut by a crash) starts with an intact entry or with zeros, so this is damage.
+  bool damaged_start = false;
   std::vector<std::pair<size_t, nlohmann::json>> beyond;
 };
 DecodedJournal DecodeJournal(std::string_view data);
@@ -66,9 +74,21 @@ DecodedJournal DecodeJournal(std::string_view data);
 // Cuts `message` to at most `max_bytes` bytes without splitting a UTF-8 character.
 std::string TruncateUtf8(const std::string& message, size_t max_bytes);
 
+// Sequence numbers above this are refused as malformed (the writer counts up from 1, and the next
+// number must not overflow).
+inline constexpr int64_t kMaxJournalSeq = int64_t{1} << 62;
+
+// Deepest nesting of the run info JSON that readers accept (they copy and print it recursively).
+inline constexpr int kMaxRunInfoDepth = 64;
+
+// True if `text` is a JSON object nested at most kMaxRunInfoDepth deep (checked without
+// recursion, so hostile text cannot exhaust the stack).
+bool IsAcceptableRunInfo(const std::string& text);
+
 // The in-memory state that snapshots hold and journal entries change.
 struct StoreState {
-  std::string sweep_name;  // From the snapshot or a journal "meta" entry.
+  std::string sweep_name;     // From the snapshot or a journal "meta" entry.
+  std::string journal_sweep;  // From the first journal "meta" entry applied ("" if none).
   std::map<std::string, JobRecord> jobs;
   std::vector<std::string> order;  // First-append order of job ids.
   std::vector<JobEvent> events;
@@ -76,17 +96,27 @@ struct StoreState {
   int64_t last_seq = 0;  // Highest sequence number applied.
 
   // Applies one decoded entry whose "seq" is greater than `skip_through` (others are ignored:
-  // the snapshot already holds them). kInvalidInput on a malformed entry.
+  // the snapshot already holds them). kInvalidInput on a malformed entry (wrong field types or
+  // values), which leaves the state unchanged.
   Status Apply(const nlohmann::json& entry, int64_t skip_through);
   // Replaces (or adds) a job's record, keeping first-append order.
   void PutJob(JobRecord record);
 };
 
-// What ReplayJournal() applied.
+// What ReplayJournal() applied, and the damage it found.
 struct ReplayReport {
   int64_t replayed = 0;   // Entries applied (newer than the snapshot), recovered ones included.
   int64_t recovered = 0;  // Entries applied from past the valid prefix (damage in the middle).
   size_t damaged_from = 0, damaged_to = 0;  // Undecodable bytes before them, if recovered > 0.
+  // Entries with a valid CRC that were skipped because they are malformed; the first one's
+  // offset and what is wrong with it.
+  int64_t malformed = 0;
+  size_t malformed_at = 0;
+  std::string malformed_reason;
+  bool damaged_start = false;  // DecodedJournal::damaged_start.
+  size_t journal_bytes = 0;    // Size of the journal that was replayed.
+  // Whether any of the damage above was found (the writer then keeps a copy of the journal).
+  bool damaged() const { return recovered > 0 || malformed > 0 || damaged_start; }
   // One line for users naming the journal, the damaged bytes and the consequence; "" if none.
   std::string Describe(const std::string& journal_path) const;
 };
@@ -96,7 +126,7 @@ struct ReplayReport {
 // so far: such an entry was written after the prefix in the same epoch, so the bytes before it are
 // damage in the middle of the journal, not a torn tail, and the entries after the damage are
 // acknowledged results that must not be dropped. Older entries beyond the prefix are skipped.
-// kInvalidInput on a malformed entry.
+// Malformed entries are skipped and counted in *report; this never fails.
 Status ReplayJournal(const DecodedJournal& journal, int64_t skip_through, StoreState* state,
                      ReplayReport* report);
 

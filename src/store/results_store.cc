@@ -59,10 +59,16 @@ Status FsyncDir(const std::string& dir) {
 // Reads the whole file at `path` into *data ("" if it does not exist).
 Status ReadWholeFile(const std::string& path, std::string* data) {
   data->clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO in the journal's place must not block the open.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return Status::OK();
     return Status::IOError("cannot read " + path + ": " + Errno());
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidInput(path + " is not a regular file; move it aside");
   }
   char buf[1 << 16];
   while (true) {
@@ -252,12 +258,7 @@ Status ResultsStore::OpenImpl() {
   ReplayReport report;
   VLM_RETURN_IF_ERROR(
       LoadState(path, journal_data, &state, &header, &have_snapshot, &decoded, &report));
-  if (!state.sweep_name.empty() && state.sweep_name != options_.sweep_name) {
-    return Status::InvalidInput("results file " + path + " belongs to sweep '" + state.sweep_name +
-                                "', not '" + options_.sweep_name +
-                                "'; use another results path, or pass --fresh to move the old "
-                                "file aside and start anew");
-  }
+  VLM_RETURN_IF_ERROR(CheckOwner(state, have_snapshot, report));
 
   if (!journal_existed) {
     journal_fd_ = ::open(journal_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -266,7 +267,7 @@ Status ResultsStore::OpenImpl() {
       return Status::IOError("another process is writing " + path);
     }
   }
-  if (report.recovered > 0) {
+  if (report.damaged()) {
     // The snapshot below absorbs the recovered entries and new ones then overwrite the journal:
     // keep the damaged bytes for inspection first.
     const std::string copy = journal_path_ + ".damaged-" + UtcStamp();
@@ -293,6 +294,39 @@ Status ResultsStore::OpenImpl() {
   buffered_last_seq_ = committed_seq_;
   // Record the (possibly new) config and absorb the replayed journal into a fresh snapshot.
   return WriteSnapshotNow();
+}
+
+Status ResultsStore::CheckOwner(const StoreState& state, bool have_snapshot,
+                                const ReplayReport& report) const {
+  const std::string& path = options_.path;
+  const std::string& want = options_.sweep_name;
+  const std::string advice =
+      "; use another results path, or pass --fresh to move the old file aside and start anew";
+  // The snapshot's name and the journal's must both be this sweep's. The journal holds the name
+  // as JSON, with invalid UTF-8 replaced (EncodeJournalEntry): compare it in that form.
+  const std::string want_in_journal =
+      json::parse(json(want).dump(-1, ' ', false, json::error_handler_t::replace))
+          .get<std::string>();
+  if (!state.sweep_name.empty() && state.sweep_name != want &&
+      state.sweep_name != want_in_journal) {
+    return Status::InvalidInput("results file " + path + " belongs to sweep '" + state.sweep_name +
+                                "', not '" + want + "'" + advice);
+  }
+  if (!state.journal_sweep.empty() && state.journal_sweep != want_in_journal) {
+    return Status::InvalidInput("results file " + path + " belongs to sweep '" +
+                                state.journal_sweep + "' (its journal says so), not '" + want +
+                                "'" + advice);
+  }
+  // Without a snapshot only the journal's first entry names the sweep. If it is damaged, the
+  // entries that remain could be another sweep's: refuse rather than merge them.
+  if (!have_snapshot && state.sweep_name.empty() && report.replayed > 0) {
+    return Status::InvalidInput(
+        "results journal " + journal_path_ + " (there is no snapshot " + path +
+        ") does not say which sweep it belongs to: its first entry, which records the sweep "
+        "name, is damaged or missing; expected sweep '" +
+        want + "'" + advice);
+  }
+  return Status::OK();
 }
 
 Status ResultsStore::Append(const JobRecord& record) {

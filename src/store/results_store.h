@@ -37,6 +37,9 @@ inline constexpr int kFormatVersion = 1;
 // Failure messages longer than this many bytes are cut (on a UTF-8 character boundary) by Append().
 inline constexpr size_t kMaxMessageBytes = 4096;
 
+struct StoreState;    // store/journal.h
+struct ReplayReport;  // store/journal.h
+
 struct StoreOptions {
   std::string path;         // REQUIRES: non-empty. Results file.
   std::string sweep_name;   // REQUIRES: non-empty.
@@ -109,6 +112,9 @@ class ResultsStore {
  private:
   explicit ResultsStore(StoreOptions options);
   Status OpenImpl();
+  // kInvalidInput unless the loaded file is this sweep's (by its snapshot's or its journal's
+  // sweep name), or is empty.
+  Status CheckOwner(const StoreState& state, bool have_snapshot, const ReplayReport& report) const;
   Status WriteSnapshotNow();
 
   StoreOptions options_;

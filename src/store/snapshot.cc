@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -103,11 +105,13 @@ void* NumberField(const Column<Row>& c, Row* row) {
 
 // ---- HDF5 helpers -------------------------------------------------------------------------------
 
-Handle StringType(size_t width) {
+// A fixed-length string type. Readers pass the file's character set: HDF5 does not convert
+// between ASCII and UTF-8 (h5py writes NumPy 'S' strings as ASCII).
+Handle StringType(size_t width, H5T_cset_t cset = H5T_CSET_UTF8) {
   Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(t.get(), std::max<size_t>(width, 1));
   H5Tset_strpad(t.get(), H5T_STR_NULLPAD);
-  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  H5Tset_cset(t.get(), cset == H5T_CSET_ASCII ? H5T_CSET_ASCII : H5T_CSET_UTF8);
   return t;
 }
 
@@ -118,12 +122,16 @@ Handle VarStringType() {
   return t;
 }
 
-Handle FileAccessList() {
+// A file access list for HDF5 files that live in memory (the core driver without a backing
+// store): HDF5 never reads or writes the disk itself. The writer hands the finished image to
+// WriteImage(), which reports a full disk as a Status; HDF5's own handling of a failed write left
+// the library in a state that crashed at exit (H5F__close_cb). The readers parse exactly the bytes
+// whose checksum they verified.
+Handle MemoryFileAccessList() {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  // Readers must never block (or be blocked by) the writer; the rename protocol makes locks moot.
-  H5Pset_file_locking(fapl.get(), false, true);
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
   H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  H5Pset_fapl_core(fapl.get(), size_t{1} << 20, /*backing_store=*/false);
   return fapl;
 }
 
@@ -149,10 +157,20 @@ bool WriteScalarAttribute(hid_t loc, const char* name, hid_t type, T value) {
   return attr.valid() && H5Awrite(attr.get(), type, &value) >= 0;
 }
 
+// The attribute `name` of `loc` if it exists and holds exactly one element; invalid otherwise.
+// (H5Aread writes every element: an array where one value is expected would overrun the buffer.)
+Handle OpenSingleAttribute(hid_t loc, const char* name) {
+  if (H5Aexists(loc, name) <= 0) return Handle();
+  Handle attr(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) return Handle();
+  Handle space(H5Aget_space(attr.get()), H5Sclose);
+  if (!space.valid() || H5Sget_simple_extent_npoints(space.get()) != 1) return Handle();
+  return attr;
+}
+
 // Reads a string attribute (variable or fixed length). Returns false if absent or not a string.
 bool ReadStringAttribute(hid_t loc, const char* name, std::string* value) {
-  if (H5Aexists(loc, name) <= 0) return false;
-  Handle attr(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
+  Handle attr = OpenSingleAttribute(loc, name);
   if (!attr.valid()) return false;
   Handle ftype(H5Aget_type(attr.get()), H5Tclose);
   if (H5Tget_class(ftype.get()) != H5T_STRING) return false;
@@ -165,18 +183,94 @@ bool ReadStringAttribute(hid_t loc, const char* name, std::string* value) {
     return true;
   }
   size_t size = H5Tget_size(ftype.get());
-  Handle mtype = StringType(size);
+  // A fixed-length string is stored in the file: it cannot be longer than the data stored.
+  if (size == 0 || size > H5Aget_storage_size(attr.get())) return false;
+  Handle mtype = StringType(size, H5Tget_cset(ftype.get()));
   std::string buf(size, '\0');
   if (H5Aread(attr.get(), mtype.get(), buf.data()) < 0) return false;
   value->assign(buf.c_str(), strnlen(buf.data(), size));
   return true;
 }
 
+// Reads a numeric attribute (integer or float in the file) converted to `type`.
 template <typename T>
 bool ReadScalarAttribute(hid_t loc, const char* name, hid_t type, T* value) {
-  if (H5Aexists(loc, name) <= 0) return false;
-  Handle attr(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
-  return attr.valid() && H5Aread(attr.get(), type, value) >= 0;
+  Handle attr = OpenSingleAttribute(loc, name);
+  if (!attr.valid()) return false;
+  Handle ftype(H5Aget_type(attr.get()), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(ftype.get());
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) return false;
+  T v{};
+  if (H5Aread(attr.get(), type, &v) < 0) return false;
+  *value = v;
+  return true;
+}
+
+// How much a reader may allocate for one results file. HDF5 does not check a dataset's declared
+// extent against the data the file holds (a 10 KB file may declare 10^12 rows); every read is
+// checked first: the storage the datasets occupy must fit in the file, and their rows (as read,
+// and as objects) in kMaxExpansion times that storage (deflate expands at most ~1032 times).
+struct ReadBudget {
+  static constexpr uint64_t kMaxExpansion = 1032;
+  uint64_t file_size = 0;
+  uint64_t storage_left = 0;  // File bytes not yet claimed by a dataset read so far.
+};
+
+bool MultiplyFits(uint64_t a, uint64_t b, uint64_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+// Checks that reading `rows` rows of `file_row_bytes` each into `memory_row_bytes` each (including
+// the objects they become) is backed by data in the file, and claims the dataset's storage.
+// kInvalidInput naming `what` otherwise (also for layouts and filters vlmscale never writes:
+// external or virtual storage would read other files, unknown filters would load plugins).
+Status CheckDatasetRead(hid_t dset, const std::string& what, uint64_t rows, uint64_t file_row_bytes,
+                        uint64_t memory_row_bytes, ReadBudget* budget) {
+  Handle dcpl(H5Dget_create_plist(dset), H5Pclose);
+  if (!dcpl.valid()) return Status::InvalidInput("cannot read the layout of " + what);
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED) {
+    return Status::InvalidInput(what + " has a storage layout vlmscale does not write");
+  }
+  if (H5Pget_external_count(dcpl.get()) != 0) {
+    return Status::InvalidInput(what + " keeps its data in external files");
+  }
+  const int filters = H5Pget_nfilters(dcpl.get());
+  if (filters < 0) return Status::InvalidInput("cannot read the filters of " + what);
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0, config = 0;
+    size_t nelem = 0;
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nelem,
+                                           nullptr, 0, nullptr, &config);
+    if (id != H5Z_FILTER_DEFLATE && id != H5Z_FILTER_SHUFFLE && id != H5Z_FILTER_FLETCHER32) {
+      return Status::InvalidInput(what + " uses HDF5 filter " + std::to_string(id) +
+                                  ", which vlmscale does not write");
+    }
+  }
+  const uint64_t storage = H5Dget_storage_size(dset);
+  if (storage > budget->storage_left) {
+    return Status::InvalidInput(what + " claims more storage than the file holds");
+  }
+  budget->storage_left -= storage;
+  uint64_t per_row = 0, need = 0, allowed = 0;
+  if (__builtin_add_overflow(file_row_bytes, memory_row_bytes, &per_row) ||
+      !MultiplyFits(rows, per_row, &need) ||
+      !MultiplyFits(storage, ReadBudget::kMaxExpansion, &allowed) || need > allowed ||
+      (filters == 0 && !MultiplyFits(rows, file_row_bytes, &need)) ||
+      (filters == 0 && need > storage)) {
+    return Status::InvalidInput(what + " declares " + std::to_string(rows) +
+                                " rows, more than the " + std::to_string(storage) +
+                                " bytes it stores can hold");
+  }
+  return Status::OK();
+}
+
+// Whether `name` in `loc` is a hard link (an object stored in this file). Soft and external
+// links are never followed: an external link would make HDF5 open another file.
+bool IsHardLink(hid_t loc, const char* name) {
+  if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return false;
+  H5L_info_t info;
+  return H5Lget_info(loc, name, &info, H5P_DEFAULT) >= 0 && info.type == H5L_TYPE_HARD;
 }
 
 // Writes `rows` as the chunked, extendable compound dataset `name` under `loc`. String columns
@@ -251,8 +345,11 @@ bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& tab
 // of older versions), unknown file columns are ignored (files of newer versions).
 template <typename Row>
 Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& table,
-                 std::vector<Row>* rows) {
+                 ReadBudget* budget, std::vector<Row>* rows) {
   const std::vector<const Column<Row>*> columns = FileColumns(table);
+  if (!IsHardLink(loc, name)) {
+    return Status::InvalidInput(std::string("/") + name + " is not a dataset stored in the file");
+  }
   Handle dset(H5Dopen2(loc, name, H5P_DEFAULT), H5Dclose);
   if (!dset.valid()) return Status::InvalidInput(std::string("cannot open dataset /") + name);
   Handle ftype(H5Dget_type(dset.get()), H5Tclose);
@@ -264,11 +361,14 @@ Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& ta
     return Status::InvalidInput(std::string("/") + name + " is not one-dimensional");
   }
   hsize_t dims[1] = {0};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  const size_t n = dims[0];
+  if (H5Sget_simple_extent_dims(space.get(), dims, nullptr) < 0) {
+    return Status::InvalidInput(std::string("cannot read the extent of /") + name);
+  }
+  const uint64_t n = dims[0];
 
   std::vector<size_t> offsets(columns.size(), 0), widths(columns.size(), 0);
   std::vector<bool> present(columns.size(), false);
+  std::vector<H5T_cset_t> csets(columns.size(), H5T_CSET_UTF8);
   size_t row_size = 0;
   std::vector<Handle> string_types;
   for (size_t c = 0; c < columns.size(); ++c) {
@@ -291,11 +391,20 @@ Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& ta
                                     " is a variable-length string; expected fixed-length");
       }
       widths[c] = H5Tget_size(mtype.get());
+      csets[c] = H5Tget_cset(mtype.get());
+      if (widths[c] == 0) {
+        return Status::InvalidInput(std::string("column '") + columns[c]->name + "' of /" + name +
+                                    " has no width");
+      }
     }
     present[c] = true;
     offsets[c] = row_size;
-    row_size += widths[c];
+    if (__builtin_add_overflow(row_size, widths[c], &row_size)) {
+      return Status::InvalidInput(std::string("/") + name + " has rows too wide to read");
+    }
   }
+  VLM_RETURN_IF_ERROR(CheckDatasetRead(dset.get(), std::string("/") + name, n,
+                                       H5Tget_size(ftype.get()), row_size + sizeof(Row), budget));
   rows->assign(n, Row{});
   if (n == 0 || row_size == 0) return Status::OK();
   Handle mtype(H5Tcreate(H5T_COMPOUND, row_size), H5Tclose);
@@ -303,7 +412,7 @@ Status ReadTable(hid_t loc, const char* name, const std::vector<Column<Row>>& ta
     if (!present[c]) continue;
     hid_t member = NativeType(columns[c]->type());
     if (NumberSize(columns[c]->type()) == 0) {
-      string_types.push_back(StringType(widths[c]));
+      string_types.push_back(StringType(widths[c], csets[c]));
       member = string_types.back().get();
     }
     H5Tinsert(mtype.get(), columns[c]->name, offsets[c], member);
@@ -387,12 +496,13 @@ bool WriteCurves(hid_t file, const std::vector<const JobRecord*>& jobs) {
   return true;
 }
 
-herr_t CollectLinkName(hid_t, const char* name, const H5L_info_t*, void* data) {
-  static_cast<std::vector<std::string>*>(data)->push_back(name);
+herr_t CollectLinkName(hid_t, const char* name, const H5L_info_t* info, void* data) {
+  if (info->type == H5L_TYPE_HARD) static_cast<std::vector<std::string>*>(data)->push_back(name);
   return 0;
 }
 
-// Link names of a group in creation order (name order if creation order is not tracked).
+// Names of the hard links of a group in creation order (name order if creation order is not
+// tracked).
 std::vector<std::string> LinkNames(hid_t group) {
   std::vector<std::string> names;
   hsize_t idx = 0;
@@ -404,13 +514,35 @@ std::vector<std::string> LinkNames(hid_t group) {
   return names;
 }
 
-Status ReadCurves(hid_t file, std::vector<JobRecord>* jobs) {
+// Reads one curve dataset into *rows.
+Status ReadCurve(hid_t dset, const std::string& what, ReadBudget* budget,
+                 std::vector<CurveRow>* rows) {
+  Handle ftype(H5Dget_type(dset), H5Tclose);
+  if (H5Tget_class(ftype.get()) != H5T_COMPOUND) {
+    return Status::InvalidInput(what + " is not a compound (step, value) dataset");
+  }
+  Handle space(H5Dget_space(dset), H5Sclose);
+  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+  if (points < 0) return Status::InvalidInput("cannot read the extent of " + what);
+  const uint64_t n = static_cast<uint64_t>(points);
+  VLM_RETURN_IF_ERROR(CheckDatasetRead(dset, what, n, H5Tget_size(ftype.get()),
+                                       sizeof(CurveRow) + sizeof(CurvePoint), budget));
+  rows->assign(n, CurveRow{0, 0.0});
+  Handle type = CurveType();
+  if (n > 0 && H5Dread(dset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows->data()) < 0) {
+    return Status::InvalidInput("cannot read curve " + what);
+  }
+  return Status::OK();
+}
+
+Status ReadCurves(hid_t file, ReadBudget* budget, std::vector<JobRecord>* jobs) {
   if (H5Lexists(file, "curves", H5P_DEFAULT) <= 0) return Status::OK();
+  if (!IsHardLink(file, "curves")) return Status::InvalidInput("/curves is not a group");
   Handle curves(H5Gopen2(file, "curves", H5P_DEFAULT), H5Gclose);
   if (!curves.valid()) return Status::InvalidInput("cannot open group /curves");
   std::map<std::string, JobRecord*> by_id;
   for (JobRecord& job : *jobs) by_id[job.job_id] = &job;
-  Handle type = CurveType();
+  std::vector<CurveRow> rows;
   for (const std::string& job_id : LinkNames(curves.get())) {
     auto it = by_id.find(job_id);
     if (it == by_id.end()) continue;  // Curves of a job the table does not list: ignore.
@@ -419,29 +551,14 @@ Status ReadCurves(hid_t file, std::vector<JobRecord>* jobs) {
     for (const std::string& name : LinkNames(group.get())) {
       Handle dset(H5Dopen2(group.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
       if (!dset.valid()) continue;
-      Handle space(H5Dget_space(dset.get()), H5Sclose);
-      hsize_t n = static_cast<hsize_t>(H5Sget_simple_extent_npoints(space.get()));
-      std::vector<CurveRow> rows(n);
-      if (n > 0 &&
-          H5Dread(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0) {
-        return Status::InvalidInput("cannot read curve /curves/" + job_id + "/" + name);
-      }
+      VLM_RETURN_IF_ERROR(
+          ReadCurve(dset.get(), "curve /curves/" + job_id + "/" + name, budget, &rows));
       std::string curve_name = name;
       ReadStringAttribute(dset.get(), "name", &curve_name);
       for (const CurveRow& r : rows) it->second->curves.push_back({curve_name, r.step, r.value});
     }
   }
   return Status::OK();
-}
-
-bool HasHdf5Signature(const std::string& path) {
-  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[8] = {};
-  ssize_t got = ::pread(fd, buf, sizeof(buf), 0);
-  ::close(fd);
-  return got == 8 && std::memcmp(buf, kSignature, 8) == 0;
 }
 
 }  // namespace
@@ -481,26 +598,9 @@ constexpr char kCorruptAdvice[] =
     "restore it from a backup, or move it aside (`vlmscale run --fresh` does) and run the sweep "
     "again";
 
-// The system error (strerror text) of the last failed HDF5 call on this thread, e.g. "No space
-// left on device": HDF5's file drivers put it in the error stack, which the next call clears.
-thread_local std::string g_hdf5_system_error;
-
-herr_t RecordSystemError(unsigned, const H5E_error2_t* error, void*) {
-  if (error->desc == nullptr) return 0;
-  const std::string desc = error->desc;
-  const std::string key = "error message = '";
-  size_t at = desc.find(key);
-  if (at == std::string::npos) return 0;
-  at += key.size();
-  g_hdf5_system_error = desc.substr(at, desc.find('\'', at) - at);
-  return 0;
-}
-
-// Called by HDF5 when an API call fails, instead of printing the error stack.
-herr_t OnHdf5Error(hid_t stack, void*) {
-  H5Ewalk2(stack, H5E_WALK_DOWNWARD, RecordSystemError, nullptr);
-  return 0;
-}
+// Called by HDF5 when an API call fails, instead of printing the error stack: the callers turn
+// the failure into a Status with their own message.
+herr_t OnHdf5Error(hid_t, void*) { return 0; }
 
 void SilenceHdf5Errors() {
   // Per thread: with a thread-safe HDF5 the automatic error handler is per thread.
@@ -510,20 +610,193 @@ void SilenceHdf5Errors() {
   installed = true;
 }
 
-Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
-                         const std::vector<const JobRecord*>& jobs,
-                         const std::vector<JobEvent>& events) {
-  SilenceHdf5Errors();
-  g_hdf5_system_error.clear();
-  auto fail = [&](const std::string& what) {
-    return Status::IOError(
-        "writing results snapshot " + path + ": " + what + " failed: " +
-        (g_hdf5_system_error.empty() ? "disk full or not writable?" : g_hdf5_system_error));
+namespace {
+
+constexpr char kHdf5Signature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+
+// Writes the whole of `data` at `offset`; false (errno set) on failure.
+bool WriteAllAt(int fd, std::string_view data, off_t offset) {
+  for (size_t done = 0; done < data.size();) {
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The checksum trailer of `image`.
+std::string TrailerOf(std::string_view image) {
+  char trailer[kTrailerSize];
+  std::memcpy(trailer, kTrailerMagic, sizeof(kTrailerMagic));
+  PutLe32(Crc32(image), trailer + 8);
+  PutLe32(static_cast<uint32_t>(image.size()), trailer + 12);
+  return std::string(trailer, kTrailerSize);
+}
+
+// Writes `image` and its checksum trailer to a new file `path` and fsyncs it. Every failure
+// (ENOSPC included) comes back as kIOError naming `path` and the system error.
+Status WriteImage(const std::string& path, const std::string& image) {
+  auto fail = [&](const char* what) {
+    return Status::IOError("writing results snapshot " + path + ": " + what +
+                           " failed: " + std::strerror(errno));
   };
-  Handle fapl = FileAccessList();
-  Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
-  if (!file.valid()) return fail("creating the file");
-  hid_t f = file.get();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("creating the file");
+  Status s = Status::OK();
+  if (!WriteAllAt(fd, image, 0)) {
+    s = fail("writing the data");
+  } else if (!WriteAllAt(fd, TrailerOf(image), static_cast<off_t>(image.size()))) {
+    s = fail("writing the checksum");
+  } else if (::fsync(fd) != 0) {
+    s = fail("fsync");
+  }
+  if (::close(fd) != 0 && s.ok()) s = fail("closing");
+  return s;
+}
+
+// A name for an in-memory HDF5 file. The core driver refuses to open an image under the name of
+// a file that exists, and treats two open files of the same name as one: the name is unique and
+// can never exist (a path below /dev/null).
+std::string ImageName() {
+  static std::atomic<uint64_t> counter{0};
+  return "/dev/null/vlmscale-image-" + std::to_string(::getpid()) + "-" +
+         std::to_string(counter.fetch_add(1));
+}
+
+// The end-of-file address the HDF5 superblock at the start of `data` records (superblock versions
+// 0-3), or 0 if there is none.
+uint64_t Hdf5EndOfFile(std::string_view data) {
+  if (data.size() < 16 || std::memcmp(data.data(), kHdf5Signature, 8) != 0) return 0;
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(data[i]); };
+  const unsigned version = byte(8);
+  size_t offset_size = 0, eof_at = 0;
+  if (version <= 1) {
+    offset_size = byte(13);
+    eof_at = (version == 0 ? 24 : 28) + 2 * offset_size;
+  } else if (version <= 3) {
+    offset_size = byte(9);
+    eof_at = 12 + 2 * offset_size;
+  }
+  if (offset_size == 0 || offset_size > 8 || eof_at + offset_size > data.size()) return 0;
+  uint64_t eof = 0;
+  for (size_t i = 0; i < offset_size; ++i) eof |= uint64_t{byte(eof_at + i)} << (8 * i);
+  return eof;
+}
+
+// Why a file without a checksum trailer is refused (every vlmscale results file has one).
+Status MissingTrailer(const std::string& path, std::string_view data) {
+  if (data.size() < 8 || std::memcmp(data.data(), kHdf5Signature, 8) != 0) {
+    return Status::InvalidInput(path + " is not a vlmscale results file (not HDF5)");
+  }
+  if (Hdf5EndOfFile(data) != data.size()) {
+    return Status::InvalidInput(path + " is an HDF5 file that is corrupt or truncated (its " +
+                                "checksum trailer is missing or damaged): " + kCorruptAdvice);
+  }
+  if (data.find(kFormatName) == std::string_view::npos) {
+    return Status::InvalidInput(path +
+                                " is an HDF5 file but not a vlmscale results file (it has no "
+                                "vlmscale checksum trailer and no 'format' attribute '" +
+                                std::string(kFormatName) + "')");
+  }
+  return Status::InvalidInput(
+      path +
+      " is a vlmscale results file without its checksum trailer (cut off, or written by "
+      "a vlmscale of before 2026-12-01, which did not write one); it is not read "
+      "unchecked: " +
+      kCorruptAdvice);
+}
+
+// Checks the checksum trailer of the file `path` whose bytes are *image; on success *image keeps
+// the HDF5 bytes before the trailer.
+Status CheckTrailer(const std::string& path, std::string* image) {
+  if (image->size() < kTrailerSize || std::memcmp(image->data() + image->size() - kTrailerSize,
+                                                  kTrailerMagic, sizeof(kTrailerMagic)) != 0) {
+    return MissingTrailer(path, *image);
+  }
+  const char* t = image->data() + image->size() - kTrailerSize;
+  const std::string_view body(image->data(), image->size() - kTrailerSize);
+  if (GetLe32(t + 12) != static_cast<uint32_t>(body.size()) || GetLe32(t + 8) != Crc32(body)) {
+    return Status::InvalidInput(
+        path + " is corrupt (its checksum does not match its contents): " + kCorruptAdvice);
+  }
+  image->resize(body.size());
+  return Status::OK();
+}
+
+// Reads the file at `path` into *image.
+Status ReadWholeFile(const std::string& path, std::string* image) {
+  // O_NONBLOCK: a FIFO in the results file's place must not block the open.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("results file " + path + " does not exist");
+    return Status::IOError("cannot read " + path + ": " + std::strerror(errno));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidInput(path + " is not a regular file");
+  }
+  bool read_ok = ReadAll(fd, image);
+  int read_errno = errno;
+  ::close(fd);
+  if (!read_ok) return Status::IOError("cannot read " + path + ": " + std::strerror(read_errno));
+  return Status::OK();
+}
+
+// Opens the HDF5 file image `image` read-only (HDF5 keeps its own copy).
+Handle OpenImage(const std::string& image) {
+  Handle fapl = MemoryFileAccessList();
+  if (image.empty() ||
+      H5Pset_file_image(fapl.get(), const_cast<char*>(image.data()), image.size()) < 0) {
+    return Handle();
+  }
+  return Handle(H5Fopen(ImageName().c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+}
+
+// Receives the memory of an in-memory HDF5 file (H5Pset_file_image_callbacks): the core driver
+// allocates it through these callbacks and hands it to ImageFree() when the file is closed.
+struct ImageSink {
+  size_t size = 0;    // Bytes of the driver's current buffer.
+  std::string image;  // The buffer as it was when the file was closed.
+  bool closed = false;
+};
+
+void* ImageMalloc(size_t size, H5FD_file_image_op_t, void* udata) {
+  static_cast<ImageSink*>(udata)->size = size;
+  return std::malloc(size);
+}
+void* ImageMemcpy(void* dest, const void* src, size_t size, H5FD_file_image_op_t, void*) {
+  return std::memcpy(dest, src, size);
+}
+void* ImageRealloc(void* ptr, size_t size, H5FD_file_image_op_t, void* udata) {
+  void* p = std::realloc(ptr, size);
+  if (p != nullptr || size == 0) static_cast<ImageSink*>(udata)->size = size;
+  return p;
+}
+herr_t ImageFree(void* ptr, H5FD_file_image_op_t op, void* udata) {
+  auto* sink = static_cast<ImageSink*>(udata);
+  if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr != nullptr) {
+    sink->image.assign(static_cast<const char*>(ptr), sink->size);
+    sink->closed = true;
+  }
+  std::free(ptr);
+  return 0;
+}
+void* ImageUdataCopy(void* udata) { return udata; }  // Shared: the sink outlives the file.
+herr_t ImageUdataFree(void*) { return 0; }
+
+H5FD_file_image_callbacks_t ImageSinkCallbacks(ImageSink* sink) {
+  return H5FD_file_image_callbacks_t{ImageMalloc,    ImageMemcpy,    ImageRealloc, ImageFree,
+                                     ImageUdataCopy, ImageUdataFree, sink};
+}
+
+// Writes the root attributes, /jobs, /events and /curves of a snapshot into the open file `f`;
+// *what names the part that failed.
+bool WriteContents(hid_t f, const SnapshotHeader& header, const std::vector<const JobRecord*>& jobs,
+                   const std::vector<JobEvent>& events, const char** what) {
+  *what = "writing the file attributes";
   bool ok =
       WriteStringAttribute(f, "format", kFormatName) &&
       WriteScalarAttribute<int32_t>(f, "format_version", H5T_NATIVE_INT32, header.format_version) &&
@@ -536,81 +809,21 @@ Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
       WriteScalarAttribute<int64_t>(f, "journal_seq", H5T_NATIVE_INT64, header.journal_seq) &&
       WriteScalarAttribute<int64_t>(f, "job_count", H5T_NATIVE_INT64,
                                     static_cast<int64_t>(jobs.size()));
-  if (!ok) return fail("writing the file attributes");
-  if (!WriteTable(f, "jobs", JobColumns(), jobs)) return fail("writing /jobs");
+  if (!ok) return false;
+  *what = "writing /jobs";
+  if (!WriteTable(f, "jobs", JobColumns(), jobs)) return false;
   std::vector<const JobEvent*> event_rows;
   event_rows.reserve(events.size());
   for (const JobEvent& e : events) event_rows.push_back(&e);
-  if (!WriteTable(f, "events", EventColumns(), event_rows)) return fail("writing /events");
-  if (!WriteCurves(f, jobs)) return fail("writing /curves");
-  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) return fail("flushing");
-  if (!file.Close()) return fail("closing");
-  // The checksum trailer, computed over the file as written, then fsync.
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  std::string data;
-  if (fd < 0 || !ReadAll(fd, &data)) {
-    g_hdf5_system_error = std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    return fail("reading it back");
-  }
-  char trailer[kTrailerSize];
-  std::memcpy(trailer, kTrailerMagic, sizeof(kTrailerMagic));
-  PutLe32(Crc32(data), trailer + 8);
-  PutLe32(static_cast<uint32_t>(data.size()), trailer + 12);
-  ssize_t wrote = ::pwrite(fd, trailer, kTrailerSize, static_cast<off_t>(data.size()));
-  if (wrote != static_cast<ssize_t>(kTrailerSize)) {
-    g_hdf5_system_error = wrote < 0 ? std::strerror(errno) : "short write";
-    ::close(fd);
-    return fail("writing the checksum");
-  }
-  int rc = ::fsync(fd);
-  if (rc != 0) g_hdf5_system_error = std::strerror(errno);
-  ::close(fd);
-  if (rc != 0) return fail("fsync");
-  return Status::OK();
+  *what = "writing /events";
+  if (!WriteTable(f, "events", EventColumns(), event_rows)) return false;
+  *what = "writing /curves";
+  return WriteCurves(f, jobs);
 }
 
-Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
-                        std::vector<JobRecord>* jobs, std::vector<JobEvent>* events) {
-  SilenceHdf5Errors();
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return Status::NotFound("results file " + path + " does not exist");
-    return Status::IOError("cannot stat " + path + ": " + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) return Status::InvalidInput(path + " is not a regular file");
-  {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::IOError("cannot read " + path + ": " + std::strerror(errno));
-    std::string data;
-    bool read_ok = ReadAll(fd, &data);
-    int read_errno = errno;
-    ::close(fd);
-    if (!read_ok) return Status::IOError("cannot read " + path + ": " + std::strerror(read_errno));
-    // Files of vlmscale before the trailer have none; HDF5 alone checks those.
-    if (data.size() >= kTrailerSize && std::memcmp(data.data() + data.size() - kTrailerSize,
-                                                   kTrailerMagic, sizeof(kTrailerMagic)) == 0) {
-      const char* t = data.data() + data.size() - kTrailerSize;
-      const std::string_view body(data.data(), data.size() - kTrailerSize);
-      if (GetLe32(t + 12) != static_cast<uint32_t>(body.size()) || GetLe32(t + 8) != Crc32(body)) {
-        return Status::InvalidInput(
-            path + " is corrupt (its checksum does not match its contents): " + kCorruptAdvice);
-      }
-    }
-  }
-  Handle fapl = FileAccessList();
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
-  if (!file.valid()) {
-    if (::access(path.c_str(), R_OK) != 0) {
-      return Status::IOError("cannot read " + path + ": " + std::strerror(errno));
-    }
-    if (!HasHdf5Signature(path)) {
-      return Status::InvalidInput(path + " is not a vlmscale results file (not HDF5)");
-    }
-    return Status::InvalidInput(path + " is an HDF5 file that cannot be opened (corrupt or " +
-                                "truncated): " + kCorruptAdvice);
-  }
-  hid_t f = file.get();
+// Reads the root attributes into *header and checks that the file is a vlmscale results file of
+// a version this build reads.
+Status ReadHeader(hid_t f, const std::string& path, SnapshotHeader* header) {
   std::string format;
   if (!ReadStringAttribute(f, "format", &format) || format != kFormatName) {
     return Status::InvalidInput(path +
@@ -633,6 +846,81 @@ Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
   ReadStringAttribute(f, "run_info", &header->run_info_json);
   ReadScalarAttribute(f, "snapshot_time", H5T_NATIVE_DOUBLE, &header->snapshot_time);
   ReadScalarAttribute(f, "journal_seq", H5T_NATIVE_INT64, &header->journal_seq);
+  auto corrupt = [&](const std::string& why) {
+    return Status::InvalidInput(path + " is corrupt (" + why + "): " + kCorruptAdvice);
+  };
+  if (header->journal_seq < 0 || header->journal_seq > kMaxJournalSeq) {
+    return corrupt("its journal_seq " + std::to_string(header->journal_seq) +
+                   " is not in [0, 2^62]");
+  }
+  if (!header->run_info_json.empty() && !IsAcceptableRunInfo(header->run_info_json)) {
+    return corrupt("its run_info attribute is not a JSON object nested at most " +
+                   std::to_string(kMaxRunInfoDepth) + " deep");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+void AppendChecksumTrailer(std::string* hdf5) { hdf5->append(TrailerOf(*hdf5)); }
+
+Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
+                         const std::vector<const JobRecord*>& jobs,
+                         const std::vector<JobEvent>& events) {
+  SilenceHdf5Errors();
+  // The file is built in memory (HDF5 touches no disk) and handed over when HDF5 closes it
+  // (H5Fget_file_image of an open file gave a stale superblock checksum in HDF5 1.10.8); then
+  // WriteImage() writes it.
+  ImageSink sink;
+  {
+    Handle fapl = MemoryFileAccessList();
+    H5FD_file_image_callbacks_t callbacks = ImageSinkCallbacks(&sink);
+    if (H5Pset_file_image_callbacks(fapl.get(), &callbacks) < 0) {
+      return Status::IOError("writing results snapshot " + path +
+                             ": HDF5 refused the in-memory "
+                             "file driver");
+    }
+    Handle file(H5Fcreate(ImageName().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+    const char* what = "creating the file";
+    if (!file.valid() || !WriteContents(file.get(), header, jobs, events, &what)) {
+      return Status::IOError("writing results snapshot " + path + ": " + what +
+                             " failed (in memory: out of memory?)");
+    }
+    if (!file.Close()) {
+      return Status::IOError("writing results snapshot " + path + ": closing the in-memory " +
+                             "file failed (out of memory?)");
+    }
+  }
+  const uint64_t eof = Hdf5EndOfFile(sink.image);
+  if (!sink.closed || eof == 0 || eof > sink.image.size()) {
+    return Status::IOError("writing results snapshot " + path +
+                           ": HDF5 did not produce a complete file image");
+  }
+  sink.image.resize(eof);
+  return WriteImage(path, sink.image);
+}
+
+Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
+                        std::vector<JobRecord>* jobs, std::vector<JobEvent>* events) {
+  std::string image;
+  VLM_RETURN_IF_ERROR(ReadWholeFile(path, &image));
+  return ReadSnapshotBytes(path, std::move(image), header, jobs, events);
+}
+
+Status ReadSnapshotBytes(const std::string& path, std::string image, SnapshotHeader* header,
+                         std::vector<JobRecord>* jobs, std::vector<JobEvent>* events) {
+  SilenceHdf5Errors();
+  VLM_RETURN_IF_ERROR(CheckTrailer(path, &image));
+  ReadBudget budget;
+  budget.file_size = budget.storage_left = image.size();
+  Handle file = OpenImage(image);
+  std::string().swap(image);  // HDF5 holds its own copy.
+  if (!file.valid()) {
+    return Status::InvalidInput(path + " is an HDF5 file that cannot be opened (corrupt or " +
+                                "truncated): " + kCorruptAdvice);
+  }
+  hid_t f = file.get();
+  VLM_RETURN_IF_ERROR(ReadHeader(f, path, header));
   auto prefix = [&](const Status& s) {
     return Status::InvalidInput(path + " is corrupt (" + s.message() + "): " + kCorruptAdvice);
   };
@@ -640,14 +928,14 @@ Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
     return Status::InvalidInput(path +
                                 " has no /jobs table (corrupt results file): " + kCorruptAdvice);
   }
-  Status s = ReadTable(f, "jobs", JobColumns(), jobs);
+  Status s = ReadTable(f, "jobs", JobColumns(), &budget, jobs);
   if (!s.ok()) return prefix(s);
   events->clear();
   if (H5Lexists(f, "events", H5P_DEFAULT) > 0) {
-    s = ReadTable(f, "events", EventColumns(), events);
+    s = ReadTable(f, "events", EventColumns(), &budget, events);
     if (!s.ok()) return prefix(s);
   }
-  s = ReadCurves(f, jobs);
+  s = ReadCurves(f, &budget, jobs);
   if (!s.ok()) return prefix(s);
   return Status::OK();
 }

@@ -28,19 +28,33 @@ struct SnapshotHeader {
 // system error of a failed write is kept for WriteSnapshotFile()'s message instead.
 void SilenceHdf5Errors();
 
-// Writes a complete snapshot to `path` (truncating it), closes it and fsyncs it. It does not
-// rename anything: the caller writes to a temporary name and renames. kIOError on failure, with
-// the system error ("No space left on device"). The HDF5 data is followed by a 16-byte CRC-32
-// trailer (docs/RESULTS.md) that ReadSnapshotFile() checks before HDF5 parses the file.
+// Writes a complete snapshot to `path` (truncating it) and fsyncs it. It does not rename
+// anything: the caller writes to a temporary name and renames. HDF5 builds the file in memory and
+// never writes the disk itself, so a full disk cannot leave the HDF5 library in a broken state:
+// every write error (ENOSPC included) comes back as kIOError naming `path` and the system error
+// ("No space left on device"). The HDF5 data is followed by a 16-byte CRC-32 trailer
+// (docs/RESULTS.md) that ReadSnapshotFile() checks before HDF5 parses the file.
 Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
                          const std::vector<const JobRecord*>& jobs,
                          const std::vector<JobEvent>& events);
 
-// Reads a snapshot read-only with HDF5 file locking disabled. Jobs come back in file order,
-// curves grouped by name in order of first appearance. Errors: kNotFound if `path` does not exist;
-// kInvalidInput if it is not HDF5, not a vlmscale results file, or corrupt.
+// Reads a snapshot. Jobs come back in file order, curves grouped by name in order of first
+// appearance. The checksum trailer is mandatory: HDF5 parses only bytes whose checksum matched
+// (from memory, so the file cannot change in between). Extents are checked against the file's
+// size before anything is allocated (at most ReadBudget::kMaxExpansion = 1032 times the bytes the
+// datasets occupy), and links to other files, external storage and unknown filters are refused.
+// Errors: kNotFound if `path` does not exist; kIOError if it cannot be read; kInvalidInput (one
+// line naming `path` and what to do) if it is not HDF5, not a vlmscale results file, or corrupt.
 Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,
                         std::vector<JobRecord>* jobs, std::vector<JobEvent>* events);
+
+// Appends the checksum trailer of `hdf5` (the bytes of an HDF5 file) to it: what
+// WriteSnapshotFile() writes. For tests and fuzzers that craft results files.
+void AppendChecksumTrailer(std::string* hdf5);
+
+// ReadSnapshotFile() of the bytes `data` of a file called `path` (for messages).
+Status ReadSnapshotBytes(const std::string& path, std::string data, SnapshotHeader* header,
+                         std::vector<JobRecord>* jobs, std::vector<JobEvent>* events);
 
 }  // namespace vlmscale::store
 
