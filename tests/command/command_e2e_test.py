@@ -283,14 +283,17 @@ class CommandSweepTest(CommandTestBase):
                             "--echo {sweep.name} --echo \"{llm} $HOME\"")
         with open(cfg, "w") as f:
             f.write(text)
+        # A sweep name is a file name (no '/'): the rest of the metacharacters stay.
+        evil_name = evil.replace("/", "_")
         p = mpirun(2, ["run", cfg, "--set", "sweep.description=" + evil, "--set",
-                       "sweep.name=" + evil, "--set", "grid.visual_tokens=1"])
+                       "sweep.name=" + evil_name, "--set", "grid.visual_tokens=1"])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         expected = evil.replace("{{{{", "{{").replace("}}}}", "}}")
+        expected_name = evil_name.replace("{{{{", "{{").replace("}}}}", "}}")
         for r in jobs_table(self.out):
             run_dir = os.path.join(self.dir, "results", "r.runs", r["job_id"], "attempt-1")
             echo = read_json(os.path.join(run_dir, "seen.rank0.json"))["echo"]
-            self.assertEqual(echo, [expected, expected, r["llm"] + " $HOME"])
+            self.assertEqual(echo, [expected, expected_name, r["llm"] + " $HOME"])
         self.assertFalse(os.path.exists(marker), "a shell ran")
         # Everything the jobs wrote is under the results' .runs directory.
         for root, _, files in os.walk(self.dir):
