@@ -65,8 +65,7 @@ const config::OptionsTable<O>& Table() {
         "frozen (LLaVA's stage-1 alignment; at most train.steps).");
     t->Double(
         "train.weight_decay", "train.weight_decay",
-        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, 1e3,
-        "AdamW weight decay.");
+        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, 1e3, "AdamW weight decay.");
     // "1.0", not "1": job ids hash the default's text, and it has always been written so.
     t->Double(
         "train.grad_clip", "train.grad_clip", [](O& o) -> double& { return o.train.grad_clip; },

@@ -38,16 +38,15 @@ const config::OptionsTable<O>& Table() {
         [](O& o) -> int64_t& { return o.train.batch_size; }, 1.0, config::kMaxBatch,
         "Global batch size (at least run.ranks_per_job).");
     t->Double(
-        "pretrain_llm.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0,
-        1e3, "Peak learning rate (AdamW, warmup then cosine decay).");
+        "pretrain_llm.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0, 1e3,
+        "Peak learning rate (AdamW, warmup then cosine decay).");
     t->Int(
         "pretrain_llm.warmup_steps", "train.warmup_steps",
         [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, config::kMaxSteps,
         "Linear warmup steps (at most pretrain_llm.steps).");
     t->Double(
         "pretrain_llm.weight_decay", "train.weight_decay",
-        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, 1e3,
-        "AdamW weight decay.");
+        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, 1e3, "AdamW weight decay.");
     t->Int(
         "pretrain_llm.log_every", "train.log_every",
         [](O& o) -> int64_t& { return o.train.log_every; }, 1.0, config::kMaxSteps,
@@ -61,8 +60,7 @@ const config::OptionsTable<O>& Table() {
         "pretrain_llm.seed", "train.seed",
         [](const O& o) { return static_cast<int64_t>(o.train.seed); },
         [](O* o, int64_t seed) { o->train.seed = static_cast<uint64_t>(seed); }, 0.0,
-        config::kMaxSeed,
-        "Seed of the initialization and of the pretraining data.");
+        config::kMaxSeed, "Seed of the initialization and of the pretraining data.");
     return t;
   }();
   return *table;

@@ -150,14 +150,17 @@ bool OutOfRange(const KeySpec& spec, double v) {
 // What a number key expects: "an integer in [1, 1000]"; for list elements (`plural`),
 // "integers in [1, 1000]".
 std::string DescribeRange(const KeySpec& spec, bool integer, bool plural = false) {
-  std::string what = plural ? (integer ? "integers" : "numbers") : (integer ? "an integer" : "a number");
+  std::string what =
+      plural ? (integer ? "integers" : "numbers") : (integer ? "an integer" : "a number");
   if (spec.max) {
     return what + " in [" + ShortestNumber(spec.min.value_or(-1e308)) + ", " +
            ShortestNumber(*spec.max) + "]";
   }
   if (!spec.min) return what;
   if (*spec.min == 0.0) {
-    return plural ? "non-negative " + what : integer ? "a non-negative integer" : "a non-negative number";
+    return plural    ? "non-negative " + what
+           : integer ? "a non-negative integer"
+                     : "a non-negative number";
   }
   if (*spec.min == 1.0 && integer) return plural ? "positive integers" : "a positive integer";
   return what + " >= " + FormatNumber(*spec.min);
@@ -173,7 +176,9 @@ std::string CheckValue(const KeySpec& spec, const std::string& full_key, const s
       return "";
     case KeyType::kInt: {
       auto v = ParseInt(value);
-      if (!v || OutOfRange(spec, static_cast<double>(*v))) return expected(DescribeRange(spec, true));
+      if (!v || OutOfRange(spec, static_cast<double>(*v))) {
+        return expected(DescribeRange(spec, true));
+      }
       return "";
     }
     case KeyType::kDouble: {

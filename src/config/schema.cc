@@ -207,8 +207,8 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
           1 << 20),
       Max(Key("llm.*", "mlp_ratio", K::kInt, "4", 1.0, "MLP hidden size / width."), 1024),
       Max(Key("llm.*", "n_params", K::kDouble, kNone, 1.0,
-          "Non-embedding parameters N. Computed from width/depth/mlp_ratio when omitted; "
-          "required for command jobs whose model is external (e.g. 0.5e9 for Qwen-1.5 0.5B)."),
+              "Non-embedding parameters N. Computed from width/depth/mlp_ratio when omitted; "
+              "required for command jobs whose model is external (e.g. 0.5e9 for Qwen-1.5 0.5B)."),
           1e15),
       // [job]
       Choices(Key("job", "type", K::kEnum, v.default_job_type, kNone,
@@ -223,7 +223,8 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       Key("stage.*", "over", K::kStringList, "llm, visual_tokens, method, task, seed", kNone,
           "Grid axes the stage varies: one job per distinct combination of them."),
       Key("stage.*", "needs", K::kString, "", kNone,
-          "Comma-separated stages whose jobs this stage's jobs need: each job waits for the job of each needed "
+          "Comma-separated stages whose jobs this stage's jobs need: each job waits for the job of "
+          "each needed "
           "stage that has its values on that stage's axes, and gets its run directory."),
       Key("stage.*", "axis.*", K::kStringList, kNone, kNone,
           "axis.NAME = values: an axis of this stage only (e.g. axis.benchmark = gqa, textvqa), "
@@ -233,8 +234,7 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
                     "Ranks per job (data-parallel); the world size must be a multiple."),
                 1 << 20),
             "driver"),
-      Owner(Max(Key("run", "max_attempts", K::kInt, "2", 1.0,
-                    "Attempts per job before it fails."),
+      Owner(Max(Key("run", "max_attempts", K::kInt, "2", 1.0, "Attempts per job before it fails."),
                 1000),
             "driver"),
       Owner(Max(Key("run", "grace_seconds", K::kDouble, "30", 0.0,
@@ -278,12 +278,10 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       Owner(Key("slurm", "qos", K::kString, "", kNone, "sbatch --qos."), "submit"),
       Owner(Key("slurm", "time", K::kString, "01:00:00", kNone, "sbatch --time (walltime)."),
             "submit"),
-      Owner(Max(Key("slurm", "nodes", K::kInt, "1", 1.0, "sbatch --nodes."), 1 << 20),
-            "submit"),
+      Owner(Max(Key("slurm", "nodes", K::kInt, "1", 1.0, "sbatch --nodes."), 1 << 20), "submit"),
       Owner(Max(Key("slurm", "ntasks_per_node", K::kInt, "1", 1.0, "Ranks per node."), 4096),
             "submit"),
-      Owner(Max(Key("slurm", "gpus_per_node", K::kInt, "0", 0.0,
-                    "GPUs per node (0: CPU nodes)."),
+      Owner(Max(Key("slurm", "gpus_per_node", K::kInt, "0", 0.0, "GPUs per node (0: CPU nodes)."),
                 1024),
             "submit"),
       Owner(Max(Key("slurm", "cpus_per_task", K::kInt, "1", 1.0, "CPU cores per rank."), 4096),

@@ -27,12 +27,12 @@ enum class KeyType {
 // Shared upper bounds of number keys. Every integer and number key has a range (min and max),
 // checked when the config is loaded, so that no product or sum of settings overflows (an int64
 // or an int) further on; a component's IsValid may check finer rules within it.
-constexpr double kMaxVisualTokens = 1 << 20;   // grid.visual_tokens, pretrain_llm.visual_tokens.
-constexpr double kMaxSeed = 2147483647;        // Seeds (2^31 - 1).
-constexpr double kMaxSeconds = 1e7;            // Durations in seconds (about 116 days).
-constexpr double kMaxSteps = 1e9;              // Optimizer steps and step counts.
-constexpr double kMaxBatch = 1 << 24;          // Batch sizes and example counts.
-constexpr double kMaxTokens = 1 << 20;         // Text tokens Q.
+constexpr double kMaxVisualTokens = 1 << 20;  // grid.visual_tokens, pretrain_llm.visual_tokens.
+constexpr double kMaxSeed = 2147483647;       // Seeds (2^31 - 1).
+constexpr double kMaxSeconds = 1e7;           // Durations in seconds (about 116 days).
+constexpr double kMaxSteps = 1e9;             // Optimizer steps and step counts.
+constexpr double kMaxBatch = 1 << 24;         // Batch sizes and example counts.
+constexpr double kMaxTokens = 1 << 20;        // Text tokens Q.
 
 struct KeySpec {
   // "grid"; "llm.*" for every [llm.NAME] section; "stage.*" for every [stage.NAME] section.

@@ -21,7 +21,6 @@ namespace {
 
 std::string ConfigName(const Config& c) { return c.path().empty() ? "config" : c.path(); }
 
-
 std::string Origin(const Config& c, const std::string& key) { return c.Get(key).origin; }
 
 // A rule: all conditions key=value must hold.

@@ -17,7 +17,8 @@
 namespace vlmscale::config {
 namespace {
 
-const char* kSleep = "[sweep]\nname = t\n[grid]\nllm = nano\nvisual_tokens = 4\n[job]\ntype = sleep\n";
+const char* kSleep =
+    "[sweep]\nname = t\n[grid]\nllm = nano\nvisual_tokens = 4\n[job]\ntype = sleep\n";
 const char* kFinetune = "[sweep]\nname = t\n[grid]\nllm = nano\nvisual_tokens = 4\n";
 
 Status LoadAndPlan(const std::string& text, const std::vector<std::string>& sets = {}) {
@@ -109,8 +110,8 @@ TEST(HostileConfig, RangesHoldInStagesAndForEveryJobTypesKeys) {
             "'1e20'");
   // The largest values of every range plan (or fail a finer check), never crash or overflow.
   for (const auto& k : jobs::ConfigSchema().keys()) {
-    if ((k.type != KeyType::kInt && k.type != KeyType::kDouble) || k.section.find('*') !=
-                                                                        std::string::npos) {
+    if ((k.type != KeyType::kInt && k.type != KeyType::kDouble) ||
+        k.section.find('*') != std::string::npos) {
       continue;
     }
     SCOPED_TRACE(k.FullKey());
