@@ -2,10 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 
 #include "core/check.h"
 #include "core/strings.h"
+#include "jobs/command/trainer_supervisor.h"
 #include "jobs/nominal_cost.h"
 
 extern char** environ;
@@ -42,17 +42,45 @@ int64_t FileSize(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
 }
 
-// The last `max_lines` lines (at most 4 KiB) of `path` from byte `offset` on; "" if none.
+// Opens `path` for reading without ever blocking (a FIFO left in the run directory would block a
+// plain open until a writer comes: the sweep hung). Returns the descriptor of a regular file, or
+// -1 with *why set ("is a FIFO (named pipe)", "No such file or directory", ...).
+int OpenRegularFile(const std::string& path, std::string* why) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    *why = std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *why = command::NotRegularFileReason(st.st_mode);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The last `max_lines` lines (at most 4 KiB) of `path` from byte `offset` on; "" if none (or if
+// `path` is not a regular file).
 std::string Tail(const std::string& path, int64_t offset, int max_lines = 20) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return "";
-  f.seekg(0, std::ios::end);
-  int64_t size = f.tellg();
-  int64_t start = std::max(offset, size - 4096);
-  if (start >= size) return "";
-  f.seekg(start);
-  std::string s(static_cast<size_t>(size - start), '\0');
-  f.read(&s[0], static_cast<std::streamsize>(s.size()));
+  std::string why;
+  int fd = OpenRegularFile(path, &why);
+  if (fd < 0) return "";
+  struct stat st;
+  const int64_t size = fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+  const int64_t start = std::max(offset, size - 4096);
+  std::string s;
+  if (start < size) {
+    s.resize(static_cast<size_t>(size - start));
+    ssize_t n = pread(fd, &s[0], s.size(), start);
+    s.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  close(fd);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   size_t pos = s.size();
   for (int n = 0; n < max_lines && pos != std::string::npos && pos > 0; ++n) {
@@ -63,6 +91,25 @@ std::string Tail(const std::string& path, int64_t offset, int max_lines = 20) {
     if (c != '\n' && c != '\t' && !std::isprint(static_cast<unsigned char>(c))) c = '?';
   }
   return s;
+}
+
+// Opens a log file for appending without blocking (see OpenRegularFile). -1 with errno set, or
+// EINVAL for a file that exists but is not regular.
+int OpenLogFile(const std::string& path) {
+  int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
+  if (fd < 0) {
+    if (errno == ENXIO) errno = EINVAL;  // A FIFO without a reader.
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // The trainer gets ordinary blocking I/O.
+  return fd;
 }
 
 // Finds `program` like execvp does: as given if it contains '/', else on PATH.
@@ -163,73 +210,89 @@ class CommandJob : public Job {
     if (rank == 0 && unlink(metrics_path.c_str()) != 0 && errno != ENOENT) {
       return Status::IOError("cannot remove stale " + metrics_path + ": " + std::strerror(errno));
     }
-    int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int out_fd = OpenLogFile(out_path);
+    int out_errno = errno;
+    int err_fd = OpenLogFile(err_path);
     if (out_fd < 0 || err_fd < 0) {
-      int e = errno;
+      int e = out_fd < 0 ? out_errno : errno;
       if (out_fd >= 0) close(out_fd);
       if (err_fd >= 0) close(err_fd);
-      return Status::IOError("cannot open log files in " + in.run_dir + ": " + std::strerror(e));
+      return Status::IOError("cannot open log files in " + in.run_dir + ": " +
+                             (e == EINVAL ? std::string("a log file there is not a regular file")
+                                          : std::string(std::strerror(e))));
     }
     const int64_t out_start = std::max<int64_t>(0, FileSize(out_path));
     const int64_t err_start = std::max<int64_t>(0, FileSize(err_path));
 
-    // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+    // Everything the children need is prepared before fork: after it, only async-signal-safe
+    // calls. The rank forks a supervisor (a child subreaper, SuperviseTrainer) that forks the
+    // trainer, so that every process the trainer leaves behind (even in a new session) is
+    // adopted by the supervisor and killed when the trainer exits; the rank itself adopts none.
     std::vector<char*> argv_c, envp_c;
     for (auto& a : cmd.argv) argv_c.push_back(const_cast<char*>(a.c_str()));
     argv_c.push_back(nullptr);
     for (auto& e : env_strings) envp_c.push_back(const_cast<char*>(e.c_str()));
     envp_c.push_back(nullptr);
-    int exec_pipe[2];
-    if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
-      close(out_fd);
-      close(err_fd);
-      return Status::IOError(std::string("pipe2: ") + std::strerror(errno));
+    int exec_pipe[2] = {-1, -1}, report_pipe[2] = {-1, -1}, ack_pipe[2] = {-1, -1};
+    if (pipe2(exec_pipe, O_CLOEXEC) != 0 || pipe2(report_pipe, O_CLOEXEC) != 0 ||
+        pipe2(ack_pipe, O_CLOEXEC) != 0) {
+      const int e = errno;
+      for (int fd : {exec_pipe[0], exec_pipe[1], report_pipe[0], report_pipe[1], ack_pipe[0],
+                     ack_pipe[1], out_fd, err_fd}) {
+        if (fd >= 0) close(fd);
+      }
+      return Status::IOError(std::string("pipe2: ") + std::strerror(e));
     }
-    const pid_t parent = getpid();
+    const double timeout = options_.timeout_seconds;
+    const double grace = env.grace_seconds;
+    command::TrainerLaunch launch;
+    launch.program = program.c_str();
+    launch.argv = argv_c.data();
+    launch.envp = envp_c.data();
+    launch.out_fd = out_fd;
+    launch.err_fd = err_fd;
+    launch.exec_fd = exec_pipe[1];
+    launch.report_fd = report_pipe[1];
+    launch.ack_fd = ack_pipe[0];
+    launch.rank_pid = getpid();
+    // What the trainer leaves behind is ended within the job's timeout (at least a second), or
+    // within run.grace_seconds (at least 5 s) without one.
+    launch.cleanup_seconds = timeout > 0 ? std::max(1.0, timeout) : std::max(5.0, grace);
     const auto start = Clock::now();
-    pid_t pid = fork();
-    if (pid == 0) {
-      // Child. Dies with the rank (SIGKILLed ranks leave no orphaned trainers), leads its own
-      // process group (stop signals reach its helpers too), default signal handling.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      setpgid(0, 0);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      struct sigaction dfl;
-      std::memset(&dfl, 0, sizeof(dfl));
-      dfl.sa_handler = SIG_DFL;
-      for (int sig = 1; sig < NSIG; ++sig) {
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-      }
-      int devnull = open("/dev/null", O_RDONLY);
-      if (devnull >= 0) dup2(devnull, 0);
-      dup2(out_fd, 1);
-      dup2(err_fd, 2);
-      // Close every inherited descriptor (MPI's sockets, the results journal) except the pipe.
-      const unsigned keep = static_cast<unsigned>(exec_pipe[1]);
-      if ((keep > 3 && syscall(SYS_close_range, 3U, keep - 1, 0U) != 0) ||
-          syscall(SYS_close_range, keep + 1, ~0U, 0U) != 0) {
-        for (int fd = 3; fd < 4096; ++fd) {
-          if (fd != exec_pipe[1]) close(fd);
-        }
-      }
-      execve(program.c_str(), argv_c.data(), envp_c.data());
-      int e = errno;
-      ssize_t ignored = write(exec_pipe[1], &e, sizeof(e));
-      (void)ignored;
-      _exit(127);
-    }
+    pid_t supervisor = fork();
+    if (supervisor == 0) command::SuperviseTrainer(launch);  // Never returns.
+    const int fork_errno = errno;
     close(exec_pipe[1]);
+    close(report_pipe[1]);
+    close(ack_pipe[0]);
     close(out_fd);
     close(err_fd);
-    if (pid < 0) {
+    if (supervisor < 0) {
       close(exec_pipe[0]);
-      return Status::Runtime(std::string("cannot fork: ") + std::strerror(errno));
+      close(report_pipe[0]);
+      close(ack_pipe[1]);
+      return Status::Runtime(std::string("cannot fork: ") + std::strerror(fork_errno));
     }
-    setpgid(pid, pid);  // Also in the parent, so signals to the group work at once.
+    // Ends the supervisor: it stops waiting for us, reaps the trainer and exits. Until then the
+    // trainer's pid (a zombie at worst) still names its process group, so signals never reach a
+    // reused pid.
+    auto release = [&]() {
+      if (ack_pipe[1] >= 0) close(ack_pipe[1]);
+      ack_pipe[1] = -1;
+      close(report_pipe[0]);
+      while (waitpid(supervisor, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    };
+    command::SupervisorReport report;
+    if (!command::ReadReport(report_pipe[0], &report) ||
+        report.kind != command::SupervisorReport::kStarted) {
+      close(exec_pipe[0]);
+      const int e = report.kind == command::SupervisorReport::kForkFailed ? report.code : 0;
+      release();
+      return Status::Runtime(std::string("cannot start the command: ") +
+                             (e != 0 ? std::strerror(e) : "its supervisor process died"));
+    }
+    const pid_t pid = report.code;
     int exec_errno = 0;
     ssize_t n;
     do {
@@ -237,25 +300,27 @@ class CommandJob : public Job {
     } while (n < 0 && errno == EINTR);
     close(exec_pipe[0]);
     if (n == sizeof(exec_errno)) {
-      waitpid(pid, nullptr, 0);
+      command::ReadReport(report_pipe[0], &report);  // The trainer's exit (127).
+      release();
       return Status::InvalidInput("cannot execute '" + program + "': " + std::strerror(exec_errno));
     }
 
-    // Supervise: heartbeat on output growth, forward stop requests, enforce the timeout.
-    const double timeout = options_.timeout_seconds;
-    const double grace = env.grace_seconds;
+    // Supervise: heartbeat on output growth, forward stop requests, enforce the timeout; the
+    // supervisor reports when the trainer has exited and what it left behind is gone.
     bool stopping = false, timed_out = false, sent_term = false, sent_kill = false;
+    bool reported = false;
     Clock::time_point escalate_from;
     int64_t last_out = out_start, last_err = err_start;
     env.heartbeat();
-    siginfo_t info;
     while (true) {
-      std::memset(&info, 0, sizeof(info));
-      if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 &&
-          errno != EINTR) {
-        break;
+      struct pollfd pfd = {report_pipe[0], POLLIN, 0};
+      int ready = poll(&pfd, 1, 50);
+      if (ready > 0) {
+        reported = command::ReadReport(report_pipe[0], &report) &&
+                   report.kind == command::SupervisorReport::kExited;
+        break;  // The report, or the supervisor died (EOF).
       }
-      if (info.si_pid == pid) break;
+      if (ready < 0 && errno != EINTR) break;
       int64_t so = FileSize(out_path), se = FileSize(err_path);
       if (so != last_out || se != last_err) {
         last_out = so;
@@ -283,14 +348,16 @@ class CommandJob : public Job {
         kill(-pid, SIGKILL);
         sent_kill = true;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    // The child has exited (not yet reaped, so its pid still names the group): end any helpers
-    // it left in its process group, then reap it.
-    kill(-pid, SIGKILL);
-    int wstatus = 0;
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    release();
+    if (!reported) {
+      out->failure_class = "killed";
+      return Status::Runtime(
+          "the command's supervisor process died before the command ended "
+          "(logs in " +
+          in.run_dir + ")");
     }
+    const int wstatus = report.WaitStatus();
     out->train_seconds = Since(start);
 
     auto with_tail = [&](std::string msg) {

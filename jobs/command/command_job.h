@@ -155,8 +155,13 @@ bool IsMetricName(const std::string& s);
 Result<std::map<std::string, double>> ParseMetricsJson(const std::string& text);
 
 // Reads and parses `path` (at most 1 MiB). kNotFound if it does not exist; kInvalidInput if it is
-// malformed; kIOError if it cannot be read.
+// malformed or not a regular file (a FIFO, a directory, a device: refused without blocking, since
+// opening a FIFO would wait for a writer); kIOError if it cannot be read.
 Result<std::map<std::string, double>> ReadMetricsFile(const std::string& path);
+
+// "is a FIFO (named pipe)", "is a directory", ...: why a file of type `mode` (st_mode) is not a
+// regular file, for messages.
+std::string NotRegularFileReason(unsigned mode);
 
 // Derives the recorded "error" from the metric named `metric` (command.metric): for "accuracy",
 // error = 1 - accuracy (accuracy must be in [0, 1]); for "error", the value itself; for any other

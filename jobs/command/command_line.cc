@@ -356,11 +356,11 @@ const config::OptionsTable<CommandOptions>& Table() {
         "Key of metrics.json holding the error Y (or 'accuracy': error = 1 - accuracy).");
     t->Double(
         "command.timeout_seconds", "timeout_seconds",
-        [](O& o) -> double& { return o.timeout_seconds; }, 0.0, std::nullopt,
+        [](O& o) -> double& { return o.timeout_seconds; }, 0.0, config::kMaxSeconds,
         "Kill an attempt after this long (0: no limit).");
     t->Int(
         "command.text_tokens", "text_tokens", [](O& o) -> int64_t& { return o.text_tokens; }, 0.0,
-        std::nullopt, "Q used for inference FLOPs 2*N*(Q+V) of command jobs.");
+        config::kMaxTokens, "Q used for inference FLOPs 2*N*(Q+V) of command jobs.");
     return t;
   }();
   return *table;

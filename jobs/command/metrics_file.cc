@@ -94,16 +94,33 @@ Result<std::map<std::string, double>> ParseMetricsJson(const std::string& text) 
   return out;
 }
 
+std::string NotRegularFileReason(unsigned mode) {
+  if (S_ISFIFO(mode)) return "is a FIFO (named pipe)";
+  if (S_ISDIR(mode)) return "is a directory";
+  if (S_ISSOCK(mode)) return "is a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "is a device";
+  return "is not a regular file";
+}
+
 Result<std::map<std::string, double>> ReadMetricsFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever (a trainer
+  // that made metrics.json a FIFO hung the sweep). Regular files ignore the flag.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound(path + " does not exist");
     return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
   }
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
+    const int e = errno;
     close(fd);
-    return Status::InvalidInput(path + " is not a regular file");
+    return Status::IOError("cannot stat " + path + ": " + std::strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return Status::InvalidInput(path + " " + NotRegularFileReason(st.st_mode) +
+                                ", not a regular file; write metrics.json as a file (to a "
+                                "temporary name, then rename it)");
   }
   std::string text;
   char buf[65536];

@@ -24,22 +24,22 @@ const config::OptionsTable<O>& Table() {
     // [model]: the frozen vision encoder.
     t->Int(
         "model.image_size", "encoder.image_size",
-        [](O& o) -> int64_t& { return o.encoder.image_size; }, 8.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.encoder.image_size; }, 8.0, 1 << 16,
         "Image side in pixels (a multiple of grid_size).");
     t->Int(
         "model.grid_size", "encoder.grid_size",
-        [](O& o) -> int64_t& { return o.encoder.grid_size; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.encoder.grid_size; }, 1.0, 1 << 10,
         "G: the vision encoder yields G x G patch features (24 gives the paper's 576 tokens).");
     t->Int(
         "model.vision_width", "encoder.vision_width",
-        [](O& o) -> int64_t& { return o.encoder.vision_width; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.encoder.vision_width; }, 1.0, 1 << 16,
         "Vision feature channels (a multiple of 16).");
     t->Int(
         "model.encoder_depth", "encoder.depth", [](O& o) -> int64_t& { return o.encoder.depth; },
-        1.0, std::nullopt, "Vision encoder blocks.");
+        1.0, 1024, "Vision encoder blocks.");
     t->Int(
         "model.encoder_pretrain_steps", "encoder.pretrain_steps",
-        [](O& o) -> int64_t& { return o.encoder.pretrain_steps; }, 0.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.encoder.pretrain_steps; }, 0.0, config::kMaxSteps,
         "Steps of the encoder's one-time pretraining (cached by settings).");
     t->String(
         "model.cache_dir", "cache_dir", [](O& o) -> std::string& { return o.cache_dir; },
@@ -47,13 +47,13 @@ const config::OptionsTable<O>& Table() {
     // [train], [eval]: the trainer.
     t->Int(
         "train.steps", "train.steps", [](O& o) -> int64_t& { return o.train.steps; }, 1.0,
-        std::nullopt, "Optimizer steps.");
+        config::kMaxSteps, "Optimizer steps.");
     t->Int(
         "train.batch_size", "train.batch_size", [](O& o) -> int64_t& { return o.train.batch_size; },
-        1.0, std::nullopt,
+        1.0, config::kMaxBatch,
         "Global batch size (split across the job's ranks; at least run.ranks_per_job).");
     t->Double(
-        "train.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0, std::nullopt,
+        "train.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0, 1e3,
         "Peak learning rate (AdamW).");
     t->Double(
         "train.lr_width_exponent", "train.lr_width_exponent",
@@ -62,35 +62,34 @@ const config::OptionsTable<O>& Table() {
         "lr * (lr_reference_width / d)^lr_width_exponent (0: every size uses lr; 1: muP's rule).");
     t->Int(
         "train.lr_reference_width", "train.lr_reference_width",
-        [](O& o) -> int64_t& { return o.train.lr_reference_width; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.lr_reference_width; }, 1.0, 1 << 20,
         "The LLM width that trains with exactly train.lr (see train.lr_width_exponent).");
     t->Int(
         "train.warmup_steps", "train.warmup_steps",
-        [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, config::kMaxSteps,
         "Linear warmup steps (at most train.steps).");
     t->Int(
         "train.align_steps", "train.align_steps",
-        [](O& o) -> int64_t& { return o.train.align_steps; }, 0.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.align_steps; }, 0.0, config::kMaxSteps,
         "First steps that train only the compressor, projector and visual positions, the LLM "
         "frozen (LLaVA's stage-1 alignment; at most train.steps).");
     t->Double(
         "train.weight_decay", "train.weight_decay",
-        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, std::nullopt,
-        "AdamW weight decay.");
+        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, 1e3, "AdamW weight decay.");
     // "1.0", not "1": job ids hash the default's text, and it has always been written so.
     t->Double(
         "train.grad_clip", "train.grad_clip", [](O& o) -> double& { return o.train.grad_clip; },
-        0.0, std::nullopt, "Global gradient-norm clip (0 disables).", "1.0");
+        0.0, 1e12, "Global gradient-norm clip (0 disables).", "1.0");
     t->Int(
         "train.log_every", "train.log_every", [](O& o) -> int64_t& { return o.train.log_every; },
-        1.0, std::nullopt, "Steps between training-curve points.");
+        1.0, config::kMaxSteps, "Steps between training-curve points.");
     t->Int(
         "eval.examples", "train.eval_examples",
-        [](O& o) -> int64_t& { return o.train.eval_examples; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.eval_examples; }, 1.0, config::kMaxBatch,
         "Held-out evaluation examples (at least run.ranks_per_job).");
     t->Int(
         "eval.batch_size", "train.eval_batch_size",
-        [](O& o) -> int64_t& { return o.train.eval_batch_size; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.eval_batch_size; }, 1.0, config::kMaxBatch,
         "Evaluation batch size.");
     t->IntConverted(
         "run.feature_cache_mb", "train.feature_cache_bytes",
@@ -103,9 +102,10 @@ const config::OptionsTable<O>& Table() {
   return *table;
 }
 
-// The key tables state only the types and the lower bounds the schema checked before; the
-// ranges (image_size in [48, 1024], vision_width a multiple of 16, ...) have one owner, the
-// options' IsValid, which Parse and CheckPoint run and whose field names KeyOf maps to keys.
+// The key tables state the types and outer ranges the schema checks on load (every number key
+// has one, so that nothing downstream overflows); the finer rules (image_size in [48, 1024],
+// vision_width a multiple of 16, ...) have one owner, the options' IsValid, which Parse and
+// CheckPoint run and whose field names KeyOf maps to keys.
 
 // Sections whose keys are part of every finetune_eval job id, in this order; model.cache_dir
 // (where the encoder is cached) is not: it does not change results.

@@ -28,48 +28,47 @@ const config::OptionsTable<O>& Table() {
         vlm::CompressorNames(), "Compressor during pretraining (not saved in llm.pt).");
     t->Int(
         "pretrain_llm.visual_tokens", "visual_tokens",
-        [](O& o) -> int64_t& { return o.visual_tokens; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.visual_tokens; }, 1.0, config::kMaxVisualTokens,
         "V during pretraining (must suit method and model.grid_size).");
     t->Int(
         "pretrain_llm.steps", "train.steps", [](O& o) -> int64_t& { return o.train.steps; }, 1.0,
-        std::nullopt, "Pretraining optimizer steps.");
+        config::kMaxSteps, "Pretraining optimizer steps.");
     t->Int(
         "pretrain_llm.batch_size", "train.batch_size",
-        [](O& o) -> int64_t& { return o.train.batch_size; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.batch_size; }, 1.0, config::kMaxBatch,
         "Global batch size (at least run.ranks_per_job).");
     t->Double(
-        "pretrain_llm.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0,
-        std::nullopt, "Peak learning rate (AdamW, warmup then cosine decay).");
+        "pretrain_llm.lr", "train.lr", [](O& o) -> double& { return o.train.lr; }, 0.0, 1e3,
+        "Peak learning rate (AdamW, warmup then cosine decay).");
     t->Double(
         "pretrain_llm.lr_width_exponent", "train.lr_width_exponent",
         [](O& o) -> double& { return o.train.lr_width_exponent; }, 0.0, 2.0,
         "Learning rate per LLM width, as train.lr_width_exponent.");
     t->Int(
         "pretrain_llm.lr_reference_width", "train.lr_reference_width",
-        [](O& o) -> int64_t& { return o.train.lr_reference_width; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.lr_reference_width; }, 1.0, 1 << 20,
         "The LLM width that trains with exactly pretrain_llm.lr.");
     t->Int(
         "pretrain_llm.warmup_steps", "train.warmup_steps",
-        [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, config::kMaxSteps,
         "Linear warmup steps (at most pretrain_llm.steps).");
     t->Double(
         "pretrain_llm.weight_decay", "train.weight_decay",
-        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, std::nullopt,
-        "AdamW weight decay.");
+        [](O& o) -> double& { return o.train.weight_decay; }, 0.0, 1e3, "AdamW weight decay.");
     t->Int(
         "pretrain_llm.log_every", "train.log_every",
-        [](O& o) -> int64_t& { return o.train.log_every; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.log_every; }, 1.0, config::kMaxSteps,
         "Steps between training-curve points.");
     t->Int(
         "pretrain_llm.eval_examples", "train.eval_examples",
-        [](O& o) -> int64_t& { return o.train.eval_examples; }, 1.0, std::nullopt,
+        [](O& o) -> int64_t& { return o.train.eval_examples; }, 1.0, config::kMaxBatch,
         "Held-out examples of the pretraining task scored after training (at least "
         "run.ranks_per_job).");
     t->IntConverted(
         "pretrain_llm.seed", "train.seed",
         [](const O& o) { return static_cast<int64_t>(o.train.seed); },
-        [](O* o, int64_t seed) { o->train.seed = static_cast<uint64_t>(seed); }, 0.0, std::nullopt,
-        "Seed of the initialization and of the pretraining data.");
+        [](O* o, int64_t seed) { o->train.seed = static_cast<uint64_t>(seed); }, 0.0,
+        config::kMaxSeed, "Seed of the initialization and of the pretraining data.");
     return t;
   }();
   return *table;

@@ -43,19 +43,22 @@ const config::OptionsTable<SleepOptions>& Table() {
             {"constant", "cost"},
             "constant: every job sleeps `seconds`; cost: jobs sleep in proportion to their "
             "estimated cost, the largest job of the grid sleeping `seconds`.");
-    t->Double("sleep.seconds", "seconds", [](O& o) -> double& { return o.seconds; }, 0.0,
-              std::nullopt, "Sleep duration (see mode).");
+    t->Double(
+        "sleep.seconds", "seconds", [](O& o) -> double& { return o.seconds; }, 0.0,
+        config::kMaxSeconds, "Sleep duration (see mode).");
     t->String("sleep.fail", "fail", [](O& o) -> std::string& { return o.fail; },
               "Grid points that fail, as exclude-style rules (e.g. 'llm=nano,visual_tokens=4').");
     t->Double("sleep.fail_probability", "fail_probability",
               [](O& o) -> double& { return o.fail_probability; }, 0.0, 1.0,
               "Probability that an attempt fails, drawn from a hash of (fail_seed, job id, "
               "attempt).");
-    t->Int("sleep.fail_seed", "fail_seed", [](O& o) -> int64_t& { return o.fail_seed; }, 0.0,
-           std::nullopt, "Seed of fail_probability draws.");
-    t->Int("sleep.fail_attempts", "fail_attempts",
-           [](O& o) -> int64_t& { return o.fail_attempts; }, 0.0, std::nullopt,
-           "If > 0, failing points fail only on attempts <= this (then succeed): retry tests.");
+    t->Int(
+        "sleep.fail_seed", "fail_seed", [](O& o) -> int64_t& { return o.fail_seed; }, 0.0,
+        config::kMaxSeed, "Seed of fail_probability draws.");
+    t->Int(
+        "sleep.fail_attempts", "fail_attempts", [](O& o) -> int64_t& { return o.fail_attempts; },
+        0.0, 1000,
+        "If > 0, failing points fail only on attempts <= this (then succeed): retry tests.");
     t->Enum("sleep.fail_class", "fail_class", [](O& o) -> std::string& { return o.fail_class; },
             {"error", "diverged", "oom"},
             "How failing points fail: error (returns an error), diverged (NaN metric), oom "
@@ -63,18 +66,19 @@ const config::OptionsTable<SleepOptions>& Table() {
     t->String("sleep.hang", "hang", [](O& o) -> std::string& { return o.hang; },
               "Grid points whose job stops reporting (sleeps ignoring stop requests for "
               "hang_seconds).");
-    t->Double("sleep.hang_seconds", "hang_seconds",
-              [](O& o) -> double& { return o.hang_seconds; }, 0.0, std::nullopt,
-              "Duration of a hang.");
-    t->Double("sleep.cost_scale", "cost_scale", [](O& o) -> double& { return o.cost_scale; },
-              0.0, std::nullopt,
-              "Multiplies the job's estimated cost (scheduling and cost mode), e.g. per stage: "
-              "an evaluation stage far cheaper than the finetuning it follows.");
-    t->Int("sleep.cost_tokens", "cost_tokens", [](O& o) -> int64_t& { return o.cost_tokens; },
-           0.0, std::nullopt,
-           "If > 0, the tokens per example of the nominal cost instead of Q+V: gives a cost "
-           "spread to a stage that varies neither visual_tokens nor task (e.g. pretraining over "
-           "llm only).");
+    t->Double(
+        "sleep.hang_seconds", "hang_seconds", [](O& o) -> double& { return o.hang_seconds; }, 0.0,
+        config::kMaxSeconds, "Duration of a hang.");
+    t->Double(
+        "sleep.cost_scale", "cost_scale", [](O& o) -> double& { return o.cost_scale; }, 0.0, 1e12,
+        "Multiplies the job's estimated cost (scheduling and cost mode), e.g. per stage: "
+        "an evaluation stage far cheaper than the finetuning it follows.");
+    t->Int(
+        "sleep.cost_tokens", "cost_tokens", [](O& o) -> int64_t& { return o.cost_tokens; }, 0.0,
+        config::kMaxTokens,
+        "If > 0, the tokens per example of the nominal cost instead of Q+V: gives a cost "
+        "spread to a stage that varies neither visual_tokens nor task (e.g. pretraining over "
+        "llm only).");
     return t;
   }();
   return *table;

@@ -41,6 +41,43 @@ bool IsStageNameChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
 }
 
+// `s` with control characters and bytes above 0x7E shown as \xNN, at most 80 characters: a value
+// quoted in a one-line message.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 80)) {
+    if (c < 0x20 || c >= 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02X", static_cast<unsigned>(c));
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return s.size() > 80 ? out + "..." : out;
+}
+
+// Why `name` cannot be a sweep name, or "". A sweep name is the file name of the default results
+// file (results/<name>.h5) and is written to logs and results files: one path component of
+// printable UTF-8 text, however it was set (file or --set).
+std::string SweepNameProblem(const std::string& name) {
+  if (Trim(name).empty()) return "expected a non-empty name";
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned>(c));
+      return std::string("a sweep name is printable text; it holds a control character (byte ") +
+             hex + ")";
+    }
+  }
+  if (!IsValidUtf8(name)) return "a sweep name is UTF-8 text; it holds a byte sequence that is not";
+  if (name.find('/') != std::string::npos || name == "." || name == "..") {
+    return "a sweep name is a file name (the results file is results/<name>.h5), not a path: "
+           "no '/', not '.' or '..'; to write elsewhere set sweep.output";
+  }
+  return "";
+}
+
 // Checks that a section name is known (or an [llm.NAME] or [stage.NAME(.SECTION)] section).
 // Returns "" or the problem.
 std::string CheckSection(const Schema& schema, const std::string& section) {
@@ -110,15 +147,23 @@ bool OutOfRange(const KeySpec& spec, double v) {
   return (spec.min && v < *spec.min) || (spec.max && v > *spec.max);
 }
 
-std::string DescribeMin(const KeySpec& spec, bool integer) {
+// What a number key expects: "an integer in [1, 1000]"; for list elements (`plural`),
+// "integers in [1, 1000]".
+std::string DescribeRange(const KeySpec& spec, bool integer, bool plural = false) {
+  std::string what =
+      plural ? (integer ? "integers" : "numbers") : (integer ? "an integer" : "a number");
   if (spec.max) {
-    return std::string(integer ? "an integer" : "a number") + " in [" +
-           ShortestNumber(spec.min.value_or(-1e308)) + ", " + ShortestNumber(*spec.max) + "]";
+    return what + " in [" + ShortestNumber(spec.min.value_or(-1e308)) + ", " +
+           ShortestNumber(*spec.max) + "]";
   }
-  if (!spec.min) return integer ? "an integer" : "a number";
-  if (*spec.min == 0.0) return integer ? "a non-negative integer" : "a non-negative number";
-  if (*spec.min == 1.0 && integer) return "a positive integer";
-  return std::string(integer ? "an integer" : "a number") + " >= " + FormatNumber(*spec.min);
+  if (!spec.min) return what;
+  if (*spec.min == 0.0) {
+    return plural    ? "non-negative " + what
+           : integer ? "a non-negative integer"
+                     : "a non-negative number";
+  }
+  if (*spec.min == 1.0 && integer) return plural ? "positive integers" : "a positive integer";
+  return what + " >= " + FormatNumber(*spec.min);
 }
 
 // Validates a value's type. Returns "" or what was expected.
@@ -131,12 +176,14 @@ std::string CheckValue(const KeySpec& spec, const std::string& full_key, const s
       return "";
     case KeyType::kInt: {
       auto v = ParseInt(value);
-      if (!v || OutOfRange(spec, static_cast<double>(*v))) return expected(DescribeMin(spec, true));
+      if (!v || OutOfRange(spec, static_cast<double>(*v))) {
+        return expected(DescribeRange(spec, true));
+      }
       return "";
     }
     case KeyType::kDouble: {
       auto v = ParseDouble(value);
-      if (!v || OutOfRange(spec, *v)) return expected(DescribeMin(spec, false));
+      if (!v || OutOfRange(spec, *v)) return expected(DescribeRange(spec, false));
       return "";
     }
     case KeyType::kBool:
@@ -154,10 +201,8 @@ std::string CheckValue(const KeySpec& spec, const std::string& full_key, const s
     case KeyType::kStringList: {
       std::vector<std::string> items = SplitTrimmed(value, ',');
       bool integer = spec.type == KeyType::kIntList;
-      std::string element = DescribeMin(spec, true);  // "a positive integer"
-      element = element.substr(element.find(' ') + 1) + "s";
-      std::string what =
-          "a non-empty comma-separated list of " + (integer ? element : std::string("names"));
+      std::string what = "a non-empty comma-separated list of " +
+                         (integer ? DescribeRange(spec, true, /*plural=*/true) : "names");
       std::set<std::string> seen;
       for (const auto& item : items) {
         if (item.empty() && items.size() == 1) return expected(what);
@@ -315,6 +360,20 @@ Result<Config> Config::FromString(const std::string& text, const std::string& na
       return Status::InvalidInput("--set '" + o + "': expected section.key=value");
     }
     std::string key = Trim(o.substr(0, eq));
+    // The same rule as for a file's lines: a value that holds a newline would be another value
+    // in the resolved text (and in the results file's copy of it).
+    for (char c : o) {
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+        char hex[8];
+        std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned>(c));
+        std::string shown = key;  // The message stays one line even if the key is the culprit.
+        for (char& k : shown) {
+          if (static_cast<unsigned char>(k) < 0x20 || k == 0x7f) k = '?';
+        }
+        return Status::InvalidInput("--set " + shown + ": unexpected control character (byte " +
+                                    hex + "); a setting is one line of text");
+      }
+    }
     std::string problem = CheckKey(schema, key);
     if (!problem.empty()) return Status::InvalidInput("--set '" + o + "': " + problem);
     config.values_[key] = Value{Trim(o.substr(eq + 1)), "--set " + key};
@@ -357,6 +416,12 @@ Result<Config> Config::FromString(const std::string& text, const std::string& na
       }
       if (spec.default_value) config.values_[key] = Value{*spec.default_value, "default"};
     }
+  }
+  const Value& name_value = config.values_.at("sweep.name");
+  const std::string name_problem = SweepNameProblem(name_value.text);
+  if (!name_problem.empty()) {
+    return Status::InvalidInput(name_value.origin + ": key 'sweep.name': " + name_problem +
+                                ", got '" + Printable(name_value.text) + "'");
   }
   if (config.values_.at("sweep.output").text.empty()) {
     config.values_["sweep.output"] =
@@ -449,6 +514,16 @@ Config Config::StageView(const std::string& stage) const {
     view.values_[rest] = value;
   }
   return view;
+}
+
+bool Config::HasUserLlm(const std::string& name) const {
+  const std::string prefix = "llm." + name + ".";
+  auto it = values_.lower_bound(prefix);
+  // A key of [llm.NAME] itself, not of [llm.NAME.x] (preset names may contain '.').
+  for (; it != values_.end() && StartsWith(it->first, prefix); ++it) {
+    if (it->first.find('.', prefix.size()) == std::string::npos) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> Config::UserLlmNames() const {

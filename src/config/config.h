@@ -52,6 +52,8 @@ class Config {
   std::string SectionText(const std::string& section) const;
   // Names of [llm.NAME] sections defined in the config.
   std::vector<std::string> UserLlmNames() const;
+  // Whether the config defines [llm.NAME] (one lookup, not a scan of every key).
+  bool HasUserLlm(const std::string& name) const;
   // Names of [stage.NAME] sections defined in the config, sorted.
   std::vector<std::string> StageNames() const;
   // The config as stage `stage` sees it: each of its keys stage.NAME.SECTION.KEY replaces

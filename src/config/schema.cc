@@ -27,6 +27,12 @@ KeySpec Key(const char* section, const char* key, KeyType type, std::optional<st
   return k;
 }
 
+// Upper bound of a number key (its lower bound is Key()'s `min`).
+KeySpec Max(KeySpec k, double max) {
+  k.max = max;
+  return k;
+}
+
 KeySpec Required(KeySpec k) {
   k.required = true;
   return k;
@@ -171,7 +177,8 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
   return {
       // [sweep]
       Required(Key("sweep", "name", K::kString, kNone, kNone,
-                   "Name of the sweep; a results file belongs to one sweep name.")),
+                   "Name of the sweep; a results file belongs to one sweep name. A file name: "
+                   "printable UTF-8 text without '/' (the default output is results/<name>.h5).")),
       Key("sweep", "output", K::kString, "", kNone,
           "Results file (HDF5). Relative paths resolve against the directory the command runs "
           "in. Default: results/<name>.h5."),
@@ -180,25 +187,29 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       Required(Key("grid", "llm", K::kStringList, kNone, kNone,
                    "LLM size presets: built-in (" + Join(v.llm_presets, ", ") +
                        ") or [llm.NAME] sections.")),
-      Required(Key("grid", "visual_tokens", K::kIntList, kNone, 1.0,
-                   "Visual token counts V after compression.")),
+      Required(Max(Key("grid", "visual_tokens", K::kIntList, kNone, 1.0,
+                       "Visual token counts V after compression."),
+                   kMaxVisualTokens)),
       Key("grid", "method", K::kStringList, v.default_method, kNone,
           "Compression methods: " + Join(v.methods, ", ") + "."),
       Key("grid", "task", K::kStringList, v.default_task, kNone,
           "Tasks: " + Join(v.tasks, ", ") + "."),
-      Key("grid", "seed", K::kIntList, "0", 0.0, "Seeds; each seed is a separate job."),
+      Max(Key("grid", "seed", K::kIntList, "0", 0.0, "Seeds; each seed is a separate job."),
+          kMaxSeed),
       Key("grid", "exclude", K::kString, "", kNone,
           "Rules removing grid points, separated by ';'. A rule is comma-separated key=value "
           "conditions that must all hold, e.g. 'method=none,visual_tokens=1; "
           "llm=base,task=glyphs'."),
       // [llm.NAME]
-      Key("llm.*", "width", K::kInt, kNone, 1.0, "Model dimension d."),
-      Key("llm.*", "depth", K::kInt, kNone, 1.0, "Number of decoder blocks."),
-      Key("llm.*", "heads", K::kInt, kNone, 1.0, "Attention heads (must divide width)."),
-      Key("llm.*", "mlp_ratio", K::kInt, "4", 1.0, "MLP hidden size / width."),
-      Key("llm.*", "n_params", K::kDouble, kNone, 1.0,
-          "Non-embedding parameters N. Computed from width/depth/mlp_ratio when omitted; "
-          "required for command jobs whose model is external (e.g. 0.5e9 for Qwen-1.5 0.5B)."),
+      Max(Key("llm.*", "width", K::kInt, kNone, 1.0, "Model dimension d."), 1 << 20),
+      Max(Key("llm.*", "depth", K::kInt, kNone, 1.0, "Number of decoder blocks."), 1 << 16),
+      Max(Key("llm.*", "heads", K::kInt, kNone, 1.0, "Attention heads (must divide width)."),
+          1 << 20),
+      Max(Key("llm.*", "mlp_ratio", K::kInt, "4", 1.0, "MLP hidden size / width."), 1024),
+      Max(Key("llm.*", "n_params", K::kDouble, kNone, 1.0,
+              "Non-embedding parameters N. Computed from width/depth/mlp_ratio when omitted; "
+              "required for command jobs whose model is external (e.g. 0.5e9 for Qwen-1.5 0.5B)."),
+          1e15),
       // [job]
       Choices(Key("job", "type", K::kEnum, v.default_job_type, kNone,
                   "Job type run for each grid point."),
@@ -212,28 +223,36 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       Key("stage.*", "over", K::kStringList, "llm, visual_tokens, method, task, seed", kNone,
           "Grid axes the stage varies: one job per distinct combination of them."),
       Key("stage.*", "needs", K::kString, "", kNone,
-          "Comma-separated stages whose jobs this stage's jobs need: each job waits for the job of each needed "
+          "Comma-separated stages whose jobs this stage's jobs need: each job waits for the job of "
+          "each needed "
           "stage that has its values on that stage's axes, and gets its run directory."),
       Key("stage.*", "axis.*", K::kStringList, kNone, kNone,
           "axis.NAME = values: an axis of this stage only (e.g. axis.benchmark = gqa, textvqa), "
           "the placeholder {NAME} of command jobs."),
       // [run]
-      Owner(Key("run", "ranks_per_job", K::kInt, "1", 1.0,
-                "Ranks per job (data-parallel); the world size must be a multiple."),
+      Owner(Max(Key("run", "ranks_per_job", K::kInt, "1", 1.0,
+                    "Ranks per job (data-parallel); the world size must be a multiple."),
+                1 << 20),
             "driver"),
-      Owner(Key("run", "max_attempts", K::kInt, "2", 1.0, "Attempts per job before it fails."),
+      Owner(Max(Key("run", "max_attempts", K::kInt, "2", 1.0, "Attempts per job before it fails."),
+                1000),
             "driver"),
-      Owner(Key("run", "grace_seconds", K::kDouble, "30", 0.0,
-                "After a stop request, time jobs get to checkpoint and stop."),
+      Owner(Max(Key("run", "grace_seconds", K::kDouble, "30", 0.0,
+                    "After a stop request, time jobs get to checkpoint and stop."),
+                kMaxSeconds),
             "driver"),
-      Owner(Key("run", "stall_seconds", K::kDouble, "300", 1.0,
-                "A worker silent this long is reported as stalled."),
+      Owner(Max(Key("run", "stall_seconds", K::kDouble, "300", 1.0,
+                    "A worker silent this long is reported as stalled."),
+                kMaxSeconds),
             "driver"),
-      Owner(Key("run", "threads_per_rank", K::kInt, "0", 0.0,
-                "Torch threads per rank (0: cores on the node / ranks on the node)."),
+      Owner(Max(Key("run", "threads_per_rank", K::kInt, "0", 0.0,
+                    "Torch threads per rank (0: cores on the node / ranks on the node)."),
+                4096),
             "driver"),
-      Owner(Key("run", "snapshot_seconds", K::kDouble, "2", 0.0,
-                "Interval between HDF5 snapshots (results are durable in the journal at once)."),
+      Owner(Max(Key("run", "snapshot_seconds", K::kDouble, "2", 0.0,
+                    "Interval between HDF5 snapshots (results are durable in the journal at "
+                    "once)."),
+                kMaxSeconds),
             "driver"),
       Owner(Choices(Key("run", "order", K::kEnum, "cost", kNone,
                         "Dispatch order: cost (the job with the longest predicted remaining path "
@@ -248,8 +267,10 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
                 "filesystem every node shares. Default: the results file without .h5, plus "
                 "\".runs\"."),
             "driver"),
-      Owner(Key("run", "commit_ms", K::kDouble, "2", 0.0,
-                "Group-commit window: results are made durable at most this long after arrival."),
+      Owner(Max(Key("run", "commit_ms", K::kDouble, "2", 0.0,
+                    "Group-commit window: results are made durable at most this long after "
+                    "arrival."),
+                60000),
             "driver"),
       // [slurm]
       Owner(Key("slurm", "partition", K::kString, "", kNone, "sbatch --partition."), "submit"),
@@ -257,13 +278,17 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       Owner(Key("slurm", "qos", K::kString, "", kNone, "sbatch --qos."), "submit"),
       Owner(Key("slurm", "time", K::kString, "01:00:00", kNone, "sbatch --time (walltime)."),
             "submit"),
-      Owner(Key("slurm", "nodes", K::kInt, "1", 1.0, "sbatch --nodes."), "submit"),
-      Owner(Key("slurm", "ntasks_per_node", K::kInt, "1", 1.0, "Ranks per node."), "submit"),
-      Owner(Key("slurm", "gpus_per_node", K::kInt, "0", 0.0, "GPUs per node (0: CPU nodes)."),
+      Owner(Max(Key("slurm", "nodes", K::kInt, "1", 1.0, "sbatch --nodes."), 1 << 20), "submit"),
+      Owner(Max(Key("slurm", "ntasks_per_node", K::kInt, "1", 1.0, "Ranks per node."), 4096),
             "submit"),
-      Owner(Key("slurm", "cpus_per_task", K::kInt, "1", 1.0, "CPU cores per rank."), "submit"),
-      Owner(Key("slurm", "max_requeues", K::kInt, "10", 0.0,
-                "Times the batch job requeues itself after preemption or walltime."),
+      Owner(Max(Key("slurm", "gpus_per_node", K::kInt, "0", 0.0, "GPUs per node (0: CPU nodes)."),
+                1024),
+            "submit"),
+      Owner(Max(Key("slurm", "cpus_per_task", K::kInt, "1", 1.0, "CPU cores per rank."), 4096),
+            "submit"),
+      Owner(Max(Key("slurm", "max_requeues", K::kInt, "10", 0.0,
+                    "Times the batch job requeues itself after preemption or walltime."),
+                10000),
             "submit"),
   };
 }

@@ -24,6 +24,16 @@ enum class KeyType {
   kStringList,  // Comma-separated non-empty strings.
 };
 
+// Shared upper bounds of number keys. Every integer and number key has a range (min and max),
+// checked when the config is loaded, so that no product or sum of settings overflows (an int64
+// or an int) further on; a component's IsValid may check finer rules within it.
+constexpr double kMaxVisualTokens = 1 << 20;  // grid.visual_tokens, pretrain_llm.visual_tokens.
+constexpr double kMaxSeed = 2147483647;       // Seeds (2^31 - 1).
+constexpr double kMaxSeconds = 1e7;           // Durations in seconds (about 116 days).
+constexpr double kMaxSteps = 1e9;             // Optimizer steps and step counts.
+constexpr double kMaxBatch = 1 << 24;         // Batch sizes and example counts.
+constexpr double kMaxTokens = 1 << 20;        // Text tokens Q.
+
 struct KeySpec {
   // "grid"; "llm.*" for every [llm.NAME] section; "stage.*" for every [stage.NAME] section.
   std::string section;
@@ -31,7 +41,9 @@ struct KeySpec {
   KeyType type = KeyType::kString;
   std::optional<std::string> default_value;  // None: no default (required when `required`).
   bool required = false;
-  std::optional<double> min;  // Inclusive bounds for numbers.
+  // Inclusive bounds for numbers (kInt, kDouble, kIntList): both set for every such key
+  // (config_test checks). At most 2^53, so that every int64 in range compares exactly.
+  std::optional<double> min;
   std::optional<double> max;
   std::vector<std::string> choices;  // kEnum values.
   std::string doc;

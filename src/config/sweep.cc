@@ -124,8 +124,7 @@ bool GridRules::Matches(const GridPoint& p) const {
 Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,
                                 const std::string& name) {
   std::string prefix = "llm." + name + ".";
-  auto user = config.UserLlmNames();
-  if (std::find(user.begin(), user.end(), name) != user.end()) {
+  if (config.HasUserLlm(name)) {
     LlmPreset p;
     p.name = name;
     auto get = [&](const char* k) -> int64_t {
@@ -147,7 +146,7 @@ Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,
     if (p.name == name) return p;
     builtin.push_back(p.name);
   }
-  std::vector<std::string> names = user;
+  std::vector<std::string> names = config.UserLlmNames();  // Only on this error path.
   names.insert(names.end(), builtin.begin(), builtin.end());
   std::string hint = ClosestMatch(name, names);
   return Status::InvalidInput("unknown llm preset '" + name + "' (built-in: " + Join(builtin, ", ") +
@@ -410,7 +409,7 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
   Sweep sweep;
   const SweepSettings settings = ReadSweepSettings(c);
   sweep.name = settings.name;
-  if (Trim(sweep.name).empty()) return KeyError(c, "sweep.name", "expected a non-empty name");
+  // Config::FromString has checked sweep.name (a file name of printable UTF-8).
   sweep.output = settings.output;
   sweep.artifact_dir = settings.artifact_dir;
 

@@ -28,6 +28,9 @@ std::optional<int64_t> ParseInt(std::string_view s);
 // "true/false/yes/no/on/off/1/0", case-insensitive.
 std::optional<bool> ParseBool(std::string_view s);
 
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
 // Levenshtein edit distance.
 size_t EditDistance(std::string_view a, std::string_view b);
 

@@ -283,14 +283,17 @@ class CommandSweepTest(CommandTestBase):
                             "--echo {sweep.name} --echo \"{llm} $HOME\"")
         with open(cfg, "w") as f:
             f.write(text)
+        # A sweep name is a file name (no '/'): the rest of the metacharacters stay.
+        evil_name = evil.replace("/", "_")
         p = mpirun(2, ["run", cfg, "--set", "sweep.description=" + evil, "--set",
-                       "sweep.name=" + evil, "--set", "grid.visual_tokens=1"])
+                       "sweep.name=" + evil_name, "--set", "grid.visual_tokens=1"])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         expected = evil.replace("{{{{", "{{").replace("}}}}", "}}")
+        expected_name = evil_name.replace("{{{{", "{{").replace("}}}}", "}}")
         for r in jobs_table(self.out):
             run_dir = os.path.join(self.dir, "results", "r.runs", r["job_id"], "attempt-1")
             echo = read_json(os.path.join(run_dir, "seen.rank0.json"))["echo"]
-            self.assertEqual(echo, [expected, expected, r["llm"] + " $HOME"])
+            self.assertEqual(echo, [expected, expected_name, r["llm"] + " $HOME"])
         self.assertFalse(os.path.exists(marker), "a shell ran")
         # Everything the jobs wrote is under the results' .runs directory.
         for root, _, files in os.walk(self.dir):
@@ -303,6 +306,29 @@ class CommandSweepTest(CommandTestBase):
 class CommandJobFaultTest(CommandTestBase):
     """Failing, crashing, hanging and SIGKILLed trainers (registered in tests/fault/ as
     fault_command_failures_test)."""
+
+    def test_hostile_trainers_neither_hang_the_sweep_nor_leave_processes_behind(self):
+        """Issue 23: one trainer leaves `setsid sleep` running (out of reach of a kill of its
+        process group), another makes metrics.json a FIFO (whose open blocked the sweep for
+        ever). The sweep ends, the FIFO job fails naming the FIFO, no process survives."""
+        tag = "297.%d" % os.getpid()  # A sleep argument no other process uses.
+        script = ("if [ {visual_tokens} = 4 ]; then mkfifo $VLMSCALE_RUN_DIR/metrics.json; "
+                  "else setsid sleep TAG & echo '{{\\\"error\\\": 0.5}}' > "
+                  "$VLMSCALE_RUN_DIR/metrics.json; fi").replace("TAG", tag)
+        cfg = os.path.join(self.dir, "hostile.ini")
+        with open(cfg, "w") as f:
+            f.write("[sweep]\nname = hostile\noutput = " + self.out + "\n[grid]\nllm = q\n"
+                    "visual_tokens = 1, 4\n[llm.q]\nn_params = 1e9\n[job]\ntype = command\n"
+                    "[command]\nargv = /bin/sh -c \"" + script + "\"\ntimeout_seconds = 60\n"
+                    "[run]\nmax_attempts = 1\n")
+        p = mpirun(2, ["run", cfg], timeout=120)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("metrics.json is a FIFO (named pipe), not a regular file", p.stdout + p.stderr)
+        rows = {int(r["visual_tokens"]): r for r in jobs_table(self.out)}
+        self.assertEqual(rows[1]["status"], "done")
+        self.assertEqual(rows[4]["status"], "failed")
+        left = subprocess.run(["pgrep", "-f", "sleep " + tag], capture_output=True, text=True)
+        self.assertEqual(left.stdout, "", "a process the trainer started outlived the sweep")
 
     def test_failures_are_retried_classified_and_reported_with_the_log_tail(self):
         cfg = self.config(attempts=3, env="FAKE_FAIL=llm=q18,visual_tokens=4 FAKE_FAIL_ATTEMPTS=2"

@@ -2,17 +2,21 @@
 // this process through Job::Run with a single-rank communicator.
 #include "jobs/command/command_job.h"
 
+#include <errno.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -188,6 +192,22 @@ TEST(Metrics, ReadingAMissingFileIsNotFound) {
   EXPECT_FALSE(command::ReadMetricsFile("/").ok());  // A directory.
 }
 
+// A FIFO with no writer: a blocking open waited for ever (issue 23: the sweep hung).
+TEST(Metrics, AFifoIsRefusedWithoutBlocking) {
+  char tmpl[] = "/tmp/vlmscale-fifo-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string fifo = std::string(tmpl) + "/metrics.json";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  alarm(60);  // A regression hangs: end the test instead of the suite.
+  auto m = command::ReadMetricsFile(fifo);
+  alarm(0);
+  ASSERT_FALSE(m.ok());
+  EXPECT_TRUE(m.status().IsInvalidInput()) << m.status().ToString();
+  EXPECT_THAT(m.status().message(), HasSubstr("is a FIFO (named pipe), not a regular file"));
+  unlink(fifo.c_str());
+  rmdir(tmpl);
+}
+
 // ---- Running the fake trainer ------------------------------------------------------------------
 
 class CommandJobRun : public ::testing::Test {
@@ -218,6 +238,7 @@ class CommandJobRun : public ::testing::Test {
     sweep_ = *sweep;
     run_dir_ = dir_ + "/run-" + std::to_string(++runs_);
     EXPECT_EQ(mkdir(run_dir_.c_str(), 0755), 0);
+    if (before_run_) before_run_();
     JobInput in;
     in.config = &config_;
     in.spec = &sweep_.jobs[0];
@@ -245,6 +266,7 @@ class CommandJobRun : public ::testing::Test {
   nlohmann::json Seen() { return nlohmann::json::parse(ReadFile(run_dir_ + "/seen.rank0.json")); }
 
   std::string dir_, run_dir_;
+  std::function<void()> before_run_;  // Called once the run directory exists.
   int runs_ = 0;
   std::atomic<int> heartbeats_{0};
   std::atomic<bool> no_stop_{false};
@@ -383,6 +405,80 @@ TEST_F(CommandJobRun, TimeoutKillsTheProcessGroup) {
   EXPECT_LT(took, 5.0);
 }
 
+// The program makes metrics.json a FIFO and exits 0: the attempt fails at once (class
+// no-metrics) instead of waiting for a writer for ever, timeout_seconds or not.
+TEST_F(CommandJobRun, AFifoForMetricsFailsTheAttemptInsteadOfHangingTheSweep) {
+  for (const char* timeout : {"0", "3"}) {
+    SCOPED_TRACE(timeout);
+    JobOutput out;
+    alarm(60);
+    auto t0 = std::chrono::steady_clock::now();
+    Status s = RunOnce(std::string("[command]\nargv = /bin/sh -c \"mkfifo "
+                                   "$VLMSCALE_RUN_DIR/metrics.json\"\ntimeout_seconds = ") +
+                           timeout + "\n",
+                       &out);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    alarm(0);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(out.failure_class, "no-metrics");
+    EXPECT_THAT(s.message(), HasSubstr("metrics.json is a FIFO (named pipe), not a regular file"));
+    EXPECT_LT(took, 10.0);
+  }
+}
+
+// A FIFO where a log file goes (left in a resumed run directory) fails the attempt; opening it
+// for writing would have waited for a reader.
+TEST_F(CommandJobRun, AFifoForALogFileIsAnErrorNotAHang) {
+  before_run_ = [this] { ASSERT_EQ(mkfifo((run_dir_ + "/stderr.log").c_str(), 0644), 0); };
+  JobOutput out;
+  alarm(60);
+  Status s = RunOnce("[command]\nargv = /bin/true\n", &out);
+  alarm(0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("a log file there is not a regular file"));
+}
+
+// The pid the orphan wrote to `path`, once it is there.
+pid_t ReadPid(const std::string& path) {
+  std::ifstream f(path);
+  long pid = 0;
+  f >> pid;
+  return static_cast<pid_t>(pid);
+}
+
+// A process the trainer starts in a new session (out of reach of a kill of its process group)
+// is killed and reaped when the trainer exits, whether it succeeded or failed; the job's own
+// process adopts nothing and is left with no child.
+TEST_F(CommandJobRun, ProcessesTheProgramLeavesInANewSessionDieWithTheAttempt) {
+  for (const char* exit_code : {"0", "3"}) {
+    SCOPED_TRACE(exit_code);
+    JobOutput out;
+    // The orphan writes its own pid (setsid may fork), then the trainer writes metrics and exits.
+    const std::string argv =
+        "[command]\nargv = /bin/sh -c \"setsid /bin/sh -c 'echo $$ > "
+        "$VLMSCALE_RUN_DIR/orphan.pid.tmp && mv $VLMSCALE_RUN_DIR/orphan.pid.tmp "
+        "$VLMSCALE_RUN_DIR/orphan.pid && exec sleep 300' & "
+        "while [ ! -s $VLMSCALE_RUN_DIR/orphan.pid ]; do sleep 0.01; done; "
+        "echo '{{\\\"error\\\": 0.25}}' > $VLMSCALE_RUN_DIR/metrics.json; exit " +
+        std::string(exit_code) + "\"\n";
+    auto t0 = std::chrono::steady_clock::now();
+    Status s = RunOnce(argv, &out);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(s.ok(), std::string(exit_code) == "0") << s.ToString();
+    if (s.ok()) EXPECT_DOUBLE_EQ(out.metrics.at("error"), 0.25);
+    const pid_t orphan = ReadPid(run_dir_ + "/orphan.pid");
+    ASSERT_GT(orphan, 1);
+    EXPECT_EQ(kill(orphan, 0), -1) << "pid " << orphan << " outlived its job";
+    EXPECT_EQ(errno, ESRCH);
+    EXPECT_LT(took, 10.0);
+  }
+  int subreaper = -1;
+  ASSERT_EQ(prctl(PR_GET_CHILD_SUBREAPER, &subreaper), 0);
+  EXPECT_EQ(subreaper, 0) << "the job's own process must not adopt the trainer's orphans";
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1) << "a child of the job's process is left";
+  EXPECT_EQ(errno, ECHILD);
+}
+
 TEST_F(CommandJobRun, StopRequestIsForwardedAndReturnsCancelled) {
   for (bool deaf : {false, true}) {
     std::atomic<bool> stop{false};
@@ -476,6 +572,7 @@ class CommandStageRun : public CommandJobRun {
     parent_ = sweep_.jobs[spec->parents[0]];
     run_dir_ = dir_ + "/run-" + std::to_string(++runs_);
     EXPECT_EQ(mkdir(run_dir_.c_str(), 0755), 0);
+    if (before_run_) before_run_();
     JobInput in;
     in.config = &config_;
     in.spec = spec;

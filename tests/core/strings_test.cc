@@ -51,5 +51,17 @@ TEST(Strings, HumanCountUsesSiPrefixes) {
   EXPECT_EQ(HumanCount(999), "999");
 }
 
+TEST(Utf8, AcceptsWellFormedTextOnly) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));  // été € 😀
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // Truncated.
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // Overlong '/'.
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // A surrogate.
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // Past U+10FFFF.
+  EXPECT_FALSE(IsValidUtf8("a\x80"));             // A lone continuation byte.
+}
+
 }  // namespace
 }  // namespace vlmscale
