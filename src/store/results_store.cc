@@ -477,6 +477,37 @@ Status ResultsStore::Close() {
   return Status::OK();
 }
 
+namespace {
+
+// True when the journal's entries newer than the snapshot are numbered snapshot_seq + 1, + 2, ...
+// in file order, as the writer numbers and appends them. A gap means the journal was read while
+// the writer replaced the snapshot and rewrote the journal from its start (older entries are
+// overwritten in place), so the two reads belong to different moments. Meta entries have no seq;
+// older entries the snapshot holds are skipped.
+bool JournalContinuesSnapshot(const DecodedJournal& decoded, int64_t snapshot_seq) {
+  int64_t expected = snapshot_seq + 1;
+  auto continues = [&](const nlohmann::json& entry) {
+    if (!entry.is_object()) return true;
+    auto seq = entry.find("seq");
+    if (seq == entry.end() || !seq->is_number_integer()) return true;
+    const int64_t value = seq->get<int64_t>();
+    if (value < expected) return true;  // Held by the snapshot, or an older epoch's remnant.
+    if (value != expected) return false;
+    ++expected;
+    return true;
+  };
+  for (const auto& entry : decoded.entries) {
+    if (!continues(entry)) return false;
+  }
+  // Entries recovered after a torn stretch (what a read racing the writer sees) count too.
+  for (const auto& [offset, entry] : decoded.beyond) {
+    if (!continues(entry)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<ResultsFile> ReadResults(const std::string& path) {
   SilenceHdf5Errors();
   const std::string journal_path = path + ".journal";
@@ -513,6 +544,12 @@ Result<ResultsFile> ReadResults(const std::string& path) {
                                               before.st_mtim.tv_nsec != after.st_mtim.tv_nsec));
     if (replaced && attempt < 20) continue;  // A snapshot replaced the file mid-read: again.
     decoded = DecodeJournal(journal_data);
+    // A live writer can replace the snapshot and rewrite the journal between (or during) the two
+    // reads without the stat above seeing it: read both again, after a short pause.
+    if (attempt < 20 && !JournalContinuesSnapshot(decoded, header.journal_seq)) {
+      ::usleep(1000 * (attempt + 1));
+      continue;
+    }
     ReplayReport report;
     Status a = ReplayJournal(decoded, header.journal_seq, &state, &report);
     if (!a.ok()) return a.WithPrefix("journal " + journal_path);
