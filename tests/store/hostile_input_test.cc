@@ -28,6 +28,8 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 using testing::MakeRecord;
+using testing::ReadFile;
+using testing::WriteFile;
 using ::testing::Not;
 using testing::ScratchDir;
 
@@ -37,18 +39,6 @@ StoreOptions Options(const std::string& path, const std::string& sweep = "sweep-
   o.sweep_name = sweep;
   o.snapshot_interval_seconds = 1000;
   return o;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
 }
 
 // Files in `dir` whose name contains `part`.

@@ -26,6 +26,8 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::MakeRecord;
+using testing::ReadFile;
+using testing::WriteFile;
 using testing::ScratchDir;
 
 StoreOptions Options(const std::string& path, const std::string& sweep = "sweep-a") {
@@ -41,18 +43,6 @@ std::unique_ptr<ResultsStore> OpenOrDie(const StoreOptions& o) {
   auto store = ResultsStore::Open(o);
   CHECK(store.ok()) << store.status().ToString();
   return std::move(store.value());
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
 }
 
 // Every column of JobColumns() and the curves equal, NaN == NaN.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -152,6 +153,20 @@ inline std::string RecordDiff(const JobRecord& a, const JobRecord& b) {
   }
   if (!curves_equal) out << "curves differ\n";
   return out.str();
+}
+
+// The whole of a file's bytes ("" when it cannot be read).
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Replaces a file's bytes with `data`.
+inline void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
 }
 
 }  // namespace vlmscale::store::testing
