@@ -116,7 +116,7 @@ std::string IdentityText(const config::Config& config) {
   std::string t = tasks::TaskGeneratorsText();
   for (const char* section : kIdentitySections) {
     for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
-      if (!line.empty() && !StartsWith(line, "model.cache_dir=") && !IdentityOmits(line)) {
+      if (!line.empty() && !IdentityOmits(line)) {
         t += line + "\n";
       }
     }
@@ -323,6 +323,7 @@ double VlmTrainingFlops(const vlm::EncoderOptions& e, double n_params, int64_t t
 }
 
 bool IdentityOmits(const std::string& line) {
+  if (StartsWith(line, "model.cache_dir=")) return true;  // Where, not what: results do not change.
   const size_t eq = line.find('=');
   if (eq == std::string::npos) return false;
   const std::string key = line.substr(0, eq);

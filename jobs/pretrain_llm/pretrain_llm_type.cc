@@ -81,7 +81,7 @@ std::string IdentityText(const config::Config& config) {
   std::string t = tasks::TaskGeneratorsText();
   for (const char* section : {"pretrain_llm", "model"}) {
     for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
-      if (!line.empty() && !StartsWith(line, "model.cache_dir=") && !IdentityOmits(line)) {
+      if (!line.empty() && !IdentityOmits(line)) {
         t += line + "\n";
       }
     }
