@@ -49,6 +49,20 @@ LawParams ToLawParams(const FitContext& ctx, const std::vector<double>& x);
 // `requested` threads, or the hardware's when 0.
 int ResolveThreads(int requested);
 
+// Starts whose objective is within this relative distance of the best count as reaching it.
+inline constexpr double kSameObjectiveRtol = 1e-6;
+// A, B and E are solved for in log space when FitOptions::space is log.
+inline bool IsLogParam(int id) { return id == kParamA || id == kParamB || id == kParamE; }
+
+// True when parameter k of x sits at one of its bounds (in log space, A, B or E effectively 0
+// also counts).
+bool AtBound(const FitContext& ctx, const std::vector<double>& x, size_t k, double min_y,
+             double mean_y);
+// Standard errors of the free parameters (`pinned` are held fixed) from the Ceres covariance at
+// x, into summary (has_stderr, stderr_values, stderr_present or stderr_reason).
+void ComputeStderr(const FitContext& ctx, const FitOptions& options, const std::vector<double>& x,
+                   const std::vector<bool>& pinned, FitSummary* summary);
+
 // Percentile bootstrap of the parameters over options.bootstrap resamples of the points
 // (scaling_law_bootstrap.cc): fills summary's ci_lower/ci_upper, resample counts and warnings.
 void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary* summary);
