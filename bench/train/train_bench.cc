@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
       std::vector<int64_t> idx(args.batch);
       for (int64_t i = 0; i < args.batch; ++i) idx[i] = step * args.batch + i;
       auto t = Clock::now();
-      tasks::Batch batch = task->MakeBatch(tasks::Split::kTrain, 0, idx);
+      tasks::Batch batch = task->MakeBatch(tasks::Split::kTrain, 0, idx, 0);
       t_data += Since(t);
       t = Clock::now();
       torch::Tensor features = encoder->forward(batch.images);

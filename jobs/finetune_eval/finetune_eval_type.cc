@@ -43,7 +43,8 @@ const config::OptionsTable<O>& Table() {
         "Steps of the encoder's one-time pretraining (cached by settings).");
     t->String(
         "model.cache_dir", "cache_dir", [](O& o) -> std::string& { return o.cache_dir; },
-        "Where the pretrained encoder is cached. Default: <directory of sweep.output>/cache.");
+        "Where the pretrained encoder is cached. Default: <directory of sweep.output>/cache.")
+        .WithIdentity(config::IdentityRule::kNever);  // Where, not what: results do not change.
     // [train], [eval]: the trainer.
     t->Int(
         "train.steps", "train.steps", [](O& o) -> int64_t& { return o.train.steps; }, 1.0,
@@ -59,11 +60,13 @@ const config::OptionsTable<O>& Table() {
         "train.lr_width_exponent", "train.lr_width_exponent",
         [](O& o) -> double& { return o.train.lr_width_exponent; }, 0.0, 2.0,
         "Learning rate per LLM width: a model of width d trains with "
-        "lr * (lr_reference_width / d)^lr_width_exponent (0: every size uses lr; 1: muP's rule).");
+        "lr * (lr_reference_width / d)^lr_width_exponent (0: every size uses lr; 1: muP's rule).")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
     t->Int(
         "train.lr_reference_width", "train.lr_reference_width",
         [](O& o) -> int64_t& { return o.train.lr_reference_width; }, 1.0, 1 << 20,
-        "The LLM width that trains with exactly train.lr (see train.lr_width_exponent).");
+        "The LLM width that trains with exactly train.lr (see train.lr_width_exponent).")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
     t->Int(
         "train.warmup_steps", "train.warmup_steps",
         [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, config::kMaxSteps,
@@ -73,6 +76,18 @@ const config::OptionsTable<O>& Table() {
         [](O& o) -> int64_t& { return o.train.align_steps; }, 0.0, config::kMaxSteps,
         "First steps that train only the compressor, projector and visual positions, the LLM "
         "frozen (LLaVA's stage-1 alignment; at most train.steps).");
+    t->Double(
+        "train.visual_lr", "train.visual_lr",
+        [](O& o) -> double& { return o.train.visual_lr; }, 0.0, 1.0,
+        "Peak learning rate of the visual pathway (compressor, projector, visual positions), "
+        "not scaled by train.lr_width_exponent (0: the LLM's rate).")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
+    t->Double(
+        "train.align_aux_weight", "train.align_aux_weight",
+        [](O& o) -> double& { return o.train.align_aux_weight; }, 0.0, 1e3,
+        "Weight of the alignment loss: in the first train.align_steps steps the visual pathway "
+        "also learns to read every encoder patch's label back from the visual tokens (0: off).")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
     t->Double(
         "train.weight_decay", "train.weight_decay",
         [](O& o) -> double& { return o.train.weight_decay; }, 0.0, 1e3, "AdamW weight decay.");
@@ -107,21 +122,10 @@ const config::OptionsTable<O>& Table() {
 // vision_width a multiple of 16, ...) have one owner, the options' IsValid, which Parse and
 // CheckPoint run and whose field names KeyOf maps to keys.
 
-// Sections whose keys are part of every finetune_eval job id, in this order; model.cache_dir
-// (where the encoder is cached) is not: it does not change results.
-constexpr const char* kIdentitySections[] = {"model", "train", "eval"};
-
+// Every finetune_eval job id has the generators' versions (a changed generator draws other
+// examples, so other results), then the keys of these sections (KeySpec::identity says which).
 std::string IdentityText(const config::Config& config) {
-  // The generators' versions: a changed generator draws other examples, so other results.
-  std::string t = tasks::TaskGeneratorsText();
-  for (const char* section : kIdentitySections) {
-    for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
-      if (!line.empty() && !IdentityOmits(line)) {
-        t += line + "\n";
-      }
-    }
-  }
-  return t;
+  return tasks::TaskGeneratorsText() + config.IdentityText({"model", "train", "eval"});
 }
 
 std::string DefaultCacheDir(const std::string& results_path) {
@@ -300,6 +304,7 @@ Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const FinetuneEvalOptions& optio
   s.model.vision_width = s.encoder.vision_width;
   s.model.method = point.method;
   s.model.visual_tokens = point.visual_tokens;
+  if (options.train.align_aux_weight > 0.0) s.model.align_classes = tasks::kNumPretextClasses;
   s.train = options.train;
   s.train.lr = train::ScaledLearningRate(options.train, spec.llm.width);
   s.train.seed = static_cast<uint64_t>(point.seed);
@@ -320,18 +325,6 @@ double VlmTrainingFlops(const vlm::EncoderOptions& e, double n_params, int64_t t
   const double per_example = 6.0 * n_params * static_cast<double>(tokens) +
                              2.0 * encoder_params * static_cast<double>(e.grid_size * e.grid_size);
   return per_example * static_cast<double>(train.steps * train.batch_size);
-}
-
-bool IdentityOmits(const std::string& line) {
-  if (StartsWith(line, "model.cache_dir=")) return true;  // Where, not what: results do not change.
-  const size_t eq = line.find('=');
-  if (eq == std::string::npos) return false;
-  const std::string key = line.substr(0, eq);
-  const std::optional<double> value = ParseDouble(line.substr(eq + 1));
-  if (!value) return false;
-  if (EndsWith(key, ".lr_width_exponent")) return *value == 0.0;
-  if (EndsWith(key, ".lr_reference_width")) return *value == 32.0;
-  return false;
 }
 
 Status OriginKeyError(const std::map<std::string, std::string>& origins, const std::string& key,

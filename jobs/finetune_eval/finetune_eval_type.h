@@ -80,13 +80,6 @@ double VlmTrainingFlops(const vlm::EncoderOptions& encoder, double n_params, int
 
 // "ORIGIN: key 'KEY': MESSAGE", ORIGIN from `origins` (key -> where its value came from; a
 // planner keeps them, as it outlives the Config) or "config".
-// True for a "section.key=value" line of the resolved settings that job ids leave out:
-// model.cache_dir (where the encoder is cached, not what it is), and keys added
-// after ids were first pinned (train.lr_width_exponent, train.lr_reference_width and their
-// pretrain_llm twins) are hashed only when set to something other than their default, so results
-// made before those keys existed keep their ids.
-bool IdentityOmits(const std::string& line);
-
 Status OriginKeyError(const std::map<std::string, std::string>& origins, const std::string& key,
                       const std::string& message);
 

@@ -43,11 +43,13 @@ const config::OptionsTable<O>& Table() {
     t->Double(
         "pretrain_llm.lr_width_exponent", "train.lr_width_exponent",
         [](O& o) -> double& { return o.train.lr_width_exponent; }, 0.0, 2.0,
-        "Learning rate per LLM width, as train.lr_width_exponent.");
+        "Learning rate per LLM width, as train.lr_width_exponent.")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
     t->Int(
         "pretrain_llm.lr_reference_width", "train.lr_reference_width",
         [](O& o) -> int64_t& { return o.train.lr_reference_width; }, 1.0, 1 << 20,
-        "The LLM width that trains with exactly pretrain_llm.lr.");
+        "The LLM width that trains with exactly pretrain_llm.lr.")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
     t->Int(
         "pretrain_llm.warmup_steps", "train.warmup_steps",
         [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, config::kMaxSteps,
@@ -78,15 +80,7 @@ const config::OptionsTable<O>& Table() {
 // [model] keys but cache_dir (the encoder whose features the LLM learned from).
 std::string IdentityText(const config::Config& config) {
   // The generators' versions: a changed generator draws other examples, so other results.
-  std::string t = tasks::TaskGeneratorsText();
-  for (const char* section : {"pretrain_llm", "model"}) {
-    for (const auto& line : SplitTrimmed(config.SectionText(section), '\n')) {
-      if (!line.empty() && !IdentityOmits(line)) {
-        t += line + "\n";
-      }
-    }
-  }
-  return t;
+  return tasks::TaskGeneratorsText() + config.IdentityText({"pretrain_llm", "model"});
 }
 
 #if !VLMSCALE_HAVE_FINETUNE_EVAL

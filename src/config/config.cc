@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -396,6 +397,11 @@ Result<Config> Config::FromString(const std::string& text, const std::string& na
     }
     if (spec.default_value) config.values_[key] = Value{*spec.default_value, "default"};
   }
+  for (const auto& spec : schema.keys()) {
+    if (spec.identity != IdentityRule::kValue) {
+      config.identity_rules_[spec.FullKey()] = {spec.identity, spec.default_value.value_or("")};
+    }
+  }
   // Defaults inside each [llm.NAME].
   for (const auto& llm : config.UserLlmNames()) {
     for (const auto& spec : schema.keys()) {
@@ -489,6 +495,25 @@ std::string Config::SectionText(const std::string& section) const {
     std::string rest = key.substr(prefix.size());
     if (rest.find('.') != std::string::npos) continue;  // Keys of nested sections.
     out += key + "=" + value.text + "\n";
+  }
+  return out;
+}
+
+std::string Config::IdentityText(const std::vector<std::string>& sections) const {
+  std::string out;
+  for (const std::string& section : sections) {
+    const std::string prefix = section + ".";
+    for (const auto& [key, value] : values_) {
+      if (!StartsWith(key, prefix) || key.find('.', prefix.size()) != std::string::npos) continue;
+      auto rule = identity_rules_.find(key);
+      if (rule != identity_rules_.end()) {
+        if (rule->second.first == IdentityRule::kNever) continue;
+        const std::string& fallback = rule->second.second;
+        const std::optional<double> a = ParseDouble(value.text), b = ParseDouble(fallback);
+        if (a && b ? *a == *b : value.text == fallback) continue;
+      }
+      out += key + "=" + value.text + "\n";
+    }
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,10 @@ class Config {
   std::string ResolvedText() const;
   // Canonical "key=value\n" lines of the keys under `section.` (e.g. "train"), sorted.
   std::string SectionText(const std::string& section) const;
+  // The part of a job's identity text these sections give: their SectionText lines, section by
+  // section, without the keys whose KeySpec::identity leaves them out (kNever; kUnlessDefault
+  // at a value equal to its default, compared as numbers where both are numbers).
+  std::string IdentityText(const std::vector<std::string>& sections) const;
   // Names of [llm.NAME] sections defined in the config.
   std::vector<std::string> UserLlmNames() const;
   // Whether the config defines [llm.NAME] (one lookup, not a scan of every key).
@@ -65,6 +70,8 @@ class Config {
  private:
   std::string path_;
   std::map<std::string, Value> values_;
+  // Keys whose identity rule is not kValue -> (rule, default text).
+  std::map<std::string, std::pair<IdentityRule, std::string>> identity_rules_;
 };
 
 }  // namespace vlmscale::config

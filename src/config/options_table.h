@@ -97,6 +97,13 @@ class OptionsTable {
     return *this;
   }
 
+  // Sets how the key declared last enters job ids (KeySpec::identity).
+  OptionsTable& WithIdentity(IdentityRule rule) {
+    CHECK(!keys_.empty());
+    keys_.back().identity = rule;
+    return *this;
+  }
+
   const std::vector<KeySpec>& keys() const { return keys_; }
 
   // Reads every bound key of `config` into *options (fields without a key keep their value).

@@ -34,6 +34,14 @@ constexpr double kMaxSteps = 1e9;             // Optimizer steps and step counts
 constexpr double kMaxBatch = 1 << 24;         // Batch sizes and example counts.
 constexpr double kMaxTokens = 1 << 20;        // Text tokens Q.
 
+// How a key's resolved value enters the identity text of a job (Config::IdentityText).
+enum class IdentityRule {
+  kValue,          // Always (every setting that affects a result).
+  kUnlessDefault,  // Unless it equals its default: a key added after results existed, so that
+                   // those results keep their ids while the key is left at its default.
+  kNever,          // Never: where something is kept, not what it is (model.cache_dir).
+};
+
 struct KeySpec {
   // "grid"; "llm.*" for every [llm.NAME] section; "stage.*" for every [stage.NAME] section.
   std::string section;
@@ -48,6 +56,7 @@ struct KeySpec {
   std::vector<std::string> choices;  // kEnum values.
   std::string doc;
   std::string owner;  // Who declares it: "sweep", "finetune_eval", ... (docs).
+  IdentityRule identity = IdentityRule::kValue;
 
   std::string FullKey() const { return section + "." + key; }
 };

@@ -74,6 +74,10 @@ constexpr int64_t kGlyphsQuestionTokens = 8;
 constexpr int64_t kGlyphsVocabSize = 32;
 constexpr int64_t kGlyphsNumAnswers = 26;
 
+// The label of each patch of a grid x grid grid over an s x s pixel label map: the label at the
+// patch centre, row-major into out[grid * grid]. REQUIRES: 1 <= grid <= s.
+void PatchLabels(const uint8_t* label_map, int64_t s, int64_t grid, int64_t* out);
+
 // REQUIRES: image_size >= 48.
 void GenerateShapes(uint64_t key, int64_t image_size, const ExampleOut& out);
 void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out);

@@ -31,16 +31,23 @@ PretextBatch MakePretextBatch(const TaskOptions& options, int64_t grid_size, uin
     } else {
       internal::GenerateGlyphs(key, s, out);
     }
-    // The label of each patch is the pixel label at the patch centre.
-    for (int64_t gy = 0; gy < grid_size; ++gy) {
-      const int64_t y = (2 * gy + 1) * s / (2 * grid_size);
-      for (int64_t gx = 0; gx < grid_size; ++gx) {
-        const int64_t x = (2 * gx + 1) * s / (2 * grid_size);
-        labels[i * grid_size * grid_size + gy * grid_size + gx] = label_map[y * s + x];
-      }
-    }
+    internal::PatchLabels(label_map.data(), s, grid_size, labels + i * grid_size * grid_size);
   }
   return batch;
 }
+
+namespace internal {
+
+void PatchLabels(const uint8_t* label_map, int64_t s, int64_t grid, int64_t* out) {
+  for (int64_t gy = 0; gy < grid; ++gy) {
+    const int64_t y = (2 * gy + 1) * s / (2 * grid);
+    for (int64_t gx = 0; gx < grid; ++gx) {
+      const int64_t x = (2 * gx + 1) * s / (2 * grid);
+      out[gy * grid + gx] = label_map[y * s + x];
+    }
+  }
+}
+
+}  // namespace internal
 
 }  // namespace vlmscale::tasks

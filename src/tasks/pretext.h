@@ -14,9 +14,8 @@
 
 namespace vlmscale::tasks {
 
-// Class ids: 0 = background; 1 + 4 * colour + shape for a shapes object (6 colours x 4 shapes);
-// 25 + c for glyph character c (16 characters). kNumPretextClasses = 41.
-constexpr int64_t kNumPretextClasses = 41;
+// Class ids (kNumPretextClasses = 41, in tasks/task_facts.h): 0 = background; 1 + 4 * colour +
+// shape for a shapes object (6 colours x 4 shapes); 25 + c for glyph character c (16 characters).
 
 struct PretextBatch {
   torch::Tensor images;  // [B, 3, S, S] float32 in [0, 1].

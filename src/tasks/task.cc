@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "core/check.h"
 #include "core/strings.h"
 #include "tasks/generators.h"
 
@@ -31,11 +32,18 @@ class GeneratedTask final : public Task {
   int64_t num_answers() const override { return spec_.num_answers; }
   const std::vector<std::string>& question_types() const override { return *spec_.question_types; }
 
-  Batch MakeBatch(Split split, uint64_t seed, const std::vector<int64_t>& indices) const override {
+  Batch MakeBatch(Split split, uint64_t seed, const std::vector<int64_t>& indices,
+                  int64_t label_grid) const override {
     const int64_t b = static_cast<int64_t>(indices.size());
     const int64_t s = options_.image_size;
     const int64_t q = spec_.question_tokens;
+    CHECK(label_grid >= 0 && label_grid <= s) << "label_grid " << label_grid;
     Batch batch;
+    std::vector<uint8_t> label_map;
+    if (label_grid > 0) {
+      batch.patch_labels = torch::empty({b, label_grid * label_grid}, torch::kInt64);
+      label_map.resize(s * s);
+    }
     batch.images = torch::empty({b, 3, s, s}, torch::kFloat32);
     batch.questions = torch::empty({b, q}, torch::kInt64);
     batch.answers = torch::empty({b}, torch::kInt64);
@@ -51,7 +59,12 @@ class GeneratedTask final : public Task {
       out.question = questions + i * q;
       out.answer = answers + i;
       out.type = types + i;
+      if (label_grid > 0) out.labels = label_map.data();
       spec_.generate(internal::ExampleKey(stream, seed, indices[i]), s, out);
+      if (label_grid > 0) {
+        internal::PatchLabels(label_map.data(), s, label_grid,
+                              batch.patch_labels.data_ptr<int64_t>() + i * label_grid * label_grid);
+      }
     }
     return batch;
   }

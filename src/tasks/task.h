@@ -32,6 +32,9 @@ struct Batch {
   torch::Tensor questions;  // [B, question_tokens()] int64 token ids (0 = padding, right-padded).
   torch::Tensor answers;    // [B] int64 answer ids in [0, num_answers()).
   torch::Tensor types;      // [B] int64 question template ids in [0, question_types().size()).
+  // [B, L*L] int64 pretext class ids (tasks/pretext.h) of an L x L patch grid, row-major: what
+  // covers each patch centre. Only when MakeBatch is asked for them (label_grid L > 0).
+  torch::Tensor patch_labels;
 };
 
 class Task {
@@ -48,9 +51,10 @@ class Task {
   // Returns one example per entry of `indices`, in order. Deterministic in (split, seed, index)
   // and independent of the batch composition. Train and eval examples are drawn from disjoint
   // seed streams, so a train example never equals an eval example (tested on 5,000 x 1,000).
-  // Thread-safe (const, no shared state).
-  virtual Batch MakeBatch(Split split, uint64_t seed,
-                          const std::vector<int64_t>& indices) const = 0;
+  // Thread-safe (const, no shared state). With label_grid L > 0 the batch also has the patch
+  // labels of an L x L grid (the same images either way). REQUIRES: 0 <= L <= image_size().
+  virtual Batch MakeBatch(Split split, uint64_t seed, const std::vector<int64_t>& indices,
+                          int64_t label_grid) const = 0;
 
   // Example `index` of (split, seed) with its scene: the same question, answer and template as
   // MakeBatch gives. Writes the image (3*S*S floats, CHW) to `rgb` when non-null; skipping it

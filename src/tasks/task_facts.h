@@ -12,6 +12,9 @@
 
 namespace vlmscale::tasks {
 
+// Classes of a patch label (tasks/pretext.h): background, 24 shapes objects, 16 glyph characters.
+constexpr int64_t kNumPretextClasses = 41;
+
 struct TaskOptions {
   // Side of the square RGB images in pixels. Content scales with floor(image_size / 48).
   // Default: 48. REQUIRES: 48 <= image_size <= 1024.

@@ -20,6 +20,7 @@ struct CachedBatch {
   torch::Tensor questions;  // [B, Q] int64.
   torch::Tensor answers;    // [B] int64.
   torch::Tensor types;      // [B] int64 question template ids.
+  torch::Tensor patch_labels;  // [B, G*G] int64 (tasks::Batch), only in alignment batches.
 };
 
 class FeatureCache {

@@ -33,6 +33,17 @@ bool TrainOptions::IsValid(std::string* error, std::string* field) const {
     return fail("align_steps", "train align_steps must be in [0, steps=" + std::to_string(steps) +
                                    "], got " + std::to_string(align_steps));
   }
+  if (!(visual_lr >= 0.0) || !std::isfinite(visual_lr)) {
+    return fail("visual_lr", "train visual_lr must be >= 0, got " + FormatNumber(visual_lr));
+  }
+  if (!(align_aux_weight >= 0.0) || !std::isfinite(align_aux_weight)) {
+    return fail("align_aux_weight",
+                "train align_aux_weight must be >= 0, got " + FormatNumber(align_aux_weight));
+  }
+  if (align_aux_weight > 0.0 && align_steps < 1) {
+    return fail("align_aux_weight",
+                "train align_aux_weight > 0 needs an alignment phase (align_steps >= 1)");
+  }
   if (!(weight_decay >= 0.0)) {
     return fail("weight_decay",
                 "train weight_decay must be >= 0, got " + FormatNumber(weight_decay));

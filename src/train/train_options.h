@@ -45,6 +45,17 @@ struct TrainOptions {
   // it. Then every parameter trains (align_steps = steps: the LLM stays frozen). Default: 0.
   // REQUIRES: 0 <= align_steps <= steps.
   int64_t align_steps = 0;
+  // Peak learning rate of the visual pathway (compressor, projector, visual positions, alignment
+  // head), with the same schedule; not scaled by lr_width_exponent, since the pathway's own width
+  // is the encoder's, the same for every LLM size. 0: the LLM's rate. Default: 0.
+  // REQUIRES: visual_lr >= 0.
+  double visual_lr = 0.0;
+  // Weight of the alignment loss: during the first align_steps steps the visual pathway also
+  // learns to read every encoder patch's label (which object or character covers it) back from
+  // the projected visual tokens (vlm::VlmImpl::ForwardWithAlignment), as LLaVA's stage 1 learns
+  // from captions. 0: the answer loss alone. Default: 0.
+  // REQUIRES: align_aux_weight >= 0; > 0 only with align_steps >= 1.
+  double align_aux_weight = 0.0;
   // AdamW decoupled weight decay. Default: 0.01. REQUIRES: >= 0.
   double weight_decay = 0.01;
   // Maximum global gradient norm; 0 disables clipping. Default: 1.0. REQUIRES: >= 0.

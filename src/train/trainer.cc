@@ -36,8 +36,9 @@ void ShardRange(int64_t total, int rank, int size, int64_t* begin, int64_t* end)
 
 namespace {
 
-// Floats appended after the gradients of the last bucket: the rank's loss sum and stop flag.
-constexpr int64_t kExtraFloats = 2;
+// Floats appended after the gradients of the last bucket: the rank's loss sum, stop flag and
+// alignment loss sum.
+constexpr int64_t kExtraFloats = 3;
 
 // A contiguous float buffer whose first `grad_numel` elements back the .grad of some parameters.
 struct Bucket {
@@ -100,7 +101,12 @@ std::string Fingerprint(const TrainOptions& o, const vlm::VlmOptions& m, const t
   std::ostringstream s;
   s << "task=" << task.name() << " image_size=" << task.image_size() << " seed=" << o.seed
     << " steps=" << o.steps << " batch=" << o.batch_size << " lr=" << FormatNumber(o.lr, 17)
-    << " warmup=" << o.warmup_steps << (o.align_steps > 0 ? " align=" + std::to_string(o.align_steps) : "") << " wd=" << FormatNumber(o.weight_decay, 17)
+    << " warmup=" << o.warmup_steps
+    << (o.align_steps > 0 ? " align=" + std::to_string(o.align_steps) : "")
+    // Absent at their defaults, so older checkpoints resume.
+    << (o.visual_lr > 0.0 ? " visual_lr=" + FormatNumber(o.visual_lr, 17) : "")
+    << (o.align_aux_weight > 0.0 ? " align_aux=" + FormatNumber(o.align_aux_weight, 17) : "")
+    << " wd=" << FormatNumber(o.weight_decay, 17)
     << " clip=" << FormatNumber(o.grad_clip, 17) << " log_every=" << o.log_every
     << " width=" << m.width << " depth=" << m.depth << " heads=" << m.heads
     << " mlp_ratio=" << m.mlp_ratio << " vocab=" << m.vocab_size << " q=" << m.question_tokens
@@ -230,6 +236,7 @@ CachedBatch Encode(const tasks::Batch& batch, vlm::VisionEncoder& encoder,
   encoded.questions = batch.questions.to(device);
   encoded.answers = batch.answers.to(device);
   encoded.types = batch.types;
+  if (batch.patch_labels.defined()) encoded.patch_labels = batch.patch_labels.to(device);
   return encoded;
 }
 
@@ -240,25 +247,27 @@ CachedBatch ForModel(CachedBatch stored) {
   return stored;
 }
 
-// The encoder features, questions and answers of examples [begin, end) of a split, as the model
-// takes them (ForModel), from the process FeatureCache when options.feature_cache_key is set and
-// the entry exists.
+// The encoder features, questions and answers of examples [begin, end) of a split (with the
+// patch labels of a label_grid x label_grid grid when label_grid > 0), as the model takes them
+// (ForModel), from the process FeatureCache when options.feature_cache_key is set and the entry
+// exists.
 CachedBatch EncodedBatch(const TrainOptions& options, const tasks::Task& task,
                          vlm::VisionEncoder& encoder, const torch::Device& device,
                          tasks::Split split, uint64_t seed, int64_t begin, int64_t end,
-                         TrainResult* result) {
+                         int64_t label_grid, TrainResult* result) {
   std::string key;
   CachedBatch cached;
   if (!options.feature_cache_key.empty()) {
     key = options.feature_cache_key + "|" + task.name() + "|" + std::to_string(task.image_size()) +
           "|" + (split == tasks::Split::kTrain ? "train" : "eval") + "|" + std::to_string(seed) +
-          "|" + std::to_string(begin) + "|" + std::to_string(end) + "|" + device.str();
+          "|" + std::to_string(begin) + "|" + std::to_string(end) + "|" + device.str() +
+          (label_grid > 0 ? "|labels" + std::to_string(label_grid) : "");
     if (FeatureCache::Process().Get(key, &cached)) {
       ++result->feature_cache_hits;
       return ForModel(cached);
     }
   }
-  cached = Encode(task.MakeBatch(split, seed, Iota(begin, end)), encoder, device);
+  cached = Encode(task.MakeBatch(split, seed, Iota(begin, end), label_grid), encoder, device);
   if (!key.empty()) FeatureCache::Process().Put(key, cached, options.feature_cache_bytes);
   return ForModel(cached);
 }
@@ -289,12 +298,12 @@ Status Evaluate(const TrainOptions& options, const tasks::Task& task, vlm::Visio
     CachedBatch batch;
     std::chrono::steady_clock::time_point forward_start;
     if (timed) {
-      tasks::Batch raw = task.MakeBatch(tasks::Split::kEval, options.eval_seed, Iota(lo, hi));
+      tasks::Batch raw = task.MakeBatch(tasks::Split::kEval, options.eval_seed, Iota(lo, hi), 0);
       forward_start = std::chrono::steady_clock::now();
       batch = ForModel(Encode(raw, encoder, device));
     } else {
       batch = EncodedBatch(options, task, encoder, device, tasks::Split::kEval, options.eval_seed,
-                           lo, hi, result);
+                           lo, hi, /*label_grid=*/0, result);
     }
     torch::Tensor logits = model->forward(batch.features, batch.questions);
     if (timed) {
@@ -357,8 +366,9 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   model->to(device);
   model->train();
   std::vector<torch::Tensor> params;
-  // Optimizer groups: [visual pathway, LLM] x [decay, no decay]. Without an alignment phase
-  // the two pathways share groups (the layout of earlier checkpoints).
+  // Optimizer groups: [visual pathway, LLM] x [decay, no decay]. Without an alignment phase or a
+  // visual learning rate the two pathways share groups (the layout of earlier checkpoints).
+  const bool two_pathways = options.align_steps > 0 || options.visual_lr > 0.0;
   std::vector<torch::Tensor> decay[2], no_decay[2];
   std::vector<torch::Tensor> frozen_while_aligning;
   for (const auto& item : model->named_parameters()) {
@@ -368,8 +378,8 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
       return Status::Runtime("trainer requires contiguous float32 parameters");
     }
     params.push_back(p);
-    const bool llm = options.align_steps > 0 && !vlm::VlmImpl::IsVisualPathway(item.key());
-    if (llm) frozen_while_aligning.push_back(p);
+    const bool llm = two_pathways && !vlm::VlmImpl::IsVisualPathway(item.key());
+    if (llm && options.align_steps > 0) frozen_while_aligning.push_back(p);
     (p.dim() >= 2 ? decay : no_decay)[llm ? 1 : 0].push_back(p);
   }
   result->llm_params = model->llm_non_embedding_params();
@@ -382,7 +392,7 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   result->trainable_params = trainable;
 
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  for (int pathway = 0; pathway < (options.align_steps > 0 ? 2 : 1); ++pathway) {
+  for (int pathway = 0; pathway < (two_pathways ? 2 : 1); ++pathway) {
     groups.emplace_back(
         decay[pathway],
         std::make_unique<torch::optim::AdamWOptions>(
@@ -439,20 +449,36 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   bool stopping = false;
   for (; step < options.steps; ++step) {
     const double lr = LearningRateAt(options, step);
+    // The visual pathway's rate follows the same schedule from its own peak.
+    const double visual_lr = options.visual_lr > 0.0 ? lr * (options.visual_lr / options.lr) : lr;
     const bool aligning = step < options.align_steps;
     for (size_t g = 0; g < optimizer.param_groups().size(); ++g) {
-      // Groups 2 and 3 hold the LLM (only with an alignment phase): frozen while aligning.
+      // Groups 2 and 3 hold the LLM (only with two pathways): frozen while aligning.
+      const bool llm_group = two_pathways && g >= 2;
       static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
-          .lr(aligning && g >= 2 ? 0.0 : lr);
+          .lr(llm_group ? (aligning ? 0.0 : lr) : (two_pathways ? visual_lr : lr));
     }
     for (Bucket& b : buckets) b.flat.zero_();
 
     const int64_t base = step * options.batch_size;
+    const bool align_loss = aligning && options.align_aux_weight > 0.0;
     CachedBatch batch = EncodedBatch(options, task, encoder, device, tasks::Split::kTrain,
-                                     options.seed, base + shard_begin, base + shard_end, result);
-    torch::Tensor logits = model->forward(batch.features, batch.questions);
-    torch::Tensor loss_sum = F::cross_entropy(logits, batch.answers, sum_loss);
-    (loss_sum / global_batch).backward();
+                                     options.seed, base + shard_begin, base + shard_end,
+                                     align_loss ? model_options.grid_size : 0, result);
+    torch::Tensor loss_sum;
+    torch::Tensor align_sum;  // Per-example mean patch cross-entropy, summed over the batch.
+    if (align_loss) {
+      vlm::VlmImpl::Outputs out = model->ForwardWithAlignment(batch.features, batch.questions);
+      loss_sum = F::cross_entropy(out.answer_logits, batch.answers, sum_loss);
+      align_sum = F::cross_entropy(out.align_logits.reshape({-1, out.align_logits.size(-1)}),
+                                   batch.patch_labels.reshape({-1}), sum_loss) /
+                  static_cast<double>(batch.patch_labels.size(1));
+      ((loss_sum + options.align_aux_weight * align_sum) / global_batch).backward();
+    } else {
+      torch::Tensor logits = model->forward(batch.features, batch.questions);
+      loss_sum = F::cross_entropy(logits, batch.answers, sum_loss);
+      (loss_sum / global_batch).backward();
+    }
 
     // Piggyback the loss and the stop flag on the last bucket.
     {
@@ -460,6 +486,8 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
       last.flat.narrow(0, last.grad_numel, 1).copy_(loss_sum.detach().reshape({1}));
       const bool stop_here = stop != nullptr && stop->load(std::memory_order_relaxed);
       last.flat.narrow(0, last.grad_numel + 1, 1).fill_(stop_here ? 1.0f : 0.0f);
+      last.flat.narrow(0, last.grad_numel + 2, 1)
+          .fill_(align_loss ? align_sum.detach().item<float>() : 0.0f);
     }
     for (Bucket& b : buckets) {
       VLM_RETURN_IF_ERROR(comm->AllReduceSum(b.flat.data_ptr<float>(), b.flat.numel()));
@@ -467,6 +495,7 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
     torch::Tensor extras = last.flat.narrow(0, last.grad_numel, kExtraFloats).to(torch::kCPU);
     const double loss = static_cast<double>(extras[0].item<float>()) / global_batch;
     stopping = extras[1].item<float>() > 0.0f;
+    const double align_loss_value = static_cast<double>(extras[2].item<float>()) / global_batch;
 
     if (aligning) {
       // The frozen LLM's gradients (views into the buckets) are zeroed: they neither count in
@@ -497,6 +526,7 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
     if (step % options.log_every == 0 || step + 1 == options.steps) {
       result->curves.push_back({"train_loss", step, loss});
       result->curves.push_back({"lr", step, lr});
+      if (align_loss) result->curves.push_back({"align_loss", step, align_loss_value});
     }
     result->final_train_loss = loss;
     if (options.on_step) options.on_step(StepInfo{step, loss, lr, norm});

@@ -47,6 +47,13 @@ VlmImpl::VlmImpl(const VlmOptions& options) : options_(options) {
       register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
   head_ = register_module("head", torch::nn::Linear(d, options.num_answers));
   causal_mask_ = register_buffer("causal_mask", CausalMask(length));
+  if (options.align_classes > 0) {  // Last, so every other parameter draws the same values.
+    const int64_t patches = options.grid_size * options.grid_size;
+    align_queries_ = register_parameter("align_queries", torch::randn({patches, d}) * 0.02);
+    align_norm_ =
+        register_module("align_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+    align_out_ = register_module("align_out", torch::nn::Linear(d, options.align_classes));
+  }
 }
 
 torch::Tensor VlmImpl::RunLlm(torch::Tensor x) {
@@ -89,7 +96,7 @@ torch::Tensor VlmImpl::Compress(const torch::Tensor& visual_features,
   return compressor_->forward(visual_features, question_embedding);
 }
 
-torch::Tensor VlmImpl::HiddenStates(const torch::Tensor& visual_features,
+torch::Tensor VlmImpl::VisualTokens(const torch::Tensor& visual_features,
                                     const torch::Tensor& questions) {
   CHECK(questions.dim() == 2 && questions.size(1) == options_.question_tokens)
       << "expected questions [B, " << options_.question_tokens << "]";
@@ -97,14 +104,37 @@ torch::Tensor VlmImpl::HiddenStates(const torch::Tensor& visual_features,
   if (row_positions_.defined()) {
     visual = visual + (row_positions_ + column_positions_).reshape({1, options_.visual_tokens, -1});
   }
-  auto x = torch::cat({visual, token_embedding_(questions)}, 1) + positions_;
-  return RunLlm(x);
+  return visual;
+}
+
+torch::Tensor VlmImpl::LlmOver(const torch::Tensor& visual, const torch::Tensor& questions) {
+  return RunLlm(torch::cat({visual, token_embedding_(questions)}, 1) + positions_);
+}
+
+torch::Tensor VlmImpl::HiddenStates(const torch::Tensor& visual_features,
+                                    const torch::Tensor& questions) {
+  return LlmOver(VisualTokens(visual_features, questions), questions);
+}
+
+torch::Tensor VlmImpl::AnswerLogits(const torch::Tensor& visual, const torch::Tensor& questions) {
+  return head_(
+      GatherRows(LlmOver(visual, questions), LastTokenIndex(questions) + options_.visual_tokens));
 }
 
 torch::Tensor VlmImpl::forward(const torch::Tensor& visual_features,
                                const torch::Tensor& questions) {
-  return head_(GatherRows(HiddenStates(visual_features, questions),
-                          LastTokenIndex(questions) + options_.visual_tokens));
+  return AnswerLogits(VisualTokens(visual_features, questions), questions);
+}
+
+VlmImpl::Outputs VlmImpl::ForwardWithAlignment(const torch::Tensor& visual_features,
+                                               const torch::Tensor& questions) {
+  CHECK(align_out_) << "the model has no alignment head (align_classes = 0)";
+  auto visual = VisualTokens(visual_features, questions);  // [B, V, d]
+  auto keys = align_norm_(visual);
+  auto scores = torch::matmul(align_queries_, keys.transpose(1, 2)) /
+                std::sqrt(static_cast<double>(options_.width));  // [B, G*G, V]
+  auto read = torch::matmul(torch::softmax(scores, -1), keys);    // [B, G*G, d]
+  return {AnswerLogits(visual, questions), align_out_(read)};
 }
 
 double VlmImpl::llm_non_embedding_params() const {
@@ -116,7 +146,7 @@ double VlmImpl::llm_non_embedding_params() const {
 
 bool VlmImpl::IsVisualPathway(const std::string& name) {
   return name.rfind("compressor.", 0) == 0 || name.rfind("projector.", 0) == 0 ||
-         name == "row_positions" || name == "column_positions";
+         name == "row_positions" || name == "column_positions" || name.rfind("align_", 0) == 0;
 }
 
 double VlmImpl::compressor_flops_per_sample() const {

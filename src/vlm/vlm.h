@@ -31,6 +31,18 @@ class VlmImpl : public torch::nn::Module {
   // -> logits [B, num_answers].
   torch::Tensor forward(const torch::Tensor& visual_features, const torch::Tensor& questions);
 
+  // The answer logits [B, num_answers] (as forward) and, from the same projected visual tokens,
+  // the alignment head's logits [B, G*G, align_classes]: for every encoder patch a learned query
+  // attends over the V projected visual tokens and a linear layer reads the patch's label. The
+  // alignment phase trains the visual pathway on both (train.align_aux_weight), so the tokens
+  // learn to carry what the image shows before the LLM is trained on them.
+  // REQUIRES: options().align_classes > 0.
+  struct Outputs {
+    torch::Tensor answer_logits, align_logits;
+  };
+  Outputs ForwardWithAlignment(const torch::Tensor& visual_features,
+                               const torch::Tensor& questions);
+
   // The compressed visual tokens [B, V, vision_width] (before the projector).
   torch::Tensor Compress(const torch::Tensor& visual_features, const torch::Tensor& questions);
   // Final-LayerNorm hidden states of the LLM over [visual | question]: [B, V + Q, width].
@@ -48,12 +60,18 @@ class VlmImpl : public torch::nn::Module {
   const VlmOptions& options() const { return options_; }
 
   // Whether the parameter named `name` (as named_parameters() gives it) belongs to the visual
-  // pathway: the compressor, the projector and the visual row/column positions. The rest (token
-  // embedding, positions, decoder blocks, final norm, head) is the LLM.
+  // pathway: the compressor, the projector, the visual row/column positions and the alignment
+  // head. The rest (token embedding, positions, decoder blocks, final norm, head) is the LLM.
   static bool IsVisualPathway(const std::string& name);
 
  private:
   torch::Tensor RunLlm(torch::Tensor x);  // x: [B, L, d] with positions added -> final LN out.
+  // The projected visual tokens [B, V, d] with their row/column positions.
+  torch::Tensor VisualTokens(const torch::Tensor& visual_features, const torch::Tensor& questions);
+  // The LLM's final-LayerNorm hidden states over [visual | question]: [B, V + Q, d].
+  torch::Tensor LlmOver(const torch::Tensor& visual, const torch::Tensor& questions);
+  // Answer logits from the projected visual tokens.
+  torch::Tensor AnswerLogits(const torch::Tensor& visual, const torch::Tensor& questions);
 
   VlmOptions options_;
   std::shared_ptr<CompressorImpl> compressor_;
@@ -66,6 +84,10 @@ class VlmImpl : public torch::nn::Module {
   torch::nn::LayerNorm final_norm_{nullptr};
   torch::nn::Linear head_{nullptr};
   torch::Tensor causal_mask_;  // Buffer [V + Q, V + Q].
+  // Alignment head (align_classes > 0), else undefined/null.
+  torch::Tensor align_queries_;  // [G*G, d]
+  torch::nn::LayerNorm align_norm_{nullptr};
+  torch::nn::Linear align_out_{nullptr};
 };
 TORCH_MODULE(Vlm);
 

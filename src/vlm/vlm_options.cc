@@ -139,6 +139,10 @@ bool VlmOptions::IsValid(std::string* error, std::string* field) const {
                     " visual tokens from a " + std::to_string(grid_size) + "x" +
                     std::to_string(grid_size) + " feature grid: expected " + expected);
   }
+  if (align_classes < 0) {
+    return Fail(error, field, "align_classes",
+                "align_classes must be >= 0 (got " + std::to_string(align_classes) + ")");
+  }
   return true;
 }
 

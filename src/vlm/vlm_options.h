@@ -62,6 +62,11 @@ struct VlmOptions {
   // REQUIRES: CheckMethodTokens(method, visual_tokens, grid_size) == "".
   std::string method = "avgpool";
   int64_t visual_tokens = 16;
+  // Classes of the alignment head (VlmImpl::ForwardWithAlignment), which reads every encoder
+  // patch's label (tasks/pretext.h) back from the projected visual tokens; 0: no head (the
+  // model and its initialization are then exactly those without the feature). Default: 0.
+  // REQUIRES: align_classes >= 0.
+  int64_t align_classes = 0;
 
   // As EncoderOptions::IsValid. *field is one of the member names ("heads", "method", ...).
   bool IsValid(std::string* error, std::string* field = nullptr) const;

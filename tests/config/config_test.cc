@@ -264,6 +264,28 @@ TEST(Sweep, JobIdIsAPinnedHashOfTheIdentityText) {
   EXPECT_EQ(text.find("cache_dir"), std::string::npos);
 }
 
+TEST(Sweep, KeysAddedLaterEnterJobIdsOnlyAwayFromTheirDefault) {
+  // KeySpec::identity: kUnlessDefault keys (train.visual_lr, train.lr_width_exponent, ...) keep
+  // the ids of results made before they existed; any other value is a new job.
+  auto first_id = [](const Config& c) {
+    Result<Sweep> s = PlanSweep(c);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s->jobs.front().id;
+  };
+  const std::string base = first_id(MustLoad(kBase));
+  EXPECT_EQ(first_id(MustLoad(kBase, {"train.visual_lr=0"})), base);
+  EXPECT_EQ(first_id(MustLoad(kBase, {"train.visual_lr=0.0"})), base);  // Compared as numbers.
+  EXPECT_EQ(first_id(MustLoad(kBase, {"train.lr_reference_width=32"})), base);
+  EXPECT_NE(first_id(MustLoad(kBase, {"train.visual_lr=0.001"})), base);
+  EXPECT_NE(first_id(MustLoad(kBase, {"train.align_steps=5", "train.align_aux_weight=1"})),
+            first_id(MustLoad(kBase, {"train.align_steps=5"})));
+  EXPECT_NE(MustLoad(kBase, {"train.visual_lr=0.002"})
+                .IdentityText({"train"})
+                .find("train.visual_lr=0.002\n"),
+            std::string::npos);
+  EXPECT_EQ(MustLoad(kBase).IdentityText({"model"}).find("cache_dir"), std::string::npos);
+}
+
 TEST(LlmPresets, AtLeastFiveBuiltinsSpanningThirtyTimes) {
   const auto& p = jobs::BuiltinGridFacts().builtin_llms;
   ASSERT_GE(p.size(), 5u);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_set>
 
@@ -26,6 +27,37 @@ std::vector<int64_t> Range(int64_t begin, int64_t end) {
   std::vector<int64_t> v;
   for (int64_t i = begin; i < end; ++i) v.push_back(i);
   return v;
+}
+
+TEST(Task, PatchLabelsComeWithTheSameExamplesAndNameWhatCoversEachPatch) {
+  for (const std::string name : {"shapes", "glyphs"}) {
+    SCOPED_TRACE(name);
+    auto task = Make(name);
+    Batch plain = task->MakeBatch(Split::kTrain, 3, Range(0, 32), 0);
+    Batch labeled = task->MakeBatch(Split::kTrain, 3, Range(0, 32), 8);
+    EXPECT_FALSE(plain.patch_labels.defined());
+    EXPECT_TRUE(labeled.images.equal(plain.images));
+    EXPECT_TRUE(labeled.questions.equal(plain.questions));
+    EXPECT_TRUE(labeled.answers.equal(plain.answers));
+    ASSERT_EQ(labeled.patch_labels.sizes(), (std::vector<int64_t>{32, 64}));
+    // Shapes objects are classes 1..24, glyph characters 25..40, background 0.
+    const int64_t lo = name == "shapes" ? 1 : 25, hi = name == "shapes" ? 24 : 40;
+    for (int64_t i = 0; i < 32; ++i) {
+      std::set<int64_t> objects;  // Classes the scene holds (shapes: 1 + 4 colour + shape).
+      ExampleRecord record = task->Describe(Split::kTrain, 3, i, nullptr);
+      for (const SceneObject& o : record.scene.objects) objects.insert(1 + 4 * o.color + o.shape);
+      int covered = 0;
+      for (int64_t p = 0; p < 64; ++p) {
+        const int64_t label = labeled.patch_labels[i][p].item<int64_t>();
+        if (label == 0) continue;
+        ++covered;
+        EXPECT_GE(label, lo);
+        EXPECT_LE(label, hi);
+        if (name == "shapes") EXPECT_TRUE(objects.count(label)) << "example " << i << " " << label;
+      }
+      EXPECT_GT(covered, 0) << "example " << i;
+    }
+  }
 }
 
 std::vector<int64_t> QuestionOf(const Batch& b, int64_t i) {
@@ -61,7 +93,7 @@ TEST(Tasks, BatchesHaveTheDeclaredShapesAndRanges) {
       auto task = Make(name, size);
       EXPECT_EQ(task->name(), name);
       EXPECT_EQ(task->question_tokens(), FindTaskShape(name)->question_tokens);
-      Batch b = task->MakeBatch(Split::kTrain, 3, Range(0, 64));
+      Batch b = task->MakeBatch(Split::kTrain, 3, Range(0, 64), 0);
       ASSERT_EQ(b.images.sizes(), (std::vector<int64_t>{64, 3, size, size}));
       ASSERT_EQ(b.questions.sizes(), (std::vector<int64_t>{64, task->question_tokens()}));
       ASSERT_EQ(b.answers.sizes(), (std::vector<int64_t>{64}));
@@ -82,13 +114,13 @@ TEST(Tasks, BatchesHaveTheDeclaredShapesAndRanges) {
 TEST(Tasks, ExamplesDependOnlyOnSplitSeedAndIndex) {
   for (const std::string& name : TaskNames()) {
     auto task = Make(name);
-    Batch a = task->MakeBatch(Split::kTrain, 7, {5, 6, 7});
-    Batch b = task->MakeBatch(Split::kTrain, 7, {100, 6, 1});
+    Batch a = task->MakeBatch(Split::kTrain, 7, {5, 6, 7}, 0);
+    Batch b = task->MakeBatch(Split::kTrain, 7, {100, 6, 1}, 0);
     EXPECT_TRUE(a.images[1].equal(b.images[1]));
     EXPECT_TRUE(a.questions[1].equal(b.questions[1]));
     EXPECT_TRUE(a.answers[1].equal(b.answers[1]));
     EXPECT_FALSE(a.images[0].equal(b.images[0]));
-    Batch other_seed = task->MakeBatch(Split::kTrain, 8, {5, 6, 7});
+    Batch other_seed = task->MakeBatch(Split::kTrain, 8, {5, 6, 7}, 0);
     EXPECT_FALSE(a.images.equal(other_seed.images));
   }
 }
@@ -107,10 +139,10 @@ TEST(Tasks, TrainAndEvalExamplesNeverCoincide) {
     auto task = Make(name);
     std::unordered_set<uint64_t> train;
     for (int64_t start = 0; start < 5000; start += 500) {
-      Batch b = task->MakeBatch(Split::kTrain, 0, Range(start, start + 500));
+      Batch b = task->MakeBatch(Split::kTrain, 0, Range(start, start + 500), 0);
       for (int64_t i = 0; i < 500; ++i) train.insert(ExampleHash(b, i));
     }
-    Batch eval = task->MakeBatch(Split::kEval, 0, Range(0, 1000));
+    Batch eval = task->MakeBatch(Split::kEval, 0, Range(0, 1000), 0);
     int64_t collisions = 0;
     std::unordered_set<uint64_t> eval_hashes;
     for (int64_t i = 0; i < 1000; ++i) {
@@ -128,7 +160,7 @@ TEST(Tasks, TrainAndEvalExamplesNeverCoincide) {
 TEST(Tasks, AnswersAreSpreadOverManyClasses) {
   for (const std::string& name : TaskNames()) {
     auto task = Make(name);
-    Batch b = task->MakeBatch(Split::kTrain, 1, Range(0, 4000));
+    Batch b = task->MakeBatch(Split::kTrain, 1, Range(0, 4000), 0);
     auto counts = torch::bincount(b.answers, {}, task->num_answers());
     const double majority = counts.max().item<int64_t>() / 4000.0;
     const int64_t used = counts.gt(0).sum().item<int64_t>();
@@ -185,7 +217,7 @@ TEST(Tasks, GlyphsAnswersMatchTheTextDecodedFromPixels) {
   using internal::GlyphPixel;
   using internal::kGlyphAlphabet;
   auto task = Make("glyphs");
-  Batch b = task->MakeBatch(Split::kEval, 4, Range(0, 400));
+  Batch b = task->MakeBatch(Split::kEval, 4, Range(0, 400), 0);
   int checked = 0;
   for (int64_t i = 0; i < 400; ++i) {
     auto ink = b.images[i].sum(0).lt(1.5).contiguous();  // Ink <= 0.9, paper >= 2.25.
@@ -237,7 +269,7 @@ TEST(Tasks, QuestionTypesNameTheTemplateOfEveryExample) {
     auto task = Make(name);
     const auto& types = task->question_types();
     ASSERT_EQ(types.size(), first_word.at(name).size()) << name;
-    Batch b = task->MakeBatch(Split::kTrain, 5, Range(0, 3000));
+    Batch b = task->MakeBatch(Split::kTrain, 5, Range(0, 3000), 0);
     ASSERT_EQ(b.types.sizes(), (std::vector<int64_t>{3000}));
     auto counts = torch::bincount(b.types, {}, static_cast<int64_t>(types.size()));
     ASSERT_EQ(counts.size(0), static_cast<int64_t>(types.size()));
@@ -282,7 +314,7 @@ TEST(Tasks, ReportsGenerationSpeed) {
     const auto start = std::chrono::steady_clock::now();
     int64_t total = 0;
     for (int rep = 0; rep < 50; ++rep) {
-      total += task->MakeBatch(Split::kTrain, 0, Range(rep * 32, rep * 32 + 32)).answers.size(0);
+      total += task->MakeBatch(Split::kTrain, 0, Range(rep * 32, rep * 32 + 32), 0).answers.size(0);
     }
     const double us =
         std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)

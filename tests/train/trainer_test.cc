@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "comm/communicator.h"
 #include "tests/train/train_test_util.h"
@@ -112,7 +114,7 @@ TEST(Trainer, TrainingLowersTheLossAndBeatsChance) {
     std::vector<int64_t> v;
     for (int64_t i = 0; i < setup.train.eval_examples; ++i) v.push_back(i);
     return v;
-  }());
+  }(), 0);
   auto counts = torch::bincount(eval.types, {}, result.type_accuracy.size());
   double weighted = 0.0;
   for (size_t t = 0; t < setup.task->question_types().size(); ++t) {
@@ -203,6 +205,61 @@ TEST(Trainer, TheAlignmentPhaseTrainsOnlyTheVisualPathway) {
                   .ok());
   EXPECT_TRUE(changed("head.weight"));
   EXPECT_NE(mixed.parameter_checksum, aligned.parameter_checksum);
+}
+
+TEST(Trainer, TheAlignmentLossTeachesTheVisualTokensToReadThePatches) {
+  TestSetup setup = MakeTestSetup("shapes", "quecc", 16, /*steps=*/24);
+  auto comm = comm::MakeSingleRankCommunicator();
+  setup.train.align_steps = 20;
+  setup.train.log_every = 5;
+  TrainResult plain;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &plain)
+                  .ok());
+  setup.train.align_aux_weight = 1.0;
+  setup.model.align_classes = tasks::kNumPretextClasses;
+  TrainResult aligned;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &aligned)
+                  .ok());
+  std::vector<std::pair<int64_t, double>> align_loss;
+  for (const auto& p : aligned.curves) {
+    if (p.name == "align_loss") align_loss.emplace_back(p.step, p.value);
+  }
+  for (const auto& p : plain.curves) EXPECT_NE(p.name, "align_loss");
+  // Logged in the alignment phase only (steps 0, 5, 10, 15 of 20).
+  ASSERT_EQ(align_loss.size(), 4u);
+  EXPECT_EQ(align_loss.back().first, 15);
+  // From about ln(41) = 3.7 (uniform over the patch classes) down by a clear margin.
+  EXPECT_GT(align_loss.front().second, 3.0);
+  EXPECT_LT(align_loss.back().second, align_loss.front().second - 0.5);
+  EXPECT_NE(aligned.parameter_checksum, plain.parameter_checksum);
+}
+
+TEST(Trainer, AVisualLearningRateMovesOnlyTheVisualPathwaysSteps) {
+  TestSetup setup = MakeTestSetup("shapes", "avgpool", 16, /*steps=*/6);
+  auto comm = comm::MakeSingleRankCommunicator();
+  auto run = [&](double visual_lr) {
+    setup.train.visual_lr = visual_lr;
+    TrainResult r;
+    EXPECT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                                 nullptr, &r)
+                    .ok());
+    return r.parameter_checksum;
+  };
+  const double same = run(0.0);
+  // AdamW updates every parameter on its own: the visual pathway in a group of its own at the
+  // LLM's rate gives bitwise the same model; another rate does not.
+  EXPECT_EQ(run(setup.train.lr), same);
+  EXPECT_NE(run(3.0 * setup.train.lr), same);
+  setup.train.visual_lr = -1.0;
+  std::string error, field;
+  EXPECT_FALSE(setup.train.IsValid(&error, &field));
+  EXPECT_EQ(field, "visual_lr");
+  setup.train.visual_lr = 0.0;
+  setup.train.align_aux_weight = 1.0;  // Without an alignment phase.
+  EXPECT_FALSE(setup.train.IsValid(&error, &field));
+  EXPECT_EQ(field, "align_aux_weight");
 }
 
 TEST(Trainer, BucketSizeDoesNotChangeTheResult) {

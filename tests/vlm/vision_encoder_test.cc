@@ -32,7 +32,7 @@ torch::Tensor Images(int64_t n) {
   auto task = tasks::MakeTask("glyphs", tasks::TaskOptions());
   std::vector<int64_t> idx;
   for (int64_t i = 0; i < n; ++i) idx.push_back(i);
-  return task.value()->MakeBatch(tasks::Split::kEval, 0, idx).images;
+  return task.value()->MakeBatch(tasks::Split::kEval, 0, idx, 0).images;
 }
 
 TEST(EncoderOptions, DefaultsAreValid) {

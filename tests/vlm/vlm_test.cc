@@ -206,6 +206,39 @@ TEST(Vlm, FixedSeedGivesIdenticalModelsAndOutputs) {
   EXPECT_FALSE(a->forward(features, questions).equal(c->forward(features, questions)));
 }
 
+TEST(Vlm, TheAlignmentHeadReadsEveryPatchAndLeavesTheRestOfTheModelAsItWas) {
+  auto features = torch::randn({2, 64, 32});
+  auto questions = Questions(2, 5);
+  VlmOptions with_head = Tiny("quecc", 4);
+  with_head.align_classes = 41;
+  torch::manual_seed(42);
+  Vlm plain(Tiny("quecc", 4));
+  torch::manual_seed(42);
+  Vlm aligned(with_head);
+  // The head is created last: every other parameter starts from the same values.
+  auto aligned_params = aligned->named_parameters();
+  for (const auto& p : plain->named_parameters()) {
+    ASSERT_NE(aligned_params.find(p.key()), nullptr) << p.key();
+    EXPECT_TRUE(p.value().equal(aligned_params[p.key()])) << p.key();
+  }
+  EXPECT_EQ(plain->named_parameters().find("align_queries"), nullptr);
+  EXPECT_GT(aligned_params.size(), plain->named_parameters().size());
+  for (const auto& p : aligned_params) {
+    if (p.key().rfind("align_", 0) == 0) EXPECT_TRUE(VlmImpl::IsVisualPathway(p.key())) << p.key();
+  }
+  VlmImpl::Outputs out = aligned->ForwardWithAlignment(features, questions);
+  EXPECT_TRUE(out.answer_logits.equal(plain->forward(features, questions)));
+  EXPECT_EQ(out.align_logits.sizes(), (std::vector<int64_t>{2, 64, 41}));
+  // The patch logits depend on the image.
+  EXPECT_FALSE(out.align_logits.equal(
+      aligned->ForwardWithAlignment(torch::randn({2, 64, 32}), questions).align_logits));
+  VlmOptions bad = Tiny();
+  bad.align_classes = -1;
+  std::string error, field;
+  EXPECT_FALSE(bad.IsValid(&error, &field));
+  EXPECT_EQ(field, "align_classes");
+}
+
 TEST(Vlm, QueccFlopsIncludeTheExtraQuestionPass) {
   Vlm quecc(Tiny("quecc", 16));
   Vlm packer(Tiny("tokenpacker", 16));
