@@ -1,13 +1,18 @@
 // vlmscale fit: fit the scaling law Y(N, T) to a results file or a CSV (docs/FIT.md).
 #include <cmath>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "config.h"
 #include "core/csv.h"
+#include "core/hash.h"
 #include "core/strings.h"
 #include "fit/observations.h"
 #include "fit/report_json.h"
@@ -18,6 +23,9 @@ namespace vlmscale::cli {
 namespace {
 
 constexpr char kName[] = "fit";
+// --check: relative tolerance on every number of the re-derived fit. The fit is deterministic for
+// any thread count; this leaves room for another compiler or libm.
+constexpr double kCheckRtol = 1e-6;
 
 // "alpha=0:1", "E=0:", "A=1e-3:inf".
 Status ParseBound(const std::string& text, fit::FitOptions* options) {
@@ -61,30 +69,341 @@ Status ParseStart(const std::string& text, fit::FitOptions* options) {
   return Status::OK();
 }
 
+// What one `vlmscale fit` computes: the data, how they are grouped, the fitter's options. The
+// manifest of the fit JSON records it, so that `--check` can compute it again.
+struct FitRequest {
+  std::string source;  // Results file or CSV.
+  bool csv = false;
+  std::string n_col = "N", t_col = "T", y_col = "Y";  // CSV only.
+  fit::GroupingOptions grouping;                      // Results file only.
+  fit::FitOptions options;
+};
+
+// One set of points to fit, with where they came from.
+struct FitInput {
+  std::string task, method;  // Empty for a CSV.
+  fit::Observations obs;
+  std::vector<fit::UsedJob> jobs;
+  fit::SeedNoise seed_noise;
+  double text_tokens = std::numeric_limits<double>::quiet_NaN();
+  std::string name() const { return task.empty() ? "" : task + "/" + method; }
+};
+
+struct LoadedInputs {
+  std::vector<FitInput> inputs;
+  std::string stage;
+  nlohmann::json source_facts;  // config_hash, sweep_name, source_hash.
+  std::vector<fit::ExcludedJob> excluded;
+};
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidInput("cannot open '" + path + "'");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Result<LoadedInputs> LoadInputs(const FitRequest& request) {
+  LoadedInputs loaded;
+  if (request.csv) {
+    auto table = ReadCsvFile(request.source);
+    if (table.status().code() == Status::Code::kNotFound) {
+      return Status::InvalidInput(table.status().message());
+    }
+    if (!table.ok()) return table.status();
+    auto obs = fit::ObservationsFromCsv(*table, request.n_col, request.t_col, request.y_col);
+    if (!obs.ok()) return obs.status();
+    VLM_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(request.source));
+    loaded.source_facts = {{"source_hash", HexId(bytes)}, {"config_hash", nullptr}};
+    FitInput in;
+    in.obs = std::move(*obs);
+    loaded.inputs.push_back(std::move(in));
+    return loaded;
+  }
+  auto file = store::ReadResults(request.source);
+  if (file.status().code() == Status::Code::kNotFound) {
+    return Status::InvalidInput(file.status().message() + " (check the results file path)");
+  }
+  if (!file.ok()) return file.status();
+  auto grouped = fit::GroupRecords(file->jobs, request.grouping);
+  if (!grouped.ok()) return grouped.status().WithPrefix(request.source);
+  loaded.stage = *fit::FinalStage(file->jobs, request.grouping.stage);
+  loaded.excluded = fit::ExcludedRecords(file->jobs, request.grouping);
+  loaded.source_facts = {{"config_hash", HexId(file->config_text)},
+                         {"sweep_name", file->sweep_name},
+                         {"source_hash", nullptr}};
+  for (auto& g : *grouped) {
+    FitInput in;
+    in.task = g.task;
+    in.method = g.method;
+    in.obs = std::move(g.observations);
+    in.jobs = std::move(g.jobs);
+    in.seed_noise = g.seed_noise;
+    in.text_tokens = g.text_tokens;
+    loaded.inputs.push_back(std::move(in));
+  }
+  return loaded;
+}
+
+nlohmann::json MaybeNumber(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json Manifest(const FitRequest& request, const LoadedInputs& loaded) {
+  using nlohmann::json;
+  json excluded = json::array();
+  for (const auto& e : loaded.excluded) {
+    excluded.push_back({{"job_id", e.job_id}, {"reason", e.reason}});
+  }
+  size_t jobs = 0;
+  for (const auto& in : loaded.inputs) jobs += in.jobs.size();
+  json m = {
+      {"vlmscale_version", VLMSCALE_VERSION},
+      {"vlmscale_commit", VLMSCALE_GIT_COMMIT},
+      {"source", request.source},
+      {"source_kind", request.csv ? "csv" : "results"},
+      {"csv_columns", request.csv
+                          ? json{{"n", request.n_col}, {"t", request.t_col}, {"y", request.y_col}}
+                          : json(nullptr)},
+      {"grouping", request.csv ? json(nullptr) : fit::GroupingOptionsToJson(request.grouping)},
+      {"fitter", fit::FitOptionsToJson(request.options)},
+      {"threads", request.options.num_threads},
+      {"jobs_used", jobs},
+      {"excluded", excluded}};
+  for (const auto& [k, v] : loaded.source_facts.items()) m[k] = v;
+  return m;
+}
+
+// Fits every input; `out` (may be null) gets the text reports. Returns the JSON document
+// `--json` writes. *any_failed is set when a fit failed numerically.
+Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& loaded,
+                               std::ostream* out, bool brief, bool* any_failed) {
+  nlohmann::json fits = nlohmann::json::array();
+  *any_failed = false;
+  for (const FitInput& in : loaded.inputs) {
+    const std::string name = in.name();
+    fit::FitSummary summary;
+    Status st = fit::FitScalingLaw(request.options, in.obs, &summary);
+    if (!st.ok()) return name.empty() ? st : st.WithPrefix("group " + name);
+    *any_failed = *any_failed || !summary.IsSolutionUsable();
+    if (out != nullptr) {
+      if (!name.empty()) *out << "== " << name << " ==\n";
+      *out << (brief ? summary.BriefReport() + "\n" : summary.FullReport());
+      if (!summary.IsSolutionUsable()) {
+        std::cerr << "vlmscale fit: error: " << (name.empty() ? "" : name + ": ")
+                  << "fit failed: " << summary.message << "\n";
+      }
+    }
+    nlohmann::json j = fit::FitSummaryToJson(summary, in.obs);
+    if (!name.empty()) {
+      j["group"] = {{"task", in.task}, {"method", in.method}};
+      nlohmann::json jobs = nlohmann::json::array();
+      for (const auto& u : in.jobs) {
+        jobs.push_back({{"job_id", u.job_id}, {"result_hash", u.result_hash}});
+      }
+      j["jobs"] = jobs;
+      j["text_tokens"] = MaybeNumber(in.text_tokens);
+    }
+    fits.push_back(std::move(j));
+  }
+  nlohmann::json doc =
+      request.csv
+          ? fits[0]
+          : nlohmann::json{{"fits", fits}, {"source", request.source}, {"stage", loaded.stage}};
+  if (request.csv) doc["source"] = request.source;
+  doc["manifest"] = Manifest(request, loaded);
+  return doc;
+}
+
+// The fits of a fit JSON document by group name ("" for a CSV fit).
+std::map<std::string, nlohmann::json> FitsByName(const nlohmann::json& doc) {
+  std::map<std::string, nlohmann::json> out;
+  if (doc.contains("fits") && doc["fits"].is_array()) {
+    for (const auto& f : doc["fits"]) {
+      std::string name;
+      if (f.contains("group") && f["group"].is_object()) {
+        name = f["group"].value("task", "") + "/" + f["group"].value("method", "");
+      }
+      out[name] = f;
+    }
+  } else {
+    out[""] = doc;
+  }
+  return out;
+}
+
+// vlmscale fit --check FIT.json [DATA]: recompute the fit the manifest describes from DATA
+// (default: the manifest's source) and compare the inputs (job result hashes, config or CSV hash)
+// and the numbers. 0: reproduced; 1: something differs (each difference on stderr); 2: bad input.
+int RunCheck(const std::string& fit_path, const std::string& data_path, int threads) {
+  std::ifstream in(fit_path);
+  if (!in) {
+    return ReportError(kName,
+                       Status::InvalidInput("--check: cannot open fit JSON '" + fit_path + "'"));
+  }
+  nlohmann::json recorded;
+  try {
+    in >> recorded;
+  } catch (const nlohmann::json::exception& e) {
+    return ReportError(kName, Status::InvalidInput(fit_path + ": not valid JSON: " + e.what()));
+  }
+  const std::string where = fit_path + ": manifest";
+  if (!recorded.is_object() || !recorded.contains("manifest") ||
+      !recorded["manifest"].is_object()) {
+    return ReportError(
+        kName, Status::InvalidInput(fit_path + ": missing key 'manifest' (fit JSONs written before "
+                                               "manifests existed cannot be checked; refit with "
+                                               "--json)"));
+  }
+  const nlohmann::json& m = recorded["manifest"];
+  FitRequest request;
+  std::string kind;
+  if (!m.contains("source_kind") || !m["source_kind"].is_string() ||
+      ((kind = m["source_kind"].get<std::string>()) != "csv" && kind != "results")) {
+    return ReportError(kName, Status::InvalidInput(where + ": 'source_kind' must be \"csv\" or "
+                                                           "\"results\""));
+  }
+  request.csv = kind == "csv";
+  if (!data_path.empty()) {
+    request.source = data_path;
+  } else if (m.contains("source") && m["source"].is_string()) {
+    request.source = m["source"].get<std::string>();
+  } else {
+    return ReportError(kName, Status::InvalidInput(where + ": missing string key 'source'"));
+  }
+  if (request.csv) {
+    const auto& c = m.value("csv_columns", nlohmann::json());
+    if (!c.is_object() || !c.contains("n") || !c.contains("t") || !c.contains("y")) {
+      return ReportError(kName, Status::InvalidInput(where + ": 'csv_columns' needs n, t, y"));
+    }
+    request.n_col = c["n"].get<std::string>();
+    request.t_col = c["t"].get<std::string>();
+    request.y_col = c["y"].get<std::string>();
+  } else {
+    auto g =
+        fit::GroupingOptionsFromJson(m.value("grouping", nlohmann::json()), where + ": grouping");
+    if (!g.ok()) return ReportError(kName, g.status());
+    request.grouping = *g;
+  }
+  auto o = fit::FitOptionsFromJson(m.value("fitter", nlohmann::json()), where + ": fitter");
+  if (!o.ok()) return ReportError(kName, o.status());
+  request.options = *o;
+  request.options.num_threads = threads;
+
+  auto loaded = LoadInputs(request);
+  if (!loaded.ok()) return ReportError(kName, loaded.status());
+  std::vector<std::string> diffs;
+  for (const char* key : {"config_hash", "source_hash"}) {
+    const nlohmann::json was = m.value(key, nlohmann::json());
+    const nlohmann::json now = loaded->source_facts.value(key, nlohmann::json());
+    if (was != now) {
+      diffs.push_back(std::string(key) + ": " + was.dump() + " -> " + now.dump() +
+                      (std::string(key) == "config_hash" ? " (the sweep's config changed)"
+                                                         : " (the CSV file changed)"));
+    }
+  }
+  const auto recorded_fits = FitsByName(recorded);
+  std::map<std::string, const FitInput*> now_inputs;
+  for (const auto& input : loaded->inputs) now_inputs[input.name()] = &input;
+  for (const auto& [name, f] : recorded_fits) {
+    const std::string label = name.empty() ? "fit" : "group " + name;
+    auto it = now_inputs.find(name);
+    if (it == now_inputs.end()) {
+      diffs.push_back(label + ": no longer in " + request.source);
+      continue;
+    }
+    if (request.csv) continue;
+    std::map<std::string, std::string> was, now;
+    if (f.contains("jobs") && f["jobs"].is_array()) {
+      for (const auto& u : f["jobs"]) {
+        was[u.value("job_id", "")] = u.value("result_hash", "");
+      }
+    } else {
+      diffs.push_back(label + ": the recorded fit has no 'jobs' list");
+    }
+    for (const auto& u : it->second->jobs) now[u.job_id] = u.result_hash;
+    for (const auto& [id, hash] : was) {
+      auto n = now.find(id);
+      if (n == now.end()) {
+        diffs.push_back(label + ": job " + id +
+                        " was used and is not now (not done, filtered "
+                        "or gone)");
+      } else if (n->second != hash) {
+        diffs.push_back(label + ": job " + id + " has a different result (hash " + hash + " -> " +
+                        n->second + ")");
+      }
+    }
+    for (const auto& [id, hash] : now) {
+      if (!was.count(id)) diffs.push_back(label + ": job " + id + " is new (not in the fit)");
+    }
+  }
+  for (const auto& [name, input] : now_inputs) {
+    if (!recorded_fits.count(name)) {
+      diffs.push_back("group " + name + ": new in " + request.source + " (not in the fit)");
+    }
+  }
+  bool any_failed = false;
+  auto rederived = RunFits(request, *loaded, nullptr, true, &any_failed);
+  if (!rederived.ok()) {
+    diffs.push_back("the re-derived fit failed: " + rederived.status().message());
+  } else {
+    const auto now_fits = FitsByName(*rederived);
+    for (const auto& [name, f] : recorded_fits) {
+      auto it = now_fits.find(name);
+      if (it == now_fits.end()) continue;
+      for (const auto& d : fit::CompareFitNumbers(f, it->second, kCheckRtol)) {
+        diffs.push_back((name.empty() ? std::string("fit") : "group " + name) + ": " + d);
+      }
+    }
+  }
+  if (!diffs.empty()) {
+    for (const auto& d : diffs) std::cerr << "  " << d << "\n";
+    std::cerr << "vlmscale fit: error: --check: " << fit_path << " does not reproduce from "
+              << request.source << " (" << diffs.size() << " difference"
+              << (diffs.size() == 1 ? "" : "s") << ", listed above)\n";
+    return kExitFailure;
+  }
+  size_t jobs = 0;
+  for (const auto& input : loaded->inputs) jobs += input.jobs.size();
+  std::cout << "check: " << fit_path << " reproduces from " << request.source << ": "
+            << loaded->inputs.size() << " fit" << (loaded->inputs.size() == 1 ? "" : "s")
+            << (request.csv ? ", same CSV bytes"
+                            : ", " + std::to_string(jobs) + " job results unchanged")
+            << ", numbers within " << FormatNumber(kCheckRtol) << " relative\n";
+  return kExitOk;
+}
+
 void PrintUsage(const po::options_description& desc) {
   std::cout << "Usage: vlmscale fit RESULTS.h5 [options]\n"
-               "       vlmscale fit --csv FILE --n-col NAME --t-col NAME --y-col NAME [options]\n\n"
+               "       vlmscale fit --csv FILE --n-col NAME --t-col NAME --y-col NAME [options]\n"
+               "       vlmscale fit --check FIT.json [RESULTS.h5 | FILE.csv]\n\n"
                "Fits Y = A*N^-alpha*T^-beta + E (multiplicative) or A*N^-alpha + B*T^-beta + E\n"
                "(additive) with Ceres. A results file is fit per (task, method) group, done jobs\n"
-               "only, seeds averaged. See docs/FIT.md.\n\n"
-            << desc << "\nExit codes: 0 ok, 1 a fit failed numerically, 2 bad input or usage.\n";
+               "only, seeds averaged. --check recomputes a fit from its manifest and exits 1 if\n"
+               "the results or the numbers differ. See docs/FIT.md.\n\n"
+            << desc
+            << "\nExit codes: 0 ok, 1 a fit failed numerically (or --check found a difference),\n"
+               "2 bad input or usage.\n";
 }
 
 int Run(const std::vector<std::string>& args) {
   po::options_description desc("Options");
-  std::string results, csv, n_col = "N", t_col = "T", y_col = "Y", model = "multiplicative",
-                            loss = "squared", space = "linear", json_path;
+  std::string results, csv, model = "multiplicative", loss = "squared", space = "linear", json_path,
+                            check_path;
   std::vector<std::string> bounds, starts, filters;
-  std::string stage, fitted_stage;
-  fit::FitOptions options;
+  std::string stage;
+  FitRequest request;
+  fit::FitOptions& options = request.options;
   int seed = 1;
   // clang-format off
   desc.add_options()
       ("results", po::value(&results), "results file (HDF5) of a sweep")
       ("csv", po::value(&csv), "fit the columns of this CSV file instead")
-      ("n-col", po::value(&n_col)->default_value(n_col), "CSV column of N (LLM parameters)")
-      ("t-col", po::value(&t_col)->default_value(t_col), "CSV column of T (visual tokens)")
-      ("y-col", po::value(&y_col)->default_value(y_col), "CSV column of Y (error)")
+      ("n-col", po::value(&request.n_col)->default_value(request.n_col),
+       "CSV column of N (LLM parameters)")
+      ("t-col", po::value(&request.t_col)->default_value(request.t_col),
+       "CSV column of T (visual tokens)")
+      ("y-col", po::value(&request.y_col)->default_value(request.y_col),
+       "CSV column of Y (error)")
       ("model", po::value(&model)->default_value(model), "multiplicative | additive")
       ("loss", po::value(&loss)->default_value(loss), "squared | huber")
       ("space", po::value(&space)->default_value(space),
@@ -117,7 +436,10 @@ int Run(const std::vector<std::string>& args) {
        "repeatable)")
       ("keep-seeds", "keep one point per job instead of averaging seeds (results file)")
       ("brief", "print one line per fit instead of the full report")
-      ("json", po::value(&json_path), "write the report as JSON to this file");
+      ("json", po::value(&json_path), "write the report as JSON to this file")
+      ("check", po::value(&check_path),
+       "FIT.json: recompute that fit from its manifest (on the data file given, else the "
+       "manifest's source) and exit 1 if the job results, the config or the numbers differ");
   // clang-format on
   po::positional_options_description pos;
   pos.add("results", 1);
@@ -129,11 +451,23 @@ int Run(const std::vector<std::string>& args) {
     PrintUsage(desc);
     return kExitOk;
   }
+  if (!check_path.empty()) {
+    for (const auto& [key, value] : vm) {
+      if (!value.defaulted() && key != "check" && key != "results" && key != "threads") {
+        return ReportError(
+            kName, Status::InvalidInput("--check takes the fit's options from its manifest; --" +
+                                        key + " cannot be combined with it (only --threads)"));
+      }
+    }
+    return RunCheck(check_path, results, options.num_threads);
+  }
   if (results.empty() == csv.empty()) {
     return ReportError(
         kName,
         Status::InvalidInput("give either a results file or --csv FILE (see vlmscale fit --help)"));
   }
+  request.csv = !csv.empty();
+  request.source = request.csv ? csv : results;
   if (seed < 0) return ReportError(kName, Status::InvalidInput("--seed must be >= 0"));
   options.seed = static_cast<uint64_t>(seed);
   {
@@ -158,73 +492,28 @@ int Run(const std::vector<std::string>& args) {
   std::string error;
   if (!options.IsValid(&error)) return ReportError(kName, Status::InvalidInput(error));
 
-  // Inputs: (name, observations) pairs.
-  std::vector<std::pair<std::string, fit::Observations>> inputs;
-  std::vector<std::pair<std::string, std::string>> groups;
-  if (!csv.empty()) {
+  if (request.csv) {
     if (!filters.empty() || vm.count("keep-seeds") || vm.count("stage")) {
       return ReportError(kName, Status::InvalidInput("--filter, --keep-seeds and --stage apply to "
                                                      "results files, not --csv"));
     }
-    auto table = ReadCsvFile(csv);
-    if (table.status().code() == Status::Code::kNotFound) {
-      return ReportError(kName, Status::InvalidInput(table.status().message()));
-    }
-    if (!table.ok()) return ReportError(kName, table.status());
-    auto obs = fit::ObservationsFromCsv(*table, n_col, t_col, y_col);
-    if (!obs.ok()) return ReportError(kName, obs.status());
-    inputs.emplace_back("", std::move(*obs));
   } else {
-    fit::GroupingOptions grouping;
-    grouping.average_seeds = vm.count("keep-seeds") == 0;
-    grouping.stage = stage;
+    request.grouping.average_seeds = vm.count("keep-seeds") == 0;
+    request.grouping.stage = stage;
     for (const auto& f : filters) {
       auto kv = fit::ParseFilter(f);
       if (!kv.ok()) return ReportError(kName, kv.status().WithPrefix("--filter"));
-      grouping.filters.push_back(*kv);
-    }
-    auto file = store::ReadResults(results);
-    if (file.status().code() == Status::Code::kNotFound) {
-      return ReportError(
-          kName, Status::InvalidInput(file.status().message() + " (check the results file path)"));
-    }
-    if (!file.ok()) return ReportError(kName, file.status());
-    auto grouped = fit::GroupRecords(file->jobs, grouping);
-    if (!grouped.ok()) return ReportError(kName, grouped.status().WithPrefix(results));
-    fitted_stage = *fit::FinalStage(file->jobs, stage);
-    for (auto& g : *grouped) {
-      inputs.emplace_back(g.task + "/" + g.method, std::move(g.observations));
-      groups.emplace_back(g.task, g.method);
+      request.grouping.filters.push_back(*kv);
     }
   }
-
-  nlohmann::json fits = nlohmann::json::array();
+  auto loaded = LoadInputs(request);
+  if (!loaded.ok()) return ReportError(kName, loaded.status());
   bool any_failed = false;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const auto& [name, obs] = inputs[i];
-    fit::FitSummary summary;
-    st = fit::FitScalingLaw(options, obs, &summary);
-    if (!st.ok()) {
-      return ReportError(kName, name.empty() ? st : st.WithPrefix("group " + name));
-    }
-    any_failed = any_failed || !summary.IsSolutionUsable();
-    if (!name.empty()) std::cout << "== " << name << " ==\n";
-    std::cout << (vm.count("brief") ? summary.BriefReport() + "\n" : summary.FullReport());
-    if (!summary.IsSolutionUsable()) {
-      std::cerr << "vlmscale fit: error: " << (name.empty() ? "" : name + ": ")
-                << "fit failed: " << summary.message << "\n";
-    }
-    nlohmann::json j = fit::FitSummaryToJson(summary, obs);
-    if (!name.empty()) j["group"] = {{"task", groups[i].first}, {"method", groups[i].second}};
-    fits.push_back(std::move(j));
-  }
+  auto doc = RunFits(request, *loaded, &std::cout, vm.count("brief") > 0, &any_failed);
+  if (!doc.ok()) return ReportError(kName, doc.status());
   if (!json_path.empty()) {
-    nlohmann::json doc =
-        csv.empty() ? nlohmann::json{{"fits", fits}, {"source", results}, {"stage", fitted_stage}}
-                    : fits[0];
-    if (!csv.empty()) doc["source"] = csv;
     st = WriteFileAtomically(
-        json_path, doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+        json_path, doc->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     if (!st.ok()) return ReportError(kName, st);
   }
   return any_failed ? kExitFailure : kExitOk;

@@ -119,5 +119,101 @@ TEST(FitResultsFile, FitsEachTaskMethodGroupOfAResultsFile) {
   std::system(("rm -rf " + dir).c_str());
 }
 
+// A store with one group whose errors follow a known law, seeds at +-0.002.
+void WriteStore(const std::string& path, double bump_first_error) {
+  store::StoreOptions so;
+  so.path = path;
+  so.sweep_name = "check-test";
+  so.config_text = "[sweep]\nname = check-test\n";
+  auto st = store::ResultsStore::Open(so);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  const LawParams truth = {2.0, 0.3, 0.0, 0.2, 0.2};
+  int id = 0;
+  for (double n : {1e6, 4e6, 16e6, 64e6}) {
+    for (int64_t t : {1, 4, 16, 64}) {
+      for (int64_t seed : {0, 1}) {
+        store::JobRecord r;
+        char buf[17];
+        std::snprintf(buf, sizeof(buf), "%016x", id);
+        r.job_id = buf;
+        r.llm = "llm" + std::to_string(static_cast<int>(n));
+        r.n_params = n;
+        r.visual_tokens = t;
+        r.method = "pool";
+        r.task = "shapes";
+        r.seed = seed;
+        r.state = store::JobState::kDone;
+        r.error = Predict(Model::kMultiplicative, truth, n / 1e6, t) + (seed ? 0.002 : -0.002) +
+                  (id == 0 ? bump_first_error : 0.0);
+        r.inference_flops = 2.0 * n * (8 + t);
+        ++id;
+        ASSERT_TRUE((*st)->Append(r).ok());
+      }
+    }
+  }
+  ASSERT_TRUE((*st)->Close().ok());
+}
+
+TEST(FitResultsFile, CheckReproducesAFitAndFailsWhenAResultChanges) {
+  const std::string dir = TempDir();
+  const std::string path = dir + "/results.h5";
+  WriteStore(path, 0.0);
+  const std::string json_path = dir + "/fit.json";
+  const std::string err = dir + "/stderr.txt";
+  ASSERT_EQ(RunBinary("fit " + path + " --bootstrap 20 --holdout-largest 1 --threads 2 --json " +
+                          json_path,
+                      err),
+            0)
+      << ReadAll(err);
+  nlohmann::json doc = nlohmann::json::parse(ReadAll(json_path));
+  const nlohmann::json& m = doc["manifest"];
+  EXPECT_EQ(m["source_kind"], "results");
+  EXPECT_EQ(m["config_hash"].get<std::string>().size(), 16u);
+  EXPECT_EQ(m["sweep_name"], "check-test");
+  EXPECT_EQ(m["fitter"]["bootstrap"], 20);
+  EXPECT_EQ(m["fitter"]["seed"], 1);
+  EXPECT_EQ(m["jobs_used"], 32);
+  EXPECT_FALSE(m["vlmscale_version"].get<std::string>().empty());
+  EXPECT_FALSE(m["vlmscale_commit"].get<std::string>().empty());
+  ASSERT_EQ(doc["fits"].size(), 1u);
+  EXPECT_EQ(doc["fits"][0]["jobs"].size(), 32u);
+  EXPECT_EQ(doc["fits"][0]["text_tokens"], 8);
+
+  // Same file, another thread count: reproduced.
+  EXPECT_EQ(RunBinary("fit --check " + json_path + " " + path + " --threads 1", err), 0)
+      << ReadAll(err);
+  // The fit edited by hand: the numbers differ.
+  nlohmann::json edited = doc;
+  edited["fits"][0]["params"]["alpha"] = edited["fits"][0]["params"]["alpha"].get<double>() * 1.01;
+  { std::ofstream(dir + "/edited.json") << edited.dump(); }
+  EXPECT_EQ(RunBinary("fit --check " + dir + "/edited.json " + path, err), 1);
+  EXPECT_NE(ReadAll(err).find("params.alpha"), std::string::npos) << ReadAll(err);
+
+  // One job's result changed (a rerun gave another error): the check fails and names it.
+  const std::string changed = dir + "/changed.h5";
+  WriteStore(changed, 0.01);
+  EXPECT_EQ(RunBinary("fit --check " + json_path + " " + changed, err), 1);
+  const std::string text = ReadAll(err);
+  EXPECT_NE(text.find("job 0000000000000000 has a different result"), std::string::npos) << text;
+  EXPECT_NE(text.find("does not reproduce"), std::string::npos) << text;
+
+  // Bad inputs exit 2 naming what is wrong.
+  nlohmann::json no_manifest = doc;
+  no_manifest.erase("manifest");
+  { std::ofstream(dir + "/old.json") << no_manifest.dump(); }
+  EXPECT_EQ(RunBinary("fit --check " + dir + "/old.json " + path, err), 2);
+  EXPECT_NE(ReadAll(err).find("old.json: missing key 'manifest'"), std::string::npos)
+      << ReadAll(err);
+  nlohmann::json no_seed = doc;
+  no_seed["manifest"]["fitter"].erase("seed");
+  { std::ofstream(dir + "/noseed.json") << no_seed.dump(); }
+  EXPECT_EQ(RunBinary("fit --check " + dir + "/noseed.json " + path, err), 2);
+  EXPECT_NE(ReadAll(err).find("manifest: fitter: missing key 'seed'"), std::string::npos)
+      << ReadAll(err);
+  EXPECT_EQ(RunBinary("fit --check " + json_path + " " + path + " --bootstrap 50", err), 2);
+  EXPECT_NE(ReadAll(err).find("cannot be combined"), std::string::npos) << ReadAll(err);
+  std::system(("rm -rf " + dir).c_str());
+}
+
 }  // namespace
 }  // namespace vlmscale::fit
