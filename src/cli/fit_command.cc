@@ -185,9 +185,23 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
     Status st = fit::FitScalingLaw(request.options, in.obs, &summary);
     if (!st.ok()) return name.empty() ? st : st.WithPrefix("group " + name);
     *any_failed = *any_failed || !summary.IsSolutionUsable();
+    const double holdout_rms = fit::CheckHoldoutAgainstSeedNoise(in.seed_noise, &summary);
     if (out != nullptr) {
       if (!name.empty()) *out << "== " << name << " ==\n";
       *out << (brief ? summary.BriefReport() + "\n" : summary.FullReport());
+      if (!brief && !name.empty()) {
+        *out << "  seed noise   "
+             << (in.seed_noise.dof > 0
+                     ? "sd " + FormatNumber(in.seed_noise.sd, 4) + " between seeds (" +
+                           std::to_string(in.seed_noise.points_with_replicates) +
+                           " points with 2+ seeds, " + std::to_string(in.seed_noise.dof) +
+                           " dof); a fitted point's noise " +
+                           FormatNumber(fit::PointNoise(in.seed_noise), 4)
+                     : std::string("unknown (no point has two seeds)"))
+             << (std::isfinite(holdout_rms) ? "; holdout RMS error " + FormatNumber(holdout_rms, 4)
+                                            : std::string())
+             << "\n";
+      }
       if (!summary.IsSolutionUsable()) {
         std::cerr << "vlmscale fit: error: " << (name.empty() ? "" : name + ": ")
                   << "fit failed: " << summary.message << "\n";
@@ -202,6 +216,12 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
       }
       j["jobs"] = jobs;
       j["text_tokens"] = MaybeNumber(in.text_tokens);
+      j["seed_noise"] = {{"sd", MaybeNumber(in.seed_noise.sd)},
+                         {"dof", in.seed_noise.dof},
+                         {"points_with_replicates", in.seed_noise.points_with_replicates},
+                         {"mean_replicates", in.seed_noise.mean_replicates},
+                         {"point_sd", MaybeNumber(fit::PointNoise(in.seed_noise))}};
+      j["holdout_rms"] = MaybeNumber(holdout_rms);
     }
     fits.push_back(std::move(j));
   }

@@ -27,6 +27,8 @@ int Run(const std::vector<std::string>& args) {
        "smallest budget C = 2*N*(Q+T) (0 = cheapest evaluated point)")
       ("budget-max", po::value(&options.budget_max)->default_value(0),
        "largest budget (0 = most expensive evaluated point)")
+      ("budget", po::value(&options.budgets)->composing(),
+       "a budget C to evaluate, repeatable; replaces the log-spaced range")
       ("budgets", po::value(&options.num_budgets)->default_value(options.num_budgets),
        "number of log-spaced budgets")
       ("t-min", po::value(&options.t_min)->default_value(0),

@@ -77,6 +77,31 @@ std::string ResultHash(const store::JobRecord& r) {
                "\nstate=" + StateWord(r.state) + "\nerror=" + error + "\n");
 }
 
+double PointNoise(const SeedNoise& noise) {
+  if (noise.dof <= 0 || !(noise.mean_replicates > 0)) return std::nan("");
+  return noise.sd / std::sqrt(noise.mean_replicates);
+}
+
+double CheckHoldoutAgainstSeedNoise(const SeedNoise& noise, FitSummary* summary) {
+  if (summary->extrapolation.empty()) return std::nan("");
+  double ss = 0.0;
+  for (const auto& h : summary->extrapolation) {
+    ss += (h.predicted - h.observed) * (h.predicted - h.observed);
+  }
+  const double rms = std::sqrt(ss / summary->extrapolation.size());
+  const double point = PointNoise(noise);
+  if (std::isfinite(point) && rms > kHoldoutNoiseFactor * point) {
+    summary->warnings.push_back(
+        "holdout: the fit without the largest N misses them by " + FormatNumber(rms, 3) +
+        " RMS, more than " + FormatNumber(kHoldoutNoiseFactor) + "x the seed noise of a point (" +
+        FormatNumber(point, 3) + " = seed sd " + FormatNumber(noise.sd, 3) + " / sqrt(" +
+        FormatNumber(noise.mean_replicates, 3) +
+        " seeds)); the law does not extrapolate within noise, so treat predictions beyond the "
+        "sampled N with care");
+  }
+  return rms;
+}
+
 std::vector<ExcludedJob> ExcludedRecords(const std::vector<store::JobRecord>& records,
                                          const GroupingOptions& options) {
   auto stage = FinalStage(records, options.stage);

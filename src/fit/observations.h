@@ -57,6 +57,16 @@ struct ObservationGroup {
   double text_tokens = std::numeric_limits<double>::quiet_NaN();
 };
 
+// The noise of one fitted point: sd / sqrt(mean_replicates) (NaN when sd is unknown).
+double PointNoise(const SeedNoise& noise);
+
+// The hold-out check against seed noise: when `summary` has an extrapolation and the seed noise
+// is known, appends a warning if the root mean square of (predicted - observed) over the held-out
+// points exceeds kHoldoutNoiseFactor times PointNoise(noise): the law misses the largest N by
+// more than the seeds disagree. Returns that RMS (NaN without an extrapolation).
+constexpr double kHoldoutNoiseFactor = 2.0;
+double CheckHoldoutAgainstSeedNoise(const SeedNoise& noise, FitSummary* summary);
+
 // 16 hex digits identifying what a record contributes to a fit: its id, stage, grid point (N, T,
 // task, method, seed, axes), state and error (to the last bit). Any change in the error changes it.
 std::string ResultHash(const store::JobRecord& record);

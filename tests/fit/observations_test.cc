@@ -141,6 +141,30 @@ TEST(GroupRecords, ListsTheJobsUsedTheSeedNoiseAndTheSweepsQ) {
   EXPECT_TRUE(std::isnan((*groups)[0].text_tokens));
 }
 
+TEST(SeedNoise, HoldoutErrorAboveTwiceThePointNoiseIsWarnedAbout) {
+  SeedNoise noise;
+  noise.sd = 0.01;
+  noise.dof = 8;
+  noise.points_with_replicates = 8;
+  noise.mean_replicates = 4;  // A point's noise: 0.01 / 2 = 0.005.
+  EXPECT_DOUBLE_EQ(PointNoise(noise), 0.005);
+  FitSummary s;
+  s.extrapolation.push_back({64, 1, 0.5, 0.508, 0.016});
+  s.extrapolation.push_back({64, 4, 0.4, 0.392, -0.02});
+  EXPECT_NEAR(CheckHoldoutAgainstSeedNoise(noise, &s), 0.008, 1e-12);
+  EXPECT_TRUE(s.warnings.empty());  // 0.008 < 2 * 0.005.
+  s.extrapolation[0].predicted = 0.52;
+  s.extrapolation[1].predicted = 0.38;
+  EXPECT_NEAR(CheckHoldoutAgainstSeedNoise(noise, &s), 0.02, 1e-12);
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_NE(s.warnings[0].find("does not extrapolate within noise"), std::string::npos);
+  // Unknown noise (one seed per point): no verdict.
+  FitSummary t = s;
+  t.warnings.clear();
+  CheckHoldoutAgainstSeedNoise(SeedNoise(), &t);
+  EXPECT_TRUE(t.warnings.empty());
+}
+
 TEST(ResultHash, ChangesWithTheErrorAndThePointButNotWithBookkeeping) {
   store::JobRecord r = Record("glyphs", "pool", 1e6, 16, 0, 0.5);
   const std::string h = ResultHash(r);
