@@ -141,10 +141,14 @@ Result<FittedLaw> FittedLawFromJson(const nlohmann::json& fit) {
   if (fit.contains("group") && fit["group"].is_object()) {
     law.name = fit["group"].value("task", "") + "/" + fit["group"].value("method", "");
   }
+  if (fit.contains("text_tokens") && !fit["text_tokens"].is_null()) {
+    VLM_ASSIGN_OR_RETURN(law.text_tokens, GetNumber(fit, "text_tokens", where));
+    if (law.text_tokens < 0) return Status::InvalidInput(where + ": 'text_tokens' is negative");
+  }
   return law;
 }
 
-Result<FittedLaw> ReadFittedLaw(const std::string& path, const std::string& group) {
+Result<std::vector<FittedLaw>> ReadFittedLaws(const std::string& path, const std::string& group) {
   std::ifstream in(path);
   if (!in)
     return Status::NotFound("cannot open fit JSON '" + path + "'; run vlmscale fit --json first");
@@ -154,24 +158,28 @@ Result<FittedLaw> ReadFittedLaw(const std::string& path, const std::string& grou
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidInput(path + ": not valid JSON: " + e.what());
   }
+  std::vector<FittedLaw> laws;
   if (doc.is_object() && doc.contains("fits")) {
     if (!doc["fits"].is_array() || doc["fits"].empty()) {
       return Status::InvalidInput(path + ": 'fits' is empty");
     }
     std::vector<std::string> names;
-    for (const auto& f : doc["fits"]) {
-      VLM_ASSIGN_OR_RETURN(FittedLaw law, FittedLawFromJson(f));
-      if ((group.empty() && doc["fits"].size() == 1) || law.name == group) return law;
-      names.push_back(law.name);
+    for (size_t i = 0; i < doc["fits"].size(); ++i) {
+      Result<FittedLaw> law = FittedLawFromJson(doc["fits"][i]);
+      if (!law.ok()) return law.status().WithPrefix(path + ": fits[" + std::to_string(i) + "]");
+      names.push_back(law->name);
+      if (group.empty() || law->name == group) laws.push_back(std::move(*law));
     }
-    return Status::InvalidInput(path + ": " +
-                                (group.empty() ? "holds several fits; choose one with --group"
-                                               : "no fit for group '" + group + "'") +
-                                " (groups: " + Join(names, ", ") + ")");
+    if (laws.empty()) {
+      return Status::InvalidInput(path + ": no fit for group '" + group +
+                                  "' (groups: " + Join(names, ", ") + ")");
+    }
+    return laws;
   }
   Result<FittedLaw> law = FittedLawFromJson(doc);
   if (!law.ok()) return law.status().WithPrefix(path);
-  return law;
+  laws.push_back(std::move(*law));
+  return laws;
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #ifndef VLMSCALE_FIT_REPORT_JSON_H_
 #define VLMSCALE_FIT_REPORT_JSON_H_
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -29,15 +30,17 @@ struct FittedLaw {
   LawParams params;
   Observations points;  // The evaluated (N, T, Y) points.
   std::string name;     // "task/method" for results-file groups, else "".
+  // Q as the sweep recorded it (the fit JSON's text_tokens); NaN when the fit has none (CSV fits).
+  double text_tokens = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Reads a fit object (FitSummaryToJson's output). kInvalidInput naming the missing or mistyped key.
 Result<FittedLaw> FittedLawFromJson(const nlohmann::json& fit);
 
 // Reads a fit JSON document: a single fit object, or {"fits": [fit objects with "group"]} as
-// `vlmscale fit RESULTS.h5 --json` writes. `group` ("task/method") selects one of several fits;
-// it may be empty when there is exactly one.
-Result<FittedLaw> ReadFittedLaw(const std::string& path, const std::string& group);
+// `vlmscale fit RESULTS.h5 --json` writes. Every fit of it, in file order: all groups when `group`
+// is empty, else the one named (kInvalidInput listing the groups when none matches).
+Result<std::vector<FittedLaw>> ReadFittedLaws(const std::string& path, const std::string& group);
 
 // The fitter's options as the manifest records them (every field of FitOptions but num_threads,
 // which does not change the result), and back. FitOptionsFromJson fails with kInvalidInput naming

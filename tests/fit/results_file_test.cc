@@ -91,10 +91,23 @@ TEST(FitResultsFile, FitsEachTaskMethodGroupOfAResultsFile) {
     // N is in parameters here, not millions: only A changes (A * 1e6^alpha).
     EXPECT_NEAR(f["params"]["A"].get<double>(), truth.A * std::pow(1e6, truth.alpha), 1e-3);
   }
-  // The frontier picks one group of a multi-fit JSON.
-  EXPECT_EQ(RunBinary("frontier " + json_path + " --text-tokens 50", err), 2);
-  EXPECT_NE(ReadAll(err).find("choose one with --group"), std::string::npos) << ReadAll(err);
+  // The frontier does every group of a multi-fit JSON, or the one --group names.
   const std::string front = dir + "/front.json";
+  ASSERT_EQ(RunBinary("frontier " + json_path + " --text-tokens 50 --json " + front, err), 0)
+      << ReadAll(err);
+  nlohmann::json all = nlohmann::json::parse(ReadAll(front));
+  ASSERT_EQ(all["frontiers"].size(), 2u);
+  EXPECT_EQ(all["frontiers"][0]["group"], "glyphs/pool");
+  EXPECT_EQ(all["frontiers"][1]["group"], "shapes/pool");
+  EXPECT_EQ(all["frontiers"][1]["text_tokens"], 50);
+  // These jobs record no inference FLOPs, so the fit has no Q: --text-tokens is needed.
+  EXPECT_EQ(doc["fits"][0]["text_tokens"], nullptr);
+  EXPECT_EQ(RunBinary("frontier " + json_path, err), 2);
+  EXPECT_NE(ReadAll(err).find("(group glyphs/pool): the fit records no Q"), std::string::npos)
+      << ReadAll(err);
+  EXPECT_EQ(RunBinary("frontier " + json_path + " --group glyphs/nothing --text-tokens 5", err), 2);
+  EXPECT_NE(ReadAll(err).find("no fit for group 'glyphs/nothing'"), std::string::npos)
+      << ReadAll(err);
   ASSERT_EQ(
       RunBinary("frontier " + json_path + " --text-tokens 50 --group shapes/pool --json " + front,
                 err),
@@ -178,6 +191,12 @@ TEST(FitResultsFile, CheckReproducesAFitAndFailsWhenAResultChanges) {
   ASSERT_EQ(doc["fits"].size(), 1u);
   EXPECT_EQ(doc["fits"][0]["jobs"].size(), 32u);
   EXPECT_EQ(doc["fits"][0]["text_tokens"], 8);
+  // The frontier takes the sweep's Q from the fit: T* = 0.2 * 8 / 0.1 = 16.
+  const std::string front = dir + "/front.json";
+  ASSERT_EQ(RunBinary("frontier " + json_path + " --json " + front, err), 0) << ReadAll(err);
+  nlohmann::json fr = nlohmann::json::parse(ReadAll(front));
+  EXPECT_EQ(fr["text_tokens"], 8);
+  EXPECT_NEAR(fr["closed_form_t"].get<double>(), 16.0, 0.5);
 
   // Same file, another thread count: reproduced.
   EXPECT_EQ(RunBinary("fit --check " + json_path + " " + path + " --threads 1", err), 0)
