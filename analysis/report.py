@@ -287,6 +287,18 @@ def fits_section(fits):
     return "\n".join(parts)
 
 
+def checklist_section(fit_doc):
+    """docs/FIT.md's "how this fit was made" checklist, as vlmscale fit filled it in."""
+    items = ((fit_doc or {}).get("manifest") or {}).get("checklist") or []
+    if not items:
+        return ""
+    rows = [(html.escape(it.get("status", "").upper()), html.escape(it.get("item", "")),
+             html.escape(it.get("answer", ""))) for it in items]
+    return ("<h2>How this fit was made</h2><p>The checklist of docs/FIT.md, filled in by "
+            "<code>vlmscale fit</code> from the fit's manifest.</p>"
+            + table(["status", "item", "answer"], rows, "kv"))
+
+
 def frontier_section(frontiers, qs):
     """qs: 'task/method' -> (Q, where it came from)."""
     distinct = sorted({q for q, _ in qs.values()})
@@ -366,7 +378,7 @@ IMAGE_CHECK = """
 """
 
 
-def write_html(path, results, fits, frontiers, figures, notes, qs):
+def write_html(path, results, fits, frontiers, figures, notes, qs, fit_doc=None):
     title = f"vlmscale report: {results.sweep_name}"
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>{html.escape(title)}</h1>",
@@ -381,7 +393,7 @@ def write_html(path, results, fits, frontiers, figures, notes, qs):
             + " (details under Fitted scaling laws).</div>")
     # Figures first, tables after.
     body += [figures_section(figures, os.path.dirname(path)), summary_section(results),
-             fits_section(fits), frontier_section(frontiers, qs)]
+             fits_section(fits), frontier_section(frontiers, qs), checklist_section(fit_doc)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style>"
             f"<script>{IMAGE_CHECK}</script></head>\n<body>\n" + "\n".join(body)
@@ -470,7 +482,14 @@ def main(argv):
             figures.append(fig)
 
     index = os.path.join(args.output, "index.html")
-    write_html(index, results, fits, frontiers, figures, notes, qs)
+    fit_doc = None
+    if fit_path:
+        try:
+            with open(fit_path) as f:
+                fit_doc = json.load(f)
+        except (OSError, ValueError):
+            fit_doc = None
+    write_html(index, results, fits, frontiers, figures, notes, qs, fit_doc)
     if fit_path:
         print(f"fit:    {os.path.abspath(fit_path)}")
     for key in frontiers:

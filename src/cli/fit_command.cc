@@ -1,10 +1,14 @@
 // vlmscale fit: fit the scaling law Y(N, T) to a results file or a CSV (docs/FIT.md).
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -173,6 +177,8 @@ nlohmann::json Manifest(const FitRequest& request, const LoadedInputs& loaded) {
   return m;
 }
 
+nlohmann::json Checklist(const nlohmann::json& doc);
+
 // Fits every input; `out` (may be null) gets the text reports. Returns the JSON document
 // `--json` writes. *any_failed is set when a fit failed numerically.
 Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& loaded,
@@ -231,7 +237,147 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
           : nlohmann::json{{"fits", fits}, {"source", request.source}, {"stage", loaded.stage}};
   if (request.csv) doc["source"] = request.source;
   doc["manifest"] = Manifest(request, loaded);
+  doc["manifest"]["checklist"] = Checklist(doc);
   return doc;
+}
+
+// The "how this fit was made" checklist of docs/FIT.md, filled in from a fit JSON document (its
+// manifest and fits): [{item, status ("ok", "missing" or "warn"), answer}].
+nlohmann::json Checklist(const nlohmann::json& doc) {
+  using nlohmann::json;
+  const json& m = doc["manifest"];
+  std::vector<json> fits;
+  if (doc.contains("fits")) {
+    for (const auto& f : doc["fits"]) fits.push_back(f);
+  } else {
+    fits.push_back(doc);
+  }
+  auto name_of = [](const json& f) {
+    return f.contains("group") ? f["group"].value("task", "") + "/" + f["group"].value("method", "")
+                               : std::string("fit");
+  };
+  json items = json::array();
+  auto add = [&](const std::string& item, const std::string& status, const std::string& answer) {
+    items.push_back({{"item", item}, {"status", status}, {"answer", answer}});
+  };
+  const bool csv = m.value("source_kind", "") == "csv";
+  if (csv) {
+    add("data", "ok",
+        "CSV " + m.value("source", "") + " (FNV-1a " + m.value("source_hash", "") +
+            "), columns N=" + m["csv_columns"].value("n", "") +
+            ", T=" + m["csv_columns"].value("t", "") + ", Y=" + m["csv_columns"].value("y", ""));
+  } else {
+    std::map<std::string, int> reasons;
+    for (const auto& e : m["excluded"]) {
+      std::string r = e.value("reason", "");
+      reasons[r.substr(0, r.find(' '))] += 1;
+    }
+    std::vector<std::string> why;
+    for (const auto& [r, k] : reasons) why.push_back(std::to_string(k) + " " + r);
+    add("data", "ok",
+        "results file " + m.value("source", "") + " (sweep " + m.value("sweep_name", "") +
+            ", config hash " + m.value("config_hash", "") + "); " +
+            std::to_string(m.value("jobs_used", 0)) + " jobs in " + std::to_string(fits.size()) +
+            " group(s), each listed with its result hash; " + std::to_string(m["excluded"].size()) +
+            " records left out" + (why.empty() ? std::string() : " (" + Join(why, ", ") + ")"));
+    const json& g = m["grouping"];
+    std::vector<std::string> filters;
+    for (const auto& f : g["filters"]) filters.push_back(f.get<std::string>());
+    add("grouping", "ok",
+        std::string("stage ") +
+            (doc.value("stage", "").empty() ? "(one-stage study)" : doc.value("stage", "")) + "; " +
+            (g.value("average_seeds", true) ? "seeds averaged per (N, T)" : "seeds kept apart") +
+            (filters.empty() ? std::string("; no filter") : "; filters " + Join(filters, ", ")));
+    std::vector<std::string> noise;
+    bool known = true;
+    for (const auto& f : fits) {
+      const json& sn = f["seed_noise"];
+      if (sn["sd"].is_null()) {
+        known = false;
+        noise.push_back(name_of(f) + " unknown");
+      } else {
+        noise.push_back(name_of(f) + " sd " + FormatNumber(sn["sd"].get<double>(), 3));
+      }
+    }
+    add("seed noise", known ? "ok" : "missing",
+        Join(noise, "; ") + (known ? "" : " (run 2+ seeds per point to measure it)"));
+  }
+  const json& o = m["fitter"];
+  std::string law =
+      o.value("model", "") + " law, " + o.value("loss", "") + " loss in " + o.value("space", "") +
+      " space; bounds " +
+      (o["bounds"].empty() ? std::string("default") : "overridden: " + o["bounds"].dump()) +
+      "; start grid " +
+      (o["start_grid"].empty() ? std::string("default") : "overridden: " + o["start_grid"].dump());
+  add("law and objective", "ok", law);
+  const int boot = o.value("bootstrap", 0);
+  add("uncertainty", boot > 0 ? "ok" : "missing",
+      boot > 0 ? std::to_string(boot) + " bootstrap resamples (points with replacement), seed " +
+                     std::to_string(o.value("seed", 0ull)) + ", percentile 95% intervals"
+               : std::string("standard errors only; add --bootstrap 1000 for intervals"));
+  const int holdout = o.value("holdout_largest", 0);
+  if (holdout == 0) {
+    add("extrapolation check", "missing",
+        "not done; add --holdout-largest 1 to predict the largest N from the others");
+  } else {
+    std::vector<std::string> parts;
+    bool above = false;
+    for (const auto& f : fits) {
+      std::string p = name_of(f);
+      if (f.contains("holdout_rms") && f["holdout_rms"].is_number()) {
+        p += " RMS " + FormatNumber(f["holdout_rms"].get<double>(), 3);
+        const json& sn = f["seed_noise"];
+        if (sn["point_sd"].is_number()) {
+          const double ratio = f["holdout_rms"].get<double>() / sn["point_sd"].get<double>();
+          p += " (" + FormatNumber(ratio, 3) + "x a point's seed noise)";
+          above = above || ratio > fit::kHoldoutNoiseFactor;
+        }
+      } else {
+        double worst = 0.0;
+        for (const auto& h : f["extrapolation"]) {
+          if (h["relative_error"].is_number()) {
+            worst = std::max(worst, std::abs(h["relative_error"].get<double>()));
+          }
+        }
+        p += " worst relative error " + FormatNumber(100.0 * worst, 3) + "%";
+      }
+      parts.push_back(p);
+    }
+    add("extrapolation check", above ? "warn" : "ok",
+        std::to_string(holdout) + " largest N held out: " + Join(parts, "; "));
+  }
+  std::vector<std::string> quality;
+  bool poor = false;
+  size_t warnings = 0;
+  for (const auto& f : fits) {
+    const double r2 = f["r2"].is_number() ? f["r2"].get<double>() : std::nan("");
+    poor = poor || !(r2 >= 0.5);
+    warnings += f["warnings"].size();
+    quality.push_back(name_of(f) + " R2 " + FormatNumber(r2, 4) + ", " +
+                      std::to_string(f["n_points"].get<int>()) + " points");
+  }
+  add("fit quality", poor || warnings > 0 ? "warn" : "ok",
+      Join(quality, "; ") + "; " + std::to_string(warnings) + " warning(s) in the report");
+  add("grid check", "next",
+      "vlmscale frontier FIT.json names grid values to add when an optimum is at the grid's edge");
+  add("reproduce", "ok",
+      "vlmscale " + m.value("vlmscale_version", "") + " (" + m.value("vlmscale_commit", "") +
+          "); vlmscale fit --check FIT.json " + m.value("source", ""));
+  return items;
+}
+
+std::string ChecklistText(const nlohmann::json& items) {
+  std::ostringstream os;
+  os << "How this fit was made (docs/FIT.md checklist)\n";
+  for (const auto& it : items) {
+    std::string status = it.value("status", "");
+    for (auto& c : status) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    char head[64];
+    std::snprintf(head, sizeof(head), "  %-9s %-20s ", ("[" + status + "]").c_str(),
+                  it.value("item", "").c_str());
+    os << head << it.value("answer", "") << "\n";
+  }
+  return os.str();
 }
 
 // The fits of a fit JSON document by group name ("" for a CSV fit).
@@ -531,6 +677,7 @@ int Run(const std::vector<std::string>& args) {
   bool any_failed = false;
   auto doc = RunFits(request, *loaded, &std::cout, vm.count("brief") > 0, &any_failed);
   if (!doc.ok()) return ReportError(kName, doc.status());
+  if (!vm.count("brief")) std::cout << "\n" << ChecklistText((*doc)["manifest"]["checklist"]);
   if (!json_path.empty()) {
     st = WriteFileAtomically(
         json_path, doc->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");

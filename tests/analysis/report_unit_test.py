@@ -48,6 +48,13 @@ check(report.run_info_text("started", 0.5e9 * 3) == "2017-07-14 02:40:00 UTC",
 check(report.run_info_text("eta_seconds", 90) == "1 min 30 s", "eta as a duration")
 check(report.run_info_text("ranks", 4) == "4", "other values unchanged")
 
+doc = {"manifest": {"checklist": [{"item": "uncertainty", "status": "missing",
+                                    "answer": "standard errors only; add --bootstrap 1000"}]}}
+section = report.checklist_section(doc)
+check("How this fit was made" in section and "MISSING" in section and "--bootstrap 1000" in section,
+      "the checklist section renders the manifest's items")
+check(report.checklist_section({}) == "", "no manifest: no checklist section")
+
 if failures:
     print(f"{len(failures)} failure(s)")
     sys.exit(1)

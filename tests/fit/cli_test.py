@@ -69,6 +69,15 @@ with tempfile.TemporaryDirectory() as tmp:
            and man.get("fitter", {}).get("bootstrap") == 50
            and man.get("fitter", {}).get("holdout_largest") == 1
            and man.get("csv_columns", {}).get("y") == "Y_error", json.dumps(man)[:400])
+    items = {it["item"]: it for it in man.get("checklist", [])}
+    expect("the checklist is filled in from the manifest",
+           items.get("uncertainty", {}).get("status") == "ok"
+           and items.get("extrapolation check", {}).get("status") == "ok"
+           and man.get("source_hash", "?") in items.get("data", {}).get("answer", ""),
+           json.dumps(items)[:600])
+    rc, out, err = run(["fit", "--csv", PAPER] + PAPER_COLS)
+    expect("the text report ends with the checklist, missing items flagged",
+           "How this fit was made" in out and "[MISSING] uncertainty" in out, out[-800:])
     rc, out, err = run(["fit", "--check", fit_json])
     expect("--check reproduces the paper fit from its CSV", rc == 0 and "reproduces" in out, err)
     edited = write(tmp, "edited.csv", open(PAPER).read().replace("0.6145", "0.6245", 1))

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -191,6 +192,20 @@ TEST(FitResultsFile, CheckReproducesAFitAndFailsWhenAResultChanges) {
   ASSERT_EQ(doc["fits"].size(), 1u);
   EXPECT_EQ(doc["fits"][0]["jobs"].size(), 32u);
   EXPECT_EQ(doc["fits"][0]["text_tokens"], 8);
+  // The checklist is filled in: seeds measured (sd 0.002 * sqrt(2)), bootstrap, holdout.
+  std::map<std::string, nlohmann::json> items;
+  for (const auto& it : m["checklist"]) items[it["item"].get<std::string>()] = it;
+  for (const char* item : {"data", "grouping", "seed noise", "law and objective", "uncertainty",
+                           "extrapolation check", "fit quality", "grid check", "reproduce"}) {
+    EXPECT_TRUE(items.count(item)) << item;
+  }
+  EXPECT_EQ(items["seed noise"]["status"], "ok");
+  EXPECT_NE(items["seed noise"]["answer"].get<std::string>().find("shapes/pool sd 0.00283"),
+            std::string::npos)
+      << items["seed noise"];
+  EXPECT_EQ(items["uncertainty"]["status"], "ok");
+  EXPECT_EQ(items["extrapolation check"]["status"], "ok") << items["extrapolation check"];
+  EXPECT_NE(items["data"]["answer"].get<std::string>().find("32 jobs"), std::string::npos);
   // The frontier takes the sweep's Q from the fit: T* = 0.2 * 8 / 0.1 = 16.
   const std::string front = dir + "/front.json";
   ASSERT_EQ(RunBinary("frontier " + json_path + " --json " + front, err), 0) << ReadAll(err);
