@@ -204,6 +204,8 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
                            " dof); a fitted point's noise " +
                            FormatNumber(fit::PointNoise(in.seed_noise), 4)
                      : std::string("unknown (no point has two seeds)"))
+             << (in.obs.weights.empty() ? std::string()
+                                        : "; points weighted by 1 / variance of their seed mean")
              << (std::isfinite(holdout_rms) ? "; holdout RMS error " + FormatNumber(holdout_rms, 4)
                                             : std::string())
              << "\n";
@@ -228,6 +230,7 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
                          {"mean_replicates", in.seed_noise.mean_replicates},
                          {"point_sd", MaybeNumber(fit::PointNoise(in.seed_noise))}};
       j["holdout_rms"] = MaybeNumber(holdout_rms);
+      j["weighted"] = !in.obs.weights.empty();
     }
     fits.push_back(std::move(j));
   }
@@ -286,7 +289,13 @@ nlohmann::json Checklist(const nlohmann::json& doc) {
     add("grouping", "ok",
         std::string("stage ") +
             (doc.value("stage", "").empty() ? "(one-stage study)" : doc.value("stage", "")) + "; " +
-            (g.value("average_seeds", true) ? "seeds averaged per (N, T)" : "seeds kept apart") +
+            (g.value("average_seeds", true)
+                 ? std::string("seeds averaged per (N, T)") +
+                       (g.value("seed_weights", true)
+                            ? ", points weighted by 1 / variance of their seed mean when the "
+                              "seed noise is known"
+                            : ", points unweighted")
+                 : std::string("seeds kept apart")) +
             (filters.empty() ? std::string("; no filter") : "; filters " + Join(filters, ", ")));
     std::vector<std::string> noise;
     bool known = true;
@@ -378,6 +387,87 @@ std::string ChecklistText(const nlohmann::json& items) {
     os << head << it.value("answer", "") << "\n";
   }
   return os.str();
+}
+
+// --per-seed: each seed's points fitted apart, per group, and the spread of alpha and beta over
+// seeds. Returns {"group": {"seeds": [{seed, params, r2, n_points}], "alpha": {mean, sd, min,
+// max}, "beta": {...}}}; the text goes to `out`.
+Result<nlohmann::json> PerSeedFits(const FitRequest& request, std::ostream& out) {
+  auto file = store::ReadResults(request.source);
+  if (!file.ok()) return file.status();
+  std::vector<int64_t> seeds;
+  for (const auto& r : file->jobs) {
+    if (r.state == store::JobState::kDone) seeds.push_back(r.seed);
+  }
+  std::sort(seeds.begin(), seeds.end());
+  seeds.erase(std::unique(seeds.begin(), seeds.end()), seeds.end());
+  fit::FitOptions options = request.options;
+  options.bootstrap = 0;  // One fit per seed is the spread; no intervals within a seed.
+  options.holdout_largest = 0;
+  std::map<std::string, nlohmann::json> by_group;
+  for (int64_t seed : seeds) {
+    FitRequest one = request;
+    one.options = options;
+    one.grouping.filters.push_back({"seed", std::to_string(seed)});
+    auto loaded = LoadInputs(one);
+    if (!loaded.ok()) continue;  // Filtered down to nothing at this seed.
+    for (const auto& in : loaded->inputs) {
+      fit::FitSummary summary;
+      Status st = fit::FitScalingLaw(options, in.obs, &summary);
+      nlohmann::json& g = by_group[in.name()];
+      if (!st.ok() || !summary.IsSolutionUsable()) {
+        g["failed"].push_back({{"seed", seed}, {"why", st.ok() ? summary.message : st.message()}});
+        continue;
+      }
+      g["seeds"].push_back({{"seed", seed},
+                            {"alpha", summary.params.alpha},
+                            {"beta", summary.params.beta},
+                            {"r2", summary.r2},
+                            {"n_points", summary.n_points}});
+    }
+  }
+  nlohmann::json result = nlohmann::json::object();
+  out << "\nPer-seed fits (each seed's points apart; the spread shows the seed noise in the "
+         "exponents)\n";
+  for (auto& [name, g] : by_group) {
+    out << "== " << name << " ==\n    seed       alpha        beta         r2\n";
+    for (const char* key : {"alpha", "beta"}) {
+      std::vector<double> v;
+      for (const auto& e : g["seeds"]) v.push_back(e[key].get<double>());
+      if (v.empty()) continue;
+      double mean = 0.0;
+      for (double x : v) mean += x;
+      mean /= v.size();
+      double ss = 0.0;
+      for (double x : v) ss += (x - mean) * (x - mean);
+      const double sd = v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : std::nan("");
+      g[key] = {{"mean", mean},
+                {"sd", MaybeNumber(sd)},
+                {"min", *std::min_element(v.begin(), v.end())},
+                {"max", *std::max_element(v.begin(), v.end())}};
+    }
+    for (const auto& e : g["seeds"]) {
+      char line[160];
+      std::snprintf(line, sizeof(line), "    %-10lld %-12s %-12s %s\n",
+                    static_cast<long long>(e["seed"].get<int64_t>()),
+                    FormatNumber(e["alpha"].get<double>(), 5).c_str(),
+                    FormatNumber(e["beta"].get<double>(), 5).c_str(),
+                    FormatNumber(e["r2"].get<double>(), 4).c_str());
+      out << line;
+    }
+    for (const char* key : {"alpha", "beta"}) {
+      if (!g.contains(key)) continue;
+      out << "    " << key << " over " << g["seeds"].size() << " seeds: mean "
+          << FormatNumber(g[key]["mean"].get<double>(), 4) << ", sd "
+          << (g[key]["sd"].is_null() ? std::string("-")
+                                     : FormatNumber(g[key]["sd"].get<double>(), 3))
+          << ", range [" << FormatNumber(g[key]["min"].get<double>(), 4) << ", "
+          << FormatNumber(g[key]["max"].get<double>(), 4) << "]\n";
+    }
+    if (g.contains("failed")) out << "    failed: " << g["failed"].dump() << "\n";
+    result[name] = g;
+  }
+  return result;
 }
 
 // The fits of a fit JSON document by group name ("" for a CSV fit).
@@ -601,6 +691,12 @@ int Run(const std::vector<std::string>& args) {
        "key=value on task, method, llm, seed, visual_tokens, n_params (results file; "
        "repeatable)")
       ("keep-seeds", "keep one point per job instead of averaging seeds (results file)")
+      ("per-seed",
+       "results file: also fit each seed's points apart and report the spread of alpha and beta "
+       "over seeds (JSON key per_seed)")
+      ("unweighted",
+       "count every seed-averaged point the same (default: weight by the inverse variance of "
+       "its seed mean when the seed noise is known)")
       ("brief", "print one line per fit instead of the full report")
       ("json", po::value(&json_path), "write the report as JSON to this file")
       ("check", po::value(&check_path),
@@ -659,12 +755,13 @@ int Run(const std::vector<std::string>& args) {
   if (!options.IsValid(&error)) return ReportError(kName, Status::InvalidInput(error));
 
   if (request.csv) {
-    if (!filters.empty() || vm.count("keep-seeds") || vm.count("stage")) {
-      return ReportError(kName, Status::InvalidInput("--filter, --keep-seeds and --stage apply to "
-                                                     "results files, not --csv"));
+    if (!filters.empty() || vm.count("keep-seeds") || vm.count("stage") || vm.count("unweighted")) {
+      return ReportError(kName, Status::InvalidInput("--filter, --keep-seeds, --unweighted and "
+                                                     "--stage apply to results files, not --csv"));
     }
   } else {
     request.grouping.average_seeds = vm.count("keep-seeds") == 0;
+    request.grouping.seed_weights = vm.count("unweighted") == 0;
     request.grouping.stage = stage;
     for (const auto& f : filters) {
       auto kv = fit::ParseFilter(f);
@@ -677,6 +774,11 @@ int Run(const std::vector<std::string>& args) {
   bool any_failed = false;
   auto doc = RunFits(request, *loaded, &std::cout, vm.count("brief") > 0, &any_failed);
   if (!doc.ok()) return ReportError(kName, doc.status());
+  if (vm.count("per-seed")) {
+    auto per_seed = PerSeedFits(request, std::cout);
+    if (!per_seed.ok()) return ReportError(kName, per_seed.status());
+    (*doc)["per_seed"] = *per_seed;
+  }
   if (!vm.count("brief")) std::cout << "\n" << ChecklistText((*doc)["manifest"]["checklist"]);
   if (!json_path.empty()) {
     st = WriteFileAtomically(

@@ -249,6 +249,7 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
     g.method = key.second;
     double ss_within = 0.0;
     int replicates = 0;
+    std::vector<std::pair<int, double>> point_spread;  // (seeds, own variance) per point.
     std::vector<double> qs;
     for (const auto& [pk, errors] : points) {
       const double n = std::get<0>(pk);
@@ -266,8 +267,12 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
         }
       }
       const double mean = sum / errors.size();
+      double own_ss = 0.0;
+      for (const auto& e : errors) own_ss += (e.first - mean) * (e.first - mean);
+      point_spread.push_back({static_cast<int>(errors.size()),
+                              errors.size() >= 2 ? own_ss / (errors.size() - 1) : std::nan("")});
       if (errors.size() >= 2) {
-        for (const auto& e : errors) ss_within += (e.first - mean) * (e.first - mean);
+        ss_within += own_ss;
         g.seed_noise.dof += static_cast<int>(errors.size()) - 1;
         ++g.seed_noise.points_with_replicates;
       }
@@ -285,6 +290,13 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
       }
     }
     if (g.seed_noise.dof > 0) g.seed_noise.sd = std::sqrt(ss_within / g.seed_noise.dof);
+    const double pooled = g.seed_noise.sd * g.seed_noise.sd;
+    if (options.seed_weights && options.average_seeds && g.seed_noise.dof > 0 && pooled > 0) {
+      for (const auto& [k, own] : point_spread) {
+        const double var = k >= 2 ? std::max(own, 0.25 * pooled) : pooled;
+        g.observations.weights.push_back(k / var);
+      }
+    }
     g.seed_noise.mean_replicates =
         options.average_seeds ? static_cast<double>(replicates) / g.observations.size() : 1.0;
     if (!qs.empty() && std::all_of(qs.begin(), qs.end(), [&](double q) { return q == qs[0]; }) &&

@@ -79,6 +79,12 @@ struct GroupingOptions {
   // Jobs of a stage with its own axes (e.g. benchmark) are first averaged over those axes per
   // seed (the paper's mean over benchmarks), whatever this says.
   bool average_seeds = true;
+  // With average_seeds and a known seed noise (SeedNoise::dof > 0): weight each point by the
+  // inverse variance of its seed mean, s_i^2 / k_i, where s_i^2 is the point's own variance over
+  // its k_i seeds, floored at a quarter of the pooled variance (two seeds give a noisy s_i^2, and a
+  // near-zero one would dominate the fit), and the pooled variance where the point has one seed.
+  // Default: true.
+  bool seed_weights = true;
   // The stage whose jobs are fitted (multi-stage studies, docs/STAGES.md). Default: "", the
   // final stage: the one no other stage needs (an error if there are several).
   std::string stage;

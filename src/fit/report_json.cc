@@ -285,7 +285,10 @@ Result<FitOptions> FitOptionsFromJson(const nlohmann::json& j, const std::string
 nlohmann::json GroupingOptionsToJson(const GroupingOptions& o) {
   nlohmann::json filters = nlohmann::json::array();
   for (const auto& [key, value] : o.filters) filters.push_back(key + "=" + value);
-  return {{"filters", filters}, {"average_seeds", o.average_seeds}, {"stage", o.stage}};
+  return {{"filters", filters},
+          {"average_seeds", o.average_seeds},
+          {"seed_weights", o.seed_weights},
+          {"stage", o.stage}};
 }
 
 Result<GroupingOptions> GroupingOptionsFromJson(const nlohmann::json& j, const std::string& where) {
@@ -298,6 +301,7 @@ Result<GroupingOptions> GroupingOptionsFromJson(const nlohmann::json& j, const s
     o.filters.push_back(*kv);
   }
   VLM_RETURN_IF_ERROR(ReadKey(j, "average_seeds", where, &o.average_seeds));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "seed_weights", where, &o.seed_weights));
   VLM_RETURN_IF_ERROR(ReadKey(j, "stage", where, &o.stage));
   return o;
 }

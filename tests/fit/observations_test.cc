@@ -165,6 +165,30 @@ TEST(SeedNoise, HoldoutErrorAboveTwiceThePointNoiseIsWarnedAbout) {
   EXPECT_TRUE(t.warnings.empty());
 }
 
+TEST(GroupRecords, WeightsPointsByTheInverseVarianceOfTheirSeedMean) {
+  // Point 1: seeds 0.5, 0.7 (variance 0.02); point 2: 0.40, 0.44 (0.0008); point 3: one seed.
+  std::vector<store::JobRecord> records = {
+      Record("glyphs", "pool", 1e6, 16, 0, 0.5), Record("glyphs", "pool", 1e6, 16, 1, 0.7),
+      Record("glyphs", "pool", 2e6, 16, 0, 0.40), Record("glyphs", "pool", 2e6, 16, 1, 0.44),
+      Record("glyphs", "pool", 4e6, 16, 0, 0.3)};
+  for (size_t i = 0; i < records.size(); ++i) records[i].job_id = "job" + std::to_string(i);
+  auto groups = GroupRecords(records, GroupingOptions());
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  const Observations& o = (*groups)[0].observations;
+  const double pooled = (0.02 + 0.0008) / 2;
+  ASSERT_EQ(o.weights.size(), 3u);
+  EXPECT_NEAR(o.weights[0], 2 / 0.02, 1e-9);
+  EXPECT_NEAR(o.weights[1], 2 / (0.25 * pooled), 1e-9);  // Floored: a quarter of the pooled.
+  EXPECT_NEAR(o.weights[2], 1 / pooled, 1e-9);  // One seed: the pooled variance.
+  GroupingOptions unweighted;
+  unweighted.seed_weights = false;
+  EXPECT_TRUE((*GroupRecords(records, unweighted))[0].observations.weights.empty());
+  // One seed everywhere: nothing to weight by.
+  records.erase(records.begin() + 3);
+  records.erase(records.begin() + 1);
+  EXPECT_TRUE((*GroupRecords(records, GroupingOptions()))[0].observations.weights.empty());
+}
+
 TEST(ResultHash, ChangesWithTheErrorAndThePointButNotWithBookkeeping) {
   store::JobRecord r = Record("glyphs", "pool", 1e6, 16, 0, 0.5);
   const std::string h = ResultHash(r);

@@ -213,6 +213,18 @@ TEST(FitResultsFile, CheckReproducesAFitAndFailsWhenAResultChanges) {
   EXPECT_EQ(fr["text_tokens"], 8);
   EXPECT_NEAR(fr["closed_form_t"].get<double>(), 16.0, 0.5);
 
+  // --per-seed: each seed fitted apart. The seeds sit at -+0.002 around the law, which E absorbs,
+  // so both recover the exponents and the spread is ~0.
+  const std::string per_seed = dir + "/per_seed.json";
+  ASSERT_EQ(RunBinary("fit " + path + " --per-seed --json " + per_seed, err), 0) << ReadAll(err);
+  nlohmann::json ps = nlohmann::json::parse(ReadAll(per_seed))["per_seed"]["shapes/pool"];
+  ASSERT_EQ(ps["seeds"].size(), 2u) << ps.dump();
+  EXPECT_EQ(ps["seeds"][1]["seed"], 1);
+  EXPECT_EQ(ps["seeds"][0]["n_points"], 16);
+  EXPECT_NEAR(ps["alpha"]["mean"].get<double>(), 0.3, 1e-4);
+  EXPECT_NEAR(ps["beta"]["mean"].get<double>(), 0.2, 1e-4);
+  EXPECT_LT(ps["alpha"]["sd"].get<double>(), 1e-4);
+
   // Same file, another thread count: reproduced.
   EXPECT_EQ(RunBinary("fit --check " + json_path + " " + path + " --threads 1", err), 0)
       << ReadAll(err);
