@@ -163,15 +163,19 @@ def dense_frontier(fit, q, c_min, c_max, t_min, t_max, budgets=120):
 
 def frontier_figure(groups, fits, frontiers, q, out_dir, n_unit=""):
     """Figure 2: error vs inference FLOPs 2·N·(Q+T) for every (N, T), coloured by T, with the
-    fitted inference-optimal frontier (the seed paper's Figure 1 style)."""
+    fitted inference-optimal frontier (the seed paper's Figure 1 style). q is one Q for every
+    group or a dict 'task/method' -> Q."""
     if not groups:
         return None
+    q_of = q if isinstance(q, dict) else None
     fig, axes = _grid(len(groups), width=5.6)
     t_values = sorted({p["t"] for pts in groups.values() for p in pts})
     norm = LogNorm(vmin=min(t_values), vmax=max(t_values) if max(t_values) > min(t_values)
                    else min(t_values) * 10)
     cmap = plt.cm.plasma
     for ax, (key, points) in zip(axes, groups.items()):
+        if q_of is not None:
+            q = q_of.get(key, 50.0)
         cost = np.array([2.0 * p["n"] * (q + p["t"]) for p in points])
         ys = np.array([p["y"] for p in points])
         sc = ax.scatter(cost, ys, c=[p["t"] for p in points], cmap=cmap, norm=norm, s=36,

@@ -3,6 +3,9 @@
 
   analysis/report.py RESULTS.h5 -o DIR [--fit FIT.json] [--text-tokens Q]
 
+Q (text tokens per query) defaults, per group, to the sweep's Q that 'vlmscale fit' records in the
+fit JSON (text_tokens), so the report and 'vlmscale frontier' use the same one.
+
 Reads RESULTS.h5 with h5py (layout: docs/RESULTS.md). Without --fit it runs 'vlmscale fit'
 (bootstrap intervals, largest N held out) and, in every case, 'vlmscale frontier' per group, with
 the binary named by $VLMSCALE_BIN or else build/vlmscale of this checkout. Writes into DIR:
@@ -73,13 +76,84 @@ def run_fit(binary, results_path, out_dir, bootstrap, holdout, notes, stage=None
     return None
 
 
-def run_frontiers(binary, fit_path, fits, q, out_dir, notes):
+DEFAULT_Q = 50.0
+POOR_R2 = 0.5        # Below this R² a fit is flagged as poor.
+WIDE_INTERVAL = 10.0  # A 95% interval whose ends differ by this factor spans an order of magnitude.
+
+
+def fit_q(fit, q_given):
+    """(Q, where it came from) for one fit: --text-tokens, else the fit's recorded text_tokens,
+    else DEFAULT_Q."""
+    if q_given is not None:
+        return q_given, "--text-tokens"
+    q = fit.get("text_tokens")
+    if isinstance(q, (int, float)) and math.isfinite(q) and q >= 0:
+        return float(q), "the sweep"
+    return DEFAULT_Q, f"default {DEFAULT_Q:g}: the fit records no Q"
+
+
+def poor_fit_reasons(fit):
+    """Why a fit should not be trusted: R² below POOR_R2, or a 95% interval of A, B, alpha, beta
+    or beta/alpha whose ends differ by more than WIDE_INTERVAL (an end at 0 or infinity counts).
+    An empty list when neither."""
+    reasons = []
+    r2 = fit.get("r2")
+    if isinstance(r2, (int, float)) and r2 < POOR_R2:
+        reasons.append(f"R² = {r2:.3g} < {POOR_R2:g}")
+    intervals = dict((fit.get("ci95") or {}))
+    ratio = (fit.get("beta_over_alpha") or {}).get("ci95")
+    if ratio:
+        intervals["beta/alpha"] = ratio
+    for name in ("A", "B", "alpha", "beta", "beta/alpha"):
+        iv = intervals.get(name)
+        if not iv or len(iv) != 2:
+            continue
+        lo, hi = (math.inf if v == "inf" else v for v in iv)
+        if lo is None or hi is None or not isinstance(lo, (int, float)) or hi <= 0:
+            continue
+        if lo <= 0 or not math.isfinite(hi) or hi / lo > WIDE_INTERVAL:
+            reasons.append(f"the 95% interval of {name} [{fmt(lo)}, {fmt(hi)}] spans more than "
+                           "an order of magnitude")
+    return reasons
+
+
+def human_duration(seconds):
+    """'45 s', '12 min 5 s', '3 h 02 min', '2 d 4 h'."""
+    if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+        return "–"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{seconds:.3g} s" if seconds < 10 else f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def human_time(unix_seconds):
+    """Unix seconds as 'YYYY-MM-DD HH:MM:SS UTC'."""
+    when = datetime.datetime.fromtimestamp(float(unix_seconds), datetime.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_info_text(key, value):
+    """A run-info value for humans: times as dates, *_seconds as durations."""
+    if key in ("started", "updated") and isinstance(value, (int, float)) and value > 0:
+        return human_time(value)
+    if key.endswith("_seconds") and isinstance(value, (int, float)):
+        return human_duration(value)
+    return str(value)
+
+
+def run_frontiers(binary, fit_path, fits, q_given, out_dir, notes):
     """'task/method' -> frontier JSON dict for every group the binary could compute."""
     frontiers = {}
     for fit in fits:
         key = group_key(fit)
         name = "frontier_" + (key.replace("/", "_") or "fit") + ".json"
         path = os.path.join(out_dir, name)
+        q, _ = fit_q(fit, q_given)
         args = [binary, "frontier", fit_path, "--text-tokens", f"{q:g}", "--json", path]
         if key:
             args += ["--group", key]
@@ -134,13 +208,18 @@ def summary_section(results):
     ]
     attrs = results.attrs
     if "snapshot_time" in attrs:
-        when = datetime.datetime.fromtimestamp(float(attrs["snapshot_time"]), datetime.timezone.utc)
-        rows.append(("Snapshot written", when.strftime("%Y-%m-%d %H:%M:%S UTC")))
+        rows.append(("Snapshot written", human_time(attrs["snapshot_time"])))
+    busy = [j for j in jobs if j["status"] == "done"]
+    if busy:
+        total = sum((j.get("train_seconds") or 0) + (j.get("eval_seconds") or 0) for j in busy)
+        rows.append(("Job time (train + eval)", f"{human_duration(total)} over {len(busy)} done "
+                     f"jobs, {human_duration(total / len(busy))} each on average"))
     rows.append(("Writer", html.escape(f"vlmscale {attrs.get('vlmscale_version', '?')}, "
                                        f"commit {attrs.get('git_commit', '?')}")))
     info = results.run_info
     if info:
-        rows.append(("Run info", html.escape(", ".join(f"{k}={v}" for k, v in info.items()
+        rows.append(("Run info", html.escape(", ".join(f"{k}={run_info_text(k, v)}"
+                                                     for k, v in info.items()
                                                      if not isinstance(v, (list, dict)) or v))))
     parts = ["<h2>Sweep summary</h2>", table(["", ""], rows, "kv")]
     failed = [j for j in jobs if j["status"] == "failed"]
@@ -169,6 +248,11 @@ def fits_section(fits):
     for fit in fits:
         key = group_key(fit) or "fit"
         parts.append(f"<h3>{html.escape(key)}: {html.escape(law_text(fit))}</h3>")
+        poor = poor_fit_reasons(fit)
+        if poor:
+            parts.append('<p class="poorfit">POOR FIT: ' + html.escape("; ".join(poor))
+                         + ". Do not read exponents or the frontier from it without more "
+                         "points.</p>")
         stderr = fit.get("stderr") or {}
         ci = fit.get("ci95") or {}
         at_bound = set(fit.get("at_bound") or [])
@@ -203,8 +287,24 @@ def fits_section(fits):
     return "\n".join(parts)
 
 
-def frontier_section(frontiers, q):
-    parts = [f"<h2>Inference-optimal frontier (Q = {q:g} text tokens)</h2>"]
+def checklist_section(fit_doc):
+    """docs/FIT.md's "how this fit was made" checklist, as vlmscale fit filled it in."""
+    items = ((fit_doc or {}).get("manifest") or {}).get("checklist") or []
+    if not items:
+        return ""
+    rows = [(html.escape(it.get("status", "").upper()), html.escape(it.get("item", "")),
+             html.escape(it.get("answer", ""))) for it in items]
+    return ("<h2>How this fit was made</h2><p>The checklist of docs/FIT.md, filled in by "
+            "<code>vlmscale fit</code> from the fit's manifest.</p>"
+            + table(["status", "item", "answer"], rows, "kv"))
+
+
+def frontier_section(frontiers, qs):
+    """qs: 'task/method' -> (Q, where it came from)."""
+    distinct = sorted({q for q, _ in qs.values()})
+    title = (f"Q = {distinct[0]:g} text tokens" if len(distinct) == 1
+             else "Q per group, text tokens" if distinct else "no fit")
+    parts = [f"<h2>Inference-optimal frontier ({title})</h2>"]
     if not frontiers:
         parts.append("<p>No frontier (needs a fit and the vlmscale binary).</p>")
         return "\n".join(parts)
@@ -212,7 +312,11 @@ def frontier_section(frontiers, q):
                  "the fitted law (* = outside the fitted range of N or T), and the best "
                  "evaluated grid point within the budget.</p>")
     for key, fr in frontiers.items():
-        parts.append(f"<h3>{html.escape(key or 'fit')}</h3>")
+        q, origin = qs.get(key, (fr.get("text_tokens"), "?"))
+        parts.append(f"<h3>{html.escape(key or 'fit')} (Q = {fmt(q)}, from "
+                     f"{html.escape(origin)})</h3>")
+        for w in fr.get("grid_warnings") or []:
+            parts.append(f"<p class=warn>warning: {html.escape(w.get('message', ''))}</p>")
         if fr.get("closed_form_note"):
             parts.append(f"<p>{html.escape(fr['closed_form_note'])}</p>")
         rows = []
@@ -245,7 +349,9 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f0f0f0; } table.kv td:first-child { font-weight: bold; text-align: left; }
 table.kv td { text-align: left; }
 figure { margin: 1.5em 0; } img { max-width: 100%; border: 1px solid #ddd; }
-.warn { color: #8a4b00; } .notes { background: #fff8e0; padding: 0.5em 1em; }
+.warn { color: #8a4b00; }
+.poorfit { background: #ffe4e1; border: 2px solid #c00; color: #900; font-weight: bold;
+           padding: 0.4em 0.8em; } .notes { background: #fff8e0; padding: 0.5em 1em; }
 pre { background: #f6f6f6; padding: 0.5em; }
 """
 
@@ -272,15 +378,22 @@ IMAGE_CHECK = """
 """
 
 
-def write_html(path, results, fits, frontiers, figures, notes, q):
+def write_html(path, results, fits, frontiers, figures, notes, qs, fit_doc=None):
     title = f"vlmscale report: {results.sweep_name}"
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>{html.escape(title)}</h1>",
             f"<p>Generated {generated} by <code>analysis/report.py</code>.</p>"]
     if notes:
         body.append('<div class="notes">' + "".join(f"<p>{n}</p>" for n in notes) + "</div>")
-    body += [summary_section(results), fits_section(fits), frontier_section(frontiers, q),
-             figures_section(figures, os.path.dirname(path))]
+    poor = [(group_key(f) or "fit", poor_fit_reasons(f)) for f in fits]
+    poor = [(k, r) for k, r in poor if r]
+    if poor:
+        body.append('<div class="poorfit">POOR FIT — ' + "; ".join(
+            f"{html.escape(k)}: {html.escape(', '.join(r))}" for k, r in poor)
+            + " (details under Fitted scaling laws).</div>")
+    # Figures first, tables after.
+    body += [figures_section(figures, os.path.dirname(path)), summary_section(results),
+             fits_section(fits), frontier_section(frontiers, qs), checklist_section(fit_doc)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style>"
             f"<script>{IMAGE_CHECK}</script></head>\n<body>\n" + "\n".join(body)
@@ -296,14 +409,15 @@ def main(argv):
     parser.add_argument("--fit", help="fit JSON from 'vlmscale fit --json' (default: run it)")
     parser.add_argument("--stage", help="multi-stage studies: the stage to plot and fit "
                                         "(default: the final stage, as vlmscale fit)")
-    parser.add_argument("--text-tokens", type=float, default=50.0,
-                        help="Q, text tokens per query for the frontier (default 50)")
+    parser.add_argument("--text-tokens", type=float, default=None,
+                        help="Q, text tokens per query for the frontier (default: the sweep's "
+                             f"Q recorded in the fit, else {DEFAULT_Q:g})")
     parser.add_argument("--bootstrap", type=int, default=200,
                         help="bootstrap resamples when running the fit (default 200)")
     parser.add_argument("--holdout-largest", type=int, default=1,
                         help="largest N values held out when running the fit (default 1)")
     args = parser.parse_args(argv)
-    if args.text_tokens < 0:
+    if args.text_tokens is not None and args.text_tokens < 0:
         parser.error("--text-tokens must be >= 0")
 
     import figures as figs
@@ -352,11 +466,14 @@ def main(argv):
         frontiers = run_frontiers(binary, fit_path, fits, args.text_tokens, args.output, notes)
 
     fits_by_group = {group_key(f): f for f in fits}
+    qs = {group_key(f): fit_q(f, args.text_tokens) for f in fits}
+    q_by_group = {k: q for k, (q, _) in qs.items()}
+    q_plot = args.text_tokens if args.text_tokens is not None else q_by_group
     points = figs.measured_points(results)
     figures = []
     for make in (lambda: figs.error_vs_tokens(points, fits_by_group, args.output),
-                 lambda: figs.frontier_figure(points, fits_by_group, frontiers, args.text_tokens,
-                                              args.output),
+                 lambda: figs.frontier_figure(points, fits_by_group, frontiers,
+                                              q_plot if q_by_group else DEFAULT_Q, args.output),
                  lambda: figs.methods_figure(results, args.output),
                  lambda: figs.curves_figure(results, args.output),
                  lambda: figs.fit_quality_figure(fits, args.output)):
@@ -365,7 +482,14 @@ def main(argv):
             figures.append(fig)
 
     index = os.path.join(args.output, "index.html")
-    write_html(index, results, fits, frontiers, figures, notes, args.text_tokens)
+    fit_doc = None
+    if fit_path:
+        try:
+            with open(fit_path) as f:
+                fit_doc = json.load(f)
+        except (OSError, ValueError):
+            fit_doc = None
+    write_html(index, results, fits, frontiers, figures, notes, qs, fit_doc)
     if fit_path:
         print(f"fit:    {os.path.abspath(fit_path)}")
     for key in frontiers:

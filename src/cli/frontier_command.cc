@@ -1,4 +1,5 @@
 // vlmscale frontier: the inference-optimal (N, T) per FLOPs budget from a fit (docs/FIT.md).
+#include <cmath>
 #include <iostream>
 #include <limits>
 #include <string>
@@ -21,12 +22,16 @@ int Run(const std::vector<std::string>& args) {
   // clang-format off
   desc.add_options()
       ("fit", po::value(&fit_path), "fit JSON written by vlmscale fit --json")
-      ("text-tokens", po::value(&options.text_tokens), "Q, text tokens per query (required)")
-      ("group", po::value(&group), "task/method of the fit to use when the file holds several")
+      ("text-tokens", po::value(&options.text_tokens),
+       "Q, text tokens per query (default: the sweep's Q recorded in each fit; required for "
+       "CSV fits)")
+      ("group", po::value(&group), "task/method: only this fit (default: every fit of the file)")
       ("budget-min", po::value(&options.budget_min)->default_value(0),
        "smallest budget C = 2*N*(Q+T) (0 = cheapest evaluated point)")
       ("budget-max", po::value(&options.budget_max)->default_value(0),
        "largest budget (0 = most expensive evaluated point)")
+      ("budget", po::value(&options.budgets)->composing(),
+       "a budget C to evaluate, repeatable; replaces the log-spaced range")
       ("budgets", po::value(&options.num_budgets)->default_value(options.num_budgets),
        "number of log-spaced budgets")
       ("t-min", po::value(&options.t_min)->default_value(0),
@@ -44,27 +49,49 @@ int Run(const std::vector<std::string>& args) {
   Status st = ParseArgs(kName, args, desc, pos, &vm, &help);
   if (!st.ok()) return ReportError(kName, st);
   if (help) {
-    std::cout << "Usage: vlmscale frontier FIT.json --text-tokens Q [options]\n\n"
-                 "For budgets C = 2*N*(Q+T) (N in the fit's unit), the (N, T) minimising the\n"
-                 "fitted Y, continuous and over the evaluated grid. See docs/FIT.md.\n\n"
-              << desc;
+    std::cout
+        << "Usage: vlmscale frontier FIT.json [--text-tokens Q] [options]\n\n"
+           "For budgets C = 2*N*(Q+T) (N in the fit's unit), the (N, T) minimising the\n"
+           "fitted Y, continuous and over the evaluated grid, for every fit of the file\n"
+           "(or --group). Q defaults to the sweep's, recorded in the fit. See docs/FIT.md.\n\n"
+        << desc;
     return kExitOk;
   }
   if (fit_path.empty())
     return ReportError(kName, Status::InvalidInput("missing FIT.json argument"));
-  if (!vm.count("text-tokens")) {
-    return ReportError(kName, Status::InvalidInput("--text-tokens Q is required (0 for none)"));
+  auto laws = fit::ReadFittedLaws(fit_path, group);
+  if (!laws.ok()) return ReportError(kName, laws.status());
+  const bool given_q = vm.count("text-tokens") > 0;
+  std::vector<nlohmann::json> docs;
+  for (const auto& law : *laws) {
+    fit::FrontierOptions o = options;
+    if (!given_q) {
+      if (!std::isfinite(law.text_tokens)) {
+        return ReportError(
+            kName, Status::InvalidInput(
+                       fit_path + (law.name.empty() ? "" : " (group " + law.name + ")") +
+                       ": the fit records no Q ('text_tokens'; CSV fits and fits of jobs that "
+                       "record no inference FLOPs have none); give --text-tokens Q (0 for "
+                       "none)"));
+      }
+      o.text_tokens = law.text_tokens;
+    }
+    auto frontier = fit::ComputeFrontier(law, o);
+    if (!frontier.ok()) {
+      return ReportError(
+          kName, law.name.empty() ? frontier.status() : frontier.status().WithPrefix(law.name));
+    }
+    if (laws->size() > 1) std::cout << "== " << law.name << " ==\n";
+    std::cout << fit::FrontierReport(law, *frontier)
+              << (given_q || !std::isfinite(law.text_tokens)
+                      ? ""
+                      : "  (Q from the fit: the sweep's text tokens per query)\n");
+    docs.push_back(fit::FrontierToJson(law, *frontier));
   }
-  auto law = fit::ReadFittedLaw(fit_path, group);
-  if (!law.ok()) return ReportError(kName, law.status());
-  auto frontier = fit::ComputeFrontier(*law, options);
-  if (!frontier.ok()) return ReportError(kName, frontier.status());
-  std::cout << fit::FrontierReport(*law, *frontier);
   if (!json_path.empty()) {
+    nlohmann::json out = docs.size() == 1 ? docs[0] : nlohmann::json{{"frontiers", docs}};
     st = WriteFileAtomically(
-        json_path, fit::FrontierToJson(*law, *frontier)
-                           .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-                       "\n");
+        json_path, out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     if (!st.ok()) return ReportError(kName, st);
   }
   return kExitOk;

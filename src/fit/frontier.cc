@@ -68,6 +68,9 @@ bool FrontierOptions::IsValid(std::string* error) const {
     return fail("budget_min must be <= budget_max");
   }
   if (num_budgets < 1) return fail("num_budgets must be >= 1");
+  for (double b : budgets) {
+    if (!(b > 0) || !std::isfinite(b)) return fail("each budget must be > 0 and finite");
+  }
   if (!(t_min >= 0) || !(t_max >= 0)) return fail("T limits must be >= 0");
   if (t_min > 0 && t_max > 0 && t_min > t_max) return fail("t_min must be <= t_max");
   if (!(n_min >= 0) || !(n_max >= n_min)) return fail("N limits need 0 <= n_min <= n_max");
@@ -117,12 +120,16 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
 
   auto predict = [&](double n, double t) { return Predict(law.model, law.params, n, t); };
   const double tol = 1e-9;
-  for (int k = 0; k < options.num_budgets; ++k) {
+  std::vector<double> budgets = options.budgets;
+  for (int k = 0; options.budgets.empty() && k < options.num_budgets; ++k) {
+    budgets.push_back(options.num_budgets == 1
+                          ? c_lo
+                          : std::exp(std::log(c_lo) + (std::log(c_hi) - std::log(c_lo)) * k /
+                                                          (options.num_budgets - 1)));
+  }
+  for (double budget : budgets) {
     FrontierPoint p;
-    p.budget = options.num_budgets == 1
-                   ? c_lo
-                   : std::exp(std::log(c_lo) +
-                              (std::log(c_hi) - std::log(c_lo)) * k / (options.num_budgets - 1));
+    p.budget = budget;
     const double c = p.budget;
     // Feasible T: within [t_min, t_max] and N = c / (2 (q + T)) within [n_min, n_max].
     double lo = fr.t_min, hi = fr.t_max;
@@ -153,6 +160,7 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
     }
     fr.points.push_back(p);
   }
+  fr.grid_warnings = GridChecks(pts, fr.points);
 
   if (law.model == Model::kMultiplicative) {
     const double a = law.params.alpha, b = law.params.beta;
@@ -168,6 +176,80 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
     }
   }
   return fr;
+}
+
+std::vector<GridWarning> GridChecks(const Observations& points,
+                                    const std::vector<FrontierPoint>& frontier) {
+  std::vector<GridWarning> out;
+  for (const bool is_t : {false, true}) {
+    std::vector<double> g = is_t ? points.t : points.n;
+    std::sort(g.begin(), g.end());
+    g.erase(std::unique(g.begin(), g.end()), g.end());
+    if (g.empty()) continue;
+    const size_t k = g.size() - 1;
+    const double tol = 1e-9;
+    for (const bool above : {true, false}) {
+      GridWarning w;
+      w.axis = is_t ? "T" : "N";
+      w.side = above ? "above" : "below";
+      w.grid_edge = above ? g[k] : g[0];
+      // The outer half-step: closer to the edge than to the next sampled value, in log space.
+      const double inner =
+          k == 0 ? w.grid_edge : (above ? std::sqrt(g[k - 1] * g[k]) : std::sqrt(g[0] * g[1]));
+      for (const auto& p : frontier) {
+        if (!p.feasible) continue;
+        const double x = is_t ? p.t : p.n;
+        const bool at_edge = k == 0 || (above ? x > inner : x < inner);
+        if (!at_edge) continue;
+        // With one value, count each optimum on one side only.
+        if (k == 0 && (above ? x < w.grid_edge : x >= w.grid_edge)) continue;
+        const bool beyond = above ? x > w.grid_edge * (1 + tol) : x < w.grid_edge * (1 - tol);
+        w.beyond = w.beyond || beyond;
+        if (w.budgets.empty() || (above ? x > w.worst_optimum : x < w.worst_optimum)) {
+          w.worst_optimum = x;
+        }
+        w.budgets.push_back(p.budget);
+      }
+      if (w.budgets.empty()) continue;
+      // Continue the grid with its outer ratio (4 when there is one value).
+      const double ratio = k == 0 ? 4.0 : (above ? g[k] / g[k - 1] : g[1] / g[0]);
+      double v = w.grid_edge;
+      for (int i = 0; i < 20; ++i) {
+        v = above ? v * ratio : v / ratio;
+        double shown = is_t ? std::round(v) : v;
+        if (is_t && shown < 1) {
+          if (w.grid_edge > 1) w.add.push_back(1);
+          break;
+        }
+        if (!w.add.empty() && shown == w.add.back()) continue;
+        w.add.push_back(shown);
+        // Far enough: the furthest optimum is at least half a step inside the new edge.
+        if (above ? shown > w.worst_optimum * std::sqrt(ratio)
+                  : shown < w.worst_optimum / std::sqrt(ratio)) {
+          break;
+        }
+      }
+      std::ostringstream os;
+      os << "grid: the inference-optimal " << w.axis << " at " << w.budgets.size()
+         << (w.budgets.size() == 1 ? " budget" : " budgets")
+         << " (C = " << FormatNumber(w.budgets.front(), 4)
+         << (w.budgets.size() > 1 ? " to " + FormatNumber(w.budgets.back(), 4) : "") << ") is "
+         << (w.beyond ? "beyond" : "at") << " the " << (above ? "largest" : "smallest")
+         << " sampled " << w.axis << " (" << FormatNumber(w.grid_edge, 6) << "; optimum " << w.axis
+         << "* up to " << FormatNumber(w.worst_optimum, 4) << "), so the grid does not "
+         << "bracket it";
+      if (w.add.empty()) {
+        os << "; no smaller T exists, so T = " << FormatNumber(w.grid_edge) << " is the answer";
+      } else {
+        std::vector<std::string> values;
+        for (double a : w.add) values.push_back(FormatNumber(a, 4));
+        os << "; add " << w.axis << " = " << Join(values, ", ");
+      }
+      w.message = os.str();
+      out.push_back(std::move(w));
+    }
+  }
+  return out;
 }
 
 std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
@@ -198,6 +280,10 @@ std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
     os << line;
   }
   os << "  (* = outside the fitted range of N or T: extrapolation)\n";
+  if (!fr.grid_warnings.empty()) {
+    os << "\n  warnings\n";
+    for (const auto& w : fr.grid_warnings) os << "    - " << w.message << "\n";
+  }
   return os.str();
 }
 
@@ -229,6 +315,18 @@ nlohmann::json FrontierToJson(const FittedLaw& law, const Frontier& fr) {
     pts.push_back(o);
   }
   j["frontier"] = pts;
+  json warnings = json::array();
+  for (const auto& w : fr.grid_warnings) {
+    warnings.push_back({{"axis", w.axis},
+                        {"side", w.side},
+                        {"beyond", w.beyond},
+                        {"grid_edge", w.grid_edge},
+                        {"worst_optimum", w.worst_optimum},
+                        {"budgets", w.budgets},
+                        {"add", w.add},
+                        {"message", w.message}});
+  }
+  j["grid_warnings"] = warnings;
   return j;
 }
 

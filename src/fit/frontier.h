@@ -33,6 +33,9 @@ struct FrontierOptions {
   double budget_max = 0.0;
   // Budgets in the range. Default: 12. REQUIRES: >= 1 (1 uses budget_min).
   int num_budgets = 12;
+  // Budgets asked for by value; when non-empty they replace the log-spaced range (budget_min,
+  // budget_max and num_budgets are ignored). Default: none. REQUIRES: each > 0 and finite.
+  std::vector<double> budgets;
   // Limits on T for the continuous optimum. 0 = the evaluated range. Default: 0, 0.
   // REQUIRES: >= 0, t_min <= t_max when both set.
   double t_min = 0.0;
@@ -61,6 +64,18 @@ struct FrontierPoint {
   double grid_cost = 0.0;
 };
 
+// A frontier optimum at or beyond the edge of the sampled grid of one axis (GridChecks).
+struct GridWarning {
+  std::string axis;             // "N" or "T".
+  std::string side;             // "above" (largest values) or "below" (smallest).
+  bool beyond = false;          // Outside the sampled range (else in its outer half-step).
+  double grid_edge = 0.0;       // The sampled value at that edge.
+  double worst_optimum = 0.0;   // The optimum furthest out, over the budgets concerned.
+  std::vector<double> budgets;  // The budgets whose optimum is there.
+  std::vector<double> add;      // Grid values to add, continuing the grid's outer ratio.
+  std::string message;          // One line naming all of the above.
+};
+
 struct Frontier {
   double text_tokens = 0.0;
   double t_min = 0.0, t_max = 0.0;  // Limits used.
@@ -69,7 +84,18 @@ struct Frontier {
   // Multiplicative law only: the closed-form T* (clamped to [t_min, t_max]) and how it arises.
   std::optional<double> closed_form_t;
   std::string closed_form_note;
+  // GridChecks(...) of the points; empty when every optimum is bracketed by the sampled grid.
+  std::vector<GridWarning> grid_warnings;
 };
+
+// For each axis (N, T) and side, the feasible continuous optima that are not bracketed by the
+// sampled values g_0 < ... < g_k of the fitted points: beyond them (x > g_k or x < g_0), or at
+// the edge, in the outer half-step (x > sqrt(g_{k-1} g_k) or x < sqrt(g_0 g_1)); one distinct
+// value brackets nothing. Each warning names the values to add: the grid continued with its outer
+// ratio g_k / g_{k-1} until a value exceeds the furthest optimum by half a step (T rounded to an
+// integer; T below 1 is never suggested, and a T optimum at T = 1 needs no value below).
+std::vector<GridWarning> GridChecks(const Observations& points,
+                                    const std::vector<FrontierPoint>& frontier);
 
 // The optimal T of the multiplicative law at any budget, unconstrained in N: beta Q / (alpha -
 // beta) clamped to [t_min, t_max] when alpha > beta, else t_max.

@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include "core/hash.h"
 #include "core/strings.h"
 
 namespace vlmscale::fit {
@@ -35,7 +36,83 @@ bool Matches(const store::JobRecord& r, const std::string& key, const std::strin
   return false;
 }
 
+// store::JobStateName's words; fit links only the header of store (JobRecord).
+const char* StateWord(store::JobState s) {
+  switch (s) {
+    case store::JobState::kPending:
+      return "pending";
+    case store::JobState::kRunning:
+      return "running";
+    case store::JobState::kDone:
+      return "done";
+    case store::JobState::kFailed:
+      return "failed";
+    case store::JobState::kBlocked:
+      return "blocked";
+  }
+  return "unknown";
+}
+
+// Why GroupRecords leaves `r` out, or "" if it uses it.
+std::string ExclusionReason(const store::JobRecord& r, const GroupingOptions& options,
+                            const std::string& stage) {
+  if (r.stage != stage) return "stage " + (r.stage.empty() ? std::string("(none)") : r.stage);
+  if (r.state != store::JobState::kDone) return std::string("state ") + StateWord(r.state);
+  for (const auto& [key, value] : options.filters) {
+    if (!Matches(r, key, value)) return "filter " + key + "=" + value;
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string ResultHash(const store::JobRecord& r) {
+  char error[64];
+  std::snprintf(error, sizeof(error), "%a", r.error);  // Exact: every bit of the double.
+  char n[64];
+  std::snprintf(n, sizeof(n), "%a", r.n_params);
+  return HexId("job=" + r.job_id + "\nstage=" + r.stage + "\ntask=" + r.task +
+               "\nmethod=" + r.method + "\nn=" + n + "\nt=" + std::to_string(r.visual_tokens) +
+               "\nseed=" + std::to_string(r.seed) + "\naxes=" + r.axes +
+               "\nstate=" + StateWord(r.state) + "\nerror=" + error + "\n");
+}
+
+double PointNoise(const SeedNoise& noise) {
+  if (noise.dof <= 0 || !(noise.mean_replicates > 0)) return std::nan("");
+  return noise.sd / std::sqrt(noise.mean_replicates);
+}
+
+double CheckHoldoutAgainstSeedNoise(const SeedNoise& noise, FitSummary* summary) {
+  if (summary->extrapolation.empty()) return std::nan("");
+  double ss = 0.0;
+  for (const auto& h : summary->extrapolation) {
+    ss += (h.predicted - h.observed) * (h.predicted - h.observed);
+  }
+  const double rms = std::sqrt(ss / summary->extrapolation.size());
+  const double point = PointNoise(noise);
+  if (std::isfinite(point) && rms > kHoldoutNoiseFactor * point) {
+    summary->warnings.push_back(
+        "holdout: the fit without the largest N misses them by " + FormatNumber(rms, 3) +
+        " RMS, more than " + FormatNumber(kHoldoutNoiseFactor) + "x the seed noise of a point (" +
+        FormatNumber(point, 3) + " = seed sd " + FormatNumber(noise.sd, 3) + " / sqrt(" +
+        FormatNumber(noise.mean_replicates, 3) +
+        " seeds)); the law does not extrapolate within noise, so treat predictions beyond the "
+        "sampled N with care");
+  }
+  return rms;
+}
+
+std::vector<ExcludedJob> ExcludedRecords(const std::vector<store::JobRecord>& records,
+                                         const GroupingOptions& options) {
+  auto stage = FinalStage(records, options.stage);
+  CHECK(stage.ok()) << stage.status().ToString();
+  std::vector<ExcludedJob> out;
+  for (const auto& r : records) {
+    std::string why = ExclusionReason(r, options, *stage);
+    if (!why.empty()) out.push_back({r.job_id, why});
+  }
+  return out;
+}
 
 Result<Observations> ObservationsFromCsv(const CsvTable& table, const std::string& n_column,
                                          const std::string& t_column, const std::string& y_column) {
@@ -92,10 +169,9 @@ Result<std::string> FinalStage(const std::vector<store::JobRecord>& records,
   }
   if (!requested.empty()) {
     if (std::find(stages.begin(), stages.end(), requested) != stages.end()) return requested;
-    return Status::InvalidInput("no job of stage '" + requested + "' (stages: " +
-                                (stages.size() == 1 && stages[0].empty() ? std::string("none")
-                                                                         : Join(stages, ", ")) +
-                                ")");
+    return Status::InvalidInput(
+        "no job of stage '" + requested + "' (stages: " +
+        (stages.size() == 1 && stages[0].empty() ? std::string("none") : Join(stages, ", ")) + ")");
   }
   std::vector<std::string> needed;  // Stages some other stage's job needs.
   for (const auto& r : records) {
@@ -124,17 +200,14 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
   // (task, method) -> (N, T) -> errors with their job ids.
   using PointKey = std::tuple<double, int64_t>;
   struct Entry {
-    double first;         // The error.
-    std::string second;   // Who: the job, or the jobs averaged over the stage's own axes.
-    int jobs = 1;
+    double first;        // The error.
+    std::string second;  // Who: the job, or the jobs averaged over the stage's own axes.
+    std::vector<const store::JobRecord*> records;  // The jobs behind it.
   };
   std::map<std::pair<std::string, std::string>, std::map<PointKey, std::vector<Entry>>> groups;
   size_t done = 0;
   for (const auto& r : records) {
-    if (r.state != store::JobState::kDone || r.stage != stage) continue;
-    bool keep = true;
-    for (const auto& [key, value] : options.filters) keep = keep && Matches(r, key, value);
-    if (!keep) continue;
+    if (!ExclusionReason(r, options, stage).empty()) continue;
     ++done;
     const std::string who = "job " + r.job_id + " (task=" + r.task + ", method=" + r.method +
                             ", llm=" + r.llm + ", T=" + std::to_string(r.visual_tokens) +
@@ -147,7 +220,7 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
       over_axes[{r.task, r.method, r.n_params, r.visual_tokens, r.seed}].push_back(&r);
       continue;
     }
-    groups[{r.task, r.method}][{r.n_params, r.visual_tokens}].push_back({r.error, who, 1});
+    groups[{r.task, r.method}][{r.n_params, r.visual_tokens}].push_back({r.error, who, {&r}});
   }
   for (const auto& [key, jobs] : over_axes) {
     double sum = 0.0;
@@ -160,39 +233,78 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
     std::string label = "mean over " + std::to_string(jobs.size()) + " jobs (" + Join(axes, "; ") +
                         ") at N=" + FormatNumber(n) + ", T=" + std::to_string(t) +
                         ", seed=" + std::to_string(seed);
-    groups[{task, method}][{n, t}].push_back(
-        {sum / static_cast<double>(jobs.size()), label, static_cast<int>(jobs.size())});
+    groups[{task, method}][{n, t}].push_back({sum / static_cast<double>(jobs.size()), label, jobs});
   }
   if (groups.empty()) {
-    return Status::InvalidInput(
-        done == 0 && !records.empty()
-            ? "no done jobs match (" + std::to_string(records.size()) + " records" +
-                  (stage.empty() ? "" : ", stage " + stage) +
-                  "; check --filter and that the sweep has finished jobs)"
-            : "no done jobs to fit (empty group)");
+    return Status::InvalidInput(done == 0 && !records.empty()
+                                    ? "no done jobs match (" + std::to_string(records.size()) +
+                                          " records" + (stage.empty() ? "" : ", stage " + stage) +
+                                          "; check --filter and that the sweep has finished jobs)"
+                                    : "no done jobs to fit (empty group)");
   }
   std::vector<ObservationGroup> out;
   for (const auto& [key, points] : groups) {
     ObservationGroup g;
     g.task = key.first;
     g.method = key.second;
+    double ss_within = 0.0;
+    int replicates = 0;
+    std::vector<std::pair<int, double>> point_spread;  // (seeds, own variance) per point.
+    std::vector<double> qs;
     for (const auto& [pk, errors] : points) {
       const double n = std::get<0>(pk);
       const double t = static_cast<double>(std::get<1>(pk));
-      for (const auto& e : errors) g.num_jobs += e.jobs;
+      double sum = 0.0;
+      for (const auto& e : errors) {
+        g.num_jobs += static_cast<int>(e.records.size());
+        sum += e.first;
+        for (const auto* r : e.records) {
+          g.jobs.push_back({r->job_id, ResultHash(*r)});
+          if (std::isfinite(r->inference_flops) && r->n_params > 0) {
+            qs.push_back(std::round(r->inference_flops / (2.0 * r->n_params) -
+                                    static_cast<double>(r->visual_tokens)));
+          }
+        }
+      }
+      const double mean = sum / errors.size();
+      double own_ss = 0.0;
+      for (const auto& e : errors) own_ss += (e.first - mean) * (e.first - mean);
+      point_spread.push_back({static_cast<int>(errors.size()),
+                              errors.size() >= 2 ? own_ss / (errors.size() - 1) : std::nan("")});
+      if (errors.size() >= 2) {
+        ss_within += own_ss;
+        g.seed_noise.dof += static_cast<int>(errors.size()) - 1;
+        ++g.seed_noise.points_with_replicates;
+      }
       if (options.average_seeds) {
-        double sum = 0.0;
-        for (const auto& e : errors) sum += e.first;
+        replicates += static_cast<int>(errors.size());
         std::string label = errors.size() == 1
                                 ? errors[0].second
                                 : "mean of " + std::to_string(errors.size()) +
                                       " seeds at N=" + FormatNumber(n) + ", T=" + FormatNumber(t) +
                                       " (" + key.first + "/" + key.second + ")";
-        g.observations.Add(n, t, sum / errors.size(), label);
+        g.observations.Add(n, t, mean, label);
       } else {
         for (const auto& e : errors) g.observations.Add(n, t, e.first, e.second);
+        replicates += static_cast<int>(errors.size());
       }
     }
+    if (g.seed_noise.dof > 0) g.seed_noise.sd = std::sqrt(ss_within / g.seed_noise.dof);
+    const double pooled = g.seed_noise.sd * g.seed_noise.sd;
+    if (options.seed_weights && options.average_seeds && g.seed_noise.dof > 0 && pooled > 0) {
+      for (const auto& [k, own] : point_spread) {
+        const double var = k >= 2 ? std::max(own, 0.25 * pooled) : pooled;
+        g.observations.weights.push_back(k / var);
+      }
+    }
+    g.seed_noise.mean_replicates =
+        options.average_seeds ? static_cast<double>(replicates) / g.observations.size() : 1.0;
+    if (!qs.empty() && std::all_of(qs.begin(), qs.end(), [&](double q) { return q == qs[0]; }) &&
+        qs[0] >= 0) {
+      g.text_tokens = qs[0];
+    }
+    std::sort(g.jobs.begin(), g.jobs.end(),
+              [](const UsedJob& a, const UsedJob& b) { return a.job_id < b.job_id; });
     out.push_back(std::move(g));
   }
   return out;

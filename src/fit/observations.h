@@ -3,6 +3,7 @@
 #ifndef VLMSCALE_FIT_OBSERVATIONS_H_
 #define VLMSCALE_FIT_OBSERVATIONS_H_
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,13 +20,56 @@ namespace vlmscale::fit {
 Result<Observations> ObservationsFromCsv(const CsvTable& table, const std::string& n_column,
                                          const std::string& t_column, const std::string& y_column);
 
+// A job of a results file that went into a fit, with the hash of what it contributed
+// (ResultHash): `vlmscale fit --check` compares these against the file.
+struct UsedJob {
+  std::string job_id;
+  std::string result_hash;
+};
+
+// A record of a results file that the fit did not use, and why ("state failed", "stage
+// pretrain", "filter task=glyphs").
+struct ExcludedJob {
+  std::string job_id;
+  std::string reason;
+};
+
+// How much the error varies between seeds of the same (N, T) point: the pooled standard
+// deviation sqrt(sum_points sum_seeds (y - mean)^2 / sum_points (k - 1)) over the points that have
+// k >= 2 seeds. `dof` is 0 (and sd NaN) when no point has two seeds.
+struct SeedNoise {
+  double sd = std::numeric_limits<double>::quiet_NaN();
+  int dof = 0;
+  int points_with_replicates = 0;
+  double mean_replicates = 0.0;  // Mean seeds per fitted point (1 when seeds are kept apart).
+};
+
 // One (task, method) group of a results file.
 struct ObservationGroup {
   std::string task;
   std::string method;
   Observations observations;  // One point per (N, T), or per job when seeds are kept.
   int num_jobs = 0;           // Done jobs that went into the points.
+  std::vector<UsedJob> jobs;  // Those jobs, sorted by id.
+  SeedNoise seed_noise;
+  // Q, text tokens per query, as the sweep recorded it: inference_flops / (2 N) - V of the group's
+  // jobs (rounded; they must agree). NaN when no job records inference FLOPs or they disagree.
+  double text_tokens = std::numeric_limits<double>::quiet_NaN();
 };
+
+// The noise of one fitted point: sd / sqrt(mean_replicates) (NaN when sd is unknown).
+double PointNoise(const SeedNoise& noise);
+
+// The hold-out check against seed noise: when `summary` has an extrapolation and the seed noise
+// is known, appends a warning if the root mean square of (predicted - observed) over the held-out
+// points exceeds kHoldoutNoiseFactor times PointNoise(noise): the law misses the largest N by
+// more than the seeds disagree. Returns that RMS (NaN without an extrapolation).
+constexpr double kHoldoutNoiseFactor = 2.0;
+double CheckHoldoutAgainstSeedNoise(const SeedNoise& noise, FitSummary* summary);
+
+// 16 hex digits identifying what a record contributes to a fit: its id, stage, grid point (N, T,
+// task, method, seed, axes), state and error (to the last bit). Any change in the error changes it.
+std::string ResultHash(const store::JobRecord& record);
 
 struct GroupingOptions {
   // Keep only records whose field equals the value; keys: task, method, llm, seed,
@@ -35,6 +79,12 @@ struct GroupingOptions {
   // Jobs of a stage with its own axes (e.g. benchmark) are first averaged over those axes per
   // seed (the paper's mean over benchmarks), whatever this says.
   bool average_seeds = true;
+  // With average_seeds and a known seed noise (SeedNoise::dof > 0): weight each point by the
+  // inverse variance of its seed mean, s_i^2 / k_i, where s_i^2 is the point's own variance over
+  // its k_i seeds, floored at a quarter of the pooled variance (two seeds give a noisy s_i^2, and a
+  // near-zero one would dominate the fit), and the pooled variance where the point has one seed.
+  // Default: true.
+  bool seed_weights = true;
   // The stage whose jobs are fitted (multi-stage studies, docs/STAGES.md). Default: "", the
   // final stage: the one no other stage needs (an error if there are several).
   std::string stage;
@@ -53,10 +103,16 @@ Result<std::string> FinalStage(const std::vector<store::JobRecord>& records,
                                const std::string& requested);
 
 // Groups the done records of the stage (see GroupingOptions::stage) by (task, method), sorted by
-// task then method; points are sorted by (N, T). Records that are not done are ignored. A done record whose error is NaN or infinite is
-// kInvalidInput naming the job. No group left after filtering is kInvalidInput too.
+// task then method; points are sorted by (N, T). Records that are not done are ignored. A done
+// record whose error is NaN or infinite is kInvalidInput naming the job. No group left after
+// filtering is kInvalidInput too.
 Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobRecord>& records,
                                                    const GroupingOptions& options);
+
+// The records GroupRecords leaves out under `options`, each with its reason, in file order.
+// REQUIRES: FinalStage(records, options.stage) is ok.
+std::vector<ExcludedJob> ExcludedRecords(const std::vector<store::JobRecord>& records,
+                                         const GroupingOptions& options);
 
 }  // namespace vlmscale::fit
 

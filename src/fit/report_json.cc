@@ -1,7 +1,9 @@
 #include "fit/report_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 
 #include "core/strings.h"
 
@@ -79,11 +81,10 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
     j["ci95"] = nullptr;
   }
   j["bootstrap_resamples"] = s.bootstrap_resamples;
-  j["beta_over_alpha"] = {
-      {"value", RatioNumber(BetaOverAlpha(s.params))},
-      {"ci95", s.has_ci ? json{RatioNumber(s.beta_over_alpha_ci_lower),
-                               RatioNumber(s.beta_over_alpha_ci_upper)}
-                        : json(nullptr)}};
+  j["beta_over_alpha"] = {{"value", RatioNumber(BetaOverAlpha(s.params))},
+                          {"ci95", s.has_ci ? json{RatioNumber(s.beta_over_alpha_ci_lower),
+                                                   RatioNumber(s.beta_over_alpha_ci_upper)}
+                                            : json(nullptr)}};
   json ex = json::array();
   for (const auto& h : s.extrapolation) {
     ex.push_back({{"n", h.n},
@@ -140,10 +141,14 @@ Result<FittedLaw> FittedLawFromJson(const nlohmann::json& fit) {
   if (fit.contains("group") && fit["group"].is_object()) {
     law.name = fit["group"].value("task", "") + "/" + fit["group"].value("method", "");
   }
+  if (fit.contains("text_tokens") && !fit["text_tokens"].is_null()) {
+    VLM_ASSIGN_OR_RETURN(law.text_tokens, GetNumber(fit, "text_tokens", where));
+    if (law.text_tokens < 0) return Status::InvalidInput(where + ": 'text_tokens' is negative");
+  }
   return law;
 }
 
-Result<FittedLaw> ReadFittedLaw(const std::string& path, const std::string& group) {
+Result<std::vector<FittedLaw>> ReadFittedLaws(const std::string& path, const std::string& group) {
   std::ifstream in(path);
   if (!in)
     return Status::NotFound("cannot open fit JSON '" + path + "'; run vlmscale fit --json first");
@@ -153,24 +158,201 @@ Result<FittedLaw> ReadFittedLaw(const std::string& path, const std::string& grou
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidInput(path + ": not valid JSON: " + e.what());
   }
+  std::vector<FittedLaw> laws;
   if (doc.is_object() && doc.contains("fits")) {
     if (!doc["fits"].is_array() || doc["fits"].empty()) {
       return Status::InvalidInput(path + ": 'fits' is empty");
     }
     std::vector<std::string> names;
-    for (const auto& f : doc["fits"]) {
-      VLM_ASSIGN_OR_RETURN(FittedLaw law, FittedLawFromJson(f));
-      if ((group.empty() && doc["fits"].size() == 1) || law.name == group) return law;
-      names.push_back(law.name);
+    for (size_t i = 0; i < doc["fits"].size(); ++i) {
+      Result<FittedLaw> law = FittedLawFromJson(doc["fits"][i]);
+      if (!law.ok()) return law.status().WithPrefix(path + ": fits[" + std::to_string(i) + "]");
+      names.push_back(law->name);
+      if (group.empty() || law->name == group) laws.push_back(std::move(*law));
     }
-    return Status::InvalidInput(path + ": " +
-                                (group.empty() ? "holds several fits; choose one with --group"
-                                               : "no fit for group '" + group + "'") +
-                                " (groups: " + Join(names, ", ") + ")");
+    if (laws.empty()) {
+      return Status::InvalidInput(path + ": no fit for group '" + group +
+                                  "' (groups: " + Join(names, ", ") + ")");
+    }
+    return laws;
   }
   Result<FittedLaw> law = FittedLawFromJson(doc);
   if (!law.ok()) return law.status().WithPrefix(path);
-  return law;
+  laws.push_back(std::move(*law));
+  return laws;
+}
+
+namespace {
+
+nlohmann::json IntervalJson(const Interval& iv) { return {Number(iv.lower), Number(iv.upper)}; }
+
+// Reads j[key] with `get`, or fails naming where and key.
+template <typename T>
+Status ReadKey(const nlohmann::json& j, const std::string& key, const std::string& where, T* out) {
+  if (!j.is_object() || !j.contains(key)) {
+    return Status::InvalidInput(where + ": missing key '" + key + "'");
+  }
+  try {
+    *out = j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return Status::InvalidInput(where + ": key '" + key + "' has the wrong type");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+nlohmann::json FitOptionsToJson(const FitOptions& o) {
+  using nlohmann::json;
+  json bounds = json::object();
+  for (const auto& [name, iv] : o.bounds) bounds[name] = IntervalJson(iv);
+  json starts = json::object();
+  for (const auto& [name, values] : o.start_grid) starts[name] = values;
+  return {{"model", ModelName(o.model)},
+          {"loss", LossName(o.loss)},
+          {"space", SpaceName(o.space)},
+          {"huber_delta", o.huber_delta},
+          {"bounds", bounds},
+          {"start_grid", starts},
+          {"max_iterations", o.max_iterations},
+          {"screen_iterations", o.screen_iterations},
+          {"polish_starts", o.polish_starts},
+          {"function_tolerance", o.function_tolerance},
+          {"gradient_tolerance", o.gradient_tolerance},
+          {"parameter_tolerance", o.parameter_tolerance},
+          {"per_point_residual_blocks", o.per_point_residual_blocks},
+          {"compute_stderr", o.compute_stderr},
+          {"bootstrap", o.bootstrap},
+          {"bootstrap_full_grid", o.bootstrap_full_grid},
+          {"seed", o.seed},
+          {"holdout_largest", o.holdout_largest}};
+}
+
+Result<FitOptions> FitOptionsFromJson(const nlohmann::json& j, const std::string& where) {
+  FitOptions o;
+  std::string model, loss, space;
+  VLM_RETURN_IF_ERROR(ReadKey(j, "model", where, &model));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "loss", where, &loss));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "space", where, &space));
+  {
+    auto m = ParseModel(model);
+    if (!m.ok()) return m.status().WithPrefix(where + ": model");
+    o.model = *m;
+    auto l = ParseLoss(loss);
+    if (!l.ok()) return l.status().WithPrefix(where + ": loss");
+    o.loss = *l;
+    auto s = ParseSpace(space);
+    if (!s.ok()) return s.status().WithPrefix(where + ": space");
+    o.space = *s;
+  }
+  VLM_RETURN_IF_ERROR(ReadKey(j, "huber_delta", where, &o.huber_delta));
+  nlohmann::json bounds, starts;
+  VLM_RETURN_IF_ERROR(ReadKey(j, "bounds", where, &bounds));
+  if (!bounds.is_object()) return Status::InvalidInput(where + ": 'bounds' is not an object");
+  for (const auto& [name, pair] : bounds.items()) {
+    if (!pair.is_array() || pair.size() != 2) {
+      return Status::InvalidInput(where + ": bounds." + name + " is not [lo, hi]");
+    }
+    Interval iv;
+    if (!pair[0].is_null()) iv.lower = pair[0].is_number() ? pair[0].get<double>() : NAN;
+    if (!pair[1].is_null()) iv.upper = pair[1].is_number() ? pair[1].get<double>() : NAN;
+    o.bounds[name] = iv;
+  }
+  VLM_RETURN_IF_ERROR(ReadKey(j, "start_grid", where, &starts));
+  if (!starts.is_object()) return Status::InvalidInput(where + ": 'start_grid' is not an object");
+  for (const auto& [name, values] : starts.items()) {
+    std::vector<double> v;
+    VLM_RETURN_IF_ERROR(ReadKey(starts, name, where + ": start_grid", &v));
+    o.start_grid[name] = v;
+  }
+  VLM_RETURN_IF_ERROR(ReadKey(j, "max_iterations", where, &o.max_iterations));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "screen_iterations", where, &o.screen_iterations));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "polish_starts", where, &o.polish_starts));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "function_tolerance", where, &o.function_tolerance));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "gradient_tolerance", where, &o.gradient_tolerance));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "parameter_tolerance", where, &o.parameter_tolerance));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "per_point_residual_blocks", where, &o.per_point_residual_blocks));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "compute_stderr", where, &o.compute_stderr));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "bootstrap", where, &o.bootstrap));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "bootstrap_full_grid", where, &o.bootstrap_full_grid));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "seed", where, &o.seed));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "holdout_largest", where, &o.holdout_largest));
+  std::string error;
+  if (!o.IsValid(&error)) return Status::InvalidInput(where + ": " + error);
+  return o;
+}
+
+nlohmann::json GroupingOptionsToJson(const GroupingOptions& o) {
+  nlohmann::json filters = nlohmann::json::array();
+  for (const auto& [key, value] : o.filters) filters.push_back(key + "=" + value);
+  return {{"filters", filters},
+          {"average_seeds", o.average_seeds},
+          {"seed_weights", o.seed_weights},
+          {"stage", o.stage}};
+}
+
+Result<GroupingOptions> GroupingOptionsFromJson(const nlohmann::json& j, const std::string& where) {
+  GroupingOptions o;
+  std::vector<std::string> filters;
+  VLM_RETURN_IF_ERROR(ReadKey(j, "filters", where, &filters));
+  for (const auto& f : filters) {
+    auto kv = ParseFilter(f);
+    if (!kv.ok()) return kv.status().WithPrefix(where + ": filters");
+    o.filters.push_back(*kv);
+  }
+  VLM_RETURN_IF_ERROR(ReadKey(j, "average_seeds", where, &o.average_seeds));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "seed_weights", where, &o.seed_weights));
+  VLM_RETURN_IF_ERROR(ReadKey(j, "stage", where, &o.stage));
+  return o;
+}
+
+std::vector<std::string> CompareFitNumbers(const nlohmann::json& recorded,
+                                           const nlohmann::json& rederived, double rtol) {
+  std::vector<std::string> diffs;
+  // Walks both values in parallel; numbers compare with the tolerance, "inf"/null exactly.
+  std::function<void(const std::string&, const nlohmann::json&, const nlohmann::json&)> walk =
+      [&](const std::string& path, const nlohmann::json& a, const nlohmann::json& b) {
+        if (a.is_number() && b.is_number()) {
+          const double x = a.get<double>(), y = b.get<double>();
+          if (std::abs(x - y) > rtol * std::max(std::abs(x), std::abs(y)) + 1e-12) {
+            diffs.push_back(path + ": " + FormatNumber(x, 9) + " -> " + FormatNumber(y, 9));
+          }
+        } else if (a.is_object() && b.is_object()) {
+          for (const auto& [k, v] : a.items()) {
+            if (!b.contains(k)) {
+              diffs.push_back(path + "." + k + ": missing in the re-derived fit");
+            } else {
+              walk(path + "." + k, v, b.at(k));
+            }
+          }
+          for (const auto& [k, v] : b.items()) {
+            if (!a.contains(k)) diffs.push_back(path + "." + k + ": new in the re-derived fit");
+          }
+        } else if (a.is_array() && b.is_array()) {
+          if (a.size() != b.size()) {
+            diffs.push_back(path + ": " + std::to_string(a.size()) + " entries -> " +
+                            std::to_string(b.size()));
+            return;
+          }
+          for (size_t i = 0; i < a.size(); ++i) {
+            walk(path + "[" + std::to_string(i) + "]", a[i], b[i]);
+          }
+        } else if (a != b) {
+          diffs.push_back(path + ": " + a.dump() + " -> " + b.dump());
+        }
+      };
+  for (const char* key : {"model", "n_points", "params", "objective", "sse", "r2", "ci95",
+                          "beta_over_alpha", "extrapolation", "points"}) {
+    const bool in_a = recorded.contains(key), in_b = rederived.contains(key);
+    if (!in_a && !in_b) continue;
+    if (in_a != in_b) {
+      diffs.push_back(std::string(key) +
+                      (in_a ? ": missing in the re-derived fit" : ": missing in the recorded fit"));
+      continue;
+    }
+    walk(key, recorded.at(key), rederived.at(key));
+  }
+  return diffs;
 }
 
 }  // namespace vlmscale::fit

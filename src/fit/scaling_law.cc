@@ -4,8 +4,6 @@
 // scaling_law_solver.h is what they share.
 #include "fit/scaling_law.h"
 
-#include "fit/scaling_law_solver.h"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -17,6 +15,7 @@
 
 #include "ceres/ceres.h"
 #include "core/strings.h"
+#include "fit/scaling_law_solver.h"
 
 namespace vlmscale::fit {
 
@@ -182,6 +181,7 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
         held.push_back(i);
       } else {
         train.Add(obs.n[i], obs.t[i], obs.y[i], obs.Where(i));
+        if (!obs.weights.empty()) train.weights.push_back(obs.weights[i]);
       }
     }
     FitOptions sub = options;

@@ -66,6 +66,10 @@ struct Observations {
   std::vector<double> t;
   std::vector<double> y;
   std::vector<std::string> labels;  // Empty, or one per point.
+  // Empty (every point counts the same), or one weight > 0 per point: the fit minimises
+  // sum_i w_i loss(r_i) with the weights scaled to mean 1 (residuals multiplied by sqrt(w_i)).
+  // sse, r2 and rmse stay unweighted. Results files: 1 / (the variance of a point's seed mean).
+  std::vector<double> weights;
 
   size_t size() const { return y.size(); }
   void Add(double n_value, double t_value, double y_value, std::string label = "");

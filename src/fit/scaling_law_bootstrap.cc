@@ -51,6 +51,7 @@ void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary
       for (size_t i = 0; i < n; ++i) {
         size_t j = pick(rng);
         sample.Add(obs.n[j], obs.t[j], obs.y[j]);
+        if (!obs.weights.empty()) sample.weights.push_back(obs.weights[j]);
       }
       if (!ValidateObservations(options, sample).ok()) continue;
       FitContext ctx = MakeContext(options, sample);

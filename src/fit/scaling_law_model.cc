@@ -1,14 +1,13 @@
 // The scaling law's vocabulary and bookkeeping, apart from the solver (scaling_law.cc): model,
 // loss and space names, parameter access, Predict, Observations, option and data validation, and
 // the FitSummary reports.
-#include "fit/scaling_law.h"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
 
 #include "core/strings.h"
+#include "fit/scaling_law.h"
 
 namespace vlmscale::fit {
 
@@ -168,6 +167,15 @@ Status ValidateObservations(const FitOptions& options, const Observations& obs) 
     return Status::InvalidInput("observations: n, t and y have different lengths");
   }
   if (obs.size() == 0) return Status::InvalidInput("no points to fit (empty group or file)");
+  if (!obs.weights.empty() && obs.weights.size() != obs.size()) {
+    return Status::InvalidInput("observations: weights must be empty or one per point");
+  }
+  for (size_t i = 0; i < obs.weights.size(); ++i) {
+    if (!(obs.weights[i] > 0) || !std::isfinite(obs.weights[i])) {
+      return Status::InvalidInput(obs.Where(i) + ": weight must be > 0 and finite (got " +
+                                  Fmt(obs.weights[i]) + ")");
+    }
+  }
   for (size_t i = 0; i < obs.size(); ++i) {
     const std::string where = obs.Where(i);
     if (!std::isfinite(obs.n[i]) || !std::isfinite(obs.t[i]) || !std::isfinite(obs.y[i])) {

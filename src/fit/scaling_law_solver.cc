@@ -5,8 +5,6 @@
 // scaling_law_bootstrap.cc use it.
 #include "fit/scaling_law_solver.h"
 
-#include "fit/scaling_law.h"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,14 +16,13 @@
 
 #include "ceres/ceres.h"
 #include "core/strings.h"
+#include "fit/scaling_law.h"
 
 namespace vlmscale::fit {
 namespace internal {
 
 // In log space the lower bound of E is at least this fraction of min(Y) (see MakeContext).
 constexpr double kLogSpaceEFloor = 1e-6;
-
-
 
 double ToSolver(const FitContext& ctx, int id, double natural) {
   if (ctx.space == Space::kLog && IsLogParam(id)) return natural > 0 ? std::log(natural) : -kInf;
@@ -44,9 +41,9 @@ LawParams ToLawParams(const FitContext& ctx, const std::vector<double>& x) {
   return p;
 }
 
-// Residual of point i at solver-space parameters v (active order); its gradient into grad when
-// grad != nullptr.
-double Residual(const FitContext& ctx, size_t i, const double* v, double* grad) {
+// Unweighted residual of point i at solver-space parameters v (active order); its gradient into
+// grad when grad != nullptr.
+double RawResidual(const FitContext& ctx, size_t i, const double* v, double* grad) {
   const double ln_n = ctx.log_n[i];
   const double ln_t = ctx.log_t[i];
   if (ctx.space == Space::kLinear) {
@@ -106,6 +103,17 @@ double Residual(const FitContext& ctx, size_t i, const double* v, double* grad) 
     grad[4] = e3 / s;
   }
   return m + std::log(s) - ctx.log_y[i];
+}
+
+// The residual the fit minimises: RawResidual times sqrt(w_i) when the points are weighted.
+double Residual(const FitContext& ctx, size_t i, const double* v, double* grad) {
+  const double r = RawResidual(ctx, i, v, grad);
+  if (ctx.sqrt_w.empty()) return r;
+  const double s = ctx.sqrt_w[i];
+  if (grad) {
+    for (size_t k = 0; k < ctx.active.size(); ++k) grad[k] *= s;
+  }
+  return r * s;
 }
 
 double PointLoss(const FitContext& ctx, double r) {
@@ -252,7 +260,6 @@ class StartSolver {
   ceres::Solver::Options so_;
 };
 
-
 // Runs every start (in parallel over `threads` threads) for at most `max_iterations` Ceres
 // iterations and returns all results in start order. A start given as `resume` continues from
 // that result's parameters.
@@ -352,6 +359,12 @@ FitContext MakeContext(const FitOptions& options, const Observations& obs) {
     ctx.log_t.push_back(std::log(obs.t[i]));
     ctx.y.push_back(obs.y[i]);
     ctx.log_y.push_back(obs.y[i] > 0 ? std::log(obs.y[i]) : -kInf);
+  }
+  if (!obs.weights.empty()) {
+    double mean_w = 0.0;
+    for (double w : obs.weights) mean_w += w;
+    mean_w /= obs.weights.size();
+    for (double w : obs.weights) ctx.sqrt_w.push_back(std::sqrt(w / mean_w));
   }
   ctx.natural_bounds = DefaultBounds(options, obs);
   const double ctx_min_y = *std::min_element(obs.y.begin(), obs.y.end());

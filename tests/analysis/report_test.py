@@ -175,8 +175,11 @@ max_attempts = 1
     check(all(not re.match(r"[a-z]+:", src) for src in images), "images are relative paths")
     check(not re.search(r'(src|href)="(https?:)?//', page), "nothing is loaded from the network")
     for text in ("Sweep summary", "Fitted scaling laws", "Inference-optimal frontier",
-                 "95% CI", "Failed jobs (1)", "63 done"):
+                 "95% CI", "Failed jobs (1)", "63 done", "Job time (train + eval)"):
         check(text in page, f"the page contains {text!r}")
+    check(0 <= page.find("<h2>Figures") < page.find("Sweep summary") < page.find("Fitted scaling"),
+          "figures come first, tables after")
+    check("POOR FIT" not in page, "an exact fit is not flagged as poor")
 
     # Render it in a real browser: every image loads, and a screenshot is non-trivial.
     if not check(shutil.which("chromium") is not None, "chromium is installed"):
@@ -201,6 +204,17 @@ max_attempts = 1
     check(not os.path.exists(os.path.join(out2, "fit.json")), "--fit: no fit is run")
     page2 = open(os.path.join(out2, "index.html"), encoding="utf-8").read()
     check("Fit read from" in page2 and "Q = 0 text tokens" in page2, "--fit page says so")
+    # Without --text-tokens the frontier uses the Q the fit recorded from the sweep.
+    out3 = os.path.join(work, "report3")
+    code, out, err = run([PYTHON, REPORT, results, "-o", out3, "--fit",
+                          os.path.join(out_dir, "fit.json")])
+    check(code == 0, f"report.py without --text-tokens exits 0 (got {code}: {err.strip()[-300:]})")
+    recorded_q = fits[0].get("text_tokens")
+    with open(os.path.join(out3, "frontier_shapes_avgpool.json")) as f:
+        check(json.load(f)["text_tokens"] == recorded_q,
+              f"the frontier uses the fit's Q ({recorded_q})")
+    page3 = open(os.path.join(out3, "index.html"), encoding="utf-8").read()
+    check("from the sweep)" in page3, "the page says Q came from the sweep")
     check_png(os.path.join(out2, "frontier.png"))
 
     # Bad inputs: one line, exit 2.

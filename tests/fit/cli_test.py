@@ -63,6 +63,28 @@ with tempfile.TemporaryDirectory() as tmp:
            len(doc["extrapolation"]) == 7 and all(e["n"] == 7 for e in doc["extrapolation"]))
     expect("fit JSON stores the evaluated points", len(doc["points"]) == 28)
 
+    man = doc.get("manifest", {})
+    expect("fit JSON manifest records the source, its hash and the fitter options",
+           man.get("source_kind") == "csv" and len(man.get("source_hash") or "") == 16
+           and man.get("fitter", {}).get("bootstrap") == 50
+           and man.get("fitter", {}).get("holdout_largest") == 1
+           and man.get("csv_columns", {}).get("y") == "Y_error", json.dumps(man)[:400])
+    items = {it["item"]: it for it in man.get("checklist", [])}
+    expect("the checklist is filled in from the manifest",
+           items.get("uncertainty", {}).get("status") == "ok"
+           and items.get("extrapolation check", {}).get("status") == "ok"
+           and man.get("source_hash", "?") in items.get("data", {}).get("answer", ""),
+           json.dumps(items)[:600])
+    rc, out, err = run(["fit", "--csv", PAPER] + PAPER_COLS)
+    expect("the text report ends with the checklist, missing items flagged",
+           "How this fit was made" in out and "[MISSING] uncertainty" in out, out[-800:])
+    rc, out, err = run(["fit", "--check", fit_json])
+    expect("--check reproduces the paper fit from its CSV", rc == 0 and "reproduces" in out, err)
+    edited = write(tmp, "edited.csv", open(PAPER).read().replace("0.6145", "0.6245", 1))
+    rc, out, err = run(["fit", "--check", fit_json, edited])
+    expect("--check on a changed CSV exits 1 naming the hash and the numbers",
+           rc == 1 and "the CSV file changed" in err and "params.alpha" in err, err)
+
     front_json = os.path.join(tmp, "front.json")
     rc, out, err = run(["frontier", fit_json, "--text-tokens", "50", "--json", front_json])
     expect("frontier exits 0", rc == 0, err)

@@ -139,5 +139,89 @@ TEST(Frontier, NLimitsCanMakeABudgetInfeasible) {
   EXPECT_FALSE(fr->points.front().feasible);
 }
 
+// A law with T* = beta Q / (alpha - beta) = 0.2 * 50 / 0.1 = 100 at every budget, sampled on the
+// given grid.
+FittedLaw GridLaw(const std::vector<double>& ns, const std::vector<double>& ts) {
+  FittedLaw law;
+  law.params = {2.0, 0.3, 0.0, 0.2, 0.1};
+  for (double n : ns) {
+    for (double t : ts) law.points.Add(n, t, Predict(Model::kMultiplicative, law.params, n, t));
+  }
+  return law;
+}
+
+FrontierOptions AtBudgets(std::vector<double> budgets) {
+  FrontierOptions o;
+  o.text_tokens = 50;
+  o.t_max = 4096;  // Let the optimum leave the sampled T range.
+  o.budgets = std::move(budgets);
+  return o;
+}
+
+TEST(FrontierGridCheck, FiresWhenTheOptimalTIsBeyondTheSampledTsAndNamesTheValuesToAdd) {
+  // T* = 100 lies beyond T in {1, 4, 16, 64}; at C = 2 * 8 * 150, N* = 8 is bracketed by
+  // {1, 4, 16, 64}.
+  auto fr = ComputeFrontier(GridLaw({1, 4, 16, 64}, {1, 4, 16, 64}), AtBudgets({2400}));
+  ASSERT_TRUE(fr.ok()) << fr.status().ToString();
+  ASSERT_NEAR(fr->points[0].t, 100, 1e-3);
+  ASSERT_EQ(fr->grid_warnings.size(), 1u);
+  const GridWarning& w = fr->grid_warnings[0];
+  EXPECT_EQ(w.axis, "T");
+  EXPECT_EQ(w.side, "above");
+  EXPECT_TRUE(w.beyond);
+  EXPECT_EQ(w.grid_edge, 64);
+  // The grid continued by its ratio 4 until 100 is half a step inside: 256 > 100 * 2.
+  EXPECT_EQ(w.add, std::vector<double>({256}));
+  EXPECT_NE(w.message.find("add T = 256"), std::string::npos) << w.message;
+  EXPECT_NE(FrontierReport(GridLaw({1}, {1, 2}), *fr).find("add T = 256"), std::string::npos);
+  EXPECT_EQ(FrontierToJson(GridLaw({1}, {1, 2}), *fr)["grid_warnings"][0]["add"][0], 256);
+}
+
+TEST(FrontierGridCheck, IsSilentWhenTheGridBracketsTheOptimum) {
+  // T* = 100 between 64 and 256 (below their geometric mean 128); N* = 8 between 4 and 16.
+  auto fr = ComputeFrontier(GridLaw({1, 4, 16, 64}, {16, 64, 256, 1024}), AtBudgets({2400}));
+  ASSERT_TRUE(fr.ok()) << fr.status().ToString();
+  EXPECT_TRUE(fr->grid_warnings.empty()) << fr->grid_warnings[0].message;
+  EXPECT_EQ(FrontierReport(GridLaw({1}, {1, 2}), *fr).find("warnings"), std::string::npos);
+}
+
+TEST(FrontierGridCheck, FiresAtTheEdgeOfTheNGridAndBeyondIt) {
+  // N* = 40 is inside [1, 64] but closer to 64 than to 16 (above sqrt(16 * 64) = 32): at the edge.
+  // N* = 500 at the larger budget is beyond it; 64 * 4^2 = 1024 > 500 * 2 brackets both.
+  auto fr = ComputeFrontier(GridLaw({1, 4, 16, 64}, {16, 64, 256, 1024}),
+                            AtBudgets({2 * 40 * 150.0, 2 * 500 * 150.0}));
+  ASSERT_TRUE(fr.ok()) << fr.status().ToString();
+  ASSERT_EQ(fr->grid_warnings.size(), 1u);
+  const GridWarning& w = fr->grid_warnings[0];
+  EXPECT_EQ(w.axis, "N");
+  EXPECT_TRUE(w.beyond);
+  EXPECT_EQ(w.budgets.size(), 2u);
+  EXPECT_NEAR(w.worst_optimum, 500, 1e-3);
+  EXPECT_EQ(w.add, std::vector<double>({256, 1024}));
+  // Only the edge budget: "at", not "beyond".
+  fr = ComputeFrontier(GridLaw({1, 4, 16, 64}, {16, 64, 256, 1024}), AtBudgets({2 * 40 * 150.0}));
+  ASSERT_EQ(fr->grid_warnings.size(), 1u);
+  EXPECT_FALSE(fr->grid_warnings[0].beyond);
+  EXPECT_NE(fr->grid_warnings[0].message.find("is at the largest sampled N"), std::string::npos)
+      << fr->grid_warnings[0].message;
+  // Below the grid: N* = 0.5 < 1; values continue downwards by the ratio 4.
+  fr = ComputeFrontier(GridLaw({1, 4, 16, 64}, {16, 64, 256, 1024}), AtBudgets({2 * 0.5 * 150.0}));
+  ASSERT_EQ(fr->grid_warnings.size(), 1u);
+  EXPECT_EQ(fr->grid_warnings[0].side, "below");
+  EXPECT_EQ(fr->grid_warnings[0].add, std::vector<double>({0.25, 0.0625}));
+}
+
+TEST(FrontierGridCheck, AnOptimumAtTheSmallestPossibleTNeedsNoValueBelowIt) {
+  FrontierOptions o = AtBudgets({2400});
+  o.text_tokens = 0;  // alpha > beta with Q = 0: the smallest T.
+  auto fr = ComputeFrontier(GridLaw({1, 4, 16, 64}, {1, 4, 16, 64}), o);
+  ASSERT_TRUE(fr.ok());
+  ASSERT_EQ(fr->grid_warnings.size(), 2u);  // T at 1; N* = 1200 beyond 64.
+  const GridWarning& t = fr->grid_warnings[1];
+  EXPECT_EQ(t.axis, "T");
+  EXPECT_TRUE(t.add.empty());
+  EXPECT_NE(t.message.find("no smaller T exists"), std::string::npos) << t.message;
+}
+
 }  // namespace
 }  // namespace vlmscale::fit

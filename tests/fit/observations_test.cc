@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "fit/report_json.h"
 #include "gtest/gtest.h"
 
 namespace vlmscale::fit {
@@ -112,14 +113,182 @@ TEST(ObservationsFromCsv, LabelsPointsWithFileAndLine) {
   EXPECT_NE(missing.status().message().find("no column 'tokens'"), std::string::npos);
 }
 
+TEST(GroupRecords, ListsTheJobsUsedTheSeedNoiseAndTheSweepsQ) {
+  std::vector<store::JobRecord> records = {
+      Record("glyphs", "pool", 1e6, 16, 0, 0.5), Record("glyphs", "pool", 1e6, 16, 1, 0.7),
+      Record("glyphs", "pool", 2e6, 16, 0, 0.40), Record("glyphs", "pool", 2e6, 16, 1, 0.44),
+      Record("glyphs", "pool", 4e6, 16, 0, 0.3)};
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].job_id = "job" + std::to_string(i);
+    records[i].inference_flops = 2.0 * records[i].n_params * (12 + records[i].visual_tokens);
+  }
+  auto groups = GroupRecords(records, GroupingOptions());
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  const ObservationGroup& g = (*groups)[0];
+  ASSERT_EQ(g.jobs.size(), 5u);
+  for (size_t i = 1; i < g.jobs.size(); ++i) EXPECT_LT(g.jobs[i - 1].job_id, g.jobs[i].job_id);
+  for (const auto& u : g.jobs) EXPECT_EQ(u.result_hash.size(), 16u);
+  EXPECT_EQ(g.text_tokens, 12.0);
+  // Pooled over the two points with two seeds: (0.1^2 + 0.1^2 + 0.02^2 + 0.02^2) / 2 dof.
+  EXPECT_EQ(g.seed_noise.dof, 2);
+  EXPECT_EQ(g.seed_noise.points_with_replicates, 2);
+  EXPECT_NEAR(g.seed_noise.sd, std::sqrt((0.02 + 0.0008) / 2), 1e-12);
+  EXPECT_NEAR(g.seed_noise.mean_replicates, 5.0 / 3.0, 1e-12);
+  // Jobs that disagree on Q leave it unknown.
+  records[0].inference_flops = 2.0 * records[0].n_params * (13 + 16);
+  groups = GroupRecords(records, GroupingOptions());
+  ASSERT_TRUE(groups.ok());
+  EXPECT_TRUE(std::isnan((*groups)[0].text_tokens));
+}
+
+TEST(SeedNoise, HoldoutErrorAboveTwiceThePointNoiseIsWarnedAbout) {
+  SeedNoise noise;
+  noise.sd = 0.01;
+  noise.dof = 8;
+  noise.points_with_replicates = 8;
+  noise.mean_replicates = 4;  // A point's noise: 0.01 / 2 = 0.005.
+  EXPECT_DOUBLE_EQ(PointNoise(noise), 0.005);
+  FitSummary s;
+  s.extrapolation.push_back({64, 1, 0.5, 0.508, 0.016});
+  s.extrapolation.push_back({64, 4, 0.4, 0.392, -0.02});
+  EXPECT_NEAR(CheckHoldoutAgainstSeedNoise(noise, &s), 0.008, 1e-12);
+  EXPECT_TRUE(s.warnings.empty());  // 0.008 < 2 * 0.005.
+  s.extrapolation[0].predicted = 0.52;
+  s.extrapolation[1].predicted = 0.38;
+  EXPECT_NEAR(CheckHoldoutAgainstSeedNoise(noise, &s), 0.02, 1e-12);
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_NE(s.warnings[0].find("does not extrapolate within noise"), std::string::npos);
+  // Unknown noise (one seed per point): no verdict.
+  FitSummary t = s;
+  t.warnings.clear();
+  CheckHoldoutAgainstSeedNoise(SeedNoise(), &t);
+  EXPECT_TRUE(t.warnings.empty());
+}
+
+TEST(GroupRecords, WeightsPointsByTheInverseVarianceOfTheirSeedMean) {
+  // Point 1: seeds 0.5, 0.7 (variance 0.02); point 2: 0.40, 0.44 (0.0008); point 3: one seed.
+  std::vector<store::JobRecord> records = {
+      Record("glyphs", "pool", 1e6, 16, 0, 0.5), Record("glyphs", "pool", 1e6, 16, 1, 0.7),
+      Record("glyphs", "pool", 2e6, 16, 0, 0.40), Record("glyphs", "pool", 2e6, 16, 1, 0.44),
+      Record("glyphs", "pool", 4e6, 16, 0, 0.3)};
+  for (size_t i = 0; i < records.size(); ++i) records[i].job_id = "job" + std::to_string(i);
+  auto groups = GroupRecords(records, GroupingOptions());
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  const Observations& o = (*groups)[0].observations;
+  const double pooled = (0.02 + 0.0008) / 2;
+  ASSERT_EQ(o.weights.size(), 3u);
+  EXPECT_NEAR(o.weights[0], 2 / 0.02, 1e-9);
+  EXPECT_NEAR(o.weights[1], 2 / (0.25 * pooled), 1e-9);  // Floored: a quarter of the pooled.
+  EXPECT_NEAR(o.weights[2], 1 / pooled, 1e-9);  // One seed: the pooled variance.
+  GroupingOptions unweighted;
+  unweighted.seed_weights = false;
+  EXPECT_TRUE((*GroupRecords(records, unweighted))[0].observations.weights.empty());
+  // One seed everywhere: nothing to weight by.
+  records.erase(records.begin() + 3);
+  records.erase(records.begin() + 1);
+  EXPECT_TRUE((*GroupRecords(records, GroupingOptions()))[0].observations.weights.empty());
+}
+
+TEST(ResultHash, ChangesWithTheErrorAndThePointButNotWithBookkeeping) {
+  store::JobRecord r = Record("glyphs", "pool", 1e6, 16, 0, 0.5);
+  const std::string h = ResultHash(r);
+  store::JobRecord same = r;
+  same.train_seconds = 99;  // Not a result.
+  same.host = "elsewhere";
+  EXPECT_EQ(ResultHash(same), h);
+  store::JobRecord changed = r;
+  changed.error = std::nextafter(0.5, 1.0);  // One ulp.
+  EXPECT_NE(ResultHash(changed), h);
+  changed = r;
+  changed.visual_tokens = 64;
+  EXPECT_NE(ResultHash(changed), h);
+  changed = r;
+  changed.seed = 3;
+  EXPECT_NE(ResultHash(changed), h);
+}
+
+TEST(ExcludedRecords, NamesEveryRecordLeftOutAndWhy) {
+  std::vector<store::JobRecord> records = {
+      Record("glyphs", "pool", 1e6, 16, 0, 0.5),
+      Record("glyphs", "pool", 2e6, 16, 0, 0.1, store::JobState::kFailed),
+      Record("shapes", "pool", 1e6, 16, 0, 0.2)};
+  GroupingOptions options;
+  options.filters.push_back({"task", "glyphs"});
+  std::vector<ExcludedJob> ex = ExcludedRecords(records, options);
+  ASSERT_EQ(ex.size(), 2u);
+  EXPECT_EQ(ex[0].job_id, records[1].job_id);
+  EXPECT_EQ(ex[0].reason, "state failed");
+  EXPECT_EQ(ex[1].job_id, records[2].job_id);
+  EXPECT_EQ(ex[1].reason, "filter task=glyphs");
+  auto groups = GroupRecords(records, options);
+  ASSERT_TRUE(groups.ok());
+  EXPECT_EQ((*groups)[0].jobs.size() + ex.size(), records.size());
+}
+
+TEST(Manifest, FitterAndGroupingOptionsRoundTripThroughJson) {
+  FitOptions o;
+  o.model = Model::kAdditive;
+  o.loss = Loss::kHuber;
+  o.space = Space::kLog;
+  o.bounds["E"] = {0.0, 0.3};
+  o.bounds["alpha"] = {0.0, std::numeric_limits<double>::infinity()};
+  o.start_grid["beta"] = {0.1, 0.7};
+  o.bootstrap = 40;
+  o.seed = 12345678901ull;
+  o.holdout_largest = 2;
+  o.screen_iterations = 7;
+  auto back = FitOptionsFromJson(nlohmann::json::parse(FitOptionsToJson(o).dump()), "m");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(FitOptionsToJson(*back), FitOptionsToJson(o));
+  EXPECT_EQ(back->seed, o.seed);
+  EXPECT_EQ(back->bounds["alpha"].upper, o.bounds["alpha"].upper);
+  nlohmann::json broken = FitOptionsToJson(o);
+  broken.erase("seed");
+  auto bad = FitOptionsFromJson(broken, "f.json: manifest: fitter");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "f.json: manifest: fitter: missing key 'seed'");
+  broken = FitOptionsToJson(o);
+  broken["bootstrap"] = 5;  // Not a valid option.
+  EXPECT_FALSE(FitOptionsFromJson(broken, "m").ok());
+
+  GroupingOptions g;
+  g.filters.push_back({"task", "glyphs"});
+  g.average_seeds = false;
+  g.stage = "eval";
+  auto gb = GroupingOptionsFromJson(GroupingOptionsToJson(g), "m");
+  ASSERT_TRUE(gb.ok()) << gb.status().ToString();
+  EXPECT_EQ(GroupingOptionsToJson(*gb), GroupingOptionsToJson(g));
+}
+
+TEST(Manifest, CompareFitNumbersNamesEachNumberThatMoved) {
+  nlohmann::json a = {{"model", "multiplicative"},
+                      {"params", {{"A", 1.0}, {"alpha", 0.3}}},
+                      {"sse", 1e-3},
+                      {"ci95", {{"alpha", {0.2, 0.4}}}},
+                      {"warnings", {"ignored"}}};
+  nlohmann::json b = a;
+  b["warnings"] = {"other text"};  // Not a number the check compares.
+  b["params"]["alpha"] = 0.3 * (1 + 1e-9);
+  EXPECT_TRUE(CompareFitNumbers(a, b, 1e-6).empty());
+  b["params"]["alpha"] = 0.31;
+  b["ci95"]["alpha"][1] = 0.5;
+  std::vector<std::string> d = CompareFitNumbers(a, b, 1e-6);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0], "params.alpha: 0.3 -> 0.31");
+  EXPECT_EQ(d[1], "ci95.alpha[1]: 0.4 -> 0.5");
+  b = a;
+  b.erase("ci95");
+  EXPECT_EQ(CompareFitNumbers(a, b, 1e-6).size(), 1u);
+}
+
 }  // namespace
 }  // namespace vlmscale::fit
 
 namespace vlmscale::fit {
 namespace {
 
-store::JobRecord StageRecord(const std::string& id, const std::string& stage, double n,
-                             int64_t t, int64_t seed, double error, const std::string& needs,
+store::JobRecord StageRecord(const std::string& id, const std::string& stage, double n, int64_t t,
+                             int64_t seed, double error, const std::string& needs,
                              const std::string& axes) {
   store::JobRecord r = Record("shapes", "pool", n, t, seed, error);
   r.job_id = id;

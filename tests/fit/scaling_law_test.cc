@@ -348,6 +348,31 @@ TEST(FitScalingLaw, UserBoundsAreRespectedAndReported) {
   EXPECT_EQ(s.bounds_used[kParamAlpha].upper, 0.05);
 }
 
+TEST(FitScalingLaw, APointWithATinyWeightBarelyMovesTheFit) {
+  const LawParams truth = {2.0, 0.3, 0.0, 0.2, 0.1};
+  Observations obs;
+  for (double n : {1.0, 2.0, 4.0, 8.0}) {
+    for (double t : {1.0, 4.0, 16.0, 64.0}) {
+      obs.Add(n, t, Predict(Model::kMultiplicative, truth, n, t));
+    }
+  }
+  obs.y[5] += 0.2;  // One point far off (its seeds disagreed).
+  FitOptions options;
+  options.num_threads = 1;
+  FitSummary plain, weighted;
+  ASSERT_TRUE(FitScalingLaw(options, obs, &plain).ok());
+  obs.weights.assign(obs.size(), 1.0);
+  obs.weights[5] = 1e-6;
+  ASSERT_TRUE(FitScalingLaw(options, obs, &weighted).ok());
+  EXPECT_GT(std::abs(plain.params.alpha - truth.alpha), 0.01);
+  EXPECT_NEAR(weighted.params.alpha, truth.alpha, 1e-3);
+  EXPECT_NEAR(weighted.params.beta, truth.beta, 1e-3);
+  // sse stays unweighted: the off point counts in full.
+  EXPECT_GT(weighted.sse, 0.2 * 0.2 * 0.9);
+  obs.weights[5] = 0.0;
+  EXPECT_FALSE(FitScalingLaw(options, obs, &weighted).ok());
+}
+
 TEST(FitSummary, ReportsNameTheModelAndParameters) {
   FitSummary s;
   ASSERT_TRUE(FitScalingLaw(FitOptions(), PaperReasoningData(), &s).ok());
