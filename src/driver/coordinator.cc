@@ -161,8 +161,9 @@ void Coordinator::Record(const JobResultMessage& r, int group) {
                  "), which failed";
     Append(br);
   }
-  if (!r.started) {
-    // Never started: undo the attempt count of the dispatch.
+  if (!r.started || r.outcome == Outcome::kCancelled) {
+    // Never started, or stopped (checkpointed; the next run resumes it with the same attempt
+    // number): a stop is not an attempt, so undo the attempt count of the dispatch.
     rec.attempts = std::max(0, rec.attempts - 1);
     attempts_[r.index] = rec.attempts;
   }
@@ -442,13 +443,15 @@ void Coordinator::Abandon() {
   printer_.Log("error: ranks" + who + " did not stop within run.grace_seconds + " +
                FormatNumber(kAbandonMarginSeconds) + " s; saving results " +
                "and aborting the MPI job (exit 75); run again to resume");
-  // The abort ends their jobs: the store says pending, not running.
+  // The abort ends their jobs: the store says pending (not running), and, as for any stop, the
+  // attempt is not counted.
   for (auto& g : groups_) {
     if (!g.busy) continue;
     for (const Assignment& a : g.batch) {
       store::JobRecord rec = *Find(sweep_.jobs[a.index].id);
       if (rec.state != store::JobState::kRunning) continue;
       rec.state = store::JobState::kPending;
+      rec.attempts = std::max(0, rec.attempts - 1);
       Append(rec);
     }
   }

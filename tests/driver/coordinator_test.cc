@@ -310,7 +310,8 @@ TEST(Coordinator, StopSendsStopToEveryLeaderRequeuesCancelledJobsAndExits75) {
   EXPECT_EQ(h.OnDisk(static_cast<int>(first.batch[0].index)).state, store::JobState::kDone);
   store::JobRecord started = h.OnDisk(static_cast<int>(batch.batch[0].index));
   EXPECT_EQ(started.state, store::JobState::kPending);
-  EXPECT_EQ(started.attempts, 1) << "a started attempt counts";
+  EXPECT_EQ(started.attempts, 0)
+      << "a stopped attempt is not counted: the next run resumes it with the same attempt number";
   for (size_t i = 1; i < batch.batch.size(); ++i) {
     store::JobRecord r = h.OnDisk(static_cast<int>(batch.batch[i].index));
     EXPECT_EQ(r.state, store::JobState::kPending);
@@ -396,10 +397,11 @@ TEST(Coordinator, AbandonsAGroupStillSilentAfterTheGracePeriod) {
             std::string::npos)
       << h.output();
   // The store was saved before giving up: group 0's job is pending again, durably, and so is
-  // group 1's, which the abort ends (no job is left "running").
+  // group 1's, which the abort ends (no job is left "running"); neither attempt counts.
   EXPECT_EQ(h.OnDisk(static_cast<int>(a0.batch[0].index)).state, store::JobState::kPending);
   store::JobRecord silent = h.OnDisk(static_cast<int>(a1.batch[0].index));
   EXPECT_EQ(silent.state, store::JobState::kPending);
+  EXPECT_EQ(silent.attempts, 0);
   Result<store::ResultsFile> file = store::ReadResults(h.sweep().output);
   ASSERT_TRUE(file.ok());
   EXPECT_NE(file->run_info_json.find("\"stopped\""), std::string::npos) << file->run_info_json;
