@@ -316,7 +316,7 @@ int RunLaunchCommand(const std::vector<std::string>& args) {
     // Once mpirun has exited, wait at most 2 s for processes that still hold its stderr.
     int n = poll(fds, stderr_open ? 2 : 1, exited ? 2000 : stop_held ? 200 : -1);
     if (n < 0 && errno == EINTR) continue;
-    if (n == 0 && stop_held) continue;
+    if (n == 0 && stop_held && !exited) continue;
     if (n == 0) break;
     if (stderr_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       char buf[4096];
@@ -353,6 +353,9 @@ int RunLaunchCommand(const std::vector<std::string>& args) {
           kill(child, SIGUSR1);
         } else {
           stop_held = true;
+          std::cerr << "vlmscale launch: the ranks are still starting: the stop is held until the "
+                       "driver is up"
+                    << std::endl;
         }
       } else if (sig == SIGINT || sig == SIGTERM) {
         std::cerr << "vlmscale launch: " << name
