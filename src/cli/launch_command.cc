@@ -10,8 +10,8 @@
 //     rank exits 75. A second SIGINT or SIGTERM sends SIGTERM to mpirun (Open MPI kills the job;
 //     the journal keeps everything acknowledged, `status` shows the rest). If launch itself dies,
 //     mpirun gets SIGUSR1 (PR_SET_PDEATHSIG). A stop that arrives before this launch's driver is
-//     up (no fresh run info in the results file yet) is held until it is (at most 30 s): a
-//     SIGUSR1 that reached a rank still loading its libraries, before its handler, would kill it.
+//     up (no fresh run info in the results file yet) is held until it is: a SIGUSR1 that reached
+//     a rank still loading its libraries, before its handler, would kill it.
 //   - mpirun's stderr passes through a filter that drops Open MPI's boilerplate about non-zero
 //     exit codes ("Primary job terminated normally...", "mpirun detected that one or more
 //     processes exited with non-zero status...", MPI_ABORT with the stop code 75, "Forwarding
@@ -167,8 +167,8 @@ double UnixNow() {
       .count();
 }
 
-// The state of a driver started by this launch (run info `started` at or after `since`, less 5 s
-// of clock skew between hosts) in the sweep's results file: "running", "stopping", "stopped",
+// The state of a driver started by this launch (run info `started` at or after `since`, less 1 s
+// of clock skew: rank 0 normally runs on launch's host) in the sweep's results file: "running", "stopping", "stopped",
 // "finished"; "" if there is none yet (or the file says nothing or cannot be read).
 std::string DriverState(const std::string& results, double since) {
   if (results.empty()) return "";
@@ -177,7 +177,7 @@ std::string DriverState(const std::string& results, double since) {
   nlohmann::json info = nlohmann::json::parse(file->run_info_json, nullptr, false);
   if (!info.is_object() || !info.contains("state") || !info["state"].is_string() ||
       !info.contains("started") || !info["started"].is_number() ||
-      info["started"].get<double>() < since - 5.0) {
+      info["started"].get<double>() < since - 1.0) {
     return "";
   }
   return info["state"].get<std::string>();
@@ -297,12 +297,11 @@ int RunLaunchCommand(const std::vector<std::string>& args) {
   std::string first_signal;
   // A SIGUSR1 that reaches a rank before it installed its stop handler (while it loads its
   // libraries) would kill it: a stop that arrives before this launch's driver is up (its run info
-  // in the results file) is held until it is, or until kHoldStopSeconds passed.
-  constexpr double kHoldStopSeconds = 30.0;
+  // in the results file) is held until it is, however long the ranks take to start (under load
+  // one took over 30 s to load its libraries); a second SIGINT/SIGTERM kills the job at once.
   bool stop_held = false, driver_up = false;
   auto driver_ready = [&] {
-    driver_up = driver_up || !DriverState(results, launch_time).empty() ||
-                UnixNow() - launch_time > kHoldStopSeconds;
+    driver_up = driver_up || !DriverState(results, launch_time).empty();
     return driver_up;
   };
   int status = 0;

@@ -122,27 +122,6 @@ class LaunchTest(unittest.TestCase):
             self.assertEqual(rows[i]["start_time"], t, "a finished job ran again")
         self.assertEqual(status(self.cfg)["state"], "complete")
 
-    def test_a_stop_before_the_driver_is_up_is_held_until_it_is(self):
-        # A SIGUSR1 forwarded while the ranks still load their libraries would kill them: launch
-        # holds the stop until the results file shows its driver, then it stops cleanly.
-        proc = subprocess.Popen(self.launch(), env=ENV, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        # As soon as launch started mpirun (launch itself handles signals from then on), while
-        # the ranks are still starting.
-        deadline = time.time() + 30
-        while not subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True).stdout:
-            self.assertLess(time.time(), deadline, "launch never started mpirun")
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
-        self.assertEqual(proc.returncode, 75, out + err)
-        self.assertIn("stopped; run the same command to resume", out)
-        self.assertNotIn("before the driver saved a stopped state", err)
-        self.assertIn("the stop is held until the driver is up", err)
-        self.assertNotIn("-----", err)
-        st = status(self.cfg)
-        self.assertEqual((st["state"], st["running"]), ("stopped", 0), st["state_detail"])
-
     def test_usage_errors_exit_2_with_one_line(self):
         for args, needle in [([], "missing CONFIG"), (["-np", "x", self.cfg], "-np"),
                              (["--bogus", self.cfg], "unknown option '--bogus'"),
