@@ -54,7 +54,9 @@ int RunRunCommand(const std::vector<std::string>& args) {
       "vlmscale run CONFIG [options]\n\n"
       "Runs the sweep's jobs on the MPI ranks (mpirun -np N vlmscale run CONFIG) and writes every\n"
       "result to the results file. Running it again resumes: finished jobs are skipped, failed and\n"
-      "unfinished ones run again. SIGTERM/SIGINT/SIGUSR1 stop it cleanly (exit 75)");
+      "unfinished ones run again. SIGTERM/SIGINT/SIGUSR1 to the ranks, or SIGUSR1 to mpirun, stop\n"
+      "it cleanly (exit 75); Open MPI's mpirun kills the ranks on SIGINT/SIGTERM and exits 1, so\n"
+      "start it with `vlmscale launch -np N CONFIG` to make Ctrl-C and SIGTERM stop it cleanly too");
   std::vector<std::string> sets;
   std::string config_path, log_format = "text";
   options.add_options()

@@ -1,20 +1,29 @@
-// vlmscale status RESULTS.h5 [--json]: progress of a sweep, live while it runs (read-only).
+// vlmscale status RESULTS.h5|CONFIG [--json]: progress of a sweep, live while it runs
+// (read-only). The sweep's state comes from the driver's run info (its `state`, and the age of
+// its `updated` heartbeat, rewritten every second while the driver lives) and the job records.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "config/sweep.h"
 #include "core/strings.h"
+#include "jobs/job_type.h"
 #include "store/results_store.h"
 
 namespace vlmscale::cli {
 namespace {
 
 using nlohmann::json;
+
+// A driver ETA above this is not shown (an uncalibrated or absurd prediction).
+constexpr double kMaxEtaSeconds = 366.0 * 86400.0;
 
 double NowUnix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -36,6 +45,16 @@ std::string Duration(double seconds) {
   return buf;
 }
 
+// "2026-12-03 20:10:05 UTC".
+std::string UtcTime(double unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
 // The first line of a message, cut to `max` characters.
 std::string Brief(const std::string& message, size_t max = 160) {
   std::string line = message.substr(0, message.find('\n'));
@@ -54,8 +73,67 @@ json NumberOrNull(const json& run_info, const char* key) {
   return nullptr;
 }
 
-// The status summary as JSON; the text output is printed from it too.
-json Summarize(const store::ResultsFile& file, double now) {
+// The sweep's state: {"state", "detail", "heartbeat_age_seconds", "stop_reason", "stopped_at"}.
+//   running / stopping: the driver says so and its heartbeat is younger than `dead_after`;
+//   dead: it says running or stopping but has not updated the run info for `dead_after` seconds
+//         (killed, or its machine went away);
+//   stopped: it stopped on a signal (or a store failure) and saved everything;
+//   complete: it finished with every job done; failed: it finished, some jobs failed finally;
+//   unknown: no driver state in the file (written by a vlmscale without one, or never run).
+json SweepState(const json& run_info, int64_t total, int64_t done, int64_t failed, int64_t blocked,
+                double now, double dead_after) {
+  std::string driver_state;
+  if (auto it = run_info.find("state"); it != run_info.end() && it->is_string()) {
+    driver_state = it->get<std::string>();
+  }
+  json updated = NumberOrNull(run_info, "updated");
+  json age = updated.is_number() ? json(now - updated.get<double>()) : json(nullptr);
+  json stop_reason = nullptr;
+  if (auto it = run_info.find("stop_reason"); it != run_info.end() && it->is_string()) {
+    stop_reason = *it;
+  }
+  json stop_at = NumberOrNull(run_info, "stop_requested_at");
+  std::string state, detail;
+  const std::string why = stop_reason.is_string() ? stop_reason.get<std::string>() : "a stop";
+  const std::string when =
+      stop_at.is_number() ? " at " + UtcTime(stop_at.get<double>()) + ", " +
+                                Duration(now - stop_at.get<double>()) + " ago"
+                          : "";
+  if (driver_state == "finished") {
+    state = done == total ? "complete" : "failed";
+    detail = done == total ? "every job is done"
+                           : std::to_string(failed) + " failed, " + std::to_string(blocked) +
+                                 " blocked; run the same command to retry them";
+  } else if (driver_state == "stopped") {
+    state = "stopped";
+    detail = why + when + "; run the same command to resume";
+  } else if (driver_state == "running" || driver_state == "stopping") {
+    if (age.is_number() && age.get<double>() > dead_after) {
+      state = "dead";
+      detail = "no driver heartbeat for " + Duration(age.get<double>()) + " (last " +
+               UtcTime(updated.get<double>()) + ") while the store says " + driver_state +
+               ": the driver is gone; run the same command to resume";
+    } else {
+      state = driver_state;
+      detail = driver_state == "stopping"
+                   ? why + when + "; running jobs checkpoint and stop"
+                   : (age.is_number() ? "driver heartbeat " + Duration(age.get<double>()) + " ago"
+                                      : "no heartbeat time recorded");
+    }
+  } else {
+    state = "unknown";
+    detail = "no driver state in this file";
+  }
+  return json{{"state", state},
+              {"detail", detail},
+              {"heartbeat_age_seconds", age},
+              {"stop_reason", stop_reason},
+              {"stop_requested_at", stop_at}};
+}
+
+// The status summary as JSON; the text output is printed from it too. A driver that said running
+// but has not updated its run info for `dead_after` seconds is dead.
+json Summarize(const store::ResultsFile& file, double now, double dead_after) {
   json run_info = json::parse(file.run_info_json, nullptr, /*allow_exceptions=*/false);
   if (!run_info.is_object()) run_info = json::object();
   int64_t done = 0, failed = 0, running = 0, pending = 0, blocked = 0;
@@ -122,18 +200,47 @@ json Summarize(const store::ResultsFile& file, double now) {
       stages.push_back(std::move(st));
     }
   }
+  json state = SweepState(run_info, total, done, failed, blocked, now, dead_after);
+  const std::string state_name = state["state"].get<std::string>();
+  // With the driver gone or stopped, the store's running jobs run no more: interrupted (the next
+  // run runs them again).
+  int64_t interrupted = 0;
+  if (state_name == "dead" || state_name == "stopped") {
+    interrupted = running;
+    pending += running;
+    running = 0;
+    for (auto& st : stages) {
+      st["pending"] = st["pending"].get<int64_t>() + st["running"].get<int64_t>();
+      st["running"] = 0;
+    }
+  }
+  // An ETA only while the sweep runs (or when the file cannot say), from the driver once it
+  // measured job durations (eta_calibrated; files without the flag are trusted), never absurd.
+  const bool live = state_name == "running" || state_name == "stopping" || state_name == "unknown";
   json eta = NumberOrNull(run_info, "eta_seconds");
+  if (auto it = run_info.find("eta_calibrated"); it != run_info.end() && it->is_boolean() &&
+                                                 !it->get<bool>()) {
+    eta = nullptr;
+  }
+  if (eta.is_number() && !(eta.get<double>() >= 0 && eta.get<double>() <= kMaxEtaSeconds)) {
+    eta = nullptr;
+  }
+  if (!live) eta = nullptr;
   std::string eta_source = eta.is_null() ? "" : "driver";
   const int64_t remaining = pending + running;
-  if (eta.is_null() && remaining == 0 && total > 0) {
+  if (state_name == "complete" || (state_name == "unknown" && remaining == 0 && total > 0)) {
     eta = 0.0;
     eta_source = "finished";
-  } else if (eta.is_null() && timed > 0) {
+  } else if (live && eta.is_null() && timed > 0) {
     // Mean duration of the finished jobs, spread over the jobs running now (at least one).
     double mean = done_seconds / static_cast<double>(timed);
     eta =
         mean * static_cast<double>(remaining) / static_cast<double>(std::max<int64_t>(1, running));
     eta_source = "estimate";
+    if (!(eta.get<double>() <= kMaxEtaSeconds)) {
+      eta = nullptr;
+      eta_source.clear();
+    }
   }
   json slurm = nullptr;
   if (auto it = run_info.find("slurm_job_id"); it != run_info.end() && !it->is_null()) {
@@ -159,6 +266,12 @@ json Summarize(const store::ResultsFile& file, double now) {
               {"running", running},
               {"pending", pending},
               {"blocked", blocked},
+              {"interrupted", interrupted},
+              {"state", state["state"]},
+              {"state_detail", state["detail"]},
+              {"heartbeat_age_seconds", state["heartbeat_age_seconds"]},
+              {"stop_reason", state["stop_reason"]},
+              {"stop_requested_at", state["stop_requested_at"]},
               {"stages", std::move(stages)},
               {"failures", std::move(failures)},
               {"running_jobs", std::move(running_jobs)},
@@ -179,9 +292,14 @@ void PrintText(const json& s) {
   auto count = [](const json& j, const char* k) {
     return static_cast<long long>(j[k].get<int64_t>());
   };
+  std::printf("state: %s (%s)\n", s["state"].get<std::string>().c_str(),
+              s["state_detail"].get<std::string>().c_str());
   std::printf("jobs: %lld total: %lld done, %lld failed, %lld running, %lld pending",
               count(s, "total"), count(s, "done"), count(s, "failed"), count(s, "running"),
               count(s, "pending"));
+  if (count(s, "interrupted") > 0) {
+    std::printf(" (%lld of them interrupted: they run again on resume)", count(s, "interrupted"));
+  }
   if (count(s, "blocked") > 0) {
     std::printf(", %lld blocked (a job they need failed)", count(s, "blocked"));
   }
@@ -193,11 +311,12 @@ void PrintText(const json& s) {
                 count(st, "failed"), count(st, "blocked"), count(st, "running"),
                 count(st, "pending"));
   }
+  const std::string state = s["state"].get<std::string>();
   if (!s["eta_seconds"].is_null()) {
     std::printf("eta: %s (%s)\n", Duration(s["eta_seconds"].get<double>()).c_str(),
                 s["eta_source"].get<std::string>().c_str());
-  } else {
-    std::printf("eta: unknown (no finished job yet)\n");
+  } else if (state == "running" || state == "stopping" || state == "unknown") {
+    std::printf("eta: unknown (no job duration measured yet)\n");
   }
   if (!s["slurm_job_id"].is_null()) {
     std::printf("slurm job %s", s["slurm_job_id"].get<std::string>().c_str());
@@ -213,7 +332,9 @@ void PrintText(const json& s) {
                 s["stalled_ranks"].dump(-1, ' ', false, json::error_handler_t::replace).c_str());
   }
   if (!s["running_jobs"].empty()) {
-    std::printf("\nrunning:\n");
+    std::printf(count(s, "interrupted") > 0 ? "\ninterrupted (were running when the driver "
+                                              "ended; they run again on resume):\n"
+                                            : "\nrunning:\n");
     for (const json& r : s["running_jobs"]) {
       std::string elapsed =
           r["elapsed_seconds"].is_null() ? "?" : Duration(r["elapsed_seconds"].get<double>());
@@ -240,17 +361,32 @@ void PrintText(const json& s) {
   }
 }
 
+// Whether `path` starts with the HDF5 signature (a results snapshot). False if unreadable.
+bool LooksLikeHdf5(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[8] = {};
+  return f.read(magic, sizeof(magic)) && std::string(magic, 8) == "\x89HDF\r\n\x1a\n";
+}
+
 int RunStatusCommand(const std::vector<std::string>& args) {
   po::options_description options(
-      "vlmscale status RESULTS.h5 [--json]\n\nShows the progress of a sweep from its results "
-      "file; safe while the sweep is running (reads only)");
+      "vlmscale status RESULTS.h5|CONFIG [--set k=v]... [--json]\n\nShows the state and progress "
+      "of a sweep from its results file (or from the config `vlmscale run` takes, which names "
+      "it); safe while the sweep is running (reads only)");
   std::string path;
+  std::vector<std::string> sets;
+  double dead_after = 30.0;
   options.add_options()("results", po::value(&path)->required(),
-                        "results file written by vlmscale run")(
+                        "results file written by vlmscale run, or the sweep's config (.ini)")(
+      "set", po::value(&sets)->composing(),
+      "with a config: override section.key=value as given to run (repeatable)")(
+      "dead-after", po::value(&dead_after),
+      "seconds without a driver heartbeat (run info `updated`, rewritten every second) after "
+      "which a sweep the file says is running is reported dead (default 30)")(
       "json", po::bool_switch(),
-      "print one JSON object (keys: total, done, failed, running, "
-      "pending, blocked, stages, failures, running_jobs, stalled_ranks, eta_seconds, "
-      "slurm_job_id, requeues)");
+      "print one JSON object (keys: state, state_detail, heartbeat_age_seconds, stop_reason, "
+      "stop_requested_at, total, done, failed, running, pending, blocked, interrupted, stages, "
+      "failures, running_jobs, stalled_ranks, eta_seconds, eta_source, slurm_job_id, requeues)");
   po::positional_options_description positional;
   positional.add("results", 1);
   po::variables_map vm;
@@ -261,6 +397,24 @@ int RunStatusCommand(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (!s.ok()) return ReportError("status", s);
+  if (!(dead_after > 0) || !std::isfinite(dead_after)) {
+    return ReportError("status", Status::InvalidInput("--dead-after: expected a positive number "
+                                                      "of seconds, got " +
+                                                      FormatNumber(dead_after)));
+  }
+  // A config (anything that is not an HDF5 file but exists, or any path with --set): its results
+  // file, resolved as `vlmscale run` resolves it (sweep.output after the --set overrides).
+  std::ifstream probe(path);
+  const bool is_config = !sets.empty() || (probe.good() && !LooksLikeHdf5(path) &&
+                                           !EndsWith(path, ".h5") && !EndsWith(path, ".hdf5"));
+  probe.close();
+  if (is_config) {
+    Result<config::Config> cfg = jobs::LoadConfig(path, sets);
+    if (!cfg.ok()) return ReportError("status", cfg.status());
+    Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
+    if (!sweep.ok()) return ReportError("status", sweep.status());
+    path = sweep->output;
+  }
   Result<store::ResultsFile> file = store::ReadResults(path);
   if (!file.ok()) {
     if (file.status().code() == Status::Code::kNotFound) {
@@ -271,7 +425,7 @@ int RunStatusCommand(const std::vector<std::string>& args) {
     return ReportError("status", file.status());
   }
   if (!file->warning.empty()) std::cerr << "vlmscale status: warning: " << file->warning << "\n";
-  json summary = Summarize(*file, NowUnix());
+  json summary = Summarize(*file, NowUnix(), dead_after);
   if (vm["json"].as<bool>()) {
     std::cout << summary.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;
   } else {
@@ -282,7 +436,8 @@ int RunStatusCommand(const std::vector<std::string>& args) {
 
 }  // namespace
 
-VLMSCALE_REGISTER_COMMAND("status", 40, "show the progress of a sweep from its results file",
+VLMSCALE_REGISTER_COMMAND("status", 40,
+                          "show the state and progress of a sweep (its results file or config)",
                           RunStatusCommand);
 
 }  // namespace vlmscale::cli

@@ -159,7 +159,9 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
       ("template", po::value(&template_path),
        "batch script template to render instead of the built-in slurm/sweep.sbatch")
       ("parsable", po::bool_switch(), "print only the SLURM job id")
-      ("dry-run", po::bool_switch(), "print the batch script; write and submit nothing");
+      ("dry-run", po::bool_switch(),
+       "print the batch script; write and submit nothing (the config snapshot it names is not "
+       "written)");
   // clang-format on
   po::positional_options_description positional;
   positional.add("config", 1);
@@ -258,8 +260,23 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   Result<std::string> script = RenderBatchScript(tmpl, slurm, settings);
   if (!script.ok()) return ReportError("submit", script.status());
   if (vm["dry-run"].as<bool>()) {
-    std::cout << *script;
+    // Nothing is written: the script names the snapshot a real submission writes first; say so in
+    // the script (after its #! line) and on stderr.
+    std::string text = *script;
+    if (StartsWith(text, "#!")) {
+      const size_t eol = text.find('\n');
+      if (eol != std::string::npos) {
+        text.insert(eol + 1, "# vlmscale submit --dry-run: nothing was written. A submission first "
+                             "writes the config\n# snapshot named in VLMSCALE_CONFIG (" +
+                                 snapshot_path + ").\n");
+      }
+    }
+    std::cout << text;
     std::cout.flush();
+    std::cerr << "vlmscale submit: --dry-run: wrote and submitted nothing; a submission writes the "
+                 "config snapshot "
+              << snapshot_path << " (the resolved config the script runs) and the script "
+              << script_path << ", then runs sbatch" << std::endl;
     return kExitOk;
   }
 

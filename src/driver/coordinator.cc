@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "core/strings.h"
 #include "driver/artifacts.h"
+#include "driver/driver.h"
 
 namespace vlmscale::driver {
 
@@ -78,7 +79,10 @@ bool Coordinator::Step() {
     Handle(m);
     progressed = true;
   }
-  if (stop_->load() && !stopping_) BeginStop("stop requested by a signal");
+  if (stop_->load() && !stopping_) {
+    const std::string sig = StopSignalName();
+    BeginStop(sig.empty() ? "stop requested by a signal" : "stop requested by " + sig + " on rank 0");
+  }
   DispatchParked();
   MaybeCommit(!progressed);
   double now = clock_();
@@ -157,8 +161,9 @@ void Coordinator::Record(const JobResultMessage& r, int group) {
                  "), which failed";
     Append(br);
   }
-  if (!r.started) {
-    // Never started: undo the attempt count of the dispatch.
+  if (!r.started || r.outcome == Outcome::kCancelled) {
+    // Never started, or stopped (checkpointed; the next run resumes it with the same attempt
+    // number): a stop is not an attempt, so undo the attempt count of the dispatch.
     rec.attempts = std::max(0, rec.attempts - 1);
     attempts_[r.index] = rec.attempts;
   }
@@ -357,7 +362,9 @@ void Coordinator::Tick() {
       {"groups", topology_.groups()},
       {"hosts", topology_.hosts},
       {"pid", static_cast<int64_t>(getpid())},
-      {"eta_seconds", sched_.EtaSeconds(topology_.groups())},
+      // Until a job class is measured, predictions are raw cost units, not seconds: no ETA.
+      {"eta_seconds", sched_.calibrated() ? nlohmann::json(sched_.EtaSeconds(topology_.groups()))
+                                          : nlohmann::json(nullptr)},
       {"eta_calibrated", sched_.calibrated()},
       {"stalled", stalled},
       {"done", sched_.done() + sched_.skipped()},
@@ -366,6 +373,10 @@ void Coordinator::Tick() {
       {"running", sched_.running()},
       {"pending", sched_.pending()},
   };
+  if (stopping_) {
+    info["stop_reason"] = stop_reason_;
+    info["stop_requested_at"] = stop_requested_unix_;
+  }
   AddSlurmInfo(&info);
   Status s =
       store_->SetRunInfo(info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -378,6 +389,8 @@ void Coordinator::Tick() {
 
 void Coordinator::BeginStop(const std::string& why) {
   stopping_ = true;
+  stop_reason_ = why;
+  stop_requested_unix_ = UnixNow();
   stop_deadline_ = clock_() + options_.grace_seconds + kAbandonMarginSeconds;
   printer_.Log("stopping (" + why + "): no new jobs; running jobs checkpoint and stop within " +
                FormatNumber(options_.grace_seconds) + " s; run the same command again to resume");
@@ -401,8 +414,13 @@ void Coordinator::Finish() {
                          {"started", start_unix_},
                          {"updated", UnixNow()},
                          {"ranks", topology_.world_size},
-                         {"eta_seconds", 0.0},
                          {"stalled", nlohmann::json::array()}};
+  if (stopping_) {
+    info["stop_reason"] = stop_reason_;
+    info["stop_requested_at"] = stop_requested_unix_;
+  } else {
+    info["eta_seconds"] = 0.0;
+  }
   AddSlurmInfo(&info);
   store_->SetRunInfo(info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   Status s = store_->Commit();
@@ -425,6 +443,18 @@ void Coordinator::Abandon() {
   printer_.Log("error: ranks" + who + " did not stop within run.grace_seconds + " +
                FormatNumber(kAbandonMarginSeconds) + " s; saving results " +
                "and aborting the MPI job (exit 75); run again to resume");
+  // The abort ends their jobs: the store says pending (not running), and, as for any stop, the
+  // attempt is not counted.
+  for (auto& g : groups_) {
+    if (!g.busy) continue;
+    for (const Assignment& a : g.batch) {
+      store::JobRecord rec = *Find(sweep_.jobs[a.index].id);
+      if (rec.state != store::JobState::kRunning) continue;
+      rec.state = store::JobState::kPending;
+      rec.attempts = std::max(0, rec.attempts - 1);
+      Append(rec);
+    }
+  }
   exit_code_ = kExitStopped;
   Finish();
   finished_ = true;

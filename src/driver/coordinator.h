@@ -109,6 +109,8 @@ class Coordinator {
   double commit_window_;
   bool started_ = false;
   bool stopping_ = false;
+  std::string stop_reason_;         // BeginStop's `why`, for the run info.
+  double stop_requested_unix_ = 0;  // When BeginStop ran (Unix seconds).
   double stop_deadline_ = 0;
   double last_tick_ = 0;
   bool store_failed_ = false;

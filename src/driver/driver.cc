@@ -28,8 +28,13 @@ namespace vlmscale::driver {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_stop_signal{0};  // The first stop signal, for the run info.
 
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
+extern "C" void OnStopSignal(int sig) {
+  int none = 0;
+  g_stop_signal.compare_exchange_strong(none, sig);
+  g_stop.store(true);
+}
 
 // The job group's communicator: NCCL on GPUs when built with it, MPI across ranks, or none.
 // Aborts the MPI job if it cannot be created.
@@ -61,6 +66,19 @@ void InstallStopHandlers() {
 }
 
 bool StopRequested() { return g_stop.load(); }
+
+const char* StopSignalName() {
+  switch (g_stop_signal.load()) {
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGUSR1:
+      return "SIGUSR1";
+    default:
+      return "";
+  }
+}
 
 int RunSweep(const config::Config& config, const config::Sweep& sweep,
              const DriverOptions& options) {

@@ -33,8 +33,9 @@
 //      kStop to every leader, which relays it to its members; jobs checkpoint and return
 //      cancelled within grace_seconds; unstarted jobs of a batch come back cancelled. The
 //      coordinator commits, snapshots and shuts everyone down with exit code 75. A group still
-//      silent 5 s after the grace period is abandoned: rank 0 saves the store and aborts the MPI
-//      job with code 75.
+//      silent 5 s after the grace period is abandoned: rank 0 saves the store (its jobs as
+//      pending) and aborts the MPI job with code 75. The run info records the stop's reason and
+//      time, and its state (stopping, then stopped) for `vlmscale status`.
 //   7. When every job is done or finally failed, the coordinator closes the store, prints a
 //      summary and sends shutdown (with the exit code: 0, or 1 if a job failed) to each leader.
 #ifndef VLMSCALE_DRIVER_DRIVER_H_
@@ -60,6 +61,8 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
 // Installs SIGTERM, SIGINT and SIGUSR1 handlers that set the stop flag.
 void InstallStopHandlers();
 bool StopRequested();
+// "SIGTERM", "SIGINT" or "SIGUSR1": the first stop signal this process received; "" if none.
+const char* StopSignalName();
 
 }  // namespace vlmscale::driver
 

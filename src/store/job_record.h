@@ -51,7 +51,7 @@ struct JobRecord {
   int64_t seed = 0;
 
   JobState state = JobState::kPending;
-  int attempts = 0;            // Attempts started so far.
+  int attempts = 0;            // Attempts started so far; a stopped attempt is not counted.
   std::string failure_class;   // "", "error", "diverged", "oom", "timeout", "killed", "no-metrics".
   std::string message;         // Failure message (last attempt).
 

@@ -53,6 +53,23 @@ class ShippedConfigsTest(unittest.TestCase):
         with open("configs/paper-scale.ini") as f:
             self.assertIn("grid_size = 24", f.read())
 
+    def test_an_override_without_set_points_to_set(self):
+        # Issue 22: `plan CONFIG train.steps=50` said "too many positional options".
+        for cmd in (["plan", "configs/quickstart.ini", "train.steps=50"],
+                    ["plan", "configs/quickstart.ini", "--json", "train.steps=50"],
+                    ["status", "configs/quickstart.ini", "train.steps=50"]):
+            with self.subTest(cmd=cmd):
+                p = subprocess.run([BIN] + cmd, capture_output=True, text=True)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("unexpected argument 'train.steps=50': to override a config key, "
+                              "write --set train.steps=50", p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        # A value of an option that takes one is not mistaken for it.
+        p = subprocess.run([BIN, "plan", "configs/quickstart.ini", "--set", "train.steps=50",
+                            "extra"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertNotIn("write --set", p.stderr)
+
     def test_plan_rejects_what_a_job_would_reject(self):
         # Each of these made every job of the quickstart fail when it started (issue 15): plan
         # must refuse them, exit 2, with one line naming the key and where its value came from.

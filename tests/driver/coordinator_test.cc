@@ -4,6 +4,7 @@
 #include "driver/coordinator.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <stdlib.h>
 
 #include <atomic>
@@ -309,7 +310,8 @@ TEST(Coordinator, StopSendsStopToEveryLeaderRequeuesCancelledJobsAndExits75) {
   EXPECT_EQ(h.OnDisk(static_cast<int>(first.batch[0].index)).state, store::JobState::kDone);
   store::JobRecord started = h.OnDisk(static_cast<int>(batch.batch[0].index));
   EXPECT_EQ(started.state, store::JobState::kPending);
-  EXPECT_EQ(started.attempts, 1) << "a started attempt counts";
+  EXPECT_EQ(started.attempts, 0)
+      << "a stopped attempt is not counted: the next run resumes it with the same attempt number";
   for (size_t i = 1; i < batch.batch.size(); ++i) {
     store::JobRecord r = h.OnDisk(static_cast<int>(batch.batch[i].index));
     EXPECT_EQ(r.state, store::JobState::kPending);
@@ -318,6 +320,39 @@ TEST(Coordinator, StopSendsStopToEveryLeaderRequeuesCancelledJobsAndExits75) {
   EXPECT_EQ(h.OnDisk(static_cast<int>(other.batch[0].index)).state, store::JobState::kPending);
   EXPECT_EQ(h.c().scheduler().pending(), 19);
   EXPECT_NE(h.output().find("stopped; run the same command to resume"), std::string::npos);
+  // The run info says why and when it stopped, and gives no ETA.
+  Result<store::ResultsFile> file = store::ReadResults(h.sweep().output);
+  ASSERT_TRUE(file.ok());
+  nlohmann::json info = nlohmann::json::parse(file->run_info_json);
+  EXPECT_EQ(info["state"], "stopped");
+  EXPECT_EQ(info["stop_reason"], "stop requested by a signal");
+  EXPECT_GT(info["stop_requested_at"].get<double>(), 1e9);
+  EXPECT_FALSE(info.contains("eta_seconds")) << info.dump();
+}
+
+// Before a job finished, predictions are raw cost units, not seconds (issue 22 saw
+// "eta: 2452307d 13h"): the run info has no ETA until a job class is measured.
+TEST(Coordinator, RunInfoHasNoEtaUntilJobDurationsAreMeasured) {
+  Harness h(4, 1);
+  h.Start();
+  h.channel().SendRequest(0, {});
+  h.Advance(1.0);
+  h.c().Step();
+  h.c().Step();  // Idle: commits the run info.
+  nlohmann::json info = nlohmann::json::parse(h.store().run_info_json());
+  EXPECT_EQ(info["state"], "running");
+  EXPECT_EQ(info["eta_calibrated"], false);
+  EXPECT_TRUE(info["eta_seconds"].is_null()) << info.dump();
+  AssignMessage a = h.Assigned(0);
+  h.channel().SendRequest(0, AllDone(a, 2.0));
+  h.Advance(1.0);
+  h.c().Step();
+  h.c().Step();
+  info = nlohmann::json::parse(h.store().run_info_json());
+  EXPECT_EQ(info["eta_calibrated"], true);
+  ASSERT_TRUE(info["eta_seconds"].is_number()) << info.dump();
+  EXPECT_GT(info["eta_seconds"].get<double>(), 0.0);
+  EXPECT_LT(info["eta_seconds"].get<double>(), 60.0) << "3 jobs of ~2 s left on one group";
 }
 
 TEST(Coordinator, AStopFlagInALeadersHeartbeatStopsEveryGroup) {
@@ -345,7 +380,7 @@ TEST(Coordinator, AbandonsAGroupStillSilentAfterTheGracePeriod) {
   h.channel().SendRequest(1, {});
   h.c().Step();
   AssignMessage a0 = h.Assigned(0);
-  h.Assigned(1);
+  AssignMessage a1 = h.Assigned(1);
   h.RequestStop();
   h.c().Step();
   h.channel().SendRequest(0, {MakeResult(a0.batch[0], Outcome::kCancelled, 1.0)});
@@ -361,8 +396,12 @@ TEST(Coordinator, AbandonsAGroupStillSilentAfterTheGracePeriod) {
   EXPECT_NE(h.output().find("error: ranks 1 did not stop within run.grace_seconds + 5 s"),
             std::string::npos)
       << h.output();
-  // The store was saved before giving up: group 0's job is pending again, durably.
+  // The store was saved before giving up: group 0's job is pending again, durably, and so is
+  // group 1's, which the abort ends (no job is left "running"); neither attempt counts.
   EXPECT_EQ(h.OnDisk(static_cast<int>(a0.batch[0].index)).state, store::JobState::kPending);
+  store::JobRecord silent = h.OnDisk(static_cast<int>(a1.batch[0].index));
+  EXPECT_EQ(silent.state, store::JobState::kPending);
+  EXPECT_EQ(silent.attempts, 0);
   Result<store::ResultsFile> file = store::ReadResults(h.sweep().output);
   ASSERT_TRUE(file.ok());
   EXPECT_NE(file->run_info_json.find("\"stopped\""), std::string::npos) << file->run_info_json;

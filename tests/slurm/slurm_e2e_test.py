@@ -204,6 +204,12 @@ class SubmitTest(unittest.TestCase):
         self.assertRegex(script, r"VLMSCALE_CONFIG='" + re.escape(self.runs) +
                          r"/submit/config-\d{8}T\d{6}Z\.ini'")
         self.assertFalse(os.path.exists(self.runs), "--dry-run wrote files")
+        # It says that the snapshot the script names was not written (issue 22), in the script
+        # and on stderr.
+        snapshot = re.search(r"VLMSCALE_CONFIG='([^']*)'", script).group(1)
+        self.assertIn("# vlmscale submit --dry-run: nothing was written", lines[1])
+        self.assertIn(snapshot, p.stderr)
+        self.assertIn("wrote and submitted nothing", p.stderr)
         self.assertEqual(self.queue(), [])
         # The rendered script is valid bash.
         path = os.path.join(self.dir, "rendered.sbatch")

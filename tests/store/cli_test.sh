@@ -54,6 +54,58 @@ R2="$TMP/eta.h5"
 expect_rc 0 "$BIN" status "$R2" --json
 $PY -c "import json,sys; s=json.load(open(sys.argv[1])); assert s['eta_seconds']==123 and s['eta_source']=='driver' and s['slurm_job_id'] is None and s['requeues'] is None, s" "$TMP/out" || fail "driver eta"
 
+# ---- the sweep's state (issue 22): from the run info's state and heartbeat age ---------------------
+NOW=$($PY -c "import time; print(time.time())")
+OLD=$($PY -c "import time; print(time.time() - 100)")
+AGO5=$($PY -c "import time; print(time.time() - 5)")
+state_of() {  # state_of FILE RUN_INFO -> prints "state running interrupted eta_seconds"
+  "$MAKER" "$1" --done 2 --running 1 --pending 3 --run-info "$2" >/dev/null || fail "maker $1"
+  "$BIN" status "$1" --json >"$TMP/st.json" 2>"$TMP/err" || fail "status $1: $(cat "$TMP/err")"
+  $PY -c "import json,sys; s=json.load(open(sys.argv[1])); print(s['state'], s['running'], s['interrupted'], s['eta_seconds'])" "$TMP/st.json"
+}
+# A driver that says running but has not updated its run info for 100 s is dead; its running job
+# is interrupted (pending), with no ETA.
+got=$(state_of "$TMP/dead.h5" "{\"state\":\"running\",\"updated\":$OLD,\"eta_seconds\":50}")
+[ "$got" = "dead 0 1 None" ] || fail "dead driver: $got"
+"$BIN" status "$TMP/dead.h5" >"$TMP/out" 2>&1
+grep -q "state: dead (no driver heartbeat for 1m 4[0-9]s" "$TMP/out" || fail "dead text: $(cat "$TMP/out")"
+grep -q "the driver is gone; run the same command to resume" "$TMP/out" || fail "dead advice"
+grep -q "eta:" "$TMP/out" && fail "a dead sweep shows an eta: $(cat "$TMP/out")"
+# ... but alive with a fresh heartbeat (and alive with a longer --dead-after).
+got=$(state_of "$TMP/alive.h5" "{\"state\":\"running\",\"updated\":$NOW,\"eta_seconds\":50}")
+[ "$got" = "running 1 0 50" ] || fail "live driver: $got"
+"$BIN" status "$TMP/dead.h5" --dead-after 1000 --json >"$TMP/out" || fail "--dead-after"
+grep -q '"state": "running"' "$TMP/out" || fail "--dead-after 1000 keeps it running"
+expect_rc 2 "$BIN" status "$TMP/dead.h5" --dead-after -1
+# An uncalibrated or absurd driver ETA is not shown (the 2452307d of issue 22).
+got=$(state_of "$TMP/uncal.h5" "{\"state\":\"running\",\"updated\":$NOW,\"eta_seconds\":1.18e13,\"eta_calibrated\":false}")
+[ "$got" = "running 1 0 40.0" ] || fail "uncalibrated eta falls back to the estimate: $got"
+got=$(state_of "$TMP/absurd.h5" "{\"state\":\"running\",\"updated\":$NOW,\"eta_seconds\":1.18e13}")
+[ "$got" = "running 1 0 40.0" ] || fail "absurd eta: $got"
+"$MAKER" "$TMP/cold.h5" --running 1 --pending 3 --run-info "{\"state\":\"running\",\"updated\":$NOW,\"eta_seconds\":1.18e13,\"eta_calibrated\":false}" >/dev/null
+"$BIN" status "$TMP/cold.h5" >"$TMP/out" 2>&1
+grep -q "eta: unknown (no job duration measured yet)" "$TMP/out" || fail "cold eta: $(cat "$TMP/out")"
+# Stopped: which signal and when, resume advice, nothing running, no ETA.
+got=$(state_of "$TMP/stopped.h5" "{\"state\":\"stopped\",\"updated\":$NOW,\"stop_reason\":\"stop requested by SIGTERM on rank 0\",\"stop_requested_at\":$AGO5}")
+[ "$got" = "stopped 0 1 None" ] || fail "stopped: $got"
+"$BIN" status "$TMP/stopped.h5" >"$TMP/out" 2>&1
+grep -q "state: stopped (stop requested by SIGTERM on rank 0 at .* UTC, [0-9]*s ago; run the same command to resume)" "$TMP/out" \
+  || fail "stopped text: $(cat "$TMP/out")"
+grep -q "0 running, 4 pending (1 of them interrupted" "$TMP/out" || fail "stopped counts: $(cat "$TMP/out")"
+# Finished: complete, or failed.
+"$MAKER" "$TMP/complete.h5" --done 3 --run-info '{"state":"finished","eta_seconds":0}' >/dev/null
+"$BIN" status "$TMP/complete.h5" >"$TMP/out" 2>&1
+grep -q "^state: complete" "$TMP/out" || fail "complete: $(cat "$TMP/out")"
+# status CONFIG: the results file that `run` would write (sweep.output, with --set overrides).
+printf '[sweep]\nname = cfg\noutput = %s\n[grid]\nllm = nano\nvisual_tokens = 1\nmethod = avgpool\n[job]\ntype = sleep\n' "$TMP/other.h5" >"$TMP/sweep.ini"
+expect_rc 0 "$BIN" status "$TMP/sweep.ini" --set "sweep.output=$TMP/stopped.h5"
+grep -q "^state: stopped" "$TMP/out" || fail "status CONFIG --set: $(cat "$TMP/out")"
+expect_rc 2 "$BIN" status "$TMP/sweep.ini"
+grep -q "other.h5" "$TMP/err" || fail "status CONFIG names the results file it looked for: $(cat "$TMP/err")"
+printf '[sweep]\nname = cfg\n[grid]\nllm = nano\n' >"$TMP/bad.ini"
+expect_rc 2 "$BIN" status "$TMP/bad.ini"
+[ "$(wc -l < "$TMP/err")" -eq 1 ] || fail "a bad config is one error line: $(cat "$TMP/err")"
+
 # ---- errors ---------------------------------------------------------------------------------------
 expect_rc 2 "$BIN" status "$TMP/missing.h5"
 grep -q "missing.h5" "$TMP/err" || fail "missing file message names the file"
