@@ -93,13 +93,11 @@ double ParseSeconds(int columns) {
 
 // Issue 23: a header of 200,000 columns took 51 s (every name compared with every other).
 TEST(Csv, AWideHeaderParsesInLinearTime) {
-  // 16 times the columns: about 16 times as long if linear, 256 times if quadratic. The bound
-  // leaves 4x for cache effects (the larger header's hash set no longer fits in cache) and for a
-  // loaded machine: at 50,000 vs 200,000 columns a loaded run measured 33x for a 4x size step.
-  const double small = ParseSeconds(25000);
+  // The quadratic parser took 51 s for 200,000 columns, so about 200 s for 400,000; the linear
+  // one takes well under a second. Only this wide margin is asserted: a ratio of two timings
+  // (tried before) failed on a loaded 2-core machine, and speed goals belong in bench/.
   const double large = ParseSeconds(400000);
-  EXPECT_LT(large, 64.0 * std::max(small, 0.002)) << small << " s vs " << large << " s";
-  EXPECT_LT(large, 10.0);
+  EXPECT_LT(large, 10.0) << large << " s for 400,000 columns";
   // The duplicate is still found, at the far end of the header, and an unknown column's
   // message stays one short line.
   auto dup = ParseCsv(WideCsv(200000, "c0"), "wide.csv");
