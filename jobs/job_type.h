@@ -34,6 +34,8 @@ struct PlanContext {
   // The stage whose settings these are (its name, axes and needs; planner not yet set). Never
   // null during Parse; its name is "" in a one-stage study.
   const config::StageSpec* stage = nullptr;
+  // The job types of the stages this stage needs (stage->needs, in order).
+  std::vector<std::string> needed_job_types;
 };
 
 class JobType {

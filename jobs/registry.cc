@@ -136,6 +136,9 @@ Result<config::Sweep> PlanSweep(const config::Config& config) {
     context.ranks_per_job = sweep.ranks_per_job;
     context.results_path = sweep.output;
     context.stage = &stage;
+    for (const std::string& needed : stage.needs) {
+      context.needed_job_types.push_back(config.GetString("stage." + needed + ".type"));
+    }
     VLM_ASSIGN_OR_RETURN(std::shared_ptr<const JobSettings> settings,
                          type->Parse(stage_config, context));
     return std::shared_ptr<const config::JobTypePlanner>(std::move(settings));

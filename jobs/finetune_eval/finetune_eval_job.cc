@@ -147,8 +147,10 @@ class FinetuneEvalJob : public Job {
     if (parent != nullptr) {
       const std::string path = (std::filesystem::path(parent->dir) / "llm.pt").string();
       hooks.initialize_identity = "pretrain_llm:" + parent->job_id;
-      hooks.initialize = [path, task = setup->task](vlm::VlmImpl& model) {
-        return vlm::LoadLlmCheckpoint(path, task, model, nullptr);
+      vlm::LlmLoadOptions load;
+      load.projector = options_.projector_init == "pretrained";
+      hooks.initialize = [path, load, task = setup->task](vlm::VlmImpl& model) {
+        return vlm::LoadLlmCheckpoint(path, task, load, model, nullptr);
       };
     }
     Status status = RunVlmTraining("finetune_eval", std::move(setup.value()), env, hooks, output);

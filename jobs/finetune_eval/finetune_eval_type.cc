@@ -1,5 +1,6 @@
 #include "jobs/finetune_eval/finetune_eval_type.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -87,6 +88,12 @@ const config::OptionsTable<O>& Table() {
         [](O& o) -> double& { return o.train.align_aux_weight; }, 0.0, 1e3,
         "Weight of the alignment loss: in the first train.align_steps steps the visual pathway "
         "also learns to read every encoder patch's label back from the visual tokens (0: off).")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
+    t->Enum(
+        "train.projector_init", "projector_init",
+        [](O& o) -> std::string& { return o.projector_init; }, {"fresh", "pretrained"},
+        "The projector a job starts from: fresh (random, per seed) or pretrained (its pretrain_llm "
+        "parent's, saved in llm.pt; the stage must need a pretrain_llm stage).")
         .WithIdentity(config::IdentityRule::kUnlessDefault);
     t->Double(
         "train.weight_decay", "train.weight_decay",
@@ -231,6 +238,13 @@ class FinetuneEvalType : public JobType {
     }
     if (!options.train.IsValid(&error, &field)) {
       return settings->Bad(Table().KeyOf("train." + field), error);
+    }
+    if (options.projector_init == "pretrained" &&
+        std::find(context.needed_job_types.begin(), context.needed_job_types.end(),
+                  "pretrain_llm") == context.needed_job_types.end()) {
+      return settings->Bad("train.projector_init",
+                           "'pretrained' starts from a pretrain_llm job's projector, but this "
+                           "stage needs no pretrain_llm stage (add one to its needs, or set fresh)");
     }
     const int64_t ranks = context.ranks_per_job;
     if (options.train.batch_size < ranks) {

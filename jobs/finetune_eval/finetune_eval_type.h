@@ -36,6 +36,9 @@ struct FinetuneEvalOptions {
   // Where the pretrained encoder is cached. Default: "" (the planner resolves it to
   // <directory of the results file>/cache).
   std::string cache_dir;
+  // train.projector_init: "fresh" (a new projector per job) or "pretrained" (the pretrain_llm
+  // parent's, from llm.pt; needs a pretrain_llm stage among the stage's needs).
+  std::string projector_init = "fresh";
 };
 
 // What one grid point's job builds from the options: the task, encoder, model and trainer

@@ -58,7 +58,7 @@ Status SaveOrThrow(VlmImpl& model, const std::string& task, const std::string& p
   std::string names;
   int64_t index = 0;
   for (const auto& item : model.named_parameters()) {
-    if (!IsLlmParameter(item.key())) continue;
+    if (!IsLlmParameter(item.key()) && !IsProjectorParameter(item.key())) continue;
     names += item.key() + "\n";
     archive.write("p" + std::to_string(index++),
                   item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous());
@@ -77,8 +77,8 @@ Status SaveOrThrow(VlmImpl& model, const std::string& task, const std::string& p
   return Status::OK();
 }
 
-Status LoadOrThrow(const std::string& path, const std::string& task, VlmImpl& model,
-                   LlmLoadInfo* info) {
+Status LoadOrThrow(const std::string& path, const std::string& task,
+                   const LlmLoadOptions& options, VlmImpl& model, LlmLoadInfo* info) {
   torch::serialize::InputArchive archive;
   archive.load_from(path, torch::kCPU);
   c10::IValue value;
@@ -121,9 +121,16 @@ Status LoadOrThrow(const std::string& path, const std::string& task, VlmImpl& mo
   // Read and check everything before changing the model.
   std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (model parameter, stored)
   for (const auto& item : model.named_parameters()) {
-    if (!IsLlmParameter(item.key())) continue;
+    const bool projector = IsProjectorParameter(item.key());
+    if (!IsLlmParameter(item.key()) && !(projector && options.projector)) continue;
     if (!load_head && StartsWith(item.key(), "head.")) continue;
     auto it = index_of.find(item.key());
+    if (it == index_of.end() && projector) {
+      return Status::InvalidInput(
+          "pretrained LLM " + path + " has no projector (parameter '" + item.key() +
+          "'): it was written before vlmscale saved the pretraining's projector; set "
+          "train.projector_init = fresh, or pretrain again into a new results file");
+    }
     if (it == index_of.end()) {
       return Status::InvalidInput("pretrained LLM " + path + " has no parameter '" + item.key() +
                                   "'; rerun its pretrain_llm job");
@@ -157,6 +164,7 @@ Status LoadOrThrow(const std::string& path, const std::string& task, VlmImpl& mo
     info->tensors = static_cast<int64_t>(copies.size());
     info->head_loaded = load_head;
     info->question_positions_loaded = load_question_positions;
+    info->projector_loaded = options.projector;
   }
   return Status::OK();
 }
@@ -170,6 +178,8 @@ bool IsLlmParameter(const std::string& name) {
   return false;
 }
 
+bool IsProjectorParameter(const std::string& name) { return StartsWith(name, "projector."); }
+
 Status SaveLlmCheckpoint(VlmImpl& model, const std::string& task, const std::string& path) {
   try {
     return SaveOrThrow(model, task, path);
@@ -181,13 +191,13 @@ Status SaveLlmCheckpoint(VlmImpl& model, const std::string& task, const std::str
   }
 }
 
-Status LoadLlmCheckpoint(const std::string& path, const std::string& task, VlmImpl& model,
-                         LlmLoadInfo* info) {
+Status LoadLlmCheckpoint(const std::string& path, const std::string& task,
+                         const LlmLoadOptions& options, VlmImpl& model, LlmLoadInfo* info) {
   if (!std::filesystem::exists(path)) {
     return Status::IOError("pretrained LLM " + path + " does not exist");
   }
   try {
-    return LoadOrThrow(path, task, model, info);
+    return LoadOrThrow(path, task, options, model, info);
   } catch (const c10::Error& e) {
     return Status::IOError("cannot read pretrained LLM " + path + " (" +
                            e.what_without_backtrace() +

@@ -25,7 +25,8 @@ using train::TempDir;
 
 // Pretraining on the finetuning task (shapes), so llm.pt's head fits too; finetuning is one step
 // at a learning rate too small to move the weights: its eval loss is its starting point's.
-config::Config MakeStagedConfig(const std::string& cache_dir, int pretrain_steps = 100) {
+config::Config MakeStagedConfig(const std::string& cache_dir, int pretrain_steps = 100,
+                                const std::string& projector_init = "fresh") {
   const std::string text =
       "[sweep]\nname = pretraintest\n"
       "[grid]\nllm = nano\nvisual_tokens = 4\nmethod = avgpool\ntask = shapes\n"
@@ -36,7 +37,9 @@ config::Config MakeStagedConfig(const std::string& cache_dir, int pretrain_steps
       std::to_string(pretrain_steps) +
       "\nbatch_size = 32\n"
       "warmup_steps = 10\neval_examples = 128\nlog_every = 10\n"
-      "[train]\nsteps = 1\nbatch_size = 8\nwarmup_steps = 0\nlr = 1e-9\n"
+      "[train]\nsteps = 1\nbatch_size = 8\nwarmup_steps = 0\nlr = 1e-9\nprojector_init = " +
+      projector_init +
+      "\n"
       "[eval]\nexamples = 128\nbatch_size = 64\n"
       "[stage.pretrain]\ntype = pretrain_llm\nover = llm\n"
       "[stage.finetune]\ntype = finetune_eval\nneeds = pretrain\n";
@@ -206,15 +209,16 @@ TEST(PretrainLlmJob, FinetuneStartsFromThePretrainedLlm) {
   EXPECT_FALSE(std::filesystem::exists(llm_pt + ".tmp"));
 
   // 2. llm.pt loads into the finetune job's model: every LLM tensor is replaced, the same for
-  // models of different seeds; the projector is not.
+  // models of different seeds; the projector only when asked.
   vlm::Vlm a = FinetuneModel(config, *sweep, 1);
   vlm::Vlm b = FinetuneModel(config, *sweep, 2);
   const std::string block = "blocks.0.fc1.weight";
   ASSERT_FALSE(torch::equal(Parameter(a, block), Parameter(b, block)));
   vlm::LlmLoadInfo info;
-  ASSERT_TRUE(vlm::LoadLlmCheckpoint(llm_pt, "shapes", *a, &info).ok());
-  ASSERT_TRUE(vlm::LoadLlmCheckpoint(llm_pt, "shapes", *b, nullptr).ok());
+  ASSERT_TRUE(vlm::LoadLlmCheckpoint(llm_pt, "shapes", {}, *a, &info).ok());
+  ASSERT_TRUE(vlm::LoadLlmCheckpoint(llm_pt, "shapes", {}, *b, nullptr).ok());
   EXPECT_TRUE(info.head_loaded);
+  EXPECT_FALSE(info.projector_loaded);
   EXPECT_TRUE(info.question_positions_loaded);
   EXPECT_EQ(info.task, "shapes");
   for (const std::string name : {block, std::string("token_embedding.weight"),
@@ -223,10 +227,19 @@ TEST(PretrainLlmJob, FinetuneStartsFromThePretrainedLlm) {
   }
   EXPECT_FALSE(
       torch::equal(Parameter(a, "projector.0.weight"), Parameter(b, "projector.0.weight")));
+  vlm::LlmLoadOptions with_projector;
+  with_projector.projector = true;
+  ASSERT_TRUE(vlm::LoadLlmCheckpoint(llm_pt, "shapes", with_projector, *a, &info).ok());
+  ASSERT_TRUE(vlm::LoadLlmCheckpoint(llm_pt, "shapes", with_projector, *b, nullptr).ok());
+  EXPECT_TRUE(info.projector_loaded);
+  for (const char* name : {"projector.0.weight", "projector.0.bias", "projector.2.weight",
+                           "projector.2.bias"}) {
+    EXPECT_TRUE(torch::equal(Parameter(a, name), Parameter(b, name))) << name;
+  }
   // Another task keeps the fresh head.
   vlm::Vlm c = FinetuneModel(config, *sweep, 3);
   const torch::Tensor fresh_head = Parameter(c, "head.weight");
-  ASSERT_TRUE(vlm::LoadLlmCheckpoint(llm_pt, "glyphs", *c, &info).ok());
+  ASSERT_TRUE(vlm::LoadLlmCheckpoint(llm_pt, "glyphs", {}, *c, &info).ok());
   EXPECT_FALSE(info.head_loaded);
   EXPECT_TRUE(torch::equal(Parameter(c, "head.weight"), fresh_head));
 
@@ -249,6 +262,78 @@ TEST(PretrainLlmJob, FinetuneStartsFromThePretrainedLlm) {
   // Closer to the pretrained model than to a fresh one (only the projector and the visual
   // positions start fresh).
   EXPECT_LT(pretrained_loss, 0.5 * (pretrain_loss + scratch_loss));
+
+  // 4. train.projector_init = pretrained: the job also starts from the pretraining's projector,
+  // closer still to the pretrained model (only the visual positions start fresh).
+  config::Config with_projector_config =
+      MakeStagedConfig(dir.path() + "/cache", 100, "pretrained");
+  auto with_projector_sweep = PlanSweep(with_projector_config);
+  ASSERT_TRUE(with_projector_sweep.ok()) << with_projector_sweep.status().ToString();
+  EXPECT_NE(with_projector_sweep->jobs[1].id, sweep->jobs[1].id);  // Part of the job id.
+  EXPECT_EQ(with_projector_sweep->jobs[0].id, sweep->jobs[0].id);  // Not of the pretraining's.
+  JobOutput from_projector;
+  s = runner.Run(with_projector_config, *with_projector_sweep, 1, dir.path() + "/projector",
+                 {parent}, &from_projector);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const double projector_loss = from_projector.metrics["eval_loss"];
+  std::printf("eval_loss: finetune from llm.pt with its projector %.4f\n", projector_loss);
+  EXPECT_LT(projector_loss, pretrained_loss);
+}
+
+// A file as the pretrain_llm jobs wrote it before the projector was saved (format v1, the LLM
+// parameters only).
+void WriteLlmCheckpointWithoutProjector(vlm::Vlm& model, const std::string& path) {
+  const vlm::VlmOptions& o = model->options();
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string("vlmscale.llm.v1")));
+  const std::pair<const char*, int64_t> fields[] = {
+      {"width", o.width},           {"depth", o.depth},
+      {"heads", o.heads},           {"mlp_ratio", o.mlp_ratio},
+      {"vocab_size", o.vocab_size}, {"num_answers", o.num_answers},
+      {"question_tokens", o.question_tokens}};
+  for (const auto& [name, value] : fields) archive.write(name, c10::IValue(value));
+  archive.write("task", c10::IValue(std::string("shapes")));
+  std::string names;
+  int64_t index = 0;
+  for (const auto& item : model->named_parameters()) {
+    if (!vlm::IsLlmParameter(item.key())) continue;
+    names += item.key() + "\n";
+    archive.write("p" + std::to_string(index++), item.value().detach().clone());
+  }
+  archive.write("names", c10::IValue(names));
+  const torch::Tensor positions = Parameter(model, "positions");
+  archive.write("question_positions",
+                positions.slice(1, o.visual_tokens, o.visual_tokens + o.question_tokens).clone());
+  archive.save_to(path);
+}
+
+TEST(PretrainLlmJob, AnLlmCheckpointWithoutAProjectorLoadsOnlyWithAFreshProjector) {
+  TempDir dir;
+  config::Config config = MakeStagedConfig(dir.path() + "/cache", /*pretrain_steps=*/12);
+  auto sweep = PlanSweep(config);
+  ASSERT_TRUE(sweep.ok());
+  vlm::Vlm source = FinetuneModel(config, *sweep, 1);
+  const std::string path = dir.path() + "/llm.pt";
+  WriteLlmCheckpointWithoutProjector(source, path);
+
+  vlm::Vlm model = FinetuneModel(config, *sweep, 2);
+  vlm::LlmLoadInfo info;
+  Status s = vlm::LoadLlmCheckpoint(path, "shapes", {}, *model, &info);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(info.projector_loaded);
+  EXPECT_TRUE(torch::equal(Parameter(model, "head.weight"), Parameter(source, "head.weight")));
+
+  vlm::Vlm other = FinetuneModel(config, *sweep, 3);
+  const torch::Tensor before = Parameter(other, "blocks.0.fc1.weight");
+  vlm::LlmLoadOptions with_projector;
+  with_projector.projector = true;
+  s = vlm::LoadLlmCheckpoint(path, "shapes", with_projector, *other, nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(s.IsInvalidInput()) << s.ToString();
+  EXPECT_NE(s.message().find(path), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("has no projector"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("train.projector_init = fresh"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(torch::equal(Parameter(other, "blocks.0.fc1.weight"), before));  // Unchanged.
 }
 
 TEST(PretrainLlmJob, AStopRequestCheckpointsAndTheNextAttemptResumesAndSaves) {
@@ -314,7 +399,7 @@ TEST(PretrainLlmJob, ADamagedOrMismatchedLlmCheckpointFailsNamingTheFile) {
   micro.heads = 3;
   vlm::Vlm model(micro);
   const torch::Tensor before = Parameter(model, "blocks.0.fc1.weight");
-  s = vlm::LoadLlmCheckpoint(path, "shapes", *model, nullptr);
+  s = vlm::LoadLlmCheckpoint(path, "shapes", {}, *model, nullptr);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find(path), std::string::npos) << s.ToString();
   EXPECT_NE(s.message().find("width 32 in the file vs 48 in the model"), std::string::npos)
