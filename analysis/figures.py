@@ -132,8 +132,9 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
         title = _title(key, fit)
         if fit is not None:
             p = fit["params"]
-            title += f"\nα = {p['alpha']:.3g}, β = {p['beta']:.3g}, E = {p['E']:.3g}, " \
-                     f"R² = {fit.get('r2', float('nan')):.3f}"
+            greek = {"alpha": "α", "beta": "β", "gamma": "γ", "beta2": "β2", "t_break": "T_b"}
+            shown = [f"{greek[k]} = {p[k]:.3g}" for k in greek if k in p] + [f"E = {p['E']:.3g}"]
+            title += "\n" + ", ".join(shown) + f", R² = {fit.get('r2', float('nan')):.3f}"
         else:
             title += " (no fit)"
         ax.set_title(title)

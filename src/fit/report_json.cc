@@ -51,6 +51,8 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
   json params = json::object();
   for (int id : ids) params[ParamName(id)] = Number(GetParam(s.params, id));
   j["params"] = params;
+  // The compute law's C needs Q; results-file groups record it again beside their jobs.
+  if (s.model == Model::kCompute) j["text_tokens"] = Number(s.params.q);
   j["objective"] = Number(s.objective);
   j["sse"] = Number(s.sse);
   j["r2"] = Number(s.r2);
@@ -145,6 +147,12 @@ Result<FittedLaw> FittedLawFromJson(const nlohmann::json& fit) {
     VLM_ASSIGN_OR_RETURN(law.text_tokens, GetNumber(fit, "text_tokens", where));
     if (law.text_tokens < 0) return Status::InvalidInput(where + ": 'text_tokens' is negative");
   }
+  if (law.model == Model::kCompute) {
+    if (!std::isfinite(law.text_tokens)) {
+      return Status::InvalidInput(where + ": a compute-law fit needs 'text_tokens' (Q defines C)");
+    }
+    law.params.q = law.text_tokens;
+  }
   return law;
 }
 
@@ -208,7 +216,7 @@ nlohmann::json FitOptionsToJson(const FitOptions& o) {
   for (const auto& [name, iv] : o.bounds) bounds[name] = IntervalJson(iv);
   json starts = json::object();
   for (const auto& [name, values] : o.start_grid) starts[name] = values;
-  return {{"model", ModelName(o.model)},
+  nlohmann::json j = {{"model", ModelName(o.model)},
           {"loss", LossName(o.loss)},
           {"space", SpaceName(o.space)},
           {"huber_delta", o.huber_delta},
@@ -226,6 +234,9 @@ nlohmann::json FitOptionsToJson(const FitOptions& o) {
           {"bootstrap_full_grid", o.bootstrap_full_grid},
           {"seed", o.seed},
           {"holdout_largest", o.holdout_largest}};
+  // Only CSV fits of the compute law set it (results files record Q per group): absent otherwise.
+  if (std::isfinite(o.text_tokens)) j["text_tokens"] = o.text_tokens;
+  return j;
 }
 
 Result<FitOptions> FitOptionsFromJson(const nlohmann::json& j, const std::string& where) {
@@ -277,6 +288,9 @@ Result<FitOptions> FitOptionsFromJson(const nlohmann::json& j, const std::string
   VLM_RETURN_IF_ERROR(ReadKey(j, "bootstrap_full_grid", where, &o.bootstrap_full_grid));
   VLM_RETURN_IF_ERROR(ReadKey(j, "seed", where, &o.seed));
   VLM_RETURN_IF_ERROR(ReadKey(j, "holdout_largest", where, &o.holdout_largest));
+  if (j.contains("text_tokens")) {
+    VLM_RETURN_IF_ERROR(ReadKey(j, "text_tokens", where, &o.text_tokens));
+  }
   std::string error;
   if (!o.IsValid(&error)) return Status::InvalidInput(where + ": " + error);
   return o;

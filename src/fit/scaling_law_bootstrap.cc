@@ -71,7 +71,8 @@ void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary
       int b = BestStart(results);
       if (b < 0) continue;
       LawParams p = ToLawParams(ctx, results[b].x);
-      draws[k] = {p.A, p.alpha, p.B, p.beta, p.E};
+      draws[k].resize(kNumParamIds);
+      for (int id = 0; id < kNumParamIds; ++id) draws[k][id] = GetParam(p, id);
       ok[k] = 1;
     }
   };
