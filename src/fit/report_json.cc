@@ -87,15 +87,33 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
                           {"ci95", s.has_ci ? json{RatioNumber(s.beta_over_alpha_ci_lower),
                                                    RatioNumber(s.beta_over_alpha_ci_upper)}
                                             : json(nullptr)}};
+  auto band_json = [](const Band& b, json* o) {
+    if (!b.present) return;
+    (*o)["ci95"] = {Number(b.ci_lower), Number(b.ci_upper)};
+    (*o)["pi95"] = {Number(b.pi_lower), Number(b.pi_upper)};
+  };
   json ex = json::array();
   for (const auto& h : s.extrapolation) {
-    ex.push_back({{"n", h.n},
-                  {"t", h.t},
-                  {"observed", h.observed},
-                  {"predicted", Number(h.predicted)},
-                  {"relative_error", Number(h.relative_error)}});
+    json o = {{"n", h.n},
+              {"t", h.t},
+              {"observed", h.observed},
+              {"predicted", Number(h.predicted)},
+              {"relative_error", Number(h.relative_error)}};
+    band_json(h.band, &o);
+    ex.push_back(o);
   }
   j["extrapolation"] = ex;
+  if (!s.curve_band.empty()) {
+    json curve = json::array();
+    for (const auto& bp : s.curve_band) {
+      json o = {{"n", bp.n}, {"t", bp.t}, {"predicted", Number(bp.predicted)}};
+      band_json(bp.band, &o);
+      curve.push_back(o);
+    }
+    j["bands"] = {{"level", 0.95}, {"curve", curve}};
+  } else {
+    j["bands"] = nullptr;
+  }
   j["warnings"] = s.warnings;
   j["starts"] = {
       {"total", s.num_starts}, {"at_best", s.starts_at_best}, {"failed", s.starts_failed}};

@@ -192,7 +192,8 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
       }
     }
     FitOptions sub = options;
-    sub.bootstrap = 0;
+    // With a bootstrap, the fit without the largest N is bootstrapped too: its resamples give
+    // the bands of the extrapolated points.
     sub.holdout_largest = 0;
     sub.compute_stderr = false;
     FitSummary sub_summary;
@@ -212,6 +213,7 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
         h.observed = obs.y[i];
         h.predicted = Predict(options.model, sub_summary.params, h.n, h.t);
         h.relative_error = (h.predicted - h.observed) / h.observed;
+        h.band = BandAt(sub_summary, h.n, h.t, options.seed * 0x100000001B3ULL + i);
         summary->extrapolation.push_back(h);
       }
     }

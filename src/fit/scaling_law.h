@@ -185,6 +185,24 @@ struct FitOptions {
   bool IsValid(std::string* error) const;
 };
 
+// The bootstrap's 95% bands of the law at one (N, T) (FitOptions::bootstrap > 0): the
+// confidence band of the fitted curve (2.5/97.5 percentiles of the resamples' predictions) and the
+// prediction band of a new point there (each resample's prediction plus a residual of the fit
+// drawn at random, rescaled by sqrt(n / (n - p)): points and residuals bootstrapped together).
+struct Band {
+  bool present = false;
+  double ci_lower = 0.0, ci_upper = 0.0;
+  double pi_lower = 0.0, pi_upper = 0.0;
+};
+
+// The fitted curve at one (N, T) with its bands.
+struct BandPoint {
+  double n = 0.0;
+  double t = 0.0;
+  double predicted = 0.0;
+  Band band;
+};
+
 // One point predicted by a fit that did not see it (FitOptions::holdout_largest).
 struct HoldoutPoint {
   double n = 0.0;
@@ -192,6 +210,7 @@ struct HoldoutPoint {
   double observed = 0.0;
   double predicted = 0.0;
   double relative_error = 0.0;  // (predicted - observed) / observed.
+  Band band;  // From the bootstrap of the fit without the held-out points (bootstrap > 0).
 };
 
 struct FitSummary {
@@ -234,6 +253,14 @@ struct FitSummary {
   // no resample has a ratio.
   double beta_over_alpha_ci_lower = 0.0;
   double beta_over_alpha_ci_upper = 0.0;
+  // The resamples' parameters (has_ci), and the fit's residuals Y - prediction rescaled by
+  // sqrt(n / (n - p)): what the bands are computed from.
+  std::vector<LawParams> bootstrap_params;
+  std::vector<double> band_residuals;
+  // The bands of the fitted curve (has_ci): for each distinct N of the points, kBandGridSize
+  // log-spaced T from the smallest to the largest sampled T.
+  static constexpr int kBandGridSize = 16;
+  std::vector<BandPoint> curve_band;
 
   // Holdout of the largest N values (FitOptions::holdout_largest > 0).
   std::vector<HoldoutPoint> extrapolation;
@@ -259,6 +286,10 @@ struct FitSummary {
 // Checks that `obs` can be fit under `options`: finite values, N > 0, T > 0, Y > 0 in log space,
 // at least as many points as parameters, non-constant Y. Returns kInvalidInput naming the point.
 Status ValidateObservations(const FitOptions& options, const Observations& obs);
+
+// The bands at (n, t) from summary's bootstrap (Band::present false without one). Deterministic
+// for a given `seed` (the residual draws).
+Band BandAt(const FitSummary& summary, double n, double t, uint64_t seed);
 
 // Fits the law. Returns a non-OK status (kInvalidInput) for invalid options or observations; a
 // numerical failure is reported in summary->termination and summary->message with an OK status.

@@ -246,5 +246,49 @@ TEST(ReportJson, NewFormsRoundTripWithTheirParameterNames) {
   }
 }
 
+// With a bootstrap the fit JSON carries the curve's bands per N over a grid of T, and the
+// extrapolated points' bands; both are deterministic for a seed and bracket the fitted curve.
+TEST(Bands, CurveAndExtrapolationBandsAreInTheJsonAndBracketTheFit) {
+  for (Model m : {Model::kMultiplicative, Model::kBroken}) {
+    const LawParams truth = m == Model::kBroken ? LateBreakTruth()
+                                                : LawParams{2.0, 0.3, 0.0, 0.2, 0.2};
+    Observations obs = Synthetic(m, truth, 0.01, false, 3);
+    FitOptions o;
+    o.model = m;
+    o.bootstrap = 100;
+    o.holdout_largest = 1;
+    FitSummary s, again;
+    ASSERT_TRUE(FitScalingLaw(o, obs, &s).ok());
+    ASSERT_TRUE(FitScalingLaw(o, obs, &again).ok());
+    ASSERT_EQ(s.curve_band.size(), 6u * FitSummary::kBandGridSize);
+    size_t wider = 0;
+    for (size_t i = 0; i < s.curve_band.size(); ++i) {
+      const BandPoint& bp = s.curve_band[i];
+      ASSERT_TRUE(bp.band.present);
+      EXPECT_LT(bp.band.ci_lower, bp.band.ci_upper);
+      // Percentiles of a finite sample: the band of a new point (curve + noise) is wider than
+      // the curve's almost everywhere, not necessarily on both sides at every T.
+      wider += bp.band.pi_upper - bp.band.pi_lower > bp.band.ci_upper - bp.band.ci_lower;
+      EXPECT_NEAR(bp.predicted, Predict(m, s.params, bp.n, bp.t), 1e-12);
+      EXPECT_EQ(bp.band.pi_upper, again.curve_band[i].band.pi_upper);
+    }
+    EXPECT_GE(wider, s.curve_band.size() * 95 / 100) << ModelName(m);
+    const nlohmann::json j = FitSummaryToJson(s, obs);
+    ASSERT_TRUE(j["bands"].is_object());
+    EXPECT_EQ(j["bands"]["curve"].size(), s.curve_band.size());
+    ASSERT_EQ(j["extrapolation"].size(), 6u);
+    for (const auto& e : j["extrapolation"]) {
+      EXPECT_LE(e["ci95"][0].get<double>(), e["ci95"][1].get<double>());
+      EXPECT_LE(e["pi95"][0].get<double>(), e["pi95"][1].get<double>());
+    }
+  }
+  // Without a bootstrap there are none.
+  FitSummary s;
+  Observations obs = Synthetic(Model::kMultiplicative, {2.0, 0.3, 0.0, 0.2, 0.2}, 0.01, false, 3);
+  ASSERT_TRUE(FitScalingLaw(FitOptions(), obs, &s).ok());
+  EXPECT_TRUE(s.curve_band.empty());
+  EXPECT_TRUE(FitSummaryToJson(s, obs)["bands"].is_null());
+}
+
 }  // namespace
 }  // namespace vlmscale::fit
