@@ -124,6 +124,11 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
             if fit is not None:
                 ax.plot(t_dense, law(fit, np.full_like(t_dense, n), t_dense), "-", color=color,
                         lw=1.3, alpha=0.9)
+                band = [b for b in ((fit.get("bands") or {}).get("curve") or [])
+                        if "ci95" in b and np.isclose(b["n"], n, rtol=1e-9)]
+                if band:  # bootstrap 95% band of the fitted curve (fit --bootstrap)
+                    ax.fill_between([b["t"] for b in band], [b["ci95"][0] for b in band],
+                                    [b["ci95"][1] for b in band], color=color, alpha=0.18, lw=0)
             else:
                 ax.plot([p["t"] for p in pts], [p["y"] for p in pts], ":", color=color, lw=1)
         ax.set_xscale("log")
@@ -132,8 +137,9 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
         title = _title(key, fit)
         if fit is not None:
             p = fit["params"]
-            title += f"\nα = {p['alpha']:.3g}, β = {p['beta']:.3g}, E = {p['E']:.3g}, " \
-                     f"R² = {fit.get('r2', float('nan')):.3f}"
+            greek = {"alpha": "α", "beta": "β", "gamma": "γ", "beta2": "β2", "t_break": "T_b"}
+            shown = [f"{greek[k]} = {p[k]:.3g}" for k in greek if k in p] + [f"E = {p['E']:.3g}"]
+            title += "\n" + ", ".join(shown) + f", R² = {fit.get('r2', float('nan')):.3f}"
         else:
             title += " (no fit)"
         ax.set_title(title)
@@ -144,7 +150,8 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
     files = _save(fig, out_dir, "error_vs_tokens")
     return Figure("error_vs_tokens", "Error vs visual tokens",
                   "Measured error (dots, seed mean ± 1 std) against the number of visual tokens, "
-                  "one colour per LLM size; solid lines are the fitted law at that N.", files)
+                  "one colour per LLM size; solid lines are the fitted law at that N, shaded "
+                  "bands its bootstrap 95% interval when the fit has one.", files)
 
 
 def dense_frontier(fit, q, c_min, c_max, t_min, t_max, budgets=120):

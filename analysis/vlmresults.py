@@ -243,8 +243,16 @@ def law(fit, n, t):
     p = fit["params"]
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
-    if fit.get("model") == "additive":
+    model = fit.get("model")
+    if model == "additive":
         return p["A"] * n ** -p["alpha"] + p["B"] * t ** -p["beta"] + p["E"]
+    if model == "compute":
+        # C = 2 N (Q + T) with the fit's own Q (docs/FIT.md, Models).
+        return p["A"] * (2.0 * n * (fit["text_tokens"] + t)) ** -p["gamma"] + p["E"]
+    if model == "broken":
+        s = 0.5  # kBrokenSmoothness in src/fit/scaling_law.h.
+        bend = -(p["beta2"] - p["beta"]) * s * np.logaddexp(0.0, (np.log(t) - np.log(p["t_break"])) / s)
+        return p["A"] * np.exp(-p["alpha"] * np.log(n) - p["beta"] * np.log(t) + bend) + p["E"]
     return p["A"] * n ** -p["alpha"] * t ** -p["beta"] + p["E"]
 
 
@@ -252,4 +260,8 @@ def law_text(fit):
     p = fit["params"]
     if fit.get("model") == "additive":
         return "Y = A·N^-α + B·T^-β + E"
+    if fit.get("model") == "compute":
+        return "Y = A·C^-γ + E, C = 2·N·(Q+T)"
+    if fit.get("model") == "broken":
+        return "Y = A·N^-α·T^-β·(1+(T/T_b)^(1/s))^(-(β2-β)s) + E, s = 0.5"
     return "Y = A·N^-α·T^-β + E"

@@ -96,6 +96,11 @@ def main():
          "", "objective %.10g" % u["objective"], "%.1fx faster" % (scipy_s / u["seconds"])),
         ("1,000 bootstrap refits of the 28-point fit", "%.2f s" % b["seconds_median"], "<= 5 s",
          "alpha 95%% CI [%.4f, %.4f]" % tuple(b["alpha_ci"]), ""),
+        ("--model auto + 1,000 refits, 28 points", "%.2f s" % cpp["auto_bootstrap_1000"]["seconds_median"],
+         "<= 5 s", "single form (row above): %.2f s; selection alone %.2f s; winner %s" %
+         (b["seconds_median"], cpp["auto_bootstrap_1000"]["selection_seconds_median"],
+          cpp["auto_bootstrap_1000"]["winner"]),
+         "%.1fx the single form" % (cpp["auto_bootstrap_1000"]["seconds_median"] / b["seconds_median"])),
     ]
     print("\nvlmscale fit benchmarks (%d threads; wall-clock medians; load average at the end: %s)"
           % (cpp["threads"], " ".join("%.2f" % v for v in os.getloadavg())))

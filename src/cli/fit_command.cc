@@ -18,6 +18,7 @@
 #include "core/csv.h"
 #include "core/hash.h"
 #include "core/strings.h"
+#include "fit/model_selection.h"
 #include "fit/observations.h"
 #include "fit/report_json.h"
 #include "fit/scaling_law.h"
@@ -80,6 +81,11 @@ struct FitRequest {
   bool csv = false;
   std::string n_col = "N", t_col = "T", y_col = "Y";  // CSV only.
   fit::GroupingOptions grouping;                      // Results file only.
+  // --model auto: every form is fit and ranked (fit/model_selection.h); options.model is then
+  // set per group to the winner.
+  bool auto_model = false;
+  // options.text_tokens: Q for the compute law; --text-tokens for CSV fits, per group (from the
+  // results file) otherwise.
   fit::FitOptions options;
 };
 
@@ -152,6 +158,12 @@ nlohmann::json MaybeNumber(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
+nlohmann::json FitterJson(const FitRequest& request) {
+  nlohmann::json j = fit::FitOptionsToJson(request.options);
+  if (request.auto_model) j["model"] = "auto";
+  return j;
+}
+
 nlohmann::json Manifest(const FitRequest& request, const LoadedInputs& loaded) {
   using nlohmann::json;
   json excluded = json::array();
@@ -169,7 +181,7 @@ nlohmann::json Manifest(const FitRequest& request, const LoadedInputs& loaded) {
                           ? json{{"n", request.n_col}, {"t", request.t_col}, {"y", request.y_col}}
                           : json(nullptr)},
       {"grouping", request.csv ? json(nullptr) : fit::GroupingOptionsToJson(request.grouping)},
-      {"fitter", fit::FitOptionsToJson(request.options)},
+      {"fitter", FitterJson(request)},
       {"threads", request.options.num_threads},
       {"jobs_used", jobs},
       {"excluded", excluded}};
@@ -188,12 +200,35 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
   for (const FitInput& in : loaded.inputs) {
     const std::string name = in.name();
     fit::FitSummary summary;
-    Status st = fit::FitScalingLaw(request.options, in.obs, &summary);
+    fit::FitOptions options = request.options;
+    if (!request.csv) options.text_tokens = in.text_tokens;
+    fit::ModelSelection selection;
+    if (request.auto_model) {
+      Status st = fit::SelectModel(options, in.obs, &selection);
+      if (!st.ok()) return name.empty() ? st : st.WithPrefix("group " + name);
+      if (selection.winner >= 0) {
+        options.model = selection.forms[selection.winner].model;
+        // Bounds and start grids apply to the forms that have those parameters.
+        const std::vector<int> ids = fit::ActiveParams(options.model);
+        auto mine = [&](const std::string& p) {
+          return std::any_of(ids.begin(), ids.end(),
+                             [&](int id) { return p == fit::ParamName(id); });
+        };
+        for (auto it = options.bounds.begin(); it != options.bounds.end();) {
+          it = mine(it->first) ? std::next(it) : options.bounds.erase(it);
+        }
+        for (auto it = options.start_grid.begin(); it != options.start_grid.end();) {
+          it = mine(it->first) ? std::next(it) : options.start_grid.erase(it);
+        }
+      }
+    }
+    Status st = fit::FitScalingLaw(options, in.obs, &summary);
     if (!st.ok()) return name.empty() ? st : st.WithPrefix("group " + name);
     *any_failed = *any_failed || !summary.IsSolutionUsable();
     const double holdout_rms = fit::CheckHoldoutAgainstSeedNoise(in.seed_noise, &summary);
     if (out != nullptr) {
       if (!name.empty()) *out << "== " << name << " ==\n";
+      if (request.auto_model) *out << (brief ? selection.verdict + "\n" : selection.Report() + "\n");
       *out << (brief ? summary.BriefReport() + "\n" : summary.FullReport());
       if (!brief && !name.empty()) {
         *out << "  seed noise   "
@@ -216,6 +251,7 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
       }
     }
     nlohmann::json j = fit::FitSummaryToJson(summary, in.obs);
+    if (request.auto_model) j["model_selection"] = selection.ToJson();
     if (!name.empty()) {
       j["group"] = {{"task", in.task}, {"method", in.method}};
       nlohmann::json jobs = nlohmann::json::array();
@@ -312,8 +348,17 @@ nlohmann::json Checklist(const nlohmann::json& doc) {
         Join(noise, "; ") + (known ? "" : " (run 2+ seeds per point to measure it)"));
   }
   const json& o = m["fitter"];
+  std::string model = o.value("model", "") + " law";
+  if (model == "auto law") {
+    std::vector<std::string> winners;
+    for (const auto& f : fits) {
+      if (f.contains("model_selection")) winners.push_back(name_of(f) + " " + f.value("model", ""));
+    }
+    model = "law chosen by --model auto (every form fit, lowest AIC kept: " + Join(winners, "; ") +
+            ")";
+  }
   std::string law =
-      o.value("model", "") + " law, " + o.value("loss", "") + " loss in " + o.value("space", "") +
+      model + ", " + o.value("loss", "") + " loss in " + o.value("space", "") +
       " space; bounds " +
       (o["bounds"].empty() ? std::string("default") : "overridden: " + o["bounds"].dump()) +
       "; start grid " +
@@ -413,7 +458,9 @@ Result<nlohmann::json> PerSeedFits(const FitRequest& request, std::ostream& out)
     if (!loaded.ok()) continue;  // Filtered down to nothing at this seed.
     for (const auto& in : loaded->inputs) {
       fit::FitSummary summary;
-      Status st = fit::FitScalingLaw(options, in.obs, &summary);
+      fit::FitOptions o = options;
+      o.text_tokens = in.text_tokens;
+      Status st = fit::FitScalingLaw(o, in.obs, &summary);
       nlohmann::json& g = by_group[in.name()];
       if (!st.ok() || !summary.IsSolutionUsable()) {
         g["failed"].push_back({{"seed", seed}, {"why", st.ok() ? summary.message : st.message()}});
@@ -540,7 +587,12 @@ int RunCheck(const std::string& fit_path, const std::string& data_path, int thre
     if (!g.ok()) return ReportError(kName, g.status());
     request.grouping = *g;
   }
-  auto o = fit::FitOptionsFromJson(m.value("fitter", nlohmann::json()), where + ": fitter");
+  nlohmann::json fitter = m.value("fitter", nlohmann::json());
+  if (fitter.is_object() && fitter.value("model", "") == "auto") {
+    request.auto_model = true;
+    fitter["model"] = "multiplicative";  // Replaced per group by the selection's winner.
+  }
+  auto o = fit::FitOptionsFromJson(fitter, where + ": fitter");
   if (!o.ok()) return ReportError(kName, o.status());
   request.options = *o;
   request.options.num_threads = threads;
@@ -632,8 +684,10 @@ void PrintUsage(const po::options_description& desc) {
   std::cout << "Usage: vlmscale fit RESULTS.h5 [options]\n"
                "       vlmscale fit --csv FILE --n-col NAME --t-col NAME --y-col NAME [options]\n"
                "       vlmscale fit --check FIT.json [RESULTS.h5 | FILE.csv]\n\n"
-               "Fits Y = A*N^-alpha*T^-beta + E (multiplicative) or A*N^-alpha + B*T^-beta + E\n"
-               "(additive) with Ceres. A results file is fit per (task, method) group, done jobs\n"
+               "Fits Y = A*N^-alpha*T^-beta + E (multiplicative), A*N^-alpha + B*T^-beta + E\n"
+               "(additive), A*C^-gamma + E with C = 2*N*(Q+T) (compute) or a power law in T with\n"
+               "one smooth break (broken) with Ceres; --model auto fits every form and keeps the\n"
+               "lowest AIC. A results file is fit per (task, method) group, done jobs\n"
                "only, seeds averaged. --check recomputes a fit from its manifest and exits 1 if\n"
                "the results or the numbers differ. See docs/FIT.md.\n\n"
             << desc
@@ -660,7 +714,12 @@ int Run(const std::vector<std::string>& args) {
        "CSV column of T (visual tokens)")
       ("y-col", po::value(&request.y_col)->default_value(request.y_col),
        "CSV column of Y (error)")
-      ("model", po::value(&model)->default_value(model), "multiplicative | additive")
+      ("model", po::value(&model)->default_value(model),
+       "multiplicative | additive | compute | broken | auto (fit every form, rank them by AIC "
+       "and hold-out error, keep the winner)")
+      ("text-tokens", po::value(&options.text_tokens),
+       "CSV fits: Q, text tokens per query, for the compute law's C = 2*N*(Q+T) (results files "
+       "record Q per group)")
       ("loss", po::value(&loss)->default_value(loss), "squared | huber")
       ("space", po::value(&space)->default_value(space),
        "linear | log (residual log(pred) - log(Y))")
@@ -733,8 +792,14 @@ int Run(const std::vector<std::string>& args) {
   if (seed < 0) return ReportError(kName, Status::InvalidInput("--seed must be >= 0"));
   options.seed = static_cast<uint64_t>(seed);
   {
-    auto m = fit::ParseModel(model);
-    if (!m.ok()) return ReportError(kName, m.status().WithPrefix("--model"));
+    request.auto_model = model == "auto";
+    auto m = request.auto_model ? Result<fit::Model>(fit::Model::kMultiplicative)
+                                : fit::ParseModel(model);
+    if (!m.ok()) {
+      return ReportError(kName, Status::InvalidInput("--model: unknown model '" + model +
+                                                     "'; use multiplicative, additive, compute, "
+                                                     "broken or auto"));
+    }
     options.model = *m;
     auto l = fit::ParseLoss(loss);
     if (!l.ok()) return ReportError(kName, l.status().WithPrefix("--loss"));
@@ -760,6 +825,11 @@ int Run(const std::vector<std::string>& args) {
                                                      "--stage apply to results files, not --csv"));
     }
   } else {
+    if (vm.count("text-tokens")) {
+      return ReportError(kName, Status::InvalidInput(
+                                    "--text-tokens applies to --csv fits; a results file records "
+                                    "Q per group"));
+    }
     request.grouping.average_seeds = vm.count("keep-seeds") == 0;
     request.grouping.seed_weights = vm.count("unweighted") == 0;
     request.grouping.stage = stage;

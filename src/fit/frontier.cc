@@ -139,7 +139,10 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
     if (lo <= hi) {
       auto f = [&](double t) { return predict(c / (2.0 * (q + t)), t); };
       p.feasible = true;
-      p.t = MinimiseOverLogT(f, lo, hi);
+      // The compute law with the fit's own Q is flat along the budget: take the T limit rather
+      // than whatever rounding favours.
+      const bool flat = law.model == Model::kCompute && law.params.q == q;
+      p.t = flat ? lo : MinimiseOverLogT(f, lo, hi);
       p.n = c / (2.0 * (q + p.t));
       p.predicted = predict(p.n, p.t);
       p.extrapolation = p.n < fit_n_lo * (1 - tol) || p.n > fit_n_hi * (1 + tol) ||
@@ -162,6 +165,11 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
   }
   fr.grid_warnings = GridChecks(pts, fr.points);
 
+  if (law.model == Model::kCompute) {
+    fr.closed_form_note =
+        "compute law: Y depends on C = 2*N*(Q+T) alone, so every split of a budget between N and "
+        "T gives the same Y; the T* shown is the smallest allowed and is not determined by the fit";
+  }
   if (law.model == Model::kMultiplicative) {
     const double a = law.params.alpha, b = law.params.beta;
     fr.closed_form_t = MultiplicativeOptimalT(a, b, q, fr.t_min, fr.t_max);
@@ -263,6 +271,7 @@ std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
     os << "  closed form: T* = " << FormatNumber(*fr.closed_form_t) << " (" << fr.closed_form_note
        << ")\n";
   }
+  if (!fr.closed_form_t && !fr.closed_form_note.empty()) os << "  note: " << fr.closed_form_note << "\n";
   os << "\n  budget C      N*           T*           predicted Y   | grid N     grid T     grid "
         "Y(fit)  grid Y(obs)\n";
   for (const auto& p : fr.points) {

@@ -51,6 +51,8 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
   json params = json::object();
   for (int id : ids) params[ParamName(id)] = Number(GetParam(s.params, id));
   j["params"] = params;
+  // The compute law's C needs Q; results-file groups record it again beside their jobs.
+  if (s.model == Model::kCompute) j["text_tokens"] = Number(s.params.q);
   j["objective"] = Number(s.objective);
   j["sse"] = Number(s.sse);
   j["r2"] = Number(s.r2);
@@ -85,15 +87,33 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
                           {"ci95", s.has_ci ? json{RatioNumber(s.beta_over_alpha_ci_lower),
                                                    RatioNumber(s.beta_over_alpha_ci_upper)}
                                             : json(nullptr)}};
+  auto band_json = [](const Band& b, json* o) {
+    if (!b.present) return;
+    (*o)["ci95"] = {Number(b.ci_lower), Number(b.ci_upper)};
+    (*o)["pi95"] = {Number(b.pi_lower), Number(b.pi_upper)};
+  };
   json ex = json::array();
   for (const auto& h : s.extrapolation) {
-    ex.push_back({{"n", h.n},
-                  {"t", h.t},
-                  {"observed", h.observed},
-                  {"predicted", Number(h.predicted)},
-                  {"relative_error", Number(h.relative_error)}});
+    json o = {{"n", h.n},
+              {"t", h.t},
+              {"observed", h.observed},
+              {"predicted", Number(h.predicted)},
+              {"relative_error", Number(h.relative_error)}};
+    band_json(h.band, &o);
+    ex.push_back(o);
   }
   j["extrapolation"] = ex;
+  if (!s.curve_band.empty()) {
+    json curve = json::array();
+    for (const auto& bp : s.curve_band) {
+      json o = {{"n", bp.n}, {"t", bp.t}, {"predicted", Number(bp.predicted)}};
+      band_json(bp.band, &o);
+      curve.push_back(o);
+    }
+    j["bands"] = {{"level", 0.95}, {"curve", curve}};
+  } else {
+    j["bands"] = nullptr;
+  }
   j["warnings"] = s.warnings;
   j["starts"] = {
       {"total", s.num_starts}, {"at_best", s.starts_at_best}, {"failed", s.starts_failed}};
@@ -144,6 +164,12 @@ Result<FittedLaw> FittedLawFromJson(const nlohmann::json& fit) {
   if (fit.contains("text_tokens") && !fit["text_tokens"].is_null()) {
     VLM_ASSIGN_OR_RETURN(law.text_tokens, GetNumber(fit, "text_tokens", where));
     if (law.text_tokens < 0) return Status::InvalidInput(where + ": 'text_tokens' is negative");
+  }
+  if (law.model == Model::kCompute) {
+    if (!std::isfinite(law.text_tokens)) {
+      return Status::InvalidInput(where + ": a compute-law fit needs 'text_tokens' (Q defines C)");
+    }
+    law.params.q = law.text_tokens;
   }
   return law;
 }
@@ -208,7 +234,7 @@ nlohmann::json FitOptionsToJson(const FitOptions& o) {
   for (const auto& [name, iv] : o.bounds) bounds[name] = IntervalJson(iv);
   json starts = json::object();
   for (const auto& [name, values] : o.start_grid) starts[name] = values;
-  return {{"model", ModelName(o.model)},
+  nlohmann::json j = {{"model", ModelName(o.model)},
           {"loss", LossName(o.loss)},
           {"space", SpaceName(o.space)},
           {"huber_delta", o.huber_delta},
@@ -226,6 +252,9 @@ nlohmann::json FitOptionsToJson(const FitOptions& o) {
           {"bootstrap_full_grid", o.bootstrap_full_grid},
           {"seed", o.seed},
           {"holdout_largest", o.holdout_largest}};
+  // Only CSV fits of the compute law set it (results files record Q per group): absent otherwise.
+  if (std::isfinite(o.text_tokens)) j["text_tokens"] = o.text_tokens;
+  return j;
 }
 
 Result<FitOptions> FitOptionsFromJson(const nlohmann::json& j, const std::string& where) {
@@ -277,6 +306,9 @@ Result<FitOptions> FitOptionsFromJson(const nlohmann::json& j, const std::string
   VLM_RETURN_IF_ERROR(ReadKey(j, "bootstrap_full_grid", where, &o.bootstrap_full_grid));
   VLM_RETURN_IF_ERROR(ReadKey(j, "seed", where, &o.seed));
   VLM_RETURN_IF_ERROR(ReadKey(j, "holdout_largest", where, &o.holdout_largest));
+  if (j.contains("text_tokens")) {
+    VLM_RETURN_IF_ERROR(ReadKey(j, "text_tokens", where, &o.text_tokens));
+  }
   std::string error;
   if (!o.IsValid(&error)) return Status::InvalidInput(where + ": " + error);
   return o;

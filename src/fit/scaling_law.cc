@@ -30,6 +30,11 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
   summary->huber_delta = options.huber_delta;
   std::string error;
   if (!options.IsValid(&error)) return Status::InvalidInput("fit options: " + error);
+  if (options.model == Model::kCompute && std::isnan(options.text_tokens)) {
+    return Status::InvalidInput(
+        "the compute law needs Q, the text tokens per query (C = 2*N*(Q+T)): results files "
+        "record it per group when the jobs record inference FLOPs; CSV fits need --text-tokens Q");
+  }
   VLM_RETURN_IF_ERROR(ValidateObservations(options, obs));
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -99,7 +104,9 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
       const int id = ctx.active[k];
       const double ref = GetParam(summary->params, id);
       double scale = std::abs(ref);
-      if (id == kParamAlpha || id == kParamBeta) scale = std::max(scale, 0.01);
+      if (id == kParamAlpha || id == kParamBeta || id == kParamGamma || id == kParamBeta2) {
+        scale = std::max(scale, 0.01);
+      }
       if (id == kParamE) scale = std::max(scale, 0.01 * min_y);
       if (scale == 0.0) continue;
       const double d = std::abs(GetParam(p, id) - ref) / scale;
@@ -185,7 +192,8 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
       }
     }
     FitOptions sub = options;
-    sub.bootstrap = 0;
+    // With a bootstrap, the fit without the largest N is bootstrapped too: its resamples give
+    // the bands of the extrapolated points.
     sub.holdout_largest = 0;
     sub.compute_stderr = false;
     FitSummary sub_summary;
@@ -205,6 +213,7 @@ Status FitScalingLaw(const FitOptions& options, const Observations& obs, FitSumm
         h.observed = obs.y[i];
         h.predicted = Predict(options.model, sub_summary.params, h.n, h.t);
         h.relative_error = (h.predicted - h.observed) / h.observed;
+        h.band = BandAt(sub_summary, h.n, h.t, options.seed * 0x100000001B3ULL + i);
         summary->extrapolation.push_back(h);
       }
     }

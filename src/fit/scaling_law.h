@@ -2,6 +2,10 @@
 //
 //   multiplicative:  Y = A * N^-alpha * T^-beta + E          (Li et al. 2025, arXiv 2411.03312)
 //   additive:        Y = A * N^-alpha + B * T^-beta + E      (Hoffmann et al. 2022, "Chinchilla")
+//   compute:         Y = A * C^-gamma + E, C = 2 N (Q + T)   (inference FLOPs per query only)
+//   broken:          Y = A * N^-alpha * T^-beta * (1 + (T / t_break)^(1/s))^(-(beta2 - beta) s) + E
+//                    with s = kBrokenSmoothness: the slope in log T bends from -beta below the
+//                    break to -beta2 above it (a one-break power law, Caballero et al. 2023)
 //
 // FitScalingLaw follows the Ceres Solve/Summary pattern: options in, observations in, a summary
 // out. Ceres Solver does the minimisation (bounds, robust loss) and the covariance; the fit runs a
@@ -22,42 +26,71 @@
 
 namespace vlmscale::fit {
 
-enum class Model { kMultiplicative, kAdditive };
+enum class Model { kMultiplicative, kAdditive, kCompute, kBroken };
+// Every model, in the order `--model auto` fits and lists them.
+inline constexpr Model kAllModels[] = {Model::kMultiplicative, Model::kAdditive, Model::kCompute,
+                                       Model::kBroken};
+// The broken law's smoothness s, in natural-log units of T: the bend spans about a factor e^(2s)
+// of T on each side of t_break. Fixed rather than fitted: with a handful of T values per N, s and
+// t_break trade off and a fitted s is not identifiable.
+inline constexpr double kBrokenSmoothness = 0.5;
 enum class Loss { kSquared, kHuber };
 enum class Space { kLinear, kLog };
 
-const char* ModelName(Model m);  // "multiplicative", "additive".
+const char* ModelName(Model m);  // "multiplicative", "additive", "compute", "broken".
+// The law as a formula, e.g. "Y = A * N^-alpha * T^-beta + E".
+const char* ModelFormula(Model m);
 const char* LossName(Loss l);    // "squared", "huber".
 const char* SpaceName(Space s);  // "linear", "log".
 Result<Model> ParseModel(std::string_view s);
 Result<Loss> ParseLoss(std::string_view s);
 Result<Space> ParseSpace(std::string_view s);
 
-// Parameters of either law in natural units. B is unused (0) for the multiplicative law.
+// Parameters of every law in natural units; a law leaves the ones it does not use at 0.
 struct LawParams {
   double A = 0.0;
   double alpha = 0.0;
   double B = 0.0;
-  double beta = 0.0;
+  double beta = 0.0;  // broken: the slope in log T below the break.
   double E = 0.0;
+  double gamma = 0.0;    // compute: the exponent of C.
+  double beta2 = 0.0;    // broken: the slope in log T above the break.
+  double t_break = 0.0;  // broken: where the slope bends, in tokens.
+  // compute: Q, text tokens per query, a constant of the law (not fitted) that defines
+  // C = 2 N (Q + T). FitScalingLaw copies it from FitOptions::text_tokens.
+  double q = 0.0;
 };
 
 // Parameter ids, in the order the solver and the reports use.
-enum ParamId { kParamA = 0, kParamAlpha = 1, kParamB = 2, kParamBeta = 3, kParamE = 4 };
-constexpr int kNumParamIds = 5;
+enum ParamId {
+  kParamA = 0,
+  kParamAlpha = 1,
+  kParamB = 2,
+  kParamBeta = 3,
+  kParamE = 4,
+  kParamGamma = 5,
+  kParamBeta2 = 6,
+  kParamTBreak = 7
+};
+constexpr int kNumParamIds = 8;
 // beta / alpha: how many times faster the error falls with visual tokens than with LLM
 // parameters at a fixed inference budget (the seed paper's contrast: about 0.2 for visual
 // reasoning, above 1 for OCR-like tasks). +inf when alpha is 0 and beta is not; NaN when both are.
 double BetaOverAlpha(const LawParams& p);
 
-const char* ParamName(int id);  // "A", "alpha", "B", "beta", "E".
-// The ids the model uses: {A, alpha, beta, E} or {A, alpha, B, beta, E}.
+// "A", "alpha", "B", "beta", "E", "gamma", "beta2", "t_break".
+const char* ParamName(int id);
+// The ids the model uses: multiplicative {A, alpha, beta, E}, additive {A, alpha, B, beta, E},
+// compute {A, gamma, E}, broken {A, alpha, beta, beta2, t_break, E}.
 std::vector<int> ActiveParams(Model m);
 double GetParam(const LawParams& p, int id);
 void SetParam(LawParams* p, int id, double v);
 
-// The law's prediction. REQUIRES: n > 0, t > 0.
+// The law's prediction. REQUIRES: n > 0, t > 0 (and p.t_break > 0 for the broken law).
 double Predict(Model m, const LawParams& p, double n, double t);
+// The broken law's bend, the log of (1 + (T/t_break)^(1/s))^(-(beta2-beta) s), from log T and
+// log t_break; overflow-safe.
+double BrokenLogBend(double log_t, double log_t_break, double beta, double beta2);
 
 // The data to fit: parallel vectors of N (any fixed unit: the exponents do not depend on it, only
 // A does), T and Y, plus an optional label per point ("file.csv:12") used in error messages.
@@ -90,6 +123,9 @@ using StartGrid = std::map<std::string, std::vector<double>>;
 struct FitOptions {
   // Default: kMultiplicative.
   Model model = Model::kMultiplicative;
+  // Q, text tokens per query, for the compute law's C = 2 N (Q + T); ignored by the other laws.
+  // Default: NaN (unknown). REQUIRES: finite and >= 0 for the compute law.
+  double text_tokens = std::numeric_limits<double>::quiet_NaN();
   // Default: kSquared (least squares).
   Loss loss = Loss::kSquared;
   // kLinear: residual = prediction - Y. kLog: residual = log(prediction) - log(Y) with A, B, E
@@ -99,8 +135,9 @@ struct FitOptions {
   // Huber threshold on the residual. Default: 1e-3. REQUIRES: > 0.
   double huber_delta = 1e-3;
 
-  // Per-parameter bound overrides in natural units, keyed by "A", "alpha", "B", "beta", "E".
-  // Defaults: A, B in [0, inf) (> 0 in log space); alpha, beta in [0, 3]; E in [0, min(Y)].
+  // Per-parameter bound overrides in natural units, keyed by parameter name (ParamName).
+  // Defaults: A, B in [0, inf) (> 0 in log space); alpha, beta, gamma, beta2 in [0, 3];
+  // E in [0, min(Y)]; t_break in [min T, max T] (solved for as log t_break).
   // REQUIRES: known names, lower <= upper, and in log space lower >= 0 for A, B, E.
   std::map<std::string, Interval> bounds;
 
@@ -148,6 +185,24 @@ struct FitOptions {
   bool IsValid(std::string* error) const;
 };
 
+// The bootstrap's 95% bands of the law at one (N, T) (FitOptions::bootstrap > 0): the
+// confidence band of the fitted curve (2.5/97.5 percentiles of the resamples' predictions) and the
+// prediction band of a new point there (each resample's prediction plus a residual of the fit
+// drawn at random, rescaled by sqrt(n / (n - p)): points and residuals bootstrapped together).
+struct Band {
+  bool present = false;
+  double ci_lower = 0.0, ci_upper = 0.0;
+  double pi_lower = 0.0, pi_upper = 0.0;
+};
+
+// The fitted curve at one (N, T) with its bands.
+struct BandPoint {
+  double n = 0.0;
+  double t = 0.0;
+  double predicted = 0.0;
+  Band band;
+};
+
 // One point predicted by a fit that did not see it (FitOptions::holdout_largest).
 struct HoldoutPoint {
   double n = 0.0;
@@ -155,6 +210,7 @@ struct HoldoutPoint {
   double observed = 0.0;
   double predicted = 0.0;
   double relative_error = 0.0;  // (predicted - observed) / observed.
+  Band band;  // From the bootstrap of the fit without the held-out points (bootstrap > 0).
 };
 
 struct FitSummary {
@@ -197,6 +253,14 @@ struct FitSummary {
   // no resample has a ratio.
   double beta_over_alpha_ci_lower = 0.0;
   double beta_over_alpha_ci_upper = 0.0;
+  // The resamples' parameters (has_ci), and the fit's residuals Y - prediction rescaled by
+  // sqrt(n / (n - p)): what the bands are computed from.
+  std::vector<LawParams> bootstrap_params;
+  std::vector<double> band_residuals;
+  // The bands of the fitted curve (has_ci): for each distinct N of the points, kBandGridSize
+  // log-spaced T from the smallest to the largest sampled T.
+  static constexpr int kBandGridSize = 16;
+  std::vector<BandPoint> curve_band;
 
   // Holdout of the largest N values (FitOptions::holdout_largest > 0).
   std::vector<HoldoutPoint> extrapolation;
@@ -222,6 +286,10 @@ struct FitSummary {
 // Checks that `obs` can be fit under `options`: finite values, N > 0, T > 0, Y > 0 in log space,
 // at least as many points as parameters, non-constant Y. Returns kInvalidInput naming the point.
 Status ValidateObservations(const FitOptions& options, const Observations& obs);
+
+// The bands at (n, t) from summary's bootstrap (Band::present false without one). Deterministic
+// for a given `seed` (the residual draws).
+Band BandAt(const FitSummary& summary, double n, double t, uint64_t seed);
 
 // Fits the law. Returns a non-OK status (kInvalidInput) for invalid options or observations; a
 // numerical failure is reported in summary->termination and summary->message with an OK status.

@@ -14,7 +14,6 @@
 #include "fit/scaling_law_solver.h"
 
 namespace vlmscale::fit::internal {
-namespace {
 
 uint64_t SplitMix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -34,7 +33,35 @@ double Percentile(std::vector<double> v, double q) {
   return v[lo] + (pos - lo) * (v[hi] - v[lo]);
 }
 
-}  // namespace
+
+}  // namespace vlmscale::fit::internal
+
+namespace vlmscale::fit {
+
+Band BandAt(const FitSummary& s, double n, double t, uint64_t seed) {
+  Band b;
+  if (s.bootstrap_params.empty() || s.band_residuals.empty()) return b;
+  std::vector<double> curve, point;
+  curve.reserve(s.bootstrap_params.size());
+  point.reserve(s.bootstrap_params.size());
+  std::mt19937_64 rng(internal::SplitMix64(seed));
+  std::uniform_int_distribution<size_t> pick(0, s.band_residuals.size() - 1);
+  for (const LawParams& p : s.bootstrap_params) {
+    const double y = Predict(s.model, p, n, t);
+    curve.push_back(y);
+    point.push_back(y + s.band_residuals[pick(rng)]);
+  }
+  b.present = true;
+  b.ci_lower = internal::Percentile(curve, 0.025);
+  b.ci_upper = internal::Percentile(curve, 0.975);
+  b.pi_lower = internal::Percentile(point, 0.025);
+  b.pi_upper = internal::Percentile(point, 0.975);
+  return b;
+}
+
+}  // namespace vlmscale::fit
+
+namespace vlmscale::fit::internal {
 
 void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary* summary) {
   const int k_total = options.bootstrap;
@@ -71,7 +98,8 @@ void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary
       int b = BestStart(results);
       if (b < 0) continue;
       LawParams p = ToLawParams(ctx, results[b].x);
-      draws[k] = {p.A, p.alpha, p.B, p.beta, p.E};
+      draws[k].resize(kNumParamIds);
+      for (int id = 0; id < kNumParamIds; ++id) draws[k][id] = GetParam(p, id);
       ok[k] = 1;
     }
   };
@@ -121,6 +149,41 @@ void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary
         std::numeric_limits<double>::quiet_NaN();
   }
   summary->has_ci = true;
+
+  // What the bands need: every resample's parameters and the fit's rescaled residuals.
+  for (int k = 0; k < k_total; ++k) {
+    if (!ok[k]) continue;
+    LawParams p;
+    for (int id = 0; id < kNumParamIds; ++id) SetParam(&p, id, draws[k][id]);
+    p.q = best.q;
+    summary->bootstrap_params.push_back(p);
+  }
+  const double dof = static_cast<double>(n) - static_cast<double>(ActiveParams(options.model).size());
+  const double scale = dof > 0 ? std::sqrt(static_cast<double>(n) / dof) : 1.0;
+  double mean_r = 0.0;
+  for (size_t i = 0; i < n; ++i) mean_r += obs.y[i] - Predict(options.model, best, obs.n[i], obs.t[i]);
+  mean_r /= static_cast<double>(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double r = obs.y[i] - Predict(options.model, best, obs.n[i], obs.t[i]);
+    summary->band_residuals.push_back(scale * (r - mean_r));
+  }
+  std::vector<double> ns = obs.n;
+  std::sort(ns.begin(), ns.end());
+  ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
+  const auto [t_lo, t_hi] = std::minmax_element(obs.t.begin(), obs.t.end());
+  const int g = FitSummary::kBandGridSize;
+  uint64_t point_seed = options.seed * 0x9E3779B97F4A7C15ULL;
+  for (double nv : ns) {
+    for (int i = 0; i < g; ++i) {
+      BandPoint bp;
+      bp.n = nv;
+      bp.t = *t_hi > *t_lo ? std::exp(std::log(*t_lo) + (std::log(*t_hi) - std::log(*t_lo)) * i / (g - 1))
+                           : *t_lo;
+      bp.predicted = Predict(options.model, best, bp.n, bp.t);
+      bp.band = BandAt(*summary, bp.n, bp.t, ++point_seed);
+      summary->curve_band.push_back(bp);
+    }
+  }
 }
 
 }  // namespace vlmscale::fit::internal

@@ -18,7 +18,31 @@ std::string Fmt(double v) { return FormatNumber(v, 6); }
 }  // namespace
 
 const char* ModelName(Model m) {
-  return m == Model::kMultiplicative ? "multiplicative" : "additive";
+  switch (m) {
+    case Model::kMultiplicative:
+      return "multiplicative";
+    case Model::kAdditive:
+      return "additive";
+    case Model::kCompute:
+      return "compute";
+    case Model::kBroken:
+      return "broken";
+  }
+  return "?";
+}
+
+const char* ModelFormula(Model m) {
+  switch (m) {
+    case Model::kMultiplicative:
+      return "Y = A * N^-alpha * T^-beta + E";
+    case Model::kAdditive:
+      return "Y = A * N^-alpha + B * T^-beta + E";
+    case Model::kCompute:
+      return "Y = A * C^-gamma + E, C = 2*N*(Q+T)";
+    case Model::kBroken:
+      return "Y = A * N^-alpha * T^-beta * (1 + (T/t_break)^(1/s))^(-(beta2-beta)*s) + E, s = 0.5";
+  }
+  return "?";
 }
 const char* LossName(Loss l) { return l == Loss::kSquared ? "squared" : "huber"; }
 const char* SpaceName(Space s) { return s == Space::kLinear ? "linear" : "log"; }
@@ -26,8 +50,10 @@ const char* SpaceName(Space s) { return s == Space::kLinear ? "linear" : "log"; 
 Result<Model> ParseModel(std::string_view s) {
   if (s == "multiplicative") return Model::kMultiplicative;
   if (s == "additive") return Model::kAdditive;
+  if (s == "compute") return Model::kCompute;
+  if (s == "broken") return Model::kBroken;
   return Status::InvalidInput("unknown model '" + std::string(s) +
-                              "'; use 'multiplicative' or 'additive'");
+                              "'; use 'multiplicative', 'additive', 'compute' or 'broken'");
 }
 Result<Loss> ParseLoss(std::string_view s) {
   if (s == "squared") return Loss::kSquared;
@@ -41,14 +67,24 @@ Result<Space> ParseSpace(std::string_view s) {
 }
 
 const char* ParamName(int id) {
-  static const char* const kNames[kNumParamIds] = {"A", "alpha", "B", "beta", "E"};
+  static const char* const kNames[kNumParamIds] = {"A", "alpha", "B",     "beta",
+                                                   "E", "gamma", "beta2", "t_break"};
   CHECK(id >= 0 && id < kNumParamIds) << "bad parameter id " << id;
   return kNames[id];
 }
 
 std::vector<int> ActiveParams(Model m) {
-  if (m == Model::kMultiplicative) return {kParamA, kParamAlpha, kParamBeta, kParamE};
-  return {kParamA, kParamAlpha, kParamB, kParamBeta, kParamE};
+  switch (m) {
+    case Model::kMultiplicative:
+      return {kParamA, kParamAlpha, kParamBeta, kParamE};
+    case Model::kAdditive:
+      return {kParamA, kParamAlpha, kParamB, kParamBeta, kParamE};
+    case Model::kCompute:
+      return {kParamA, kParamGamma, kParamE};
+    case Model::kBroken:
+      return {kParamA, kParamAlpha, kParamBeta, kParamBeta2, kParamTBreak, kParamE};
+  }
+  return {};
 }
 
 double GetParam(const LawParams& p, int id) {
@@ -63,6 +99,12 @@ double GetParam(const LawParams& p, int id) {
       return p.beta;
     case kParamE:
       return p.E;
+    case kParamGamma:
+      return p.gamma;
+    case kParamBeta2:
+      return p.beta2;
+    case kParamTBreak:
+      return p.t_break;
   }
   CHECK(false) << "bad parameter id " << id;
   return 0.0;
@@ -85,13 +127,44 @@ void SetParam(LawParams* p, int id, double v) {
     case kParamE:
       p->E = v;
       return;
+    case kParamGamma:
+      p->gamma = v;
+      return;
+    case kParamBeta2:
+      p->beta2 = v;
+      return;
+    case kParamTBreak:
+      p->t_break = v;
+      return;
   }
   CHECK(false) << "bad parameter id " << id;
 }
 
+double BrokenLogBend(double log_t, double log_t_break, double beta, double beta2) {
+  // -(beta2 - beta) * s * softplus(z), z = (log T - log t_break) / s, written so that it neither
+  // overflows for large z nor loses the small term for very negative z.
+  const double s = kBrokenSmoothness;
+  const double z = (log_t - log_t_break) / s;
+  const double softplus = z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+  return -(beta2 - beta) * s * softplus;
+}
+
 double Predict(Model m, const LawParams& p, double n, double t) {
-  if (m == Model::kMultiplicative) return p.A * std::pow(n, -p.alpha) * std::pow(t, -p.beta) + p.E;
-  return p.A * std::pow(n, -p.alpha) + p.B * std::pow(t, -p.beta) + p.E;
+  switch (m) {
+    case Model::kMultiplicative:
+      return p.A * std::pow(n, -p.alpha) * std::pow(t, -p.beta) + p.E;
+    case Model::kAdditive:
+      return p.A * std::pow(n, -p.alpha) + p.B * std::pow(t, -p.beta) + p.E;
+    case Model::kCompute:
+      return p.A * std::pow(2.0 * n * (p.q + t), -p.gamma) + p.E;
+    case Model::kBroken: {
+      const double log_t = std::log(t);
+      return p.A * std::exp(-p.alpha * std::log(n) - p.beta * log_t +
+                            BrokenLogBend(log_t, std::log(p.t_break), p.beta, p.beta2)) +
+             p.E;
+    }
+  }
+  return std::numeric_limits<double>::quiet_NaN();
 }
 
 void Observations::Add(double n_value, double t_value, double y_value, std::string label) {
@@ -127,6 +200,9 @@ bool FitOptions::IsValid(std::string* error) const {
     return fail("bootstrap must be 0 or >= 20 resamples (percentile intervals need them)");
   }
   if (holdout_largest < 0) return fail("holdout_largest must be >= 0");
+  if (!std::isnan(text_tokens) && !(std::isfinite(text_tokens) && text_tokens >= 0)) {
+    return fail("text_tokens must be >= 0 and finite (or NaN: unknown)");
+  }
   std::vector<std::string> names;
   for (int id : ActiveParams(model)) names.push_back(ParamName(id));
   auto check_name = [&](const std::string& name) -> std::string {
@@ -142,6 +218,9 @@ bool FitOptions::IsValid(std::string* error) const {
     if (std::isnan(interval.lower) || std::isnan(interval.upper) ||
         interval.lower > interval.upper) {
       return fail("bounds: " + name + " needs lower <= upper");
+    }
+    if (name == "t_break" && !(interval.lower > 0)) {
+      return fail("bounds: t_break is solved for as log t_break and needs lower > 0");
     }
     if (space == Space::kLog && (name == "A" || name == "B" || name == "E")) {
       if (interval.lower < 0 || !(interval.upper > 0)) {
@@ -233,11 +312,8 @@ std::string FitSummary::BriefReport() const {
 std::string FitSummary::FullReport() const {
   std::ostringstream os;
   os << "Scaling-law fit\n";
-  if (model == Model::kMultiplicative) {
-    os << "  model        multiplicative: Y = A * N^-alpha * T^-beta + E\n";
-  } else {
-    os << "  model        additive: Y = A * N^-alpha + B * T^-beta + E\n";
-  }
+  os << "  model        " << ModelName(model) << ": " << ModelFormula(model) << "\n";
+  if (model == Model::kCompute) os << "  Q            " << Fmt(params.q) << " text tokens per query\n";
   os << "  objective    " << LossName(loss)
      << (loss == Loss::kHuber ? " (delta=" + Fmt(huber_delta) + ")" : std::string()) << " loss, "
      << SpaceName(space) << " space\n";
@@ -268,12 +344,14 @@ std::string FitSummary::FullReport() const {
     os << line;
   }
   if (!has_stderr) os << "  stderr: none (" << stderr_reason << ")\n";
-  os << "  beta/alpha   " << Fmt(BetaOverAlpha(params));
-  if (has_ci) {
-    os << "  95% CI (bootstrap) [" << Fmt(beta_over_alpha_ci_lower) << ", "
-       << Fmt(beta_over_alpha_ci_upper) << "]";
+  if (model == Model::kMultiplicative || model == Model::kAdditive) {
+    os << "  beta/alpha   " << Fmt(BetaOverAlpha(params));
+    if (has_ci) {
+      os << "  95% CI (bootstrap) [" << Fmt(beta_over_alpha_ci_lower) << ", "
+         << Fmt(beta_over_alpha_ci_upper) << "]";
+    }
+    os << "\n";
   }
-  os << "\n";
   if (has_ci) {
     os << "  bootstrap: " << bootstrap_resamples << " resamples";
     if (bootstrap_failures > 0) os << " (" << bootstrap_failures << " failed)";

@@ -25,17 +25,18 @@ namespace internal {
 constexpr double kLogSpaceEFloor = 1e-6;
 
 double ToSolver(const FitContext& ctx, int id, double natural) {
-  if (ctx.space == Space::kLog && IsLogParam(id)) return natural > 0 ? std::log(natural) : -kInf;
+  if (SolvedAsLog(ctx.space, id)) return natural > 0 ? std::log(natural) : -kInf;
   return natural;
 }
 
 double FromSolver(const FitContext& ctx, int id, double solver) {
-  if (ctx.space == Space::kLog && IsLogParam(id)) return std::exp(solver);
+  if (SolvedAsLog(ctx.space, id)) return std::exp(solver);
   return solver;
 }
 
 LawParams ToLawParams(const FitContext& ctx, const std::vector<double>& x) {
   LawParams p;
+  p.q = ctx.q;
   for (size_t k = 0; k < ctx.active.size(); ++k)
     SetParam(&p, ctx.active[k], FromSolver(ctx, ctx.active[k], x[k]));
   return p;
@@ -43,9 +44,63 @@ LawParams ToLawParams(const FitContext& ctx, const std::vector<double>& x) {
 
 // Unweighted residual of point i at solver-space parameters v (active order); its gradient into
 // grad when grad != nullptr.
+// The broken law's log shape (everything but A and E) at point i, and its derivatives with
+// respect to alpha, beta, beta2 and log t_break (v in broken order: A, alpha, beta, beta2,
+// log t_break, E).
+double BrokenLogShape(const FitContext& ctx, size_t i, const double* v, double d[4]) {
+  const double ln_n = ctx.log_n[i], ln_t = ctx.log_t[i];
+  const double s = kBrokenSmoothness;
+  const double z = (ln_t - v[4]) / s;
+  const double softplus = z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+  const double sigmoid = z > 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
+  d[0] = -ln_n;
+  d[1] = -ln_t + s * softplus;
+  d[2] = -s * softplus;
+  d[3] = (v[3] - v[2]) * sigmoid;
+  return -v[1] * ln_n - v[2] * ln_t - (v[3] - v[2]) * s * softplus;
+}
+
 double RawResidual(const FitContext& ctx, size_t i, const double* v, double* grad) {
   const double ln_n = ctx.log_n[i];
   const double ln_t = ctx.log_t[i];
+  if (ctx.model == Model::kCompute || ctx.model == Model::kBroken) {
+    // Both are A * exp(shape) + E: the shape's log and its derivatives, then either space.
+    double d[4];
+    size_t nd;
+    double ln_shape;
+    if (ctx.model == Model::kCompute) {
+      ln_shape = -v[1] * ctx.log_c[i];
+      d[0] = -ctx.log_c[i];
+      nd = 1;
+    } else {
+      ln_shape = BrokenLogShape(ctx, i, v, d);
+      nd = 4;
+    }
+    const size_t e = nd + 1;  // Index of E (or log E).
+    if (ctx.space == Space::kLinear) {
+      const double g = std::exp(ln_shape);
+      const double p = v[0] * g;
+      if (grad) {
+        grad[0] = g;
+        for (size_t k = 0; k < nd; ++k) grad[k + 1] = d[k] * p;
+        grad[e] = 1.0;
+      }
+      return p + v[e] - ctx.y[i];
+    }
+    const double u1 = v[0] + ln_shape;
+    const double u2 = v[e];
+    const double m = std::max(u1, u2);
+    const double e1 = u1 == m ? 1.0 : std::exp(u1 - m);
+    const double e2 = u2 == m ? 1.0 : std::exp(u2 - m);
+    const double s = e1 + e2;
+    if (grad) {
+      const double w1 = e1 / s, w2 = e2 / s;
+      grad[0] = w1;
+      for (size_t k = 0; k < nd; ++k) grad[k + 1] = d[k] * w1;
+      grad[e] = w2;
+    }
+    return m + std::log(s) - ctx.log_y[i];
+  }
   if (ctx.space == Space::kLinear) {
     if (ctx.model == Model::kMultiplicative) {
       const double g = std::exp(-v[1] * ln_n - v[2] * ln_t);
@@ -339,6 +394,11 @@ std::vector<Interval> DefaultBounds(const FitOptions& options, const Observation
   b[kParamAlpha] = {0.0, 3.0};
   b[kParamBeta] = {0.0, 3.0};
   b[kParamE] = {0.0, min_y};
+  b[kParamGamma] = {0.0, 3.0};
+  b[kParamBeta2] = {0.0, 3.0};
+  // The break inside the sampled range: outside it, it is not determined by the points.
+  const auto [t_lo, t_hi] = std::minmax_element(obs.t.begin(), obs.t.end());
+  b[kParamTBreak] = {*t_lo, *t_hi};
   for (const auto& [name, interval] : options.bounds) {
     for (int id = 0; id < kNumParamIds; ++id) {
       if (name == ParamName(id)) b[id] = interval;
@@ -359,7 +419,11 @@ FitContext MakeContext(const FitOptions& options, const Observations& obs) {
     ctx.log_t.push_back(std::log(obs.t[i]));
     ctx.y.push_back(obs.y[i]);
     ctx.log_y.push_back(obs.y[i] > 0 ? std::log(obs.y[i]) : -kInf);
+    if (options.model == Model::kCompute) {
+      ctx.log_c.push_back(std::log(2.0 * obs.n[i] * (options.text_tokens + obs.t[i])));
+    }
   }
+  if (options.model == Model::kCompute) ctx.q = options.text_tokens;
   if (!obs.weights.empty()) {
     double mean_w = 0.0;
     for (double w : obs.weights) mean_w += w;
@@ -370,7 +434,10 @@ FitContext MakeContext(const FitOptions& options, const Observations& obs) {
   const double ctx_min_y = *std::min_element(obs.y.begin(), obs.y.end());
   for (int id : ctx.active) {
     const Interval& nb = ctx.natural_bounds[id];
-    if (options.space == Space::kLog && IsLogParam(id)) {
+    if (IsAlwaysLogParam(id)) {
+      ctx.lower.push_back(std::log(nb.lower));
+      ctx.upper.push_back(std::isfinite(nb.upper) ? std::log(nb.upper) : kInf);
+    } else if (options.space == Space::kLog && IsLogParam(id)) {
       // E >= 0 becomes e >= log(kLogSpaceEFloor * min Y): with e unbounded below, an optimum at
       // E = 0 makes Ceres walk e towards -inf one trust-region step at a time (about one unit
       // per iteration, with a geometrically shrinking gain); the floor changes log predictions by
@@ -390,6 +457,16 @@ FitContext MakeContext(const FitOptions& options, const Observations& obs) {
 // The default start values of one parameter in solver space, or empty when the parameter is
 // derived from the others (A and B in linear space).
 std::vector<double> DefaultGrid(const FitContext& ctx, int id, double min_y) {
+  if (id == kParamTBreak) {
+    // A quarter, half and three quarters of the way through the sampled log T range.
+    const auto [lo, hi] = std::minmax_element(ctx.log_t.begin(), ctx.log_t.end());
+    return {*lo + 0.25 * (*hi - *lo), *lo + 0.5 * (*hi - *lo), *lo + 0.75 * (*hi - *lo)};
+  }
+  if (ctx.model == Model::kBroken && (id == kParamBeta || id == kParamBeta2)) {
+    // Two slopes make the grid a product of both; three values each keep it near the others'.
+    return ctx.space == Space::kLog ? std::vector<double>{0, 0.5, 1}
+                                    : std::vector<double>{0.05, 0.3, 1.0};
+  }
   if (ctx.space == Space::kLog) {
     switch (id) {
       case kParamA:
@@ -397,6 +474,7 @@ std::vector<double> DefaultGrid(const FitContext& ctx, int id, double min_y) {
         return {0, 5, 10, 15, 20, 25};
       case kParamAlpha:
       case kParamBeta:
+      case kParamGamma:
         return {0, 0.5, 1, 1.5, 2};
       default:
         return {-1, -0.5, 0, 0.5, 1};
@@ -408,6 +486,7 @@ std::vector<double> DefaultGrid(const FitContext& ctx, int id, double min_y) {
       return {};
     case kParamAlpha:
     case kParamBeta:
+    case kParamGamma:
       return {0.05, 0.25, 0.5, 1.0};
     default:
       return {0.0, 0.5 * min_y, 0.9 * min_y};
@@ -417,15 +496,17 @@ std::vector<double> DefaultGrid(const FitContext& ctx, int id, double min_y) {
 std::vector<std::vector<double>> MakeStarts(const FitContext& ctx, const FitOptions& options) {
   const size_t p = ctx.active.size();
   const double min_y = *std::min_element(ctx.y.begin(), ctx.y.end());
-  double mean_y = 0, mean_ln_n = 0, mean_ln_t = 0;
+  double mean_y = 0, mean_ln_n = 0, mean_ln_t = 0, mean_ln_c = 0;
   for (size_t i = 0; i < ctx.y.size(); ++i) {
     mean_y += ctx.y[i];
     mean_ln_n += ctx.log_n[i];
     mean_ln_t += ctx.log_t[i];
+    if (!ctx.log_c.empty()) mean_ln_c += ctx.log_c[i];
   }
   mean_y /= ctx.y.size();
   mean_ln_n /= ctx.y.size();
   mean_ln_t /= ctx.y.size();
+  mean_ln_c /= ctx.y.size();
 
   std::vector<std::vector<double>> grids(p);
   for (size_t k = 0; k < p; ++k) {
@@ -450,6 +531,13 @@ std::vector<std::vector<double>> MakeStarts(const FitContext& ctx, const FitOpti
       const int id = ctx.active[k];
       if (ctx.model == Model::kMultiplicative) {
         x[k] = rest * std::exp(value(kParamAlpha) * mean_ln_n + value(kParamBeta) * mean_ln_t);
+      } else if (ctx.model == Model::kCompute) {
+        x[k] = rest * std::exp(value(kParamGamma) * mean_ln_c);
+      } else if (ctx.model == Model::kBroken) {
+        const double bend = BrokenLogBend(mean_ln_t, value(kParamTBreak), value(kParamBeta),
+                                          value(kParamBeta2));
+        x[k] = rest * std::exp(value(kParamAlpha) * mean_ln_n + value(kParamBeta) * mean_ln_t -
+                               bend);
       } else if (id == kParamA) {
         x[k] = 0.5 * rest * std::exp(value(kParamAlpha) * mean_ln_n);
       } else {
@@ -543,7 +631,7 @@ void ComputeStderr(const FitContext& ctx, const FitOptions& options, const std::
     covariance.GetCovarianceBlock(&solver.x()[k], &solver.x()[k], &var);
     double se = std::sqrt(std::max(0.0, var) * s2);
     const int id = ctx.active[k];
-    if (ctx.space == Space::kLog && IsLogParam(id)) se *= std::exp(x[k]);  // Delta method.
+    if (SolvedAsLog(ctx.space, id)) se *= std::exp(x[k]);  // Delta method.
     SetParam(&summary->stderr_values, id, se);
     summary->stderr_present[id] = true;
   }

@@ -21,6 +21,8 @@ struct FitContext {
   double huber_delta = 1e-3;
   std::vector<int> active;  // Param ids in solver order.
   std::vector<double> log_n, log_t, y, log_y;
+  std::vector<double> log_c;  // Compute law: log C = log(2 N (Q + T)).
+  double q = 0.0;             // Compute law: Q (copied into every LawParams).
   std::vector<double> sqrt_w;            // Empty, or sqrt of the point weights scaled to mean 1.
   std::vector<double> lower, upper;      // Solver space, per active index.
   std::vector<Interval> natural_bounds;  // Per ParamId.
@@ -54,6 +56,13 @@ int ResolveThreads(int requested);
 inline constexpr double kSameObjectiveRtol = 1e-6;
 // A, B and E are solved for in log space when FitOptions::space is log.
 inline bool IsLogParam(int id) { return id == kParamA || id == kParamB || id == kParamE; }
+// Solved for as its log in either space: the break point of the broken law, so that it moves in
+// log T like the data's grid.
+inline bool IsAlwaysLogParam(int id) { return id == kParamTBreak; }
+// True when parameter id is solved for as its log in ctx's space.
+inline bool SolvedAsLog(Space space, int id) {
+  return IsAlwaysLogParam(id) || (space == Space::kLog && IsLogParam(id));
+}
 
 // True when parameter k of x sits at one of its bounds (in log space, A, B or E effectively 0
 // also counts).

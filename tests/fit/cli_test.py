@@ -99,6 +99,41 @@ with tempfile.TemporaryDirectory() as tmp:
     fr = json.load(open(front_json))
     expect("frontier at Q=0 picks the smallest T", all(p["continuous"]["t"] == 1 for p in fr["frontier"]))
 
+    # --model auto: every form fit and ranked; the winner is the fit; --check and frontier work.
+    auto_json = os.path.join(tmp, "auto.json")
+    rc, out, err = run(["fit", "--csv", PAPER] + PAPER_COLS + ["--model", "auto", "--text-tokens", "50",
+                                                              "--json", auto_json])
+    expect("--model auto exits 0 with the selection table and a winner",
+           rc == 0 and "Law selection" in out and "winner: " in out, out[:1500] + err)
+    adoc = json.load(open(auto_json))
+    sel = adoc.get("model_selection", {})
+    expect("the JSON records every form and the ranking",
+           [f["model"] for f in sel.get("forms", [])] == ["multiplicative", "additive", "compute", "broken"]
+           and sorted(f["aic_rank"] for f in sel["forms"]) == [1, 2, 3, 4]
+           and sel.get("winner") == adoc["model"], json.dumps(sel)[:800])
+    win = [f for f in sel["forms"] if f["model"] == adoc["model"]][0]
+    expect("the fit is the winner's, with its parameter names",
+           sorted(adoc["params"]) == sorted(win["params"]) and win["delta_aic"] == 0, json.dumps(win))
+    expect("the manifest records model auto and Q",
+           adoc["manifest"]["fitter"]["model"] == "auto" and adoc["manifest"]["fitter"]["text_tokens"] == 50)
+    rc, out, err = run(["fit", "--check", auto_json])
+    expect("--check reproduces an auto fit", rc == 0 and "reproduces" in out, err)
+    rc, out, err = run(["frontier", auto_json, "--text-tokens", "50"])
+    expect("frontier reads the winner's law", rc == 0 and "(" + adoc["model"] + " law)" in out, out + err)
+    ocr = os.path.join(HERE, "..", "data", "vlm_2411.03312_ocr.csv")
+    rc, out, err = run(["fit", "--csv", ocr] + PAPER_COLS + ["--model", "auto", "--text-tokens", "50", "--brief"])
+    verdict = [l for l in out.splitlines() if l.startswith("winner: ")]
+    expect("on the paper's OCR points the report says which form wins", rc == 0 and len(verdict) == 1,
+           out + err)
+    if verdict:
+        print("     OCR: " + verdict[0])
+    comp_json = os.path.join(tmp, "compute.json")
+    rc, out, err = run(["fit", "--csv", PAPER] + PAPER_COLS + ["--model", "compute", "--text-tokens", "50",
+                                                              "--json", comp_json])
+    cdoc = json.load(open(comp_json)) if rc == 0 else {}
+    expect("--model compute fits gamma and records Q", rc == 0 and sorted(cdoc["params"]) == ["A", "E", "gamma"]
+           and cdoc["text_tokens"] == 50, out + err)
+
     # Bad inputs: exit 2 with a message that says where.
     nan = write(tmp, "nan.csv", "N,T,Y\n" + GOOD_ROWS + "8,16,nan\n")
     expect_error("NaN value names file, line and column", ["fit", "--csv", nan], nan + ":14: column 'Y'")
@@ -125,6 +160,9 @@ with tempfile.TemporaryDirectory() as tmp:
     expect_error("missing file", ["fit", "--csv", os.path.join(tmp, "nope.csv")], "cannot open")
     expect_error("missing results file", ["fit", os.path.join(tmp, "nope.h5")], "nope.h5")
     expect_error("unknown model", ["fit", "--csv", good, "--model", "chinchilla"], "unknown model")
+    expect_error("the compute law without Q", ["fit", "--csv", good, "--model", "compute"], "--text-tokens Q")
+    expect_error("a negative Q", ["fit", "--csv", good, "--model", "compute", "--text-tokens", "-1"],
+                 "text_tokens must be >= 0")
     expect_error("bad bound", ["fit", "--csv", good, "--bound", "gamma=0:1"], "unknown parameter 'gamma'")
     expect_error("no input", ["fit"], "give either a results file or --csv")
     expect_error("frontier needs Q", ["frontier", fit_json], "--text-tokens")

@@ -140,8 +140,21 @@ LawParams Truth(Model m) {
   LawParams p;
   if (m == Model::kMultiplicative) {
     p = {2.0, 0.3, 0.0, 0.2, 0.2};
-  } else {
+  } else if (m == Model::kAdditive) {
     p = {1.5, 0.35, 0.8, 0.25, 0.15};
+  } else if (m == Model::kCompute) {
+    p.A = 2.0;
+    p.gamma = 0.3;
+    p.E = 0.15;
+    p.q = 64;
+  } else {
+    // Tokens help little below the break and much more above it.
+    p.A = 2.0;
+    p.alpha = 0.3;
+    p.beta = 0.05;
+    p.beta2 = 0.4;
+    p.t_break = 30;
+    p.E = 0.15;
   }
   return p;
 }
@@ -155,6 +168,8 @@ FitOptions OptionsFor(const RecoveryCase& c) {
     // A reduced published grid keeps the test fast; the full grid is exercised elsewhere.
     o.start_grid = {{"A", {0, 5}}, {"B", {0, 5}}};
   }
+  if (c.space == Space::kLog && c.model == Model::kBroken) o.start_grid = {{"A", {0, 5}}};
+  if (c.model == Model::kCompute) o.text_tokens = Truth(c.model).q;
   return o;
 }
 
@@ -204,7 +219,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(RecoveryCase{Model::kMultiplicative, Loss::kSquared, Space::kLinear},
                       RecoveryCase{Model::kAdditive, Loss::kSquared, Space::kLinear},
                       RecoveryCase{Model::kMultiplicative, Loss::kHuber, Space::kLog},
-                      RecoveryCase{Model::kAdditive, Loss::kHuber, Space::kLog}));
+                      RecoveryCase{Model::kAdditive, Loss::kHuber, Space::kLog},
+                      RecoveryCase{Model::kCompute, Loss::kSquared, Space::kLinear},
+                      RecoveryCase{Model::kBroken, Loss::kSquared, Space::kLinear},
+                      RecoveryCase{Model::kCompute, Loss::kHuber, Space::kLog},
+                      RecoveryCase{Model::kBroken, Loss::kHuber, Space::kLog}));
 
 TEST(FitScalingLaw, OneDistinctTIsReportedAsNotIdentifiable) {
   Observations obs;
