@@ -13,6 +13,7 @@ grid (4 LLMs x 4 V x 2 methods), made with --bin. Figures also go to VLMSCALE_BE
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,12 +42,19 @@ seconds = 0
 """
 
 
+CPU = {}  # Command line -> CPU seconds (user + system) of each run: less sensitive to load.
+
+
 def wall(cmd):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dt = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()[-2000:]}")
+    CPU.setdefault(tuple(cmd), []).append(after.ru_utime - before.ru_utime +
+                                          after.ru_stime - before.ru_stime)
     return dt
 
 
@@ -81,24 +89,28 @@ def main():
                 for label, b in bins:
                     times.setdefault((name, label), []).append(wall([b] + args))
             times.setdefault(("h5py", "-"), []).append(
-                wall(["python3", "-c", "import h5py"]))
+                wall([sys.executable, "-c", "import h5py"]))
         h5py_s = statistics.median(times[("h5py", "-")])
         print(f"median of {a.runs} runs, load average {open('/proc/loadavg').read().split()[0]}")
-        print(f"{'command':32} {'after s':>8} {'objects':>8} {'before s':>9} {'objects':>8} "
-              f"{'target s':>9} {'speed-up':>9}")
+        print(f"{'command':32} {'after s':>8} {'cpu s':>6} {'objects':>8} {'before s':>9} "
+              f"{'cpu s':>6} {'objects':>8} {'target s':>9} {'speed-up':>9}")
+        cpu = lambda b, args: statistics.median(CPU[tuple([b] + args)])
         for name, args in commands:
             after = statistics.median(times[(name, "after")])
             n_after = loaded_objects([a.bin] + args)
             before = statistics.median(times[(name, "before")]) if a.before else None
             n_before = loaded_objects([a.before] + args) if a.before else None
             ratio = f"{before / after:.1f}x" if before else "-"
-            print(f"{name:32} {after:8.3f} {n_after:8d} "
-                  f"{(f'{before:.3f}' if before else '-'):>9} {str(n_before or '-'):>8} "
-                  f"{TARGET_S:9.2f} {ratio:>9}")
-            emit("startup", f"vlmscale {name} (wall, median of {a.runs}; {n_after} objects)",
-                 f"{after:.3f} s", f"<= {TARGET_S} s" if name != "--version" else "-",
-                 f"before: {before:.3f} s ({n_before} objects)" if before else "-", ratio)
-        print(f"{'python3 -c import h5py':32} {h5py_s:8.3f}")
+            print(f"{name:32} {after:8.3f} {cpu(a.bin, args):6.3f} {n_after:8d} "
+                  f"{(f'{before:.3f}' if before else '-'):>9} "
+                  f"{(f'{cpu(a.before, args):.3f}' if before else '-'):>6} "
+                  f"{str(n_before or '-'):>8} {TARGET_S:9.2f} {ratio:>9}")
+            emit("startup", f"vlmscale {name} (wall, median of {a.runs}; "
+                 f"CPU {cpu(a.bin, args):.3f} s; {n_after} objects)", f"{after:.3f} s", f"<= {TARGET_S} s" if name != "--version" else "-",
+                 f"before: {before:.3f} s (CPU {cpu(a.before, args):.3f} s; {n_before} objects)"
+                 if before else "-", ratio)
+        print(f"{'python3 -c import h5py':32} {h5py_s:8.3f} "
+              f"{statistics.median(CPU[(sys.executable, '-c', 'import h5py')]):6.3f}")
         emit("startup", f"python3 -c 'import h5py' (wall, median of {a.runs})", f"{h5py_s:.3f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
