@@ -37,6 +37,9 @@ echo
 echo "## fitter (issue 5)"
 bench/fit/run.sh "$build" 2
 echo
+echo "## start-up (issue 22)"
+bench/startup/run.sh "$build"
+echo
 echo "## training (issue 4)"
 if [ $quick = 1 ]; then
   PRESETS=${PRESETS:-nano} REPEATS=${REPEATS:-1} bench/train/run.sh "$build"

@@ -1,8 +1,11 @@
 # vlmscale_add_library(NAME SOURCES ... [DEPS ...])
 #   A component library vlmscale_NAME; headers are included as "component/file.h" from src/.
+#   Position-independent: the libtorch job plugin (jobs/CMakeLists.txt) links them into a shared
+#   object.
 function(vlmscale_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(vlmscale_${name} STATIC)
+  set_target_properties(vlmscale_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   target_sources(vlmscale_${name} PRIVATE ${ARG_SOURCES})
   target_include_directories(vlmscale_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}
                                                      ${PROJECT_BINARY_DIR}/generated)
@@ -93,6 +96,9 @@ function(vlmscale_use_torch_pch target)
     return()
   endif()
   target_precompile_headers(${target} REUSE_FROM vlmscale_torch_pch)
+  # The precompiled header is -fPIC (CMakeLists.txt); an executable would otherwise get -fPIE
+  # or nothing, and GCC would ignore the header and parse <torch/torch.h> again.
+  target_compile_options(${target} PRIVATE -fPIC)
   if(ARG_SKIP)
     set_source_files_properties(${ARG_SKIP} TARGET_DIRECTORY ${target}
                                 PROPERTIES SKIP_PRECOMPILE_HEADERS ON)

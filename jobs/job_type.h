@@ -48,6 +48,9 @@ class JobType {
   // JobSettings::CheckPoint). kInvalidInput naming the key and where its value came from.
   virtual Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
                                                            const PlanContext& context) const = 0;
+  // Whether its jobs run libtorch code, which lives in the plugin of jobs/torch_jobs.h: `run`
+  // loads it first (LoadJobTypesOf). Planning never needs it.
+  virtual bool NeedsTorch() const { return false; }
 };
 
 // Registers every built-in type (idempotent, thread-safe). The functions below call it.

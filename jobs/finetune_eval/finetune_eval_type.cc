@@ -8,10 +8,8 @@
 #include "config/options_table.h"
 #include "core/strings.h"
 #include "jobs/nominal_cost.h"
+#include "jobs/torch_jobs.h"
 #include "tasks/task_facts.h"
-#if VLMSCALE_HAVE_FINETUNE_EVAL
-#include "jobs/finetune_eval/finetune_eval_job.h"
-#endif
 
 namespace vlmscale::jobs {
 
@@ -139,17 +137,6 @@ std::string DefaultCacheDir(const std::string& results_path) {
   return (std::filesystem::absolute(results_path).parent_path() / "cache").string();
 }
 
-#if !VLMSCALE_HAVE_FINETUNE_EVAL
-// This build has no libtorch (the sanitizer builds): plans and validates, cannot train.
-class UnavailableJob : public Job {
- public:
-  Status Run(const JobInput&, const JobEnv&, JobOutput* output) override {
-    output->failure_class = "error";
-    return Status::Runtime("finetune_eval is not built into this binary (built without libtorch)");
-  }
-};
-#endif
-
 class FinetuneEvalSettings : public JobSettings {
  public:
   FinetuneEvalSettings(FinetuneEvalOptions options, std::map<std::string, std::string> origins,
@@ -200,12 +187,10 @@ class FinetuneEvalSettings : public JobSettings {
                             options_.train);
   }
 
+  // The plugin's job (jobs/torch_jobs.h), once `run` loaded it.
   std::unique_ptr<Job> MakeJob() const override {
-#if VLMSCALE_HAVE_FINETUNE_EVAL
-    return MakeFinetuneEvalJob(options_);
-#else
-    return std::make_unique<UnavailableJob>();
-#endif
+    const TorchJobsApi* api = TorchJobs();
+    return api ? api->make_finetune_eval(options_) : MakeTorchJobUnavailable("finetune_eval");
   }
 
   // "ORIGIN: key 'KEY': MESSAGE".
@@ -223,6 +208,7 @@ class FinetuneEvalType : public JobType {
  public:
   std::string name() const override { return "finetune_eval"; }
   std::vector<config::KeySpec> Keys() const override { return Table().keys(); }
+  bool NeedsTorch() const override { return true; }
 
   Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
                                                    const PlanContext& context) const override {

@@ -6,10 +6,8 @@
 #include "config/options_table.h"
 #include "core/strings.h"
 #include "jobs/nominal_cost.h"
+#include "jobs/torch_jobs.h"
 #include "tasks/task_facts.h"
-#if VLMSCALE_HAVE_FINETUNE_EVAL
-#include "jobs/pretrain_llm/pretrain_llm_job.h"
-#endif
 
 namespace vlmscale::jobs {
 
@@ -83,17 +81,6 @@ std::string IdentityText(const config::Config& config) {
   return tasks::TaskGeneratorsText() + config.IdentityText({"pretrain_llm", "model"});
 }
 
-#if !VLMSCALE_HAVE_FINETUNE_EVAL
-// This build has no libtorch (the sanitizer builds): plans and validates, cannot train.
-class UnavailableJob : public Job {
- public:
-  Status Run(const JobInput&, const JobEnv&, JobOutput* output) override {
-    output->failure_class = "error";
-    return Status::Runtime("pretrain_llm is not built into this binary (built without libtorch)");
-  }
-};
-#endif
-
 class PretrainLlmSettings : public JobSettings {
  public:
   PretrainLlmSettings(PretrainLlmOptions options, std::map<std::string, std::string> origins,
@@ -139,12 +126,10 @@ class PretrainLlmSettings : public JobSettings {
                             options_.train);
   }
 
+  // The plugin's job (jobs/torch_jobs.h), once `run` loaded it.
   std::unique_ptr<Job> MakeJob() const override {
-#if VLMSCALE_HAVE_FINETUNE_EVAL
-    return MakePretrainLlmJob(options_);
-#else
-    return std::make_unique<UnavailableJob>();
-#endif
+    const TorchJobsApi* api = TorchJobs();
+    return api ? api->make_pretrain_llm(options_) : MakeTorchJobUnavailable("pretrain_llm");
   }
 
   // "ORIGIN: key 'KEY': MESSAGE".
@@ -162,6 +147,7 @@ class PretrainLlmType : public JobType {
  public:
   std::string name() const override { return "pretrain_llm"; }
   std::vector<config::KeySpec> Keys() const override { return Table().keys(); }
+  bool NeedsTorch() const override { return true; }
 
   Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
                                                    const PlanContext& context) const override {

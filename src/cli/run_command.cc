@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "config/sweep.h"
 #include "jobs/job_type.h"
+#include "jobs/torch_jobs.h"
 #include "driver/driver.h"
 
 namespace vlmscale::cli {
@@ -108,6 +109,10 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (!cfg.ok()) return fail(cfg.status());
   Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return fail(sweep.status());
+  // The libtorch job plugin, when a stage's jobs need it (jobs/torch_jobs.h): every rank loads
+  // it before the first job, so a missing one stops the run here with exit 2.
+  Status loaded = jobs::LoadJobTypesOf(*sweep);
+  if (!loaded.ok()) return fail(loaded);
   Status os = FillDriverOptions(*cfg, &opts);
   if (!os.ok()) return fail(os);
   int size = 1;

@@ -2,7 +2,9 @@
 """libtorch's sgemm_ in the vlmscale binary must bind to the system BLAS (libblas.so.3, which
 scripts/setup.sh points at OpenBLAS), not to ATLAS's libf77blas that Ceres brings in: that binding
 halved training speed (5.9 vs 11.9 steps/s for one mini job; docs/TRAINING.md, "The BLAS"). Asks the dynamic linker itself
-(LD_DEBUG=bindings with LD_BIND_NOW=1, so every symbol binds at start-up)."""
+(LD_DEBUG=bindings with LD_BIND_NOW=1, so every symbol binds when its library loads). libtorch
+arrives in the plugin that `run` and `tasks dump` load (jobs/torch_jobs.h), after the binary's
+own libraries: `tasks dump` loads it here."""
 import os
 import re
 import subprocess
@@ -12,9 +14,11 @@ BIN = os.environ.get("VLMSCALE_BIN", "build/vlmscale")
 
 
 def bindings(symbol):
-    """{file that calls `symbol`: library it binds to} for one start of vlmscale."""
+    """{file that calls `symbol`: library it binds to} for one run of vlmscale that loads the
+    libtorch job plugin."""
     env = dict(os.environ, LD_BIND_NOW="1", LD_DEBUG="bindings")
-    p = subprocess.run([BIN, "--version"], env=env, capture_output=True, text=True, timeout=120)
+    p = subprocess.run([BIN, "tasks", "dump", "--task", "shapes", "--split", "eval", "--count",
+                        "1"], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     out = {}
     pattern = re.compile(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: normal symbol `" +

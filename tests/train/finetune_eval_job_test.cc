@@ -9,12 +9,16 @@
 #include "config/config.h"
 #include "config/sweep.h"
 #include "jobs/job_type.h"
+#include "jobs/torch_jobs/torch_jobs_impl.h"
 #include "tests/train/train_test_util.h"
 
 namespace vlmscale::jobs {
 namespace {
 
 using train::TempDir;
+
+// The jobs are linked into this test (vlmscale_torch_jobs_impl) instead of loaded as the plugin.
+[[maybe_unused]] const bool kTorchJobsInstalled = (InstallTorchJobs(TorchJobsImpl()), true);
 
 config::Config MakeConfig(const std::string& cache_dir, const std::string& extra = "") {
   const std::string text =

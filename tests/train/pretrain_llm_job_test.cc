@@ -14,6 +14,7 @@
 #include "config/sweep.h"
 #include "jobs/finetune_eval/finetune_eval_type.h"
 #include "jobs/job_type.h"
+#include "jobs/torch_jobs/torch_jobs_impl.h"
 #include "tests/train/train_test_util.h"
 #include "vlm/llm_checkpoint.h"
 #include "vlm/vlm.h"
@@ -22,6 +23,9 @@ namespace vlmscale::jobs {
 namespace {
 
 using train::TempDir;
+
+// The jobs are linked into this test (vlmscale_torch_jobs_impl) instead of loaded as the plugin.
+[[maybe_unused]] const bool kTorchJobsInstalled = (InstallTorchJobs(TorchJobsImpl()), true);
 
 // Pretraining on the finetuning task (shapes), so llm.pt's head fits too; finetuning is one step
 // at a learning rate too small to move the weights: its eval loss is its starting point's.
