@@ -16,6 +16,7 @@
 #include "core/strings.h"
 #include "jobs/job_type.h"
 #include "store/results_store.h"
+#include "store/settings.h"
 
 namespace vlmscale::cli {
 namespace {
@@ -200,6 +201,32 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
       stages.push_back(std::move(st));
     }
   }
+  // Counts per combination of the varied settings (jobs made with different settings).
+  const std::vector<std::string> varied = store::VariedSettingKeys(file.jobs);
+  json settings = json::array();
+  if (!varied.empty()) {
+    std::vector<std::string> order;
+    std::map<std::string, std::map<std::string, int64_t>> counts;
+    std::map<std::string, json> values;
+    for (const store::JobRecord& r : file.jobs) {
+      const std::string key = store::DescribeSettings(r, varied);
+      if (!counts.count(key)) {
+        order.push_back(key);
+        json v = json::object();
+        for (const std::string& k : varied) v[k] = store::SettingValue(r, k);
+        values[key] = std::move(v);
+      }
+      ++counts[key]["total"];
+      ++counts[key][store::JobStateName(r.state)];
+    }
+    for (const std::string& key : order) {
+      json g = {{"settings", values[key]}, {"label", key}};
+      for (const char* k : {"total", "done", "failed", "blocked", "running", "pending"}) {
+        g[k] = counts[key][k];
+      }
+      settings.push_back(std::move(g));
+    }
+  }
   json state = SweepState(run_info, total, done, failed, blocked, now, dead_after);
   const std::string state_name = state["state"].get<std::string>();
   // With the driver gone or stopped, the store's running jobs run no more: interrupted (the next
@@ -273,6 +300,8 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
               {"stop_reason", state["stop_reason"]},
               {"stop_requested_at", state["stop_requested_at"]},
               {"stages", std::move(stages)},
+              {"varied_settings", varied},
+              {"settings", std::move(settings)},
               {"failures", std::move(failures)},
               {"running_jobs", std::move(running_jobs)},
               {"stalled_ranks", std::move(stalled)},
@@ -310,6 +339,17 @@ void PrintText(const json& s) {
                 st["stage"].get<std::string>().c_str(), count(st, "total"), count(st, "done"),
                 count(st, "failed"), count(st, "blocked"), count(st, "running"),
                 count(st, "pending"));
+  }
+  if (!s["settings"].empty()) {
+    std::vector<std::string> keys = s["varied_settings"].get<std::vector<std::string>>();
+    std::printf("settings that differ between jobs: %s\n", Join(keys, ", ").c_str());
+    for (const json& g : s["settings"]) {
+      std::printf("  %s: %lld jobs: %lld done, %lld failed, %lld blocked, %lld running, "
+                  "%lld pending\n",
+                  g["label"].get<std::string>().c_str(), count(g, "total"), count(g, "done"),
+                  count(g, "failed"), count(g, "blocked"), count(g, "running"),
+                  count(g, "pending"));
+    }
   }
   const std::string state = s["state"].get<std::string>();
   if (!s["eta_seconds"].is_null()) {
@@ -386,7 +426,8 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       "json", po::bool_switch(),
       "print one JSON object (keys: state, state_detail, heartbeat_age_seconds, stop_reason, "
       "stop_requested_at, total, done, failed, running, pending, blocked, interrupted, stages, "
-      "failures, running_jobs, stalled_ranks, eta_seconds, eta_source, slurm_job_id, requeues)");
+      "varied_settings, settings, failures, running_jobs, stalled_ranks, eta_seconds, "
+      "eta_source, slurm_job_id, requeues)");
   po::positional_options_description positional;
   positional.add("results", 1);
   po::variables_map vm;

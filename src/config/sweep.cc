@@ -186,6 +186,11 @@ std::string StageJobIdentityText(const StageSpec& stage, const GridPoint& p, con
   return t + "needs=" + Join(parent_ids, ",") + "\n";
 }
 
+std::string JobSettingsText(const Sweep& sweep, const JobSpec& job) {
+  const StageSpec& stage = sweep.stage_of(job);
+  return "job.type=" + stage.job_type + "\n" + stage.planner->IdentityText();
+}
+
 SweepSettings ReadSweepSettings(const Config& c) {
   SweepSettings s;
   s.name = c.GetString("sweep.name");

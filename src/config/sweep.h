@@ -121,6 +121,9 @@ struct Sweep {
   std::vector<JobSpec> jobs;      // Stage by stage; a job's parents come before it.
   std::vector<LlmPreset> llms;    // Presets used by the grid, in grid order.
   double max_est_cost = 0.0;      // Largest JobSpec::est_cost.
+  // Setting keys ([grid] SECTION.KEY = values) the grid varies besides its built-in axes, in
+  // declared order; their values differ between jobs by design (store::JobRecord::swept).
+  std::vector<std::string> swept_keys;
 
   bool multi_stage() const { return stages.size() > 1 || !stages.front().name.empty(); }
   const StageSpec& stage_of(const JobSpec& job) const { return stages[job.stage]; }
@@ -179,6 +182,10 @@ std::string JobIdentityText(const GridPoint& point, const LlmPreset& llm,
 std::string StageJobIdentityText(const StageSpec& stage, const GridPoint& point,
                                  const LlmPreset& llm, const std::string& settings_text,
                                  const std::vector<std::string>& parent_ids);
+
+// The settings of `job` as the results store keeps them (store::JobRecord::settings):
+// "job.type=TYPE\n" and its stage's JobTypePlanner::IdentityText(), "key=value" lines.
+std::string JobSettingsText(const Sweep& sweep, const JobSpec& job);
 
 // "ORIGIN: key 'KEY': MESSAGE" (ORIGIN is file:line, "--set KEY" or "default").
 Status KeyError(const Config& config, const std::string& key, const std::string& message);

@@ -159,14 +159,15 @@ struct ResultsFile {
 // exists; kInvalidInput if `path` is not a vlmscale results file or is corrupt.
 Result<ResultsFile> ReadResults(const std::string& path);
 
-// Export columns, in order (stable; docs/RESULTS.md describes them).
+// Export columns, in order (stable; docs/RESULTS.md describes them). The export adds one column
+// per varied setting key of the file after them (store/settings.h: VariedSettingKeys).
 const std::vector<std::string>& ExportColumns();
-// One CSV row per job with a header line of ExportColumns(); NaN is written as an empty cell,
-// extra_metrics as a JSON object string. Curves are not exported to CSV.
+// One CSV row per job with a header line of ExportColumns() and the varied setting keys; NaN is
+// written as an empty cell, extra_metrics as a JSON object string. Curves are not exported to CSV.
 Status ExportCsv(const ResultsFile& file, std::ostream& out);
-// A JSON object {"sweep_name", "vlmscale_version", "git_commit", "run_info", "jobs": [...]} with
-// one object per job keyed by ExportColumns() (NaN as null, extra_metrics as an object) plus
-// "curves".
+// A JSON object {"sweep_name", "vlmscale_version", "git_commit", "run_info", "columns",
+// "varied_settings", "jobs": [...]} with one object per job keyed by "columns" (ExportColumns()
+// and the varied setting keys; NaN as null, extra_metrics as an object) plus "curves".
 Status ExportJson(const ResultsFile& file, std::ostream& out);
 
 }  // namespace vlmscale::store
