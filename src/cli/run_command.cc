@@ -102,6 +102,8 @@ int RunRunCommand(const std::vector<std::string>& args) {
   driver::DriverOptions opts;
   opts.fresh = vm["fresh"].as<bool>();
   opts.allow_mixed = vm["allow-mixed"].as<bool>();
+  opts.config_path = config_path;
+  opts.overrides = sets;
   opts.quiet = vm["quiet"].as<bool>();
   if (log_format == "json") {
     opts.log_format = driver::LogFormat::kJson;

@@ -401,6 +401,40 @@ void PrintText(const json& s) {
   }
 }
 
+// The runs of `status --history`, one line each (older files have none: says so).
+void PrintHistory(const json& runs, size_t count) {
+  if (count == 0) {
+    std::printf("\nhistory: no run records (the file was written by a vlmscale that kept none)\n");
+    return;
+  }
+  std::printf("\nhistory: %zu runs\n", count);
+  int i = 0;
+  for (const json& r : runs) {
+    std::string when = r.contains("time") && r["time"].is_number()
+                           ? UtcTime(r["time"].get<double>())
+                           : std::string("?");
+    std::string sets;
+    if (r.contains("overrides") && r["overrides"].is_array()) {
+      for (const json& o : r["overrides"]) {
+        if (o.is_string()) sets += " --set " + o.get<std::string>();
+      }
+    }
+    auto text = [&](const char* k) {
+      return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string("?");
+    };
+    auto number = [&](const char* k) {
+      return r.contains(k) && r[k].is_number_integer() ? std::to_string(r[k].get<int64_t>())
+                                                       : std::string("?");
+    };
+    const bool mixed = r.contains("allow_mixed") && r["allow_mixed"].is_boolean() &&
+                       r["allow_mixed"].get<bool>();
+    std::printf("  %d  %s  on %s  vlmscale %s (%s)  %s%s%s: %s jobs, %s new\n", ++i, when.c_str(),
+                text("host").c_str(), text("vlmscale_version").c_str(), text("git_commit").c_str(),
+                text("config").c_str(), sets.c_str(), mixed ? " --allow-mixed" : "",
+                number("jobs").c_str(), number("new_jobs").c_str());
+  }
+}
+
 // Whether `path` starts with the HDF5 signature (a results snapshot). False if unreadable.
 bool LooksLikeHdf5(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -423,6 +457,9 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       "dead-after", po::value(&dead_after),
       "seconds without a driver heartbeat (run info `updated`, rewritten every second) after "
       "which a sweep the file says is running is reported dead (default 30)")(
+      "history", po::bool_switch(),
+      "also list the runs that wrote to the file: time, host, vlmscale version, config, --set "
+      "overrides, jobs added (JSON key runs, with each run's resolved config)")(
       "json", po::bool_switch(),
       "print one JSON object (keys: state, state_detail, heartbeat_age_seconds, stop_reason, "
       "stop_requested_at, total, done, failed, running, pending, blocked, interrupted, stages, "
@@ -467,10 +504,18 @@ int RunStatusCommand(const std::vector<std::string>& args) {
   }
   if (!file->warning.empty()) std::cerr << "vlmscale status: warning: " << file->warning << "\n";
   json summary = Summarize(*file, NowUnix(), dead_after);
+  const bool history = vm["history"].as<bool>();
+  json runs = json::array();
+  for (const std::string& text : file->runs) {
+    json r = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (r.is_object()) runs.push_back(std::move(r));
+  }
+  if (history) summary["runs"] = runs;
   if (vm["json"].as<bool>()) {
     std::cout << summary.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;
   } else {
     PrintText(summary);
+    if (history) PrintHistory(runs, file->runs.size());
   }
   return kExitOk;
 }

@@ -4,6 +4,7 @@
 #define VLMSCALE_DRIVER_DRIVER_OPTIONS_H_
 
 #include <string>
+#include <vector>
 
 namespace vlmscale::driver {
 
@@ -39,6 +40,10 @@ struct DriverOptions {
   // Run into a results file whose jobs were made with other settings than this config's (the keys
   // that differ become varied columns) instead of refusing with exit 2. Default: false.
   bool allow_mixed = false;
+  // What the run record in the results file says this run was started with (docs/RESULTS.md,
+  // "Run history"): the config path as given and the --set overrides. Default: empty.
+  std::string config_path;
+  std::vector<std::string> overrides;
   // No per-job or progress lines (failures, stops and the summary only). Default: false.
   bool quiet = false;
   LogFormat log_format = LogFormat::kText;  // Default: kText.

@@ -1,6 +1,9 @@
 #include "driver/prepare_store.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,6 +13,9 @@
 #include <set>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
+#include "config.h"
 #include "core/hash.h"
 #include "core/strings.h"
 #include "jobs/job_type.h"
@@ -48,15 +54,22 @@ SweepSettingsTexts SettingsOfSweep(const config::Sweep& sweep) {
 // Settings of the jobs of the config stored in the results file (the last run's resolved config):
 // what a file written before vlmscale kept settings says about its jobs. Empty if the file has
 // no config or it no longer plans.
+// *problem says why the stored config could not be planned ("" if it could, or there is none).
 std::unordered_map<std::string, std::string> SettingsOfStoredConfig(
-    const std::string& path, const std::string& config_text) {
+    const std::string& path, const std::string& config_text, std::string* problem) {
   std::unordered_map<std::string, std::string> by_id;
   if (config_text.empty()) return by_id;
   Result<config::Config> cfg =
       jobs::ConfigFromString(config_text, path + " (its stored config)", {});
-  if (!cfg.ok()) return by_id;
+  if (!cfg.ok()) {
+    *problem = cfg.status().message();
+    return by_id;
+  }
   Result<config::Sweep> old = jobs::PlanSweep(*cfg);
-  if (!old.ok()) return by_id;
+  if (!old.ok()) {
+    *problem = old.status().message();
+    return by_id;
+  }
   for (const config::JobSpec& j : old->jobs) by_id[j.id] = config::JobSettingsText(*old, j);
   return by_id;
 }
@@ -80,7 +93,9 @@ Status CheckSettings(const config::Sweep& sweep, const SweepSettingsTexts& setti
   std::map<std::string, std::map<std::string, std::string>> stage_settings;
   for (size_t i = 0; i < sweep.jobs.size(); ++i) {
     const std::string& stage = sweep.stage_of(sweep.jobs[i]).name;
-    if (!stage_settings.count(stage)) stage_settings[stage] = store::ParseSettings(settings.text[i]);
+    if (!stage_settings.count(stage)) {
+      stage_settings[stage] = store::ParseSettings(settings.text[i]);
+    }
   }
   std::vector<store::JobRecord> unknown;  // Other jobs without settings (older files).
   std::vector<store::JobRecord> others;   // Other jobs with settings.
@@ -91,7 +106,8 @@ Status CheckSettings(const config::Sweep& sweep, const SweepSettingsTexts& setti
   }
   if (!unknown.empty()) {
     // Jobs of an older vlmscale that are not this sweep's: the file's stored config may know them.
-    const auto stored = SettingsOfStoredConfig(sweep.output, stored_config_text);
+    std::string stored_problem;
+    const auto stored = SettingsOfStoredConfig(sweep.output, stored_config_text, &stored_problem);
     std::vector<store::JobRecord> still_unknown;
     for (store::JobRecord& r : unknown) {
       auto it = stored.find(r.job_id);
@@ -109,9 +125,11 @@ Status CheckSettings(const config::Sweep& sweep, const SweepSettingsTexts& setti
           sweep.output + " holds " + std::to_string(still_unknown.size()) +
           " jobs (e.g. " + still_unknown.front().job_id +
           ") written by an older vlmscale that did not record their settings; they are not jobs "
-          "of this config nor of the config stored in the file, so whether they were made with "
-          "the same settings is unknown. Write this sweep to another file (--set "
-          "sweep.output=...), or pass --allow-mixed to add it anyway");
+          "of this config nor of the config stored in the file" +
+          (stored_problem.empty() ? std::string()
+                                  : " (which this vlmscale cannot plan: " + stored_problem + ")") +
+          ", so whether they were made with the same settings is unknown. Write this sweep to "
+          "another file (--set sweep.output=...), or pass --allow-mixed to add it anyway");
     }
   }
   // Key -> how the other jobs differ from this sweep.
@@ -212,6 +230,7 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
     std::cerr << "vlmscale run: error: " << mixed.message() << std::endl;
     return ExitCodeFor(mixed);
   }
+  int64_t new_jobs = 0;
   runnable->assign(sweep.jobs.size(), true);
   for (size_t i = 0; i < sweep.jobs.size(); ++i) {
     const config::JobSpec& j = sweep.jobs[i];
@@ -262,7 +281,27 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
     rec.swept = settings.swept;
     Status a = s->Append(rec);
     if (!a.ok()) return ReportStoreError(a);
+    ++new_jobs;
   }
+  // The run record: what started this run, kept in the file for good (status --history).
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  const nlohmann::json run = {
+      {"time", std::chrono::duration<double>(
+                   std::chrono::system_clock::now().time_since_epoch()).count()},
+      {"host", host},
+      {"vlmscale_version", VLMSCALE_VERSION},
+      {"git_commit", VLMSCALE_GIT_COMMIT},
+      {"config", options.config_path},
+      {"overrides", options.overrides},
+      {"allow_mixed", options.allow_mixed},
+      {"fresh", options.fresh},
+      {"jobs", sweep.jobs.size()},
+      {"new_jobs", new_jobs},
+      {"swept", sweep.swept_keys},
+      {"config_text", config_text}};
+  Status r = s->AddRun(run.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (!r.ok()) return ReportStoreError(r);
   Status c = s->Commit();
   if (!c.ok()) return ReportStoreError(c);
   *out = std::move(s);

@@ -122,9 +122,9 @@ Result<std::string> FinalStage(const std::vector<store::JobRecord>& records,
 
 // Groups the done records of the stage (see GroupingOptions::stage) by (task, method, varied
 // settings; see GroupingOptions::group_by), sorted by task, method, then settings; points are
-// sorted by (N, T); the seeds of one (N, T) point of a group are averaged (average_seeds). Records that are not done are ignored. A done
-// record whose error is NaN or infinite is kInvalidInput naming the job. No group left after
-// filtering is kInvalidInput too.
+// sorted by (N, T); the seeds of one (N, T) point of a group are averaged (average_seeds).
+// Records that are not done are ignored. A done record whose error is NaN or infinite is
+// kInvalidInput naming the job. No group left after filtering is kInvalidInput too.
 Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobRecord>& records,
                                                    const GroupingOptions& options);
 

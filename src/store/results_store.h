@@ -81,6 +81,9 @@ class ResultsStore {
   // All state transitions seen so far, oldest first.
   const std::vector<JobEvent>& events() const { return events_; }
   const std::string& run_info_json() const { return run_info_json_; }
+  // The run records (JSON objects: the `vlmscale run` that wrote to the file, its time, host,
+  // version, config and overrides), oldest first.
+  const std::vector<std::string>& runs() const { return runs_; }
 
   // Buffers `record` as the job's new state (REQUIRES: non-empty job_id). A change of state or
   // attempt count also appends a JobEvent. Not durable until Commit().
@@ -88,6 +91,9 @@ class ResultsStore {
   // Buffers the run info (a JSON object the driver defines; see docs/RESULTS.md). REQUIRES: valid
   // JSON, else kInvalidInput.
   Status SetRunInfo(const std::string& json);
+  // Buffers one run record (a JSON object text; kInvalidInput otherwise), kept for good: the
+  // history `vlmscale status --history` lists.
+  Status AddRun(const std::string& json);
   // Writes the buffered changes with one write() + fdatasync(). After OK they are acknowledged.
   // On error (kIOError) the journal is rolled back to its previous length and the buffer is kept.
   Status Commit();
@@ -130,6 +136,7 @@ class ResultsStore {
   std::vector<std::string> order_;
   std::vector<JobEvent> events_;
   std::string run_info_json_;
+  std::vector<std::string> runs_;
   std::string moved_aside_path_;
   std::string warning_;
   double last_snapshot_time_ = 0.0;  // Monotonic seconds.
@@ -146,6 +153,7 @@ struct ResultsFile {
   std::vector<JobRecord> jobs;  // In first-append (grid) order, one per job id.
   // Added beyond the original interface:
   std::vector<JobEvent> events;  // State transitions, oldest first.
+  std::vector<std::string> runs;  // Run records (JSON object texts), oldest first.
   int format_version = 0;
   double snapshot_time = 0.0;   // Unix seconds of the snapshot; 0 if only the journal exists.
   int64_t journal_entries = 0;  // Entries replayed from the journal on top of the snapshot.
