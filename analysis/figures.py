@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from vlmresults import group_key, law  # noqa: E402
+from vlmresults import group_key, law, setting, varied_settings  # noqa: E402
 
 DPI = 110
 plt.rcParams.update({
@@ -65,11 +65,16 @@ def _grid(count, width=5.0, height=4.0, max_cols=3):
 
 
 def measured_points(results):
-    """OrderedDict 'task/method' -> list of {llm, n, t, y, std, seeds} sorted by (n, t)."""
+    """OrderedDict group -> list of {llm, n, t, y, std, seeds} sorted by (n, t); a group is
+    'task/method', then '/key=value,...' of the varied settings (as vlmscale fit names it)."""
     cells = defaultdict(list)
     llm_of = {}
+    varied = varied_settings(results)
     for job in results.done_jobs():
-        key = (f"{job['task']}/{job['method']}", job["n_params"], job["visual_tokens"])
+        name = f"{job['task']}/{job['method']}"
+        if varied:
+            name += "/" + ",".join(f"{k}={setting(job, k)}" for k in varied)
+        key = (name, job["n_params"], job["visual_tokens"])
         cells[key].append(job["error"])
         llm_of[key] = job["llm"]
     groups = OrderedDict()

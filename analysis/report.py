@@ -28,7 +28,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from vlmresults import (ResultsError, group_key, law_text, load_fit, load_results,  # noqa: E402
-                        merge_export)
+                        merge_export, setting, varied_settings)
 
 PROG = "report.py"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -240,6 +240,37 @@ def summary_section(results):
     return "\n".join(parts)
 
 
+def best_settings_section(results):
+    """Per varied setting (e.g. train.lr of a learning-rate sweep): for each task, method and N,
+    the value with the lowest mean error over visual tokens and seeds, and every value's mean."""
+    from figures import human_count
+
+    parts = []
+    jobs = results.done_jobs()
+    for key in varied_settings(results):
+        groups = {}
+        for j in jobs:
+            point = (j["task"], j["method"], j["n_params"], j["llm"])
+            groups.setdefault(point, {}).setdefault(setting(j, key), []).append(j["error"])
+        rows = []
+        for (task, method, n, llm), by_value in sorted(groups.items()):
+            means = {v: sum(e) / len(e) for v, e in by_value.items()}
+            best = min(means, key=means.get)
+            rows.append((html.escape(task), html.escape(method), html.escape(llm), human_count(n),
+                         f"<b>{html.escape(best or '(default)')}</b>", fmt(means[best]),
+                         html.escape(", ".join(f"{v or '(default)'}: {fmt(m, 3)} "
+                                               f"({len(by_value[v])} jobs)"
+                                               for v, m in sorted(means.items())))))
+        if rows:
+            parts.append(f"<h2>Best {html.escape(key)} per N</h2><p>For each LLM size, the value "
+                         f"of <code>{html.escape(key)}</code> with the lowest mean error over the "
+                         "done jobs' visual tokens and seeds (the fits above keep each value "
+                         "apart).</p>")
+            parts.append(table(["task", "method", "llm", "N", f"best {html.escape(key)}",
+                                "its mean error", "mean error per value"], rows))
+    return "\n".join(parts)
+
+
 def fits_section(fits):
     parts = ["<h2>Fitted scaling laws</h2>"]
     if not fits:
@@ -393,7 +424,8 @@ def write_html(path, results, fits, frontiers, figures, notes, qs, fit_doc=None)
             + " (details under Fitted scaling laws).</div>")
     # Figures first, tables after.
     body += [figures_section(figures, os.path.dirname(path)), summary_section(results),
-             fits_section(fits), frontier_section(frontiers, qs), checklist_section(fit_doc)]
+             best_settings_section(results), fits_section(fits), frontier_section(frontiers, qs),
+             checklist_section(fit_doc)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style>"
             f"<script>{IMAGE_CHECK}</script></head>\n<body>\n" + "\n".join(body)

@@ -184,6 +184,44 @@ def load_results(path):
     return Results(path, attrs, jobs, curve_index)
 
 
+def job_settings(job):
+    """The settings a job was made with, {key: value} (the /jobs column settings, docs/RESULTS.md);
+    {} for a job written before vlmscale kept settings."""
+    out = {}
+    for line in (job.get("settings") or "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key:
+            out[key] = value
+    return out
+
+
+def setting(job, key):
+    """The job's value of setting `key`: its export column when read through vlmscale export,
+    else its settings text; '' when absent."""
+    if key in job and isinstance(job[key], str):
+        return job[key]
+    return job_settings(job).get(key, "")
+
+
+def varied_settings(results):
+    """Setting keys whose value differs between two jobs of the same stage that carry settings,
+    sorted: what store::VariedSettingKeys computes (export's varied_settings)."""
+    if getattr(results, "varied_from_export", None) is not None:
+        return list(results.varied_from_export)
+    by_stage = {}
+    for job in results.jobs:
+        if job.get("settings_hash"):
+            by_stage.setdefault(job.get("stage", ""), {})[job["settings_hash"]] = job_settings(job)
+    varied = set()
+    for distinct in by_stage.values():
+        maps = list(distinct.values())
+        keys = set().union(*maps) if maps else set()
+        for key in keys:
+            if len({m.get(key, "") for m in maps}) > 1:
+                varied.add(key)
+    return sorted(varied)
+
+
 def merge_export(results, export):
     """Replaces the jobs and curves of results by those of 'vlmscale export --format json' output
     (a dict), which includes the journal's newest results. Returns results."""
@@ -206,6 +244,7 @@ def merge_export(results, export):
         curves[job["job_id"]] = per_job
         index[job["job_id"]] = {name: name for name in per_job}
     results.jobs = jobs
+    results.varied_from_export = export.get("varied_settings")
     results._curve_index = index
     results._curves_in_memory = curves
     results.source = "vlmscale export (snapshot + journal)"
@@ -231,11 +270,16 @@ def load_fit(path):
 
 
 def group_key(fit):
-    """'task/method' of a results-file fit, or '' for a CSV fit."""
+    """'task/method' of a results-file fit, then '/key=value,...' for a group with settings
+    (fit::GroupName), or '' for a CSV fit."""
     group = fit.get("group") or {}
     if not group:
         return ""
-    return f"{group.get('task', '')}/{group.get('method', '')}"
+    name = f"{group.get('task', '')}/{group.get('method', '')}"
+    settings = group.get("settings") or {}
+    if settings:
+        name += "/" + ",".join(f"{k}={settings[k]}" for k in sorted(settings))
+    return name
 
 
 def law(fit, n, t):

@@ -147,8 +147,7 @@ Result<config::Sweep> PlanSweep(const config::Config& config) {
 }
 
 std::unique_ptr<Job> CreateJob(const config::Sweep& sweep, const config::JobSpec& spec) {
-  const auto* settings =
-      dynamic_cast<const JobSettings*>(sweep.stage_of(spec).planner.get());
+  const auto* settings = dynamic_cast<const JobSettings*>(&sweep.planner_of(spec));
   CHECK(settings != nullptr) << "a sweep not planned by jobs::PlanSweep";
   return settings->MakeJob();
 }

@@ -92,11 +92,13 @@ struct FitRequest {
 // One set of points to fit, with where they came from.
 struct FitInput {
   std::string task, method;  // Empty for a CSV.
+  std::vector<std::pair<std::string, std::string>> settings;  // The group's setting values.
+  std::vector<std::string> pooled_settings;
   fit::Observations obs;
   std::vector<fit::UsedJob> jobs;
   fit::SeedNoise seed_noise;
   double text_tokens = std::numeric_limits<double>::quiet_NaN();
-  std::string name() const { return task.empty() ? "" : task + "/" + method; }
+  std::string name() const { return task.empty() ? "" : fit::GroupName(task, method, settings); }
 };
 
 struct LoadedInputs {
@@ -145,6 +147,8 @@ Result<LoadedInputs> LoadInputs(const FitRequest& request) {
     FitInput in;
     in.task = g.task;
     in.method = g.method;
+    in.settings = g.settings;
+    in.pooled_settings = g.pooled_settings;
     in.obs = std::move(g.observations);
     in.jobs = std::move(g.jobs);
     in.seed_noise = g.seed_noise;
@@ -228,6 +232,10 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
     const double holdout_rms = fit::CheckHoldoutAgainstSeedNoise(in.seed_noise, &summary);
     if (out != nullptr) {
       if (!name.empty()) *out << "== " << name << " ==\n";
+      if (!in.pooled_settings.empty()) {
+        *out << "  warning: --group-by pools jobs with different "
+             << Join(in.pooled_settings, ", ") << " in this group (averaged like seeds)\n";
+      }
       if (request.auto_model) *out << (brief ? selection.verdict + "\n" : selection.Report() + "\n");
       *out << (brief ? summary.BriefReport() + "\n" : summary.FullReport());
       if (!brief && !name.empty()) {
@@ -253,7 +261,10 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
     nlohmann::json j = fit::FitSummaryToJson(summary, in.obs);
     if (request.auto_model) j["model_selection"] = selection.ToJson();
     if (!name.empty()) {
-      j["group"] = {{"task", in.task}, {"method", in.method}};
+      nlohmann::json settings = nlohmann::json::object();
+      for (const auto& [k, v] : in.settings) settings[k] = v;
+      j["group"] = {{"task", in.task}, {"method", in.method}, {"settings", settings}};
+      if (!in.pooled_settings.empty()) j["pooled_settings"] = in.pooled_settings;
       nlohmann::json jobs = nlohmann::json::array();
       for (const auto& u : in.jobs) {
         jobs.push_back({{"job_id", u.job_id}, {"result_hash", u.result_hash}});
@@ -292,8 +303,8 @@ nlohmann::json Checklist(const nlohmann::json& doc) {
     fits.push_back(doc);
   }
   auto name_of = [](const json& f) {
-    return f.contains("group") ? f["group"].value("task", "") + "/" + f["group"].value("method", "")
-                               : std::string("fit");
+    return f.contains("group") && f["group"].is_object() ? fit::GroupNameFromJson(f["group"])
+                                                         : std::string("fit");
   };
   json items = json::array();
   auto add = [&](const std::string& item, const std::string& status, const std::string& answer) {
@@ -322,8 +333,18 @@ nlohmann::json Checklist(const nlohmann::json& doc) {
     const json& g = m["grouping"];
     std::vector<std::string> filters;
     for (const auto& f : g["filters"]) filters.push_back(f.get<std::string>());
+    std::vector<std::string> by = {"task", "method"};
+    for (const auto& f : fits) {
+      if (!f.contains("group") || !f["group"].is_object() || !f["group"].contains("settings") ||
+          !f["group"]["settings"].is_object()) {
+        continue;
+      }
+      for (const auto& [k, v] : f["group"]["settings"].items()) {
+        if (std::find(by.begin(), by.end(), k) == by.end()) by.push_back(k);
+      }
+    }
     add("grouping", "ok",
-        std::string("stage ") +
+        "groups by " + Join(by, ", ") + "; stage " +
             (doc.value("stage", "").empty() ? "(one-stage study)" : doc.value("stage", "")) + "; " +
             (g.value("average_seeds", true)
                  ? std::string("seeds averaged per (N, T)") +
@@ -524,7 +545,7 @@ std::map<std::string, nlohmann::json> FitsByName(const nlohmann::json& doc) {
     for (const auto& f : doc["fits"]) {
       std::string name;
       if (f.contains("group") && f["group"].is_object()) {
-        name = f["group"].value("task", "") + "/" + f["group"].value("method", "");
+        name = fit::GroupNameFromJson(f["group"]);
       }
       out[name] = f;
     }
@@ -687,8 +708,9 @@ void PrintUsage(const po::options_description& desc) {
                "Fits Y = A*N^-alpha*T^-beta + E (multiplicative), A*N^-alpha + B*T^-beta + E\n"
                "(additive), A*C^-gamma + E with C = 2*N*(Q+T) (compute) or a power law in T with\n"
                "one smooth break (broken) with Ceres; --model auto fits every form and keeps the\n"
-               "lowest AIC. A results file is fit per (task, method) group, done jobs\n"
-               "only, seeds averaged. --check recomputes a fit from its manifest and exits 1 if\n"
+               "lowest AIC. A results file is fit per group: task, method and every setting that\n"
+               "varies between its jobs (or --group-by), done jobs only, the seeds of one (N, T)\n"
+               "point averaged. --check recomputes a fit from its manifest and exits 1 if\n"
                "the results or the numbers differ. See docs/FIT.md.\n\n"
             << desc
             << "\nExit codes: 0 ok, 1 a fit failed numerically (or --check found a difference),\n"
@@ -699,7 +721,7 @@ int Run(const std::vector<std::string>& args) {
   po::options_description desc("Options");
   std::string results, csv, model = "multiplicative", loss = "squared", space = "linear", json_path,
                             check_path;
-  std::vector<std::string> bounds, starts, filters;
+  std::vector<std::string> bounds, starts, filters, group_by;
   std::string stage;
   FitRequest request;
   fit::FitOptions& options = request.options;
@@ -747,8 +769,12 @@ int Run(const std::vector<std::string>& args) {
        "multi-stage studies: fit this stage's jobs (default: the final stage, the one no other "
        "stage needs; a stage's own axes such as benchmark are averaged)")
       ("filter", po::value(&filters)->composing(),
-       "key=value on task, method, llm, seed, visual_tokens, n_params (results file; "
-       "repeatable)")
+       "key=value or key=v1,v2 (any of them) on task, method, llm, seed, visual_tokens, "
+       "n_params or a setting SECTION.KEY such as train.lr (results file; repeatable)")
+      ("group-by", po::value(&group_by)->composing(),
+       "KEY[,KEY...]: group by these setting keys besides task and method (default: every "
+       "setting that varies between the fitted jobs; required, or a --filter, when a file mixes "
+       "runs made with different settings); varied keys left out are pooled, with a warning")
       ("keep-seeds", "keep one point per job instead of averaging seeds (results file)")
       ("per-seed",
        "results file: also fit each seed's points apart and report the spread of alpha and beta "
@@ -820,9 +846,11 @@ int Run(const std::vector<std::string>& args) {
   if (!options.IsValid(&error)) return ReportError(kName, Status::InvalidInput(error));
 
   if (request.csv) {
-    if (!filters.empty() || vm.count("keep-seeds") || vm.count("stage") || vm.count("unweighted")) {
-      return ReportError(kName, Status::InvalidInput("--filter, --keep-seeds, --unweighted and "
-                                                     "--stage apply to results files, not --csv"));
+    if (!filters.empty() || !group_by.empty() || vm.count("keep-seeds") || vm.count("stage") ||
+        vm.count("unweighted")) {
+      return ReportError(kName, Status::InvalidInput("--filter, --group-by, --keep-seeds, "
+                                                     "--unweighted and --stage apply to results "
+                                                     "files, not --csv"));
     }
   } else {
     if (vm.count("text-tokens")) {
@@ -837,6 +865,9 @@ int Run(const std::vector<std::string>& args) {
       auto kv = fit::ParseFilter(f);
       if (!kv.ok()) return ReportError(kName, kv.status().WithPrefix("--filter"));
       request.grouping.filters.push_back(*kv);
+    }
+    for (const auto& g : group_by) {
+      for (const auto& key : SplitTrimmed(g, ',')) request.grouping.group_by.push_back(key);
     }
   }
   auto loaded = LoadInputs(request);

@@ -23,6 +23,7 @@ std::string OwnAxes(const config::GridPoint& p) {
 std::string StageLine(const config::Sweep& sweep, const config::StageSpec& st) {
   std::string line = "stage " + st.name + ": " + std::to_string(st.job_count) + " jobs of type " +
                      st.job_type + " over " + (st.over.empty() ? "-" : Join(st.over, ", "));
+  if (!st.swept.empty()) line += ", " + Join(st.swept, ", ");
   for (const auto& [name, values] : st.axes) line += ", " + name + " (" + Join(values, ", ") + ")";
   if (!st.needs.empty()) {
     line += "; needs " + Join(st.needs, ", ");
@@ -48,6 +49,7 @@ void PrintTable(const config::Sweep& sweep) {
     if (sweep.multi_stage()) std::printf("\n%s\n", StageLine(sweep, st).c_str());
     std::printf("\n%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s", "job_id", "llm", "N",
                 "V", "method", "task", "seed", "train_flops", "infer_flops");
+    for (const auto& key : st.swept) std::printf("  %-12s", key.c_str());
     if (sweep.multi_stage()) std::printf("  %-14s  %s", "axes", "needs");
     std::printf("\n");
     for (int64_t i = st.first_job; i < st.first_job + st.job_count; ++i) {
@@ -62,6 +64,9 @@ void PrintTable(const config::Sweep& sweep) {
                   text("method", j.point.method).c_str(), text("task", j.point.task).c_str(),
                   text("seed", std::to_string(j.point.seed)).c_str(),
                   HumanCount(j.est_cost).c_str(), HumanCount(j.inference_flops).c_str());
+      for (const auto& key : st.swept) {
+        std::printf("  %-12s", config::AxisValue(j.point, key).c_str());
+      }
       if (sweep.multi_stage()) {
         std::vector<std::string> needs;
         for (int64_t p : j.parents) needs.push_back(sweep.jobs[p].id);
@@ -141,11 +146,14 @@ int RunPlanCommand(const std::vector<std::string>& args) {
       for (int64_t p : j.parents) needs.push_back(sweep->jobs[p].id);
       nlohmann::json axes = nlohmann::json::object();
       for (const auto& [name, value] : j.point.axes) axes[name] = value;
+      nlohmann::json settings = nlohmann::json::object();
+      for (const auto& [name, value] : j.point.settings) settings[name] = value;
       out.push_back({{"job_id", j.id},
                      {"stage", sweep->stage_of(j).name},
                      {"job_type", sweep->stage_of(j).job_type},
                      {"needs", needs},
                      {"axes", axes},
+                     {"settings", settings},
                      {"llm", j.point.llm},
                      {"n_params", j.point.n_params},
                      {"visual_tokens", j.point.visual_tokens},

@@ -1,4 +1,4 @@
-// vlmscale run CONFIG [--set k=v]... [--fresh] [--quiet] [--log-format text|json]
+// vlmscale run CONFIG [--set k=v]... [--fresh] [--allow-mixed] [--quiet] [--log-format text|json]
 // Under mpirun: every rank runs this; rank 0 coordinates (see driver/driver.h).
 #include <mpi.h>
 
@@ -64,6 +64,9 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("config", po::value(&config_path), "sweep config file (.ini)")
       ("set", po::value(&sets)->composing(), "override section.key=value (repeatable)")
       ("fresh", po::bool_switch(), "move an existing results file aside and start anew")
+      ("allow-mixed", po::bool_switch(),
+       "run into a results file whose jobs were made with other settings (by default that is "
+       "refused with exit 2 naming the keys); the differing keys become varied columns")
       ("quiet", po::bool_switch(), "print only failures, stops and the summary")
       ("log-format", po::value(&log_format), "text (default) or json (one object per line)");
   po::positional_options_description positional;
@@ -99,6 +102,9 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (config_path.empty()) return fail(Status::InvalidInput("missing CONFIG (see vlmscale run --help)"));
   driver::DriverOptions opts;
   opts.fresh = vm["fresh"].as<bool>();
+  opts.allow_mixed = vm["allow-mixed"].as<bool>();
+  opts.config_path = config_path;
+  opts.overrides = sets;
   opts.quiet = vm["quiet"].as<bool>();
   if (log_format == "json") {
     opts.log_format = driver::LogFormat::kJson;

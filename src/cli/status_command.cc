@@ -16,6 +16,7 @@
 #include "core/strings.h"
 #include "jobs/job_type.h"
 #include "store/results_store.h"
+#include "store/settings.h"
 
 namespace vlmscale::cli {
 namespace {
@@ -200,6 +201,32 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
       stages.push_back(std::move(st));
     }
   }
+  // Counts per combination of the varied settings (jobs made with different settings).
+  const std::vector<std::string> varied = store::VariedSettingKeys(file.jobs);
+  json settings = json::array();
+  if (!varied.empty()) {
+    std::vector<std::string> order;
+    std::map<std::string, std::map<std::string, int64_t>> counts;
+    std::map<std::string, json> values;
+    for (const store::JobRecord& r : file.jobs) {
+      const std::string key = store::DescribeSettings(r, varied);
+      if (!counts.count(key)) {
+        order.push_back(key);
+        json v = json::object();
+        for (const std::string& k : varied) v[k] = store::SettingValue(r, k);
+        values[key] = std::move(v);
+      }
+      ++counts[key]["total"];
+      ++counts[key][store::JobStateName(r.state)];
+    }
+    for (const std::string& key : order) {
+      json g = {{"settings", values[key]}, {"label", key}};
+      for (const char* k : {"total", "done", "failed", "blocked", "running", "pending"}) {
+        g[k] = counts[key][k];
+      }
+      settings.push_back(std::move(g));
+    }
+  }
   json state = SweepState(run_info, total, done, failed, blocked, now, dead_after);
   const std::string state_name = state["state"].get<std::string>();
   // With the driver gone or stopped, the store's running jobs run no more: interrupted (the next
@@ -273,6 +300,8 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
               {"stop_reason", state["stop_reason"]},
               {"stop_requested_at", state["stop_requested_at"]},
               {"stages", std::move(stages)},
+              {"varied_settings", varied},
+              {"settings", std::move(settings)},
               {"failures", std::move(failures)},
               {"running_jobs", std::move(running_jobs)},
               {"stalled_ranks", std::move(stalled)},
@@ -310,6 +339,17 @@ void PrintText(const json& s) {
                 st["stage"].get<std::string>().c_str(), count(st, "total"), count(st, "done"),
                 count(st, "failed"), count(st, "blocked"), count(st, "running"),
                 count(st, "pending"));
+  }
+  if (!s["settings"].empty()) {
+    std::vector<std::string> keys = s["varied_settings"].get<std::vector<std::string>>();
+    std::printf("settings that differ between jobs: %s\n", Join(keys, ", ").c_str());
+    for (const json& g : s["settings"]) {
+      std::printf("  %s: %lld jobs: %lld done, %lld failed, %lld blocked, %lld running, "
+                  "%lld pending\n",
+                  g["label"].get<std::string>().c_str(), count(g, "total"), count(g, "done"),
+                  count(g, "failed"), count(g, "blocked"), count(g, "running"),
+                  count(g, "pending"));
+    }
   }
   const std::string state = s["state"].get<std::string>();
   if (!s["eta_seconds"].is_null()) {
@@ -361,6 +401,40 @@ void PrintText(const json& s) {
   }
 }
 
+// The runs of `status --history`, one line each (older files have none: says so).
+void PrintHistory(const json& runs, size_t count) {
+  if (count == 0) {
+    std::printf("\nhistory: no run records (the file was written by a vlmscale that kept none)\n");
+    return;
+  }
+  std::printf("\nhistory: %zu runs\n", count);
+  int i = 0;
+  for (const json& r : runs) {
+    std::string when = r.contains("time") && r["time"].is_number()
+                           ? UtcTime(r["time"].get<double>())
+                           : std::string("?");
+    std::string sets;
+    if (r.contains("overrides") && r["overrides"].is_array()) {
+      for (const json& o : r["overrides"]) {
+        if (o.is_string()) sets += " --set " + o.get<std::string>();
+      }
+    }
+    auto text = [&](const char* k) {
+      return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string("?");
+    };
+    auto number = [&](const char* k) {
+      return r.contains(k) && r[k].is_number_integer() ? std::to_string(r[k].get<int64_t>())
+                                                       : std::string("?");
+    };
+    const bool mixed = r.contains("allow_mixed") && r["allow_mixed"].is_boolean() &&
+                       r["allow_mixed"].get<bool>();
+    std::printf("  %d  %s  on %s  vlmscale %s (%s)  %s%s%s: %s jobs, %s new\n", ++i, when.c_str(),
+                text("host").c_str(), text("vlmscale_version").c_str(), text("git_commit").c_str(),
+                text("config").c_str(), sets.c_str(), mixed ? " --allow-mixed" : "",
+                number("jobs").c_str(), number("new_jobs").c_str());
+  }
+}
+
 // Whether `path` starts with the HDF5 signature (a results snapshot). False if unreadable.
 bool LooksLikeHdf5(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -383,10 +457,14 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       "dead-after", po::value(&dead_after),
       "seconds without a driver heartbeat (run info `updated`, rewritten every second) after "
       "which a sweep the file says is running is reported dead (default 30)")(
+      "history", po::bool_switch(),
+      "also list the runs that wrote to the file: time, host, vlmscale version, config, --set "
+      "overrides, jobs added (JSON key runs, with each run's resolved config)")(
       "json", po::bool_switch(),
       "print one JSON object (keys: state, state_detail, heartbeat_age_seconds, stop_reason, "
       "stop_requested_at, total, done, failed, running, pending, blocked, interrupted, stages, "
-      "failures, running_jobs, stalled_ranks, eta_seconds, eta_source, slurm_job_id, requeues)");
+      "varied_settings, settings, failures, running_jobs, stalled_ranks, eta_seconds, "
+      "eta_source, slurm_job_id, requeues)");
   po::positional_options_description positional;
   positional.add("results", 1);
   po::variables_map vm;
@@ -426,10 +504,18 @@ int RunStatusCommand(const std::vector<std::string>& args) {
   }
   if (!file->warning.empty()) std::cerr << "vlmscale status: warning: " << file->warning << "\n";
   json summary = Summarize(*file, NowUnix(), dead_after);
+  const bool history = vm["history"].as<bool>();
+  json runs = json::array();
+  for (const std::string& text : file->runs) {
+    json r = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (r.is_object()) runs.push_back(std::move(r));
+  }
+  if (history) summary["runs"] = runs;
   if (vm["json"].as<bool>()) {
     std::cout << summary.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;
   } else {
     PrintText(summary);
+    if (history) PrintHistory(runs, file->runs.size());
   }
   return kExitOk;
 }

@@ -82,6 +82,12 @@ std::string SweepNameProblem(const std::string& name) {
 // Checks that a section name is known (or an [llm.NAME] or [stage.NAME(.SECTION)] section).
 // Returns "" or the problem.
 std::string CheckSection(const Schema& schema, const std::string& section) {
+  if (StartsWith(section, "grid.")) {  // [grid] SECTION.KEY = values (a swept setting).
+    const std::string inner = section.substr(5);
+    if (schema.StageMayOverride(inner)) return "";
+    return "[grid] sweeps keys of the job types' sections as SECTION.KEY (e.g. train.lr), not "
+           "of [" + inner + "]";
+  }
   if (StartsWith(section, "stage.")) {
     size_t name_end = section.find('.', 6);
     std::string name = section.substr(6, name_end == std::string::npos ? std::string::npos
@@ -223,6 +229,35 @@ std::string CheckValue(const KeySpec& spec, const std::string& full_key, const s
       }
       return "";
     }
+  }
+  return "";
+}
+
+// The values of a swept setting `key` (a list) checked one by one as values of `target`; "" or
+// the problem, naming the value.
+std::string CheckSweptValues(const Schema& schema, const std::string& key,
+                             const std::string& target, const std::string& list) {
+  const KeySpec* spec = schema.Find(target);
+  if (spec == nullptr) return "unknown setting '" + target + "'";
+  if (spec->type == KeyType::kIntList || spec->type == KeyType::kStringList) {
+    return "'" + target + "' is a list itself, so it cannot be swept value by value";
+  }
+  if (spec->identity == IdentityRule::kNever) {
+    return "'" + target + "' does not enter job ids (where, not what): sweeping it would make "
+           "the same jobs twice";
+  }
+  std::vector<std::string> seen;
+  for (const std::string& item : SplitTrimmed(list, ',')) {
+    if (item.empty()) return "expected a comma-separated list of values, got '" + list + "'";
+    std::string problem = CheckValue(*spec, target, item);
+    if (!problem.empty()) return "value '" + item + "': " + problem;
+    for (const std::string& other : seen) {
+      const std::optional<double> a = ParseDouble(item), b = ParseDouble(other);
+      if (a && b ? *a == *b : item == other) {
+        return "'" + item + "' and '" + other + "' are the same value (listed twice)";
+      }
+    }
+    seen.push_back(item);
   }
   return "";
 }
@@ -386,6 +421,21 @@ Result<Config> Config::FromString(const std::string& text, const std::string& na
     std::string problem = CheckValue(*spec, key, value.text);
     if (!problem.empty()) return Status::InvalidInput(value.origin + ": " + problem);
   }
+  // Every value of a swept setting ([grid] SECTION.KEY, [llm.NAME] lr) as that key's value.
+  for (const auto& [key, value] : config.values_) {
+    std::string target;
+    if (StartsWith(key, "grid.") && key.find('.', 5) != std::string::npos) {
+      target = key.substr(5);
+    } else if (StartsWith(key, "llm.") && EndsWith(key, ".lr") && schema.Find("train.lr")) {
+      const KeySpec* spec = schema.Find(key);
+      if (spec != nullptr && spec->section == "llm.*" && spec->key == "lr") target = "train.lr";
+    }
+    if (target.empty()) continue;
+    std::string problem = CheckSweptValues(schema, key, target, value.text);
+    if (!problem.empty()) {
+      return Status::InvalidInput(value.origin + ": key '" + key + "': " + problem);
+    }
+  }
   // Required keys and defaults (not for the llm.* and stage.* templates).
   for (const auto& spec : schema.keys()) {
     if (spec.section == "llm.*" || spec.section == "stage.*") continue;
@@ -526,6 +576,12 @@ std::vector<std::string> Config::StageNames() const {
     if (dot != std::string::npos && dot > 6) names.insert(key.substr(6, dot - 6));
   }
   return {names.begin(), names.end()};
+}
+
+Config Config::WithValues(const std::vector<std::pair<std::string, Value>>& values) const {
+  Config view = *this;
+  for (const auto& [key, value] : values) view.values_[key] = value;
+  return view;
 }
 
 Config Config::StageView(const std::string& stage) const {

@@ -64,6 +64,9 @@ class Config {
   // The config as stage `stage` sees it: each of its keys stage.NAME.SECTION.KEY replaces
   // SECTION.KEY (keeping its origin, so errors name the stage's line).
   Config StageView(const std::string& stage) const;
+  // The config with `values` (key -> value with its origin) set: one point of a swept setting
+  // ([grid] SECTION.KEY). REQUIRES: values valid for their keys (Load checks swept values).
+  Config WithValues(const std::vector<std::pair<std::string, Value>>& values) const;
   // The config file path as given ("" for FromString).
   const std::string& path() const { return path_; }
 

@@ -79,6 +79,15 @@ const KeySpec* Schema::Find(const std::string& full_key) const {
   if (dot == std::string::npos) return nullptr;
   std::string section = full_key.substr(0, dot);
   std::string key = full_key.substr(dot + 1);
+  if (StartsWith(section, "grid.") && section.size() > 5) {
+    // [grid] SECTION.KEY: a setting swept as a grid axis (a list of that key's values).
+    const std::string inner = section.substr(5);
+    if (!StageMayOverride(inner) || Find(inner + "." + key) == nullptr) return nullptr;
+    for (const auto& k : keys_) {
+      if (k.section == "grid" && k.key == "SECTION.KEY") return &k;
+    }
+    return nullptr;
+  }
   if (StartsWith(section, "llm.") && section.size() > 4) section = "llm.*";
   if (StartsWith(section, "stage.") && section.size() > 6) {
     size_t name_end = section.find('.', 6);
@@ -111,6 +120,7 @@ std::vector<std::string> Schema::Sections() const {
 
 std::vector<std::string> Schema::SectionKeys(const std::string& section) const {
   std::string s = StartsWith(section, "llm.") ? "llm.*" : section;
+  if (StartsWith(section, "grid.")) s = section.substr(5);  // [grid] SECTION.KEY: SECTION's keys.
   if (StartsWith(section, "stage.")) {
     size_t name_end = section.find('.', 6);
     s = name_end == std::string::npos ? "stage.*" : section.substr(name_end + 1);
@@ -200,7 +210,15 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
           "Rules removing grid points, separated by ';'. A rule is comma-separated key=value "
           "conditions that must all hold, e.g. 'method=none,visual_tokens=1; "
           "llm=base,task=glyphs'."),
+      Key("grid", "SECTION.KEY", K::kStringList, kNone, kNone,
+          "Any key of a job type's sections as one more grid axis, e.g. `train.lr = 5e-4, 1e-3` "
+          "or `train.steps = 300, 600`: one set of jobs per value, each value checked as that "
+          "key's value when the config is loaded; exclusions and `--set grid.SECTION.KEY=...` "
+          "work as for the built-in axes (docs/CONFIG.md, \"Sweeping any setting\")."),
       // [llm.NAME]
+      Key("llm.*", "lr", K::kStringList, kNone, kNone,
+          "`train.lr` for this preset's jobs; several values sweep them for this size only (the "
+          "learning rate per size of a scaling study; a built-in preset keeps its shape)."),
       Max(Key("llm.*", "width", K::kInt, kNone, 1.0, "Model dimension d."), 1 << 20),
       Max(Key("llm.*", "depth", K::kInt, kNone, 1.0, "Number of decoder blocks."), 1 << 16),
       Max(Key("llm.*", "heads", K::kInt, kNone, 1.0, "Attention heads (must divide width)."),

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/check.h"
@@ -26,7 +27,11 @@ std::string Origin(const Config& c, const std::string& key) { return c.Get(key).
 // A rule: all conditions key=value must hold.
 using Rule = std::vector<std::pair<std::string, std::string>>;
 
-Result<std::vector<Rule>> ParseRules(const Config& c, const std::string& key) {
+// The key [llm.NAME] lr sets.
+constexpr char kPresetLrKey[] = "train.lr";
+
+Result<std::vector<Rule>> ParseRules(const Config& c, const std::string& key,
+                                     const std::vector<std::string>& swept) {
   std::vector<Rule> rules;
   const std::string& text = c.GetString(key);
   if (Trim(text).empty()) return rules;
@@ -40,11 +45,14 @@ Result<std::vector<Rule>> ParseRules(const Config& c, const std::string& key) {
       }
       std::string k = Trim(cond.substr(0, eq));
       std::string v = Trim(cond.substr(eq + 1));
-      if (std::find(GridAxes().begin(), GridAxes().end(), k) == GridAxes().end()) {
-        std::string hint = ClosestMatch(k, GridAxes());
+      if (std::find(GridAxes().begin(), GridAxes().end(), k) == GridAxes().end() &&
+          std::find(swept.begin(), swept.end(), k) == swept.end()) {
+        std::vector<std::string> known = GridAxes();
+        known.insert(known.end(), swept.begin(), swept.end());
+        std::string hint = ClosestMatch(k, known);
         return KeyError(c, key,
                         "unknown grid key '" + k + "' in rule '" + rule_text + "' (expected " +
-                            Join(GridAxes(), ", ") + ")" +
+                            Join(known, ", ") + ")" +
                             (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
       }
       if (v.empty()) return KeyError(c, key, "empty value for '" + k + "' in '" + rule_text + "'");
@@ -76,7 +84,11 @@ std::string AbsolutePath(const std::string& path) {
 
 bool RuleMatches(const Rule& rule, const GridPoint& p) {
   for (const auto& [k, v] : rule) {
-    if (AxisValue(p, k) != v) return false;
+    const std::string have = AxisValue(p, k);
+    if (have == v) continue;
+    const std::optional<double> a = ParseDouble(have), b = ParseDouble(v);
+    if (k.find('.') != std::string::npos && a && b && *a == *b) continue;  // 1e-3 = 0.001.
+    return false;
   }
   return true;
 }
@@ -97,7 +109,28 @@ std::string AxisValue(const GridPoint& p, const std::string& k) {
   for (const auto& [name, value] : p.axes) {
     if (name == k) return value;
   }
+  for (const auto& [name, value] : p.settings) {
+    if (name == k) return value;
+  }
   return "";
+}
+
+std::vector<std::string> SweptSettingKeys(const Config& c) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : c.values()) {
+    if (StartsWith(key, "grid.") && key.find('.', 5) != std::string::npos) {
+      keys.push_back(key.substr(5));
+    }
+  }
+  if (std::find(keys.begin(), keys.end(), kPresetLrKey) == keys.end()) {
+    for (const auto& name : c.UserLlmNames()) {
+      if (c.IsSet("llm." + name + ".lr")) {
+        keys.push_back(kPresetLrKey);
+        break;
+      }
+    }
+  }
+  return keys;
 }
 
 bool StageSpec::Varies(const std::string& grid_axis) const {
@@ -110,7 +143,7 @@ Status KeyError(const Config& c, const std::string& key, const std::string& msg)
 
 Result<GridRules> GridRules::Parse(const Config& config, const std::string& key) {
   GridRules r;
-  VLM_ASSIGN_OR_RETURN(r.rules_, ParseRules(config, key));
+  VLM_ASSIGN_OR_RETURN(r.rules_, ParseRules(config, key, SweptSettingKeys(config)));
   return r;
 }
 
@@ -124,7 +157,12 @@ bool GridRules::Matches(const GridPoint& p) const {
 Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,
                                 const std::string& name) {
   std::string prefix = "llm." + name + ".";
-  if (config.HasUserLlm(name)) {
+  // A section that only sets lr for a built-in preset keeps the built-in shape.
+  const bool shape_given = config.IsSet(prefix + "width") || config.IsSet(prefix + "depth") ||
+                           config.IsSet(prefix + "n_params");
+  bool builtin_exists = false;
+  for (const auto& p : facts.builtin_llms) builtin_exists = builtin_exists || p.name == name;
+  if (config.HasUserLlm(name) && (shape_given || !builtin_exists)) {
     LlmPreset p;
     p.name = name;
     auto get = [&](const char* k) -> int64_t {
@@ -184,6 +222,10 @@ std::string StageJobIdentityText(const StageSpec& stage, const GridPoint& p, con
   for (const auto& [name, value] : p.axes) t += "axis." + name + "=" + value + "\n";
   t += "job.type=" + stage.job_type + "\n" + settings_text;
   return t + "needs=" + Join(parent_ids, ",") + "\n";
+}
+
+std::string JobSettingsText(const Sweep& sweep, const JobSpec& job) {
+  return "job.type=" + sweep.stage_of(job).job_type + "\n" + sweep.planner_of(job).IdentityText();
 }
 
 SweepSettings ReadSweepSettings(const Config& c) {
@@ -373,6 +415,11 @@ GridPoint Project(const GridPoint& p, const StageSpec& stage) {
   if (stage.Varies("method")) q.method = p.method;
   if (stage.Varies("task")) q.task = p.task;
   if (stage.Varies("seed")) q.seed = p.seed;
+  for (const auto& kv : p.settings) {
+    if (std::find(stage.swept.begin(), stage.swept.end(), kv.first) != stage.swept.end()) {
+      q.settings.push_back(kv);
+    }
+  }
   return q;
 }
 
@@ -382,7 +429,54 @@ std::string JoinKey(const GridPoint& p, const StageSpec& stage) {
   std::string k;
   for (const auto& axis : stage.over) k += axis + "=" + AxisValue(p, axis) + "\n";
   for (const auto& axis : stage.axes) k += axis.first + "=" + AxisValue(p, axis.first) + "\n";
+  for (const auto& key : stage.swept) k += key + "=" + AxisValue(p, key) + "\n";
   return k;
+}
+
+using Combo = std::vector<std::pair<std::string, std::string>>;
+
+// Every combination of the swept settings' values for the jobs of preset `llm` (its own lr
+// list, else the [grid] list, else the config's one value), in `swept` order.
+std::vector<Combo> CombosFor(const Config& c, const std::vector<std::string>& swept,
+                             const std::string& llm) {
+  std::vector<Combo> out = {Combo{}};
+  for (const auto& key : swept) {
+    std::vector<std::string> values;
+    if (key == kPresetLrKey && c.IsSet("llm." + llm + ".lr")) {
+      values = c.GetList("llm." + llm + ".lr");
+    } else if (c.Has("grid." + key)) {
+      values = c.GetList("grid." + key);
+    } else {
+      values = {c.Has(key) ? c.GetString(key) : ""};
+    }
+    std::vector<Combo> next;
+    for (const auto& combo : out) {
+      for (const auto& v : values) {
+        Combo longer = combo;
+        longer.emplace_back(key, v);
+        next.push_back(std::move(longer));
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+// The config at one combination of swept values (each keeps the origin of the line that lists
+// it, so that errors name it).
+Config AtCombo(const Config& c, const Combo& combo) {
+  std::vector<std::pair<std::string, Value>> values;
+  for (const auto& [key, v] : combo) {
+    std::string origin = c.Has("grid." + key) ? c.Get("grid." + key).origin : c.Get(key).origin;
+    values.push_back({key, Value{v, origin}});
+  }
+  return c.WithValues(values);
+}
+
+std::string DescribeCombo(const Combo& combo) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : combo) parts.push_back(k + "=" + v);
+  return Join(parts, ", ");
 }
 
 // Every combination of the stage's own axes applied to `base`, in declared order.
@@ -459,17 +553,27 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
   }
   sweep.llms = llms;
 
-  VLM_ASSIGN_OR_RETURN(std::vector<Rule> excludes, ParseRules(c, "grid.exclude"));
+  const std::vector<std::string> swept = SweptSettingKeys(c);
+  sweep.swept_keys = swept;
+  VLM_ASSIGN_OR_RETURN(std::vector<Rule> excludes, ParseRules(c, "grid.exclude", swept));
   std::vector<std::pair<GridPoint, const LlmPreset*>> grid;
+  std::vector<Combo> combos;  // Distinct combinations of swept values, in grid order.
   for (const auto& llm : llms) {
-    for (const auto& vs : c.GetList("grid.visual_tokens")) {
-      for (const auto& method : c.GetList("grid.method")) {
-        for (const auto& task : c.GetList("grid.task")) {
-          for (const auto& ss : c.GetList("grid.seed")) {
-            GridPoint p{llm.name, llm.n_params, *ParseInt(vs), method, task, *ParseInt(ss), {}};
-            bool excluded = false;
-            for (const auto& rule : excludes) excluded = excluded || RuleMatches(rule, p);
-            if (!excluded) grid.emplace_back(p, &llm);
+    for (const Combo& combo : CombosFor(c, swept, llm.name)) {
+      for (const auto& vs : c.GetList("grid.visual_tokens")) {
+        for (const auto& method : c.GetList("grid.method")) {
+          for (const auto& task : c.GetList("grid.task")) {
+            for (const auto& ss : c.GetList("grid.seed")) {
+              GridPoint p{llm.name, llm.n_params, *ParseInt(vs), method, task, *ParseInt(ss), {}};
+              p.settings = combo;
+              bool excluded = false;
+              for (const auto& rule : excludes) excluded = excluded || RuleMatches(rule, p);
+              if (excluded) continue;
+              grid.emplace_back(p, &llm);
+              if (std::find(combos.begin(), combos.end(), combo) == combos.end()) {
+                combos.push_back(combo);
+              }
+            }
           }
         }
       }
@@ -479,18 +583,66 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
     return KeyError(c, "grid.exclude", "every grid point is excluded: the grid is empty");
   }
 
+  // Each stage's settings at every combination of swept values, deduplicated: a stage that does
+  // not read a swept key (pretraining, for train.lr) keeps one job per point.
+  std::vector<std::vector<int>> variant_of(sweep.stages.size());  // [stage][combo] -> variant.
+  if (!swept.empty()) {
+    for (size_t si = 0; si < sweep.stages.size(); ++si) {
+      StageSpec& stage = sweep.stages[si];
+      std::vector<std::string> texts;
+      for (const Combo& combo : combos) {
+        const Config at = AtCombo(c, combo);
+        Result<std::shared_ptr<const JobTypePlanner>> planner =
+            make_planner(multi ? at.StageView(stage.name) : at, stage);
+        if (!planner.ok()) return planner.status().WithPrefix("at " + DescribeCombo(combo));
+        const std::string text = (*planner)->IdentityText();
+        auto it = std::find(texts.begin(), texts.end(), text);
+        if (it == texts.end()) {
+          texts.push_back(text);
+          stage.variants.push_back(*planner);
+          variant_of[si].push_back(static_cast<int>(stage.variants.size()) - 1);
+        } else {
+          variant_of[si].push_back(static_cast<int>(it - texts.begin()));
+        }
+      }
+      // The keys that tell this stage's variants apart, and its parents' (their jobs differ).
+      std::set<std::string> keys;
+      for (const auto& need : stage.needs) {
+        for (const auto& s : sweep.stages) {
+          if (s.name == need) keys.insert(s.swept.begin(), s.swept.end());
+        }
+      }
+      for (size_t a = 0; a < combos.size(); ++a) {
+        for (size_t b = a + 1; b < combos.size(); ++b) {
+          if (variant_of[si][a] == variant_of[si][b]) continue;
+          for (size_t k = 0; k < swept.size(); ++k) {
+            if (combos[a][k].second != combos[b][k].second) keys.insert(swept[k]);
+          }
+        }
+      }
+      for (const auto& key : swept) {
+        if (keys.count(key)) stage.swept.push_back(key);
+      }
+    }
+  }
+
   std::set<std::string> ids;
   std::vector<std::map<std::string, int64_t>> by_key(sweep.stages.size());
   for (size_t si = 0; si < sweep.stages.size(); ++si) {
     StageSpec& stage = sweep.stages[si];
-    const JobTypePlanner& planner = *stage.planner;
-    const std::string settings_text = planner.IdentityText();
     stage.first_job = static_cast<int64_t>(sweep.jobs.size());
     std::set<std::string> seen;
     for (const auto& [full, llm_ptr] : grid) {
       GridPoint projected = Project(full, stage);
       if (!seen.insert(JoinKey(projected, stage)).second) continue;
       const LlmPreset llm = stage.Varies("llm") ? *llm_ptr : LlmPreset{};
+      const int variant =
+          swept.empty()
+              ? -1
+              : variant_of[si][std::find(combos.begin(), combos.end(), full.settings) -
+                               combos.begin()];
+      const JobTypePlanner& planner = variant >= 0 ? *stage.variants[variant] : *stage.planner;
+      const std::string settings_text = planner.IdentityText();
       for (const GridPoint& p : WithOwnAxes(projected, stage)) {
         Status check = planner.CheckPoint(p, llm);
         if (!check.ok()) {
@@ -502,6 +654,7 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
         job.point = p;
         job.llm = llm;
         job.stage = static_cast<int>(si);
+        job.variant = variant;
         job.text_tokens = planner.TextTokens(p);
         job.inference_flops =
             2.0 * p.n_params * static_cast<double>(job.text_tokens + p.visual_tokens);

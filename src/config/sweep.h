@@ -44,9 +44,13 @@ struct GridPoint {
   std::string task;
   int64_t seed = 0;
   std::vector<std::pair<std::string, std::string>> axes;
+  // Values of the swept settings ([grid] SECTION.KEY, [llm.NAME] lr) that the job's stage sees
+  // (StageSpec::swept), in Sweep::swept_keys order, e.g. {"train.lr", "0.001"}.
+  std::vector<std::pair<std::string, std::string>> settings;
 };
 
-// The value of grid axis or own axis `axis` in `p` as text ("" if the point has no such axis).
+// The value of grid axis, own axis or swept setting `axis` in `p` as text ("" if the point has
+// no such axis).
 std::string AxisValue(const GridPoint& p, const std::string& axis);
 
 // What the other components know that the grid needs.
@@ -92,6 +96,10 @@ struct StageSpec {
   // The stage's typed settings (read from the config with its [stage.NAME] overrides applied);
   // they also make its jobs (jobs::CreateJob).
   std::shared_ptr<const JobTypePlanner> planner;
+  // With swept settings: the stage's settings at each distinct combination of swept values that
+  // changes them (JobSpec::variant), and the swept keys that change them or its parents'.
+  std::vector<std::shared_ptr<const JobTypePlanner>> variants;
+  std::vector<std::string> swept;
   int64_t first_job = 0, job_count = 0;  // Its jobs: Sweep::jobs[first_job, first_job + count).
 
   bool Varies(const std::string& grid_axis) const;
@@ -106,6 +114,7 @@ struct JobSpec {
   double inference_flops = 0.0;  // LLM inference FLOPs per sample: 2*N*(Q+V).
   int64_t text_tokens = 0;       // Q.
   int stage = 0;                 // Index into Sweep::stages.
+  int variant = -1;  // Index into its stage's `variants`; -1: the stage's `planner`.
   // Jobs this one needs (indices into Sweep::jobs, all smaller than `index`), in the order of
   // the stage's `needs`, then grid order.
   std::vector<int64_t> parents;
@@ -121,9 +130,17 @@ struct Sweep {
   std::vector<JobSpec> jobs;      // Stage by stage; a job's parents come before it.
   std::vector<LlmPreset> llms;    // Presets used by the grid, in grid order.
   double max_est_cost = 0.0;      // Largest JobSpec::est_cost.
+  // Setting keys ([grid] SECTION.KEY = values) the grid varies besides its built-in axes, in
+  // declared order; their values differ between jobs by design (store::JobRecord::swept).
+  std::vector<std::string> swept_keys;
 
   bool multi_stage() const { return stages.size() > 1 || !stages.front().name.empty(); }
   const StageSpec& stage_of(const JobSpec& job) const { return stages[job.stage]; }
+  // The settings the job runs with (its stage's, at its swept values).
+  const JobTypePlanner& planner_of(const JobSpec& job) const {
+    const StageSpec& s = stages[job.stage];
+    return job.variant >= 0 ? *s.variants[job.variant] : *s.planner;
+  }
 };
 
 // Rules selecting grid points, in grid.exclude's syntax: "k=v,k=v; k=v" (a point matches when
@@ -179,6 +196,14 @@ std::string JobIdentityText(const GridPoint& point, const LlmPreset& llm,
 std::string StageJobIdentityText(const StageSpec& stage, const GridPoint& point,
                                  const LlmPreset& llm, const std::string& settings_text,
                                  const std::vector<std::string>& parent_ids);
+
+// The setting keys swept as grid axes: [grid] SECTION.KEY keys in key order, then train.lr when
+// an [llm.NAME] preset sets lr (and [grid] does not sweep it).
+std::vector<std::string> SweptSettingKeys(const Config& config);
+
+// The settings of `job` as the results store keeps them (store::JobRecord::settings):
+// "job.type=TYPE\n" and its stage's JobTypePlanner::IdentityText(), "key=value" lines.
+std::string JobSettingsText(const Sweep& sweep, const JobSpec& job);
 
 // "ORIGIN: key 'KEY': MESSAGE" (ORIGIN is file:line, "--set KEY" or "default").
 Status KeyError(const Config& config, const std::string& key, const std::string& message);

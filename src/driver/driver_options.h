@@ -4,6 +4,7 @@
 #define VLMSCALE_DRIVER_DRIVER_OPTIONS_H_
 
 #include <string>
+#include <vector>
 
 namespace vlmscale::driver {
 
@@ -36,6 +37,13 @@ struct DriverOptions {
   // Seconds between HDF5 snapshots of the results store. Default: 2. REQUIRES: finite, >= 0.
   double snapshot_seconds = 2.0;
   bool fresh = false;  // Move an existing results file aside. Default: false.
+  // Run into a results file whose jobs were made with other settings than this config's (the keys
+  // that differ become varied columns) instead of refusing with exit 2. Default: false.
+  bool allow_mixed = false;
+  // What the run record in the results file says this run was started with (docs/RESULTS.md,
+  // "Run history"): the config path as given and the --set overrides. Default: empty.
+  std::string config_path;
+  std::vector<std::string> overrides;
   // No per-job or progress lines (failures, stops and the summary only). Default: false.
   bool quiet = false;
   LogFormat log_format = LogFormat::kText;  // Default: kText.

@@ -1,12 +1,25 @@
 #include "driver/prepare_store.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <set>
+#include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
+#include "config.h"
+#include "core/hash.h"
 #include "core/strings.h"
+#include "jobs/job_type.h"
+#include "store/settings.h"
 
 namespace vlmscale::driver {
 
@@ -15,6 +28,154 @@ namespace {
 int ReportStoreError(const Status& s) {
   std::cerr << "vlmscale run: error: results store: " << s.message() << std::endl;
   return ExitCodeFor(s);
+}
+
+// The settings the store keeps for each job of the sweep (one text per distinct settings).
+struct SweepSettingsTexts {
+  std::vector<std::string> text;  // Per job.
+  std::vector<std::string> hash;  // Per job.
+  std::string swept;              // The sweep's swept keys, comma-separated.
+};
+
+SweepSettingsTexts SettingsOfSweep(const config::Sweep& sweep) {
+  SweepSettingsTexts out;
+  std::map<std::string, std::string> hashes;
+  for (const config::JobSpec& j : sweep.jobs) {
+    std::string text = config::JobSettingsText(sweep, j);
+    auto it = hashes.find(text);
+    if (it == hashes.end()) it = hashes.emplace(text, HexId(text)).first;
+    out.hash.push_back(it->second);
+    out.text.push_back(std::move(text));
+  }
+  out.swept = Join(sweep.swept_keys, ",");
+  return out;
+}
+
+// Settings of the jobs of the config stored in the results file (the last run's resolved config):
+// what a file written before vlmscale kept settings says about its jobs. Empty if the file has
+// no config or it no longer plans.
+// *problem says why the stored config could not be planned ("" if it could, or there is none).
+std::unordered_map<std::string, std::string> SettingsOfStoredConfig(
+    const std::string& path, const std::string& config_text, std::string* problem) {
+  std::unordered_map<std::string, std::string> by_id;
+  if (config_text.empty()) return by_id;
+  Result<config::Config> cfg =
+      jobs::ConfigFromString(config_text, path + " (its stored config)", {});
+  if (!cfg.ok()) {
+    *problem = cfg.status().message();
+    return by_id;
+  }
+  Result<config::Sweep> old = jobs::PlanSweep(*cfg);
+  if (!old.ok()) {
+    *problem = old.status().message();
+    return by_id;
+  }
+  for (const config::JobSpec& j : old->jobs) by_id[j.id] = config::JobSettingsText(*old, j);
+  return by_id;
+}
+
+// How the settings of the file's other jobs differ from this sweep's, key by key.
+struct SettingsMismatch {
+  std::set<std::string> file_values;
+  std::string config_value;
+  int64_t jobs = 0;
+};
+
+std::string Shown(const std::string& v) { return v.empty() ? "(default)" : v; }
+
+
+Status CheckSettings(const config::Sweep& sweep, const SweepSettingsTexts& settings,
+                     const DriverOptions& options, const std::string& stored_config_text,
+                     store::ResultsStore* s) {
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < sweep.jobs.size(); ++i) index[sweep.jobs[i].id] = i;
+  // This sweep's settings per stage (those of its first job: the stage's base).
+  std::map<std::string, std::map<std::string, std::string>> stage_settings;
+  for (size_t i = 0; i < sweep.jobs.size(); ++i) {
+    const std::string& stage = sweep.stage_of(sweep.jobs[i]).name;
+    if (!stage_settings.count(stage)) {
+      stage_settings[stage] = store::ParseSettings(settings.text[i]);
+    }
+  }
+  std::vector<store::JobRecord> unknown;  // Other jobs without settings (older files).
+  std::vector<store::JobRecord> others;   // Other jobs with settings.
+  for (const std::string& id : s->job_order()) {
+    if (index.count(id)) continue;
+    const store::JobRecord& r = s->jobs().at(id);
+    (r.settings_hash.empty() ? unknown : others).push_back(r);
+  }
+  if (!unknown.empty()) {
+    // Jobs of an older vlmscale that are not this sweep's: the file's stored config may know them.
+    std::string stored_problem;
+    const auto stored = SettingsOfStoredConfig(sweep.output, stored_config_text, &stored_problem);
+    std::vector<store::JobRecord> still_unknown;
+    for (store::JobRecord& r : unknown) {
+      auto it = stored.find(r.job_id);
+      if (it == stored.end()) {
+        still_unknown.push_back(r);
+        continue;
+      }
+      r.settings = it->second;
+      r.settings_hash = HexId(it->second);
+      VLM_RETURN_IF_ERROR(s->Append(r));  // Kept from now on (the file is upgraded).
+      others.push_back(r);
+    }
+    if (!still_unknown.empty() && !options.allow_mixed) {
+      return Status::InvalidInput(
+          sweep.output + " holds " + std::to_string(still_unknown.size()) +
+          " jobs (e.g. " + still_unknown.front().job_id +
+          ") written by an older vlmscale that did not record their settings; they are not jobs "
+          "of this config nor of the config stored in the file" +
+          (stored_problem.empty() ? std::string()
+                                  : " (which this vlmscale cannot plan: " + stored_problem + ")") +
+          ", so whether they were made with the same settings is unknown. Write this sweep to "
+          "another file (--set sweep.output=...), or pass --allow-mixed to add it anyway");
+    }
+  }
+  // Key -> how the other jobs differ from this sweep.
+  std::map<std::string, SettingsMismatch> diff;
+  const std::set<std::string> swept(sweep.swept_keys.begin(), sweep.swept_keys.end());
+  for (const store::JobRecord& r : others) {
+    auto st = stage_settings.find(r.stage);
+    if (st == stage_settings.end()) continue;  // A stage this config no longer has.
+    const std::map<std::string, std::string> theirs = store::ParseSettings(r.settings);
+    std::set<std::string> keys;
+    for (const auto& kv : theirs) keys.insert(kv.first);
+    for (const auto& kv : st->second) keys.insert(kv.first);
+    for (const std::string& k : keys) {
+      if (swept.count(k)) continue;  // Varied by this sweep's grid: a value among others.
+      auto a = theirs.find(k);
+      auto b = st->second.find(k);
+      const std::string va = a == theirs.end() ? "" : a->second;
+      const std::string vb = b == st->second.end() ? "" : b->second;
+      if (va == vb) continue;
+      SettingsMismatch& m = diff[k];
+      m.file_values.insert(va);
+      m.config_value = vb;
+      ++m.jobs;
+    }
+  }
+  if (diff.empty()) return Status::OK();
+  std::vector<std::string> lines, keys;
+  for (const auto& [k, m] : diff) {
+    std::vector<std::string> values;
+    for (const auto& v : m.file_values) values.push_back(Shown(v));
+    lines.push_back("  " + k + ": " + Join(values, ", ") + " in " + std::to_string(m.jobs) +
+                    " jobs of the file, " + Shown(m.config_value) + " in this config");
+    keys.push_back(k);
+  }
+  if (options.allow_mixed) {
+    std::cout << "vlmscale run: --allow-mixed: " << sweep.output
+              << " now holds jobs with different " << Join(keys, ", ")
+              << "; export, status and fit keep them apart as varied settings" << std::endl;
+    return Status::OK();
+  }
+  return Status::InvalidInput(
+      sweep.output + " holds jobs made with other settings than this config (" + Join(keys, ", ") +
+      "):\n" + Join(lines, "\n") +
+      "\nA results file is one study. Write this sweep to another file (--set "
+      "sweep.output=...), vary the key in [grid] to study it, or pass --allow-mixed to keep both "
+      "in this file (the keys become varied columns of export, status and fit)");
 }
 
 }  // namespace
@@ -45,6 +206,13 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
   so.config_text = config_text;
   so.fresh = options.fresh;
   so.snapshot_interval_seconds = options.snapshot_seconds;
+  // The config the file was last written with (Open records the new one): it tells the settings
+  // of jobs that files written before records kept settings hold.
+  std::string stored_config_text;
+  if (!options.fresh) {
+    Result<store::ResultsFile> previous = store::ReadResults(sweep.output);
+    if (previous.ok()) stored_config_text = previous->config_text;
+  }
   Result<std::unique_ptr<store::ResultsStore>> st = store::ResultsStore::Open(so);
   if (!st.ok()) {
     std::cerr << "vlmscale run: error: " << st.status().message() << std::endl;
@@ -56,19 +224,36 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
     std::cout << "vlmscale run: --fresh: moved the previous results to " << s->moved_aside_path()
               << std::endl;
   }
+  const SweepSettingsTexts settings = SettingsOfSweep(sweep);
+  Status mixed = CheckSettings(sweep, settings, options, stored_config_text, s.get());
+  if (!mixed.ok()) {
+    std::cerr << "vlmscale run: error: " << mixed.message() << std::endl;
+    return ExitCodeFor(mixed);
+  }
+  int64_t new_jobs = 0;
   runnable->assign(sweep.jobs.size(), true);
   for (size_t i = 0; i < sweep.jobs.size(); ++i) {
     const config::JobSpec& j = sweep.jobs[i];
     auto it = s->jobs().find(j.id);
     if (it != s->jobs().end()) {
       store::JobRecord rec = it->second;
+      bool changed = false;
+      if (rec.settings_hash.empty()) {
+        // Written before vlmscale kept settings: same id, same settings, so this sweep's are its.
+        rec.settings = settings.text[i];
+        rec.settings_hash = settings.hash[i];
+        rec.swept = settings.swept;
+        changed = true;
+      }
       if (rec.state == store::JobState::kDone) {
         (*runnable)[i] = false;
-        continue;
-      }
-      if (rec.state == store::JobState::kRunning || rec.state == store::JobState::kBlocked) {
+      } else if (rec.state == store::JobState::kRunning ||
+                 rec.state == store::JobState::kBlocked) {
         // Interrupted by a crash, or waiting for a failed job this run retries: run it again.
         rec.state = store::JobState::kPending;
+        changed = true;
+      }
+      if (changed) {
         Status a = s->Append(rec);
         if (!a.ok()) return ReportStoreError(a);
       }
@@ -91,9 +276,32 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
     rec.state = store::JobState::kPending;
     rec.est_cost = j.est_cost;
     rec.inference_flops = j.inference_flops;
+    rec.settings = settings.text[i];
+    rec.settings_hash = settings.hash[i];
+    rec.swept = settings.swept;
     Status a = s->Append(rec);
     if (!a.ok()) return ReportStoreError(a);
+    ++new_jobs;
   }
+  // The run record: what started this run, kept in the file for good (status --history).
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  const nlohmann::json run = {
+      {"time", std::chrono::duration<double>(
+                   std::chrono::system_clock::now().time_since_epoch()).count()},
+      {"host", host},
+      {"vlmscale_version", VLMSCALE_VERSION},
+      {"git_commit", VLMSCALE_GIT_COMMIT},
+      {"config", options.config_path},
+      {"overrides", options.overrides},
+      {"allow_mixed", options.allow_mixed},
+      {"fresh", options.fresh},
+      {"jobs", sweep.jobs.size()},
+      {"new_jobs", new_jobs},
+      {"swept", sweep.swept_keys},
+      {"config_text", config_text}};
+  Status r = s->AddRun(run.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (!r.ok()) return ReportStoreError(r);
   Status c = s->Commit();
   if (!c.ok()) return ReportStoreError(c);
   *out = std::move(s);

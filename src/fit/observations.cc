@@ -7,6 +7,7 @@
 
 #include "core/hash.h"
 #include "core/strings.h"
+#include "store/settings.h"
 
 namespace vlmscale::fit {
 namespace {
@@ -17,7 +18,17 @@ const std::vector<std::string>& FilterKeys() {
   return kKeys;
 }
 
-bool Matches(const store::JobRecord& r, const std::string& key, const std::string& value) {
+// A setting key (SECTION.KEY) rather than a record field.
+bool IsSettingKey(const std::string& key) { return key.find('.') != std::string::npos; }
+
+bool SameValue(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  auto x = ParseDouble(a), y = ParseDouble(b);
+  return x && y && *x == *y;
+}
+
+bool MatchesOne(const store::JobRecord& r, const std::string& key, const std::string& value) {
+  if (IsSettingKey(key)) return SameValue(store::SettingValue(r, key), value);
   if (key == "task") return r.task == value;
   if (key == "method") return r.method == value;
   if (key == "llm") return r.llm == value;
@@ -32,6 +43,14 @@ bool Matches(const store::JobRecord& r, const std::string& key, const std::strin
   if (key == "n_params") {
     auto v = ParseDouble(value);
     return v && std::abs(*v - r.n_params) <= 1e-9 * std::max(1.0, std::abs(*v));
+  }
+  return false;
+}
+
+// Whether the record's `key` is one of the comma-separated `values`.
+bool Matches(const store::JobRecord& r, const std::string& key, const std::string& values) {
+  for (const std::string& v : SplitTrimmed(values, ',')) {
+    if (MatchesOne(r, key, v)) return true;
   }
   return false;
 }
@@ -75,6 +94,15 @@ std::string ResultHash(const store::JobRecord& r) {
                "\nmethod=" + r.method + "\nn=" + n + "\nt=" + std::to_string(r.visual_tokens) +
                "\nseed=" + std::to_string(r.seed) + "\naxes=" + r.axes +
                "\nstate=" + StateWord(r.state) + "\nerror=" + error + "\n");
+}
+
+std::string GroupName(const std::string& task, const std::string& method,
+                      const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::string name = task + "/" + method;
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : settings) parts.push_back(k + "=" + v);
+  if (!parts.empty()) name += "/" + Join(parts, ",");
+  return name;
 }
 
 double PointNoise(const SeedNoise& noise) {
@@ -132,8 +160,20 @@ Result<Observations> ObservationsFromCsv(const CsvTable& table, const std::strin
 bool GroupingOptions::IsValid(std::string* error) const {
   for (const auto& [key, value] : filters) {
     const auto& keys = FilterKeys();
-    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-      if (error) *error = "unknown filter key '" + key + "'; keys are " + Join(keys, ", ");
+    if (std::find(keys.begin(), keys.end(), key) == keys.end() && !IsSettingKey(key)) {
+      if (error) {
+        *error = "unknown filter key '" + key + "'; keys are " + Join(keys, ", ") +
+                 " or a setting SECTION.KEY";
+      }
+      return false;
+    }
+  }
+  for (const auto& key : group_by) {
+    if (!IsSettingKey(key)) {
+      if (error) {
+        *error = "--group-by: '" + key + "' is not a setting key SECTION.KEY (e.g. train.lr); " +
+                 "fits are always grouped by task and method";
+      }
       return false;
     }
   }
@@ -148,11 +188,18 @@ Result<std::pair<std::string, std::string>> ParseFilter(const std::string& text)
   std::string key = Trim(text.substr(0, eq));
   std::string value = Trim(text.substr(eq + 1));
   const auto& keys = FilterKeys();
-  if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+  if (std::find(keys.begin(), keys.end(), key) == keys.end() && !IsSettingKey(key)) {
     std::string hint = ClosestMatch(key, keys);
     return Status::InvalidInput("unknown filter key '" + key + "'" +
                                 (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                                "; keys are " + Join(keys, ", "));
+                                "; keys are " + Join(keys, ", ") +
+                                ", or a setting SECTION.KEY (e.g. train.lr)");
+  }
+  for (const std::string& v : SplitTrimmed(value, ',')) {
+    if (v.empty()) {
+      return Status::InvalidInput("filter '" + text + "' has an empty value (a list is "
+                                  "comma-separated: llm=nano,micro)");
+    }
   }
   return std::make_pair(key, value);
 }
@@ -194,20 +241,59 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
   std::string error;
   if (!options.IsValid(&error)) return Status::InvalidInput(error);
   VLM_ASSIGN_OR_RETURN(const std::string stage, FinalStage(records, options.stage));
-  // A stage's own axes (e.g. benchmark=gqa) are averaged per (task, method, N, T, seed) first.
-  using SeedKey = std::tuple<std::string, std::string, double, int64_t, int64_t>;
+  std::vector<const store::JobRecord*> used;
+  for (const auto& r : records) {
+    if (ExclusionReason(r, options, stage).empty()) used.push_back(&r);
+  }
+  // The setting keys that keep groups apart: never pool jobs made with different settings.
+  const std::vector<std::string> varied = store::VariedSettingKeys(used);
+  std::vector<std::string> group_keys, pooled;
+  if (options.group_by.empty()) {
+    const std::vector<std::string> mixed = store::MixedSettingKeys(used, varied);
+    if (!mixed.empty()) {
+      std::map<std::string, int> counts;
+      for (const auto* r : used) ++counts[store::DescribeSettings(*r, mixed)];
+      std::vector<std::string> listed;
+      for (const auto& [label, n] : counts) {
+        listed.push_back(label + " (" + std::to_string(n) + " jobs)");
+      }
+      return Status::InvalidInput(
+          "the jobs to fit were made with different " + Join(mixed, ", ") +
+          " by different runs into one file (vlmscale run --allow-mixed), not by the grid; a fit "
+          "does not pool them as seeds. Groups: " + Join(listed, "; ") +
+          ". Fit one with --filter KEY=VALUE, or each apart with --group-by " + Join(mixed, ","));
+    }
+    group_keys = varied;
+  } else {
+    group_keys = options.group_by;
+    std::sort(group_keys.begin(), group_keys.end());
+    group_keys.erase(std::unique(group_keys.begin(), group_keys.end()), group_keys.end());
+    for (const auto& k : varied) {
+      if (!std::binary_search(group_keys.begin(), group_keys.end(), k)) pooled.push_back(k);
+    }
+  }
+  using Settings = std::vector<std::pair<std::string, std::string>>;
+  auto settings_of = [&](const store::JobRecord& r) {
+    Settings out;
+    for (const auto& k : group_keys) out.emplace_back(k, store::SettingValue(r, k));
+    return out;
+  };
+  // A stage's own axes (e.g. benchmark=gqa) are averaged per (task, method, settings, N, T, seed)
+  // first.
+  using SeedKey = std::tuple<std::string, std::string, Settings, double, int64_t, int64_t>;
   std::map<SeedKey, std::vector<const store::JobRecord*>> over_axes;
-  // (task, method) -> (N, T) -> errors with their job ids.
+  // (task, method, settings) -> (N, T) -> errors with their job ids.
   using PointKey = std::tuple<double, int64_t>;
+  using GroupKey = std::tuple<std::string, std::string, Settings>;
   struct Entry {
     double first;        // The error.
     std::string second;  // Who: the job, or the jobs averaged over the stage's own axes.
     std::vector<const store::JobRecord*> records;  // The jobs behind it.
   };
-  std::map<std::pair<std::string, std::string>, std::map<PointKey, std::vector<Entry>>> groups;
+  std::map<GroupKey, std::map<PointKey, std::vector<Entry>>> groups;
   size_t done = 0;
-  for (const auto& r : records) {
-    if (!ExclusionReason(r, options, stage).empty()) continue;
+  for (const auto* rp : used) {
+    const store::JobRecord& r = *rp;
     ++done;
     const std::string who = "job " + r.job_id + " (task=" + r.task + ", method=" + r.method +
                             ", llm=" + r.llm + ", T=" + std::to_string(r.visual_tokens) +
@@ -217,10 +303,12 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
                                   FormatNumber(r.error) + "; rerun it or filter it out");
     }
     if (!r.axes.empty()) {
-      over_axes[{r.task, r.method, r.n_params, r.visual_tokens, r.seed}].push_back(&r);
+      over_axes[{r.task, r.method, settings_of(r), r.n_params, r.visual_tokens, r.seed}]
+          .push_back(&r);
       continue;
     }
-    groups[{r.task, r.method}][{r.n_params, r.visual_tokens}].push_back({r.error, who, {&r}});
+    groups[{r.task, r.method, settings_of(r)}][{r.n_params, r.visual_tokens}].push_back(
+        {r.error, who, {&r}});
   }
   for (const auto& [key, jobs] : over_axes) {
     double sum = 0.0;
@@ -229,11 +317,12 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
       sum += r->error;
       axes.push_back(r->axes);
     }
-    const auto& [task, method, n, t, seed] = key;
+    const auto& [task, method, settings, n, t, seed] = key;
     std::string label = "mean over " + std::to_string(jobs.size()) + " jobs (" + Join(axes, "; ") +
                         ") at N=" + FormatNumber(n) + ", T=" + std::to_string(t) +
                         ", seed=" + std::to_string(seed);
-    groups[{task, method}][{n, t}].push_back({sum / static_cast<double>(jobs.size()), label, jobs});
+    groups[{task, method, settings}][{n, t}].push_back(
+        {sum / static_cast<double>(jobs.size()), label, jobs});
   }
   if (groups.empty()) {
     return Status::InvalidInput(done == 0 && !records.empty()
@@ -245,8 +334,11 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
   std::vector<ObservationGroup> out;
   for (const auto& [key, points] : groups) {
     ObservationGroup g;
-    g.task = key.first;
-    g.method = key.second;
+    g.task = std::get<0>(key);
+    g.method = std::get<1>(key);
+    g.settings = std::get<2>(key);
+    g.pooled_settings = pooled;
+    const std::string group_name = GroupName(g.task, g.method, g.settings);
     double ss_within = 0.0;
     int replicates = 0;
     std::vector<std::pair<int, double>> point_spread;  // (seeds, own variance) per point.
@@ -282,7 +374,7 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
                                 ? errors[0].second
                                 : "mean of " + std::to_string(errors.size()) +
                                       " seeds at N=" + FormatNumber(n) + ", T=" + FormatNumber(t) +
-                                      " (" + key.first + "/" + key.second + ")";
+                                      " (" + group_name + ")";
         g.observations.Add(n, t, mean, label);
       } else {
         for (const auto& e : errors) g.observations.Add(n, t, e.first, e.second);

@@ -44,10 +44,16 @@ struct SeedNoise {
   double mean_replicates = 0.0;  // Mean seeds per fitted point (1 when seeds are kept apart).
 };
 
-// One (task, method) group of a results file.
+// One (task, method, settings) group of a results file.
 struct ObservationGroup {
   std::string task;
   std::string method;
+  // The group's values of the setting keys it is grouped by (the keys that vary between the
+  // fitted jobs, or GroupingOptions::group_by), in key order; empty when no setting varies.
+  std::vector<std::pair<std::string, std::string>> settings;
+  // Setting keys whose different values this group pools (averages like seeds): only when
+  // GroupingOptions::group_by leaves a varied key out.
+  std::vector<std::string> pooled_settings;
   Observations observations;  // One point per (N, T), or per job when seeds are kept.
   int num_jobs = 0;           // Done jobs that went into the points.
   std::vector<UsedJob> jobs;  // Those jobs, sorted by id.
@@ -56,6 +62,11 @@ struct ObservationGroup {
   // jobs (rounded; they must agree). NaN when no job records inference FLOPs or they disagree.
   double text_tokens = std::numeric_limits<double>::quiet_NaN();
 };
+
+// "task/method", then "/key=value,key=value" for a group with settings: the group's name in
+// reports, fit JSON and `vlmscale frontier --group`.
+std::string GroupName(const std::string& task, const std::string& method,
+                      const std::vector<std::pair<std::string, std::string>>& settings);
 
 // The noise of one fitted point: sd / sqrt(mean_replicates) (NaN when sd is unknown).
 double PointNoise(const SeedNoise& noise);
@@ -72,9 +83,16 @@ double CheckHoldoutAgainstSeedNoise(const SeedNoise& noise, FitSummary* summary)
 std::string ResultHash(const store::JobRecord& record);
 
 struct GroupingOptions {
-  // Keep only records whose field equals the value; keys: task, method, llm, seed,
-  // visual_tokens, n_params. Default: none. REQUIRES: known keys.
+  // Keep only records whose field equals the value, or one of the comma-separated values; keys:
+  // task, method, llm, seed, visual_tokens, n_params, or a setting key (SECTION.KEY, e.g.
+  // train.lr; numbers compare as numbers). Default: none. REQUIRES: known keys.
   std::vector<std::pair<std::string, std::string>> filters;
+  // Setting keys to group by besides task and method (SECTION.KEY). Default: none, which groups
+  // by every setting key that varies between the fitted jobs, and refuses (kInvalidInput listing
+  // the groups) when some of them vary because runs with different configs were mixed into the
+  // file (store::MixedSettingKeys): the user chooses with --filter or --group-by. With keys
+  // given, varied keys left out are pooled (ObservationGroup::pooled_settings).
+  std::vector<std::string> group_by;
   // Average the error over seeds at each (N, T); false keeps one point per job. Default: true.
   // Jobs of a stage with its own axes (e.g. benchmark) are first averaged over those axes per
   // seed (the paper's mean over benchmarks), whatever this says.
@@ -102,10 +120,11 @@ Result<std::pair<std::string, std::string>> ParseFilter(const std::string& text)
 Result<std::string> FinalStage(const std::vector<store::JobRecord>& records,
                                const std::string& requested);
 
-// Groups the done records of the stage (see GroupingOptions::stage) by (task, method), sorted by
-// task then method; points are sorted by (N, T). Records that are not done are ignored. A done
-// record whose error is NaN or infinite is kInvalidInput naming the job. No group left after
-// filtering is kInvalidInput too.
+// Groups the done records of the stage (see GroupingOptions::stage) by (task, method, varied
+// settings; see GroupingOptions::group_by), sorted by task, method, then settings; points are
+// sorted by (N, T); the seeds of one (N, T) point of a group are averaged (average_seeds).
+// Records that are not done are ignored. A done record whose error is NaN or infinite is
+// kInvalidInput naming the job. No group left after filtering is kInvalidInput too.
 Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobRecord>& records,
                                                    const GroupingOptions& options);
 

@@ -159,7 +159,7 @@ Result<FittedLaw> FittedLawFromJson(const nlohmann::json& fit) {
     law.points.Add(n, t, y);
   }
   if (fit.contains("group") && fit["group"].is_object()) {
-    law.name = fit["group"].value("task", "") + "/" + fit["group"].value("method", "");
+    law.name = GroupNameFromJson(fit["group"]);
   }
   if (fit.contains("text_tokens") && !fit["text_tokens"].is_null()) {
     VLM_ASSIGN_OR_RETURN(law.text_tokens, GetNumber(fit, "text_tokens", where));
@@ -318,9 +318,21 @@ nlohmann::json GroupingOptionsToJson(const GroupingOptions& o) {
   nlohmann::json filters = nlohmann::json::array();
   for (const auto& [key, value] : o.filters) filters.push_back(key + "=" + value);
   return {{"filters", filters},
+          {"group_by", o.group_by},
           {"average_seeds", o.average_seeds},
           {"seed_weights", o.seed_weights},
           {"stage", o.stage}};
+}
+
+std::string GroupNameFromJson(const nlohmann::json& group) {
+  std::vector<std::pair<std::string, std::string>> settings;
+  auto it = group.find("settings");
+  if (it != group.end() && it->is_object()) {
+    for (const auto& [k, v] : it->items()) {  // nlohmann::json objects iterate in key order.
+      settings.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+  return GroupName(group.value("task", ""), group.value("method", ""), settings);
 }
 
 Result<GroupingOptions> GroupingOptionsFromJson(const nlohmann::json& j, const std::string& where) {
@@ -331,6 +343,9 @@ Result<GroupingOptions> GroupingOptionsFromJson(const nlohmann::json& j, const s
     auto kv = ParseFilter(f);
     if (!kv.ok()) return kv.status().WithPrefix(where + ": filters");
     o.filters.push_back(*kv);
+  }
+  if (j.is_object() && j.contains("group_by")) {  // Manifests before group_by have none.
+    VLM_RETURN_IF_ERROR(ReadKey(j, "group_by", where, &o.group_by));
   }
   VLM_RETURN_IF_ERROR(ReadKey(j, "average_seeds", where, &o.average_seeds));
   VLM_RETURN_IF_ERROR(ReadKey(j, "seed_weights", where, &o.seed_weights));

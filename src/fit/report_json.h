@@ -48,6 +48,8 @@ Result<std::vector<FittedLaw>> ReadFittedLaws(const std::string& path, const std
 nlohmann::json FitOptionsToJson(const FitOptions& options);
 Result<FitOptions> FitOptionsFromJson(const nlohmann::json& j, const std::string& where);
 nlohmann::json GroupingOptionsToJson(const GroupingOptions& options);
+// The name (GroupName) of a fit JSON's "group" object {task, method, settings: {key: value}}.
+std::string GroupNameFromJson(const nlohmann::json& group);
 Result<GroupingOptions> GroupingOptionsFromJson(const nlohmann::json& j, const std::string& where);
 
 // The numbers of two fit objects (FitSummaryToJson) that differ by more than `rtol` relative

@@ -6,6 +6,7 @@
 
 #include "store/job_columns.h"
 #include "store/results_store.h"
+#include "store/settings.h"
 
 namespace vlmscale::store {
 namespace {
@@ -52,11 +53,20 @@ const std::vector<const Column<JobRecord>*>& ExportedColumns() {
   return columns;
 }
 
-// The value of every export column for one job, as JSON (strings, numbers, null, objects).
-json ExportRow(const JobRecord& r) {
+// The value of every export column for one job, as JSON (strings, numbers, null, objects), then
+// its value of each varied setting key (a string).
+json ExportRow(const JobRecord& r, const std::vector<std::string>& varied) {
   json row = json::object();
   for (const Column<JobRecord>* c : ExportedColumns()) row[c->name] = ColumnToJson(*c, r);
+  for (const std::string& key : varied) row[key] = SettingValue(r, key);
   return row;
+}
+
+// ExportColumns() and the file's varied setting keys.
+std::vector<std::string> FileColumns(const std::vector<std::string>& varied) {
+  std::vector<std::string> columns = ExportColumns();
+  columns.insert(columns.end(), varied.begin(), varied.end());
+  return columns;
 }
 
 constexpr auto kReplace = json::error_handler_t::replace;
@@ -73,11 +83,12 @@ const std::vector<std::string>& ExportColumns() {
 }
 
 Status ExportCsv(const ResultsFile& file, std::ostream& out) {
-  const auto& columns = ExportColumns();
+  const std::vector<std::string> varied = VariedSettingKeys(file.jobs);
+  const std::vector<std::string> columns = FileColumns(varied);
   for (size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << columns[c];
   out << "\n";
   for (const JobRecord& r : file.jobs) {
-    json row = ExportRow(r);
+    json row = ExportRow(r, varied);
     for (size_t c = 0; c < columns.size(); ++c) {
       const json& v = row[columns[c]];
       std::string cell;
@@ -106,10 +117,12 @@ Status ExportJson(const ResultsFile& file, std::ostream& out) {
   doc["git_commit"] = file.git_commit;
   json run_info = json::parse(file.run_info_json, nullptr, /*allow_exceptions=*/false);
   doc["run_info"] = run_info.is_discarded() ? json(nullptr) : run_info;
-  doc["columns"] = ExportColumns();
+  const std::vector<std::string> varied = VariedSettingKeys(file.jobs);
+  doc["columns"] = FileColumns(varied);
+  doc["varied_settings"] = varied;
   json jobs = json::array();
   for (const JobRecord& r : file.jobs) {
-    json row = ExportRow(r);
+    json row = ExportRow(r, varied);
     json curves = json::object();
     for (const CurvePoint& p : r.curves)
       curves[p.name].push_back(json::array({p.step, Num(p.value)}));

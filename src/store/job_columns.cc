@@ -89,6 +89,17 @@ const std::vector<Column<JobRecord>>& JobColumns() {
       {"axes", &R::axes, "",
        "The stage's own axes of the job, `name=value` comma-separated (e.g. `benchmark=gqa`).",
        kAll},
+      {"settings_hash", &R::settings_hash, "",
+       "16 hex digits: hash of the job's settings (`settings`); `\"\"` in files written before "
+       "vlmscale kept settings.",
+       kAll},
+      {"settings", &R::settings, "",
+       "The job's settings, `key=value` lines (every key that enters its id); export shows the "
+       "keys that vary between jobs as columns instead.",
+       kInJournal | kInHdf5},
+      {"swept", &R::swept, "",
+       "Setting keys its config varies as grid axes, comma-separated (`[grid] train.lr = ...`).",
+       kAll},
       // New columns here: {"name", &R::name, "unit", "Meaning."},
   };
   return columns;

@@ -79,6 +79,15 @@ struct JobRecord {
   std::string needs;  // Ids of the jobs it needs, comma-separated.
   std::string axes;   // The stage's own axes, "name=value" comma-separated (e.g. benchmark=gqa).
 
+  // The settings the job was made with (store/settings.h): "key=value\n" lines of every setting
+  // that enters its id (config::JobIdentityText's settings part, with job.type first), and their
+  // hash (16 hex digits). Both "" in records written before vlmscale kept them.
+  std::string settings;
+  std::string settings_hash;
+  // The setting keys the job's config varies as grid axes ([grid] train.lr = ...), comma-separated:
+  // settings that differ for these keys are the study's design, not a mix of studies.
+  std::string swept;
+
   static constexpr double kNaN = __builtin_nan("");
 };
 

@@ -474,7 +474,7 @@ Status StoreState::Apply(const json& entry, int64_t skip_through) {
   Status s = EntrySeq(entry, &seq);
   if (!s.ok()) {
     // Unknown types come from a newer writer; skipping them keeps old readers working.
-    if (type != "job" && type != "run_info" && entry.find("seq") == entry.end()) {
+    if (type != "job" && type != "run_info" && type != "run" && entry.find("seq") == entry.end()) {
       return Status::OK();
     }
     return s.WithPrefix(type + " entry");
@@ -504,6 +504,14 @@ Status StoreState::Apply(const json& entry, int64_t skip_through) {
     }
     if (seq <= skip_through) return Status::OK();
     run_info_json = v->get<std::string>();
+  } else if (type == "run") {
+    auto v = entry.find("v");
+    if (v == entry.end() || !v->is_string() || !IsAcceptableRunInfo(v->get<std::string>())) {
+      return Status::InvalidInput("run entry: field 'v' is not a JSON object nested at most " +
+                                  std::to_string(kMaxRunInfoDepth) + " deep");
+    }
+    if (seq <= skip_through) return Status::OK();
+    runs.push_back(v->get<std::string>());
   } else if (seq <= skip_through) {
     return Status::OK();
   }

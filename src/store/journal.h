@@ -9,6 +9,7 @@
 //   {"t":"meta","sweep":..., "format":"vlmscale-results","format_version":1}  first in a journal
 //   {"t":"job","seq":n,"rec":{...JobRecord...},"ev":{...JobEvent...}}          "ev" only on change
 //   {"t":"run_info","seq":n,"v":"<json text>"}
+//   {"t":"run","seq":n,"v":"<json object text>"}     one per `vlmscale run` (ResultsStore::AddRun)
 // A header or payload that is cut short, fails its CRC or is not such an object ends the valid
 // prefix: everything from there on is a torn tail and is ignored (the writer cuts it off). An
 // entry that passes its CRC but whose fields have the wrong types or values (which the writer
@@ -93,6 +94,7 @@ struct StoreState {
   std::vector<std::string> order;  // First-append order of job ids.
   std::vector<JobEvent> events;
   std::string run_info_json;
+  std::vector<std::string> runs;  // Run records (JSON object texts), oldest first.
   int64_t last_seq = 0;  // Highest sequence number applied.
 
   // Applies one decoded entry whose "seq" is greater than `skip_through` (others are ignored:

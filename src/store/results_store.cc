@@ -133,6 +133,26 @@ std::string UtcStamp() {
   return buf;
 }
 
+// The run records of a snapshot's `runs` attribute ({"runs": [objects]}); none if it is empty or
+// holds anything else (ReadSnapshotFile has checked it is a JSON object).
+std::vector<std::string> RunsFromJson(const std::string& text) {
+  std::vector<std::string> runs;
+  if (text.empty()) return runs;
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("runs") || !doc["runs"].is_array()) return runs;
+  for (const json& r : doc["runs"]) {
+    if (r.is_object()) runs.push_back(r.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  return runs;
+}
+
+std::string RunsToJson(const std::vector<std::string>& runs) {
+  if (runs.empty()) return "";
+  json list = json::array();
+  for (const std::string& r : runs) list.push_back(json::parse(r, nullptr, false));
+  return json{{"runs", list}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // Loads snapshot + journal contents of `path` into *state. `journal_data` is the journal's bytes.
 // *snapshot_seq receives the snapshot's journal_seq (0 without a snapshot).
 Status LoadState(const std::string& path, const std::string& journal_data, StoreState* state,
@@ -146,6 +166,7 @@ Status LoadState(const std::string& path, const std::string& journal_data, Store
   if (*have_snapshot) {
     state->sweep_name = header->sweep_name;
     state->run_info_json = header->run_info_json;
+    state->runs = RunsFromJson(header->runs_json);
     state->last_seq = header->journal_seq;
     for (JobRecord& r : jobs) state->PutJob(std::move(r));
     state->events = std::move(events);
@@ -288,6 +309,7 @@ Status ResultsStore::OpenImpl() {
   order_ = std::move(state.order);
   events_ = std::move(state.events);
   run_info_json_ = std::move(state.run_info_json);
+  runs_ = std::move(state.runs);
   snapshot_seq_ = header.journal_seq;
   committed_seq_ = std::max(state.last_seq, header.journal_seq);
   next_seq_ = committed_seq_ + 1;
@@ -349,6 +371,17 @@ Status ResultsStore::Append(const JobRecord& record) {
   } else {
     it->second = std::move(r);
   }
+  return Status::OK();
+}
+
+Status ResultsStore::AddRun(const std::string& json_text) {
+  CHECK(!closed_) << "ResultsStore::AddRun after Close";
+  if (!IsAcceptableRunInfo(json_text)) {
+    return Status::InvalidInput("run record is not a JSON object: " + json_text.substr(0, 200));
+  }
+  EncodeJournalEntry({{"t", "run"}, {"seq", next_seq_}, {"v", json_text}}, &buffer_);
+  buffered_last_seq_ = next_seq_++;
+  runs_.push_back(json_text);
   return Status::OK();
 }
 
@@ -424,6 +457,7 @@ Status ResultsStore::WriteSnapshotNow() {
   header.sweep_name = options_.sweep_name;
   header.config_text = options_.config_text;
   header.run_info_json = run_info_json_;
+  header.runs_json = RunsToJson(runs_);
   header.vlmscale_version = VLMSCALE_VERSION;
   header.git_commit = VLMSCALE_GIT_COMMIT;
   header.format_version = kFormatVersion;
@@ -531,6 +565,7 @@ Result<ResultsFile> ReadResults(const std::string& path) {
     if (s.ok()) {
       state.sweep_name = header.sweep_name;
       state.run_info_json = header.run_info_json;
+      state.runs = RunsFromJson(header.runs_json);
       state.last_seq = header.journal_seq;
       for (JobRecord& r : jobs) state.PutJob(std::move(r));
       state.events = std::move(events);
@@ -560,6 +595,7 @@ Result<ResultsFile> ReadResults(const std::string& path) {
     file.vlmscale_version = header.vlmscale_version;
     file.git_commit = header.git_commit;
     file.run_info_json = state.run_info_json;
+    file.runs = std::move(state.runs);
     file.format_version = have_snapshot ? header.format_version : kFormatVersion;
     file.snapshot_time = have_snapshot ? header.snapshot_time : 0.0;
     file.journal_entries = report.replayed;

@@ -81,6 +81,9 @@ class ResultsStore {
   // All state transitions seen so far, oldest first.
   const std::vector<JobEvent>& events() const { return events_; }
   const std::string& run_info_json() const { return run_info_json_; }
+  // The run records (JSON objects: the `vlmscale run` that wrote to the file, its time, host,
+  // version, config and overrides), oldest first.
+  const std::vector<std::string>& runs() const { return runs_; }
 
   // Buffers `record` as the job's new state (REQUIRES: non-empty job_id). A change of state or
   // attempt count also appends a JobEvent. Not durable until Commit().
@@ -88,6 +91,9 @@ class ResultsStore {
   // Buffers the run info (a JSON object the driver defines; see docs/RESULTS.md). REQUIRES: valid
   // JSON, else kInvalidInput.
   Status SetRunInfo(const std::string& json);
+  // Buffers one run record (a JSON object text; kInvalidInput otherwise), kept for good: the
+  // history `vlmscale status --history` lists.
+  Status AddRun(const std::string& json);
   // Writes the buffered changes with one write() + fdatasync(). After OK they are acknowledged.
   // On error (kIOError) the journal is rolled back to its previous length and the buffer is kept.
   Status Commit();
@@ -130,6 +136,7 @@ class ResultsStore {
   std::vector<std::string> order_;
   std::vector<JobEvent> events_;
   std::string run_info_json_;
+  std::vector<std::string> runs_;
   std::string moved_aside_path_;
   std::string warning_;
   double last_snapshot_time_ = 0.0;  // Monotonic seconds.
@@ -146,6 +153,7 @@ struct ResultsFile {
   std::vector<JobRecord> jobs;  // In first-append (grid) order, one per job id.
   // Added beyond the original interface:
   std::vector<JobEvent> events;  // State transitions, oldest first.
+  std::vector<std::string> runs;  // Run records (JSON object texts), oldest first.
   int format_version = 0;
   double snapshot_time = 0.0;   // Unix seconds of the snapshot; 0 if only the journal exists.
   int64_t journal_entries = 0;  // Entries replayed from the journal on top of the snapshot.
@@ -159,14 +167,15 @@ struct ResultsFile {
 // exists; kInvalidInput if `path` is not a vlmscale results file or is corrupt.
 Result<ResultsFile> ReadResults(const std::string& path);
 
-// Export columns, in order (stable; docs/RESULTS.md describes them).
+// Export columns, in order (stable; docs/RESULTS.md describes them). The export adds one column
+// per varied setting key of the file after them (store/settings.h: VariedSettingKeys).
 const std::vector<std::string>& ExportColumns();
-// One CSV row per job with a header line of ExportColumns(); NaN is written as an empty cell,
-// extra_metrics as a JSON object string. Curves are not exported to CSV.
+// One CSV row per job with a header line of ExportColumns() and the varied setting keys; NaN is
+// written as an empty cell, extra_metrics as a JSON object string. Curves are not exported to CSV.
 Status ExportCsv(const ResultsFile& file, std::ostream& out);
-// A JSON object {"sweep_name", "vlmscale_version", "git_commit", "run_info", "jobs": [...]} with
-// one object per job keyed by ExportColumns() (NaN as null, extra_metrics as an object) plus
-// "curves".
+// A JSON object {"sweep_name", "vlmscale_version", "git_commit", "run_info", "columns",
+// "varied_settings", "jobs": [...]} with one object per job keyed by "columns" (ExportColumns()
+// and the varied setting keys; NaN as null, extra_metrics as an object) plus "curves".
 Status ExportJson(const ResultsFile& file, std::ostream& out);
 
 }  // namespace vlmscale::store

@@ -805,6 +805,7 @@ bool WriteContents(hid_t f, const SnapshotHeader& header, const std::vector<cons
       WriteStringAttribute(f, "vlmscale_version", header.vlmscale_version) &&
       WriteStringAttribute(f, "git_commit", header.git_commit) &&
       WriteStringAttribute(f, "run_info", header.run_info_json) &&
+      WriteStringAttribute(f, "runs", header.runs_json) &&
       WriteScalarAttribute<double>(f, "snapshot_time", H5T_NATIVE_DOUBLE, header.snapshot_time) &&
       WriteScalarAttribute<int64_t>(f, "journal_seq", H5T_NATIVE_INT64, header.journal_seq) &&
       WriteScalarAttribute<int64_t>(f, "job_count", H5T_NATIVE_INT64,
@@ -844,6 +845,7 @@ Status ReadHeader(hid_t f, const std::string& path, SnapshotHeader* header) {
   ReadStringAttribute(f, "vlmscale_version", &header->vlmscale_version);
   ReadStringAttribute(f, "git_commit", &header->git_commit);
   ReadStringAttribute(f, "run_info", &header->run_info_json);
+  ReadStringAttribute(f, "runs", &header->runs_json);  // Absent in older files.
   ReadScalarAttribute(f, "snapshot_time", H5T_NATIVE_DOUBLE, &header->snapshot_time);
   ReadScalarAttribute(f, "journal_seq", H5T_NATIVE_INT64, &header->journal_seq);
   auto corrupt = [&](const std::string& why) {
@@ -852,6 +854,10 @@ Status ReadHeader(hid_t f, const std::string& path, SnapshotHeader* header) {
   if (header->journal_seq < 0 || header->journal_seq > kMaxJournalSeq) {
     return corrupt("its journal_seq " + std::to_string(header->journal_seq) +
                    " is not in [0, 2^62]");
+  }
+  if (!header->runs_json.empty() && !IsAcceptableRunInfo(header->runs_json)) {
+    return corrupt("its runs attribute is not a JSON object nested at most " +
+                   std::to_string(kMaxRunInfoDepth) + " deep");
   }
   if (!header->run_info_json.empty() && !IsAcceptableRunInfo(header->run_info_json)) {
     return corrupt("its run_info attribute is not a JSON object nested at most " +

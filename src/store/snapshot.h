@@ -17,6 +17,8 @@ struct SnapshotHeader {
   std::string sweep_name;
   std::string config_text;
   std::string run_info_json;
+  // The run records, {"runs": [objects]} (root attribute `runs`); "" in files without one.
+  std::string runs_json;
   std::string vlmscale_version;
   std::string git_commit;
   int format_version = 0;

@@ -382,5 +382,119 @@ TEST(ShippedConfigs, EveryConfigInConfigsPlans) {
   EXPECT_GE(n, 1);
 }
 
+// Issue 21: any setting is a grid axis ([grid] SECTION.KEY = values).
+const char* kLrSweep = R"([sweep]
+name = lr
+[grid]
+llm = nano, mini
+visual_tokens = 4, 16
+method = avgpool
+seed = 0
+train.lr = 1e-3, 3e-3
+exclude = llm=mini,train.lr=0.001
+[train]
+steps = 20
+warmup_steps = 2
+)";
+
+TEST(SweptSettings, AnyKeyIsAGridAxisWithItsOwnIdsAndExclusions) {
+  Result<Sweep> s = PlanSweep(MustLoad(kLrSweep));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->swept_keys, std::vector<std::string>{"train.lr"});
+  // 2 llm x 2 lr x 2 V = 8, minus mini at lr 1e-3 (written 0.001 in the rule: numbers compare).
+  ASSERT_EQ(s->jobs.size(), 6u);
+  std::set<std::string> ids;
+  std::map<std::string, int> per_lr;
+  for (const auto& j : s->jobs) {
+    ids.insert(j.id);
+    const std::string lr = AxisValue(j.point, "train.lr");
+    ++per_lr[lr];
+    EXPECT_FALSE(j.point.llm == "mini" && lr == "1e-3");
+    // The job runs with its value: its settings say so.
+    EXPECT_NE(JobSettingsText(*s, j).find("train.lr=" + lr + "\n"), std::string::npos) << lr;
+  }
+  EXPECT_EQ(ids.size(), 6u);
+  EXPECT_EQ(per_lr["1e-3"], 2);
+  EXPECT_EQ(per_lr["3e-3"], 4);
+  // A job of the sweep has the id of the same point planned with --set train.lr=VALUE.
+  Result<Sweep> fixed = PlanSweep(MustLoad(kLrSweep, {"grid.train.lr=3e-3", "grid.exclude="}));
+  ASSERT_TRUE(fixed.ok()) << fixed.status().ToString();
+  std::string text = kLrSweep;
+  for (const std::string line :
+       {"train.lr = 1e-3, 3e-3\n", "exclude = llm=mini,train.lr=0.001\n"}) {
+    text.erase(text.find(line), line.size());
+  }
+  Result<Sweep> plain = PlanSweep(MustLoad(text, {"train.lr=3e-3"}));
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  std::set<std::string> plain_ids;
+  for (const auto& j : plain->jobs) plain_ids.insert(j.id);
+  int found = 0;
+  for (const auto& j : s->jobs) found += plain_ids.count(j.id);
+  EXPECT_EQ(found, 4) << "the lr=3e-3 jobs keep the ids of a config that sets train.lr=3e-3";
+}
+
+TEST(SweptSettings, EveryValueIsCheckedWhenTheConfigLoads) {
+  Result<Config> bad = jobs::ConfigFromString(kLrSweep, "lr.ini", {"grid.train.lr=1e-3, fast"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(ExitCodeFor(bad.status()), 2);
+  EXPECT_NE(bad.status().message().find("key 'grid.train.lr': value 'fast'"), std::string::npos)
+      << bad.status().message();
+  Result<Config> range = jobs::ConfigFromString(kLrSweep, "lr.ini", {"grid.train.steps=10, -5"});
+  ASSERT_FALSE(range.ok());
+  EXPECT_NE(range.status().message().find("value '-5'"), std::string::npos)
+      << range.status().message();
+  Result<Config> twice = jobs::ConfigFromString(kLrSweep, "lr.ini", {"grid.train.lr=1e-3,0.001"});
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("same value"), std::string::npos);
+  Result<Config> where = jobs::ConfigFromString(kLrSweep, "lr.ini", {"grid.model.cache_dir=a,b"});
+  ASSERT_FALSE(where.ok());
+  EXPECT_NE(where.status().message().find("does not enter job ids"), std::string::npos);
+  Result<Config> unknown = jobs::ConfigFromString(kLrSweep, "lr.ini", {"grid.train.lrr=1"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("did you mean 'lr'"), std::string::npos)
+      << unknown.status().message();
+  // In the file: the message names the line.
+  std::string text = kLrSweep;
+  text.replace(text.find("1e-3, 3e-3"), 10, "1e-3, 3e-3x");
+  Result<Config> line = jobs::ConfigFromString(text, "lr.ini", {});
+  ASSERT_FALSE(line.ok());
+  EXPECT_NE(line.status().message().find("lr.ini:8: key 'grid.train.lr': value '3e-3x'"),
+            std::string::npos)
+      << line.status().message();
+}
+
+TEST(SweptSettings, APresetsLrListSweepsItsOwnRatesAndTheResolvedTextPlansTheSame) {
+  const std::string text = std::string(kLrSweep) + "[llm.nano]\nlr = 1e-2, 2e-2, 4e-2\n";
+  Config c = MustLoad(text, {"grid.exclude="});
+  Result<Sweep> s = PlanSweep(c);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  std::map<std::string, std::set<std::string>> lrs;
+  for (const auto& j : s->jobs) lrs[j.point.llm].insert(AxisValue(j.point, "train.lr"));
+  EXPECT_EQ(lrs["nano"], (std::set<std::string>{"1e-2", "2e-2", "4e-2"}));
+  EXPECT_EQ(lrs["mini"], (std::set<std::string>{"1e-3", "3e-3"}));
+  EXPECT_EQ(s->jobs.size(), 10u);  // (3 + 2) x 2 V.
+  // The built-in nano keeps its shape (the section only sets lr).
+  EXPECT_GT(s->jobs.front().llm.width, 0);
+  Result<Sweep> again = PlanSweep(MustLoad(c.ResolvedText()));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(again->jobs.size(), s->jobs.size());
+  for (size_t i = 0; i < s->jobs.size(); ++i) EXPECT_EQ(again->jobs[i].id, s->jobs[i].id);
+}
+
+TEST(SweptSettings, AStageThatDoesNotReadTheKeyKeepsOneJobPerPoint) {
+  Result<Sweep> base = PlanSweep(MustLoad(kStages));
+  Result<Sweep> s = PlanSweep(MustLoad(kStages, {"grid.sleep.seconds=0,0.5"}));
+  ASSERT_TRUE(base.ok() && s.ok()) << s.status().ToString();
+  std::map<std::string, int> before, after;
+  for (const auto& j : base->jobs) ++before[base->stage_of(j).name];
+  for (const auto& j : s->jobs) ++after[s->stage_of(j).name];
+  // Every stage of kStages reads [sleep] unless it overrides sleep.seconds itself.
+  for (const auto& st : s->stages) {
+    const bool overrides = MustLoad(kStages).IsSet("stage." + st.name + ".sleep.seconds");
+    EXPECT_EQ(after[st.name], (overrides && st.needs.empty() ? 1 : 2) * before[st.name])
+        << st.name;
+  }
+}
+
 }  // namespace
 }  // namespace vlmscale::config

@@ -1,6 +1,7 @@
 #include "fit/observations.h"
 
 #include <cmath>
+#include <functional>
 
 #include "fit/report_json.h"
 #include "gtest/gtest.h"
@@ -334,6 +335,103 @@ TEST(GroupRecords, FitsTheFinalStageAveragingItsOwnAxesPerSeed) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("several final stages (eval, probe)"), std::string::npos)
       << s.status().message();
+}
+
+// A done record made with `settings` ("key=value\n" lines); `swept` lists the keys its config
+// varied in [grid].
+store::JobRecord WithSettings(store::JobRecord r, const std::string& settings,
+                              const std::string& swept = "") {
+  r.settings = "job.type=sleep\n" + settings;
+  r.settings_hash = "h" + std::to_string(std::hash<std::string>()(r.settings));
+  r.swept = swept;
+  r.job_id += r.settings_hash;
+  return r;
+}
+
+// Two runs of one grid with train.steps 50 and 60 (issue 21): fitted as one group they would
+// average the two as if they were seeds.
+std::vector<store::JobRecord> TwoStepCounts(const std::string& swept) {
+  std::vector<store::JobRecord> records;
+  for (const char* steps : {"50", "60"}) {
+    for (double n : {1e6, 2e6, 4e6}) {
+      const double offset = std::string(steps) == "50" ? 0.1 : 0.0;
+      records.push_back(WithSettings(Record("shapes", "pool", n, 16, 0, 0.3 + offset / n * 1e6),
+                                     std::string("train.lr=0.001\ntrain.steps=") + steps + "\n",
+                                     swept));
+    }
+  }
+  return records;
+}
+
+TEST(GroupRecords, KeepsSettingsTheGridVariesInSeparateGroups) {
+  auto groups = GroupRecords(TwoStepCounts("train.steps"), GroupingOptions());
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  ASSERT_EQ(groups->size(), 2u);
+  for (const ObservationGroup& g : *groups) {
+    ASSERT_EQ(g.settings.size(), 1u);
+    EXPECT_EQ(g.settings[0].first, "train.steps");
+    EXPECT_EQ(g.num_jobs, 3);
+    EXPECT_EQ(g.observations.size(), 3u);
+    EXPECT_TRUE(g.pooled_settings.empty());
+  }
+  EXPECT_EQ((*groups)[0].settings[0].second, "50");
+  EXPECT_NEAR((*groups)[0].observations.y[0], 0.4, 1e-12);  // Not averaged with steps=60's 0.3.
+  EXPECT_EQ((*groups)[1].settings[0].second, "60");
+  EXPECT_EQ(GroupName("shapes", "pool", (*groups)[1].settings), "shapes/pool/train.steps=60");
+}
+
+TEST(GroupRecords, RefusesToFitAMixedFileWithoutAChoiceAndListsTheGroups) {
+  // Not swept: the two step counts come from two runs into one file (--allow-mixed).
+  const auto records = TwoStepCounts("");
+  auto groups = GroupRecords(records, GroupingOptions());
+  ASSERT_FALSE(groups.ok());
+  EXPECT_EQ(groups.status().code(), Status::Code::kInvalidInput);
+  const std::string& m = groups.status().message();
+  EXPECT_NE(m.find("train.steps=50 (3 jobs)"), std::string::npos) << m;
+  EXPECT_NE(m.find("train.steps=60 (3 jobs)"), std::string::npos) << m;
+  EXPECT_NE(m.find("--group-by train.steps"), std::string::npos) << m;
+  EXPECT_EQ(m.find("train.lr"), std::string::npos) << m << ": train.lr does not vary";
+
+  GroupingOptions by;
+  by.group_by = {"train.steps"};
+  groups = GroupRecords(records, by);
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  EXPECT_EQ(groups->size(), 2u);
+
+  GroupingOptions one;
+  one.filters = {*ParseFilter("train.steps=60")};
+  groups = GroupRecords(records, one);
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].num_jobs, 3);
+  EXPECT_TRUE((*groups)[0].settings.empty());  // Nothing varies among the jobs left.
+
+  // --group-by a key that does not vary pools the one that does, and says so.
+  GroupingOptions pooled;
+  pooled.group_by = {"train.lr"};
+  groups = GroupRecords(records, pooled);
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].pooled_settings, std::vector<std::string>{"train.steps"});
+  EXPECT_EQ((*groups)[0].num_jobs, 6);
+}
+
+TEST(GroupRecords, FiltersAcceptListsAndSettingValuesCompareAsNumbers) {
+  std::vector<store::JobRecord> records;
+  for (double n : {1e6, 2e6, 4e6}) {
+    records.push_back(WithSettings(Record("shapes", "pool", n, 16, 0, 0.5), "train.lr=1e-3\n"));
+  }
+  GroupingOptions two;
+  two.filters = {*ParseFilter("llm=llm1000000,llm4000000"), *ParseFilter("train.lr=0.001")};
+  auto groups = GroupRecords(records, two);
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].num_jobs, 2);
+  EXPECT_FALSE(ParseFilter("llm=nano,").ok());
+  EXPECT_FALSE(ParseFilter("bogus=1").ok());
+  GroupingOptions bad;
+  bad.group_by = {"llm"};
+  EXPECT_FALSE(GroupRecords(records, bad).ok()) << "llm is not a setting key";
 }
 
 }  // namespace

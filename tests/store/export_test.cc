@@ -6,6 +6,7 @@
 
 #include "core/strings.h"
 #include "store/results_store.h"
+#include "store/settings.h"
 #include "tests/store/store_test_util.h"
 
 namespace vlmscale::store {
@@ -60,6 +61,42 @@ TEST(Export, JsonWritesNullForNanAndKeepsCurves) {
   EXPECT_EQ(doc["jobs"][1]["status"], "failed");
   EXPECT_EQ(doc["jobs"][0]["curves"]["loss"][1][1], 0.25);
   EXPECT_DOUBLE_EQ(doc["jobs"][0]["extra_metrics"]["f1"].get<double>(), 0.1);
+}
+
+// Jobs made with different settings (issue 21): export gives each varied key a column and the
+// settings hash, so rows that differ only in settings are told apart; keys that differ only
+// between stages (different job types) are not varied.
+TEST(Export, GivesEveryVariedSettingAColumnAndTheSettingsHash) {
+  ResultsFile f = TwoJobs();
+  f.jobs[0].settings = "job.type=sleep\nsleep.seconds=0\nsleep.mode=constant\n";
+  f.jobs[0].settings_hash = "aaaaaaaaaaaaaaaa";
+  f.jobs[1].settings = "job.type=sleep\nsleep.seconds=0.5\nsleep.mode=constant\n";
+  f.jobs[1].settings_hash = "bbbbbbbbbbbbbbbb";
+  JobRecord other_stage = testing::MakeRecord(3);
+  other_stage.stage = "pretrain";
+  other_stage.settings = "job.type=command\n";
+  other_stage.settings_hash = "cccccccccccccccc";
+  f.jobs.push_back(other_stage);
+  EXPECT_EQ(VariedSettingKeys(f.jobs), std::vector<std::string>{"sleep.seconds"});
+
+  std::ostringstream out;
+  ASSERT_TRUE(ExportCsv(f, out).ok());
+  const std::string csv = out.str();
+  std::vector<std::string> lines = SplitTrimmed(csv, '\n');
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_EQ(lines[0], Join(ExportColumns(), ",") + ",sleep.seconds");
+  EXPECT_THAT(lines[0], HasSubstr(",settings_hash,"));
+  EXPECT_THAT(csv, HasSubstr("aaaaaaaaaaaaaaaa"));
+  EXPECT_TRUE(EndsWith(lines[1], ",0")) << lines[1];
+  EXPECT_THAT(csv, HasSubstr(",0.5\n"));
+
+  std::ostringstream js;
+  ASSERT_TRUE(ExportJson(f, js).ok());
+  auto doc = nlohmann::json::parse(js.str());
+  EXPECT_EQ(doc["varied_settings"], nlohmann::json::array({"sleep.seconds"}));
+  EXPECT_EQ(doc["jobs"][1]["sleep.seconds"], "0.5");
+  EXPECT_EQ(doc["jobs"][1]["settings_hash"], "bbbbbbbbbbbbbbbb");
+  EXPECT_EQ(doc["jobs"][2]["sleep.seconds"], "");
 }
 
 }  // namespace
