@@ -4,6 +4,8 @@
 #define VLMSCALE_JOBS_JOB_H_
 
 #include <atomic>
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -45,6 +47,16 @@ struct JobInput {
   std::vector<ParentArtifact> parents;
 };
 
+// Where a running job is, for `vlmscale status` and the running job's record (JobEnv::progress).
+struct JobProgress {
+  std::string phase;           // What it does now, e.g. "train", "eval", "pretrain vision encoder".
+  int64_t step = 0;            // Steps of the phase done (0 when it has none).
+  int64_t total = 0;           // Steps of the phase in all (0 when unknown).
+  double loss = std::nan("");  // The latest training loss, NaN when none.
+  // Curve points logged since the last call (appended to the running job's live curves).
+  std::vector<store::CurvePoint> new_points;
+};
+
 struct JobEnv {
   comm::Communicator* comm = nullptr;  // Spans the job's ranks; never null.
   int local_rank = 0;                  // Rank on this node (device binding).
@@ -56,6 +68,11 @@ struct JobEnv {
   // Call whenever the job makes progress (e.g. every training step): a group whose job does not
   // call it for run.stall_seconds is reported as stalled. Cheap (an atomic store); never null.
   std::function<void()> heartbeat;
+  // Call when the job's phase, step or loss changes (it counts as a heartbeat too): the group's
+  // leader sends it with its heartbeats, so `status` shows it and the running job's curves grow
+  // while it runs. Call it from the group's rank 0 (other ranks' calls are ignored). Cheap (a
+  // mutex, no I/O); never null.
+  std::function<void(const JobProgress&)> progress;
   int local_size = 1;                  // Ranks on this node.
   std::string world_master_addr;       // Hostname of the job group's first rank.
   int world_master_port = 0;           // A port free for this job group (command jobs).

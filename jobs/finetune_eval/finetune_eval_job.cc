@@ -3,12 +3,18 @@
 #include <sys/resource.h>
 #include <torch/torch.h>
 
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <new>
 #include <utility>
 
+#include "core/strings.h"
 #include "jobs/finetune_eval/vlm_training.h"
 #include "tasks/baseline.h"
 #include "tasks/task.h"
@@ -42,7 +48,45 @@ tasks::BaselineSummary TaskBaselines(const tasks::Task& task) {
   return it->second;
 }
 
-Status RunVlmTrainingOrThrow(FinetuneEvalSetup setup, const JobEnv& env,
+// The per-attempt training log, <run_dir>/train.log: what the job is and its settings, the
+// one-time work it does or waits for, a line per logged step, the evaluation and the timing.
+// Written by the group's rank 0 a line at a time (flushed: `tail -f` follows it); other ranks
+// and jobs without a run directory get a log that writes nothing.
+class TrainLog {
+ public:
+  TrainLog(const std::string& path) : start_(std::chrono::steady_clock::now()) {
+    if (path.empty()) return;
+    out_.open(path, std::ios::app);
+    if (!out_) std::cerr << "warning: cannot write the training log " << path << "\n";
+  }
+  void Line(const std::string& text) {
+    if (!out_.is_open()) return;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    char stamp[32];
+    std::snprintf(stamp, sizeof(stamp), "[%8.1fs] ", elapsed);
+    out_ << stamp << text << std::endl;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  std::ofstream out_;
+};
+
+// Reports the job's phase through env.progress (no-op when unset).
+void ReportPhase(const JobEnv& env, const std::string& phase, int64_t step, int64_t total,
+                 double loss = std::nan("")) {
+  if (!env.progress) return;
+  JobProgress p;
+  p.phase = phase;
+  p.step = step;
+  p.total = total;
+  p.loss = loss;
+  env.progress(p);
+}
+
+Status RunVlmTrainingOrThrow(const std::string& job_type, FinetuneEvalSetup setup,
+                             const JobInput& input, const JobEnv& env,
                              const train::ModelHooks& hooks, JobOutput* output) {
   CHECK(env.comm != nullptr && output != nullptr);
   output->failure_class = "error";  // Until it succeeds or is cancelled.
@@ -65,28 +109,109 @@ Status RunVlmTrainingOrThrow(FinetuneEvalSetup setup, const JobEnv& env,
 
   // Rank 0 loads (or pretrains and caches) the encoder first, so the other ranks of the group
   // only wait on the barrier instead of queueing on the cache lock.
-  if (env.comm->rank() != 0) VLM_RETURN_IF_ERROR(env.comm->Barrier());
-  auto encoder =
-      vlm::LoadOrPretrainEncoder(setup.encoder, setup.cache_dir, std::max(1, env.threads));
-  if (env.comm->rank() == 0) VLM_RETURN_IF_ERROR(env.comm->Barrier());
-  if (!encoder.ok()) return encoder.status().WithPrefix("vision encoder");
+  const bool leader = env.comm->rank() == 0;
+  TrainLog log(leader && !input.run_dir.empty() ? input.run_dir + "/train.log" : "");
+  const config::JobSpec& spec = *input.spec;
+  log.Line(job_type + " job " + spec.id + ", attempt " + std::to_string(input.attempt) + ": llm " +
+           spec.llm.name + " (width " + std::to_string(setup.model.width) + ", depth " +
+           std::to_string(setup.model.depth) + ", heads " + std::to_string(setup.model.heads) +
+           "), task " + setup.task + ", method " + setup.model.method + ", V " +
+           std::to_string(setup.model.visual_tokens) + ", seed " +
+           std::to_string(setup.train.seed) + "; " + std::to_string(env.comm->size()) +
+           " rank(s), " + std::to_string(env.threads) + " thread(s) each, " +
+           (env.device >= 0 ? "cuda:" + std::to_string(env.device) : std::string("cpu")));
+  log.Line("train: steps " + std::to_string(setup.train.steps) + " (" +
+           std::to_string(setup.train.align_steps) + " aligning), batch " +
+           std::to_string(setup.train.batch_size) + ", lr " + FormatNumber(setup.train.lr) +
+           (setup.train.visual_lr > 0 ? ", visual_lr " + FormatNumber(setup.train.visual_lr)
+                                      : std::string()) +
+           ", warmup " + std::to_string(setup.train.warmup_steps) + ", weight decay " +
+           FormatNumber(setup.train.weight_decay) + ", eval examples " +
+           std::to_string(setup.train.eval_examples));
 
-  // Every optimizer step is progress for the driver's stall detection.
-  if (env.heartbeat) {
-    setup.train.on_step = [heartbeat = env.heartbeat](const train::StepInfo&) { heartbeat(); };
+  // Rank 0 loads (or pretrains and caches) the encoder first, so the other ranks of the group
+  // only wait on the barrier instead of queueing on the cache lock. Pretraining is one-time work
+  // that takes a while: it is announced, with its steps, in the log and through env.progress.
+  const std::string encoder_phase = "vision encoder (one-time pretraining, cached)";
+  ReportPhase(env, encoder_phase, 0, setup.encoder.pretrain_steps);
+  log.Line("vision encoder: loading it from the cache " +
+           vlm::EncoderCachePath(setup.encoder, setup.cache_dir) +
+           ", or pretraining it there first (" + std::to_string(setup.encoder.pretrain_steps) +
+           " steps, one time for every job with these [model] settings)");
+  int64_t encoder_logged = 0;
+  vlm::PretrainProgress encoder_step = [&](int64_t step, int64_t steps, double loss) {
+    if (env.heartbeat) env.heartbeat();
+    ReportPhase(env, encoder_phase, step, steps, loss);
+    if (step == steps || step - encoder_logged >= std::max<int64_t>(1, steps / 10)) {
+      encoder_logged = step;
+      log.Line("vision encoder pretraining: step " + std::to_string(step) + "/" +
+               std::to_string(steps) + ", pretext loss " + FormatNumber(loss, 4));
+    }
+  };
+  if (env.comm->rank() != 0) VLM_RETURN_IF_ERROR(env.comm->Barrier());
+  vlm::LoadInfo encoder_info;
+  auto encoder = vlm::LoadOrPretrainEncoder(setup.encoder, setup.cache_dir,
+                                            std::max(1, env.threads), &encoder_info, encoder_step);
+  if (env.comm->rank() == 0) VLM_RETURN_IF_ERROR(env.comm->Barrier());
+  if (!encoder.ok()) {
+    log.Line("vision encoder failed: " + encoder.status().message());
+    return encoder.status().WithPrefix("vision encoder");
   }
+  log.Line(encoder_info.pretrained ? "vision encoder pretrained and cached in " +
+                                         FormatNumber(encoder_info.seconds, 3) +
+                                         " s: " + encoder_info.summary.BriefReport()
+                                   : "vision encoder loaded from the cache in " +
+                                         FormatNumber(encoder_info.seconds, 3) + " s");
+
+  // Every optimizer step is progress for the driver's stall detection and for `status`; the
+  // logged steps (train.log_every) go to the log and, as curve points, to the running record.
+  const int64_t steps = setup.train.steps;
+  size_t points_sent = 0;
+  const auto train_start = std::chrono::steady_clock::now();
+  setup.train.on_step = [&](const train::StepInfo& info) {
+    if (env.heartbeat) env.heartbeat();
+    if (!leader) return;
+    JobProgress p;
+    p.phase = "train";
+    p.step = info.step + 1;
+    p.total = steps;
+    p.loss = info.loss;
+    const std::vector<store::CurvePoint>& curves = *info.curves;
+    if (points_sent > curves.size()) points_sent = 0;
+    p.new_points.assign(curves.begin() + static_cast<std::ptrdiff_t>(points_sent), curves.end());
+    points_sent = curves.size();
+    if (env.progress) env.progress(p);
+    if (!p.new_points.empty()) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
+      log.Line("step " + std::to_string(p.step) + "/" + std::to_string(steps) + ": loss " +
+               FormatNumber(info.loss, 5) + ", lr " + FormatNumber(info.lr, 3) + ", grad norm " +
+               FormatNumber(info.grad_norm, 3) + ", " + FormatNumber(seconds, 3) + " s");
+    }
+  };
+  setup.train.on_evaluate = [&] {
+    if (env.heartbeat) env.heartbeat();
+    ReportPhase(env, "eval", 0, 0);
+    log.Line("evaluating on " + std::to_string(setup.train.eval_examples) + " examples");
+  };
   train::TrainResult result;
   Status status = train::TrainAndEvaluate(setup.train, setup.model, *task, *encoder, env.comm,
                                           env.stop_requested, &result, &hooks);
   output->curves = result.curves;
   output->train_seconds = result.train_seconds;
   output->eval_seconds = result.eval_seconds;
+  if (result.resumed_from_step > 0) {
+    log.Line("(resumed from its checkpoint at step " + std::to_string(result.resumed_from_step) +
+             ")");
+  }
   if (status.IsCancelled()) {
+    log.Line("stopped: " + status.message());
     output->failure_class.clear();
     return status;
   }
   if (!status.ok()) {
     output->failure_class = result.failure_class.empty() ? "error" : result.failure_class;
+    log.Line("failed (" + output->failure_class + "): " + status.message());
     return status;
   }
   output->failure_class.clear();
@@ -112,6 +237,14 @@ Status RunVlmTrainingOrThrow(FinetuneEvalSetup setup, const JobEnv& env,
   m["resumed_from_step"] = static_cast<double>(result.resumed_from_step);
   m["num_buckets"] = result.num_buckets;
   m["peak_rss_mb"] = PeakRssMb();
+  log.Line("eval: error " + FormatNumber(result.error, 4) + " (accuracy " +
+           FormatNumber(result.accuracy, 4) + ", eval loss " + FormatNumber(result.eval_loss, 4) +
+           "); question-only error " + FormatNumber(baseline.qonly_error, 4) + ", majority error " +
+           FormatNumber(baseline.majority_error, 4));
+  log.Line("timing: train " + FormatNumber(result.train_seconds, 3) + " s (" +
+           FormatNumber(result.steps_per_second, 3) + " steps/s), eval " +
+           FormatNumber(result.eval_seconds, 3) + " s, peak RSS " +
+           FormatNumber(m["peak_rss_mb"], 4) + " MiB");
   return Status::OK();
 }
 
@@ -153,7 +286,8 @@ class FinetuneEvalJob : public Job {
         return vlm::LoadLlmCheckpoint(path, task, load, model, nullptr);
       };
     }
-    Status status = RunVlmTraining("finetune_eval", std::move(setup.value()), env, hooks, output);
+    Status status =
+        RunVlmTraining("finetune_eval", std::move(setup.value()), input, env, hooks, output);
     if (status.ok()) output->metrics["pretrained"] = parent != nullptr ? 1.0 : 0.0;
     return status;
   }
@@ -164,10 +298,10 @@ class FinetuneEvalJob : public Job {
 
 }  // namespace
 
-Status RunVlmTraining(const std::string& job_type, FinetuneEvalSetup setup, const JobEnv& env,
-                      const train::ModelHooks& hooks, JobOutput* output) {
+Status RunVlmTraining(const std::string& job_type, FinetuneEvalSetup setup, const JobInput& input,
+                      const JobEnv& env, const train::ModelHooks& hooks, JobOutput* output) {
   try {
-    return RunVlmTrainingOrThrow(std::move(setup), env, hooks, output);
+    return RunVlmTrainingOrThrow(job_type, std::move(setup), input, env, hooks, output);
   } catch (const std::bad_alloc& e) {
     output->failure_class = "oom";
     return Status::Runtime(std::string("out of memory: ") + e.what());

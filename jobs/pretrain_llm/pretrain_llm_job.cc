@@ -30,7 +30,7 @@ class PretrainLlmJob : public Job {
     hooks.trained = [path, task = setup->task, rank = env.comm->rank()](vlm::VlmImpl& model) {
       return rank == 0 ? vlm::SaveLlmCheckpoint(model, task, path) : Status::OK();
     };
-    return RunVlmTraining("pretrain_llm", std::move(setup.value()), env, hooks, output);
+    return RunVlmTraining("pretrain_llm", std::move(setup.value()), input, env, hooks, output);
   }
 
  private:

@@ -1,6 +1,9 @@
-// vlmscale status RESULTS.h5|CONFIG [--json]: progress of a sweep, live while it runs
-// (read-only). The sweep's state comes from the driver's run info (its `state`, and the age of
-// its `updated` heartbeat, rewritten every second while the driver lives) and the job records.
+// vlmscale status RESULTS.h5|CONFIG [--watch [S]] [--json]: progress of a sweep, live while it
+// runs (read-only). The sweep's state comes from the driver's run info (its `state`, and the age
+// of its `updated` heartbeat, rewritten every second while the driver lives, with the running
+// jobs' phase, step and loss) and the job records.
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
@@ -279,9 +283,38 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
     const double r = requeues.get<double>();
     requeues = std::isfinite(r) && std::fabs(r) < 9e18 ? json(static_cast<int64_t>(r)) : json();
   }
+  // The driver writes "stalled"; "stalled_ranks" is read too (what this reader looked for
+  // before 2026-12-04, when it missed the driver's key).
   json stalled = json::array();
-  if (auto it = run_info.find("stalled_ranks"); it != run_info.end() && it->is_array()) {
-    stalled = *it;
+  for (const char* key : {"stalled", "stalled_ranks"}) {
+    if (auto it = run_info.find(key); it != run_info.end() && it->is_array() && !it->empty()) {
+      stalled = *it;
+      break;
+    }
+  }
+  // The live progress of running jobs (the driver's run info, rewritten every second).
+  if (live) {
+    std::map<std::string, const json*> progress;
+    if (auto it = run_info.find("running_jobs"); it != run_info.end() && it->is_array()) {
+      for (const json& j : *it) {
+        if (j.is_object() && j.contains("job_id") && j["job_id"].is_string()) {
+          progress[j["job_id"].get<std::string>()] = &j;
+        }
+      }
+    }
+    for (json& r : running_jobs) {
+      auto it = progress.find(r["job_id"].get<std::string>());
+      if (it == progress.end()) continue;
+      const json& p = *it->second;
+      if (p.contains("ranks") && p["ranks"].is_array()) r["ranks"] = p["ranks"];
+      if (p.contains("phase") && p["phase"].is_string()) r["phase"] = p["phase"];
+      for (const char* k : {"step", "total"}) {
+        if (p.contains(k) && p[k].is_number_integer()) r[k] = p[k];
+      }
+      for (const char* k : {"loss", "phase_eta_seconds"}) {
+        if (p.contains(k) && p[k].is_number()) r[k] = p[k];
+      }
+    }
   }
   return json{{"path", file.path},
               {"sweep_name", file.sweep_name},
@@ -375,16 +408,37 @@ void PrintText(const json& s) {
     std::printf(count(s, "interrupted") > 0 ? "\ninterrupted (were running when the driver "
                                               "ended; they run again on resume):\n"
                                             : "\nrunning:\n");
+    std::printf("  %-16s  %-34s %-7s %-13s %-8s %-22s %-9s %s\n", "job", "point", "ranks", "host",
+                "elapsed", "progress", "loss", "phase eta");
     for (const json& r : s["running_jobs"]) {
       std::string elapsed =
           r["elapsed_seconds"].is_null() ? "?" : Duration(r["elapsed_seconds"].get<double>());
-      std::printf("  %s  %s V=%lld %s %s seed=%lld  rank %d on %s, %s (attempt %d)\n",
-                  r["job_id"].get<std::string>().c_str(), r["llm"].get<std::string>().c_str(),
-                  static_cast<long long>(r["visual_tokens"].get<int64_t>()),
-                  r["method"].get<std::string>().c_str(), r["task"].get<std::string>().c_str(),
-                  static_cast<long long>(r["seed"].get<int64_t>()), r["rank"].get<int>(),
-                  r["host"].get<std::string>().empty() ? "?" : r["host"].get<std::string>().c_str(),
-                  elapsed.c_str(), r["attempts"].get<int>());
+      char point[256];
+      std::snprintf(point, sizeof(point), "%s V=%lld %s %s seed=%lld",
+                    r["llm"].get<std::string>().c_str(),
+                    static_cast<long long>(r["visual_tokens"].get<int64_t>()),
+                    r["method"].get<std::string>().c_str(), r["task"].get<std::string>().c_str(),
+                    static_cast<long long>(r["seed"].get<int64_t>()));
+      std::string ranks = std::to_string(r["rank"].get<int>());
+      if (r.contains("ranks") && r["ranks"].size() > 1) {
+        ranks += "-" + std::to_string(r["ranks"].back().get<int>());
+      }
+      std::string progress = "-", loss = "-", eta = "-";
+      if (r.contains("phase")) {
+        progress = r["phase"].get<std::string>();
+        if (progress.size() > 14) progress = progress.substr(0, 14);
+        if (r.contains("total") && r["total"].get<int64_t>() > 0) {
+          progress += " " + std::to_string(r["step"].get<int64_t>()) + "/" +
+                      std::to_string(r["total"].get<int64_t>());
+        }
+      }
+      if (r.contains("loss")) loss = FormatNumber(r["loss"].get<double>(), 4);
+      if (r.contains("phase_eta_seconds")) eta = Duration(r["phase_eta_seconds"].get<double>());
+      const std::string host = r["host"].get<std::string>().empty() ? "?" : r["host"];
+      std::printf("  %-16s  %-34s %-7s %-13s %-8s %-22s %-9s %s  (attempt %d)\n",
+                  r["job_id"].get<std::string>().c_str(), point, ranks.c_str(),
+                  host.substr(0, 13).c_str(), elapsed.c_str(), progress.c_str(), loss.c_str(),
+                  eta.c_str(), r["attempts"].get<int>());
     }
   }
   if (!s["failures"].empty()) {
@@ -444,7 +498,8 @@ bool LooksLikeHdf5(const std::string& path) {
 
 int RunStatusCommand(const std::vector<std::string>& args) {
   po::options_description options(
-      "vlmscale status RESULTS.h5|CONFIG [--set k=v]... [--json]\n\nShows the state and progress "
+      "vlmscale status RESULTS.h5|CONFIG [--set k=v]... [--history] [--watch [SECONDS]] [--json]\n\nShows the "
+      "state and progress "
       "of a sweep from its results file (or from the config `vlmscale run` takes, which names "
       "it); safe while the sweep is running (reads only)");
   std::string path;
@@ -460,6 +515,10 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       "history", po::bool_switch(),
       "also list the runs that wrote to the file: time, host, vlmscale version, config, --set "
       "overrides, jobs added (JSON key runs, with each run's resolved config)")(
+      "watch", po::value<double>()->implicit_value(2.0),
+      "redraw every SECONDS (default 2) until the sweep is no longer running or stopping "
+      "(complete, stopped, dead or failed), then print it once more and exit 0; with --json, one "
+      "JSON object a line per redraw")(
       "json", po::bool_switch(),
       "print one JSON object (keys: state, state_detail, heartbeat_age_seconds, stop_reason, "
       "stop_requested_at, total, done, failed, running, pending, blocked, interrupted, stages, "
@@ -493,31 +552,54 @@ int RunStatusCommand(const std::vector<std::string>& args) {
     if (!sweep.ok()) return ReportError("status", sweep.status());
     path = sweep->output;
   }
-  Result<store::ResultsFile> file = store::ReadResults(path);
-  if (!file.ok()) {
-    if (file.status().code() == Status::Code::kNotFound) {
-      ReportError("status", file.status().WithPrefix("nothing to show (has the sweep started? "
-                                                     "check the results path)"));
-      return kExitUsage;
-    }
-    return ReportError("status", file.status());
-  }
-  if (!file->warning.empty()) std::cerr << "vlmscale status: warning: " << file->warning << "\n";
-  json summary = Summarize(*file, NowUnix(), dead_after);
+  const bool as_json = vm["json"].as<bool>();
   const bool history = vm["history"].as<bool>();
-  json runs = json::array();
-  for (const std::string& text : file->runs) {
-    json r = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (r.is_object()) runs.push_back(std::move(r));
+  const bool watch = vm.count("watch") > 0;
+  const double every = watch ? vm["watch"].as<double>() : 0.0;
+  if (watch && !(every >= 0.1 && every <= 86400.0)) {
+    return ReportError("status", Status::InvalidInput("--watch: expected seconds in [0.1, 86400], "
+                                                      "got " +
+                                                      FormatNumber(every)));
   }
-  if (history) summary["runs"] = runs;
-  if (vm["json"].as<bool>()) {
-    std::cout << summary.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;
-  } else {
-    PrintText(summary);
-    if (history) PrintHistory(runs, file->runs.size());
+  // A terminal is redrawn in place; anything else (a log, a pipe) gets one report after another.
+  const bool redraw = watch && !as_json && isatty(STDOUT_FILENO);
+  while (true) {
+    Result<store::ResultsFile> file = store::ReadResults(path);
+    if (!file.ok()) {
+      if (file.status().code() == Status::Code::kNotFound) {
+        ReportError("status", file.status().WithPrefix("nothing to show (has the sweep started? "
+                                                       "check the results path)"));
+        return kExitUsage;
+      }
+      return ReportError("status", file.status());
+    }
+    if (!file->warning.empty()) std::cerr << "vlmscale status: warning: " << file->warning << "\n";
+    json summary = Summarize(*file, NowUnix(), dead_after);
+    json runs = json::array();
+    for (const std::string& text : file->runs) {
+      json r = json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (r.is_object()) runs.push_back(std::move(r));
+    }
+    if (history) summary["runs"] = runs;
+    const std::string state = summary["state"].get<std::string>();
+    const bool ongoing = state == "running" || state == "stopping";
+    if (redraw) std::fputs("\033[H\033[2J", stdout);
+    if (as_json) {
+      std::cout << summary.dump(watch ? -1 : 2, ' ', false, json::error_handler_t::replace)
+                << std::endl;
+    } else {
+      PrintText(summary);
+      if (history) PrintHistory(runs, file->runs.size());
+      if (watch && ongoing) {
+        std::printf("\n(every %s; Ctrl-C to quit)\n", FormatNumber(every).c_str());
+      } else if (watch) {
+        std::printf("\n");
+      }
+      std::fflush(stdout);
+    }
+    if (!watch || !ongoing) return kExitOk;
+    std::this_thread::sleep_for(std::chrono::duration<double>(every));
   }
-  return kExitOk;
 }
 
 }  // namespace

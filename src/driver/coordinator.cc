@@ -98,6 +98,88 @@ bool Coordinator::Step() {
   return progressed;
 }
 
+namespace {
+
+// How often a running job's growing curves are written into its record (the journal), so that
+// status, export and h5py see them during the job without a journal entry per heartbeat.
+constexpr double kLiveCurveSeconds = 5.0;
+// The most live curve points kept per running job (the job's result brings them all).
+constexpr size_t kMaxLivePoints = 100000;
+
+}  // namespace
+
+void Coordinator::UpdateLive(const HeartbeatMessage& h, int rank, GroupState& g) {
+  bool assigned = false;
+  for (const auto& a : g.batch) assigned = assigned || a.index == h.job_index;
+  if (!assigned) {
+    printer_.Log("error: rank " + std::to_string(rank) + ": progress for job index " +
+                 std::to_string(h.job_index) + ", which is not in its batch; ignored");
+    return;
+  }
+  LiveJob& live = g.live;
+  const double now = clock_();
+  if (live.index != h.job_index) {
+    live = LiveJob();
+    live.index = h.job_index;
+  }
+  if (live.phase != h.phase || h.step < live.phase_start_step) {
+    live.phase = h.phase;
+    live.phase_start_mono = now;
+    live.phase_start_step = h.step;
+  }
+  live.step = h.step;
+  live.total = h.total;
+  live.loss = h.loss;
+  for (const auto& p : h.new_points) {
+    if (live.curves.size() < kMaxLivePoints) live.curves.push_back(p);
+  }
+}
+
+nlohmann::json Coordinator::RunningJobs(double now) {
+  nlohmann::json jobs = nlohmann::json::array();
+  for (int gi = 0; gi < static_cast<int>(groups_.size()); ++gi) {
+    GroupState& g = groups_[gi];
+    if (!g.busy || g.batch.empty()) continue;
+    LiveJob& live = g.live;
+    bool reported = false;
+    for (const auto& a : g.batch) reported = reported || a.index == live.index;
+    const int64_t index = reported ? live.index : g.batch.front().index;
+    const config::JobSpec& spec = sweep_.jobs[index];
+    const store::JobRecord* rec = Find(spec.id);
+    nlohmann::json ranks = nlohmann::json::array();
+    const int leader = topology_.leader_of(gi);
+    for (int r = 0; r < topology_.ranks_per_job; ++r) ranks.push_back(leader + r);
+    nlohmann::json j = {{"job_id", spec.id},
+                        {"stage", sweep_.stage_of(spec).name},
+                        {"group", gi},
+                        {"ranks", ranks},
+                        {"started", rec != nullptr ? rec->start_time : 0.0}};
+    if (reported) {
+      j["phase"] = live.phase;
+      j["step"] = live.step;
+      j["total"] = live.total;
+      j["loss"] = std::isfinite(live.loss) ? nlohmann::json(live.loss) : nlohmann::json(nullptr);
+      // The rest of the phase at the rate measured since it began (none before 2 steps).
+      const double elapsed = now - live.phase_start_mono;
+      const int64_t done = live.step - live.phase_start_step;
+      if (live.total > live.step && done >= 2 && elapsed > 0) {
+        j["phase_eta_seconds"] = static_cast<double>(live.total - live.step) * elapsed / done;
+      }
+      if (rec != nullptr && rec->state == store::JobState::kRunning &&
+          live.curves.size() > live.journaled_points &&
+          now - live.journaled_mono >= kLiveCurveSeconds) {
+        store::JobRecord grown = *rec;
+        grown.curves = live.curves;
+        Append(grown);
+        live.journaled_points = live.curves.size();
+        live.journaled_mono = now;
+      }
+    }
+    jobs.push_back(std::move(j));
+  }
+  return jobs;
+}
+
 const store::JobRecord* Coordinator::Find(const std::string& id) const {
   auto it = store_->jobs().find(id);
   return it == store_->jobs().end() ? nullptr : &it->second;
@@ -113,6 +195,7 @@ void Coordinator::Handle(const LeaderMessage& m) {
   if (m.kind == LeaderMessage::Kind::kHeartbeat) {
     if (!m.status.ok()) return;
     g.progress_age = m.heartbeat.progress_age;
+    if (m.heartbeat.job_index >= 0) UpdateLive(m.heartbeat, m.rank, g);
     if (m.heartbeat.stop_requested && !stopping_) {
       BeginStop("stop requested by a signal on rank " + std::to_string(m.rank));
     }
@@ -131,6 +214,7 @@ void Coordinator::Handle(const LeaderMessage& m) {
   g.busy = false;
   g.batch.clear();
   g.progress_age = -1;
+  g.live = LiveJob();
   if (g.stalled_reported) {
     g.stalled_reported = false;
     printer_.Log("group " + std::to_string(m.group) + " (rank " +
@@ -367,6 +451,7 @@ void Coordinator::Tick() {
                                           : nlohmann::json(nullptr)},
       {"eta_calibrated", sched_.calibrated()},
       {"stalled", stalled},
+      {"running_jobs", RunningJobs(now)},
       {"done", sched_.done() + sched_.skipped()},
       {"failed", sched_.failed()},
       {"blocked", sched_.blocked()},

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -59,6 +60,18 @@ class Coordinator {
   const Scheduler& scheduler() const { return sched_; }
 
  private:
+  // A running job's progress (HeartbeatMessage's progress fields) and its curves so far.
+  struct LiveJob {
+    int64_t index = -1;  // Into Sweep::jobs; -1 until the job reports progress.
+    std::string phase;
+    int64_t step = 0, total = 0;
+    double loss = 0;
+    std::vector<store::CurvePoint> curves;
+    double phase_start_mono = 0;  // When `phase` was first reported, at step phase_start_step.
+    int64_t phase_start_step = 0;
+    double journaled_mono = 0;  // When `curves` were last written into the job's record.
+    size_t journaled_points = 0;
+  };
   struct GroupState {
     bool busy = false;    // Running a batch.
     bool parked = false;  // Idle, waiting for work.
@@ -66,6 +79,7 @@ class Coordinator {
     double heartbeat_mono = 0;  // When the last message arrived.
     double progress_age = -1;   // Seconds since the job's last progress, as last reported.
     bool stalled_reported = false;
+    LiveJob live;  // The running job's progress, as the heartbeats report it.
   };
   struct Unacked {
     JobResultMessage r;
@@ -86,6 +100,13 @@ class Coordinator {
   void MaybeCommit(bool idle);
   void Acknowledge();
   void Tick();
+  // Updates `g.live` from a heartbeat's progress fields (logged and ignored when they name a job
+  // the group was not given).
+  void UpdateLive(const HeartbeatMessage& h, int rank, GroupState& g);
+  // The run info's "running_jobs": per busy group, its job, ranks, start and progress. Writes
+  // the curves of jobs whose curves grew into their running records (at most every
+  // kLiveCurveSeconds per job).
+  nlohmann::json RunningJobs(double now);
   void BeginStop(const std::string& why);
   void Shutdown();
   void Finish();

@@ -125,17 +125,25 @@ Result<std::vector<JobResultMessage>> DecodeResults(const std::string& bytes) {
   return out;
 }
 
-// Two doubles, as before the struct existed: progress age, stop flag (0 or 1).
+// Two doubles (progress age, stop flag 0 or 1), as before the struct existed, then, when the job
+// reported progress, a JSON object {"j": index, "p": phase, "k": step, "n": total, "l": loss or
+// null, "c": [[name, step, value], ...]}.
 std::string EncodeHeartbeat(const HeartbeatMessage& m) {
   double v[2] = {m.progress_age, m.stop_requested ? 1.0 : 0.0};
-  return std::string(reinterpret_cast<const char*>(v), sizeof(v));
+  std::string bytes(reinterpret_cast<const char*>(v), sizeof(v));
+  if (m.job_index < 0) return bytes;
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& c : m.new_points) points.push_back({c.name, c.step, Num(c.value)});
+  nlohmann::json progress = {{"j", m.job_index}, {"p", m.phase},     {"k", m.step},
+                             {"n", m.total},     {"l", Num(m.loss)}, {"c", points}};
+  return bytes + progress.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<HeartbeatMessage> DecodeHeartbeat(const std::string& bytes) {
   double v[2];
-  if (bytes.size() != sizeof(v)) {
+  if (bytes.size() < sizeof(v)) {
     return Status::Runtime("malformed heartbeat message of " + std::to_string(bytes.size()) +
-                           " bytes (expected " + std::to_string(sizeof(v)) + ")");
+                           " bytes (expected at least " + std::to_string(sizeof(v)) + ")");
   }
   std::memcpy(v, bytes.data(), sizeof(v));
   if (std::isnan(v[0]) || (v[1] != 0.0 && v[1] != 1.0)) {
@@ -145,6 +153,25 @@ Result<HeartbeatMessage> DecodeHeartbeat(const std::string& bytes) {
   HeartbeatMessage m;
   m.progress_age = v[0];
   m.stop_requested = v[1] != 0.0;
+  if (bytes.size() == sizeof(v)) return m;
+  try {
+    nlohmann::json p = nlohmann::json::parse(bytes.begin() + sizeof(v), bytes.end());
+    m.job_index = p.at("j").get<int64_t>();
+    m.phase = p.at("p").get<std::string>();
+    m.step = p.at("k").get<int64_t>();
+    m.total = p.at("n").get<int64_t>();
+    m.loss = FromNum(p.at("l"));
+    for (const auto& c : p.at("c")) {
+      m.new_points.push_back(
+          {c.at(0).get<std::string>(), c.at(1).get<int64_t>(), FromNum(c.at(2))});
+    }
+  } catch (const std::exception& e) {
+    return Status::Runtime(std::string("malformed heartbeat message (progress part): ") + e.what());
+  }
+  if (m.job_index < 0) {
+    return Status::Runtime("malformed heartbeat message (progress of job index " +
+                           std::to_string(m.job_index) + ")");
+  }
   return m;
 }
 

@@ -3,6 +3,7 @@
 #ifndef VLMSCALE_DRIVER_MESSAGES_H_
 #define VLMSCALE_DRIVER_MESSAGES_H_
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -55,6 +56,12 @@ struct HeartbeatMessage {
   // Seconds since the running job last called heartbeat(); negative when no job is running.
   double progress_age = -1.0;
   bool stop_requested = false;  // A stop signal arrived on this group.
+  // The running job's progress (jobs::JobEnv::progress), when it has reported any:
+  int64_t job_index = -1;  // Its index into Sweep::jobs; -1 when no progress is reported.
+  std::string phase;
+  int64_t step = 0, total = 0;
+  double loss = std::nan("");                 // NaN when none.
+  std::vector<store::CurvePoint> new_points;  // Curve points logged since the last heartbeat.
 };
 
 std::string EncodeAssign(const AssignMessage& m);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <thread>
 #include <vector>
@@ -47,12 +48,58 @@ void BroadcastString(std::string* s, MPI_Comm comm) {
   WaitFor(&req);
 }
 
+// The running job's progress as its JobEnv::progress calls last reported it (leaders only),
+// shared by the job's thread and the liveness thread, which sends it with the heartbeats.
+struct LiveProgress {
+  std::mutex mu;
+  int64_t job_index = -1;  // The running job's index, -1 when none has reported progress.
+  jobs::JobProgress latest;
+  std::vector<store::CurvePoint> pending;  // Curve points not yet sent.
+
+  void Start(int64_t index) {
+    std::lock_guard<std::mutex> lock(mu);
+    job_index = -1;
+    latest = jobs::JobProgress();
+    pending.clear();
+    starting_index = index;
+  }
+  void Report(const jobs::JobProgress& p) {
+    std::lock_guard<std::mutex> lock(mu);
+    job_index = starting_index;
+    latest.phase = p.phase;
+    latest.step = p.step;
+    latest.total = p.total;
+    latest.loss = p.loss;
+    pending.insert(pending.end(), p.new_points.begin(), p.new_points.end());
+  }
+  void Finish() {
+    std::lock_guard<std::mutex> lock(mu);
+    job_index = starting_index = -1;
+    pending.clear();
+  }
+  // Fills the progress fields of `h` and hands over the pending points.
+  void Fill(HeartbeatMessage* h) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (job_index < 0) return;
+    h->job_index = job_index;
+    h->phase = latest.phase;
+    h->step = latest.step;
+    h->total = latest.total;
+    h->loss = latest.loss;
+    h->new_points.swap(pending);
+    pending.clear();
+  }
+
+ private:
+  int64_t starting_index = -1;
+};
+
 // Runs one job on this rank (every rank of the group calls it with the same assignment).
 class JobRunner {
  public:
   JobRunner(const WorkerContext& ctx, std::atomic<double>* last_progress,
-            std::atomic<bool>* running)
-      : ctx_(ctx), last_progress_(last_progress), running_(running) {
+            std::atomic<bool>* running, LiveProgress* live)
+      : ctx_(ctx), last_progress_(last_progress), running_(running), live_(live) {
     // Whether each stage's jobs have directories (and so artifacts to check), asked once per
     // stage rather than by making a job per parent of every job.
     for (const auto& stage : ctx.sweep->stages) {
@@ -105,6 +152,11 @@ class JobRunner {
     env.grace_seconds = ctx_.grace_seconds;
     std::atomic<double>* lp = last_progress_;
     env.heartbeat = [lp] { lp->store(MonoNow()); };
+    LiveProgress* live = place.leader() ? live_ : nullptr;
+    env.progress = [lp, live](const jobs::JobProgress& p) {
+      lp->store(MonoNow());
+      if (live != nullptr) live->Report(p);
+    };
     env.world_master_addr = place.host;
     env.world_master_port = 29500 + (place.group % 1000);
     for (int i = 0; i < place.group_size; ++i) {
@@ -113,6 +165,7 @@ class JobRunner {
     jobs::JobOutput out;
     Status s;
     last_progress_->store(MonoNow());
+    live_->Start(a.index);
     running_->store(true);
     try {
       if (!job) {
@@ -132,6 +185,7 @@ class JobRunner {
       if (out.failure_class.empty()) out.failure_class = "error";
     }
     running_->store(false);
+    live_->Finish();
     r.end_time = UnixNow();
     r.metrics = std::move(out.metrics);
     r.curves = std::move(out.curves);
@@ -204,18 +258,21 @@ class JobRunner {
   std::vector<bool> stage_uses_dirs_;   // Per Sweep::stages entry.
   std::atomic<double>* last_progress_;  // Monotonic seconds of the last heartbeat() call.
   std::atomic<bool>* running_;
+  LiveProgress* live_;
 };
 
 // Heartbeats and stop relay of one rank (a thread): leaders send progress to the coordinator and
 // pick up kStop; they relay a stop to their group's members, who listen for it.
 class Liveness {
  public:
-  Liveness(const WorkerContext& ctx, std::atomic<double>* last_progress, std::atomic<bool>* running)
+  Liveness(const WorkerContext& ctx, std::atomic<double>* last_progress, std::atomic<bool>* running,
+           LiveProgress* live)
       : p_(ctx.place),
         stop_(ctx.stop),
         link_(ctx.place),
         last_progress_(last_progress),
         running_(running),
+        live_(live),
         thread_([this] { Loop(); }) {}
   ~Liveness() {
     quit_.store(true);
@@ -240,6 +297,7 @@ class Liveness {
           HeartbeatMessage h;
           h.progress_age = running_->load() ? now - last_progress_->load() : -1.0;
           h.stop_requested = stop_->load();
+          live_->Fill(&h);
           link_.SendHeartbeat(h);
           last_sent = now;
         }
@@ -262,6 +320,7 @@ class Liveness {
   MpiLeaderLink link_;
   std::atomic<double>* last_progress_;
   std::atomic<bool>* running_;
+  LiveProgress* live_;
   std::atomic<bool> quit_{false};
   std::thread thread_;
 };
@@ -335,8 +394,9 @@ void ClassifyResult(const Status& s, const std::string& failure_class, JobResult
 int RunWorker(const WorkerContext& ctx) {
   std::atomic<double> last_progress{MonoNow()};
   std::atomic<bool> running{false};
-  JobRunner runner(ctx, &last_progress, &running);
-  Liveness liveness(ctx, &last_progress, &running);
+  LiveProgress live;
+  JobRunner runner(ctx, &last_progress, &running, &live);
+  Liveness liveness(ctx, &last_progress, &running, &live);
   return WorkerLoop(ctx, runner);
 }
 

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "store/job_record.h"
 
 namespace vlmscale::train {
 
@@ -15,6 +18,8 @@ struct StepInfo {
   double loss = 0.0;  // Global mean training loss of the step.
   double lr = 0.0;
   double grad_norm = 0.0;  // Global gradient norm before clipping.
+  // Every curve point of the training so far (this step's, if logged, last). Never null.
+  const std::vector<store::CurvePoint>* curves = nullptr;
 };
 
 struct TrainOptions {
@@ -89,6 +94,9 @@ struct TrainOptions {
   // Called on every rank after every optimizer step (progress reports, heartbeats); may set the
   // stop flag. Not part of the checkpoint fingerprint. Default: none.
   std::function<void(const StepInfo&)> on_step;
+  // Called on every rank when training is over and the evaluation begins. Not part of the
+  // checkpoint fingerprint. Default: none.
+  std::function<void()> on_evaluate;
 
   // Returns true if valid; otherwise stores what is wrong in *error and the violated field's
   // name in *field (each if non-null).

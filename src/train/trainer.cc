@@ -529,7 +529,7 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
       if (align_loss) result->curves.push_back({"align_loss", step, align_loss_value});
     }
     result->final_train_loss = loss;
-    if (options.on_step) options.on_step(StepInfo{step, loss, lr, norm});
+    if (options.on_step) options.on_step(StepInfo{step, loss, lr, norm, &result->curves});
     if (stopping && step + 1 < options.steps) {
       ++step;
       break;
@@ -560,6 +560,7 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
                                          : "; checkpoint " + options.checkpoint_path));
   }
 
+  if (options.on_evaluate) options.on_evaluate();
   VLM_RETURN_IF_ERROR(Evaluate(options, task, encoder, model, device, comm, result));
   result->curves.push_back({"eval_loss", options.steps, result->eval_loss});
   result->curves.push_back({"eval_accuracy", options.steps, result->accuracy});

@@ -113,7 +113,8 @@ std::string PretrainSummary::BriefReport() const {
   return buffer;
 }
 
-PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads) {
+PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads,
+                                const PretrainProgress& on_step) {
   CHECK(!encoder->frozen()) << "PretrainEncoder needs a fresh, unfrozen encoder";
   CHECK_GE(threads, 1);
   const auto start = std::chrono::steady_clock::now();
@@ -155,6 +156,7 @@ PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads) {
     const double value = loss.item<double>();
     if (step == 0) summary.initial_loss = value;
     if (step >= steps - std::max<int64_t>(1, steps / 10)) tail_sum += value, ++tail_count;
+    if (on_step) on_step(step + 1, steps, value);
   }
   summary.final_loss = tail_count > 0 ? tail_sum / tail_count : 0.0;
   encoder->Freeze();
@@ -221,7 +223,7 @@ Result<VisionEncoder> LoadCached(const EncoderOptions& options, const std::strin
 
 Result<VisionEncoder> LoadOrPretrainEncoder(const EncoderOptions& options,
                                             const std::string& cache_dir, int threads,
-                                            LoadInfo* info) {
+                                            LoadInfo* info, const PretrainProgress& on_step) {
   CHECK_GE(threads, 1);
   const auto start = std::chrono::steady_clock::now();
   std::string error;
@@ -255,7 +257,7 @@ Result<VisionEncoder> LoadOrPretrainEncoder(const EncoderOptions& options,
     GeneratorStateGuard generator_guard;
     torch::manual_seed(options.seed);
     VisionEncoder encoder(options);
-    out.summary = PretrainEncoder(encoder, threads);
+    out.summary = PretrainEncoder(encoder, threads, on_step);
     out.pretrained = true;
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
     torch::save(encoder, tmp);

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/status.h"
@@ -53,8 +54,11 @@ struct PretrainSummary {
 // Trains `encoder` (fresh, not frozen) on the pretext task for its options' pretrain_steps steps
 // (batch 32, AdamW with warmup and cosine decay) using `threads` intra-op threads (restored
 // afterwards), then freezes it. Uses its own torch generator state: the global RNG state is
-// saved and restored. REQUIRES: !encoder->frozen(), threads >= 1.
-PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads);
+// saved and restored. `on_step`, when set, is called after every step with (steps done, steps in
+// all, the step's loss). REQUIRES: !encoder->frozen(), threads >= 1.
+using PretrainProgress = std::function<void(int64_t step, int64_t steps, double loss)>;
+PretrainSummary PretrainEncoder(VisionEncoder& encoder, int threads,
+                                const PretrainProgress& on_step = {});
 
 // What LoadOrPretrainEncoder did.
 struct LoadInfo {
@@ -70,10 +74,12 @@ struct LoadInfo {
 // several processes call it at once: an flock on "<file>.lock" lets one train while the others
 // wait, and the file is written to a temporary name and renamed. Creates cache_dir if needed.
 // Returns kInvalidInput for invalid options, kIOError if the cache cannot be written or read.
-// Fills *info when info is non-null. REQUIRES: threads >= 1.
+// Fills *info when info is non-null; `on_step` goes to PretrainEncoder when this call pretrains.
+// REQUIRES: threads >= 1.
 Result<VisionEncoder> LoadOrPretrainEncoder(const EncoderOptions& options,
                                             const std::string& cache_dir, int threads,
-                                            LoadInfo* info = nullptr);
+                                            LoadInfo* info = nullptr,
+                                            const PretrainProgress& on_step = {});
 
 // The cache file path LoadOrPretrainEncoder uses for `options` in `cache_dir`.
 std::string EncoderCachePath(const EncoderOptions& options, const std::string& cache_dir);

@@ -407,6 +407,85 @@ TEST(Coordinator, AbandonsAGroupStillSilentAfterTheGracePeriod) {
   EXPECT_NE(file->run_info_json.find("\"stopped\""), std::string::npos) << file->run_info_json;
 }
 
+TEST(Coordinator, RunInfoShowsTheRunningJobsProgressAndItsCurvesGrowInItsRecord) {
+  Harness h(2, 1);
+  h.Start();
+  h.channel().SendRequest(0, {});
+  h.c().Step();
+  AssignMessage m = h.Assigned(0);
+  ASSERT_EQ(m.batch.size(), 1u);
+  const int64_t index = m.batch[0].index;
+  const std::string id = h.sweep().jobs[index].id;
+  auto running_job = [&] {
+    nlohmann::json info = nlohmann::json::parse(h.store().run_info_json());
+    for (const auto& j : info.at("running_jobs")) {
+      if (j.at("job_id") == id) return j;
+    }
+    ADD_FAILURE() << "job " << id << " not in running_jobs: " << info.dump();
+    return nlohmann::json();
+  };
+  h.Advance(1.5);
+  h.c().Step();
+  EXPECT_FALSE(running_job().contains("phase")) << "no progress reported yet";
+  EXPECT_EQ(running_job().at("ranks"), nlohmann::json::array({0}));
+
+  // Steps 10 and 20 of 100, 10 s apart: the rest of the phase at 1 step/s.
+  HeartbeatMessage hb;
+  hb.progress_age = 0;
+  hb.job_index = index;
+  hb.phase = "train";
+  hb.step = 10;
+  hb.total = 100;
+  hb.loss = 2.5;
+  hb.new_points = {{"train_loss", 0, 3.0}};
+  h.channel().SendHeartbeat(0, hb);
+  h.c().Step();
+  h.Advance(10);
+  hb.step = 20;
+  hb.loss = 2.25;
+  hb.new_points = {{"train_loss", 10, 2.5}};
+  h.channel().SendHeartbeat(0, hb);
+  h.c().Step();
+  h.Advance(1.5);
+  h.c().Step();
+  nlohmann::json j = running_job();
+  EXPECT_EQ(j.at("phase"), "train");
+  EXPECT_EQ(j.at("step"), 20);
+  EXPECT_EQ(j.at("total"), 100);
+  EXPECT_DOUBLE_EQ(j.at("loss").get<double>(), 2.25);
+  EXPECT_NEAR(j.at("phase_eta_seconds").get<double>(), 80.0 * 11.5 / 10.0, 1e-9);
+  // The running record holds the curve so far, for readers of the file too.
+  store::JobRecord rec = h.Record(static_cast<int>(index));
+  EXPECT_EQ(rec.state, store::JobState::kRunning);
+  ASSERT_EQ(rec.curves.size(), 2u);
+  EXPECT_EQ(rec.curves[1].step, 10);
+  h.c().Step();  // Idle: commits.
+  EXPECT_EQ(h.OnDisk(static_cast<int>(index)).curves.size(), 2u);
+
+  // Progress for a job the group was not given is logged and ignored.
+  hb.job_index = 1 - index;
+  h.channel().SendHeartbeat(0, hb);
+  h.c().Step();
+  EXPECT_NE(h.output().find("progress for job index " + std::to_string(1 - index) +
+                            ", which is not in its batch; ignored"),
+            std::string::npos)
+      << h.output();
+  // The job's result replaces the live curve with its own.
+  JobResultMessage r;
+  r.index = index;
+  r.attempt = m.batch[0].attempt;
+  r.metrics["error"] = 0.5;
+  r.curves = {{"train_loss", 0, 3.0}, {"train_loss", 10, 2.5}, {"train_loss", 99, 1.0}};
+  h.channel().SendRequest(0, {r});
+  h.c().Step();
+  h.c().Step();
+  EXPECT_EQ(h.Record(static_cast<int>(index)).curves.size(), 3u);
+  h.Advance(1.5);
+  h.c().Step();
+  nlohmann::json info = nlohmann::json::parse(h.store().run_info_json());
+  for (const auto& rj : info.at("running_jobs")) EXPECT_NE(rj.at("job_id"), id);
+}
+
 TEST(Coordinator, ReportsAGroupWithoutJobProgressForStallSecondsAndItsReturn) {
   DriverOptions o;
   o.stall_seconds = 300;

@@ -111,6 +111,38 @@ TEST(Messages, HeartbeatRoundTrips) {
   EXPECT_TRUE(b->stop_requested);
 }
 
+TEST(Messages, HeartbeatCarriesTheRunningJobsProgress) {
+  HeartbeatMessage h;
+  h.progress_age = 0.5;
+  h.job_index = 7;
+  h.phase = "train";
+  h.step = 120;
+  h.total = 500;
+  h.loss = 0.8125;
+  h.new_points = {{"train_loss", 100, 0.85}, {"lr", 100, 1e-3}, {"align_loss", 110, NAN}};
+  Result<HeartbeatMessage> d = DecodeHeartbeat(EncodeHeartbeat(h));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->job_index, 7);
+  EXPECT_EQ(d->phase, "train");
+  EXPECT_EQ(d->step, 120);
+  EXPECT_EQ(d->total, 500);
+  EXPECT_DOUBLE_EQ(d->loss, 0.8125);
+  ASSERT_EQ(d->new_points.size(), 3u);
+  EXPECT_EQ(d->new_points[1].name, "lr");
+  EXPECT_EQ(d->new_points[1].step, 100);
+  EXPECT_DOUBLE_EQ(d->new_points[1].value, 1e-3);
+  EXPECT_TRUE(std::isnan(d->new_points[2].value));
+  // No loss yet (NaN) survives too; a heartbeat without progress has job index -1.
+  h.loss = NAN;
+  d = DecodeHeartbeat(EncodeHeartbeat(h));
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(std::isnan(d->loss));
+  d = DecodeHeartbeat(EncodeHeartbeat(HeartbeatMessage()));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->job_index, -1);
+  EXPECT_TRUE(d->new_points.empty());
+}
+
 TEST(Messages, MalformedHeartbeatIsAnError) {
   EXPECT_FALSE(DecodeHeartbeat("").ok());
   std::string bytes = EncodeHeartbeat(HeartbeatMessage());
@@ -123,6 +155,17 @@ TEST(Messages, MalformedHeartbeatIsAnError) {
       DecodeHeartbeat(std::string(reinterpret_cast<const char*>(bad_flag), 16));
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("malformed heartbeat"), std::string::npos);
+  // A damaged progress part: not JSON, wrong types, a negative job index.
+  for (const std::string& tail :
+       {std::string("{\"j\":1"), std::string("{\"j\":\"x\",\"p\":\"\",\"k\":0,\"n\":0,"
+                                             "\"l\":null,\"c\":[]}"),
+        std::string("{\"j\":-3,\"p\":\"train\",\"k\":0,\"n\":0,\"l\":1,\"c\":[]}")}) {
+    d = DecodeHeartbeat(bytes + tail);
+    ASSERT_FALSE(d.ok()) << tail;
+    EXPECT_NE(d.status().message().find("malformed heartbeat message (progress"),
+              std::string::npos)
+        << d.status().ToString();
+  }
 }
 
 }  // namespace
