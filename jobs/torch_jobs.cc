@@ -17,7 +17,7 @@ namespace {
 
 struct Loaded {
   std::mutex mutex;
-  std::optional<TorchJobsApi> api;   // Set once, never changed after.
+  std::optional<TorchJobsApi> api;    // Set once, never changed after.
   std::optional<Status> load_status;  // The first LoadTorchJobs result.
 };
 

@@ -233,10 +233,11 @@ Result<nlohmann::json> RunFits(const FitRequest& request, const LoadedInputs& lo
     if (out != nullptr) {
       if (!name.empty()) *out << "== " << name << " ==\n";
       if (!in.pooled_settings.empty()) {
-        *out << "  warning: --group-by pools jobs with different "
-             << Join(in.pooled_settings, ", ") << " in this group (averaged like seeds)\n";
+        *out << "  warning: --group-by pools jobs with different " << Join(in.pooled_settings, ", ")
+             << " in this group (averaged like seeds)\n";
       }
-      if (request.auto_model) *out << (brief ? selection.verdict + "\n" : selection.Report() + "\n");
+      if (request.auto_model)
+        *out << (brief ? selection.verdict + "\n" : selection.Report() + "\n");
       *out << (brief ? summary.BriefReport() + "\n" : summary.FullReport());
       if (!brief && !name.empty()) {
         *out << "  seed noise   "
@@ -375,12 +376,11 @@ nlohmann::json Checklist(const nlohmann::json& doc) {
     for (const auto& f : fits) {
       if (f.contains("model_selection")) winners.push_back(name_of(f) + " " + f.value("model", ""));
     }
-    model = "law chosen by --model auto (every form fit, lowest AIC kept: " + Join(winners, "; ") +
-            ")";
+    model =
+        "law chosen by --model auto (every form fit, lowest AIC kept: " + Join(winners, "; ") + ")";
   }
   std::string law =
-      model + ", " + o.value("loss", "") + " loss in " + o.value("space", "") +
-      " space; bounds " +
+      model + ", " + o.value("loss", "") + " loss in " + o.value("space", "") + " space; bounds " +
       (o["bounds"].empty() ? std::string("default") : "overridden: " + o["bounds"].dump()) +
       "; start grid " +
       (o["start_grid"].empty() ? std::string("default") : "overridden: " + o["start_grid"].dump());
@@ -854,9 +854,9 @@ int Run(const std::vector<std::string>& args) {
     }
   } else {
     if (vm.count("text-tokens")) {
-      return ReportError(kName, Status::InvalidInput(
-                                    "--text-tokens applies to --csv fits; a results file records "
-                                    "Q per group"));
+      return ReportError(
+          kName, Status::InvalidInput("--text-tokens applies to --csv fits; a results file records "
+                                      "Q per group"));
     }
     request.grouping.average_seeds = vm.count("keep-seeds") == 0;
     request.grouping.seed_weights = vm.count("unweighted") == 0;

@@ -10,9 +10,9 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/sweep.h"
+#include "driver/driver.h"
 #include "jobs/job_type.h"
 #include "jobs/torch_jobs.h"
-#include "driver/driver.h"
 
 namespace vlmscale::cli {
 namespace {
@@ -60,15 +60,14 @@ int RunRunCommand(const std::vector<std::string>& args) {
       "start it with `vlmscale launch -np N CONFIG` to make Ctrl-C and SIGTERM stop it cleanly too");
   std::vector<std::string> sets;
   std::string config_path, log_format = "text";
-  options.add_options()
-      ("config", po::value(&config_path), "sweep config file (.ini)")
-      ("set", po::value(&sets)->composing(), "override section.key=value (repeatable)")
-      ("fresh", po::bool_switch(), "move an existing results file aside and start anew")
-      ("allow-mixed", po::bool_switch(),
-       "run into a results file whose jobs were made with other settings (by default that is "
-       "refused with exit 2 naming the keys); the differing keys become varied columns")
-      ("quiet", po::bool_switch(), "print only failures, stops and the summary")
-      ("log-format", po::value(&log_format), "text (default) or json (one object per line)");
+  options.add_options()("config", po::value(&config_path), "sweep config file (.ini)")(
+      "set", po::value(&sets)->composing(), "override section.key=value (repeatable)")(
+      "fresh", po::bool_switch(), "move an existing results file aside and start anew")(
+      "allow-mixed", po::bool_switch(),
+      "run into a results file whose jobs were made with other settings (by default that is "
+      "refused with exit 2 naming the keys); the differing keys become varied columns")(
+      "quiet", po::bool_switch(), "print only failures, stops and the summary")(
+      "log-format", po::value(&log_format), "text (default) or json (one object per line)");
   po::positional_options_description positional;
   positional.add("config", 1);
 

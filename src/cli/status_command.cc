@@ -377,11 +377,11 @@ void PrintText(const json& s) {
     std::vector<std::string> keys = s["varied_settings"].get<std::vector<std::string>>();
     std::printf("settings that differ between jobs: %s\n", Join(keys, ", ").c_str());
     for (const json& g : s["settings"]) {
-      std::printf("  %s: %lld jobs: %lld done, %lld failed, %lld blocked, %lld running, "
-                  "%lld pending\n",
-                  g["label"].get<std::string>().c_str(), count(g, "total"), count(g, "done"),
-                  count(g, "failed"), count(g, "blocked"), count(g, "running"),
-                  count(g, "pending"));
+      std::printf(
+          "  %s: %lld jobs: %lld done, %lld failed, %lld blocked, %lld running, "
+          "%lld pending\n",
+          g["label"].get<std::string>().c_str(), count(g, "total"), count(g, "done"),
+          count(g, "failed"), count(g, "blocked"), count(g, "running"), count(g, "pending"));
     }
   }
   const std::string state = s["state"].get<std::string>();
@@ -480,8 +480,8 @@ void PrintHistory(const json& runs, size_t count) {
       return r.contains(k) && r[k].is_number_integer() ? std::to_string(r[k].get<int64_t>())
                                                        : std::string("?");
     };
-    const bool mixed = r.contains("allow_mixed") && r["allow_mixed"].is_boolean() &&
-                       r["allow_mixed"].get<bool>();
+    const bool mixed =
+        r.contains("allow_mixed") && r["allow_mixed"].is_boolean() && r["allow_mixed"].get<bool>();
     std::printf("  %d  %s  on %s  vlmscale %s (%s)  %s%s%s: %s jobs, %s new\n", ++i, when.c_str(),
                 text("host").c_str(), text("vlmscale_version").c_str(), text("git_commit").c_str(),
                 text("config").c_str(), sets.c_str(), mixed ? " --allow-mixed" : "",
@@ -498,7 +498,8 @@ bool LooksLikeHdf5(const std::string& path) {
 
 int RunStatusCommand(const std::vector<std::string>& args) {
   po::options_description options(
-      "vlmscale status RESULTS.h5|CONFIG [--set k=v]... [--history] [--watch [SECONDS]] [--json]\n\nShows the "
+      "vlmscale status RESULTS.h5|CONFIG [--set k=v]... [--history] [--watch [SECONDS]] "
+      "[--json]\n\nShows the "
       "state and progress "
       "of a sweep from its results file (or from the config `vlmscale run` takes, which names "
       "it); safe while the sweep is running (reads only)");

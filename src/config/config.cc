@@ -86,7 +86,8 @@ std::string CheckSection(const Schema& schema, const std::string& section) {
     const std::string inner = section.substr(5);
     if (schema.StageMayOverride(inner)) return "";
     return "[grid] sweeps keys of the job types' sections as SECTION.KEY (e.g. train.lr), not "
-           "of [" + inner + "]";
+           "of [" +
+           inner + "]";
   }
   if (StartsWith(section, "stage.")) {
     size_t name_end = section.find('.', 6);
@@ -243,7 +244,8 @@ std::string CheckSweptValues(const Schema& schema, const std::string& key,
     return "'" + target + "' is a list itself, so it cannot be swept value by value";
   }
   if (spec->identity == IdentityRule::kNever) {
-    return "'" + target + "' does not enter job ids (where, not what): sweeping it would make "
+    return "'" + target +
+           "' does not enter job ids (where, not what): sweeping it would make "
            "the same jobs twice";
   }
   std::vector<std::string> seen;

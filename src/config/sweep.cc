@@ -639,8 +639,8 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
       const int variant =
           swept.empty()
               ? -1
-              : variant_of[si][std::find(combos.begin(), combos.end(), full.settings) -
-                               combos.begin()];
+              : variant_of[si]
+                          [std::find(combos.begin(), combos.end(), full.settings) - combos.begin()];
       const JobTypePlanner& planner = variant >= 0 ? *stage.variants[variant] : *stage.planner;
       const std::string settings_text = planner.IdentityText();
       for (const GridPoint& p : WithOwnAxes(projected, stage)) {

@@ -114,7 +114,7 @@ struct JobSpec {
   double inference_flops = 0.0;  // LLM inference FLOPs per sample: 2*N*(Q+V).
   int64_t text_tokens = 0;       // Q.
   int stage = 0;                 // Index into Sweep::stages.
-  int variant = -1;  // Index into its stage's `variants`; -1: the stage's `planner`.
+  int variant = -1;              // Index into its stage's `variants`; -1: the stage's `planner`.
   // Jobs this one needs (indices into Sweep::jobs, all smaller than `index`), in the order of
   // the stage's `needs`, then grid order.
   std::vector<int64_t> parents;

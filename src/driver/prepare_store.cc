@@ -3,17 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
-
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
-
-#include <nlohmann/json.hpp>
 
 #include "config.h"
 #include "core/hash.h"
@@ -55,8 +53,9 @@ SweepSettingsTexts SettingsOfSweep(const config::Sweep& sweep) {
 // what a file written before vlmscale kept settings says about its jobs. Empty if the file has
 // no config or it no longer plans.
 // *problem says why the stored config could not be planned ("" if it could, or there is none).
-std::unordered_map<std::string, std::string> SettingsOfStoredConfig(
-    const std::string& path, const std::string& config_text, std::string* problem) {
+std::unordered_map<std::string, std::string> SettingsOfStoredConfig(const std::string& path,
+                                                                    const std::string& config_text,
+                                                                    std::string* problem) {
   std::unordered_map<std::string, std::string> by_id;
   if (config_text.empty()) return by_id;
   Result<config::Config> cfg =
@@ -82,7 +81,6 @@ struct SettingsMismatch {
 };
 
 std::string Shown(const std::string& v) { return v.empty() ? "(default)" : v; }
-
 
 Status CheckSettings(const config::Sweep& sweep, const SweepSettingsTexts& settings,
                      const DriverOptions& options, const std::string& stored_config_text,
@@ -122,8 +120,8 @@ Status CheckSettings(const config::Sweep& sweep, const SweepSettingsTexts& setti
     }
     if (!still_unknown.empty() && !options.allow_mixed) {
       return Status::InvalidInput(
-          sweep.output + " holds " + std::to_string(still_unknown.size()) +
-          " jobs (e.g. " + still_unknown.front().job_id +
+          sweep.output + " holds " + std::to_string(still_unknown.size()) + " jobs (e.g. " +
+          still_unknown.front().job_id +
           ") written by an older vlmscale that did not record their settings; they are not jobs "
           "of this config nor of the config stored in the file" +
           (stored_problem.empty() ? std::string()
@@ -247,8 +245,7 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
       }
       if (rec.state == store::JobState::kDone) {
         (*runnable)[i] = false;
-      } else if (rec.state == store::JobState::kRunning ||
-                 rec.state == store::JobState::kBlocked) {
+      } else if (rec.state == store::JobState::kRunning || rec.state == store::JobState::kBlocked) {
         // Interrupted by a crash, or waiting for a failed job this run retries: run it again.
         rec.state = store::JobState::kPending;
         changed = true;
@@ -287,8 +284,8 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   const nlohmann::json run = {
-      {"time", std::chrono::duration<double>(
-                   std::chrono::system_clock::now().time_since_epoch()).count()},
+      {"time",
+       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
       {"host", host},
       {"vlmscale_version", VLMSCALE_VERSION},
       {"git_commit", VLMSCALE_GIT_COMMIT},

@@ -271,7 +271,8 @@ std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
     os << "  closed form: T* = " << FormatNumber(*fr.closed_form_t) << " (" << fr.closed_form_note
        << ")\n";
   }
-  if (!fr.closed_form_t && !fr.closed_form_note.empty()) os << "  note: " << fr.closed_form_note << "\n";
+  if (!fr.closed_form_t && !fr.closed_form_note.empty())
+    os << "  note: " << fr.closed_form_note << "\n";
   os << "\n  budget C      N*           T*           predicted Y   | grid N     grid T     grid "
         "Y(fit)  grid Y(obs)\n";
   for (const auto& p : fr.points) {

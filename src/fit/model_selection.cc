@@ -25,9 +25,8 @@ void Rank(std::vector<FormFit>* forms, double FormFit::*value, int FormFit::*ran
   for (size_t i = 0; i < forms->size(); ++i) {
     if (std::isfinite((*forms)[i].*value)) order.push_back(i);
   }
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return (*forms)[a].*value < (*forms)[b].*value;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return (*forms)[a].*value < (*forms)[b].*value; });
   for (size_t r = 0; r < order.size(); ++r) (*forms)[order[r]].*rank = static_cast<int>(r + 1);
 }
 
@@ -112,13 +111,13 @@ Status SelectModel(const FitOptions& options, const Observations& obs, ModelSele
   v << "winner: " << ModelName(w.model);
   if (out->runner_up >= 0) {
     const FormFit& r = out->forms[out->runner_up];
-    v << ", AIC " << FormatNumber(r.aic - w.aic, 3) << " below the runner-up "
-      << ModelName(r.model) << " (hold-out error " << Percent(w.holdout_error) << " vs "
-      << Percent(r.holdout_error) << ")";
+    v << ", AIC " << FormatNumber(r.aic - w.aic, 3) << " below the runner-up " << ModelName(r.model)
+      << " (hold-out error " << Percent(w.holdout_error) << " vs " << Percent(r.holdout_error)
+      << ")";
   }
   if (out->holdout_best >= 0 && out->holdout_best != out->winner) {
-    v << "; the hold-out ranks " << ModelName(out->forms[out->holdout_best].model)
-      << " first (" << Percent(out->forms[out->holdout_best].holdout_error) << ")";
+    v << "; the hold-out ranks " << ModelName(out->forms[out->holdout_best].model) << " first ("
+      << Percent(out->forms[out->holdout_best].holdout_error) << ")";
   } else if (out->holdout_best == out->winner) {
     v << "; it also has the smallest hold-out error";
   }
@@ -130,7 +129,8 @@ std::string ModelSelection::Report() const {
   std::ostringstream os;
   os << "Law selection (--model auto): every form fit to the same points, ranked by AIC\n"
      << "  (hold-out: fit without the largest N, RMS relative error predicting it)\n\n"
-     << "  form            k  params                                                         hold-out   AIC"
+     << "  form            k  params                                                         "
+        "hold-out   AIC"
         "          dAIC\n";
   for (const auto& f : forms) {
     char line[400];
@@ -142,7 +142,8 @@ std::string ModelSelection::Report() const {
     }
     std::vector<std::string> ps;
     for (int id : ActiveParams(f.model)) {
-      ps.push_back(std::string(ParamName(id)) + "=" + FormatNumber(GetParam(f.summary.params, id), 4));
+      ps.push_back(std::string(ParamName(id)) + "=" +
+                   FormatNumber(GetParam(f.summary.params, id), 4));
     }
     std::snprintf(line, sizeof(line), "  %-15s %d  %-62s %-10s %-12s %s\n", ModelName(f.model),
                   f.num_params, Join(ps, " ").c_str(), Percent(f.holdout_error).c_str(),
@@ -163,7 +164,8 @@ nlohmann::json ModelSelection::ToJson() const {
     o["n_params"] = f.num_params;
     if (f.skipped.empty()) {
       json params = json::object();
-      for (int id : ActiveParams(f.model)) params[ParamName(id)] = Number(GetParam(f.summary.params, id));
+      for (int id : ActiveParams(f.model))
+        params[ParamName(id)] = Number(GetParam(f.summary.params, id));
       o["params"] = params;
       o["objective"] = Number(f.summary.objective);
       o["sse"] = Number(f.summary.sse);

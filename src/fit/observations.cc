@@ -197,7 +197,8 @@ Result<std::pair<std::string, std::string>> ParseFilter(const std::string& text)
   }
   for (const std::string& v : SplitTrimmed(value, ',')) {
     if (v.empty()) {
-      return Status::InvalidInput("filter '" + text + "' has an empty value (a list is "
+      return Status::InvalidInput("filter '" + text +
+                                  "' has an empty value (a list is "
                                   "comma-separated: llm=nano,micro)");
     }
   }
@@ -260,8 +261,9 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
       return Status::InvalidInput(
           "the jobs to fit were made with different " + Join(mixed, ", ") +
           " by different runs into one file (vlmscale run --allow-mixed), not by the grid; a fit "
-          "does not pool them as seeds. Groups: " + Join(listed, "; ") +
-          ". Fit one with --filter KEY=VALUE, or each apart with --group-by " + Join(mixed, ","));
+          "does not pool them as seeds. Groups: " +
+          Join(listed, "; ") + ". Fit one with --filter KEY=VALUE, or each apart with --group-by " +
+          Join(mixed, ","));
     }
     group_keys = varied;
   } else {
@@ -303,8 +305,8 @@ Result<std::vector<ObservationGroup>> GroupRecords(const std::vector<store::JobR
                                   FormatNumber(r.error) + "; rerun it or filter it out");
     }
     if (!r.axes.empty()) {
-      over_axes[{r.task, r.method, settings_of(r), r.n_params, r.visual_tokens, r.seed}]
-          .push_back(&r);
+      over_axes[{r.task, r.method, settings_of(r), r.n_params, r.visual_tokens, r.seed}].push_back(
+          &r);
       continue;
     }
     groups[{r.task, r.method, settings_of(r)}][{r.n_params, r.visual_tokens}].push_back(

@@ -235,23 +235,23 @@ nlohmann::json FitOptionsToJson(const FitOptions& o) {
   json starts = json::object();
   for (const auto& [name, values] : o.start_grid) starts[name] = values;
   nlohmann::json j = {{"model", ModelName(o.model)},
-          {"loss", LossName(o.loss)},
-          {"space", SpaceName(o.space)},
-          {"huber_delta", o.huber_delta},
-          {"bounds", bounds},
-          {"start_grid", starts},
-          {"max_iterations", o.max_iterations},
-          {"screen_iterations", o.screen_iterations},
-          {"polish_starts", o.polish_starts},
-          {"function_tolerance", o.function_tolerance},
-          {"gradient_tolerance", o.gradient_tolerance},
-          {"parameter_tolerance", o.parameter_tolerance},
-          {"per_point_residual_blocks", o.per_point_residual_blocks},
-          {"compute_stderr", o.compute_stderr},
-          {"bootstrap", o.bootstrap},
-          {"bootstrap_full_grid", o.bootstrap_full_grid},
-          {"seed", o.seed},
-          {"holdout_largest", o.holdout_largest}};
+                      {"loss", LossName(o.loss)},
+                      {"space", SpaceName(o.space)},
+                      {"huber_delta", o.huber_delta},
+                      {"bounds", bounds},
+                      {"start_grid", starts},
+                      {"max_iterations", o.max_iterations},
+                      {"screen_iterations", o.screen_iterations},
+                      {"polish_starts", o.polish_starts},
+                      {"function_tolerance", o.function_tolerance},
+                      {"gradient_tolerance", o.gradient_tolerance},
+                      {"parameter_tolerance", o.parameter_tolerance},
+                      {"per_point_residual_blocks", o.per_point_residual_blocks},
+                      {"compute_stderr", o.compute_stderr},
+                      {"bootstrap", o.bootstrap},
+                      {"bootstrap_full_grid", o.bootstrap_full_grid},
+                      {"seed", o.seed},
+                      {"holdout_largest", o.holdout_largest}};
   // Only CSV fits of the compute law set it (results files record Q per group): absent otherwise.
   if (std::isfinite(o.text_tokens)) j["text_tokens"] = o.text_tokens;
   return j;

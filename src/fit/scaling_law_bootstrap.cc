@@ -33,7 +33,6 @@ double Percentile(std::vector<double> v, double q) {
   return v[lo] + (pos - lo) * (v[hi] - v[lo]);
 }
 
-
 }  // namespace vlmscale::fit::internal
 
 namespace vlmscale::fit {
@@ -158,10 +157,12 @@ void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary
     p.q = best.q;
     summary->bootstrap_params.push_back(p);
   }
-  const double dof = static_cast<double>(n) - static_cast<double>(ActiveParams(options.model).size());
+  const double dof =
+      static_cast<double>(n) - static_cast<double>(ActiveParams(options.model).size());
   const double scale = dof > 0 ? std::sqrt(static_cast<double>(n) / dof) : 1.0;
   double mean_r = 0.0;
-  for (size_t i = 0; i < n; ++i) mean_r += obs.y[i] - Predict(options.model, best, obs.n[i], obs.t[i]);
+  for (size_t i = 0; i < n; ++i)
+    mean_r += obs.y[i] - Predict(options.model, best, obs.n[i], obs.t[i]);
   mean_r /= static_cast<double>(n);
   for (size_t i = 0; i < n; ++i) {
     const double r = obs.y[i] - Predict(options.model, best, obs.n[i], obs.t[i]);
@@ -177,8 +178,9 @@ void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary
     for (int i = 0; i < g; ++i) {
       BandPoint bp;
       bp.n = nv;
-      bp.t = *t_hi > *t_lo ? std::exp(std::log(*t_lo) + (std::log(*t_hi) - std::log(*t_lo)) * i / (g - 1))
-                           : *t_lo;
+      bp.t = *t_hi > *t_lo
+                 ? std::exp(std::log(*t_lo) + (std::log(*t_hi) - std::log(*t_lo)) * i / (g - 1))
+                 : *t_lo;
       bp.predicted = Predict(options.model, best, bp.n, bp.t);
       bp.band = BandAt(*summary, bp.n, bp.t, ++point_seed);
       summary->curve_band.push_back(bp);

@@ -313,7 +313,8 @@ std::string FitSummary::FullReport() const {
   std::ostringstream os;
   os << "Scaling-law fit\n";
   os << "  model        " << ModelName(model) << ": " << ModelFormula(model) << "\n";
-  if (model == Model::kCompute) os << "  Q            " << Fmt(params.q) << " text tokens per query\n";
+  if (model == Model::kCompute)
+    os << "  Q            " << Fmt(params.q) << " text tokens per query\n";
   os << "  objective    " << LossName(loss)
      << (loss == Loss::kHuber ? " (delta=" + Fmt(huber_delta) + ")" : std::string()) << " loss, "
      << SpaceName(space) << " space\n";

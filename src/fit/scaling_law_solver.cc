@@ -534,10 +534,10 @@ std::vector<std::vector<double>> MakeStarts(const FitContext& ctx, const FitOpti
       } else if (ctx.model == Model::kCompute) {
         x[k] = rest * std::exp(value(kParamGamma) * mean_ln_c);
       } else if (ctx.model == Model::kBroken) {
-        const double bend = BrokenLogBend(mean_ln_t, value(kParamTBreak), value(kParamBeta),
-                                          value(kParamBeta2));
-        x[k] = rest * std::exp(value(kParamAlpha) * mean_ln_n + value(kParamBeta) * mean_ln_t -
-                               bend);
+        const double bend =
+            BrokenLogBend(mean_ln_t, value(kParamTBreak), value(kParamBeta), value(kParamBeta2));
+        x[k] =
+            rest * std::exp(value(kParamAlpha) * mean_ln_n + value(kParamBeta) * mean_ln_t - bend);
       } else if (id == kParamA) {
         x[k] = 0.5 * rest * std::exp(value(kParamAlpha) * mean_ln_n);
       } else {

@@ -21,8 +21,8 @@ struct FitContext {
   double huber_delta = 1e-3;
   std::vector<int> active;  // Param ids in solver order.
   std::vector<double> log_n, log_t, y, log_y;
-  std::vector<double> log_c;  // Compute law: log C = log(2 N (Q + T)).
-  double q = 0.0;             // Compute law: Q (copied into every LawParams).
+  std::vector<double> log_c;             // Compute law: log C = log(2 N (Q + T)).
+  double q = 0.0;                        // Compute law: Q (copied into every LawParams).
   std::vector<double> sqrt_w;            // Empty, or sqrt of the point weights scaled to mean 1.
   std::vector<double> lower, upper;      // Solver space, per active index.
   std::vector<Interval> natural_bounds;  // Per ParamId.

@@ -113,8 +113,7 @@ Status DumpExamples(const DumpRequest& request, std::ostream& out) {
     std::error_code ec;
     std::filesystem::create_directories(images, ec);
     if (ec) {
-      return Status::IOError("cannot create --images directory '" + images + "': " +
-                             ec.message());
+      return Status::IOError("cannot create --images directory '" + images + "': " + ec.message());
     }
   }
   const Split split = request.train_split ? Split::kTrain : Split::kEval;

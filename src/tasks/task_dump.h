@@ -14,12 +14,12 @@
 namespace vlmscale::tasks {
 
 struct DumpRequest {
-  std::string task;            // A task name (TaskNames()). REQUIRES: non-empty.
-  bool train_split = true;     // The train split, else the eval split.
-  int64_t count = 0;           // Examples 0..count-1. REQUIRES: >= 0.
-  uint64_t seed = 0;           // The study seed.
-  int64_t image_size = 48;     // Image side in pixels.
-  std::string images_dir;      // When non-empty, each image is written as DIR/<index>.png.
+  std::string task;         // A task name (TaskNames()). REQUIRES: non-empty.
+  bool train_split = true;  // The train split, else the eval split.
+  int64_t count = 0;        // Examples 0..count-1. REQUIRES: >= 0.
+  uint64_t seed = 0;        // The study seed.
+  int64_t image_size = 48;  // Image side in pixels.
+  std::string images_dir;   // When non-empty, each image is written as DIR/<index>.png.
 };
 
 // Writes one JSON object per example to `out` (index, type, question, question_tokens, answer,

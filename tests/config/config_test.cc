@@ -491,8 +491,7 @@ TEST(SweptSettings, AStageThatDoesNotReadTheKeyKeepsOneJobPerPoint) {
   // Every stage of kStages reads [sleep] unless it overrides sleep.seconds itself.
   for (const auto& st : s->stages) {
     const bool overrides = MustLoad(kStages).IsSet("stage." + st.name + ".sleep.seconds");
-    EXPECT_EQ(after[st.name], (overrides && st.needs.empty() ? 1 : 2) * before[st.name])
-        << st.name;
+    EXPECT_EQ(after[st.name], (overrides && st.needs.empty() ? 1 : 2) * before[st.name]) << st.name;
   }
 }
 

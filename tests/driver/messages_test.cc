@@ -157,13 +157,13 @@ TEST(Messages, MalformedHeartbeatIsAnError) {
   EXPECT_NE(d.status().message().find("malformed heartbeat"), std::string::npos);
   // A damaged progress part: not JSON, wrong types, a negative job index.
   for (const std::string& tail :
-       {std::string("{\"j\":1"), std::string("{\"j\":\"x\",\"p\":\"\",\"k\":0,\"n\":0,"
-                                             "\"l\":null,\"c\":[]}"),
+       {std::string("{\"j\":1"),
+        std::string("{\"j\":\"x\",\"p\":\"\",\"k\":0,\"n\":0,"
+                    "\"l\":null,\"c\":[]}"),
         std::string("{\"j\":-3,\"p\":\"train\",\"k\":0,\"n\":0,\"l\":1,\"c\":[]}")}) {
     d = DecodeHeartbeat(bytes + tail);
     ASSERT_FALSE(d.ok()) << tail;
-    EXPECT_NE(d.status().message().find("malformed heartbeat message (progress"),
-              std::string::npos)
+    EXPECT_NE(d.status().message().find("malformed heartbeat message (progress"), std::string::npos)
         << d.status().ToString();
   }
 }

@@ -78,11 +78,12 @@ TEST_P(Coverage, IntervalsCoverTheTruthAtAboutTheNominalRate) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryForm, Coverage,
-                         ::testing::Values(CoverageCase{Model::kMultiplicative, {2.0, 0.3, 0.0, 0.2, 0.2}},
-                                           CoverageCase{Model::kAdditive, {1.5, 0.35, 0.8, 0.25, 0.15}},
-                                           CoverageCase{Model::kCompute, Compute()},
-                                           CoverageCase{Model::kBroken, Broken()}));
+INSTANTIATE_TEST_SUITE_P(
+    EveryForm, Coverage,
+    ::testing::Values(CoverageCase{Model::kMultiplicative, {2.0, 0.3, 0.0, 0.2, 0.2}},
+                      CoverageCase{Model::kAdditive, {1.5, 0.35, 0.8, 0.25, 0.15}},
+                      CoverageCase{Model::kCompute, Compute()},
+                      CoverageCase{Model::kBroken, Broken()}));
 
 }  // namespace
 }  // namespace vlmscale::fit

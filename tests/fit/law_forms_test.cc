@@ -72,8 +72,7 @@ TEST(ComputeLaw, DependsOnTheFlopsOnly) {
   // Same C = 2 N (Q + T): N = 1, T = 64 and N = 0.5, T = 192.
   EXPECT_NEAR(Predict(Model::kCompute, p, 1.0, 64.0), Predict(Model::kCompute, p, 0.5, 192.0),
               1e-12);
-  EXPECT_NEAR(Predict(Model::kCompute, p, 1.0, 64.0), p.A * std::pow(256.0, -p.gamma) + p.E,
-              1e-12);
+  EXPECT_NEAR(Predict(Model::kCompute, p, 1.0, 64.0), p.A * std::pow(256.0, -p.gamma) + p.E, 1e-12);
 }
 
 TEST(ComputeLaw, WithoutQTheFitSaysWhereToGiveIt) {
@@ -125,7 +124,8 @@ TEST_P(AutoPicks, TheGeneratingForm) {
         << sel.verdict;
   }
   // The broken law nests the multiplicative one (beta2 = beta), so AIC can prefer it by chance
-  // (its 2 extra parameters cost 4, a chi-square(2) exceeds that 13.5% of the time); allow one miss.
+  // (its 2 extra parameters cost 4, a chi-square(2) exceeds that 13.5% of the time); allow one
+  // miss.
   EXPECT_GE(right, kDraws - 1) << c.name;
 }
 
@@ -201,7 +201,8 @@ TEST(Frontier, BrokenLawOptimumIsTheMinimumAlongTheBudgetCurve) {
   law.model = Model::kBroken;
   law.params = LateBreakTruth();
   for (double n : {0.5, 2.0, 8.0}) {
-    for (double t : {1.0, 16.0, 64.0, 576.0}) law.points.Add(n, t, Predict(law.model, law.params, n, t));
+    for (double t : {1.0, 16.0, 64.0, 576.0})
+      law.points.Add(n, t, Predict(law.model, law.params, n, t));
   }
   FrontierOptions fo;
   fo.text_tokens = 50;
@@ -210,7 +211,8 @@ TEST(Frontier, BrokenLawOptimumIsTheMinimumAlongTheBudgetCurve) {
   for (const auto& p : fr->points) {
     ASSERT_TRUE(p.feasible);
     for (int i = 0; i <= 400; ++i) {
-      const double t = std::exp(std::log(fr->t_min) + (std::log(fr->t_max) - std::log(fr->t_min)) * i / 400);
+      const double t =
+          std::exp(std::log(fr->t_min) + (std::log(fr->t_max) - std::log(fr->t_min)) * i / 400);
       const double n = p.budget / (2 * (fo.text_tokens + t));
       EXPECT_GE(Predict(law.model, law.params, n, t), p.predicted - 1e-12);
     }
@@ -250,8 +252,8 @@ TEST(ReportJson, NewFormsRoundTripWithTheirParameterNames) {
 // extrapolated points' bands; both are deterministic for a seed and bracket the fitted curve.
 TEST(Bands, CurveAndExtrapolationBandsAreInTheJsonAndBracketTheFit) {
   for (Model m : {Model::kMultiplicative, Model::kBroken}) {
-    const LawParams truth = m == Model::kBroken ? LateBreakTruth()
-                                                : LawParams{2.0, 0.3, 0.0, 0.2, 0.2};
+    const LawParams truth =
+        m == Model::kBroken ? LateBreakTruth() : LawParams{2.0, 0.3, 0.0, 0.2, 0.2};
     Observations obs = Synthetic(m, truth, 0.01, false, 3);
     FitOptions o;
     o.model = m;
