@@ -19,26 +19,6 @@ struct CoverageCase {
 
 class Coverage : public ::testing::TestWithParam<CoverageCase> {};
 
-LawParams Compute() {
-  LawParams p;
-  p.A = 2.0;
-  p.gamma = 0.3;
-  p.E = 0.15;
-  p.q = 64;
-  return p;
-}
-
-LawParams Broken() {
-  LawParams p;
-  p.A = 2.0;
-  p.alpha = 0.3;
-  p.beta = 0.05;
-  p.beta2 = 0.4;
-  p.t_break = 30;
-  p.E = 0.15;
-  return p;
-}
-
 TEST_P(Coverage, IntervalsCoverTheTruthAtAboutTheNominalRate) {
   const CoverageCase c = GetParam();
   const int kDraws = 200;
@@ -82,8 +62,8 @@ INSTANTIATE_TEST_SUITE_P(
     EveryForm, Coverage,
     ::testing::Values(CoverageCase{Model::kMultiplicative, {2.0, 0.3, 0.0, 0.2, 0.2}},
                       CoverageCase{Model::kAdditive, {1.5, 0.35, 0.8, 0.25, 0.15}},
-                      CoverageCase{Model::kCompute, Compute()},
-                      CoverageCase{Model::kBroken, Broken()}));
+                      CoverageCase{Model::kCompute, testing::ComputeTruth()},
+                      CoverageCase{Model::kBroken, testing::LateBreakTruth()}));
 
 }  // namespace
 }  // namespace vlmscale::fit

@@ -13,28 +13,9 @@
 namespace vlmscale::fit {
 namespace {
 
+using testing::ComputeTruth;
+using testing::LateBreakTruth;
 using testing::Synthetic;
-
-LawParams ComputeTruth() {
-  LawParams p;
-  p.A = 2.0;
-  p.gamma = 0.3;
-  p.E = 0.15;
-  p.q = 64;
-  return p;
-}
-
-// Tokens help little below T = 30 and much more above: "tokens start helping late".
-LawParams LateBreakTruth() {
-  LawParams p;
-  p.A = 2.0;
-  p.alpha = 0.3;
-  p.beta = 0.05;
-  p.beta2 = 0.4;
-  p.t_break = 30;
-  p.E = 0.15;
-  return p;
-}
 
 // Tokens stop helping above T = 40.
 LawParams EarlyBreakTruth() {

@@ -43,6 +43,29 @@ inline Observations Synthetic(Model model, const LawParams& truth, double noise,
   return obs;
 }
 
+// The compute law's truth of the law-form tests: Y = 2 C^-0.3 + 0.15 with Q = 64.
+inline LawParams ComputeTruth() {
+  LawParams p;
+  p.A = 2.0;
+  p.gamma = 0.3;
+  p.E = 0.15;
+  p.q = 64;
+  return p;
+}
+
+// A broken power law in T whose tokens help little below T = 30 and much more above ("tokens
+// start helping late").
+inline LawParams LateBreakTruth() {
+  LawParams p;
+  p.A = 2.0;
+  p.alpha = 0.3;
+  p.beta = 0.05;
+  p.beta2 = 0.4;
+  p.t_break = 30;
+  p.E = 0.15;
+  return p;
+}
+
 }  // namespace vlmscale::fit::testing
 
 #endif  // VLMSCALE_TESTS_FIT_TEST_UTIL_H_
