@@ -221,6 +221,82 @@ class SweptSettingTest(unittest.TestCase):
         self.assertIn("avgpool/sleep.seconds=0.01", page)
 
 
+LR_CONFIG = """
+[sweep]
+name = lr
+output = {out}
+[grid]
+llm = nano, micro, mini
+visual_tokens = 1, 4, 16
+method = avgpool
+task = shapes
+train.lr = 0.001, 0.003
+[model]
+image_size = 48
+grid_size = 8
+encoder_pretrain_steps = 20
+[train]
+steps = 30
+warmup_steps = 3
+[eval]
+examples = 64
+"""
+
+
+class LrSweepTest(unittest.TestCase):
+    """The issue's 'done when': a train.lr x llm sweep of real finetune_eval jobs runs end to end
+    (plan, run, status, export, fit per lr, report's best lr per N)."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="vlmscale-lr-")
+        self.out = os.path.join(self.tmp.name, "lr.h5")
+        self.cfg = os.path.join(self.tmp.name, "lr.ini")
+        with open(self.cfg, "w") as f:
+            f.write(LR_CONFIG.format(out=self.out))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_a_train_lr_by_llm_finetune_sweep_runs_end_to_end(self):
+        p = vlmscale("plan", self.cfg)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("train.lr", p.stdout)
+        r = mpirun(2, ["run", self.cfg, "--quiet"], timeout=900)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+        s = status_json(self.out)
+        self.assertEqual((s["total"], s["done"]), (18, 18))
+        self.assertEqual(s["varied_settings"], ["train.lr"])
+        exported = export_jobs(self.out)
+        self.assertEqual(sorted({j["train.lr"] for j in exported}), ["0.001", "0.003"])
+        self.assertEqual(len({j["settings_hash"] for j in exported}), 18)
+        # The same (llm, V) point at two rates trained differently: not the same error.
+        by_point = {}
+        for j in exported:
+            by_point.setdefault((j["llm"], j["visual_tokens"]), {})[j["train.lr"]] = j["error"]
+        self.assertTrue(any(v["0.001"] != v["0.003"] for v in by_point.values()), by_point)
+
+        # Fitted per rate without being asked: one group per value, never pooled.
+        fit_json = os.path.join(self.tmp.name, "fit.json")
+        f = vlmscale("fit", self.out, "--json", fit_json, "--brief")
+        self.assertIn(f.returncode, (0, 1), f.stdout + f.stderr)  # 1: a fit failed numerically.
+        with open(fit_json) as fh:
+            doc = json.load(fh)
+        self.assertEqual(sorted(fit["group"]["settings"]["train.lr"] for fit in doc["fits"]),
+                         ["0.001", "0.003"])
+        self.assertEqual([len(fit["jobs"]) for fit in doc["fits"]], [9, 9])
+
+        report = os.path.join(self.tmp.name, "report")
+        env = dict(ENV, VLMSCALE_BIN=BIN)
+        rp = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "analysis", "report.py"),
+                             self.out, "-o", report, "--bootstrap", "0",
+                             "--holdout-largest", "0"],
+                            env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(rp.returncode, 0, rp.stdout + rp.stderr)
+        with open(os.path.join(report, "index.html")) as fh:
+            page = fh.read()
+        self.assertIn("Best train.lr per N", page)
+
+
 class OlderFileTest(unittest.TestCase):
     """tests/data/settings_v1_results.h5: written by main's binary (224e187), without the
     settings columns (tests/data/README.md)."""
