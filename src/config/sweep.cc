@@ -225,7 +225,10 @@ std::string StageJobIdentityText(const StageSpec& stage, const GridPoint& p, con
 }
 
 std::string JobSettingsText(const Sweep& sweep, const JobSpec& job) {
-  return "job.type=" + sweep.stage_of(job).job_type + "\n" + sweep.planner_of(job).IdentityText();
+  const StageSpec& stage = sweep.stage_of(job);
+  // A sweep assembled without planners (tests of the driver) has only its job type to say.
+  if (stage.planner == nullptr) return "job.type=" + stage.job_type + "\n";
+  return "job.type=" + stage.job_type + "\n" + sweep.planner_of(job).IdentityText();
 }
 
 SweepSettings ReadSweepSettings(const Config& c) {

@@ -28,7 +28,7 @@ grep -q "10 total: 4 done, 2 failed, 1 running, 3 pending" "$TMP/out" || fail "s
 grep -q "slurm job 4242, requeued 2 times" "$TMP/out" || fail "status slurm line"
 grep -q "stalled ranks: \[3\]" "$TMP/out" || fail "status stalled ranks"
 grep -q "job 5 failed" "$TMP/out" || fail "status shows failure messages"
-grep -q "rank 2 on node0" "$TMP/out" || fail "status shows running rank/host: $(cat "$TMP/out")"
+grep -Eq " 2 +node0 " "$TMP/out" || fail "status shows running rank/host: $(cat "$TMP/out")"
 grep -q "eta: " "$TMP/out" || fail "status eta line"
 
 # ---- status --json ------------------------------------------------------------------------------
