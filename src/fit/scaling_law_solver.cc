@@ -42,8 +42,6 @@ LawParams ToLawParams(const FitContext& ctx, const std::vector<double>& x) {
   return p;
 }
 
-// Unweighted residual of point i at solver-space parameters v (active order); its gradient into
-// grad when grad != nullptr.
 // The broken law's log shape (everything but A and E) at point i, and its derivatives with
 // respect to alpha, beta, beta2 and log t_break (v in broken order: A, alpha, beta, beta2,
 // log t_break, E).
@@ -60,6 +58,26 @@ double BrokenLogShape(const FitContext& ctx, size_t i, const double* v, double d
   return -v[1] * ln_n - v[2] * ln_t - (v[3] - v[2]) * s * softplus;
 }
 
+namespace {
+
+// log(exp(u1) + exp(u2)) without overflow; the weights exp(u_k) / (exp(u1) + exp(u2)) (the
+// derivatives) into *w1 and *w2 when w1 != nullptr.
+double LogSumExp2(double u1, double u2, double* w1, double* w2) {
+  const double m = std::max(u1, u2);
+  const double e1 = u1 == m ? 1.0 : std::exp(u1 - m);
+  const double e2 = u2 == m ? 1.0 : std::exp(u2 - m);
+  const double s = e1 + e2;
+  if (w1 != nullptr) {
+    *w1 = e1 / s;
+    *w2 = e2 / s;
+  }
+  return m + std::log(s);
+}
+
+}  // namespace
+
+// Unweighted residual of point i at solver-space parameters v (active order); its gradient into
+// grad when grad != nullptr.
 double RawResidual(const FitContext& ctx, size_t i, const double* v, double* grad) {
   const double ln_n = ctx.log_n[i];
   const double ln_t = ctx.log_t[i];
@@ -87,19 +105,14 @@ double RawResidual(const FitContext& ctx, size_t i, const double* v, double* gra
       }
       return p + v[e] - ctx.y[i];
     }
-    const double u1 = v[0] + ln_shape;
-    const double u2 = v[e];
-    const double m = std::max(u1, u2);
-    const double e1 = u1 == m ? 1.0 : std::exp(u1 - m);
-    const double e2 = u2 == m ? 1.0 : std::exp(u2 - m);
-    const double s = e1 + e2;
+    double w1, w2;
+    const double lse = LogSumExp2(v[0] + ln_shape, v[e], grad ? &w1 : nullptr, &w2);
     if (grad) {
-      const double w1 = e1 / s, w2 = e2 / s;
       grad[0] = w1;
       for (size_t k = 0; k < nd; ++k) grad[k + 1] = d[k] * w1;
       grad[e] = w2;
     }
-    return m + std::log(s) - ctx.log_y[i];
+    return lse - ctx.log_y[i];
   }
   if (ctx.space == Space::kLinear) {
     if (ctx.model == Model::kMultiplicative) {
@@ -126,20 +139,16 @@ double RawResidual(const FitContext& ctx, size_t i, const double* v, double* gra
   }
   // Log space: log(prediction) as a log-sum-exp of the terms' logs.
   if (ctx.model == Model::kMultiplicative) {
-    const double u1 = v[0] - v[1] * ln_n - v[2] * ln_t;
-    const double u2 = v[3];
-    const double m = std::max(u1, u2);
-    const double e1 = u1 == m ? 1.0 : std::exp(u1 - m);
-    const double e2 = u2 == m ? 1.0 : std::exp(u2 - m);
-    const double s = e1 + e2;
+    double w1, w2;
+    const double lse =
+        LogSumExp2(v[0] - v[1] * ln_n - v[2] * ln_t, v[3], grad ? &w1 : nullptr, &w2);
     if (grad) {
-      const double w1 = e1 / s, w2 = e2 / s;
       grad[0] = w1;
       grad[1] = -ln_n * w1;
       grad[2] = -ln_t * w1;
       grad[3] = w2;
     }
-    return m + std::log(s) - ctx.log_y[i];
+    return lse - ctx.log_y[i];
   }
   const double u1 = v[0] - v[1] * ln_n;
   const double u2 = v[2] - v[3] * ln_t;
