@@ -44,6 +44,18 @@ def vlmscale(*args):
     return subprocess.run([BIN] + list(args), env=ENV, capture_output=True, text=True, timeout=120)
 
 
+def report_page(test, results, out_dir):
+    """Runs analysis/report.py on `results` into `out_dir` (asserting it succeeds) and returns
+    its index.html."""
+    env = dict(ENV, VLMSCALE_BIN=BIN)
+    rp = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "analysis", "report.py"),
+                         results, "-o", out_dir, "--bootstrap", "0", "--holdout-largest", "0"],
+                        env=env, capture_output=True, text=True, timeout=300)
+    test.assertEqual(rp.returncode, 0, rp.stdout + rp.stderr)
+    with open(os.path.join(out_dir, "index.html")) as fh:
+        return fh.read()
+
+
 def status_json_history(path):
     p = vlmscale("status", path, "--history", "--json")
     assert p.returncode == 0, p.stderr
@@ -208,15 +220,7 @@ class SweptSettingTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(status_json(self.out)["total"], 54)
 
-        report = os.path.join(self.tmp.name, "report")
-        env = dict(ENV, VLMSCALE_BIN=BIN)
-        rp = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "analysis", "report.py"),
-                             self.out, "-o", report, "--bootstrap", "0",
-                             "--holdout-largest", "0"],
-                            env=env, capture_output=True, text=True, timeout=300)
-        self.assertEqual(rp.returncode, 0, rp.stdout + rp.stderr)
-        with open(os.path.join(report, "index.html")) as fh:
-            page = fh.read()
+        page = report_page(self, self.out, os.path.join(self.tmp.name, "report"))
         self.assertIn("Best sleep.seconds per N", page)
         self.assertIn("avgpool/sleep.seconds=0.01", page)
 
@@ -285,15 +289,7 @@ class LrSweepTest(unittest.TestCase):
                          ["0.001", "0.003"])
         self.assertEqual([len(fit["jobs"]) for fit in doc["fits"]], [9, 9])
 
-        report = os.path.join(self.tmp.name, "report")
-        env = dict(ENV, VLMSCALE_BIN=BIN)
-        rp = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "analysis", "report.py"),
-                             self.out, "-o", report, "--bootstrap", "0",
-                             "--holdout-largest", "0"],
-                            env=env, capture_output=True, text=True, timeout=300)
-        self.assertEqual(rp.returncode, 0, rp.stdout + rp.stderr)
-        with open(os.path.join(report, "index.html")) as fh:
-            page = fh.read()
+        page = report_page(self, self.out, os.path.join(self.tmp.name, "report"))
         self.assertIn("Best train.lr per N", page)
 
 
