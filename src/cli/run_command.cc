@@ -3,8 +3,6 @@
 #include <mpi.h>
 
 #include <iostream>
-#include <limits>
-#include <utility>
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
@@ -17,26 +15,13 @@
 namespace vlmscale::cli {
 namespace {
 
-// An int setting of the config ("key 'run.x': ..." with its origin if it does not fit an int).
-Status IntSetting(const config::Config& config, const std::string& key, int* out) {
-  int64_t v = config.GetInt(key);
-  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
-    return Status::InvalidInput(config.Get(key).origin + ": key '" + key + "': " +
-                                std::to_string(v) + " is out of range");
-  }
-  *out = static_cast<int>(v);
-  return Status::OK();
-}
-
 // The run.* settings of the driver (the driver reads no config key itself). REQUIRES: `config`
 // passed schema validation (config::Config::Load).
 Status FillDriverOptions(const config::Config& config, driver::DriverOptions* opts) {
-  for (auto [key, field] : {std::pair<const char*, int*>{"run.ranks_per_job", &opts->ranks_per_job},
-                            {"run.threads_per_rank", &opts->threads_per_rank},
-                            {"run.max_attempts", &opts->max_attempts}}) {
-    Status s = IntSetting(config, key, field);
-    if (!s.ok()) return s;
-  }
+  // The schema bounds these keys well inside int (src/config/schema.cc).
+  opts->ranks_per_job = static_cast<int>(config.GetInt("run.ranks_per_job"));
+  opts->threads_per_rank = static_cast<int>(config.GetInt("run.threads_per_rank"));
+  opts->max_attempts = static_cast<int>(config.GetInt("run.max_attempts"));
   const std::string& order = config.GetString("run.order");
   opts->order = order == "grid"     ? driver::DispatchOrder::kGrid
                 : order == "stages" ? driver::DispatchOrder::kStages
