@@ -6,7 +6,7 @@
 // for each batch before choosing the next). No driver runs: the coordinator loop is not wired yet.
 //
 // Usage: adaptive_bench [--runs R] [--workers W] [--noise SD] [--batch B] [--replicates K]
-//                       [--bootstrap B] [--threads T]
+//                       [--bootstrap B] [--threads T] [--initial-spread S]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -74,10 +74,13 @@ struct Outcome {
   bool covered = false;  // The final interval holds the true T*.
   double rounds = 0;
   double engine_seconds = 0.0;  // Fits and scoring.
+  double fit_seconds = 0.0;     // Of which the fits with their bootstrap.
+  double score_seconds = 0.0;   // Of which the delta-method scoring.
 };
 
 int Main(int argc, char** argv) {
   int runs = 10, workers = 8, batch = 4, replicates = 2, bootstrap = 200, threads = 2;
+  int initial_spread = AdaptiveOptions().initial_spread;
   double noise = 0.004;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -138,6 +141,7 @@ int Main(int argc, char** argv) {
   base.fit.bootstrap = bootstrap;
   base.fit.num_threads = threads;
   base.batch = batch;
+  base.initial_spread = initial_spread;
 
   std::printf("truth: Y = %.4g N^-%.4f T^-%.4f + %.4g (the paper fit), Q = %.0f, true T* = %.2f\n",
               truth.A, truth.alpha, truth.beta, truth.E, kQ, t_star);
@@ -209,6 +213,8 @@ int Main(int argc, char** argv) {
           std::cerr << d.status().ToString() << "\n";
           return 1;
         }
+        a.fit_seconds += d->fit.solve_seconds + d->fit.bootstrap_seconds;
+        a.score_seconds += d->score_seconds;
         if (d->stop != StopReason::kContinue) {
           a.width = d->width;
           a.reached = d->stop == StopReason::kTolerance;
@@ -297,16 +303,35 @@ int Main(int argc, char** argv) {
   row("random, same size as adaptive", random_same);
   row("random order, stopped at the width", random_reach);
   const double ratio = med(adaptive, &Outcome::flops) / full_flops;
+  std::vector<double> per_run;
+  int within = 0;
+  for (int r = 0; r < runs; ++r) {
+    per_run.push_back(adaptive[r].flops / full[r].flops);
+    within += per_run.back() <= 0.5;
+  }
+  std::sort(per_run.begin(), per_run.end());
+  std::printf(
+      "adaptive FLOPs / full grid per run: min %.3f, quartiles %.3f %.3f %.3f, max %.3f; "
+      "<= 0.5x in %d of %d runs\n",
+      per_run.front(), per_run[runs / 4], Median(per_run), per_run[(3 * runs) / 4], per_run.back(),
+      within, runs);
   const double makespan_ratio = med(adaptive, &Outcome::makespan) / full_makespan;
   std::printf(
       "\ntarget: adaptive reaches the full grid's T* width for <= 0.5x its FLOPs: "
       "%.3fx (%s); makespan %.3fx; reached in %.0f%% of runs\n",
       ratio, ratio <= 0.5 ? "met" : "MISSED", makespan_ratio,
       100 * frac(adaptive, &Outcome::reached));
+  double fit_s = 0, score_s = 0, rounds = 0;
+  for (const auto& a : adaptive) {
+    fit_s += a.fit_seconds;
+    score_s += a.score_seconds;
+    rounds += a.rounds;
+  }
   std::printf(
-      "engine time per run (fits with bootstrap %d + scoring, %d threads): adaptive "
-      "median %.2f s over %.0f rounds\n",
-      bootstrap, threads, med(adaptive, &Outcome::engine_seconds), med(adaptive, &Outcome::rounds));
+      "engine time per adaptive run (%d threads, wall, machine shared): median %.2f s over "
+      "%.0f rounds; per round: fit + bootstrap %d %.1f ms, delta-method scoring %.2f ms\n",
+      threads, med(adaptive, &Outcome::engine_seconds), med(adaptive, &Outcome::rounds), bootstrap,
+      1e3 * fit_s / rounds, 1e3 * score_s / rounds);
   Emit("adaptive FLOPs to the full grid's T* width (median)", Fmt("%.3fx full", ratio), "<= 0.5x",
        "full grid 1x; random to the same width " +
            Fmt("%.3fx", med(random_reach, &Outcome::flops) / full_flops),
