@@ -84,10 +84,13 @@ int Main(int argc, char** argv) {
   double noise = 0.004;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    const std::pair<const char*, int*> int_flags[] = {
-        {"--runs", &runs},           {"--workers", &workers},
-        {"--batch", &batch},         {"--replicates", &replicates},
-        {"--bootstrap", &bootstrap}, {"--threads", &threads}};
+    const std::pair<const char*, int*> int_flags[] = {{"--runs", &runs},
+                                                      {"--workers", &workers},
+                                                      {"--batch", &batch},
+                                                      {"--replicates", &replicates},
+                                                      {"--bootstrap", &bootstrap},
+                                                      {"--threads", &threads},
+                                                      {"--initial-spread", &initial_spread}};
     bool known = a == "--noise";
     if (known) noise = std::atof(argv[i + 1]);
     for (const auto& [name, value] : int_flags) {
