@@ -189,6 +189,24 @@ TEST(AdaptiveDesign, InFlightPointsCountAgainstTheBudgetAndAreNotChosenAgain) {
   EXPECT_FALSE(d->chosen.empty()) << d->message;
 }
 
+TEST(AdaptiveDesign, AnUnreachableToleranceWithoutBudgetRunsEveryCandidateAndSaysSo) {
+  const auto grid = PaperGrid(1);
+  AdaptiveOptions o = SimOptions(2);
+  o.tolerance = 1e-9;
+  o.batch = 9;
+  const Simulation sim = Simulate(grid, PaperTruth(), 0.004, 4, o);
+  ASSERT_FALSE(sim.rounds.empty());
+  EXPECT_EQ(sim.rounds.back().stop, StopReason::kExhausted) << sim.rounds.back().message;
+  EXPECT_NE(sim.rounds.back().message.find("every candidate"), std::string::npos);
+  std::vector<size_t> order = sim.order;
+  std::sort(order.begin(), order.end());
+  EXPECT_EQ(order.size(), grid.size());
+  EXPECT_EQ(std::unique(order.begin(), order.end()), order.end());  // None run twice.
+  for (size_t k = 0; k + 1 < sim.rounds.size(); ++k) {
+    EXPECT_LE(sim.rounds[k].chosen.size(), 9u);
+  }
+}
+
 TEST(AdaptiveDesign, ErrorTargetNarrowsAtAPointBeyondTheGrid) {
   const auto grid = PaperGrid(1);
   const LawParams truth = PaperTruth();
