@@ -69,7 +69,8 @@ struct AdaptiveTarget {
 
 struct AdaptiveOptions {
   // The law and how it is fitted. bootstrap is the number of resamples of every round's fit.
-  // Default: FitOptions's, with bootstrap = 200. REQUIRES: valid, bootstrap >= 20.
+  // Default: FitOptions's (multiplicative, squared, linear), with bootstrap = 200 and no
+  // standard errors (the rule uses the bootstrap only). REQUIRES: valid, bootstrap >= 20.
   FitOptions fit = [] {
     FitOptions f;
     f.bootstrap = 200;
@@ -78,7 +79,7 @@ struct AdaptiveOptions {
   }();
   AdaptiveTarget target;
   // Stop when the target's interval width is at most this (units: see AdaptiveTargetKind).
-  // REQUIRES: > 0.
+  // Default: 0.5 (T* within a factor e^0.5 = 1.65). REQUIRES: > 0.
   double tolerance = 0.5;
   // The most predicted cost (sum of DesignCandidate::cost of everything run, in flight or
   // chosen) and the most jobs to spend. 0 = no limit. Default: 0, 0. REQUIRES: >= 0.
