@@ -16,7 +16,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 build=${1:-build}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-cmake --build "$build" -j"$(nproc)" --target vlmscale fit_bench store_bench train_bench >/dev/null
+cmake --build "$build" -j"$(nproc)" --target vlmscale fit_bench adaptive_bench store_bench train_bench >/dev/null
 
 figures=$(mktemp)
 trap 'rm -f "$figures"' EXIT
@@ -36,6 +36,9 @@ echo "## store"
 echo
 echo "## fitter (issue 5)"
 bench/fit/run.sh "$build" 2
+echo
+echo "## adaptive design (issue 20)"
+"$build/bench/fit/adaptive_bench" --runs $([ $quick = 1 ] && echo 5 || echo 20)
 echo
 echo "## start-up (issue 22)"
 bench/startup/run.sh "$build"

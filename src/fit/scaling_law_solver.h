@@ -3,6 +3,7 @@
 #ifndef VLMSCALE_FIT_SCALING_LAW_SOLVER_H_
 #define VLMSCALE_FIT_SCALING_LAW_SOLVER_H_
 
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -72,6 +73,11 @@ bool AtBound(const FitContext& ctx, const std::vector<double>& x, size_t k, doub
 // x, into summary (has_stderr, stderr_values, stderr_present or stderr_reason).
 void ComputeStderr(const FitContext& ctx, const FitOptions& options, const std::vector<double>& x,
                    const std::vector<bool>& pinned, FitSummary* summary);
+
+// The bootstrap's seed mixer and its percentile (linear interpolation; an infinite neighbour is
+// returned as is), shared with the adaptive design (adaptive_design.cc).
+uint64_t SplitMix64(uint64_t x);
+double Percentile(std::vector<double> v, double q);
 
 // Percentile bootstrap of the parameters over options.bootstrap resamples of the points
 // (scaling_law_bootstrap.cc): fills summary's ci_lower/ci_upper, resample counts and warnings.
