@@ -332,10 +332,12 @@ std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
   os << "  T limits [" << FormatNumber(fr.t_min) << ", " << FormatNumber(fr.t_max)
      << "], N limits [" << FormatNumber(fr.n_min) << ", " << FormatNumber(fr.n_max) << "]\n";
   if (fr.closed_form_t) {
-    os << "  closed form: T* = " << FormatNumber(*fr.closed_form_t)
-       << (fr.closed_form_t_band ? " (95% band " + IntervalText(*fr.closed_form_t_band, 4) + ")"
-                                 : std::string())
-       << " (" << fr.closed_form_note << ")\n";
+    os << "  closed form: T* = " << FormatNumber(*fr.closed_form_t) << " (" << fr.closed_form_note
+       << ")\n";
+    if (fr.closed_form_t_band) {
+      os << "  closed form T* bootstrap 95% band " << IntervalText(*fr.closed_form_t_band, 4)
+         << " (" << fr.band_resamples << " resamples)\n";
+    }
   }
   if (!fr.closed_form_t && !fr.closed_form_note.empty())
     os << "  note: " << fr.closed_form_note << "\n";
