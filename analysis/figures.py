@@ -110,10 +110,35 @@ def _n_label(point, n_unit):
     return f"{point['llm']} ({text})" if point["llm"] else text
 
 
-def error_vs_tokens(groups, fits, out_dir, n_unit=""):
-    """Figure 1: error vs visual tokens (log x), a line per N, fitted law through the points."""
+def frontier_band(frontier):
+    """(budgets, lower, upper) of the 95% bootstrap band of the frontier's predicted error (the
+    'ci95' of each feasible budget of a 'vlmscale frontier --json' object), or None when the fit
+    had no bootstrap."""
+    rows = [(row["budget"], row["continuous"]["ci95"]["predicted"])
+            for row in (frontier or {}).get("frontier") or []
+            if row.get("continuous") and "ci95" in row["continuous"]]
+    if not rows:
+        return None
+    return ([b for b, _ in rows], [iv[0] for _, iv in rows], [iv[1] for _, iv in rows])
+
+
+def optimal_t_band(frontier):
+    """(T*, [lower, upper]) of the closed-form T* of a frontier object and its bootstrap band, or
+    None when either is missing (not the multiplicative law, or no bootstrap)."""
+    fr = frontier or {}
+    band = (fr.get("bands") or {}).get("closed_form_t")
+    if fr.get("closed_form_t") is None or not band:
+        return None
+    return float(fr["closed_form_t"]), [float(band[0]), float(band[1])]
+
+
+def error_vs_tokens(groups, fits, out_dir, n_unit="", frontiers=None):
+    """Figure 1: error vs visual tokens (log x), a line per N, fitted law through the points.
+    frontiers ('task/method' -> 'vlmscale frontier --json' object) adds the optimal T* and its
+    bootstrap band as a grey span where the frontier has one."""
     if not groups:
         return None
+    frontiers = frontiers or {}
     fig, axes = _grid(len(groups), width=6.2, max_cols=2)
     for ax, (key, points) in zip(axes, groups.items()):
         fit = fits.get(key)
@@ -136,6 +161,14 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
                                     [b["ci95"][1] for b in band], color=color, alpha=0.18, lw=0)
             else:
                 ax.plot([p["t"] for p in pts], [p["y"] for p in pts], ":", color=color, lw=1)
+        t_band = optimal_t_band(frontiers.get(key))
+        if t_band is not None:  # the frontier's T* (any budget) and its bootstrap 95% band
+            t_star, (lo, hi) = t_band
+            ax.axvspan(max(lo, min(t_all) / 2), min(hi, max(t_all) * 2), color="0.5", alpha=0.15,
+                       lw=0, gid="optimal_t_band")
+            q = frontiers[key].get("text_tokens")
+            ax.axvline(t_star, color="0.35", ls="--", lw=1,
+                       label=f"optimal T* = {t_star:.3g} [{lo:.3g}, {hi:.3g}] (Q = {q:g})")
         ax.set_xscale("log")
         ax.set_xlabel("visual tokens T (count, log scale)")
         ax.set_ylabel("error Y = 1 − accuracy (fraction)")
@@ -156,7 +189,9 @@ def error_vs_tokens(groups, fits, out_dir, n_unit=""):
     return Figure("error_vs_tokens", "Error vs visual tokens",
                   "Measured error (dots, seed mean ± 1 std) against the number of visual tokens, "
                   "one colour per LLM size; solid lines are the fitted law at that N, shaded "
-                  "bands its bootstrap 95% interval when the fit has one.", files)
+                  "bands its bootstrap 95% interval when the fit has one; the dashed line and "
+                  "grey span are the inference-optimal T* and its bootstrap 95% band when the "
+                  "frontier has them.", files)
 
 
 def dense_frontier(fit, q, c_min, c_max, t_min, t_max, budgets=120):
@@ -199,14 +234,24 @@ def frontier_figure(groups, fits, frontiers, q, out_dir, n_unit=""):
             ax.plot(cs, y_star, "-", color="tab:green", lw=2, zorder=2,
                     label="fitted frontier (best T per budget)")
             fr = frontiers.get(key)
+            band = frontier_band(fr)
+            if band is not None:  # each resample's own optimum (fit --bootstrap)
+                ax.fill_between(band[0], band[1], band[2], color="tab:green", alpha=0.2, lw=0,
+                                zorder=1, gid="frontier_band",
+                                label="frontier error, bootstrap 95% band")
             if fr and fr.get("frontier"):
                 cont = [row["continuous"] for row in fr["frontier"]]
                 ax.plot([row["budget"] for row in fr["frontier"]], [c["predicted"] for c in cont],
                         "x", color="tab:green", ms=6, zorder=4, label="vlmscale frontier budgets")
             t_med = float(np.median(t_star))
+            t_text = f"{t_med:.3g}"
             if fr and fr.get("closed_form_t") is not None:
                 t_med = float(fr["closed_form_t"])  # exact for the multiplicative law
-            ax.text(0.97, 0.97, f"optimal T ≈ {t_med:.3g} (Q = {q:g})", transform=ax.transAxes,
+                t_text = f"{t_med:.3g}"
+                if optimal_t_band(fr) is not None:
+                    lo, hi = optimal_t_band(fr)[1]
+                    t_text += f" [95%: {lo:.3g}, {hi:.3g}]"
+            ax.text(0.97, 0.97, f"optimal T ≈ {t_text} (Q = {q:g})", transform=ax.transAxes,
                     ha="right", va="top", fontsize=9,
                     bbox=dict(boxstyle="round", fc="white", ec="0.7"))
         ax.set_xscale("log")
@@ -222,7 +267,9 @@ def frontier_figure(groups, fits, frontiers, q, out_dir, n_unit=""):
     return Figure("frontier", f"Inference-optimal frontier (Q = {q:g})",
                   "Every evaluated (N, T) at its inference cost 2·N·(Q+T), coloured by the number "
                   "of visual tokens. The green line is the lowest fitted error reachable at each "
-                  "budget; crosses are the budgets of the vlmscale frontier table.", files)
+                  "budget; crosses are the budgets of the vlmscale frontier table, and the "
+                  "shaded band their bootstrap 95% band (each resample's own optimum) when the "
+                  "fit was bootstrapped.", files)
 
 
 def methods_figure(results, out_dir):

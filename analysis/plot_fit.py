@@ -43,7 +43,8 @@ def main(argv):
     os.makedirs(args.output, exist_ok=True)
     fits_by_group = {group_key(f): f for f in fits}
     points = figs.points_from_fits(fits)
-    made = [figs.error_vs_tokens(points, fits_by_group, args.output, n_unit=args.n_unit),
+    made = [figs.error_vs_tokens(points, fits_by_group, args.output, n_unit=args.n_unit,
+                                 frontiers=frontiers),
             figs.frontier_figure(points, fits_by_group, frontiers, args.text_tokens, args.output,
                                  n_unit=args.n_unit),
             figs.fit_quality_figure(fits, args.output)]

@@ -350,15 +350,32 @@ def frontier_section(frontiers, qs):
             parts.append(f"<p class=warn>warning: {html.escape(w.get('message', ''))}</p>")
         if fr.get("closed_form_note"):
             parts.append(f"<p>{html.escape(fr['closed_form_note'])}</p>")
+        bands = fr.get("bands")
+        if bands:
+            parts.append(f"<p>Bands: bootstrap 95% over {bands.get('resamples')} resamples of the "
+                         f"fit, each resample's own optimum at the budget.</p>")
+        else:
+            parts.append("<p>Bands: none (the fit has no bootstrap; fit with --bootstrap K).</p>")
+
+        def with_band(c, key):
+            iv = (c.get("ci95") or {}).get(key)
+            return fmt(c[key]) + (f" [{fmt(iv[0])}, {fmt(iv[1])}]" if iv else "")
+
         rows = []
         for row in fr.get("frontier", []):
             c, g = row["continuous"], row.get("grid") or {}
+            if not c:
+                rows.append((fmt(row["budget"]), "infeasible", "-", "-", fmt(g.get("n")),
+                             fmt(g.get("t")), fmt(g.get("predicted")), fmt(g.get("observed"))))
+                continue
             star = "*" if c.get("extrapolation") else ""
-            rows.append((fmt(row["budget"]), fmt(c["n"]) + star, fmt(c["t"]), fmt(c["predicted"]),
-                         fmt(g.get("n")), fmt(g.get("t")), fmt(g.get("predicted")),
-                         fmt(g.get("observed"))))
-        parts.append(table(["budget C (FLOPs)", "N*", "T*", "predicted Y", "grid N", "grid T",
-                            "grid Y (fit)", "grid Y (measured)"], rows))
+            rows.append((fmt(row["budget"]), with_band(c, "n") + star, with_band(c, "t"),
+                         with_band(c, "predicted"), fmt(g.get("n")), fmt(g.get("t")),
+                         fmt(g.get("predicted")), fmt(g.get("observed"))))
+        band_note = " [95%]" if bands else ""
+        parts.append(table(["budget C (FLOPs)", "N*" + band_note, "T*" + band_note,
+                            "predicted Y" + band_note, "grid N", "grid T", "grid Y (fit)",
+                            "grid Y (measured)"], rows))
     return "\n".join(parts)
 
 
@@ -503,7 +520,8 @@ def main(argv):
     q_plot = args.text_tokens if args.text_tokens is not None else q_by_group
     points = figs.measured_points(results)
     figures = []
-    for make in (lambda: figs.error_vs_tokens(points, fits_by_group, args.output),
+    for make in (lambda: figs.error_vs_tokens(points, fits_by_group, args.output,
+                                              frontiers=frontiers),
                  lambda: figs.frontier_figure(points, fits_by_group, frontiers,
                                               q_plot if q_by_group else DEFAULT_Q, args.output),
                  lambda: figs.methods_figure(results, args.output),

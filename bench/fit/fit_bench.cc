@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -14,8 +15,10 @@
 #include <vector>
 
 #include "core/csv.h"
+#include "fit/frontier.h"
 #include "fit/model_selection.h"
 #include "fit/observations.h"
+#include "fit/report_json.h"
 #include "fit/scaling_law.h"
 
 namespace vlmscale::fit {
@@ -57,6 +60,8 @@ int Main(int argc, char** argv) {
   if (argc >= 4 && std::string(argv[2]) == "--threads") threads = std::atoi(argv[3]);
   nlohmann::json out;
   out["threads"] = threads;
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) == 3) out["load_at_start"] = {load[0], load[1], load[2]};
 
   auto table =
       ReadCsvFile(std::string(VLMSCALE_SOURCE_DIR) + "/tests/data/vlm_2411.03312_reasoning.csv");
@@ -158,22 +163,48 @@ int Main(int argc, char** argv) {
     o.bootstrap = 1000;
     o.compute_stderr = false;
     o.text_tokens = 50;
-    std::vector<double> times, select;
+    std::vector<double> times, select, cpu, boot;
     FitSummary s;
     ModelSelection sel;
     for (int rep = 0; rep < 3; ++rep) {
       auto t0 = std::chrono::steady_clock::now();
+      std::clock_t c0 = std::clock();
       SelectModel(o, paper, &sel);
       select.push_back(Seconds(t0));
       FitOptions w = o;
       w.model = sel.forms[sel.winner].model;
       FitScalingLaw(w, paper, &s);
       times.push_back(Seconds(t0));
+      cpu.push_back(static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
+      boot.push_back(s.bootstrap_seconds);
     }
     out["auto_bootstrap_1000"] = {{"seconds_median", Median(times)},
+                                  {"cpu_seconds_median", Median(cpu)},
                                   {"selection_seconds_median", Median(select)},
+                                  {"bootstrap_seconds_median", Median(boot)},
                                   {"winner", ModelName(sel.forms[sel.winner].model)},
                                   {"resamples", s.bootstrap_resamples}};
+    // 5. The frontier's bands from those resamples (each resample's own optimum at 12 budgets),
+    // read back from the fit JSON as `vlmscale frontier` does.
+    auto law = FittedLawFromJson(FitSummaryToJson(s, paper));
+    if (!law.ok()) {
+      std::cerr << law.status().ToString() << "\n";
+      return 1;
+    }
+    FrontierOptions fo;
+    fo.text_tokens = 50;
+    std::vector<double> ftimes;
+    Frontier fr;
+    for (int rep = 0; rep < 5; ++rep) {
+      auto t0 = std::chrono::steady_clock::now();
+      fr = *ComputeFrontier(*law, fo);
+      ftimes.push_back(Seconds(t0));
+    }
+    out["frontier_bands_1000"] = {
+        {"seconds_median", Median(ftimes)},
+        {"budgets", fr.points.size()},
+        {"resamples", fr.band_resamples},
+        {"t_band_first_budget", {fr.points[0].band.t.lower, fr.points[0].band.t.upper}}};
   }
   std::ofstream(out_dir + "/fit_bench.json") << out.dump(2) << "\n";
   std::cout << out.dump(2) << "\n";

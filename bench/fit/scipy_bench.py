@@ -101,9 +101,18 @@ def main():
          (b["seconds_median"], cpp["auto_bootstrap_1000"]["selection_seconds_median"],
           cpp["auto_bootstrap_1000"]["winner"]),
          "%.1fx the single form" % (cpp["auto_bootstrap_1000"]["seconds_median"] / b["seconds_median"])),
+        ("  same, CPU seconds (all threads)", "%.2f s" % cpp["auto_bootstrap_1000"]["cpu_seconds_median"],
+         "", "of which the winner's bootstrap %.2f s wall" %
+         cpp["auto_bootstrap_1000"]["bootstrap_seconds_median"], ""),
+        ("frontier bands from those %d resamples, %d budgets" %
+         (cpp["frontier_bands_1000"]["resamples"], cpp["frontier_bands_1000"]["budgets"]),
+         "%.3f s" % cpp["frontier_bands_1000"]["seconds_median"], "",
+         "T* band at the first budget [%.3g, %.3g]" % tuple(cpp["frontier_bands_1000"]["t_band_first_budget"]),
+         ""),
     ]
-    print("\nvlmscale fit benchmarks (%d threads; wall-clock medians; load average at the end: %s)"
-          % (cpp["threads"], " ".join("%.2f" % v for v in os.getloadavg())))
+    print("\nvlmscale fit benchmarks (%d threads; wall-clock medians; load average at the start: "
+          "%s, at the end: %s)" % (cpp["threads"], " ".join("%.2f" % v for v in cpp.get("load_at_start", [])),
+                                   " ".join("%.2f" % v for v in os.getloadavg())))
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     hdr = ("figure", "vlmscale", "target", "comparison", "ratio")
     w = [max(w[i], len(hdr[i])) for i in range(5)]

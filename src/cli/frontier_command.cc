@@ -49,12 +49,13 @@ int Run(const std::vector<std::string>& args) {
   Status st = ParseArgs(kName, args, desc, pos, &vm, &help);
   if (!st.ok()) return ReportError(kName, st);
   if (help) {
-    std::cout
-        << "Usage: vlmscale frontier FIT.json [--text-tokens Q] [options]\n\n"
-           "For budgets C = 2*N*(Q+T) (N in the fit's unit), the (N, T) minimising the\n"
-           "fitted Y, continuous and over the evaluated grid, for every fit of the file\n"
-           "(or --group). Q defaults to the sweep's, recorded in the fit. See docs/FIT.md.\n\n"
-        << desc;
+    std::cout << "Usage: vlmscale frontier FIT.json [--text-tokens Q] [options]\n\n"
+                 "For budgets C = 2*N*(Q+T) (N in the fit's unit), the (N, T) minimising the\n"
+                 "fitted Y, continuous and over the evaluated grid, for every fit of the file\n"
+                 "(or --group). Q defaults to the sweep's, recorded in the fit. A fit made with\n"
+                 "--bootstrap K also gives 95% bands of N*, T* and Y from its resamples.\n"
+                 "See docs/FIT.md.\n\n"
+              << desc;
     return kExitOk;
   }
   if (fit_path.empty())

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/strings.h"
+#include "fit/scaling_law_solver.h"
 
 namespace vlmscale::fit {
 namespace {
@@ -53,6 +54,74 @@ double MinimiseOverLogT(F f, double lo, double hi) {
   if (f(lo) <= f(t)) t = lo;
   if (f(hi) < f(t)) t = hi;
   return t;
+}
+
+// The feasible range [*lo, *hi] of T at budget c: within fr's T limits and with
+// N = c / (2 (q + T)) within its N limits. Empty (*lo > *hi) when no T meets the budget.
+void FeasibleT(const Frontier& fr, double c, double* lo, double* hi) {
+  const double q = fr.text_tokens;
+  *lo = fr.t_min;
+  *hi = fr.t_max;
+  if (std::isfinite(fr.n_max)) *lo = std::max(*lo, c / (2.0 * fr.n_max) - q);
+  if (fr.n_min > 0) *hi = std::min(*hi, c / (2.0 * fr.n_min) - q);
+  *lo = std::max(*lo, 1e-12);
+}
+
+// The T in [lo, hi] minimising the law on the budget curve N = c / (2 (q + T)). `flat`: the
+// compute law with the fit's own Q, flat along the budget: the T limit rather than whatever
+// rounding favours. REQUIRES: lo <= hi.
+double OptimalT(Model model, const LawParams& params, double c, double q, double lo, double hi,
+                bool flat) {
+  if (flat) return lo;
+  return MinimiseOverLogT([&](double t) { return Predict(model, params, c / (2.0 * (q + t)), t); },
+                          lo, hi);
+}
+
+// The 2.5/97.5 percentiles of v, or nullopt when v is empty.
+std::optional<Interval> Band95(const std::vector<double>& v) {
+  if (v.empty()) return std::nullopt;
+  return Interval{internal::Percentile(v, 0.025), internal::Percentile(v, 0.975)};
+}
+
+// The bands of fr's feasible points and closed form from law.bootstrap_params (each resample's
+// own optimum at the same budgets and limits).
+void AddBands(const FittedLaw& law, Frontier* fr) {
+  if (law.bootstrap_params.empty()) return;
+  const double q = fr->text_tokens;
+  const bool flat = law.model == Model::kCompute && law.params.q == q;
+  fr->band_resamples = static_cast<int>(law.bootstrap_params.size());
+  for (FrontierPoint& p : fr->points) {
+    if (!p.feasible) continue;
+    double lo, hi;
+    FeasibleT(*fr, p.budget, &lo, &hi);
+    std::vector<double> ns, ts, ys;
+    for (const LawParams& bp : law.bootstrap_params) {
+      const double t = OptimalT(law.model, bp, p.budget, q, lo, hi, flat);
+      const double n = p.budget / (2.0 * (q + t));
+      const double y = Predict(law.model, bp, n, t);
+      if (!std::isfinite(y)) continue;
+      ns.push_back(n);
+      ts.push_back(t);
+      ys.push_back(y);
+    }
+    if (ys.empty()) continue;
+    p.band.present = true;
+    p.band.n = *Band95(ns);
+    p.band.t = *Band95(ts);
+    p.band.predicted = *Band95(ys);
+  }
+  if (fr->closed_form_t) {
+    std::vector<double> ts;
+    for (const LawParams& bp : law.bootstrap_params) {
+      ts.push_back(MultiplicativeOptimalT(bp.alpha, bp.beta, q, fr->t_min, fr->t_max));
+    }
+    fr->closed_form_t_band = Band95(ts);
+  }
+}
+
+// "[lo, hi]" of an interval.
+std::string IntervalText(const Interval& iv, int digits) {
+  return "[" + FormatNumber(iv.lower, digits) + ", " + FormatNumber(iv.upper, digits) + "]";
 }
 
 }  // namespace
@@ -131,18 +200,12 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
     FrontierPoint p;
     p.budget = budget;
     const double c = p.budget;
-    // Feasible T: within [t_min, t_max] and N = c / (2 (q + T)) within [n_min, n_max].
-    double lo = fr.t_min, hi = fr.t_max;
-    if (std::isfinite(fr.n_max)) lo = std::max(lo, c / (2.0 * fr.n_max) - q);
-    if (fr.n_min > 0) hi = std::min(hi, c / (2.0 * fr.n_min) - q);
-    lo = std::max(lo, 1e-12);
+    double lo, hi;
+    FeasibleT(fr, c, &lo, &hi);
     if (lo <= hi) {
-      auto f = [&](double t) { return predict(c / (2.0 * (q + t)), t); };
       p.feasible = true;
-      // The compute law with the fit's own Q is flat along the budget: take the T limit rather
-      // than whatever rounding favours.
       const bool flat = law.model == Model::kCompute && law.params.q == q;
-      p.t = flat ? lo : MinimiseOverLogT(f, lo, hi);
+      p.t = OptimalT(law.model, law.params, c, q, lo, hi, flat);
       p.n = c / (2.0 * (q + p.t));
       p.predicted = predict(p.n, p.t);
       p.extrapolation = p.n < fit_n_lo * (1 - tol) || p.n > fit_n_hi * (1 + tol) ||
@@ -183,6 +246,7 @@ Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& op
           "beta >= alpha: Y falls with T at every budget, so T* is the largest T allowed";
     }
   }
+  AddBands(law, &fr);
   return fr;
 }
 
@@ -270,6 +334,10 @@ std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
   if (fr.closed_form_t) {
     os << "  closed form: T* = " << FormatNumber(*fr.closed_form_t) << " (" << fr.closed_form_note
        << ")\n";
+    if (fr.closed_form_t_band) {
+      os << "  closed form T* bootstrap 95% band " << IntervalText(*fr.closed_form_t_band, 4)
+         << " (" << fr.band_resamples << " resamples)\n";
+    }
   }
   if (!fr.closed_form_t && !fr.closed_form_note.empty())
     os << "  note: " << fr.closed_form_note << "\n";
@@ -290,6 +358,22 @@ std::string FrontierReport(const FittedLaw& law, const Frontier& fr) {
     os << line;
   }
   os << "  (* = outside the fitted range of N or T: extrapolation)\n";
+  if (fr.band_resamples == 0) {
+    os << "\n  bands: none (the fit has no bootstrap resamples; refit with vlmscale fit "
+          "--bootstrap K --json for 95% bands of N*, T* and Y)\n";
+  } else {
+    os << "\n  bootstrap 95% bands (" << fr.band_resamples
+       << " resamples, each resample's own optimum at the budget)\n"
+       << "  budget C      N* band                   T* band                   predicted Y band\n";
+    for (const auto& p : fr.points) {
+      if (!p.band.present) continue;
+      char line[320];
+      std::snprintf(line, sizeof(line), "  %-13s %-25s %-25s %s\n",
+                    FormatNumber(p.budget, 5).c_str(), IntervalText(p.band.n, 4).c_str(),
+                    IntervalText(p.band.t, 4).c_str(), IntervalText(p.band.predicted, 4).c_str());
+      os << line;
+    }
+  }
   if (!fr.grid_warnings.empty()) {
     os << "\n  warnings\n";
     for (const auto& w : fr.grid_warnings) os << "    - " << w.message << "\n";
@@ -307,6 +391,14 @@ nlohmann::json FrontierToJson(const FittedLaw& law, const Frontier& fr) {
   j["n_limits"] = {fr.n_min, std::isfinite(fr.n_max) ? json(fr.n_max) : json(nullptr)};
   j["closed_form_t"] = fr.closed_form_t ? json(*fr.closed_form_t) : json(nullptr);
   j["closed_form_note"] = fr.closed_form_note;
+  j["bands"] =
+      fr.band_resamples == 0
+          ? json(nullptr)
+          : json{{"level", 0.95},
+                 {"resamples", fr.band_resamples},
+                 {"closed_form_t", fr.closed_form_t_band ? json{fr.closed_form_t_band->lower,
+                                                                fr.closed_form_t_band->upper}
+                                                         : json(nullptr)}};
   json pts = json::array();
   for (const auto& p : fr.points) {
     json o;
@@ -316,6 +408,11 @@ nlohmann::json FrontierToJson(const FittedLaw& law, const Frontier& fr) {
                                         {"predicted", p.predicted},
                                         {"extrapolation", p.extrapolation}}
                                  : json(nullptr);
+    if (p.band.present) {
+      o["continuous"]["ci95"] = {{"n", {p.band.n.lower, p.band.n.upper}},
+                                 {"t", {p.band.t.lower, p.band.t.upper}},
+                                 {"predicted", {p.band.predicted.lower, p.band.predicted.upper}}};
+    }
     o["grid"] = p.grid_found ? json{{"n", p.grid_n},
                                     {"t", p.grid_t},
                                     {"cost", p.grid_cost},

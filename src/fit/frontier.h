@@ -10,6 +10,11 @@
 // alpha / (Q + T) - beta / T vanishes at T* = beta Q / (alpha - beta) when alpha > beta
 // (independent of C); when beta >= alpha (or Q = 0 with alpha > beta the bound T_min instead) the
 // optimum sits at a limit of T.
+//
+// Bands: when the fit was bootstrapped (vlmscale fit --bootstrap K stores each resample's
+// parameters), every resample's law gets its own continuous optimum at the same budgets and
+// limits, and the 2.5/97.5 percentiles over the resamples are the 95% band of N*, T* and the
+// predicted Y at each budget (and of the closed-form T*).
 #ifndef VLMSCALE_FIT_FRONTIER_H_
 #define VLMSCALE_FIT_FRONTIER_H_
 
@@ -47,6 +52,13 @@ struct FrontierOptions {
   bool IsValid(std::string* error) const;
 };
 
+// The bootstrap's 95% band of one frontier point: the 2.5/97.5 percentiles, over the fit's
+// resamples, of each resample's own continuous optimum at the same budget and limits.
+struct FrontierBand {
+  bool present = false;
+  Interval n, t, predicted;
+};
+
 struct FrontierPoint {
   double budget = 0.0;
   // Continuous optimum; feasible is false when no (N, T) within the limits meets the budget.
@@ -55,6 +67,7 @@ struct FrontierPoint {
   double t = 0.0;
   double predicted = 0.0;
   bool extrapolation = false;  // N or T outside the range of the fitted points.
+  FrontierBand band;           // Feasible points of a bootstrapped fit.
   // Best evaluated grid point with cost <= budget (by fitted Y); grid_found false when none.
   bool grid_found = false;
   double grid_n = 0.0;
@@ -84,6 +97,10 @@ struct Frontier {
   // Multiplicative law only: the closed-form T* (clamped to [t_min, t_max]) and how it arises.
   std::optional<double> closed_form_t;
   std::string closed_form_note;
+  // Resamples behind the bands (FittedLaw::bootstrap_params); 0 = the fit had no bootstrap and
+  // there are no bands. closed_form_t_band: the band of closed_form_t, when both exist.
+  int band_resamples = 0;
+  std::optional<Interval> closed_form_t_band;
   // GridChecks(...) of the points; empty when every optimum is bracketed by the sampled grid.
   std::vector<GridWarning> grid_warnings;
 };
@@ -102,7 +119,8 @@ std::vector<GridWarning> GridChecks(const Observations& points,
 double MultiplicativeOptimalT(double alpha, double beta, double text_tokens, double t_min,
                               double t_max);
 
-// Computes the frontier. kInvalidInput for invalid options or a law without points.
+// Computes the frontier, with bands when law.bootstrap_params is non-empty. kInvalidInput for
+// invalid options or a law without points.
 Result<Frontier> ComputeFrontier(const FittedLaw& law, const FrontierOptions& options);
 
 // Text table and JSON of a frontier.

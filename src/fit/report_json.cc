@@ -33,6 +33,46 @@ Result<double> GetNumber(const nlohmann::json& obj, const std::string& key,
   return d;
 }
 
+// Reads fit["bootstrap_params"] ({names, values}, absent or null for a fit without bootstrap)
+// into law->bootstrap_params. REQUIRES: law->model and law->params.q are set.
+Status ReadBootstrapParams(const nlohmann::json& fit, const std::string& where, FittedLaw* law) {
+  auto it = fit.find("bootstrap_params");
+  if (it == fit.end() || it->is_null()) return Status::OK();
+  const std::string bw = where + " bootstrap_params";
+  const std::vector<int> ids = ActiveParams(law->model);
+  std::vector<std::string> expected;
+  for (int id : ids) expected.push_back(ParamName(id));
+  if (!it->is_object() || !it->contains("names") || !(*it)["names"].is_array() ||
+      !it->contains("values") || !(*it)["values"].is_array()) {
+    return Status::InvalidInput(bw + ": expected {\"names\": [...], \"values\": [[...], ...]}");
+  }
+  std::vector<std::string> names;
+  for (const auto& n : (*it)["names"]) names.push_back(n.is_string() ? n.get<std::string>() : "?");
+  if (names != expected) {
+    return Status::InvalidInput(bw + ".names: expected [" + Join(expected, ", ") + "] for the " +
+                                ModelName(law->model) + " law, got [" + Join(names, ", ") + "]");
+  }
+  const auto& values = (*it)["values"];
+  for (size_t k = 0; k < values.size(); ++k) {
+    const auto& row = values[k];
+    const std::string rw = bw + ".values[" + std::to_string(k) + "]";
+    if (!row.is_array() || row.size() != ids.size()) {
+      return Status::InvalidInput(rw + ": expected " + std::to_string(ids.size()) + " numbers");
+    }
+    LawParams p;
+    p.q = law->params.q;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!row[i].is_number() || !std::isfinite(row[i].get<double>())) {
+        return Status::InvalidInput(rw + "[" + std::to_string(i) + "] (" + expected[i] +
+                                    "): not a finite number");
+      }
+      SetParam(&p, ids[i], row[i].get<double>());
+    }
+    law->bootstrap_params.push_back(p);
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
@@ -83,6 +123,19 @@ nlohmann::json FitSummaryToJson(const FitSummary& s, const Observations& obs) {
     j["ci95"] = nullptr;
   }
   j["bootstrap_resamples"] = s.bootstrap_resamples;
+  // Each resample's parameters, what `vlmscale frontier` computes the frontier's bands from.
+  if (s.has_ci && !s.bootstrap_params.empty()) {
+    json names = json::array(), values = json::array();
+    for (int id : ids) names.push_back(ParamName(id));
+    for (const LawParams& p : s.bootstrap_params) {
+      json row = json::array();
+      for (int id : ids) row.push_back(Number(GetParam(p, id)));
+      values.push_back(std::move(row));
+    }
+    j["bootstrap_params"] = {{"names", names}, {"values", values}};
+  } else {
+    j["bootstrap_params"] = nullptr;
+  }
   j["beta_over_alpha"] = {{"value", RatioNumber(BetaOverAlpha(s.params))},
                           {"ci95", s.has_ci ? json{RatioNumber(s.beta_over_alpha_ci_lower),
                                                    RatioNumber(s.beta_over_alpha_ci_upper)}
@@ -171,6 +224,7 @@ Result<FittedLaw> FittedLawFromJson(const nlohmann::json& fit) {
     }
     law.params.q = law.text_tokens;
   }
+  VLM_RETURN_IF_ERROR(ReadBootstrapParams(fit, where, &law));
   return law;
 }
 

@@ -2,7 +2,8 @@
 //
 // Stable keys of one fit: model, loss, space, huber_delta, n_points, params {A, alpha, [B], beta,
 // E}, objective, sse, r2, rmse, at_bound [names], stderr ({name: value|null} or null),
-// stderr_reason, ci95 ({name: [lo, hi]} or null), bootstrap_resamples, extrapolation
+// stderr_reason, ci95 ({name: [lo, hi]} or null), bootstrap_resamples, bootstrap_params
+// ({names, values: [[one row per resample]]} or null), extrapolation
 // [{n, t, observed, predicted, relative_error}], warnings [text], termination, message,
 // starts {total, at_best, failed}, bounds {name: [lo|null, hi|null]}, points [{n, t, y}],
 // and optionally group {task, method}. The caller (vlmscale fit) adds jobs, text_tokens and the
@@ -32,6 +33,9 @@ struct FittedLaw {
   std::string name;     // "task/method" for results-file groups, else "".
   // Q as the sweep recorded it (the fit JSON's text_tokens); NaN when the fit has none (CSV fits).
   double text_tokens = std::numeric_limits<double>::quiet_NaN();
+  // The bootstrap resamples' parameters (the fit JSON's bootstrap_params; q set as in params);
+  // empty when the fit had no bootstrap.
+  std::vector<LawParams> bootstrap_params;
 };
 
 // Reads a fit object (FitSummaryToJson's output). kInvalidInput naming the missing or mistyped key.

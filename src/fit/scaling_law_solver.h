@@ -1,5 +1,6 @@
-// Internal to src/fit: what the solver (scaling_law.cc) and the bootstrap
-// (scaling_law_bootstrap.cc) share. Not part of the fit component's interface.
+// Internal to src/fit: what the solver (scaling_law.cc), the bootstrap
+// (scaling_law_bootstrap.cc) and the frontier's bands (frontier.cc) share. Not part of the fit
+// component's interface.
 #ifndef VLMSCALE_FIT_SCALING_LAW_SOLVER_H_
 #define VLMSCALE_FIT_SCALING_LAW_SOLVER_H_
 
@@ -82,6 +83,9 @@ double Percentile(std::vector<double> v, double q);
 // Percentile bootstrap of the parameters over options.bootstrap resamples of the points
 // (scaling_law_bootstrap.cc): fills summary's ci_lower/ci_upper, resample counts and warnings.
 void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary* summary);
+// The q-quantile of v (linear interpolation; an infinite neighbour is returned as is).
+// REQUIRES: v non-empty, 0 <= q <= 1.
+double Percentile(std::vector<double> v, double q);
 
 }  // namespace vlmscale::fit::internal
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """analysis/report.py's pure helpers, fast: which fits are flagged as poor, which Q a group's
-frontier uses, and how times read."""
+frontier uses, and how times read; the frontier's bootstrap bands in the frontier table and in
+the frontier and error-vs-tokens figures."""
+import copy
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "analysis"))
@@ -54,6 +57,52 @@ section = report.checklist_section(doc)
 check("How this fit was made" in section and "MISSING" in section and "--bootstrap 1000" in section,
       "the checklist section renders the manifest's items")
 check(report.checklist_section({}) == "", "no manifest: no checklist section")
+
+# The frontier's bands, as 'vlmscale frontier --json' writes them from a bootstrapped fit
+# (docs/FIT.md, Frontier): the table shows them, the figures shade them; without them, neither.
+import figures as figs  # noqa: E402
+
+fit = {"model": "multiplicative", "r2": 0.99,
+       "params": {"A": 2.0, "alpha": 0.3, "beta": 0.2, "E": 0.2},
+       "points": [{"n": n, "t": t, "y": 0.2 + 2.0 * n ** -0.3 * t ** -0.2}
+                  for n in (0.5, 2.0, 8.0) for t in (1.0, 16.0, 256.0)]}
+budgets = [150.0, 1500.0, 15000.0]
+banded = {"text_tokens": 50, "closed_form_t": 100.0, "closed_form_note": "alpha > beta",
+          "bands": {"level": 0.95, "resamples": 200, "closed_form_t": [80.0, 125.0]},
+          "frontier": [{"budget": c, "grid": None,
+                        "continuous": {"n": c / 300, "t": 100.0, "extrapolation": False,
+                                       "predicted": 0.2 + 2.0 * (c / 300) ** -0.3 * 100 ** -0.2,
+                                       "ci95": {"n": [c / 350, c / 260], "t": [80.0, 125.0],
+                                                "predicted": [0.25, 0.6]}}}
+                       for c in budgets]}
+bare = copy.deepcopy(banded)
+bare["bands"] = None
+for row in bare["frontier"]:
+    del row["continuous"]["ci95"]
+b = figs.frontier_band(banded)
+check(b == (budgets, [0.25] * 3, [0.6] * 3), f"frontier_band reads each budget's ci95: {b}")
+check(figs.frontier_band(bare) is None, "no bootstrap: no frontier band")
+check(figs.optimal_t_band(banded) == (100.0, [80.0, 125.0]), "optimal_t_band reads closed_form_t")
+check(figs.optimal_t_band(bare) is None, "no bootstrap: no T* band")
+qs = {"": (50.0, "the sweep")}
+html_banded = report.frontier_section({"": banded}, qs)
+check("over 200 resamples" in html_banded and "T* [95%]" in html_banded
+      and "100 [80, 125]" in html_banded, "the frontier table shows T* with its band")
+html_bare = report.frontier_section({"": bare}, qs)
+check("Bands: none" in html_bare and "[95%]" not in html_bare, "no bootstrap: the table says so")
+groups = figs.points_from_fits([fit])
+for name, frontier, expect_band in (("banded", banded, True), ("bare", bare, False)):
+    with tempfile.TemporaryDirectory() as out:
+        figs.frontier_figure(groups, {"": fit}, {"": frontier}, 50.0, out)
+        figs.error_vs_tokens(groups, {"": fit}, out, frontiers={"": frontier})
+        front_svg = open(os.path.join(out, "frontier.svg")).read()
+        tokens_svg = open(os.path.join(out, "error_vs_tokens.svg")).read()
+    check(('id="frontier_band"' in front_svg) == expect_band,
+          f"{name}: the frontier figure shades the band iff the frontier has one")
+    check(('id="optimal_t_band"' in tokens_svg) == expect_band,
+          f"{name}: the error-vs-tokens figure shades the T* band iff the frontier has one")
+    check(("[95%: 80, 125]" in front_svg) == expect_band,
+          f"{name}: the frontier figure names the T* band")
 
 if failures:
     print(f"{len(failures)} failure(s)")

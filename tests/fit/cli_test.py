@@ -95,6 +95,19 @@ with tempfile.TemporaryDirectory() as tmp:
     expect("frontier T* is small and matches the closed form",
            all(abs(p["continuous"]["t"] - closed) < 1e-4 * closed for p in fr["frontier"]),
            json.dumps(fr["frontier"][:2]))
+    bp = doc.get("bootstrap_params") or {}
+    expect("fit JSON stores the 50 resamples' parameters",
+           bp.get("names") == ["A", "alpha", "beta", "E"] and len(bp.get("values", [])) == 50
+           and len(doc["bootstrap_params"]["values"][0]) == 4, json.dumps(bp)[:300])
+    expect("frontier of a bootstrapped fit prints its bands",
+           "bootstrap 95% bands (50 resamples" in out and "T* band" in out, out)
+    expect("frontier JSON has the bands' level and resamples",
+           (fr.get("bands") or {}).get("resamples") == 50 and fr["bands"]["level"] == 0.95, json.dumps(fr.get("bands")))
+    lo, hi = fr["bands"]["closed_form_t"]
+    expect("the closed-form T* band brackets T*", lo < fr["closed_form_t"] < hi, str((lo, hi)))
+    expect("every budget has a band around its T*, N* and Y",
+           all(c["ci95"][k][0] <= c[k] <= c["ci95"][k][1] for c in (p["continuous"] for p in fr["frontier"])
+               for k in ("n", "t", "predicted")), json.dumps(fr["frontier"][0]))
     rc, out, err = run(["frontier", fit_json, "--text-tokens", "0", "--json", front_json])
     fr = json.load(open(front_json))
     expect("frontier at Q=0 picks the smallest T", all(p["continuous"]["t"] == 1 for p in fr["frontier"]))
@@ -169,6 +182,14 @@ with tempfile.TemporaryDirectory() as tmp:
     expect_error("frontier on a non-JSON file", ["frontier", good, "--text-tokens", "5"], "not valid JSON")
     rc, out, err = run(["fit", "--csv", good, "--json", os.path.join(tmp, "g.json")])
     expect("a clean synthetic fit exits 0", rc == 0, err)
+    expect("a fit without --bootstrap stores no resamples",
+           json.load(open(os.path.join(tmp, "g.json")))["bootstrap_params"] is None)
+    rc, out, err = run(["frontier", os.path.join(tmp, "g.json"), "--text-tokens", "50", "--json",
+                        front_json])
+    fr = json.load(open(front_json))
+    expect("frontier of a fit without bootstrap says there are no bands",
+           rc == 0 and "bands: none" in out and "--bootstrap" in out and fr["bands"] is None
+           and all("ci95" not in p["continuous"] for p in fr["frontier"]), out + err)
 
 if failures:
     print("%d failure(s)" % len(failures))

@@ -1,6 +1,9 @@
 #include "fit/frontier.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "fit/report_json.h"
 #include "gtest/gtest.h"
@@ -221,6 +224,101 @@ TEST(FrontierGridCheck, AnOptimumAtTheSmallestPossibleTNeedsNoValueBelowIt) {
   EXPECT_EQ(t.axis, "T");
   EXPECT_TRUE(t.add.empty());
   EXPECT_NE(t.message.find("no smaller T exists"), std::string::npos) << t.message;
+}
+
+// A bootstrapped fit stores its resamples' parameters in the JSON; the frontier read back from it
+// has a 95% band of N*, T* and Y at every budget, from each resample's own optimum.
+TEST(FrontierBands, ComeFromTheResamplesOfABootstrappedFit) {
+  Observations obs = testing::PaperReasoningData();
+  FitOptions fo;
+  fo.bootstrap = 200;
+  FitSummary s;
+  ASSERT_TRUE(FitScalingLaw(fo, obs, &s).ok());
+  ASSERT_TRUE(s.has_ci);
+  const nlohmann::json j = FitSummaryToJson(s, obs);
+  ASSERT_EQ(j["bootstrap_params"]["names"], nlohmann::json({"A", "alpha", "beta", "E"}));
+  ASSERT_EQ(j["bootstrap_params"]["values"].size(), static_cast<size_t>(s.bootstrap_resamples));
+  auto law = FittedLawFromJson(j);
+  ASSERT_TRUE(law.ok()) << law.status().ToString();
+  ASSERT_EQ(law->bootstrap_params.size(), s.bootstrap_params.size());
+  EXPECT_EQ(law->bootstrap_params[7].alpha, s.bootstrap_params[7].alpha);  // Exact round trip.
+
+  FrontierOptions options;
+  options.text_tokens = 50;
+  auto fr = ComputeFrontier(*law, options);
+  ASSERT_TRUE(fr.ok()) << fr.status().ToString();
+  EXPECT_EQ(fr->band_resamples, s.bootstrap_resamples);
+  // T* = beta Q / (alpha - beta) per resample: its band is the percentiles of that.
+  std::vector<double> closed;
+  for (const auto& p : s.bootstrap_params) closed.push_back(p.beta * 50 / (p.alpha - p.beta));
+  std::sort(closed.begin(), closed.end());
+  ASSERT_TRUE(fr->closed_form_t_band.has_value());
+  EXPECT_LT(fr->closed_form_t_band->lower, *fr->closed_form_t);
+  EXPECT_GT(fr->closed_form_t_band->upper, *fr->closed_form_t);
+  EXPECT_GE(fr->closed_form_t_band->lower, closed[3]);
+  EXPECT_LE(fr->closed_form_t_band->upper, closed[closed.size() - 4]);
+  for (const auto& p : fr->points) {
+    ASSERT_TRUE(p.band.present) << "budget " << p.budget;
+    // The numeric optimum of each resample is its closed form: the T* band matches it.
+    EXPECT_NEAR(p.band.t.lower, fr->closed_form_t_band->lower, 1e-4 * p.band.t.lower);
+    EXPECT_NEAR(p.band.t.upper, fr->closed_form_t_band->upper, 1e-4 * p.band.t.upper);
+    EXPECT_LT(p.band.predicted.lower, p.predicted);
+    EXPECT_GT(p.band.predicted.upper, p.predicted);
+    EXPECT_LT(p.band.n.lower, p.n);
+    EXPECT_GT(p.band.n.upper, p.n);
+  }
+  const std::string report = FrontierReport(*law, *fr);
+  EXPECT_NE(
+      report.find("bootstrap 95% bands (" + std::to_string(s.bootstrap_resamples) + " resamples"),
+      std::string::npos)
+      << report;
+  const nlohmann::json fj = FrontierToJson(*law, *fr);
+  EXPECT_EQ(fj["bands"]["resamples"], s.bootstrap_resamples);
+  EXPECT_EQ(fj["frontier"][0]["continuous"]["ci95"]["t"][0], fr->points[0].band.t.lower);
+}
+
+TEST(FrontierBands, AreAbsentWithoutABootstrapAndTheReportSaysSo) {
+  FittedLaw law = PaperLaw();
+  EXPECT_TRUE(law.bootstrap_params.empty());
+  FrontierOptions options;
+  options.text_tokens = 50;
+  auto fr = ComputeFrontier(law, options);
+  ASSERT_TRUE(fr.ok());
+  EXPECT_EQ(fr->band_resamples, 0);
+  EXPECT_FALSE(fr->closed_form_t_band.has_value());
+  for (const auto& p : fr->points) EXPECT_FALSE(p.band.present);
+  EXPECT_NE(FrontierReport(law, *fr).find("bands: none"), std::string::npos);
+  const nlohmann::json fj = FrontierToJson(law, *fr);
+  EXPECT_TRUE(fj["bands"].is_null());
+  EXPECT_FALSE(fj["frontier"][0]["continuous"].contains("ci95"));
+}
+
+TEST(FrontierBands, MalformedBootstrapParamsNameTheKey) {
+  Observations obs = testing::PaperReasoningData();
+  FitOptions fo;
+  fo.bootstrap = 20;
+  FitSummary s;
+  ASSERT_TRUE(FitScalingLaw(fo, obs, &s).ok());
+  nlohmann::json j = FitSummaryToJson(s, obs);
+  nlohmann::json wrong_names = j;
+  wrong_names["bootstrap_params"]["names"] = {"A", "alpha", "B", "beta", "E"};
+  auto law = FittedLawFromJson(wrong_names);
+  ASSERT_FALSE(law.ok());
+  EXPECT_NE(law.status().ToString().find("bootstrap_params.names"), std::string::npos)
+      << law.status().ToString();
+  nlohmann::json short_row = j;
+  short_row["bootstrap_params"]["values"][3] = {1.0, 0.1};
+  law = FittedLawFromJson(short_row);
+  ASSERT_FALSE(law.ok());
+  EXPECT_NE(law.status().ToString().find("bootstrap_params.values[3]: expected 4 numbers"),
+            std::string::npos)
+      << law.status().ToString();
+  nlohmann::json null_value = j;
+  null_value["bootstrap_params"]["values"][2][1] = nullptr;
+  law = FittedLawFromJson(null_value);
+  ASSERT_FALSE(law.ok());
+  EXPECT_NE(law.status().ToString().find("values[2][1] (alpha)"), std::string::npos)
+      << law.status().ToString();
 }
 
 }  // namespace
