@@ -16,7 +16,8 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 build=${1:-build}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-cmake --build "$build" -j"$(nproc)" --target vlmscale fit_bench adaptive_bench store_bench train_bench >/dev/null
+cmake --build "$build" -j"$(nproc)" --target vlmscale fit_bench adaptive_bench pack_bench store_bench
+  train_bench >/dev/null
 
 figures=$(mktemp)
 trap 'rm -f "$figures"' EXIT
@@ -30,6 +31,9 @@ echo
 echo "## driver (issue 3)"
 /usr/bin/python3 bench/driver/bench_driver.py --bin "$build/vlmscale" \
   ${SLURM_JSON:+--slurm-json "$SLURM_JSON"} $([ $quick = 1 ] && echo --quick)
+echo
+echo "## packing jobs of different rank counts, simulated (issue 18)"
+"$build/bench/driver/pack_bench"
 echo
 echo "## store"
 "$build/bench/store/store_bench" $([ $quick = 1 ] && echo --jobs 10000)

@@ -75,16 +75,14 @@ bool AtBound(const FitContext& ctx, const std::vector<double>& x, size_t k, doub
 void ComputeStderr(const FitContext& ctx, const FitOptions& options, const std::vector<double>& x,
                    const std::vector<bool>& pinned, FitSummary* summary);
 
-// The bootstrap's seed mixer and its percentile (linear interpolation; an infinite neighbour is
-// returned as is), shared with the adaptive design (adaptive_design.cc).
+// The bootstrap's seed mixer, shared with the adaptive design (adaptive_design.cc).
 uint64_t SplitMix64(uint64_t x);
-double Percentile(std::vector<double> v, double q);
 
 // Percentile bootstrap of the parameters over options.bootstrap resamples of the points
 // (scaling_law_bootstrap.cc): fills summary's ci_lower/ci_upper, resample counts and warnings.
 void RunBootstrap(const FitOptions& options, const Observations& obs, FitSummary* summary);
-// The q-quantile of v (linear interpolation; an infinite neighbour is returned as is).
-// REQUIRES: v non-empty, 0 <= q <= 1.
+// The q-quantile of v (linear interpolation; an infinite neighbour is returned as is), used by
+// the bootstrap, the frontier bands and the adaptive design. REQUIRES: v non-empty, 0 <= q <= 1.
 double Percentile(std::vector<double> v, double q);
 
 }  // namespace vlmscale::fit::internal
