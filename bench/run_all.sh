@@ -16,7 +16,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 build=${1:-build}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-cmake --build "$build" -j"$(nproc)" --target vlmscale fit_bench adaptive_bench pack_bench store_bench
+cmake --build "$build" -j"$(nproc)" --target vlmscale fit_bench adaptive_bench pack_bench store_bench \
   train_bench >/dev/null
 
 figures=$(mktemp)
