@@ -11,6 +11,7 @@
 
 #include "cli/fit_checklist.h"
 #include "config.h"
+#include "core/check.h"
 #include "core/csv.h"
 #include "core/hash.h"
 #include "core/strings.h"
@@ -86,12 +87,18 @@ Result<LoadedInputs> LoadInputs(const FitRequest& request) {
     return Status::InvalidInput(file.status().message() + " (check the results file path)");
   }
   if (!file.ok()) return file.status();
-  auto grouped = fit::GroupRecords(file->jobs, request.grouping);
+  return LoadInputs(request, *file);
+}
+
+Result<LoadedInputs> LoadInputs(const FitRequest& request, const store::ResultsFile& file) {
+  CHECK(!request.csv);
+  LoadedInputs loaded;
+  auto grouped = fit::GroupRecords(file.jobs, request.grouping);
   if (!grouped.ok()) return grouped.status().WithPrefix(request.source);
-  loaded.stage = *fit::FinalStage(file->jobs, request.grouping.stage);
-  loaded.excluded = fit::ExcludedRecords(file->jobs, request.grouping);
-  loaded.source_facts = {{"config_hash", HexId(file->config_text)},
-                         {"sweep_name", file->sweep_name},
+  loaded.stage = *fit::FinalStage(file.jobs, request.grouping.stage);
+  loaded.excluded = fit::ExcludedRecords(file.jobs, request.grouping);
+  loaded.source_facts = {{"config_hash", HexId(file.config_text)},
+                         {"sweep_name", file.sweep_name},
                          {"source_hash", nullptr}};
   for (auto& g : *grouped) {
     FitInput in;

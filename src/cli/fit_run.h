@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "fit/observations.h"
 #include "fit/scaling_law.h"
+#include "store/results_store.h"
 
 namespace vlmscale::cli {
 
@@ -55,6 +56,9 @@ struct LoadedInputs {
 // The points of every group of the request's source (one input for a CSV). Exit-2 errors for a
 // missing or malformed source.
 Result<LoadedInputs> LoadInputs(const FitRequest& request);
+// The same for a results file already read (request.source names it in messages; request.csv
+// must be false).
+Result<LoadedInputs> LoadInputs(const FitRequest& request, const store::ResultsFile& file);
 
 // Fits every input; `out` (may be null) gets the text reports (`brief`: one line per fit).
 // Returns the JSON document `--json` writes, with its manifest and checklist. *any_failed is set

@@ -1,7 +1,8 @@
-// vlmscale status RESULTS.h5|CONFIG [--watch [S]] [--json]: progress of a sweep, live while it
-// runs (read-only). The sweep's state comes from the driver's run info (its `state`, and the age
-// of its `updated` heartbeat, rewritten every second while the driver lives, with the running
-// jobs' phase, step and loss) and the job records.
+// vlmscale status RESULTS.h5|CONFIG [--watch [S]] [--json] [--fit]: progress of a sweep, live
+// while it runs (read-only). The sweep's state comes from the driver's run info (its `state`, and
+// the age of its `updated` heartbeat, rewritten every second while the driver lives, with the
+// running jobs' phase, step and loss) and the job records. --fit adds the live fit of the done
+// jobs and how it moved over the last rounds (cli/live_fit.h).
 #include <unistd.h>
 
 #include <chrono>
@@ -16,8 +17,10 @@
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "cli/live_fit.h"
 #include "config/sweep.h"
 #include "core/strings.h"
+#include "fit/observations.h"
 #include "jobs/job_type.h"
 #include "store/results_store.h"
 #include "store/settings.h"
@@ -499,10 +502,12 @@ bool LooksLikeHdf5(const std::string& path) {
 int RunStatusCommand(const std::vector<std::string>& args) {
   po::options_description options(
       "vlmscale status RESULTS.h5|CONFIG [--set k=v]... [--history] [--watch [SECONDS]] "
-      "[--json]\n\nShows the "
+      "[--json] [--fit [--bootstrap K] [--budget C]... [--rounds R] [--round M]]\n\nShows the "
       "state and progress "
       "of a sweep from its results file (or from the config `vlmscale run` takes, which names "
-      "it); safe while the sweep is running (reads only)");
+      "it); safe while the sweep is running (reads only). --fit adds the fit of the done jobs "
+      "(alpha, beta, beta/alpha with bootstrap 95% intervals, T* at budgets) per group, now and "
+      "after earlier rounds");
   std::string path;
   std::vector<std::string> sets;
   double dead_after = 30.0;
@@ -524,7 +529,26 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       "print one JSON object (keys: state, state_detail, heartbeat_age_seconds, stop_reason, "
       "stop_requested_at, total, done, failed, running, pending, blocked, interrupted, stages, "
       "varied_settings, settings, failures, running_jobs, stalled_ranks, eta_seconds, "
-      "eta_source, slurm_job_id, requeues)");
+      "eta_source, slurm_job_id, requeues; with --fit also fit)")(
+      "fit", po::bool_switch(),
+      "also fit the done jobs as `vlmscale fit` groups them, and show the fit after earlier "
+      "rounds (each round: the done jobs that had ended by then) to see whether it settled; "
+      "JSON key fit with each fit's job ids and result hashes (docs/OPERATING.md)")(
+      "bootstrap", po::value<int>()->default_value(100),
+      "with --fit: bootstrap resamples for the 95% intervals (0 = none, else >= 20)")(
+      "budget", po::value<std::vector<double>>()->composing(),
+      "with --fit: a budget C = 2*N*(Q+T) at which to give T*, repeatable (default: 3 "
+      "log-spaced from the cheapest to the most expensive done point of each group)")(
+      "rounds", po::value<int>()->default_value(4),
+      "with --fit: rounds shown, the current fit included (default 4: after 25%, 50%, 75% and "
+      "all of the done jobs)")(
+      "round", po::value<int>()->default_value(0),
+      "with --fit: jobs per round (the last --rounds rounds of M finished jobs each; default 0: "
+      "equal fractions of the done jobs)")(
+      "filter", po::value<std::vector<std::string>>()->composing(),
+      "with --fit: key=value as for vlmscale fit (repeatable)")(
+      "group-by", po::value<std::vector<std::string>>()->composing(),
+      "with --fit: setting keys to group by, as for vlmscale fit");
   po::positional_options_description positional;
   positional.add("results", 1);
   po::variables_map vm;
@@ -555,6 +579,43 @@ int RunStatusCommand(const std::vector<std::string>& args) {
   }
   const bool as_json = vm["json"].as<bool>();
   const bool history = vm["history"].as<bool>();
+  const bool with_fit = vm["fit"].as<bool>();
+  LiveFitOptions fit_options;
+  if (with_fit) {
+    fit_options.request.source = path;
+    fit_options.request.options.bootstrap = vm["bootstrap"].as<int>();
+    fit_options.rounds = vm["rounds"].as<int>();
+    fit_options.round_size = vm["round"].as<int>();
+    if (vm.count("budget")) fit_options.budgets = vm["budget"].as<std::vector<double>>();
+    if (vm.count("filter")) {
+      for (const auto& f : vm["filter"].as<std::vector<std::string>>()) {
+        auto kv = fit::ParseFilter(f);
+        if (!kv.ok()) return ReportError("status", kv.status().WithPrefix("--filter"));
+        fit_options.request.grouping.filters.push_back(*kv);
+      }
+    }
+    if (vm.count("group-by")) {
+      for (const auto& g : vm["group-by"].as<std::vector<std::string>>()) {
+        for (const auto& key : SplitTrimmed(g, ',')) {
+          fit_options.request.grouping.group_by.push_back(key);
+        }
+      }
+    }
+    std::string error;
+    if (!fit_options.IsValid(&error)) {
+      return ReportError("status", Status::InvalidInput("--fit: " + error));
+    }
+  } else {
+    for (const char* k : {"budget", "filter", "group-by", "bootstrap", "rounds", "round"}) {
+      if (vm.count(k) && !vm[k].defaulted()) {
+        return ReportError("status", Status::InvalidInput(std::string("--") + k +
+                                                          " needs --fit (it sets up the fit)"));
+      }
+    }
+  }
+  // The fit is recomputed only when the done jobs changed (--watch redraws).
+  std::string fitted_jobs;
+  json live_fit;
   const bool watch = vm.count("watch") > 0;
   const double every = watch ? vm["watch"].as<double>() : 0.0;
   if (watch && !(every >= 0.1 && every <= 86400.0)) {
@@ -582,6 +643,19 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       if (r.is_object()) runs.push_back(std::move(r));
     }
     if (history) summary["runs"] = runs;
+    if (with_fit) {
+      std::string done_jobs;
+      for (const store::JobRecord& r : file->jobs) {
+        if (r.state == store::JobState::kDone) {
+          done_jobs += r.job_id + "@" + FormatNumber(r.end_time, 17) + "\n";
+        }
+      }
+      if (live_fit.is_null() || done_jobs != fitted_jobs) {
+        live_fit = LiveFit(fit_options, *file);
+        fitted_jobs = std::move(done_jobs);
+      }
+      summary["fit"] = live_fit;
+    }
     const std::string state = summary["state"].get<std::string>();
     const bool ongoing = state == "running" || state == "stopping";
     if (redraw) std::fputs("\033[H\033[2J", stdout);
@@ -591,6 +665,7 @@ int RunStatusCommand(const std::vector<std::string>& args) {
     } else {
       PrintText(summary);
       if (history) PrintHistory(runs, file->runs.size());
+      if (with_fit) PrintLiveFit(live_fit, std::cout);
       if (watch && ongoing) {
         std::printf("\n(every %s; Ctrl-C to quit)\n", FormatNumber(every).c_str());
       } else if (watch) {

@@ -77,6 +77,7 @@ std::string ExclusionReason(const store::JobRecord& r, const GroupingOptions& op
                             const std::string& stage) {
   if (r.stage != stage) return "stage " + (r.stage.empty() ? std::string("(none)") : r.stage);
   if (r.state != store::JobState::kDone) return std::string("state ") + StateWord(r.state);
+  if (r.end_time > options.ended_by) return "ended after " + FormatNumber(options.ended_by, 15);
   for (const auto& [key, value] : options.filters) {
     if (!Matches(r, key, value)) return "filter " + key + "=" + value;
   }
@@ -158,6 +159,10 @@ Result<Observations> ObservationsFromCsv(const CsvTable& table, const std::strin
 }
 
 bool GroupingOptions::IsValid(std::string* error) const {
+  if (std::isnan(ended_by)) {
+    if (error) *error = "ended_by is NaN; expected a time in unix seconds or +inf";
+    return false;
+  }
   for (const auto& [key, value] : filters) {
     const auto& keys = FilterKeys();
     if (std::find(keys.begin(), keys.end(), key) == keys.end() && !IsSettingKey(key)) {

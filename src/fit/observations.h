@@ -106,6 +106,10 @@ struct GroupingOptions {
   // The stage whose jobs are fitted (multi-stage studies, docs/STAGES.md). Default: "", the
   // final stage: the one no other stage needs (an error if there are several).
   std::string stage;
+  // Fit only the done records whose end_time is at most this (unix seconds): the fit as it was
+  // when the last of them finished, in a sweep that has since gone on (`vlmscale status --fit`'s
+  // earlier rounds). Default: +inf (every done record). REQUIRES: not NaN.
+  double ended_by = std::numeric_limits<double>::infinity();
 
   bool IsValid(std::string* error) const;
 };

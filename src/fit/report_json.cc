@@ -371,11 +371,15 @@ Result<FitOptions> FitOptionsFromJson(const nlohmann::json& j, const std::string
 nlohmann::json GroupingOptionsToJson(const GroupingOptions& o) {
   nlohmann::json filters = nlohmann::json::array();
   for (const auto& [key, value] : o.filters) filters.push_back(key + "=" + value);
-  return {{"filters", filters},
-          {"group_by", o.group_by},
-          {"average_seeds", o.average_seeds},
-          {"seed_weights", o.seed_weights},
-          {"stage", o.stage}};
+  nlohmann::json j = {{"filters", filters},
+                      {"group_by", o.group_by},
+                      {"average_seeds", o.average_seeds},
+                      {"seed_weights", o.seed_weights},
+                      {"stage", o.stage}};
+  // Only a cut-off fit (status --fit's earlier rounds) has one: fit JSON of whole files is as
+  // before.
+  if (std::isfinite(o.ended_by)) j["ended_by"] = o.ended_by;
+  return j;
 }
 
 std::string GroupNameFromJson(const nlohmann::json& group) {
@@ -404,6 +408,9 @@ Result<GroupingOptions> GroupingOptionsFromJson(const nlohmann::json& j, const s
   VLM_RETURN_IF_ERROR(ReadKey(j, "average_seeds", where, &o.average_seeds));
   VLM_RETURN_IF_ERROR(ReadKey(j, "seed_weights", where, &o.seed_weights));
   VLM_RETURN_IF_ERROR(ReadKey(j, "stage", where, &o.stage));
+  if (j.is_object() && j.contains("ended_by")) {  // Cut-off fits only.
+    VLM_RETURN_IF_ERROR(ReadKey(j, "ended_by", where, &o.ended_by));
+  }
   return o;
 }
 

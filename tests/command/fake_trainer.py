@@ -20,6 +20,8 @@ How it misbehaves is chosen by environment variables (set with command.env):
                         (exit 0 without metrics.json), bad-metrics (an invalid metrics.json),
                         accuracy (write only "accuracy"), deaf (ignore SIGUSR1/SIGTERM).
   FAKE_SECONDS          overrides --seconds.
+  FAKE_NOISE=sd         adds Gaussian noise of this sd to the error, the same for the same grid
+                        point and seed (seeded by them): a law plus noise, for interval tests.
 On SIGUSR1 or SIGTERM it writes RUN_DIR/stopped.rank<RANK> and exits 0 without metrics (like a
 trainer that checkpoints and leaves), unless deaf. Once its handlers are installed it writes
 RUN_DIR/armed.rank<RANK> (its PID), so a test knows when a signal will be handled.
@@ -27,6 +29,7 @@ RUN_DIR/armed.rank<RANK> (its PID), so a test knows when a signal will be handle
 import argparse
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -126,6 +129,10 @@ def main():
             f.write('{"error": "not a number"}')
         return
     y = law(args.n_params, args.visual_tokens)
+    noise = float(os.environ.get("FAKE_NOISE", "0") or 0)
+    if noise > 0:
+        rng = random.Random(f"{args.llm}/{args.visual_tokens}/{args.method}/{args.seed}")
+        y += rng.gauss(0.0, noise)
     metrics = {"accuracy": 1.0 - y} if how == "accuracy" else {"error": y, "accuracy": 1.0 - y,
                                                                 "train_steps": step}
     tmp = path + ".tmp"

@@ -77,6 +77,30 @@ TEST(GroupRecords, FiltersSelectRecords) {
   EXPECT_NE(groups.status().message().find("no done jobs match"), std::string::npos);
 }
 
+TEST(GroupRecords, EndedByKeepsTheDoneJobsThatHadEndedThen) {
+  std::vector<store::JobRecord> records = {Record("glyphs", "pool", 1e6, 16, 0, 0.5),
+                                           Record("glyphs", "pool", 2e6, 16, 0, 0.4),
+                                           Record("glyphs", "pool", 4e6, 16, 0, 0.3)};
+  for (size_t i = 0; i < records.size(); ++i) records[i].end_time = 100.0 + 10.0 * i;
+  GroupingOptions options;
+  options.ended_by = 110.0;  // The first two (the bound is inclusive).
+  auto groups = GroupRecords(records, options);
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].observations.size(), 2u);
+  ASSERT_EQ((*groups)[0].jobs.size(), 2u);
+  auto excluded = ExcludedRecords(records, options);
+  ASSERT_EQ(excluded.size(), 1u);
+  EXPECT_EQ(excluded[0].job_id, records[2].job_id);
+  EXPECT_EQ(excluded[0].reason, "ended after 110");
+  options.ended_by = 99.0;  // None had ended: the no-done-job error.
+  EXPECT_FALSE(GroupRecords(records, options).ok());
+  options.ended_by = NAN;
+  std::string error;
+  EXPECT_FALSE(options.IsValid(&error));
+  EXPECT_NE(error.find("ended_by"), std::string::npos) << error;
+}
+
 TEST(GroupRecords, DoneJobWithoutAnErrorIsAnErrorNamingTheJob) {
   std::vector<store::JobRecord> records = {Record("glyphs", "pool", 1e6, 16, 0, NAN)};
   auto groups = GroupRecords(records, GroupingOptions());
