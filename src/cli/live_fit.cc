@@ -291,6 +291,9 @@ json LiveFit(const LiveFitOptions& options, const store::ResultsFile& file) {
       json r = FitOne(cut, loaded[i].ok() ? *loaded[i] : kNone, in, budgets);
       r["label"] = rounds[i].label;
       r["ended_by"] = MaybeNumber(rounds[i].ended_by);
+      // When the last job the round could use ended (the current round: the latest done job).
+      r["as_of"] = std::isfinite(rounds[i].ended_by) ? json(rounds[i].ended_by)
+                                                     : (ends.empty() ? json() : json(ends.back()));
       g["rounds"].push_back(std::move(r));
     }
     out["groups"].push_back(std::move(g));
@@ -324,11 +327,15 @@ void PrintLiveFit(const json& live, std::ostream& out) {
     std::snprintf(line, sizeof(line), "  %-8s %-15s %5s %6s  %-24s %-24s %-22s", "round",
                   "as of (UTC)", "jobs", "points", "alpha [95%]", "beta [95%]", "beta/alpha");
     header = line;
-    for (const json& b : g["budgets"]) header += " T*@" + FormatNumber(b.get<double>(), 3);
+    std::vector<size_t> widths;  // Of each T* column, for the values below.
+    for (const json& b : g["budgets"]) {
+      const std::string h = " T*@" + FormatNumber(b.get<double>(), 3);
+      header += h;
+      widths.push_back(h.size() - 1);
+    }
     out << header << "\n";
     for (const json& r : g["rounds"]) {
-      const std::string when =
-          r["ended_by"].is_number() ? Utc(r["ended_by"].get<double>()) : std::string("now");
+      const std::string when = r["as_of"].is_number() ? Utc(r["as_of"].get<double>()) : "-";
       std::snprintf(line, sizeof(line), "  %-8s %-15s %5lld %6lld  ",
                     r["label"].get<std::string>().c_str(), when.c_str(),
                     static_cast<long long>(r["n_jobs"].get<int64_t>()),
@@ -343,10 +350,14 @@ void PrintLiveFit(const json& live, std::ostream& out) {
                       WithInterval(r["beta"], r["beta_ci95"]).c_str(),
                       WithInterval(r["beta_over_alpha"], r["beta_over_alpha_ci95"]).c_str());
         row += line;
-        for (const json& t : r["t_star"]) {
-          row += " " + (t["t"].is_number() ? FormatNumber(t["t"].get<double>(), 4)
-                                           : std::string("infeasible"));
+        for (size_t i = 0; i < r["t_star"].size(); ++i) {
+          const json& t = r["t_star"][i];
+          std::string cell =
+              t["t"].is_number() ? FormatNumber(t["t"].get<double>(), 4) : std::string("none");
+          if (i < widths.size() && cell.size() < widths[i]) cell.resize(widths[i], ' ');
+          row += " " + cell;
         }
+        while (!row.empty() && row.back() == ' ') row.pop_back();
       }
       out << row << "\n";
     }

@@ -50,13 +50,14 @@ struct LiveFitOptions {
 size_t MinimumPoints(fit::Model model);
 
 // The live fit of `file` as JSON:
-//   {"bootstrap", "model", "grouping", "fitter", "rounds": [{"label", "ended_by" (null for the
-//    current one), "done_jobs"}], "groups": [{"group", "task", "method", "settings",
-//    "text_tokens", "budgets", "rounds": [{"label", "ended_by", "status": "ok" | "too_few_points"
-//    | "failed" | "no_jobs", "message", "n_points", "n_jobs", "alpha", "alpha_ci95", "beta",
-//    "beta_ci95", "beta_over_alpha", "beta_over_alpha_ci95", "r2", "t_star": [{"budget",
-//    "feasible", "n", "t", "t_ci95"}], "t_star_closed_form", "t_star_closed_form_ci95",
-//    "warnings", "jobs": [{"job_id", "result_hash"}]}]}], "error"}.
+//   {"bootstrap", "model", "minimum_points", "grouping", "fitter", "rounds": [{"label",
+//    "ended_by" (null for the current one), "done_jobs"}], "groups": [{"group", "task",
+//    "method", "settings", "text_tokens", "budgets", "rounds": [{"label", "ended_by", "as_of"
+//    (when its last job ended), "status": "ok" | "too_few_points" | "failed" | "no_jobs",
+//    "message", "n_points", "n_jobs", "alpha", "alpha_ci95", "beta", "beta_ci95",
+//    "beta_over_alpha", "beta_over_alpha_ci95", "r2", "t_star": [{"budget", "feasible", "n",
+//    "t", "t_ci95"}], "t_star_closed_form", "t_star_closed_form_ci95", "warnings", "jobs":
+//    [{"job_id", "result_hash"}]}]}], "error"}.
 // "error" (else null) says why there is no fit at all (no done job yet; jobs made with mixed
 // settings, with what to pass): the data, never the options, so it is not a failure of status.
 // A group with too few points or a failed fit says so in its round and the rest goes on.
