@@ -67,7 +67,7 @@ class MemoryTest(unittest.TestCase):
                 jobs = f["jobs"][()]
                 events = f["events"][()]
             self.assertEqual([j.decode() for j in jobs["job_id"]], ids)  # Grid order, same ids.
-            self.assertEqual(set(jobs["state"]), {b"done"})
+            self.assertEqual(set(jobs["status"]), {b"done"})
             per_job = collections.defaultdict(list)
             for e in events:
                 per_job[e["job_id"].decode()].append(e["state"].decode())
