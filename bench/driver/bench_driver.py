@@ -20,14 +20,23 @@
    one) on 2 ranks vs the flat grid of as many jobs in the same run (two runs of each,
    interleaved, best of each: the machine may be shared). Target: DAG >= 0.8x flat.
 
+6. With --baseline-bin OTHER (issue 22, item 7): an A/B of two builds in the same run, printed
+   side by side: dispatch rate of 100,000 zero-second jobs on 2 ranks (runs of the two binaries
+   interleaved, best of --repeats each), rank 0's peak RSS for 100,000 and 1,000,000 jobs
+   (targets <= 150 MiB and <= 1 GiB), and the start-up of `plan` (the 100,000-job config) and
+   `status` (its results file), median of 5 each. --ab-only runs only this section.
+
 Usage: bench/driver/bench_driver.py [--bin build/vlmscale] [--quick]
+       [--baseline-bin /work/main/build/vlmscale [--ab-only] [--repeats 2] [--no-million]]
 """
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import figures  # noqa: E402  (bench/figures.py: machine-readable lines for run_all.sh)
@@ -191,15 +200,87 @@ axis.benchmark = probe
     return path
 
 
+def timed(cmd):
+    """Wall seconds of `cmd` (its output discarded; it must succeed)."""
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    return time.perf_counter() - t0
+
+
+def ab_rows(new, old, tmp, quick, repeats, million):
+    """Section 6: this build (`new`) against `old`, measured in the same run."""
+    rows = []
+    n = 10000 if quick else 100000
+    cfg = zero_config(tmp, n)
+    runs = {new: [], old: []}
+    for _ in range(repeats):  # Interleaved, so load from elsewhere hits both alike.
+        for b in (old, new):
+            runs[b].append(run_sweep(b, cfg, 2))
+    best = {b: min(r["elapsed_seconds"] for r in runs[b]) for b in runs}
+    rss = {b: max(r["rank0_max_rss_mb"] for r in runs[b]) for b in runs}
+    cpu = {b: min(1e6 * r["coordinator_cpu_seconds"] / n for r in runs[b]) for b in runs}
+    rows.append((f"A/B dispatch, {n:,} 0 s jobs, 2 ranks, best of {repeats}",
+                 f"{n / best[new]:,.0f} jobs/s", ">= baseline",
+                 f"baseline {n / best[old]:,.0f} jobs/s; coordinator CPU {cpu[new]:.1f} vs "
+                 f"{cpu[old]:.1f} us/job", f"{best[old] / best[new]:.2f}x baseline"))
+    rows.append((f"A/B rank 0 peak memory, {n:,}-job grid", f"{rss[new]:.0f} MiB", "<= 150 MiB",
+                 f"baseline {rss[old]:.0f} MiB", f"{rss[new] / rss[old]:.2f}x baseline"))
+    # Start-up: plan of the grid just run, status of its results file (the last run's: new).
+    for what, args in (("plan", ["plan", cfg]), ("status", ["status", f"{tmp}/zero{n}.h5"])):
+        t = {b: [] for b in runs}
+        for _ in range(5):
+            for b in (old, new):
+                t[b].append(timed([b] + args))
+        med = {b: statistics.median(t[b]) for b in t}
+        rows.append((f"A/B start-up, vlmscale {what} ({n:,} jobs), median of 5",
+                     f"{med[new]:.3f} s", "-", f"baseline {med[old]:.3f} s",
+                     f"{med[old] / med[new]:.2f}x faster"))
+    if million:
+        m = 100000 if quick else 1000000
+        cfg = zero_config(tmp, m)
+        big = {b: run_sweep(b, cfg, 2) for b in (old, new)}
+        rows.append((f"A/B rank 0 peak memory, {m:,}-job grid", f"{big[new]['rank0_max_rss_mb']:.0f} MiB",
+                     "<= 1024 MiB", f"baseline {big[old]['rank0_max_rss_mb']:.0f} MiB",
+                     f"{big[new]['rank0_max_rss_mb'] / big[old]['rank0_max_rss_mb']:.2f}x baseline"))
+        rows.append((f"A/B dispatch, {m:,} 0 s jobs, 2 ranks, one run each",
+                     f"{m / big[new]['elapsed_seconds']:,.0f} jobs/s", "-",
+                     f"baseline {m / big[old]['elapsed_seconds']:,.0f} jobs/s",
+                     f"{big[old]['elapsed_seconds'] / big[new]['elapsed_seconds']:.2f}x baseline"))
+    return rows
+
+
+def print_rows(rows):
+    w = [max(len(r[i]) for r in rows + [("figure", "value", "target", "comparison", "ratio")])
+         for i in range(5)]
+    line = lambda r: "  ".join(r[i].ljust(w[i]) for i in range(5))
+    print(line(("figure", "value", "target", "comparison", "ratio")))
+    print(line(tuple("-" * x for x in w)))
+    for r in rows:
+        print(line(r))
+        figures.emit("driver", *r)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../build/vlmscale"))
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--slurm-json", help="result of bench/slurm/bench_slurm_array.py --json, "
                                          "printed next to the dispatch throughput")
+    ap.add_argument("--baseline-bin", help="another build's vlmscale: A/B section (item 6)")
+    ap.add_argument("--ab-only", action="store_true", help="run only the A/B section")
+    ap.add_argument("--repeats", type=int, default=2, help="A/B dispatch runs per binary")
+    ap.add_argument("--no-million", action="store_true", help="A/B without the 10^6-job grid")
     a = ap.parse_args()
     rows = []
+    if a.ab_only and not a.baseline_bin:
+        sys.exit("--ab-only needs --baseline-bin")
     with tempfile.TemporaryDirectory(prefix="vlmscale-bench-") as tmp:
+        if a.baseline_bin:
+            rows += ab_rows(os.path.abspath(a.bin), os.path.abspath(a.baseline_bin), tmp, a.quick,
+                            a.repeats, not a.no_million)
+            if a.ab_only:
+                print_rows(rows)
+                return
         n = 2000 if a.quick else 50000
         s = run_sweep(a.bin, zero_config(tmp, n), 2)
         rate = n / s["elapsed_seconds"]
@@ -282,14 +363,7 @@ def main():
                      f"stages {made['stages']:.2f} s vs cost {made['cost']:.2f} s",
                      f"{made['stages'] / made['cost'] / 1.2:.2f}x target"))
 
-    w = [max(len(r[i]) for r in rows + [("figure", "value", "target", "comparison", "ratio")])
-         for i in range(5)]
-    line = lambda r: "  ".join(r[i].ljust(w[i]) for i in range(5))
-    print(line(("figure", "value", "target", "comparison", "ratio")))
-    print(line(tuple("-" * x for x in w)))
-    for r in rows:
-        print(line(r))
-        figures.emit("driver", *r)
+    print_rows(rows)
 
 
 if __name__ == "__main__":

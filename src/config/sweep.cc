@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_set>
 
 #include "core/check.h"
 #include "core/hash.h"
@@ -629,15 +630,29 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
     }
   }
 
-  std::set<std::string> ids;
-  std::vector<std::map<std::string, int64_t>> by_key(sweep.stages.size());
+  // Planning holds ~1 KB per job besides the jobs themselves; for large grids that is rank 0's
+  // peak memory, so the per-job bookkeeping below is kept to what the stages need.
+  std::unordered_set<uint64_t> ids;  // Each job id's value, to refuse duplicates.
+  ids.reserve(grid.size());
+  if (!multi) sweep.jobs.reserve(grid.size());
+  std::vector<std::map<std::string, int64_t>> by_key(sweep.stages.size());  // Of needed stages.
+  std::vector<bool> needed(sweep.stages.size(), false);
+  for (const StageSpec& stage : sweep.stages) {
+    for (size_t pi = 0; pi < sweep.stages.size(); ++pi) {
+      if (Contains(stage.needs, sweep.stages[pi].name)) needed[pi] = true;
+    }
+  }
   for (size_t si = 0; si < sweep.stages.size(); ++si) {
     StageSpec& stage = sweep.stages[si];
     stage.first_job = static_cast<int64_t>(sweep.jobs.size());
+    // A stage that varies every grid axis and every swept key projects distinct grid points to
+    // distinct points (list values are distinct: Config refuses repeats), so it needs no set.
+    const bool dedupe =
+        stage.over.size() != GridAxes().size() || stage.swept.size() != swept.size();
     std::set<std::string> seen;
     for (const auto& [full, llm_ptr] : grid) {
       GridPoint projected = Project(full, stage);
-      if (!seen.insert(JoinKey(projected, stage)).second) continue;
+      if (dedupe && !seen.insert(JoinKey(projected, stage)).second) continue;
       const LlmPreset llm = stage.Varies("llm") ? *llm_ptr : LlmPreset{};
       const int variant =
           swept.empty()
@@ -679,11 +694,11 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
         }
         job.id = HexId(multi ? StageJobIdentityText(stage, p, llm, settings_text, parent_ids)
                              : JobIdentityText(p, llm, stage.job_type, settings_text));
-        if (!ids.insert(job.id).second) {
+        if (!ids.insert(std::stoull(job.id, nullptr, 16)).second) {
           return Status::InvalidInput("two grid points have the same job id " + job.id +
                                       " (duplicate grid values?)");
         }
-        by_key[si][JoinKey(p, stage)] = job.index;
+        if (needed[si]) by_key[si][JoinKey(p, stage)] = job.index;
         sweep.max_est_cost = std::max(sweep.max_est_cost, job.est_cost);
         sweep.jobs.push_back(std::move(job));
       }

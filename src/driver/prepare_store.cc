@@ -23,27 +23,38 @@ namespace vlmscale::driver {
 
 namespace {
 
+// Journal bytes PrepareStore() buffers before it commits them (see there).
+constexpr size_t kPrepareCommitBytes = size_t{8} << 20;
+
 int ReportStoreError(const Status& s) {
   std::cerr << "vlmscale run: error: results store: " << s.message() << std::endl;
   return ExitCodeFor(s);
 }
 
-// The settings the store keeps for each job of the sweep (one text per distinct settings).
+// The settings the store keeps for each job of the sweep: each distinct text once (a sweep has a
+// few: one per stage and swept value), and per job the index of its own.
 struct SweepSettingsTexts {
-  std::vector<std::string> text;  // Per job.
-  std::vector<std::string> hash;  // Per job.
-  std::string swept;              // The sweep's swept keys, comma-separated.
+  std::vector<std::string> texts;   // Distinct settings texts.
+  std::vector<std::string> hashes;  // HexId of each of `texts`.
+  std::vector<uint32_t> of_job;     // Per job: its index into texts.
+  std::string swept;                // The sweep's swept keys, comma-separated.
+
+  const std::string& text(size_t job) const { return texts[of_job[job]]; }
+  const std::string& hash(size_t job) const { return hashes[of_job[job]]; }
 };
 
 SweepSettingsTexts SettingsOfSweep(const config::Sweep& sweep) {
   SweepSettingsTexts out;
-  std::map<std::string, std::string> hashes;
+  std::map<std::string, uint32_t> index;
+  out.of_job.reserve(sweep.jobs.size());
   for (const config::JobSpec& j : sweep.jobs) {
     std::string text = config::JobSettingsText(sweep, j);
-    auto it = hashes.find(text);
-    if (it == hashes.end()) it = hashes.emplace(text, HexId(text)).first;
-    out.hash.push_back(it->second);
-    out.text.push_back(std::move(text));
+    auto [it, inserted] = index.try_emplace(text, static_cast<uint32_t>(out.texts.size()));
+    if (inserted) {
+      out.hashes.push_back(HexId(text));
+      out.texts.push_back(std::move(text));
+    }
+    out.of_job.push_back(it->second);
   }
   out.swept = Join(sweep.swept_keys, ",");
   return out;
@@ -92,14 +103,14 @@ Status CheckSettings(const config::Sweep& sweep, const SweepSettingsTexts& setti
   for (size_t i = 0; i < sweep.jobs.size(); ++i) {
     const std::string& stage = sweep.stage_of(sweep.jobs[i]).name;
     if (!stage_settings.count(stage)) {
-      stage_settings[stage] = store::ParseSettings(settings.text[i]);
+      stage_settings[stage] = store::ParseSettings(settings.text(i));
     }
   }
   std::vector<store::JobRecord> unknown;  // Other jobs without settings (older files).
   std::vector<store::JobRecord> others;   // Other jobs with settings.
-  for (const std::string& id : s->job_order()) {
-    if (index.count(id)) continue;
-    const store::JobRecord& r = s->jobs().at(id);
+  for (const auto* job : s->job_order()) {
+    if (index.count(job->first)) continue;
+    const store::JobRecord& r = job->second;
     (r.settings_hash.empty() ? unknown : others).push_back(r);
   }
   if (!unknown.empty()) {
@@ -231,6 +242,13 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
   int64_t new_jobs = 0;
   runnable->assign(sweep.jobs.size(), true);
   for (size_t i = 0; i < sweep.jobs.size(); ++i) {
+    // Journal the grid in pieces: rank 0 never holds the encoded entries of a whole large grid
+    // (~0.6 KB per job) at once. A crash in between leaves jobs journaled as pending, which the
+    // next run finds as such.
+    if (s->buffered_bytes() >= kPrepareCommitBytes) {
+      Status c = s->Commit();
+      if (!c.ok()) return ReportStoreError(c);
+    }
     const config::JobSpec& j = sweep.jobs[i];
     auto it = s->jobs().find(j.id);
     if (it != s->jobs().end()) {
@@ -238,8 +256,8 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
       bool changed = false;
       if (rec.settings_hash.empty()) {
         // Written before vlmscale kept settings: same id, same settings, so this sweep's are its.
-        rec.settings = settings.text[i];
-        rec.settings_hash = settings.hash[i];
+        rec.settings = settings.text(i);
+        rec.settings_hash = settings.hash(i);
         rec.swept = settings.swept;
         changed = true;
       }
@@ -273,8 +291,8 @@ int PrepareStore(const std::string& config_text, const config::Sweep& sweep,
     rec.state = store::JobState::kPending;
     rec.est_cost = j.est_cost;
     rec.inference_flops = j.inference_flops;
-    rec.settings = settings.text[i];
-    rec.settings_hash = settings.hash[i];
+    rec.settings = settings.text(i);
+    rec.settings_hash = settings.hash(i);
     rec.swept = settings.swept;
     Status a = s->Append(rec);
     if (!a.ok()) return ReportStoreError(a);

@@ -27,6 +27,7 @@ Scheduler::Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnab
   held_.resize(stages);
   unsettled_.assign(stages, 0);
   class_of_.reserve(n);
+  std::map<std::string, size_t> class_index;
   children_.resize(n);
   state_.assign(n, State::kWaiting);
   unmet_.assign(n, 0);
@@ -35,7 +36,11 @@ Scheduler::Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnab
   for (size_t i = 0; i < n; ++i) {
     const config::JobSpec& j = sweep.jobs[i];
     const auto& p = j.point;
-    class_of_.push_back(std::to_string(j.stage) + "/" + p.llm + "/" + p.method + "/" + p.task);
+    // Interned: a grid has a few classes, so each job keeps a 4-byte index, not the text.
+    std::string cls = std::to_string(j.stage) + "/" + p.llm + "/" + p.method + "/" + p.task;
+    auto [it, inserted] = class_index.try_emplace(std::move(cls), measured_.size());
+    if (inserted) measured_.emplace_back(0.0, 0.0);
+    class_of_.push_back(static_cast<int32_t>(it->second));
     for (int64_t parent : j.parents) {
       CHECK(parent >= 0 && parent < static_cast<int64_t>(i)) << "job " << i << " parent " << parent;
       children_[parent].push_back(static_cast<int64_t>(i));
@@ -61,9 +66,9 @@ Scheduler::Scheduler(const config::Sweep& sweep, const std::vector<bool>& runnab
   Recompute();
 }
 
-double Scheduler::Ratio(const std::string& cls) const {
-  auto it = measured_.find(cls);
-  if (it != measured_.end() && it->second.second > 0) return it->second.first / it->second.second;
+double Scheduler::Ratio(int32_t cls) const {
+  const auto& [seconds, cost] = measured_[cls];
+  if (cost > 0) return seconds / cost;
   if (total_cost_ > 0) return total_seconds_ / total_cost_;
   return 1.0;
 }

@@ -84,7 +84,7 @@ class Scheduler {
     bool operator()(int64_t a, int64_t b) const;
   };
 
-  double Ratio(const std::string& cls) const;
+  double Ratio(int32_t cls) const;
   void MakeReady(int64_t index);  // Ready, or held behind a stage barrier.
   void ReleaseStages();           // kStages: open the next stage when the earlier ones settled.
   void Recompute();               // Remaining paths from current ratios; rebuilds ready_.
@@ -93,7 +93,7 @@ class Scheduler {
   const config::Sweep& sweep_;
   const int max_attempts_;
   const DispatchOrder order_;
-  std::vector<std::string> class_of_;
+  std::vector<int32_t> class_of_;  // Per job: its class, an index into measured_.
   std::vector<std::vector<int64_t>> children_;
   std::vector<State> state_;
   std::vector<int> unmet_;  // Parents not done.
@@ -102,7 +102,7 @@ class Scheduler {
   std::set<int64_t, ByPath> ready_;
   std::set<int64_t> running_;
   std::vector<int> failures_;
-  std::map<std::string, std::pair<double, double>> measured_;  // class -> (seconds, cost)
+  std::vector<std::pair<double, double>> measured_;  // Per class: (seconds, cost) measured.
   double total_seconds_ = 0, total_cost_ = 0;
   int64_t measured_count_ = 0, next_recompute_ = 1;
   bool stale_ = false;

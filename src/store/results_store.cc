@@ -306,8 +306,19 @@ Status ResultsStore::OpenImpl() {
   ::unlink((path + ".tmp").c_str());  // A snapshot that never completed.
 
   jobs_ = std::move(state.jobs);
-  order_ = std::move(state.order);
-  events_ = std::move(state.events);
+  order_.clear();
+  order_.reserve(state.order.size());
+  for (const std::string& id : state.order) order_.push_back(&*jobs_.find(id));
+  state.order = {};
+  events_.clear();
+  events_.reserve(state.events.size());
+  for (const JobEvent& e : state.events) {
+    auto it = jobs_.find(e.job_id);
+    const std::string* id =
+        it != jobs_.end() ? &it->first : &*orphan_event_ids_.insert(e.job_id).first;
+    AddEvent(id, e.state, e.attempt, e.time, e.failure_class);
+  }
+  state.events = {};
   run_info_json_ = std::move(state.run_info_json);
   runs_ = std::move(state.runs);
   snapshot_seq_ = header.journal_seq;
@@ -357,21 +368,48 @@ Status ResultsStore::Append(const JobRecord& record) {
   JobRecord r = record;
   r.message = TruncateUtf8(r.message, kMaxMessageBytes);
   auto it = jobs_.find(r.job_id);
-  if (it == jobs_.end() || it->second.state != r.state || it->second.attempts != r.attempts) {
-    events_.push_back(JobEvent{r.job_id, r.state, r.attempts, NowUnix(), r.failure_class});
-    EncodeJobEntry(next_seq_, r, &events_.back(), &buffer_);
+  const bool changed =
+      it == jobs_.end() || it->second.state != r.state || it->second.attempts != r.attempts;
+  JobEvent event;
+  if (changed) {
+    event = JobEvent{r.job_id, r.state, r.attempts, NowUnix(), r.failure_class};
+    EncodeJobEntry(next_seq_, r, &event, &buffer_);
   } else {
     EncodeJobEntry(next_seq_, r, nullptr, &buffer_);
   }
   buffered_last_seq_ = next_seq_++;
   if (it == jobs_.end()) {
-    order_.push_back(r.job_id);
     std::string id = r.job_id;
-    jobs_.emplace(std::move(id), std::move(r));
+    it = jobs_.emplace(std::move(id), std::move(r)).first;
+    order_.push_back(&*it);
   } else {
     it->second = std::move(r);
   }
+  if (changed) AddEvent(&it->first, event.state, event.attempt, event.time, event.failure_class);
   return Status::OK();
+}
+
+void ResultsStore::AddEvent(const std::string* job_id, JobState state, int attempt, double time,
+                            const std::string& failure_class) {
+  auto [it, inserted] = failure_class_index_.try_emplace(
+      failure_class, static_cast<uint32_t>(failure_classes_.size()));
+  if (inserted) {
+    CHECK_LT(failure_classes_.size(), size_t{1} << 24) << "too many distinct failure classes";
+    failure_classes_.push_back(failure_class);
+  }
+  PackedEvent e;
+  e.time = time;
+  e.job_id = job_id;
+  e.attempt = attempt;
+  e.failure_class = it->second;
+  e.state = static_cast<uint32_t>(state);
+  events_.push_back(e);
+}
+
+JobEvent ResultsStore::event(size_t i) const {
+  const PackedEvent& e = events_[i];
+  return JobEvent{*e.job_id, static_cast<JobState>(e.state), e.attempt, e.time,
+                  failure_classes_[e.failure_class]};
 }
 
 Status ResultsStore::AddRun(const std::string& json_text) {
@@ -465,10 +503,20 @@ Status ResultsStore::WriteSnapshotNow() {
   header.journal_seq = committed_seq_;
   std::vector<const JobRecord*> rows;
   rows.reserve(order_.size());
-  for (const std::string& id : order_) rows.push_back(&jobs_.at(id));
+  for (const JobMap::value_type* job : order_) rows.push_back(&job->second);
+  SnapshotEvents events;
+  events.count = events_.size();
+  events.get = [this](size_t i, JobEvent* event) {
+    const PackedEvent& e = events_[i];
+    event->job_id = *e.job_id;
+    event->state = static_cast<JobState>(e.state);
+    event->attempt = e.attempt;
+    event->time = e.time;
+    event->failure_class = failure_classes_[e.failure_class];
+  };
 
   const std::string tmp = options_.path + ".tmp";
-  Status s = WriteSnapshotFile(tmp, header, rows, events_);
+  Status s = WriteSnapshotFile(tmp, header, rows, events);
   if (!s.ok()) {
     ::unlink(tmp.c_str());
     return s;

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -74,12 +75,16 @@ class ResultsStore {
   ResultsStore(const ResultsStore&) = delete;
   ResultsStore& operator=(const ResultsStore&) = delete;
 
+  using JobMap = std::map<std::string, JobRecord>;
   // Current state, latest record per job id (including appends not yet committed).
-  const std::map<std::string, JobRecord>& jobs() const { return jobs_; }
-  // Job ids in first-append order (the grid order of the file).
-  const std::vector<std::string>& job_order() const { return order_; }
-  // All state transitions seen so far, oldest first.
-  const std::vector<JobEvent>& events() const { return events_; }
+  const JobMap& jobs() const { return jobs_; }
+  // The jobs in first-append order (the grid order of the file): entries of jobs(), which never
+  // move (jobs are never removed).
+  const std::vector<const JobMap::value_type*>& job_order() const { return order_; }
+  // The state transitions seen so far, oldest first: event(i) for i < event_count(). The writer
+  // keeps them packed (24 bytes each) and makes each JobEvent on demand.
+  size_t event_count() const { return events_.size(); }
+  JobEvent event(size_t i) const;
   const std::string& run_info_json() const { return run_info_json_; }
   // The run records (JSON objects: the `vlmscale run` that wrote to the file, its time, host,
   // version, config and overrides), oldest first.
@@ -112,6 +117,7 @@ class ResultsStore {
   const std::string& moved_aside_path() const { return moved_aside_path_; }
   // Statistics for benchmarks and logs.
   int64_t commits() const { return commits_; }
+  size_t buffered_bytes() const { return buffer_.size(); }  // Encoded, not yet committed.
   int64_t snapshots() const { return snapshots_; }
   double last_snapshot_seconds() const { return last_snapshot_seconds_; }
 
@@ -122,6 +128,19 @@ class ResultsStore {
   // sweep name), or is empty.
   Status CheckOwner(const StoreState& state, bool have_snapshot, const ReplayReport& report) const;
   Status WriteSnapshotNow();
+  // Appends an event of the job whose id is `*job_id` (a key of jobs_ or orphan_event_ids_).
+  void AddEvent(const std::string* job_id, JobState state, int attempt, double time,
+                const std::string& failure_class);
+
+  // A JobEvent as the writer keeps it: the id by address (a key that never moves), the failure
+  // class as an index into failure_classes_.
+  struct PackedEvent {
+    double time = 0.0;
+    const std::string* job_id = nullptr;
+    int32_t attempt = 0;
+    uint32_t failure_class : 24;
+    uint32_t state : 8;
+  };
 
   StoreOptions options_;
   std::string journal_path_;
@@ -132,9 +151,13 @@ class ResultsStore {
   int64_t snapshot_seq_ = 0;      // Last sequence number the on-disk snapshot holds.
   std::string buffer_;            // Encoded entries not yet committed.
   int64_t buffered_last_seq_ = 0;
-  std::map<std::string, JobRecord> jobs_;
-  std::vector<std::string> order_;
-  std::vector<JobEvent> events_;
+  JobMap jobs_;
+  std::vector<const JobMap::value_type*> order_;
+  std::vector<PackedEvent> events_;
+  std::vector<std::string> failure_classes_;  // Distinct failure classes of events_, "" first.
+  std::map<std::string, uint32_t> failure_class_index_;
+  // Ids of events read from a file whose job has no record there (a damaged or crafted file).
+  std::set<std::string> orphan_event_ids_;
   std::string run_info_json_;
   std::vector<std::string> runs_;
   std::string moved_aside_path_;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <utility>
@@ -273,26 +274,46 @@ bool IsHardLink(hid_t loc, const char* name) {
   return H5Lget_info(loc, name, &info, H5P_DEFAULT) >= 0 && info.type == H5L_TYPE_HARD;
 }
 
-// Writes `rows` as the chunked, extendable compound dataset `name` under `loc`. String columns
-// are fixed-length, as wide as their longest value in this snapshot (at least 1 byte).
+// The text of string-like column `c` of `row` as HDF5 stores it: a view of the field itself for
+// kString (no copy), else ColumnToText() kept in *scratch.
 template <typename Row>
-bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& table,
-                const std::vector<const Row*>& rows) {
+std::string_view FieldText(const Column<Row>& c, const Row& row, std::string* scratch) {
+  if (c.type() == ColumnType::kString) return c.template Get<std::string>(row);
+  *scratch = ColumnToText(c, row);
+  return *scratch;
+}
+
+// Rows converted to the file's layout per H5Dwrite() call: the writer's transient memory is one
+// slab of this many rows (a few MiB), not the whole table.
+constexpr size_t kSlabRows = 8192;
+
+// Writes `n` rows as the chunked, extendable compound dataset `name` under `loc`. String columns
+// are fixed-length, as wide as their longest value in this snapshot (at least 1 byte). Row i is
+// `row_at(i, &scratch)` (a reference valid until the next call; `scratch` is there for sources
+// that build rows on demand); each row is asked for twice: once to size the string columns, then
+// slab by slab to write it.
+template <typename Row, typename RowAt>
+bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& table, size_t n,
+                RowAt row_at) {
   const std::vector<const Column<Row>*> columns = FileColumns(table);
-  const size_t n = rows.size();
-  std::vector<std::vector<std::string>> strings(columns.size());
   std::vector<size_t> widths(columns.size(), 0), offsets(columns.size(), 0);
+  std::vector<bool> is_text(columns.size(), false);
   size_t row_size = 0;
   for (size_t c = 0; c < columns.size(); ++c) {
     widths[c] = NumberSize(columns[c]->type());
-    if (widths[c] == 0) {
-      strings[c].reserve(n);
-      widths[c] = 1;
-      for (const Row* row : rows) {
-        strings[c].push_back(ColumnToText(*columns[c], *row));
-        widths[c] = std::max(widths[c], strings[c].back().size());
-      }
+    is_text[c] = widths[c] == 0;
+    if (is_text[c]) widths[c] = 1;
+  }
+  Row scratch_row;
+  std::string scratch_text;
+  for (size_t i = 0; i < n; ++i) {
+    const Row& row = row_at(i, &scratch_row);
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (!is_text[c]) continue;
+      widths[c] = std::max(widths[c], FieldText(*columns[c], row, &scratch_text).size());
     }
+  }
+  for (size_t c = 0; c < columns.size(); ++c) {
     offsets[c] = row_size;
     row_size += widths[c];
   }
@@ -300,23 +321,11 @@ bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& tab
   std::vector<Handle> string_types;
   for (size_t c = 0; c < columns.size(); ++c) {
     hid_t member = NativeType(columns[c]->type());
-    if (NumberSize(columns[c]->type()) == 0) {
+    if (is_text[c]) {
       string_types.push_back(StringType(widths[c]));
       member = string_types.back().get();
     }
     if (H5Tinsert(type.get(), columns[c]->name, offsets[c], member) < 0) return false;
-  }
-
-  std::vector<char> buffer(n * row_size, '\0');
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t c = 0; c < columns.size(); ++c) {
-      char* p = buffer.data() + i * row_size + offsets[c];
-      if (NumberSize(columns[c]->type()) == 0) {
-        std::memcpy(p, strings[c][i].data(), strings[c][i].size());
-      } else {
-        std::memcpy(p, NumberField(*columns[c], *rows[i]), widths[c]);
-      }
-    }
   }
 
   hsize_t dims[1] = {n};
@@ -335,8 +344,32 @@ bool WriteTable(hid_t loc, const char* name, const std::vector<Column<Row>>& tab
   Handle dset(H5Dcreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
               H5Dclose);
   if (!dset.valid()) return false;
-  if (n > 0 && H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
-    return false;
+
+  std::vector<char> buffer(std::min(n, kSlabRows) * row_size);
+  for (size_t first = 0; first < n; first += kSlabRows) {
+    const size_t count = std::min(kSlabRows, n - first);
+    std::fill(buffer.begin(), buffer.end(), '\0');
+    for (size_t i = 0; i < count; ++i) {
+      const Row& row = row_at(first + i, &scratch_row);
+      char* base = buffer.data() + i * row_size;
+      for (size_t c = 0; c < columns.size(); ++c) {
+        if (is_text[c]) {
+          const std::string_view text = FieldText(*columns[c], row, &scratch_text);
+          std::memcpy(base + offsets[c], text.data(), std::min(text.size(), widths[c]));
+        } else {
+          std::memcpy(base + offsets[c], NumberField(*columns[c], row), widths[c]);
+        }
+      }
+    }
+    hsize_t start[1] = {first}, slab[1] = {count};
+    Handle file_space(H5Dget_space(dset.get()), H5Sclose);
+    Handle memory_space(H5Screate_simple(1, slab, nullptr), H5Sclose);
+    if (!file_space.valid() || !memory_space.valid() ||
+        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, slab, nullptr) < 0 ||
+        H5Dwrite(dset.get(), type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT,
+                 buffer.data()) < 0) {
+      return false;
+    }
   }
   return dset.Close();
 }
@@ -637,7 +670,7 @@ std::string TrailerOf(std::string_view image) {
 
 // Writes `image` and its checksum trailer to a new file `path` and fsyncs it. Every failure
 // (ENOSPC included) comes back as kIOError naming `path` and the system error.
-Status WriteImage(const std::string& path, const std::string& image) {
+Status WriteImage(const std::string& path, std::string_view image) {
   auto fail = [&](const char* what) {
     return Status::IOError("writing results snapshot " + path + ": " + what +
                            " failed: " + std::strerror(errno));
@@ -758,9 +791,12 @@ Handle OpenImage(const std::string& image) {
 // Receives the memory of an in-memory HDF5 file (H5Pset_file_image_callbacks): the core driver
 // allocates it through these callbacks and hands it to ImageFree() when the file is closed.
 struct ImageSink {
-  size_t size = 0;    // Bytes of the driver's current buffer.
-  std::string image;  // The buffer as it was when the file was closed.
+  size_t size = 0;  // Bytes of the driver's current buffer.
+  // The buffer itself once the file was closed (taken over, not copied: for a large sweep it is
+  // hundreds of MiB).
+  std::unique_ptr<char, decltype(&std::free)> image{nullptr, &std::free};
   bool closed = false;
+  std::string_view view() const { return {image.get(), image ? size : 0}; }
 };
 
 void* ImageMalloc(size_t size, H5FD_file_image_op_t, void* udata) {
@@ -778,8 +814,9 @@ void* ImageRealloc(void* ptr, size_t size, H5FD_file_image_op_t, void* udata) {
 herr_t ImageFree(void* ptr, H5FD_file_image_op_t op, void* udata) {
   auto* sink = static_cast<ImageSink*>(udata);
   if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr != nullptr) {
-    sink->image.assign(static_cast<const char*>(ptr), sink->size);
+    sink->image.reset(static_cast<char*>(ptr));
     sink->closed = true;
+    return 0;
   }
   std::free(ptr);
   return 0;
@@ -795,7 +832,7 @@ H5FD_file_image_callbacks_t ImageSinkCallbacks(ImageSink* sink) {
 // Writes the root attributes, /jobs, /events and /curves of a snapshot into the open file `f`;
 // *what names the part that failed.
 bool WriteContents(hid_t f, const SnapshotHeader& header, const std::vector<const JobRecord*>& jobs,
-                   const std::vector<JobEvent>& events, const char** what) {
+                   const SnapshotEvents& events, const char** what) {
   *what = "writing the file attributes";
   bool ok =
       WriteStringAttribute(f, "format", kFormatName) &&
@@ -812,12 +849,18 @@ bool WriteContents(hid_t f, const SnapshotHeader& header, const std::vector<cons
                                     static_cast<int64_t>(jobs.size()));
   if (!ok) return false;
   *what = "writing /jobs";
-  if (!WriteTable(f, "jobs", JobColumns(), jobs)) return false;
-  std::vector<const JobEvent*> event_rows;
-  event_rows.reserve(events.size());
-  for (const JobEvent& e : events) event_rows.push_back(&e);
+  if (!WriteTable(f, "jobs", JobColumns(), jobs.size(),
+                  [&](size_t i, JobRecord*) -> const JobRecord& { return *jobs[i]; })) {
+    return false;
+  }
   *what = "writing /events";
-  if (!WriteTable(f, "events", EventColumns(), event_rows)) return false;
+  if (!WriteTable(f, "events", EventColumns(), events.count,
+                  [&](size_t i, JobEvent* event) -> const JobEvent& {
+                    events.get(i, event);
+                    return *event;
+                  })) {
+    return false;
+  }
   *what = "writing /curves";
   return WriteCurves(f, jobs);
 }
@@ -871,8 +914,7 @@ Status ReadHeader(hid_t f, const std::string& path, SnapshotHeader* header) {
 void AppendChecksumTrailer(std::string* hdf5) { hdf5->append(TrailerOf(*hdf5)); }
 
 Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
-                         const std::vector<const JobRecord*>& jobs,
-                         const std::vector<JobEvent>& events) {
+                         const std::vector<const JobRecord*>& jobs, const SnapshotEvents& events) {
   SilenceHdf5Errors();
   // The file is built in memory (HDF5 touches no disk) and handed over when HDF5 closes it
   // (H5Fget_file_image of an open file gave a stale superblock checksum in HDF5 1.10.8); then
@@ -897,13 +939,12 @@ Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
                              "file failed (out of memory?)");
     }
   }
-  const uint64_t eof = Hdf5EndOfFile(sink.image);
-  if (!sink.closed || eof == 0 || eof > sink.image.size()) {
+  const uint64_t eof = Hdf5EndOfFile(sink.view());
+  if (!sink.closed || eof == 0 || eof > sink.view().size()) {
     return Status::IOError("writing results snapshot " + path +
                            ": HDF5 did not produce a complete file image");
   }
-  sink.image.resize(eof);
-  return WriteImage(path, sink.image);
+  return WriteImage(path, sink.view().substr(0, eof));
 }
 
 Status ReadSnapshotFile(const std::string& path, SnapshotHeader* header,

@@ -3,7 +3,9 @@
 #ifndef VLMSCALE_STORE_SNAPSHOT_H_
 #define VLMSCALE_STORE_SNAPSHOT_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,12 @@ struct SnapshotHeader {
   int64_t journal_seq = 0;     // Last journal sequence number this snapshot contains.
 };
 
+// The /events rows of a snapshot, made one at a time (the writer keeps them packed).
+struct SnapshotEvents {
+  size_t count = 0;
+  std::function<void(size_t i, JobEvent* event)> get;  // Fills *event with row i < count.
+};
+
 // Turns off HDF5's automatic error-stack printing on the calling thread (idempotent); the
 // system error of a failed write is kept for WriteSnapshotFile()'s message instead.
 void SilenceHdf5Errors();
@@ -34,11 +42,12 @@ void SilenceHdf5Errors();
 // anything: the caller writes to a temporary name and renames. HDF5 builds the file in memory and
 // never writes the disk itself, so a full disk cannot leave the HDF5 library in a broken state:
 // every write error (ENOSPC included) comes back as kIOError naming `path` and the system error
-// ("No space left on device"). The HDF5 data is followed by a 16-byte CRC-32 trailer
-// (docs/RESULTS.md) that ReadSnapshotFile() checks before HDF5 parses the file.
+// ("No space left on device"). Rows are converted to the file's layout a slab at a time, so the
+// memory it needs beyond the rows is the file image (taken over from HDF5, not copied) plus a few
+// MiB. The HDF5 data is followed by a 16-byte CRC-32 trailer (docs/RESULTS.md) that
+// ReadSnapshotFile() checks before HDF5 parses the file.
 Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
-                         const std::vector<const JobRecord*>& jobs,
-                         const std::vector<JobEvent>& events);
+                         const std::vector<const JobRecord*>& jobs, const SnapshotEvents& events);
 
 // Reads a snapshot. Jobs come back in file order, curves grouped by name in order of first
 // appearance. The checksum trailer is mandatory: HDF5 parses only bytes whose checksum matched

@@ -178,10 +178,10 @@ TEST(ResultsStore, AppendingTheSameStateAddsNoEvent) {
   ASSERT_TRUE(store->Append(r).ok());
   r.train_seconds = 99;  // Progress update, same state and attempt.
   ASSERT_TRUE(store->Append(r).ok());
-  EXPECT_EQ(store->events().size(), 1u);
+  EXPECT_EQ(store->event_count(), 1u);
   r.attempts += 1;  // A retry is a transition.
   ASSERT_TRUE(store->Append(r).ok());
-  EXPECT_EQ(store->events().size(), 2u);
+  EXPECT_EQ(store->event_count(), 2u);
   EXPECT_EQ(store->jobs().at(r.job_id).train_seconds, 99);
 }
 
