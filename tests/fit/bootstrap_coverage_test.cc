@@ -18,10 +18,7 @@ TEST(Bootstrap, IntervalsCoverTheTruthAtAboutTheNominalRate) {
   int cover_alpha = 0, cover_beta = 0, cover_a = 0;
   for (int d = 0; d < kDraws; ++d) {
     Observations obs = testing::Synthetic(Model::kMultiplicative, truth, 0.01, false, 1000 + d);
-    FitOptions options;
-    options.bootstrap = 200;
-    options.seed = d;
-    options.compute_stderr = false;
+    FitOptions options = testing::CoverageOptions(d);
     FitSummary s;
     ASSERT_TRUE(FitScalingLaw(options, obs, &s).ok());
     ASSERT_TRUE(s.has_ci) << s.FullReport();
@@ -54,10 +51,7 @@ TEST(FrontierBands, CoverTheTrueOptimumAtAboutTheNominalRate) {
   std::vector<int> cover_y(budgets.size(), 0), cover_n(budgets.size(), 0);
   for (int d = 0; d < kDraws; ++d) {
     Observations obs = testing::Synthetic(Model::kMultiplicative, truth, 0.01, false, 9000 + d);
-    FitOptions options;
-    options.bootstrap = 200;
-    options.seed = d;
-    options.compute_stderr = false;
+    FitOptions options = testing::CoverageOptions(d);
     FitSummary s;
     ASSERT_TRUE(FitScalingLaw(options, obs, &s).ok());
     ASSERT_TRUE(s.has_ci) << s.FullReport();

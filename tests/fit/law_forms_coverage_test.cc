@@ -26,12 +26,9 @@ TEST_P(Coverage, IntervalsCoverTheTruthAtAboutTheNominalRate) {
   std::vector<int> covered(kNumParamIds, 0);
   for (int d = 0; d < kDraws; ++d) {
     Observations obs = testing::Synthetic(c.model, c.truth, 0.01, false, 5000 + d);
-    FitOptions options;
+    FitOptions options = testing::CoverageOptions(d);
     options.model = c.model;
     options.text_tokens = c.truth.q;
-    options.bootstrap = 200;
-    options.seed = d;
-    options.compute_stderr = false;
     FitSummary s;
     ASSERT_TRUE(FitScalingLaw(options, obs, &s).ok());
     ASSERT_TRUE(s.has_ci) << s.FullReport();
@@ -79,10 +76,7 @@ TEST(PredictionBand, CoversHeldOutPointsAtAboutTheNominalRate) {
   int inside = 0, total = 0, ci_inside_pi = 0, ci_total = 0;
   for (int d = 0; d < kDraws; ++d) {
     Observations obs = testing::Synthetic(Model::kMultiplicative, truth, 0.01, false, 9000 + d);
-    FitOptions options;
-    options.bootstrap = 200;
-    options.seed = d;
-    options.compute_stderr = false;
+    FitOptions options = testing::CoverageOptions(d);
     options.holdout_largest = 1;
     FitSummary s;
     ASSERT_TRUE(FitScalingLaw(options, obs, &s).ok());

@@ -43,6 +43,16 @@ inline Observations Synthetic(Model model, const LawParams& truth, double noise,
   return obs;
 }
 
+// The fit options of the coverage tests: 200 bootstrap resamples seeded by the draw, no standard
+// errors (only the intervals are checked).
+inline FitOptions CoverageOptions(int draw) {
+  FitOptions options;
+  options.bootstrap = 200;
+  options.seed = draw;
+  options.compute_stderr = false;
+  return options;
+}
+
 // The compute law's truth of the law-form tests: Y = 2 C^-0.3 + 0.15 with Q = 64.
 inline LawParams ComputeTruth() {
   LawParams p;
