@@ -131,10 +131,11 @@ Result<std::string> ReadFile(const std::string& path) {
 int RunSubmitCommand(const std::vector<std::string>& args) {
   po::options_description options(
       "vlmscale submit CONFIG [options]\n\n"
-      "Validates CONFIG, snapshots the resolved config under <results>.runs/submit/ and submits\n"
-      "a batch job (slurm/sweep.sbatch) that runs the sweep with one MPI rank per task (per GPU\n"
-      "on GPU nodes), drains on SIGUSR1 before the walltime and requeues itself until the sweep\n"
-      "is complete. SLURM options default to the config's [slurm] section; flags win");
+      "Validates CONFIG, snapshots the resolved config under <run.artifact_dir>/submit/\n"
+      "(default <results>.runs/submit/) and submits a batch job (slurm/sweep.sbatch) that runs\n"
+      "the sweep with one MPI rank per task (per GPU on GPU nodes), drains on SIGUSR1 before the\n"
+      "walltime and requeues itself until the sweep is complete. SLURM options default to the\n"
+      "config's [slurm] section; flags win");
   std::vector<std::string> sets;
   std::string config_path, time, partition, account, qos, launcher, template_path;
   int64_t nodes = 0, ntasks_per_node = 0, gpus_per_node = 0, cpus_per_task = 0, signal_seconds = 0;
@@ -221,10 +222,9 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
                                        std::to_string(ranks_per_job)));
   }
 
-  // Paths: everything of this submission lives in <results>.runs/submit/.
-  std::string base = sweep->output;
-  if (EndsWith(base, ".h5")) base.resize(base.size() - 3);
-  const std::string submit_dir = base + ".runs/submit";
+  // Paths: everything of this submission lives in <run.artifact_dir>/submit/ (by default
+  // <results>.runs/submit/), next to the job directories, on the filesystem every node shares.
+  const std::string submit_dir = sweep->artifact_dir + "/submit";
   std::string stamp = UtcStamp();
   for (int i = 1; Exists(submit_dir + "/config-" + stamp + ".ini"); ++i) {
     stamp = UtcStamp() + "-" + std::to_string(i);

@@ -222,6 +222,14 @@ class SubmitTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("#SBATCH --gpus-per-node=4", p.stdout.splitlines())
         self.assertIn("#SBATCH --ntasks-per-node=4", p.stdout.splitlines())
+        # The submission's files go to run.artifact_dir/submit, next to the job directories.
+        art = os.path.join(self.dir, "shared-artifacts")
+        p = self.vlmscale("submit", cfg, "--dry-run", "--set", f"run.artifact_dir={art}")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(f"#SBATCH --output={art}/submit/slurm-%j.out", p.stdout.splitlines())
+        self.assertRegex(p.stdout, r"VLMSCALE_CONFIG='" + re.escape(art) +
+                         r"/submit/config-\d{8}T\d{6}Z\.ini'")
+        self.assertFalse(os.path.exists(art), "--dry-run wrote files")
 
     def test_bad_options_are_rejected_before_anything_is_submitted(self):
         cfg = self.config()
