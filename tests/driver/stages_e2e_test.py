@@ -291,9 +291,12 @@ needs = pretrain
 
 class StagesSigkillTest(StagesTestBase):
     def test_random_sigkills_then_resume_lose_and_repeat_nothing(self):
-        # 3 + 12 + 36 jobs of 0.3 s on 4 ranks: ~5 s of work, more than a trial gets.
+        # 3 + 12 + 36 jobs of 1.5 s on 4 ranks: at least 51 * 1.5 / 4 = 19 s of work, more than
+        # the six trials' windows together (at most 6 * 3 s, less each mpirun's start-up), so no
+        # trial can finish the sweep and every trial ends in a kill, however fast the machine.
+        # (With 0.3-s jobs an idle machine finished the sweep in the fourth trial.)
         cfg = self.config(llms="nano, micro, mini", tokens="1, 4, 16, 36",
-                          benchmarks="gqa, textvqa, pope", seconds=0.3)
+                          benchmarks="gqa, textvqa, pope", seconds=1.5)
         rng = random.Random(20261203)
         acknowledged = {}
         kills = 0
@@ -301,7 +304,7 @@ class StagesSigkillTest(StagesTestBase):
             proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "4", BIN, "run", cfg],
                                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True, start_new_session=True)
-            time.sleep(rng.uniform(0.5, 3.5))
+            time.sleep(rng.uniform(0.5, 3.0))
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 kills += 1
