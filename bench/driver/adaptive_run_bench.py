@@ -62,10 +62,10 @@ n_params = 14e9
 [job]
 type = command
 [command]
-argv = /usr/bin/python3 {fake} --llm {{llm}} --n-params {{n_params}} \\
---visual-tokens {{visual_tokens}} --method {{method}} --seed {{seed}} --attempt {{attempt}} \\
+argv = /usr/bin/python3 {fake} --llm {{llm}} --n-params {{n_params}} \
+--visual-tokens {{visual_tokens}} --method {{method}} --seed {{seed}} --attempt {{attempt}} \
 --run-dir {{run_dir}}
-env = FAKE_LAW={a},{alpha},{beta},{e} FAKE_NOISE=0.004 FAKE_NOISE_SEED={draw} \\
+env = FAKE_LAW={a},{alpha},{beta},{e} FAKE_NOISE=0.004 FAKE_NOISE_SEED={draw} \
 FAKE_SECONDS_PER_COST={spc}
 text_tokens = {q}
 [adaptive]
@@ -121,7 +121,7 @@ def makespan(done):
 
 def width_of(args, cfg, out):
     """The engine's T* width over every job of the file (all done): one round, exhausted."""
-    run(args, cfg, "adaptive.target=frontier")
+    run(args, cfg, "adaptive.target=frontier", "adaptive.tolerance=1e-9")
     last = status(args, out)["adaptive"]["rounds"][-1]
     assert last["stop"] == "exhausted", last
     (lo, hi), = [t["ci95"] for t in last["target"]]
