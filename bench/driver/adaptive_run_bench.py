@@ -18,7 +18,7 @@ file is run again with [adaptive] set, every job already done, so its first roun
 and journals the width (exhausted).
 
 Usage: bench/driver/adaptive_run_bench.py [--bin build/vlmscale] [--runs 3] [--ranks 3]
-       [--seconds-per-cost 0.004] [--bootstrap 100]
+       [--seconds-per-cost 0.004] [--bootstrap 100] [--batch 4]
 """
 import argparse
 import json
@@ -74,6 +74,7 @@ budgets = 1e12
 tolerance = {tolerance}
 bootstrap = {bootstrap}
 seed = {draw}
+batch = {batch}
 """
 
 
@@ -88,7 +89,7 @@ def write(directory, name, draw, args, target="none", tolerance=0.5, exclude="")
     with open(cfg, "w") as f:
         f.write(CONFIG.format(out=out, exclude=exclude, fake=FAKE, a=A, alpha=ALPHA, beta=BETA,
                               e=E, draw=draw, spc=args.seconds_per_cost, q=Q, target=target,
-                              tolerance=tolerance, bootstrap=args.bootstrap))
+                              tolerance=tolerance, bootstrap=args.bootstrap, batch=args.batch))
     return cfg, out
 
 
@@ -135,6 +136,7 @@ def main():
     ap.add_argument("--ranks", type=int, default=3)
     ap.add_argument("--seconds-per-cost", type=float, default=0.004)
     ap.add_argument("--bootstrap", type=int, default=100)
+    ap.add_argument("--batch", type=int, default=4)
     args = ap.parse_args()
     rows = []
     t0 = time.time()
@@ -177,7 +179,7 @@ def main():
     load = os.getloadavg()
     print(f"\n== adaptive vs full grid vs random, through the driver: {args.runs} runs, "
           f"{args.ranks} ranks, {args.seconds_per_cost} s per unit cost, bootstrap "
-          f"{args.bootstrap}; {time.time() - t0:.0f} s, load {load[0]:.1f} {load[1]:.1f}")
+          f"{args.bootstrap}, batch {args.batch}; {time.time() - t0:.0f} s, load {load[0]:.1f} {load[1]:.1f}")
     print(f"{'design':<10} {'jobs':>6} {'FLOPs/full':>11} {'makespan/full':>14} "
           f"{'width':>7} {'reached':>8} {'covers T*':>10}")
     med = statistics.median

@@ -209,6 +209,16 @@ void PrintAdaptive(const json& a) {
               a["budget_flops"].is_number() ? (" of " + num(a["budget_flops"])).c_str() : "",
               num(a["spent_jobs"], 6).c_str(),
               a["budget_jobs"].is_number() ? (" of " + num(a["budget_jobs"], 6)).c_str() : "");
+  if (!a["rounds"].empty()) {
+    const json& last = a["rounds"].back();
+    const bool frontier = a.value("target", std::string()) == "frontier";
+    for (const json& t : last.value("target", json::array())) {
+      std::string where = frontier ? "T* at budget " + num(t["budget"]) : "Y at the target";
+      std::printf("  %s: %s [%s, %s] (round %lld)\n", where.c_str(), num(t["value"]).c_str(),
+                  num(t["ci95"][0]).c_str(), num(t["ci95"][1]).c_str(),
+                  static_cast<long long>(last.value("round", 0)));
+    }
+  }
   std::printf("  stop: %s\n", a["stop_reason"].is_string()
                                   ? (a["stop_reason"].get<std::string>() + ": " +
                                      a.value("stop_message", std::string()))
