@@ -187,21 +187,21 @@ def main():
     fs = [r["full"][2] for r in rows]
     print(f"{'full':<10} {70:>6} {1.0:>11.3f} {1.0:>14.3f} "
           f"{med([r['full'][3] for r in rows]):>7.3f} {'-':>8} "
-          f"{sum(r['full'][4] for r in rows)}/{len(rows):>8}")
+          f"{str(sum(r['full'][4] for r in rows)) + '/' + str(len(rows)):>10}")
     ad = [r["adaptive"] for r in rows]
     print(f"{'adaptive':<10} {med([a['jobs'] for a in ad]):>6} "
           f"{med([a['flops'] / f for a, f in zip(ad, ff)]):>11.3f} "
           f"{med([a['span'] / s for a, s in zip(ad, fs)]):>14.3f} "
           f"{med([a['width'] for a in ad]):>7.3f} "
-          f"{sum(a['stop'] == 'tolerance' for a in ad)}/{len(ad):>6} "
-          f"{sum(a['covered'] for a in ad)}/{len(ad):>8}")
+          f"{str(sum(a['stop'] == 'tolerance' for a in ad)) + '/' + str(len(ad)):>8} "
+          f"{str(sum(a['covered'] for a in ad)) + '/' + str(len(ad)):>10}")
     rd = [r["random"] for r in rows]
     print(f"{'random':<10} {med([x[0] for x in rd]):>6} "
           f"{med([x[1] / f for x, f in zip(rd, ff)]):>11.3f} "
           f"{med([x[2] / s for x, s in zip(rd, fs)]):>14.3f} "
           f"{med([x[3] for x in rd]):>7.3f} "
-          f"{sum(x[3] <= r['full'][3] for x, r in zip(rd, rows))}/{len(rd):>6} "
-          f"{sum(x[4] for x in rd)}/{len(rd):>8}")
+          f"{str(sum(x[3] <= r['full'][3] for x, r in zip(rd, rows))) + '/' + str(len(rd)):>8} "
+          f"{str(sum(x[4] for x in rd)) + '/' + str(len(rd)):>10}")
     print("(medians over runs; reached: width <= the full grid's; the adaptive FLOPs target is "
           "<= 0.5x the full grid's)")
 
