@@ -13,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "cli/cli_util.h"
@@ -89,7 +90,7 @@ json NumberOrNull(const json& run_info, const char* key) {
 //   complete: it finished with every job done; failed: it finished, some jobs failed finally;
 //   unknown: no driver state in the file (written by a vlmscale without one, or never run).
 json SweepState(const json& run_info, int64_t total, int64_t done, int64_t failed, int64_t blocked,
-                double now, double dead_after) {
+                int64_t withheld, double now, double dead_after) {
   std::string driver_state;
   if (auto it = run_info.find("state"); it != run_info.end() && it->is_string()) {
     driver_state = it->get<std::string>();
@@ -107,7 +108,18 @@ json SweepState(const json& run_info, int64_t total, int64_t done, int64_t faile
       stop_at.is_number() ? " at " + UtcTime(stop_at.get<double>()) + ", " +
                                 Duration(now - stop_at.get<double>()) + " ago"
                           : "";
-  if (driver_state == "finished") {
+  if (driver_state == "finished" && withheld > 0 && done + withheld == total) {
+    // An adaptive sweep that stopped for its stated reason; the rest of the grid was not needed.
+    state = "complete";
+    std::string reason = "?";
+    if (auto a = run_info.find("adaptive"); a != run_info.end() && a->is_object() &&
+                                            a->contains("stop_reason") &&
+                                            (*a)["stop_reason"].is_string()) {
+      reason = (*a)["stop_reason"].get<std::string>();
+    }
+    detail = "the adaptive design stopped (" + reason + "); " + std::to_string(withheld) +
+             " candidate(s) withheld, not run";
+  } else if (driver_state == "finished") {
     state = done == total ? "complete" : "failed";
     detail = done == total ? "every job is done"
                            : std::to_string(failed) + " failed, " + std::to_string(blocked) +
@@ -137,6 +149,101 @@ json SweepState(const json& run_info, int64_t total, int64_t done, int64_t faile
               {"heartbeat_age_seconds", age},
               {"stop_reason", stop_reason},
               {"stop_requested_at", stop_at}};
+}
+
+// The adaptive sweep's journal (the run info's "adaptive", driver/adaptive_controller.h) as
+// status shows it, or null for a full sweep: the rounds (results used, chosen, width, spend,
+// alpha and beta), the latest width against the tolerance, spend against the budget, the stop
+// reason, and the candidates withheld (pending jobs that neither the initial design nor a round
+// released), counted from the job records.
+json AdaptiveSummary(const json& run_info, const store::ResultsFile& file) {
+  auto it = run_info.find("adaptive");
+  if (it == run_info.end() || !it->is_object()) return nullptr;
+  const json& a = *it;
+  std::set<std::string> released;
+  auto add = [&](const json& ids) {
+    if (!ids.is_array()) return;
+    for (const auto& id : ids) {
+      if (id.is_string()) released.insert(id.get<std::string>());
+    }
+  };
+  add(a.value("initial", json()));
+  json rounds = json::array();
+  if (a.contains("rounds") && a["rounds"].is_array()) {
+    for (const json& r : a["rounds"]) {
+      if (!r.is_object()) continue;
+      add(r.value("chosen", json()));
+      json brief = r;
+      brief["n_results"] = r.value("results", json::array()).size();
+      rounds.push_back(std::move(brief));
+    }
+  }
+  int64_t withheld = 0;
+  for (const store::JobRecord& r : file.jobs) {
+    withheld += r.state == store::JobState::kPending && !released.count(r.job_id);
+  }
+  json last = rounds.empty() ? json() : rounds.back();
+  json out = a;
+  out["withheld"] = withheld;
+  out["rounds"] = rounds;
+  out["width"] = last.is_object() ? last.value("width", json()) : json();
+  out["spent_flops"] = last.is_object() ? last.value("spent_flops", json()) : json();
+  out["spent_jobs"] = last.is_object() ? last.value("spent_jobs", json()) : json();
+  return out;
+}
+
+void PrintAdaptive(const json& a) {
+  if (a.is_null()) return;
+  auto num = [](const json& j, int digits = 4) {
+    return j.is_number() ? FormatNumber(j.get<double>(), digits) : std::string("-");
+  };
+  std::printf(
+      "\nadaptive design: target %s, tolerance %s, batch %lld; %zu round(s), %lld "
+      "candidate(s) of %lld withheld\n",
+      a.value("target", std::string("?")).c_str(), num(a["tolerance"]).c_str(),
+      static_cast<long long>(a.value("batch", 0)), a["rounds"].size(),
+      static_cast<long long>(a["withheld"].get<int64_t>()),
+      static_cast<long long>(a.value("candidates", 0)));
+  std::printf("  width %s (tolerance %s); spent %s FLOPs%s, %s jobs%s\n", num(a["width"]).c_str(),
+              num(a["tolerance"]).c_str(), num(a["spent_flops"]).c_str(),
+              a["budget_flops"].is_number() ? (" of " + num(a["budget_flops"])).c_str() : "",
+              num(a["spent_jobs"], 6).c_str(),
+              a["budget_jobs"].is_number() ? (" of " + num(a["budget_jobs"], 6)).c_str() : "");
+  if (!a["rounds"].empty()) {
+    const json& last = a["rounds"].back();
+    const bool frontier = a.value("target", std::string()) == "frontier";
+    for (const json& t : last.value("target", json::array())) {
+      std::string where = frontier ? "T* at budget " + num(t["budget"]) : "Y at the target";
+      std::printf("  %s: %s [%s, %s] (round %lld)\n", where.c_str(), num(t["value"]).c_str(),
+                  num(t["ci95"][0]).c_str(), num(t["ci95"][1]).c_str(),
+                  static_cast<long long>(last.value("round", 0)));
+    }
+  }
+  std::printf("  stop: %s\n", a["stop_reason"].is_string()
+                                  ? (a["stop_reason"].get<std::string>() + ": " +
+                                     a.value("stop_message", std::string()))
+                                        .c_str()
+                                  : "not yet (running rounds)");
+  std::printf("  %5s  %7s  %6s  %9s  %-26s  %-26s  %s\n", "round", "results", "chosen", "width",
+              "alpha [95%]", "beta [95%]", "stop");
+  const json& rounds = a["rounds"];
+  const size_t first = rounds.size() > 8 ? rounds.size() - 8 : 0;
+  for (size_t i = first; i < rounds.size(); ++i) {
+    const json& r = rounds[i];
+    auto param = [&](const char* k) {
+      if (!r.contains(k) || !r[k].is_object()) return std::string("-");
+      const json& p = r[k];
+      std::string s = num(p["value"]);
+      if (p["ci95"].is_array()) s += " [" + num(p["ci95"][0]) + ", " + num(p["ci95"][1]) + "]";
+      return s;
+    };
+    std::printf("  %5lld  %7lld  %6zu  %9s  %-26s  %-26s  %s\n",
+                static_cast<long long>(r.value("round", 0)),
+                static_cast<long long>(r["n_results"].get<int64_t>()),
+                r.value("chosen", json::array()).size(), num(r["width"]).c_str(),
+                param("alpha").c_str(), param("beta").c_str(),
+                r.value("stop", std::string("?")).c_str());
+  }
 }
 
 // The status summary as JSON; the text output is printed from it too. A driver that said running
@@ -234,7 +341,14 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
       settings.push_back(std::move(g));
     }
   }
-  json state = SweepState(run_info, total, done, failed, blocked, now, dead_after);
+  // An adaptive sweep: pending jobs no round has released are withheld, not pending.
+  json adaptive = AdaptiveSummary(run_info, file);
+  int64_t withheld = adaptive.is_null() ? 0 : adaptive["withheld"].get<int64_t>();
+  pending -= withheld;
+  if (!adaptive.is_null() && stages.size() == 1) {
+    stages[0]["pending"] = stages[0]["pending"].get<int64_t>() - withheld;
+  }
+  json state = SweepState(run_info, total, done, failed, blocked, withheld, now, dead_after);
   const std::string state_name = state["state"].get<std::string>();
   // With the driver gone or stopped, the store's running jobs run no more: interrupted (the next
   // run runs them again).
@@ -329,7 +443,9 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
               {"running", running},
               {"pending", pending},
               {"blocked", blocked},
+              {"withheld", withheld},
               {"interrupted", interrupted},
+              {"adaptive", adaptive},
               {"state", state["state"]},
               {"state_detail", state["detail"]},
               {"heartbeat_age_seconds", state["heartbeat_age_seconds"]},
@@ -362,6 +478,9 @@ void PrintText(const json& s) {
   std::printf("jobs: %lld total: %lld done, %lld failed, %lld running, %lld pending",
               count(s, "total"), count(s, "done"), count(s, "failed"), count(s, "running"),
               count(s, "pending"));
+  if (count(s, "withheld") > 0) {
+    std::printf(", %lld withheld (adaptive design: not chosen)", count(s, "withheld"));
+  }
   if (count(s, "interrupted") > 0) {
     std::printf(" (%lld of them interrupted: they run again on resume)", count(s, "interrupted"));
   }
@@ -444,6 +563,7 @@ void PrintText(const json& s) {
                   eta.c_str(), r["attempts"].get<int>());
     }
   }
+  PrintAdaptive(s["adaptive"]);
   if (!s["failures"].empty()) {
     std::printf("\nfailed:\n");
     for (const json& r : s["failures"]) {

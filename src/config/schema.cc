@@ -65,8 +65,8 @@ Schema::Schema(std::vector<KeySpec> keys) : keys_(std::move(keys)) {
 }
 
 bool Schema::StageMayOverride(const std::string& section) const {
-  static const std::set<std::string> own = {"sweep", "grid", "llm.*", "job",
-                                            "run",   "slurm", "stage.*"};
+  static const std::set<std::string> own = {"sweep", "grid",  "llm.*",   "job",
+                                            "run",   "slurm", "stage.*", "adaptive"};
   if (own.count(section)) return false;
   for (const auto& k : keys_) {
     if (k.section == section) return true;
@@ -289,6 +289,56 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
                     "Group-commit window: results are made durable at most this long after "
                     "arrival."),
                 60000),
+            "driver"),
+      // [adaptive]
+      Owner(Choices(Key("adaptive", "target", K::kEnum, "none", kNone,
+                        "What an adaptive sweep narrows (docs/ADAPTIVE.md): none (run the whole "
+                        "grid), frontier (T* at adaptive.budgets) or error (Y at adaptive.n, "
+                        "adaptive.t). The grid is the candidate set; one method and task."),
+                    {"none", "frontier", "error"}),
+            "driver"),
+      Owner(Key("adaptive", "budgets", K::kString, "", kNone,
+                "frontier: inference budgets 2 N (Q + T) in FLOPs, comma-separated; empty: "
+                "adaptive.budget_points log-spaced over the grid."),
+            "driver"),
+      Owner(Max(Key("adaptive", "budget_points", K::kInt, "3", 1.0,
+                    "frontier: budgets in the grid's range when adaptive.budgets is empty."),
+                1000),
+            "driver"),
+      Owner(Max(Key("adaptive", "text_tokens", K::kDouble, "0", 0.0,
+                    "frontier: Q, text tokens per query. Default: the grid's jobs' Q."),
+                1e9),
+            "driver"),
+      Owner(Max(Key("adaptive", "n", K::kDouble, kNone, 0.0,
+                    "error: N (parameters) where the error is wanted, e.g. beyond the grid."),
+                1e15),
+            "driver"),
+      Owner(Max(Key("adaptive", "t", K::kDouble, kNone, 0.0,
+                    "error: T (visual tokens) where the error is wanted."),
+                1e9),
+            "driver"),
+      Owner(Max(Key("adaptive", "tolerance", K::kDouble, "0.5", 0.0,
+                    "Stop when the target's 95% interval is this narrow: ln(upper / lower) of T* "
+                    "(frontier) or upper - lower of Y (error). REQUIRES: > 0."),
+                1e9),
+            "driver"),
+      Owner(Key("adaptive", "budget", K::kString, "", kNone,
+                "The most to spend: '<x> flops' (the cost model's training FLOPs) or '<k> "
+                "jobs'; empty: no limit."),
+            "driver"),
+      Owner(Key("adaptive", "initial", K::kString, "corners+4", kNone,
+                "Initial design: 'corners+N', the grid's four corners in (log N, log T) plus N "
+                "maximin spread points."),
+            "driver"),
+      Owner(Max(Key("adaptive", "batch", K::kInt, "4", 1.0, "The most points chosen per round."),
+                100000),
+            "driver"),
+      Owner(Max(Key("adaptive", "seed", K::kInt, "1", 0.0, "Seed of every round's bootstrap."),
+                kMaxSeed),
+            "driver"),
+      Owner(Max(Key("adaptive", "bootstrap", K::kInt, "200", 20.0,
+                    "Bootstrap resamples of every round's fit."),
+                100000),
             "driver"),
       // [slurm]
       Owner(Key("slurm", "partition", K::kString, "", kNone, "sbatch --partition."), "submit"),

@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "config/adaptive.h"
 #include "core/check.h"
 #include "core/hash.h"
 #include "core/strings.h"
@@ -552,6 +553,8 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
     }
     stage.job_count = static_cast<int64_t>(sweep.jobs.size()) - stage.first_job;
   }
+  // [adaptive] is checked against the planned grid here; the driver reads it again to run it.
+  VLM_RETURN_IF_ERROR(ReadAdaptiveSettings(c, sweep).status());
   return sweep;
 }
 

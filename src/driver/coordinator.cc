@@ -54,6 +54,14 @@ Coordinator::Coordinator(const config::Sweep* sweep, const Topology* topology,
   }
 }
 
+void Coordinator::SetAdaptive(AdaptiveController* adaptive) {
+  CHECK(!started_);
+  adaptive_ = adaptive;
+  for (int64_t i = 0; i < static_cast<int64_t>(sweep_.jobs.size()); ++i) {
+    if (!adaptive_->released(i) && sched_.is_ready(i)) sched_.Withhold(i);
+  }
+}
+
 int Coordinator::Run() {
   Backoff backoff;
   while (true) {
@@ -89,6 +97,11 @@ bool Coordinator::Step() {
   if (now - last_tick_ >= 1.0) {
     Tick();
     last_tick_ = now;
+  }
+  if (adaptive_ != nullptr && !stopping_ && !adaptive_->stopped() && !adaptive_failed_ &&
+      AllIdle() && sched_.Settled()) {
+    AdvanceAdaptive();
+    DispatchParked();
   }
   if (AllIdle() && (sched_.Settled() || stopping_)) {
     Shutdown();
@@ -234,6 +247,7 @@ void Coordinator::Record(const JobResultMessage& r, int group) {
   double seconds = r.end_time - r.start_time;
   std::vector<int64_t> blocked;
   bool final_failure = sched_.Finish(r.index, r.outcome, seconds, &blocked);
+  if (final_failure) failed_jobs_.push_back(r.index);
   if (!blocked.empty()) {
     printer_.Log("job " + spec.id + " failed finally: " + std::to_string(blocked.size()) +
                  " job(s) that need it are blocked until a later run retries it");
@@ -462,6 +476,7 @@ void Coordinator::Tick() {
     info["stop_reason"] = stop_reason_;
     info["stop_requested_at"] = stop_requested_unix_;
   }
+  if (adaptive_ != nullptr) info["adaptive"] = adaptive_->Json(sched_.withheld_count());
   AddSlurmInfo(&info);
   Status s =
       store_->SetRunInfo(info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -470,6 +485,32 @@ void Coordinator::Tick() {
   Status snap = store_->MaybeSnapshot();
   if (!snap.ok()) StoreError(snap);
   if (now - printer_.last_progress_time() >= 30.0) printer_.Progress(now, true);
+}
+
+void Coordinator::AdvanceAdaptive() {
+  std::string message;
+  Result<std::vector<int64_t>> chosen = adaptive_->Decide(store_->jobs(), failed_jobs_, &message);
+  if (!chosen.ok()) {
+    adaptive_failed_ = true;
+    printer_.Log("error: adaptive round " + std::to_string(adaptive_->rounds() + 1) + ": " +
+                 chosen.status().message() + " -- the sweep ends; fix the cause and run again");
+    return;
+  }
+  printer_.Log(message);
+  for (int64_t c : *chosen) {
+    if (sched_.withheld(c)) sched_.Release(c);
+  }
+  // The round is durable (in the run info) before any job it chose is dispatched.
+  Tick();
+  last_tick_ = clock_();
+  Status s = store_->Commit();
+  if (!s.ok()) {
+    StoreError(s);
+    return;
+  }
+  first_unacked_ = 0;
+  dirty_run_info_ = false;
+  if (!unacked_.empty()) Acknowledge();
 }
 
 void Coordinator::BeginStop(const std::string& why) {
@@ -485,7 +526,8 @@ void Coordinator::BeginStop(const std::string& why) {
 // Every group is idle and nothing more will be dispatched: close the store, tell everyone.
 void Coordinator::Shutdown() {
   exit_code_ = stopping_ ? (store_failed_ ? kExitFailure : kExitStopped)
-                         : (sched_.failed() > 0 || store_failed_ ? kExitFailure : kExitOk);
+                         : (sched_.failed() > 0 || store_failed_ || adaptive_failed_ ? kExitFailure
+                                                                                     : kExitOk);
   Finish();
   AssignMessage bye;
   bye.shutdown = true;
@@ -506,6 +548,7 @@ void Coordinator::Finish() {
   } else {
     info["eta_seconds"] = 0.0;
   }
+  if (adaptive_ != nullptr) info["adaptive"] = adaptive_->Json(sched_.withheld_count());
   AddSlurmInfo(&info);
   store_->SetRunInfo(info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   Status s = store_->Commit();

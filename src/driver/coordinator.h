@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/sweep.h"
+#include "driver/adaptive_controller.h"
 #include "driver/control_channel.h"
 #include "driver/driver_options.h"
 #include "driver/progress_printer.h"
@@ -36,6 +37,12 @@ class Coordinator {
               const std::vector<bool>& runnable, const DriverOptions& options,
               ControlChannel* channel, const std::atomic<bool>* stop, Clock clock = MonoNow,
               std::ostream* out = &std::cout);
+
+  // Makes the sweep adaptive (driver/adaptive_controller.h): withholds every job `adaptive` has
+  // not released; whenever every released job has settled, the next round is decided, journaled
+  // in the run info and its jobs released; a round that stops ends the sweep (exit 0).
+  // REQUIRES: called before the first Step(); `adaptive` outlives the coordinator.
+  void SetAdaptive(AdaptiveController* adaptive);
 
   // Runs Step() until finished(), polling with backoff. Returns exit_code().
   int Run();
@@ -107,6 +114,8 @@ class Coordinator {
   // the curves of jobs whose curves grew into their running records (at most every
   // kLiveCurveSeconds per job).
   nlohmann::json RunningJobs(double now);
+  // Decides the next adaptive round (all released jobs settled), journals and commits it.
+  void AdvanceAdaptive();
   void BeginStop(const std::string& why);
   void Shutdown();
   void Finish();
@@ -139,6 +148,9 @@ class Coordinator {
   bool abandoned_ = false;
   int exit_code_ = 0;
   int64_t acknowledged_ = 0;
+  AdaptiveController* adaptive_ = nullptr;
+  std::vector<int64_t> failed_jobs_;  // Finally failed in this run (the adaptive design's spent).
+  bool adaptive_failed_ = false;      // A round's fit failed: the sweep ends with exit 1.
 };
 
 }  // namespace vlmscale::driver

@@ -16,6 +16,7 @@
 #include "comm/mpi_communicator.h"
 #include "comm/nccl_communicator.h"
 #include "config.h"
+#include "driver/adaptive_controller.h"
 #include "driver/coordinator.h"
 #include "driver/mpi_control_channel.h"
 #include "driver/placement.h"
@@ -106,7 +107,29 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
   std::unique_ptr<store::ResultsStore> store;
   std::vector<bool> runnable;
   int code = kExitOk;
-  if (rank == 0) code = PrepareStore(config.ResolvedText(), sweep, options, &store, &runnable);
+  // [adaptive] (planning has checked it): the initial design is checked before the store is
+  // touched, so one beyond the budget is exit 2 with nothing written.
+  config::AdaptiveSettings adaptive_settings;
+  if (rank == 0) {
+    Result<config::AdaptiveSettings> read = config::ReadAdaptiveSettings(config, sweep);
+    if (!read.ok()) {
+      std::cerr << "vlmscale run: error: " << read.status().message() << std::endl;
+      code = kExitUsage;
+    } else {
+      adaptive_settings = *read;
+    }
+  }
+  if (rank == 0 && code == kExitOk && adaptive_settings.enabled()) {
+    Result<std::unique_ptr<AdaptiveController>> check =
+        AdaptiveController::Create(sweep, adaptive_settings, "");
+    if (!check.ok()) {
+      std::cerr << "vlmscale run: error: " << check.status().message() << std::endl;
+      code = kExitUsage;
+    }
+  }
+  if (rank == 0 && code == kExitOk) {
+    code = PrepareStore(config.ResolvedText(), sweep, options, &store, &runnable);
+  }
   MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
   if (code != kExitOk) {
     FreePlacement(&place);
@@ -115,12 +138,19 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
 
   std::unique_ptr<comm::Communicator> group_comm = MakeGroupCommunicator(place);
   std::unique_ptr<MpiControlChannel> channel;
+  std::unique_ptr<AdaptiveController> adaptive;
   std::unique_ptr<Coordinator> coordinator;
   std::thread coordinator_thread;
   if (rank == 0) {
     channel = std::make_unique<MpiControlChannel>(&place);
     coordinator = std::make_unique<Coordinator>(&sweep, &topology, store.get(), runnable, options,
                                                 channel.get(), &g_stop);
+    if (adaptive_settings.enabled()) {
+      // Create succeeded above with no journal; with one it only releases more jobs.
+      adaptive =
+          std::move(*AdaptiveController::Create(sweep, adaptive_settings, store->run_info_json()));
+      coordinator->SetAdaptive(adaptive.get());
+    }
     coordinator_thread = std::thread([&] { coordinator->Run(); });
   }
   WorkerContext ctx;

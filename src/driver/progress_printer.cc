@@ -196,6 +196,7 @@ void ProgressPrinter::Summary(const std::map<std::string, store::JobRecord>& job
                            {"done_this_run", sched_.done()},
                            {"failed", sched_.failed()},
                            {"blocked", sched_.blocked()},
+                           {"withheld", sched_.withheld_count()},
                            {"pending", sched_.pending() + sched_.running()},
                            {"elapsed_seconds", elapsed},
                            {"coordinator_cpu_seconds", ThreadCpuSeconds()},
@@ -211,6 +212,10 @@ void ProgressPrinter::Summary(const std::map<std::string, store::JobRecord>& job
        << "  done            " << sched_.done() + sched_.skipped() << " (" << sched_.done()
        << " this run)\n"
        << "  failed          " << sched_.failed() << "\n";
+  if (sched_.withheld_count() > 0) {
+    out_ << "  withheld        " << sched_.withheld_count()
+         << " (adaptive design: not chosen, not run)\n";
+  }
   if (sched_.blocked() > 0) {
     out_ << "  blocked         " << sched_.blocked()
          << " (need a failed job; the next run retries it, then runs them)\n";

@@ -89,6 +89,22 @@ void Scheduler::MakeReady(int64_t index) {
   ready_.insert(index);
 }
 
+void Scheduler::Withhold(int64_t index) {
+  CHECK(state_[index] == State::kReady) << "job " << index << " is not ready";
+  ready_.erase(index);
+  state_[index] = State::kWithheld;
+  --unsettled_[sweep_.jobs[index].stage];
+  ++withheld_count_;
+}
+
+void Scheduler::Release(int64_t index) {
+  CHECK(state_[index] == State::kWithheld) << "job " << index << " is not withheld";
+  --withheld_count_;
+  ++unsettled_[sweep_.jobs[index].stage];
+  MakeReady(index);
+  stale_ = true;
+}
+
 void Scheduler::ReleaseStages() {
   const int stages = static_cast<int>(held_.size());
   if (order_ != DispatchOrder::kStages) {

@@ -50,6 +50,15 @@ class Scheduler {
   // the parents run again (without spending an attempt) and the child waits for them.
   void RequeueParents(int64_t child, const std::vector<int64_t>& parents);
 
+  // An adaptive design's candidates not chosen yet (driver/adaptive_controller.h): a withheld
+  // job is never dispatched and counts neither as pending nor as waiting until Release()d.
+  // REQUIRES (Withhold): the job is ready; (Release): it is withheld.
+  void Withhold(int64_t index);
+  void Release(int64_t index);
+  bool withheld(int64_t index) const { return state_[index] == State::kWithheld; }
+  bool is_ready(int64_t index) const { return state_[index] == State::kReady; }
+  int64_t withheld_count() const { return withheld_count_; }
+
   // Predicted seconds of a job (see class comment; unitless before any measurement).
   double Predict(int64_t index) const;
   // Predicted seconds of the job plus its heaviest chain of descendants still to run, as of the
@@ -77,7 +86,7 @@ class Scheduler {
   std::vector<StageCounts> stage_counts() const;  // O(jobs): counted from the job states.
 
  private:
-  enum class State { kDone, kWaiting, kHeld, kReady, kRunning, kFailed, kBlocked };
+  enum class State { kDone, kWaiting, kHeld, kReady, kRunning, kFailed, kBlocked, kWithheld };
   // Ready jobs, longest remaining path first (then grid order).
   struct ByPath {
     const Scheduler* s;
@@ -111,6 +120,7 @@ class Scheduler {
   std::vector<std::vector<int64_t>> held_;
   std::vector<int64_t> unsettled_;  // Per stage: jobs neither done, failed nor blocked.
   int64_t held_count_ = 0;
+  int64_t withheld_count_ = 0;
   int64_t waiting_ = 0, done_ = 0, failed_ = 0, blocked_ = 0, skipped_ = 0;
 };
 

@@ -20,8 +20,15 @@ How it misbehaves is chosen by environment variables (set with command.env):
                         (exit 0 without metrics.json), bad-metrics (an invalid metrics.json),
                         accuracy (write only "accuracy"), deaf (ignore SIGUSR1/SIGTERM).
   FAKE_SECONDS          overrides --seconds.
+  FAKE_SECONDS_PER_COST=s  overrides --seconds with s * N (Q + T) / (0.5e9 * 51), Q = 50: a
+                        duration proportional to the cost model's 2 N (Q + T), s for the
+                        smallest point of the paper grid (0.5B, 1 token).
   FAKE_NOISE=sd         adds Gaussian noise of this sd to the error, the same for the same grid
                         point and seed (seeded by them): a law plus noise, for interval tests.
+  FAKE_NOISE_SEED=s     also seeds the noise by s (another draw of the same sweep).
+  FAKE_LAW="A,ALPHA,BETA,E"  the law's parameters instead of the defaults above, with N in
+                        billions (A * (N/1e9)^-ALPHA * T^-BETA + E): e.g. one whose T* is inside
+                        the grid (ALPHA > BETA), for the adaptive sweep's tests.
 On SIGUSR1 or SIGTERM it writes RUN_DIR/stopped.rank<RANK> and exits 0 without metrics (like a
 trainer that checkpoints and leaves), unless deaf. Once its handlers are installed it writes
 RUN_DIR/armed.rank<RANK> (its PID), so a test knows when a signal will be handled.
@@ -104,6 +111,9 @@ def main():
         f.write(str(os.getpid()))
 
     seconds = float(os.environ.get("FAKE_SECONDS", args.seconds))
+    if os.environ.get("FAKE_SECONDS_PER_COST"):
+        seconds = (float(os.environ["FAKE_SECONDS_PER_COST"]) * args.n_params *
+                   (50 + args.visual_tokens) / (0.5e9 * 51))
     if how == "hang":
         time.sleep(float(os.environ.get("FAKE_HANG_SECONDS", "3600")))
     end = time.time() + seconds
@@ -129,9 +139,15 @@ def main():
             f.write('{"error": "not a number"}')
         return
     y = law(args.n_params, args.visual_tokens)
+    if os.environ.get("FAKE_LAW"):
+        a, alpha, beta, e = (float(x) for x in os.environ["FAKE_LAW"].split(","))
+        y = a * (args.n_params / 1e9) ** -alpha * args.visual_tokens ** -beta + e
     noise = float(os.environ.get("FAKE_NOISE", "0") or 0)
     if noise > 0:
-        rng = random.Random(f"{args.llm}/{args.visual_tokens}/{args.method}/{args.seed}")
+        key = f"{args.llm}/{args.visual_tokens}/{args.method}/{args.seed}"
+        if os.environ.get("FAKE_NOISE_SEED"):
+            key += "/" + os.environ["FAKE_NOISE_SEED"]
+        rng = random.Random(key)
         y += rng.gauss(0.0, noise)
     metrics = {"accuracy": 1.0 - y} if how == "accuracy" else {"error": y, "accuracy": 1.0 - y,
                                                                 "train_steps": step}

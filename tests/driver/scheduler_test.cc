@@ -35,6 +35,32 @@ TEST(Scheduler, DispatchesLargestEstimatedCostFirst) {
   EXPECT_EQ(sched.running(), 4);
 }
 
+TEST(Scheduler, WithheldJobsWaitForReleaseAndDoNotCountAsPending) {
+  config::Sweep s = MakeSweep({3, 10, 1, 7});
+  Scheduler sched(s, std::vector<bool>(4, true), 1);
+  sched.Withhold(1);
+  sched.Withhold(3);
+  EXPECT_TRUE(sched.withheld(1));
+  EXPECT_EQ(sched.withheld_count(), 2);
+  EXPECT_EQ(sched.pending(), 2);
+  EXPECT_EQ(sched.Next(), 0);
+  EXPECT_EQ(sched.Next(), 2);
+  EXPECT_EQ(sched.Next(), -1);
+  sched.Finish(0, Outcome::kDone, 1.0);
+  sched.Finish(2, Outcome::kDone, 1.0);
+  // Every released job settled: the sweep is settled although two are withheld.
+  EXPECT_TRUE(sched.Settled());
+  sched.Release(3);
+  EXPECT_FALSE(sched.Settled());
+  EXPECT_EQ(sched.withheld_count(), 1);
+  EXPECT_EQ(sched.Next(), 3);
+  EXPECT_EQ(sched.Next(), -1);
+  sched.Finish(3, Outcome::kDone, 1.0);
+  EXPECT_TRUE(sched.Settled());
+  EXPECT_EQ(sched.done(), 3);
+  EXPECT_TRUE(sched.withheld(1));
+}
+
 TEST(Scheduler, SkipsJobsAlreadyDone) {
   config::Sweep s = MakeSweep({3, 10, 1});
   Scheduler sched(s, {true, false, true}, 1);

@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Adaptive sweeps through the real driver (issue 20, docs/ADAPTIVE.md): mpirun, `command` jobs
+of tests/command/fake_trainer.py whose trainer prints a known law (FAKE_LAW: the paper's fit,
+whose T* = beta Q / (alpha - beta) lies inside the grid) plus seeded noise, real results files.
+
+- AdaptiveCoverageTest: >= 20 sweeps, each another noise draw and bootstrap seed (every third
+  with a job budget): the true T* lies inside the last round's reported interval in >= 90% of
+  them, and each stops for its stated reason (tolerance: width within it; budget: no more jobs
+  than allowed; exhausted: every candidate run), exit 0, the rest withheld and shown as such.
+- AdaptiveResumeTest: a sweep SIGKILLed after its second journaled round and run again chooses
+  the same jobs, round by round, as an uninterrupted sweep of the same draw.
+Environment: VLMSCALE_BIN (set by CTest).
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from e2e_util import BIN, ENV, export_jobs, mpirun, status_json  # noqa: E402
+
+FAKE = os.path.join(HERE, "..", "command", "fake_trainer.py")
+# The multiplicative law fitted to the seed paper's 28 points (docs/FIT.md), N in billions; E at
+# its bound 0. T* = beta Q / (alpha - beta) at Q = 50, for any budget inside the grid.
+A, ALPHA, BETA, E = 0.5, 0.0709, 0.0151, 0.0
+Q = 50
+T_STAR = BETA * Q / (ALPHA - BETA)
+NOISE = 0.004
+SWEEPS = 20
+
+CONFIG = """
+[sweep]
+name = adaptive
+output = {out}
+[grid]
+llm = q05, q18, q4, q7, q14
+visual_tokens = 1, 4, 16, 36, 64, 144, 576
+method = tokenpacker
+[llm.q05]
+n_params = 0.5e9
+[llm.q18]
+n_params = 1.8e9
+[llm.q4]
+n_params = 4e9
+[llm.q7]
+n_params = 7e9
+[llm.q14]
+n_params = 14e9
+[job]
+type = command
+[command]
+argv = /usr/bin/python3 {fake} --llm {{llm}} --n-params {{n_params}} \
+--visual-tokens {{visual_tokens}} --method {{method}} --seed {{seed}} --attempt {{attempt}} \
+--run-dir {{run_dir}} --seconds {seconds}
+env = FAKE_LAW={a},{alpha},{beta},{e} FAKE_NOISE={noise} FAKE_NOISE_SEED={draw}
+text_tokens = {q}
+[run]
+grace_seconds = 3
+[adaptive]
+target = frontier
+budgets = 1e12
+tolerance = {tolerance}
+bootstrap = {bootstrap}
+seed = {draw}
+batch = 4
+initial = corners+4
+{extra}
+"""
+
+
+def write_config(directory, draw, seconds=0.0, tolerance=0.3, bootstrap=100, extra=""):
+    out = os.path.join(directory, f"a{draw}.h5")
+    cfg = os.path.join(directory, f"a{draw}.ini")
+    with open(cfg, "w") as f:
+        f.write(CONFIG.format(out=out, fake=FAKE, seconds=seconds, a=A, alpha=ALPHA, beta=BETA,
+                              e=E, noise=NOISE, draw=draw, q=Q, tolerance=tolerance,
+                              bootstrap=bootstrap, extra=extra))
+    return cfg, out
+
+
+def points_of(out):
+    """Job id -> (llm, visual tokens) of a results file (the two sweeps of the resume test have
+    different ids: their trainers' durations differ, and argv is part of a job's identity)."""
+    return {j["job_id"]: (j["llm"], j["visual_tokens"]) for j in export_jobs(out)}
+
+
+def as_points(ids, points):
+    return [points[i] for i in ids]
+
+
+def chosen_by_round(adaptive, points):
+    return [as_points(r["chosen"], points) for r in adaptive["rounds"]]
+
+
+class AdaptiveCoverageTest(unittest.TestCase):
+    def test_sweeps_cover_the_true_frontier_and_stop_for_their_stated_reason(self):
+        tmp = tempfile.TemporaryDirectory(prefix="vlmscale-adaptive-")
+        self.addCleanup(tmp.cleanup)
+
+        def one(draw):
+            budget = "budget = 14 jobs" if draw % 3 == 2 else ""
+            cfg, out = write_config(tmp.name, draw, extra=budget)
+            # One rank (its coordinator thread and its worker): the sweeps run two at a time.
+            p = mpirun(1, ["run", cfg, "--quiet"], timeout=300)
+            return draw, budget, out, p
+
+        start = time.time()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = list(pool.map(one, range(SWEEPS)))
+        elapsed = time.time() - start
+        covered, reasons = 0, {}
+        for draw, budget, out, p in runs:
+            with self.subTest(draw=draw):
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertIn("adaptive sweep stopped (", p.stdout + p.stderr)
+                s = status_json(out)
+                a = s["adaptive"]
+                self.assertEqual(s["state"], "complete", s["state_detail"])
+                reason = a["stop_reason"]
+                reasons[reason] = reasons.get(reason, 0) + 1
+                last = a["rounds"][-1]
+                self.assertEqual(last["stop"], reason)
+                # The last round used every done job.
+                self.assertEqual(len(set(last["results"])), s["done"])
+                done = last["results"]
+                self.assertEqual(s["done"] + s["withheld"], 35)
+                self.assertEqual(s["pending"], 0)
+                if reason == "tolerance":
+                    self.assertLessEqual(last["width"], a["tolerance"])
+                elif reason == "budget":
+                    self.assertTrue(budget, "a budget stop without a budget")
+                    self.assertLessEqual(len(done), 14)
+                    self.assertGreater(last["width"], a["tolerance"])
+                else:
+                    self.assertEqual(reason, "exhausted")
+                    self.assertEqual(len(done), 35)
+                (lo, hi), = [t["ci95"] for t in last["target"]]
+                covered += lo <= T_STAR <= hi
+                # Status shows the rounds, the withheld candidates, width vs tolerance, the stop
+                # (the text checked once per stop reason).
+                if reasons[reason] > 1:
+                    continue
+                text = subprocess.run([BIN, "status", out], capture_output=True, text=True,
+                                      env=ENV).stdout
+                self.assertIn("adaptive design: target frontier", text)
+                self.assertIn(f"stop: {reason}: ", text)
+                if s["withheld"]:
+                    self.assertIn(f"{s['withheld']} withheld", text)
+        print(f"\n{SWEEPS} adaptive sweeps in {elapsed:.1f} s (load {os.getloadavg()[0]:.1f}): "
+              f"T* = {T_STAR:.2f} covered by {covered}; stops {reasons}", file=sys.stderr)
+        self.assertGreaterEqual(covered, 0.9 * SWEEPS)
+
+
+class AdaptiveResumeTest(unittest.TestCase):
+    def test_sigkill_then_resume_chooses_the_uninterrupted_points(self):
+        tmp = tempfile.TemporaryDirectory(prefix="vlmscale-adaptive-kill-")
+        self.addCleanup(tmp.cleanup)
+        draw = 7
+        ref_dir = os.path.join(tmp.name, "ref")
+        kill_dir = os.path.join(tmp.name, "kill")
+        os.makedirs(ref_dir)
+        os.makedirs(kill_dir)
+        # A tolerance it cannot reach: the sweep runs many rounds (a job budget ends it).
+        extra = "budget = 24 jobs"
+        cfg, out = write_config(ref_dir, draw, tolerance=0.01, extra=extra)
+        p = mpirun(2, ["run", cfg, "--quiet"], timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        reference = status_json(out)["adaptive"]
+        ref_points = points_of(out)
+        self.assertGreaterEqual(len(reference["rounds"]), 4)
+
+        # Slower trainers (their durations are not part of the decisions) leave time to kill it.
+        cfg, out = write_config(kill_dir, draw, seconds=0.4, tolerance=0.01, extra=extra)
+        proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", BIN, "run", cfg],
+                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        deadline = time.time() + 120
+        killed_after = None
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            if not os.path.exists(out):
+                continue
+            s = subprocess.run([BIN, "status", out, "--json"], capture_output=True, text=True,
+                               env=ENV)
+            if s.returncode != 0:
+                continue
+            a = json.loads(s.stdout).get("adaptive")
+            if a and len(a["rounds"]) >= 2:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed_after = len(a["rounds"])
+                break
+        proc.communicate(timeout=60)
+        while subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).stdout:
+            time.sleep(0.05)
+        self.assertIsNotNone(killed_after, "the sweep ended before its second round")
+        self.assertLess(killed_after, len(reference["rounds"]))
+        # The killed driver left its last round journaled and the rest of its work unfinished.
+        s = status_json(out)
+        self.assertIsNone(s["adaptive"]["stop_reason"])
+        # Resume: the same command.
+        p = mpirun(2, ["run", cfg, "--quiet"], timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        resumed = status_json(out)["adaptive"]
+        points = points_of(out)
+        self.assertEqual(as_points(resumed["initial"], points),
+                         as_points(reference["initial"], ref_points))
+        self.assertEqual(chosen_by_round(resumed, points), chosen_by_round(reference, ref_points))
+        self.assertEqual(resumed["stop_reason"], reference["stop_reason"])
+        self.assertEqual([sorted(as_points(r["results"], points)) for r in resumed["rounds"]],
+                         [sorted(as_points(r["results"], ref_points))
+                          for r in reference["rounds"]])
+        self.assertEqual([r["width"] for r in resumed["rounds"]],
+                         [r["width"] for r in reference["rounds"]])
+
+if __name__ == "__main__":
+    unittest.main()
