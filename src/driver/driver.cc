@@ -17,6 +17,7 @@
 #include "comm/nccl_communicator.h"
 #include "config.h"
 #include "driver/coordinator.h"
+#include "driver/job_ranks.h"
 #include "driver/mpi_control_channel.h"
 #include "driver/placement.h"
 #include "driver/prepare_store.h"
@@ -95,6 +96,13 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
       std::cerr << "vlmscale run: error: run.ranks_per_job: expected a divisor of the number of "
                 << "MPI ranks (" << size << "), got " << options.ranks_per_job << std::endl;
     }
+    return kExitUsage;
+  }
+  // Every job can get its ranks: checked on every rank alike, before anything is written.
+  Result<std::vector<int>> nodes = NodeOfEachRank();
+  Status ranks_ok = nodes.ok() ? CheckJobRanks(config, sweep, options, *nodes) : nodes.status();
+  if (!ranks_ok.ok()) {
+    if (rank == 0) std::cerr << "vlmscale run: error: " << ranks_ok.message() << std::endl;
     return kExitUsage;
   }
   Placement place = Place(options.ranks_per_job, options.threads_per_rank);

@@ -52,8 +52,9 @@ namespace vlmscale::driver {
 
 // Runs the sweep on MPI_COMM_WORLD. REQUIRES: MPI initialised with MPI_THREAD_MULTIPLE; every
 // rank calls it with the same config and options. `config` is only handed to the jobs
-// (JobInput::config); run settings come from `options`. Invalid options, or ranks_per_job not
-// dividing the world size, return 2. Returns the process exit code (0, 1, 2 or 75), the same on
+// (JobInput::config); run settings come from `options`. Invalid options, ranks_per_job not
+// dividing the world size, or a job that cannot get its ranks (CheckJobRanks) return 2 before
+// anything is written. Returns the process exit code (0, 1, 2 or 75), the same on
 // every rank.
 int RunSweep(const config::Config& config, const config::Sweep& sweep,
              const DriverOptions& options);
