@@ -37,22 +37,6 @@ extern "C" void OnStopSignal(int sig) {
   g_stop.store(true);
 }
 
-// The job group's communicator: NCCL on GPUs when built with it, MPI across ranks, or none.
-// Aborts the MPI job if it cannot be created.
-std::unique_ptr<comm::Communicator> MakeGroupCommunicator(const Placement& place) {
-  if (place.group_size == 1) return comm::MakeSingleRankCommunicator();
-  Result<std::unique_ptr<comm::Communicator>> c =
-      place.device >= 0 && VLMSCALE_HAVE_NCCL
-          ? comm::MakeNcclCommunicator(place.group_comm, place.device)
-          : comm::MakeMpiCommunicator(place.group_comm);
-  if (!c.ok()) {
-    std::cerr << "vlmscale run: error: rank " << place.world_rank << ": " << c.status().message()
-              << std::endl;
-    MPI_Abort(MPI_COMM_WORLD, kExitFailure);
-  }
-  return std::move(*c);
-}
-
 }  // namespace
 
 void InstallStopHandlers() {
@@ -121,7 +105,8 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
     return code;
   }
 
-  std::unique_ptr<comm::Communicator> group_comm = MakeGroupCommunicator(place);
+  // Jobs' communicators, built when a job's ranks first meet (collective: dups world).
+  auto groups = std::make_unique<GroupComms>(place.device);
   std::unique_ptr<MpiControlChannel> channel;
   std::unique_ptr<Coordinator> coordinator;
   std::thread coordinator_thread;
@@ -135,12 +120,12 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
   ctx.config = &config;
   ctx.sweep = &sweep;
   ctx.place = &place;
-  ctx.comm = group_comm.get();
+  ctx.groups = groups.get();
   ctx.stop = &g_stop;
   ctx.grace_seconds = options.grace_seconds;
   int exit_code = RunWorker(ctx);
   if (coordinator_thread.joinable()) coordinator_thread.join();
-  group_comm.reset();
+  groups.reset();
   FreePlacement(&place);
   return exit_code;
 }

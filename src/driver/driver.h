@@ -1,7 +1,9 @@
 // The MPI sweep driver: `mpirun -np N vlmscale run CONFIG` spreads a sweep's jobs over the ranks.
 //
 // Roles. World ranks are cut into job groups of DriverOptions::ranks_per_job = K consecutive
-// ranks (MPI_Comm_split); a group runs one job at a time, data-parallel on its own communicator.
+// ranks (MPI_Comm_split); a group runs one job at a time, data-parallel on the first
+// JobSpec::ranks <= K ranks of the group, on those ranks' communicator (GroupComms: built when
+// they first run a job together, then reused); the group's other ranks skip the job.
 // The first rank of a group is its leader. Rank 0 also runs the coordinator as a second thread,
 // so all N ranks execute jobs; the coordinator polls with a short backoff and costs no whole
 // rank. Control messages travel on duplicates of MPI_COMM_WORLD (MPI_THREAD_MULTIPLE).

@@ -125,7 +125,7 @@ Status CheckRanks(const config::Config& config, const config::Sweep& sweep,
         options.ranks_per_job,
         "jobs run on fixed groups of run.ranks_per_job = " + std::to_string(options.ranks_per_job) +
             " ranks until per-job groups land: raise run.ranks_per_job to " + std::to_string(need) +
-            " (a job needing fewer runs on the whole group)");
+            " (a job needing fewer runs on the first ranks of its group)");
   }
   return Status::OK();
 }

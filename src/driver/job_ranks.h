@@ -31,7 +31,7 @@ Result<std::vector<int>> NodeOfEachRank();
 //   - more ranks than the world has (node_of_rank.size()),
 //   - with options.node_local_groups, more ranks than the largest node has, or
 //   - more than options.ranks_per_job: until per-job groups land, every job runs on a fixed
-//     group of ranks_per_job ranks (a job needing fewer runs on the whole group);
+//     group of ranks_per_job ranks (a job needing fewer runs on the first ranks of its group);
 // or, with options.node_local_groups, when a fixed group of ranks_per_job consecutive ranks
 // spans nodes. OK otherwise. REQUIRES: `sweep` was planned from `config`; node_of_rank has one
 // entry per world rank; options.ranks_per_job divides the world size.

@@ -122,6 +122,72 @@ class JobRanksTest(unittest.TestCase):
         self.assertEqual(len(rows), 6)
         self.assertTrue(all(r["status"] == "done" for r in rows), rows)
 
+    def test_each_job_runs_on_exactly_its_ranks(self):
+        # Fixed groups of 2 on 4 ranks: `train` jobs of nano take the run's 2, of big its
+        # [llm.big] ranks = 1; `eval` jobs 1. Every rank of a job logs RANK and WORLD_SIZE.
+        log = os.path.join(self.dir, "ranks.log")
+        script = os.path.join(self.dir, "job.py")
+        with open(script, "w") as f:
+            f.write(JOB_PY)
+        cfg = os.path.join(self.dir, "cmd.ini")
+        with open(cfg, "w") as f:
+            f.write(COMMAND_CONFIG.format(out=self.out, script=script, log=log))
+        p = subprocess.run([BIN, "plan", cfg, "--json"], capture_output=True, text=True, env=ENV)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        want = {j["job_id"]: j["ranks"] for j in json.loads(p.stdout)}
+        self.assertEqual(sorted(want.values()), [1, 1, 1, 1, 1, 2])
+        p = subprocess.run(["mpirun", "--oversubscribe", "-np", "4", BIN, "run", cfg], env=ENV,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        seen = {}
+        with open(log) as f:
+            for line in f:
+                job, rank, size = line.split()
+                seen.setdefault(job, []).append((int(rank), int(size)))
+        self.assertEqual(set(seen), set(want))
+        for job, ranks in want.items():
+            with self.subTest(job=job, ranks=ranks):
+                self.assertEqual(sorted(seen[job]), [(r, ranks) for r in range(ranks)])
+        self.assertTrue(all(r["status"] == "done" for r in jobs_table(self.out)))
+
+
+# Logs "JOB_ID RANK WORLD_SIZE" (a 1-rank job gets no torchrun variables) and leaves metrics.
+JOB_PY = r'''
+import json, os, sys
+job_id, run_dir, log = sys.argv[1:4]
+with open(log, "a") as f:
+    f.write(f"{job_id} {os.environ.get('RANK', '0')} {os.environ.get('WORLD_SIZE', '1')}\n")
+tmp = os.path.join(run_dir, f"metrics.json.{os.getpid()}")
+with open(tmp, "w") as f:
+    json.dump({"error": 0.5}, f)
+os.rename(tmp, os.path.join(run_dir, "metrics.json"))
+'''
+
+COMMAND_CONFIG = """[sweep]
+name = cmdranks
+output = {out}
+[grid]
+llm = nano, big
+visual_tokens = 4, 16
+[llm.big]
+n_params = 7e9
+ranks = 1
+[command]
+argv = /usr/bin/python3 {script} {{job_id}} {{run_dir}} {log}
+[stage.train]
+type = command
+over = llm
+[stage.eval]
+type = command
+over = llm, visual_tokens
+needs = train
+ranks = 1
+[run]
+ranks_per_job = 2
+grace_seconds = 3
+snapshot_seconds = 0.2
+"""
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -120,9 +120,10 @@ TEST(JobRanks, UntilPerJobGroupsAJobNeedingMoreThanTheFixedGroupIsRefused) {
             "study.ini:8: key 'llm.big.ranks': job " + p.sweep.jobs[1].id +
                 " (stage train, llm big) needs 3 ranks, but jobs run on fixed groups of "
                 "run.ranks_per_job = 2 ranks until per-job groups land: raise "
-                "run.ranks_per_job to 3 (a job needing fewer runs on the whole group) (1 job "
+                "run.ranks_per_job to 3 (a job needing fewer runs on the first ranks of its group) "
+                "(1 job "
                 "needs more than 2)");
-  // Smaller jobs run on the whole group: 3-rank groups hold every job.
+  // Smaller jobs run on the first ranks of a group: 3-rank groups hold every job.
   Planned q = Plan(kStudy, {"run.ranks_per_job=3"});
   EXPECT_TRUE(CheckJobRanks(q.config, q.sweep, Options(3), {0, 0, 0, 0, 0, 0}).ok());
 }
