@@ -47,8 +47,8 @@ void PrintTable(const config::Sweep& sweep) {
   double train = 0, infer = 0;
   for (const auto& st : sweep.stages) {
     if (sweep.multi_stage()) std::printf("\n%s\n", StageLine(sweep, st).c_str());
-    std::printf("\n%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s", "job_id", "llm", "N",
-                "V", "method", "task", "seed", "train_flops", "infer_flops");
+    std::printf("\n%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s  %5s", "job_id", "llm", "N",
+                "V", "method", "task", "seed", "train_flops", "infer_flops", "ranks");
     for (const auto& key : st.swept) std::printf("  %-12s", key.c_str());
     if (sweep.multi_stage()) std::printf("  %-14s  %s", "axes", "needs");
     std::printf("\n");
@@ -57,13 +57,13 @@ void PrintTable(const config::Sweep& sweep) {
       auto text = [&](const std::string& axis, const std::string& value) {
         return st.Varies(axis) ? value : std::string("-");
       };
-      std::printf("%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s", j.id.c_str(),
+      std::printf("%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s  %5d", j.id.c_str(),
                   text("llm", j.point.llm).c_str(),
                   text("llm", HumanCount(j.point.n_params)).c_str(),
                   text("visual_tokens", std::to_string(j.point.visual_tokens)).c_str(),
                   text("method", j.point.method).c_str(), text("task", j.point.task).c_str(),
                   text("seed", std::to_string(j.point.seed)).c_str(),
-                  HumanCount(j.est_cost).c_str(), HumanCount(j.inference_flops).c_str());
+                  HumanCount(j.est_cost).c_str(), HumanCount(j.inference_flops).c_str(), j.ranks);
       for (const auto& key : st.swept) {
         std::printf("  %-12s", config::AxisValue(j.point, key).c_str());
       }
@@ -162,7 +162,8 @@ int RunPlanCommand(const std::vector<std::string>& args) {
                      {"seed", j.point.seed},
                      {"text_tokens", j.text_tokens},
                      {"est_cost", j.est_cost},
-                     {"inference_flops", j.inference_flops}});
+                     {"inference_flops", j.inference_flops},
+                     {"ranks", j.ranks}});
     }
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   } else {

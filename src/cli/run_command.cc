@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "config/config.h"
 #include "config/sweep.h"
+#include "core/strings.h"
 #include "driver/driver.h"
 #include "jobs/job_type.h"
 #include "jobs/torch_jobs.h"
@@ -20,6 +21,7 @@ namespace {
 Status FillDriverOptions(const config::Config& config, driver::DriverOptions* opts) {
   // The schema bounds these keys well inside int (src/config/schema.cc).
   opts->ranks_per_job = static_cast<int>(config.GetInt("run.ranks_per_job"));
+  opts->node_local_groups = ParseBool(config.GetString("run.node_local_groups")).value_or(false);
   opts->threads_per_rank = static_cast<int>(config.GetInt("run.threads_per_rank"));
   opts->max_attempts = static_cast<int>(config.GetInt("run.max_attempts"));
   const std::string& order = config.GetString("run.order");

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "config/sweep.h"
 #include "core/strings.h"
+#include "driver/job_ranks.h"
 #include "jobs/job_type.h"
 
 extern char** environ;
@@ -220,6 +221,18 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
                                        " ranks (--nodes x --ntasks-per-node), not a multiple of "
                                        "run.ranks_per_job = " +
                                        std::to_string(ranks_per_job)));
+  }
+  // Every job gets its ranks in this allocation (the checks `run` makes at start-up).
+  driver::DriverOptions rank_options;
+  rank_options.ranks_per_job = static_cast<int>(ranks_per_job);
+  rank_options.node_local_groups =
+      ParseBool(cfg->GetString("run.node_local_groups")).value_or(false);
+  Status fits =
+      driver::CheckJobRanksOnNodes(*cfg, *sweep, rank_options, slurm.nodes, slurm.ntasks_per_node);
+  if (!fits.ok()) {
+    return ReportError("submit", fits.WithPrefix("the allocation of " +
+                                                 std::to_string(slurm.nodes) + " node(s) x " +
+                                                 std::to_string(slurm.ntasks_per_node) + " ranks"));
   }
 
   // Paths: everything of this submission lives in <run.artifact_dir>/submit/ (by default

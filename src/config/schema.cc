@@ -219,6 +219,11 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       Key("llm.*", "lr", K::kStringList, kNone, kNone,
           "`train.lr` for this preset's jobs; several values sweep them for this size only (the "
           "learning rate per size of a scaling study; a built-in preset keeps its shape)."),
+      Max(Key("llm.*", "ranks", K::kInt, kNone, 1.0,
+              "Ranks (data-parallel width) of this preset's jobs, unless their stage sets "
+              "ranks; unset: run.ranks_per_job. Built-in presets set none (docs/CONFIG.md, "
+              "\"Ranks per job\")."),
+          1 << 20),
       Max(Key("llm.*", "width", K::kInt, kNone, 1.0, "Model dimension d."), 1 << 20),
       Max(Key("llm.*", "depth", K::kInt, kNone, 1.0, "Number of decoder blocks."), 1 << 16),
       Max(Key("llm.*", "heads", K::kInt, kNone, 1.0, "Attention heads (must divide width)."),
@@ -244,13 +249,25 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
           "Comma-separated stages whose jobs this stage's jobs need: each job waits for the job of "
           "each needed "
           "stage that has its values on that stage's axes, and gets its run directory."),
+      Max(Key("stage.*", "ranks", K::kInt, kNone, 1.0,
+              "Ranks of this stage's jobs (e.g. 1 for evaluation), before the LLM preset's "
+              "ranks and run.ranks_per_job."),
+          1 << 20),
       Key("stage.*", "axis.*", K::kStringList, kNone, kNone,
           "axis.NAME = values: an axis of this stage only (e.g. axis.benchmark = gqa, textvqa), "
           "the placeholder {NAME} of command jobs."),
       // [run]
       Owner(Max(Key("run", "ranks_per_job", K::kInt, "1", 1.0,
-                    "Ranks per job (data-parallel); the world size must be a multiple."),
+                    "Ranks per job (data-parallel) unless [stage.NAME] or [llm.NAME] sets "
+                    "ranks; the world size must be a multiple. Until per-job groups land, every "
+                    "job runs on fixed groups of this many ranks and a job needing more is "
+                    "refused at start (exit 2)."),
                 1 << 20),
+            "driver"),
+      Owner(Key("run", "node_local_groups", K::kBool, "false", kNone,
+                "Every job's ranks on one node (one shared-memory domain): a job needing more "
+                "ranks than a node has, or a fixed group spanning nodes, is refused at start "
+                "(exit 2)."),
             "driver"),
       Owner(Max(Key("run", "max_attempts", K::kInt, "2", 1.0, "Attempts per job before it fails."),
                 1000),

@@ -230,6 +230,18 @@ std::string JobSettingsText(const Sweep& sweep, const JobSpec& job) {
   return "job.type=" + stage.job_type + "\n" + sweep.planner_of(job).IdentityText();
 }
 
+std::string JobRanksKey(const Config& c, const StageSpec& stage, const std::string& llm) {
+  if (!stage.name.empty()) {
+    std::string key = "stage." + stage.name + ".ranks";
+    if (c.IsSet(key)) return key;
+  }
+  if (!llm.empty()) {
+    std::string key = "llm." + llm + ".ranks";
+    if (c.IsSet(key)) return key;
+  }
+  return "run.ranks_per_job";
+}
+
 SweepSettings ReadSweepSettings(const Config& c) {
   SweepSettings s;
   s.name = c.GetString("sweep.name");
@@ -509,6 +521,8 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
                           [std::find(combos.begin(), combos.end(), full.settings) - combos.begin()];
       const JobTypePlanner& planner = variant >= 0 ? *stage.variants[variant] : *stage.planner;
       const std::string settings_text = planner.IdentityText();
+      // The schema bounds ranks keys to [1, 2^20].
+      const int ranks = static_cast<int>(c.GetInt(JobRanksKey(c, stage, llm.name)));
       for (const GridPoint& p : WithOwnAxes(projected, stage)) {
         Status check = planner.CheckPoint(p, llm);
         if (!check.ok()) {
@@ -521,6 +535,7 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
         job.llm = llm;
         job.stage = static_cast<int>(si);
         job.variant = variant;
+        job.ranks = ranks;
         job.text_tokens = planner.TextTokens(p);
         job.inference_flops =
             2.0 * p.n_params * static_cast<double>(job.text_tokens + p.visual_tokens);
@@ -548,6 +563,7 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
         }
         if (needed[si]) by_key[si][JoinKey(p, stage)] = job.index;
         sweep.max_est_cost = std::max(sweep.max_est_cost, job.est_cost);
+        sweep.max_ranks = std::max(sweep.max_ranks, job.ranks);
         sweep.jobs.push_back(std::move(job));
       }
     }

@@ -118,6 +118,9 @@ struct JobSpec {
   // Jobs this one needs (indices into Sweep::jobs, all smaller than `index`), in the order of
   // the stage's `needs`, then grid order.
   std::vector<int64_t> parents;
+  // Ranks the job runs on (the value of JobRanksKey()). Not part of its identity: changing it
+  // keeps the job's id and result.
+  int ranks = 1;
 };
 
 struct Sweep {
@@ -130,6 +133,7 @@ struct Sweep {
   std::vector<JobSpec> jobs;      // Stage by stage; a job's parents come before it.
   std::vector<LlmPreset> llms;    // Presets used by the grid, in grid order.
   double max_est_cost = 0.0;      // Largest JobSpec::est_cost.
+  int max_ranks = 1;              // Largest JobSpec::ranks.
   // Setting keys ([grid] SECTION.KEY = values) the grid varies besides its built-in axes, in
   // declared order; their values differ between jobs by design (store::JobRecord::swept).
   std::vector<std::string> swept_keys;
@@ -161,7 +165,7 @@ struct SweepSettings {
   std::string name;
   std::string output;  // Results file, absolute.
   std::string job_type;  // job.type: the type of a one-stage study.
-  int64_t ranks_per_job = 1;
+  int64_t ranks_per_job = 1;  // The default ranks of a job (JobRanksKey()).
   std::string artifact_dir;  // Absolute (see Sweep::artifact_dir).
 };
 SweepSettings ReadSweepSettings(const Config& config);
@@ -181,6 +185,12 @@ Result<std::vector<StageSpec>> ReadStages(const Config& config);
 // (naming the key).
 Result<Sweep> PlanSweep(const Config& config, const GridFacts& facts,
                         const PlannerFactory& make_planner);
+
+// The key that sets the ranks of a job of `stage` whose LLM preset is `llm` ("" when the stage
+// does not vary llm): stage.NAME.ranks when set, else llm.LLM.ranks when set, else
+// run.ranks_per_job (built-in presets set no ranks of their own). REQUIRES: `config` passed
+// schema validation.
+std::string JobRanksKey(const Config& config, const StageSpec& stage, const std::string& llm);
 
 // The preset named `name` (user-defined first, then built-in).
 Result<LlmPreset> FindLlmPreset(const Config& config, const GridFacts& facts,

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "driver/adaptive_controller.h"
 #include "driver/coordinator.h"
+#include "driver/job_ranks.h"
 #include "driver/mpi_control_channel.h"
 #include "driver/placement.h"
 #include "driver/prepare_store.h"
@@ -35,22 +36,6 @@ extern "C" void OnStopSignal(int sig) {
   int none = 0;
   g_stop_signal.compare_exchange_strong(none, sig);
   g_stop.store(true);
-}
-
-// The job group's communicator: NCCL on GPUs when built with it, MPI across ranks, or none.
-// Aborts the MPI job if it cannot be created.
-std::unique_ptr<comm::Communicator> MakeGroupCommunicator(const Placement& place) {
-  if (place.group_size == 1) return comm::MakeSingleRankCommunicator();
-  Result<std::unique_ptr<comm::Communicator>> c =
-      place.device >= 0 && VLMSCALE_HAVE_NCCL
-          ? comm::MakeNcclCommunicator(place.group_comm, place.device)
-          : comm::MakeMpiCommunicator(place.group_comm);
-  if (!c.ok()) {
-    std::cerr << "vlmscale run: error: rank " << place.world_rank << ": " << c.status().message()
-              << std::endl;
-    MPI_Abort(MPI_COMM_WORLD, kExitFailure);
-  }
-  return std::move(*c);
 }
 
 }  // namespace
@@ -98,6 +83,13 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
     }
     return kExitUsage;
   }
+  // Every job can get its ranks: checked on every rank alike, before anything is written.
+  Result<std::vector<int>> nodes = NodeOfEachRank();
+  Status ranks_ok = nodes.ok() ? CheckJobRanks(config, sweep, options, *nodes) : nodes.status();
+  if (!ranks_ok.ok()) {
+    if (rank == 0) std::cerr << "vlmscale run: error: " << ranks_ok.message() << std::endl;
+    return kExitUsage;
+  }
   Placement place = Place(options.ranks_per_job, options.threads_per_rank);
   Topology topology;
   topology.world_size = place.world_size;
@@ -136,7 +128,8 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
     return code;
   }
 
-  std::unique_ptr<comm::Communicator> group_comm = MakeGroupCommunicator(place);
+  // Jobs' communicators, built when a job's ranks first meet (collective: dups world).
+  auto groups = std::make_unique<GroupComms>(place.device);
   std::unique_ptr<MpiControlChannel> channel;
   std::unique_ptr<AdaptiveController> adaptive;
   std::unique_ptr<Coordinator> coordinator;
@@ -157,12 +150,12 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
   ctx.config = &config;
   ctx.sweep = &sweep;
   ctx.place = &place;
-  ctx.comm = group_comm.get();
+  ctx.groups = groups.get();
   ctx.stop = &g_stop;
   ctx.grace_seconds = options.grace_seconds;
   int exit_code = RunWorker(ctx);
   if (coordinator_thread.joinable()) coordinator_thread.join();
-  group_comm.reset();
+  groups.reset();
   FreePlacement(&place);
   return exit_code;
 }

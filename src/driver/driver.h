@@ -1,7 +1,9 @@
 // The MPI sweep driver: `mpirun -np N vlmscale run CONFIG` spreads a sweep's jobs over the ranks.
 //
 // Roles. World ranks are cut into job groups of DriverOptions::ranks_per_job = K consecutive
-// ranks (MPI_Comm_split); a group runs one job at a time, data-parallel on its own communicator.
+// ranks (MPI_Comm_split); a group runs one job at a time, data-parallel on the first
+// JobSpec::ranks <= K ranks of the group, on those ranks' communicator (GroupComms: built when
+// they first run a job together, then reused); the group's other ranks skip the job.
 // The first rank of a group is its leader. Rank 0 also runs the coordinator as a second thread,
 // so all N ranks execute jobs; the coordinator polls with a short backoff and costs no whole
 // rank. Control messages travel on duplicates of MPI_COMM_WORLD (MPI_THREAD_MULTIPLE).
@@ -52,8 +54,9 @@ namespace vlmscale::driver {
 
 // Runs the sweep on MPI_COMM_WORLD. REQUIRES: MPI initialised with MPI_THREAD_MULTIPLE; every
 // rank calls it with the same config and options. `config` is only handed to the jobs
-// (JobInput::config); run settings come from `options`. Invalid options, or ranks_per_job not
-// dividing the world size, return 2. Returns the process exit code (0, 1, 2 or 75), the same on
+// (JobInput::config); run settings come from `options`. Invalid options, ranks_per_job not
+// dividing the world size, or a job that cannot get its ranks (CheckJobRanks) return 2 before
+// anything is written. Returns the process exit code (0, 1, 2 or 75), the same on
 // every rank.
 int RunSweep(const config::Config& config, const config::Sweep& sweep,
              const DriverOptions& options);

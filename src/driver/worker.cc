@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -94,7 +95,13 @@ struct LiveProgress {
   int64_t starting_index = -1;
 };
 
-// Runs one job on this rank (every rank of the group calls it with the same assignment).
+// The ranks `spec` runs on within this rank's fixed group: its own count, at most the group.
+int JobRanksIn(const config::JobSpec& spec, const Placement& place) {
+  return std::max(1, std::min(spec.ranks, place.group_size));
+}
+
+// Runs one job on this rank (every rank of the job, the first JobRanksIn ranks of the group,
+// calls it with the same assignment).
 class JobRunner {
  public:
   JobRunner(const WorkerContext& ctx, std::atomic<double>* last_progress,
@@ -120,8 +127,20 @@ class JobRunner {
     std::string job_dir = JobDir(sweep, spec);
     std::string run_dir = job_dir + "/attempt-" + std::to_string(a.attempt);
     std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep, spec);
+    // The job's ranks: the first spec.ranks of the group (CheckJobRanks keeps it <= the group).
+    std::vector<int> members;
+    for (int i = 0; i < JobRanksIn(spec, place); ++i)
+      members.push_back(place.leader_of(place.group) + i);
+    Result<comm::Communicator*> comm = ctx_.groups->Get(members);
+    if (!comm.ok()) {
+      r.outcome = Outcome::kFailed;
+      r.failure_class = "error";
+      r.message = "cannot build the job's communicator: " + comm.status().message();
+      r.end_time = UnixNow();
+      return r;
+    }
     std::vector<jobs::ParentArtifact> parents;
-    if (!ReadParents(spec, &parents, &r)) return r;
+    if (!ReadParents(spec, *comm, &parents, &r)) return r;
     if (job && job->UsesDirectories()) {
       bool made = true;
       if (place.leader() && !MakeDirs(run_dir)) {
@@ -130,7 +149,7 @@ class JobRunner {
         r.failure_class = "error";
         r.message = "cannot create run directory " + run_dir + ": " + std::strerror(errno);
       }
-      MPI_Barrier(place.group_comm);  // Directories exist before any rank uses them.
+      (*comm)->Barrier();  // Directories exist before any rank of the job uses them.
       if (!made) return r;
     }
 
@@ -143,7 +162,7 @@ class JobRunner {
     in.job_dir = job_dir;
     in.parents = std::move(parents);
     jobs::JobEnv env;
-    env.comm = ctx_.comm;
+    env.comm = *comm;
     env.local_rank = place.local_rank;
     env.local_size = place.local_size;
     env.device = place.device;
@@ -159,9 +178,7 @@ class JobRunner {
     };
     env.world_master_addr = place.host;
     env.world_master_port = 29500 + (place.group % 1000);
-    for (int i = 0; i < place.group_size; ++i) {
-      env.group_world_ranks.push_back(place.leader_of(place.group) + i);
-    }
+    env.group_world_ranks = members;
     jobs::JobOutput out;
     Status s;
     last_progress_->store(MonoNow());
@@ -209,10 +226,9 @@ class JobRunner {
   // type uses no directories have none). If any is missing or unreadable on any rank of the
   // group, returns false with `r` saying so (not started; missing_parents set), so that the
   // coordinator runs those parents again first.
-  bool ReadParents(const config::JobSpec& spec, std::vector<jobs::ParentArtifact>* parents,
-                   JobResultMessage* r) const {
+  bool ReadParents(const config::JobSpec& spec, comm::Communicator* comm,
+                   std::vector<jobs::ParentArtifact>* parents, JobResultMessage* r) const {
     const config::Sweep& sweep = *ctx_.sweep;
-    const Placement& place = *ctx_.place;
     std::vector<int64_t> with_dirs;
     std::string why;
     for (int64_t p : spec.parents) {
@@ -235,10 +251,10 @@ class JobRunner {
       parents->push_back(std::move(pa));
     }
     int missing = r->missing_parents.empty() ? 0 : 1;
-    if (place.group_size > 1 && !with_dirs.empty()) {
-      MPI_Request req;
-      MPI_Iallreduce(MPI_IN_PLACE, &missing, 1, MPI_INT, MPI_MAX, place.group_comm, &req);
-      WaitFor(&req);
+    if (comm->size() > 1 && !with_dirs.empty()) {
+      double any = missing;
+      Status s = comm->AllReduceSumHost(&any, 1);
+      missing = !s.ok() || any > 0 ? 1 : 0;
       // Another rank of the group cannot see them: run every parent with artifacts again.
       if (missing && r->missing_parents.empty()) {
         r->missing_parents = with_dirs;
@@ -363,6 +379,8 @@ int WorkerLoop(const WorkerContext& ctx, const JobRunner& runner) {
         results.push_back(r);
         continue;
       }
+      // Ranks of the group beyond the job's own count skip it (the leader always runs it).
+      if (p.group_rank >= JobRanksIn(ctx.sweep->jobs[a.index], p)) continue;
       results.push_back(runner.Run(a));
     }
     if (!p.leader()) results.clear();

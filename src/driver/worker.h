@@ -1,6 +1,7 @@
 // The worker of every rank (protocol steps 2, 4 and 5 in driver.h): leaders pull batches from the
-// coordinator and broadcast them to their group; every rank of the group runs each job; a
-// liveness thread sends the leader's heartbeats and relays stop requests to the members.
+// coordinator and broadcast them to their group; the first JobSpec::ranks ranks of the group run
+// each job, on a communicator of exactly those ranks (the others skip it); a liveness thread
+// sends the leader's heartbeats and relays stop requests to the members.
 #ifndef VLMSCALE_DRIVER_WORKER_H_
 #define VLMSCALE_DRIVER_WORKER_H_
 
@@ -11,6 +12,7 @@
 #include "config/config.h"
 #include "config/sweep.h"
 #include "core/status.h"
+#include "driver/group_comms.h"
 #include "driver/messages.h"
 #include "driver/placement.h"
 
@@ -20,7 +22,9 @@ struct WorkerContext {
   const config::Config* config = nullptr;  // Handed to jobs (JobInput::config).
   const config::Sweep* sweep = nullptr;
   const Placement* place = nullptr;
-  comm::Communicator* comm = nullptr;  // The job group's communicator.
+  // Communicators of the ranks a job runs on: the first JobSpec::ranks ranks of this rank's
+  // fixed group (until per-job groups are packed by the coordinator, issue 18).
+  GroupComms* groups = nullptr;
   std::atomic<bool>* stop = nullptr;   // The process's stop flag; set by kStop or a signal.
   double grace_seconds = 0.0;          // DriverOptions::grace_seconds, handed to jobs.
 };

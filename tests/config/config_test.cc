@@ -246,6 +246,26 @@ TEST(Sweep, JobIdsAreStableAndChangeWithResultSettingsOnly) {
   EXPECT_GT(grown.size(), base.size());
 }
 
+TEST(Sweep, RanksPerJobComeFromThePresetOrTheRunAndKeepIds) {
+  Result<Sweep> base = PlanSweep(MustLoad(kBase));
+  ASSERT_TRUE(base.ok()) << base.status().ToString();
+  for (const auto& j : base->jobs) EXPECT_EQ(j.ranks, 1);
+  EXPECT_EQ(base->max_ranks, 1);
+  // A section that only sets ranks for a built-in preset keeps its shape (and so its ids).
+  Config c = MustLoad(std::string(kBase) + "[llm.mini]\nranks = 4\n[run]\nranks_per_job = 2\n");
+  EXPECT_EQ(c.GetString("run.node_local_groups"), "false");
+  EXPECT_EQ(c.Get("llm.mini.ranks").origin, "demo.ini:15");
+  Result<Sweep> s = PlanSweep(c);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->jobs.size(), base->jobs.size());
+  for (size_t i = 0; i < s->jobs.size(); ++i) {
+    EXPECT_EQ(s->jobs[i].id, base->jobs[i].id);
+    EXPECT_EQ(s->jobs[i].llm.width, base->jobs[i].llm.width);
+    EXPECT_EQ(s->jobs[i].ranks, s->jobs[i].point.llm == "mini" ? 4 : 2) << s->jobs[i].point.llm;
+  }
+  EXPECT_EQ(s->max_ranks, 4);
+}
+
 TEST(Sweep, JobIdIsAPinnedHashOfTheIdentityText) {
   // Pins the id of one job: if this changes, every existing results file stops resuming.
   Config c = MustLoad(kBase);

@@ -135,6 +135,34 @@ class ShippedConfigsTest(unittest.TestCase):
         needed = [j["needs"][0] for j in jobs if j["stage"] == "eval"]
         self.assertEqual(sorted(set(needed)), sorted(finetunes))
 
+    def test_ranks_per_job_follow_the_llm_size_and_the_stage(self):
+        # Issue 18: 1 rank up to 2B, 2 up to 7B, 4 for 14B; evaluation on 1 rank; the fixed
+        # groups (run.ranks_per_job) hold the largest job.
+        want = {0.5e9: 1, 1.8e9: 1, 4e9: 2, 7e9: 2, 14e9: 4}
+        jobs = plan("configs/paper-grid.ini")
+        for j in jobs:
+            with self.subTest(job=j["job_id"]):
+                self.assertEqual(j["ranks"], 1 if j["stage"] == "eval" else want[j["n_params"]])
+        with open("configs/paper-grid.ini") as f:
+            self.assertIn("ranks_per_job = 4", f.read())
+        for path in ("configs/paper-scale.ini", "configs/quickstart.ini", "configs/ocr.ini"):
+            with self.subTest(path=path):
+                self.assertEqual({j["ranks"] for j in plan(path)}, {1})
+        # The table shows the column; --set changes a job's ranks but never its id.
+        out = subprocess.run([BIN, "plan", "configs/paper-grid.ini", "--set",
+                              "llm.Qwen1.5-14B-Chat.ranks=8"], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        header = next(l for l in out.stdout.splitlines() if l.startswith("job_id"))
+        self.assertIn("infer_flops  ranks", header)
+        col = header.split().index("ranks")
+        big = [l.split() for l in out.stdout.splitlines() if " Qwen1.5-14B-Chat " in l]
+        self.assertEqual(len(big), 14 + 14 + 126)
+        self.assertEqual(sorted(row[col] for row in big), ["1"] * 126 + ["8"] * 28)
+        moved = subprocess.run([BIN, "plan", "configs/paper-grid.ini", "--json", "--set",
+                                "llm.Qwen1.5-14B-Chat.ranks=8"], capture_output=True, text=True)
+        self.assertEqual([j["job_id"] for j in json.loads(moved.stdout)],
+                         [j["job_id"] for j in jobs])
+
     def test_ocr_config_is_the_glyphs_task(self):
         self.assertEqual({j["task"] for j in plan("configs/ocr.ini") if j["stage"] == "finetune"},
                          {"glyphs"})

@@ -242,7 +242,11 @@ class SubmitTest(unittest.TestCase):
                  (["--launcher", "ssh"], "--launcher"),
                  (["--set", "slurm.nodes=0"], "slurm.nodes"),
                  (["--set", "slurm.nodez=2"], "nodes"),
-                 (["--nodes", "many"], "nodes")]
+                 (["--nodes", "many"], "nodes"),
+                 # Issue 18: the largest job needs more ranks than the allocation or a node.
+                 (["--set", "llm.nano.ranks=3"], "needs 3 ranks, but the run has 2 ranks"),
+                 (["--set", "llm.nano.ranks=2", "--set", "run.node_local_groups=true",
+                   "--nodes", "2", "--ntasks-per-node", "1"], "the largest node has 1")]
         for flags, needle in cases:
             with self.subTest(flags=flags):
                 p = self.vlmscale("submit", cfg, *flags)
