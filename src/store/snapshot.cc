@@ -275,9 +275,9 @@ H5FD_file_image_callbacks_t ImageSinkCallbacks(ImageSink* sink) {
                                      ImageUdataCopy, ImageUdataFree, sink};
 }
 
-// Writes the root attributes, /jobs, /events and /curves of a snapshot into the open file `f`;
-// *what names the part that failed.
-bool WriteContents(hid_t f, const SnapshotHeader& header, const std::vector<const JobRecord*>& jobs,
+// Writes the root attributes, /jobs, /events and /curve_points of a snapshot into the open file
+// `f`; *what names the part that failed.
+bool WriteContents(hid_t f, const SnapshotHeader& header, const SnapshotJobs& jobs,
                    const SnapshotEvents& events, const char** what) {
   *what = "writing the file attributes";
   bool ok =
@@ -292,13 +292,13 @@ bool WriteContents(hid_t f, const SnapshotHeader& header, const std::vector<cons
       WriteScalarAttribute<double>(f, "snapshot_time", H5T_NATIVE_DOUBLE, header.snapshot_time) &&
       WriteScalarAttribute<int64_t>(f, "journal_seq", H5T_NATIVE_INT64, header.journal_seq) &&
       WriteScalarAttribute<int64_t>(f, "job_count", H5T_NATIVE_INT64,
-                                    static_cast<int64_t>(jobs.size()));
+                                    static_cast<int64_t>(jobs.count));
   if (!ok) return false;
   *what = "writing /jobs";
   if (!WriteJobsTable(f, jobs)) return false;
   *what = "writing /events";
   if (!WriteEventsTable(f, events)) return false;
-  *what = "writing /curves";
+  *what = "writing /curve_points";
   return WriteCurves(f, jobs);
 }
 
@@ -351,7 +351,7 @@ Status ReadHeader(hid_t f, const std::string& path, SnapshotHeader* header) {
 void AppendChecksumTrailer(std::string* hdf5) { hdf5->append(TrailerOf(*hdf5)); }
 
 Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
-                         const std::vector<const JobRecord*>& jobs, const SnapshotEvents& events) {
+                         const SnapshotJobs& jobs, const SnapshotEvents& events) {
   SilenceHdf5Errors();
   // The file is built in memory (HDF5 touches no disk) and handed over when HDF5 closes it
   // (H5Fget_file_image of an open file gave a stale superblock checksum in HDF5 1.10.8); then

@@ -4,7 +4,9 @@
 #include <cstring>
 #include <map>
 #include <string_view>
+#include <unordered_map>
 
+#include "core/check.h"
 #include "store/job_columns.h"
 
 namespace vlmscale::store::internal {
@@ -57,12 +59,6 @@ void* NumberField(const Column<Row>& c, Row* row) {
     default:
       return c.template Mutable<int>(row);
   }
-}
-
-Handle TrackedOrderGroupList() {
-  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
-  H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-  return gcpl;
 }
 
 bool MultiplyFits(uint64_t a, uint64_t b, uint64_t* out) {
@@ -395,53 +391,46 @@ Handle CurveType() {
   return t;
 }
 
-// A curve name usable as an HDF5 link name ('/' and a lone '.' are not).
-std::string CurveLinkName(const std::string& name) {
-  if (name.empty() || name == ".") return "_";
-  std::string out = name;
-  std::replace(out.begin(), out.end(), '/', '_');
-  return out;
-}
-
 }  // namespace
 
-bool WriteCurves(hid_t file, const std::vector<const JobRecord*>& jobs) {
-  Handle gcpl = TrackedOrderGroupList();
-  Handle curves(H5Gcreate2(file, "curves", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
-  if (!curves.valid()) return false;
-  Handle type = CurveType();
-  for (const JobRecord* job : jobs) {
-    if (job->curves.empty()) continue;
-    // Group the points by curve name in order of first appearance.
-    std::vector<std::string> names;
-    std::map<std::string, std::vector<CurveRow>> points;
-    for (const CurvePoint& p : job->curves) {
-      auto [it, inserted] = points.try_emplace(p.name);
-      if (inserted) names.push_back(p.name);
-      it->second.push_back(CurveRow{p.step, p.value});
-    }
-    Handle group(
-        H5Gcreate2(curves.get(), job->job_id.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
-        H5Gclose);
-    if (!group.valid()) return false;
-    for (const std::string& name : names) {
-      const auto& rows = points[name];
-      hsize_t dims[1] = {rows.size()};
-      Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
-      // The link name cannot hold '/'; the attribute "name" keeps the curve's real name.
-      std::string link = CurveLinkName(name);
-      while (H5Lexists(group.get(), link.c_str(), H5P_DEFAULT) > 0) link += "_";
-      Handle dset(H5Dcreate2(group.get(), link.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                             H5P_DEFAULT, H5P_DEFAULT),
-                  H5Dclose);
-      if (!dset.valid() ||
-          H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0 ||
-          !WriteStringAttribute(dset.get(), "name", name)) {
-        return false;
+bool WriteCurves(hid_t file, const SnapshotJobs& jobs) {
+  // Rows in /jobs order; a job's points grouped by curve name in order of first appearance (the
+  // order readers give them back in). WriteTable asks for rows 0..n-1 in order, twice: a cursor
+  // walks the jobs, restarting at row 0.
+  struct Cursor {
+    size_t next = 0;  // The row it serves next.
+    size_t job = 0;   // The next job to load.
+    size_t k = 0;     // The next point of `points`.
+    std::string id;
+    std::vector<CurvePoint> curve, points;
+  } cursor;
+  auto row_at = [&](size_t i, CurveTableRow* row) -> const CurveTableRow& {
+    if (i == 0) cursor = Cursor();
+    CHECK_EQ(i, cursor.next) << "curve rows are written in order";
+    while (cursor.k >= cursor.points.size()) {
+      CHECK_LT(cursor.job, jobs.count) << "fewer curve points than counted";
+      jobs.curve(cursor.job++, &cursor.id, &cursor.curve);
+      cursor.points.clear();
+      cursor.k = 0;
+      std::vector<std::string> names;
+      for (const CurvePoint& p : cursor.curve) {
+        if (std::find(names.begin(), names.end(), p.name) == names.end()) names.push_back(p.name);
+      }
+      for (const std::string& name : names) {
+        for (const CurvePoint& p : cursor.curve) {
+          if (p.name == name) cursor.points.push_back(p);
+        }
       }
     }
-  }
-  return true;
+    const CurvePoint& p = cursor.points[cursor.k++];
+    ++cursor.next;
+    row->job_id = cursor.id;
+    row->name = p.name;
+    row->step = p.step;
+    row->value = p.value;
+    return *row;
+  };
+  return WriteTable(file, "curve_points", CurveColumns(), jobs.curve_points, row_at);
 }
 
 namespace {
@@ -488,6 +477,19 @@ Status ReadCurve(hid_t dset, const std::string& what, ReadBudget* budget,
 }  // namespace
 
 Status ReadCurves(hid_t file, ReadBudget* budget, std::vector<JobRecord>* jobs) {
+  if (H5Lexists(file, "curve_points", H5P_DEFAULT) > 0) {
+    std::vector<CurveTableRow> rows;
+    VLM_RETURN_IF_ERROR(ReadTable(file, "curve_points", CurveColumns(), budget, &rows));
+    std::unordered_map<std::string, JobRecord*> by_id;
+    for (JobRecord& job : *jobs) by_id.emplace(job.job_id, &job);
+    for (CurveTableRow& r : rows) {
+      auto it = by_id.find(r.job_id);
+      if (it == by_id.end()) continue;  // Curves of a job the table does not list: ignore.
+      it->second->curves.push_back({std::move(r.name), r.step, r.value});
+    }
+    return Status::OK();
+  }
+  // Format version 1: /curves/<job_id>/<curve>.
   if (H5Lexists(file, "curves", H5P_DEFAULT) <= 0) return Status::OK();
   if (!IsHardLink(file, "curves")) return Status::InvalidInput("/curves is not a group");
   Handle curves(H5Gopen2(file, "curves", H5P_DEFAULT), H5Gclose);
@@ -513,9 +515,12 @@ Status ReadCurves(hid_t file, ReadBudget* budget, std::vector<JobRecord>* jobs) 
   return Status::OK();
 }
 
-bool WriteJobsTable(hid_t loc, const std::vector<const JobRecord*>& jobs) {
-  return WriteTable(loc, "jobs", JobColumns(), jobs.size(),
-                    [&](size_t i, JobRecord*) -> const JobRecord& { return *jobs[i]; });
+bool WriteJobsTable(hid_t loc, const SnapshotJobs& jobs) {
+  return WriteTable(loc, "jobs", JobColumns(), jobs.count,
+                    [&](size_t i, JobRecord* job) -> const JobRecord& {
+                      jobs.get(i, job);
+                      return *job;
+                    });
 }
 
 bool WriteEventsTable(hid_t loc, const SnapshotEvents& events) {

@@ -111,7 +111,7 @@ bool IsHardLink(hid_t loc, const char* name);
 // Write the /jobs and /events tables under `loc`: chunked, extendable compound datasets of the
 // columns JobColumns() / EventColumns() keep in HDF5, string columns fixed-length as wide as their
 // longest value, converted a slab of rows at a time. False on any HDF5 failure.
-bool WriteJobsTable(hid_t loc, const std::vector<const JobRecord*>& jobs);
+bool WriteJobsTable(hid_t loc, const SnapshotJobs& jobs);
 bool WriteEventsTable(hid_t loc, const SnapshotEvents& events);
 
 // Read the /jobs and /events tables of `loc` (REQUIRES: the link exists); columns missing from the
@@ -120,11 +120,13 @@ bool WriteEventsTable(hid_t loc, const SnapshotEvents& events);
 Status ReadJobsTable(hid_t loc, ReadBudget* budget, std::vector<JobRecord>* jobs);
 Status ReadEventsTable(hid_t loc, ReadBudget* budget, std::vector<JobEvent>* events);
 
-// Writes the /curves group of `file`: one group per job with curves, one (step, value) dataset
-// per curve name. False on any HDF5 failure.
-bool WriteCurves(hid_t file, const std::vector<const JobRecord*>& jobs);
-// Reads /curves (if present) into the curves of *jobs (matched by job id; curves of a job the
-// table does not list are ignored).
+// Writes the /curve_points table of `file` (format version 2): one row (job_id, name, step, value)
+// per point, in /jobs order, a job's points grouped by curve name in order of first appearance.
+// False on any HDF5 failure.
+bool WriteCurves(hid_t file, const SnapshotJobs& jobs);
+// Reads the curves into those of *jobs (matched by job id; curves of a job the table does not
+// list are ignored): from /curve_points, or from the /curves groups of format version 1 (one
+// group per job, one (step, value) dataset per curve, its `name` attribute the curve's name).
 Status ReadCurves(hid_t file, ReadBudget* budget, std::vector<JobRecord>* jobs);
 
 }  // namespace vlmscale::store::internal
