@@ -24,6 +24,7 @@ using nlohmann::json;
 
 constexpr double kSnapshotCostFactor = 10.0;
 constexpr int64_t kJournalGrowBytes = 4 << 20;  // The journal grows by zero-filled 4 MiB steps.
+constexpr size_t kKeptBufferBytes = 1 << 20;    // Commit() keeps this much buffer capacity.
 
 double NowUnix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -487,7 +488,13 @@ Status ResultsStore::Commit() {
   journal_size_ += static_cast<int64_t>(data.size());
   journal_capacity_ = std::max(journal_capacity_, journal_size_);
   committed_seq_ = buffered_last_seq_;
-  buffer_.clear();
+  // A large buffer (PrepareStore journals a grid in 8 MiB pieces) gives its memory back rather
+  // than holding its capacity, 16 MiB, for the rest of the run; small ones keep it.
+  if (buffer_.capacity() > kKeptBufferBytes) {
+    std::string().swap(buffer_);
+  } else {
+    buffer_.clear();
+  }
   ++commits_;
   return Status::OK();
 }
