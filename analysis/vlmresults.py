@@ -14,7 +14,7 @@ import struct
 import numpy as np
 
 FORMAT = "vlmscale-results"
-SUPPORTED_FORMAT_VERSION = 1
+SUPPORTED_FORMAT_VERSION = 2
 
 
 class ResultsError(Exception):
@@ -173,15 +173,31 @@ def load_results(path):
                 else:
                     job[name] = value
             jobs.append(job)
-        curve_index = {}
-        if "curves" in f:
+        curve_index, in_memory = {}, None
+        if "curve_points" in f:
+            # Format version 2: one table of (job_id, name, step, value) rows, read at once.
+            points = {}  # (job_id, name) -> [(step, value)], in order of first appearance
+            rows = f["curve_points"][()]
+            for job_id, name, step, value in zip(rows["job_id"], rows["name"], rows["step"],
+                                                 rows["value"]):
+                points.setdefault((job_id, name), []).append((step, value))
+            in_memory = {}
+            for (job_id, name), pts in points.items():
+                array = np.asarray(pts, dtype=float).reshape(-1, 2)
+                in_memory.setdefault(_text(job_id), {})[_text(name)] = (array[:, 0], array[:, 1])
+            curve_index = {job_id: {name: name for name in per_job}
+                           for job_id, per_job in in_memory.items()}
+        elif "curves" in f:
+            # Format version 1: /curves/<job_id>/<dataset>, read when asked for.
             for job_id, group in f["curves"].items():
                 per_job = {}
                 for dataset_name, dataset in group.items():
                     real = dataset.attrs.get("name", dataset_name)
                     per_job[_text(real)] = dataset_name
                 curve_index[job_id] = per_job
-    return Results(path, attrs, jobs, curve_index)
+    results = Results(path, attrs, jobs, curve_index)
+    results._curves_in_memory = in_memory
+    return results
 
 
 def job_settings(job):

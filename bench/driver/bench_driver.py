@@ -32,6 +32,7 @@ Usage: bench/driver/bench_driver.py [--bin build/vlmscale] [--quick]
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -213,9 +214,12 @@ def ab_rows(new, old, tmp, quick, repeats, million):
     n = 10000 if quick else 100000
     cfg = zero_config(tmp, n)
     runs = {new: [], old: []}
+    results = {new: f"{tmp}/zero{n}.h5", old: f"{tmp}/zero{n}-baseline.h5"}
     for _ in range(repeats):  # Interleaved, so load from elsewhere hits both alike.
         for b in (old, new):
             runs[b].append(run_sweep(b, cfg, 2))
+            if b == old:  # Each binary's `status` reads its own file (formats may differ).
+                shutil.copyfile(f"{tmp}/zero{n}.h5", results[old])
     best = {b: min(r["elapsed_seconds"] for r in runs[b]) for b in runs}
     rss = {b: max(r["rank0_max_rss_mb"] for r in runs[b]) for b in runs}
     cpu = {b: min(1e6 * r["coordinator_cpu_seconds"] / n for r in runs[b]) for b in runs}
@@ -225,12 +229,12 @@ def ab_rows(new, old, tmp, quick, repeats, million):
                  f"{cpu[old]:.1f} us/job", f"{best[old] / best[new]:.2f}x baseline"))
     rows.append((f"A/B rank 0 peak memory, {n:,}-job grid", f"{rss[new]:.0f} MiB", "<= 150 MiB",
                  f"baseline {rss[old]:.0f} MiB", f"{rss[new] / rss[old]:.2f}x baseline"))
-    # Start-up: plan of the grid just run, status of its results file (the last run's: new).
-    for what, args in (("plan", ["plan", cfg]), ("status", ["status", f"{tmp}/zero{n}.h5"])):
+    # Start-up: plan of the grid just run, status of the results file each binary wrote.
+    for what, args in (("plan", lambda b: ["plan", cfg]), ("status", lambda b: ["status", results[b]])):
         t = {b: [] for b in runs}
         for _ in range(5):
             for b in (old, new):
-                t[b].append(timed([b] + args))
+                t[b].append(timed([b] + args(b)))
         med = {b: statistics.median(t[b]) for b in t}
         rows.append((f"A/B start-up, vlmscale {what} ({n:,} jobs), median of 5",
                      f"{med[new]:.3f} s", "-", f"baseline {med[old]:.3f} s",

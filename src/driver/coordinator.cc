@@ -48,9 +48,9 @@ Coordinator::Coordinator(const config::Sweep* sweep, const Topology* topology,
   CHECK_GE(topology_.groups(), 1);
   CHECK_EQ(static_cast<int>(topology_.hosts.size()), topology_.world_size);
   for (const auto& j : sweep_.jobs) {
-    const store::JobRecord* r = Find(j.id);
-    CHECK(r != nullptr) << "job " << j.id << " is not in the results store (run PrepareStore)";
-    attempts_.push_back(r->attempts);
+    const int64_t row = store_->job_index(j.id);
+    CHECK(row >= 0) << "job " << j.id << " is not in the results store (run PrepareStore)";
+    attempts_.push_back(store_->job_attempts(static_cast<size_t>(row)));
   }
 }
 
@@ -89,7 +89,8 @@ bool Coordinator::Step() {
   }
   if (stop_->load() && !stopping_) {
     const std::string sig = StopSignalName();
-    BeginStop(sig.empty() ? "stop requested by a signal" : "stop requested by " + sig + " on rank 0");
+    BeginStop(sig.empty() ? "stop requested by a signal"
+                          : "stop requested by " + sig + " on rank 0");
   }
   DispatchParked();
   MaybeCommit(!progressed);
@@ -158,7 +159,7 @@ nlohmann::json Coordinator::RunningJobs(double now) {
     for (const auto& a : g.batch) reported = reported || a.index == live.index;
     const int64_t index = reported ? live.index : g.batch.front().index;
     const config::JobSpec& spec = sweep_.jobs[index];
-    const store::JobRecord* rec = Find(spec.id);
+    const std::optional<store::JobRecord> rec = Find(spec.id);
     nlohmann::json ranks = nlohmann::json::array();
     const int leader = topology_.leader_of(gi);
     for (int r = 0; r < topology_.ranks_per_job; ++r) ranks.push_back(leader + r);
@@ -166,7 +167,7 @@ nlohmann::json Coordinator::RunningJobs(double now) {
                         {"stage", sweep_.stage_of(spec).name},
                         {"group", gi},
                         {"ranks", ranks},
-                        {"started", rec != nullptr ? rec->start_time : 0.0}};
+                        {"started", rec.has_value() ? rec->start_time : 0.0}};
     if (reported) {
       j["phase"] = live.phase;
       j["step"] = live.step;
@@ -178,7 +179,7 @@ nlohmann::json Coordinator::RunningJobs(double now) {
       if (live.total > live.step && done >= 2 && elapsed > 0) {
         j["phase_eta_seconds"] = static_cast<double>(live.total - live.step) * elapsed / done;
       }
-      if (rec != nullptr && rec->state == store::JobState::kRunning &&
+      if (rec.has_value() && rec->state == store::JobState::kRunning &&
           live.curves.size() > live.journaled_points &&
           now - live.journaled_mono >= kLiveCurveSeconds) {
         store::JobRecord grown = *rec;
@@ -193,9 +194,8 @@ nlohmann::json Coordinator::RunningJobs(double now) {
   return jobs;
 }
 
-const store::JobRecord* Coordinator::Find(const std::string& id) const {
-  auto it = store_->jobs().find(id);
-  return it == store_->jobs().end() ? nullptr : &it->second;
+std::optional<store::JobRecord> Coordinator::Find(const std::string& id) const {
+  return store_->FindJob(id);
 }
 
 void Coordinator::Handle(const LeaderMessage& m) {
@@ -560,7 +560,7 @@ void Coordinator::Finish() {
                  " -- results acknowledged so far are safe, run again to resume");
     exit_code_ = kExitFailure;
   }
-  printer_.Summary(store_->jobs(), exit_code_, clock_());
+  printer_.Summary(*store_, exit_code_, clock_());
 }
 
 void Coordinator::Abandon() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -95,7 +96,7 @@ class Coordinator {
     int failures;  // Failed attempts of the job in this run, counting this one.
   };
 
-  const store::JobRecord* Find(const std::string& id) const;
+  std::optional<store::JobRecord> Find(const std::string& id) const;
   void Handle(const LeaderMessage& m);
   void Record(const JobResultMessage& r, int group);
   void RequeueParents(const JobResultMessage& r);

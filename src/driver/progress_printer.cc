@@ -178,16 +178,15 @@ void ProgressPrinter::Progress(double now, bool force) {
        << (std::isfinite(eta) ? FormatDuration(eta) : std::string("(measuring)")) << std::endl;
 }
 
-void ProgressPrinter::Summary(const std::map<std::string, store::JobRecord>& jobs, int exit_code,
-                              double now) {
+void ProgressPrinter::Summary(const store::ResultsStore& store, int exit_code, double now) {
   double elapsed = now - start_;
   std::map<std::string, int> classes;
-  std::vector<const store::JobRecord*> failed;
+  std::vector<store::JobRecord> failed;
   for (const auto& j : sweep_.jobs) {
-    auto it = jobs.find(j.id);
-    if (it != jobs.end() && it->second.state == store::JobState::kFailed) {
-      failed.push_back(&it->second);
-      classes[it->second.failure_class]++;
+    const int64_t row = store.job_index(j.id);
+    if (row >= 0 && store.job_state(static_cast<size_t>(row)) == store::JobState::kFailed) {
+      failed.push_back(store.job(static_cast<size_t>(row)));
+      classes[failed.back().failure_class]++;
     }
   }
   if (options_.log_format == LogFormat::kJson) {
@@ -228,10 +227,10 @@ void ProgressPrinter::Summary(const std::map<std::string, store::JobRecord>& job
     out_ << "  failed [" << cls << "]" << std::string(cls.size() < 6 ? 6 - cls.size() : 0, ' ')
          << "  " << n << "\n";
   }
-  for (const auto* r : failed) {
-    out_ << "  - " << r->job_id << " " << r->llm << " V=" << r->visual_tokens << " " << r->method
-         << " " << r->task << " s" << r->seed << " [" << r->failure_class << "] after "
-         << r->attempts << " attempts: " << FirstLine(r->message) << "\n";
+  for (const store::JobRecord& r : failed) {
+    out_ << "  - " << r.job_id << " " << r.llm << " V=" << r.visual_tokens << " " << r.method << " "
+         << r.task << " s" << r.seed << " [" << r.failure_class << "] after " << r.attempts
+         << " attempts: " << FirstLine(r.message) << "\n";
   }
   const char* verdict = exit_code == kExitOk        ? "complete"
                         : exit_code == kExitStopped ? "stopped; run the same command to resume"

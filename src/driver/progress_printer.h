@@ -14,6 +14,7 @@
 #include "driver/messages.h"
 #include "driver/scheduler.h"
 #include "store/job_record.h"
+#include "store/results_store.h"
 
 namespace vlmscale::driver {
 
@@ -41,7 +42,7 @@ class ProgressPrinter {
   void Progress(double now, bool force);
   double last_progress_time() const { return last_progress_print_; }
   // The final summary. `jobs` is the store's state (failed jobs are listed from it).
-  void Summary(const std::map<std::string, store::JobRecord>& jobs, int exit_code, double now);
+  void Summary(const store::ResultsStore& store, int exit_code, double now);
 
  private:
   const config::Sweep& sweep_;

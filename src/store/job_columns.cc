@@ -118,6 +118,17 @@ const std::vector<Column<JobEvent>>& EventColumns() {
   return columns;
 }
 
+const std::vector<Column<CurveTableRow>>& CurveColumns() {
+  using C = CurveTableRow;
+  static const std::vector<Column<C>> columns = {
+      {"job_id", &C::job_id, "", "The job (a row of /jobs).", kInHdf5},
+      {"name", &C::name, "", "The curve's name, e.g. `train_loss` or `eval/acc`.", kInHdf5},
+      {"step", &C::step, "", "Training step.", kInHdf5},
+      {"value", &C::value, "", "The value at that step.", kInHdf5},
+  };
+  return columns;
+}
+
 template <typename Row>
 json ColumnToJson(const Column<Row>& c, const Row& row) {
   switch (c.type()) {
@@ -239,6 +250,7 @@ void ColumnFromText(const Column<Row>& c, const std::string& text, Row* row) {
   template void ColumnFromText<Row>(const Column<Row>&, const std::string&, Row*);
 VLM_INSTANTIATE(JobRecord)
 VLM_INSTANTIATE(JobEvent)
+VLM_INSTANTIATE(CurveTableRow)
 #undef VLM_INSTANTIATE
 
 }  // namespace vlmscale::store

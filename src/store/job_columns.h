@@ -81,6 +81,16 @@ const std::vector<Column<JobRecord>>& JobColumns();
 // The event's columns in file order (journal "ev" keys, /events fields). Not exported.
 const std::vector<Column<JobEvent>>& EventColumns();
 
+// One row of the /curve_points table (format version 2): a point of a job's curve.
+struct CurveTableRow {
+  std::string job_id;
+  std::string name;
+  int64_t step = 0;
+  double value = 0.0;
+};
+// Its columns in file order. Only in HDF5 (the journal keeps curves in the record).
+const std::vector<Column<CurveTableRow>>& CurveColumns();
+
 // ---- Encodings shared by the serializers -------------------------------------------------------
 
 // The column's value as JSON (the journal's tree encoding and the export): see ColumnType.

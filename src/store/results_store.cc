@@ -24,6 +24,7 @@ using nlohmann::json;
 
 constexpr double kSnapshotCostFactor = 10.0;
 constexpr int64_t kJournalGrowBytes = 4 << 20;  // The journal grows by zero-filled 4 MiB steps.
+constexpr size_t kKeptBufferBytes = 1 << 20;    // Commit() keeps this much buffer capacity.
 
 double NowUnix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -305,18 +306,25 @@ Status ResultsStore::OpenImpl() {
   journal_capacity_ = static_cast<int64_t>(journal_stat.st_size);
   ::unlink((path + ".tmp").c_str());  // A snapshot that never completed.
 
-  jobs_ = std::move(state.jobs);
-  order_.clear();
-  order_.reserve(state.order.size());
-  for (const std::string& id : state.order) order_.push_back(&*jobs_.find(id));
+  // Pack the records, freeing each loaded one as it goes.
+  for (const std::string& id : state.order) {
+    auto node = state.jobs.extract(id);
+    if (!node.empty()) jobs_.Put(node.mapped());
+  }
   state.order = {};
+  state.jobs.clear();
   events_.clear();
   events_.reserve(state.events.size());
+  std::map<std::string, uint32_t> orphans;
   for (const JobEvent& e : state.events) {
-    auto it = jobs_.find(e.job_id);
-    const std::string* id =
-        it != jobs_.end() ? &it->first : &*orphan_event_ids_.insert(e.job_id).first;
-    AddEvent(id, e.state, e.attempt, e.time, e.failure_class);
+    const int64_t row = jobs_.Find(e.job_id);
+    uint32_t job = static_cast<uint32_t>(row);
+    if (row < 0) {
+      auto [it, inserted] = orphans.try_emplace(e.job_id, orphan_ids_.size());
+      if (inserted) orphan_ids_.push_back(e.job_id);
+      job = kOrphan | it->second;
+    }
+    AddEvent(job, e.state, e.attempt, e.time, e.failure_class);
   }
   state.events = {};
   run_info_json_ = std::move(state.run_info_json);
@@ -365,31 +373,44 @@ Status ResultsStore::CheckOwner(const StoreState& state, bool have_snapshot,
 Status ResultsStore::Append(const JobRecord& record) {
   CHECK(!closed_) << "ResultsStore::Append after Close";
   if (record.job_id.empty()) return Status::InvalidInput("JobRecord.job_id must be non-empty");
-  JobRecord r = record;
-  r.message = TruncateUtf8(r.message, kMaxMessageBytes);
-  auto it = jobs_.find(r.job_id);
-  const bool changed =
-      it == jobs_.end() || it->second.state != r.state || it->second.attempts != r.attempts;
+  const JobRecord* r = &record;
+  JobRecord cut;
+  if (record.message.size() > kMaxMessageBytes) {
+    cut = record;
+    cut.message = TruncateUtf8(cut.message, kMaxMessageBytes);
+    r = &cut;
+  }
+  const int64_t found = jobs_.Find(r->job_id);
+  const bool changed = found < 0 || jobs_.state(static_cast<size_t>(found)) != r->state ||
+                       jobs_.attempts(static_cast<size_t>(found)) != r->attempts;
   JobEvent event;
   if (changed) {
-    event = JobEvent{r.job_id, r.state, r.attempts, NowUnix(), r.failure_class};
-    EncodeJobEntry(next_seq_, r, &event, &buffer_);
+    event = JobEvent{r->job_id, r->state, r->attempts, NowUnix(), r->failure_class};
+    EncodeJobEntry(next_seq_, *r, &event, &buffer_);
   } else {
-    EncodeJobEntry(next_seq_, r, nullptr, &buffer_);
+    EncodeJobEntry(next_seq_, *r, nullptr, &buffer_);
   }
   buffered_last_seq_ = next_seq_++;
-  if (it == jobs_.end()) {
-    std::string id = r.job_id;
-    it = jobs_.emplace(std::move(id), std::move(r)).first;
-    order_.push_back(&*it);
-  } else {
-    it->second = std::move(r);
+  const size_t row = jobs_.Put(*r);
+  CHECK_LT(row, size_t{kOrphan}) << "too many jobs";
+  if (changed) {
+    AddEvent(static_cast<uint32_t>(row), event.state, event.attempt, event.time,
+             event.failure_class);
   }
-  if (changed) AddEvent(&it->first, event.state, event.attempt, event.time, event.failure_class);
   return Status::OK();
 }
 
-void ResultsStore::AddEvent(const std::string* job_id, JobState state, int attempt, double time,
+std::optional<JobRecord> ResultsStore::FindJob(const std::string& id) const {
+  const int64_t row = jobs_.Find(id);
+  if (row < 0) return std::nullopt;
+  return jobs_.Get(static_cast<size_t>(row));
+}
+
+std::string ResultsStore::EventJobId(uint32_t job) const {
+  return (job & kOrphan) != 0 ? orphan_ids_[job & ~kOrphan] : jobs_.id(job);
+}
+
+void ResultsStore::AddEvent(uint32_t job, JobState state, int attempt, double time,
                             const std::string& failure_class) {
   auto [it, inserted] = failure_class_index_.try_emplace(
       failure_class, static_cast<uint32_t>(failure_classes_.size()));
@@ -399,7 +420,7 @@ void ResultsStore::AddEvent(const std::string* job_id, JobState state, int attem
   }
   PackedEvent e;
   e.time = time;
-  e.job_id = job_id;
+  e.job = job;
   e.attempt = attempt;
   e.failure_class = it->second;
   e.state = static_cast<uint32_t>(state);
@@ -408,7 +429,7 @@ void ResultsStore::AddEvent(const std::string* job_id, JobState state, int attem
 
 JobEvent ResultsStore::event(size_t i) const {
   const PackedEvent& e = events_[i];
-  return JobEvent{*e.job_id, static_cast<JobState>(e.state), e.attempt, e.time,
+  return JobEvent{EventJobId(e.job), static_cast<JobState>(e.state), e.attempt, e.time,
                   failure_classes_[e.failure_class]};
 }
 
@@ -467,7 +488,13 @@ Status ResultsStore::Commit() {
   journal_size_ += static_cast<int64_t>(data.size());
   journal_capacity_ = std::max(journal_capacity_, journal_size_);
   committed_seq_ = buffered_last_seq_;
-  buffer_.clear();
+  // A large buffer (PrepareStore journals a grid in 8 MiB pieces) gives its memory back rather
+  // than holding its capacity, 16 MiB, for the rest of the run; small ones keep it.
+  if (buffer_.capacity() > kKeptBufferBytes) {
+    std::string().swap(buffer_);
+  } else {
+    buffer_.clear();
+  }
   ++commits_;
   return Status::OK();
 }
@@ -501,14 +528,19 @@ Status ResultsStore::WriteSnapshotNow() {
   header.format_version = kFormatVersion;
   header.snapshot_time = NowUnix();
   header.journal_seq = committed_seq_;
-  std::vector<const JobRecord*> rows;
-  rows.reserve(order_.size());
-  for (const JobMap::value_type* job : order_) rows.push_back(&job->second);
+  SnapshotJobs rows;
+  rows.count = jobs_.size();
+  rows.get = [this](size_t i, JobRecord* job) { jobs_.Get(i, job); };
+  rows.curve_points = jobs_.curve_points();
+  rows.curve = [this](size_t i, std::string* job_id, std::vector<CurvePoint>* curve) {
+    *job_id = jobs_.id(i);
+    jobs_.GetCurve(i, curve);
+  };
   SnapshotEvents events;
   events.count = events_.size();
   events.get = [this](size_t i, JobEvent* event) {
     const PackedEvent& e = events_[i];
-    event->job_id = *e.job_id;
+    event->job_id = EventJobId(e.job);
     event->state = static_cast<JobState>(e.state);
     event->attempt = e.attempt;
     event->time = e.time;

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <string>
@@ -29,12 +30,15 @@
 
 #include "core/status.h"
 #include "store/job_record.h"
+#include "store/packed_jobs.h"
 
 namespace vlmscale::store {
 
 // Identifies vlmscale results files (root attributes `format` and `format_version`).
 inline constexpr char kFormatName[] = "vlmscale-results";
-inline constexpr int kFormatVersion = 1;
+// Version 2 keeps curves in one /curve_points table (version 1: a /curves group per job, still
+// read); docs/RESULTS.md.
+inline constexpr int kFormatVersion = 2;
 // Failure messages longer than this many bytes are cut (on a UTF-8 character boundary) by Append().
 inline constexpr size_t kMaxMessageBytes = 4096;
 
@@ -75,12 +79,19 @@ class ResultsStore {
   ResultsStore(const ResultsStore&) = delete;
   ResultsStore& operator=(const ResultsStore&) = delete;
 
-  using JobMap = std::map<std::string, JobRecord>;
-  // Current state, latest record per job id (including appends not yet committed).
-  const JobMap& jobs() const { return jobs_; }
-  // The jobs in first-append order (the grid order of the file): entries of jobs(), which never
-  // move (jobs are never removed).
-  const std::vector<const JobMap::value_type*>& job_order() const { return order_; }
+  // Current state: the latest record of each job (appends not yet committed included), in
+  // first-append order (the grid order of the file). The records are kept packed
+  // (store/packed_jobs.h, ~0.3 KB per job) and made on demand: job(i) builds one.
+  size_t job_count() const { return jobs_.size(); }
+  JobRecord job(size_t i) const { return jobs_.Get(i); }  // REQUIRES: i < job_count().
+  void job(size_t i, JobRecord* record) const { jobs_.Get(i, record); }
+  // The position of job `id` in that order, or -1 if the store has no record of it.
+  int64_t job_index(const std::string& id) const { return jobs_.Find(id); }
+  // The latest record of job `id`, or nullopt if the store has none.
+  std::optional<JobRecord> FindJob(const std::string& id) const;
+  JobState job_state(size_t i) const { return jobs_.state(i); }   // REQUIRES: i < job_count().
+  std::string job_id(size_t i) const { return jobs_.id(i); }      // REQUIRES: i < job_count().
+  int job_attempts(size_t i) const { return jobs_.attempts(i); }  // REQUIRES: i < job_count().
   // The state transitions seen so far, oldest first: event(i) for i < event_count(). The writer
   // keeps them packed (24 bytes each) and makes each JobEvent on demand.
   size_t event_count() const { return events_.size(); }
@@ -128,15 +139,18 @@ class ResultsStore {
   // sweep name), or is empty.
   Status CheckOwner(const StoreState& state, bool have_snapshot, const ReplayReport& report) const;
   Status WriteSnapshotNow();
-  // Appends an event of the job whose id is `*job_id` (a key of jobs_ or orphan_event_ids_).
-  void AddEvent(const std::string* job_id, JobState state, int attempt, double time,
+  // Appends an event of `job`: a row of jobs_, or kOrphan | an index into orphan_ids_.
+  void AddEvent(uint32_t job, JobState state, int attempt, double time,
                 const std::string& failure_class);
+  // The id of an event's `job`.
+  std::string EventJobId(uint32_t job) const;
+  static constexpr uint32_t kOrphan = 0x80000000u;
 
-  // A JobEvent as the writer keeps it: the id by address (a key that never moves), the failure
-  // class as an index into failure_classes_.
+  // A JobEvent as the writer keeps it: the job by its row (or orphan index), the failure class as
+  // an index into failure_classes_.
   struct PackedEvent {
     double time = 0.0;
-    const std::string* job_id = nullptr;
+    uint32_t job = 0;
     int32_t attempt = 0;
     uint32_t failure_class : 24;
     uint32_t state : 8;
@@ -151,13 +165,12 @@ class ResultsStore {
   int64_t snapshot_seq_ = 0;      // Last sequence number the on-disk snapshot holds.
   std::string buffer_;            // Encoded entries not yet committed.
   int64_t buffered_last_seq_ = 0;
-  JobMap jobs_;
-  std::vector<const JobMap::value_type*> order_;
+  PackedJobs jobs_;
   std::vector<PackedEvent> events_;
   std::vector<std::string> failure_classes_;  // Distinct failure classes of events_, "" first.
   std::map<std::string, uint32_t> failure_class_index_;
   // Ids of events read from a file whose job has no record there (a damaged or crafted file).
-  std::set<std::string> orphan_event_ids_;
+  std::vector<std::string> orphan_ids_;
   std::string run_info_json_;
   std::vector<std::string> runs_;
   std::string moved_aside_path_;
@@ -175,7 +188,7 @@ struct ResultsFile {
   std::string path, sweep_name, config_text, vlmscale_version, git_commit, run_info_json;
   std::vector<JobRecord> jobs;  // In first-append (grid) order, one per job id.
   // Added beyond the original interface:
-  std::vector<JobEvent> events;  // State transitions, oldest first.
+  std::vector<JobEvent> events;   // State transitions, oldest first.
   std::vector<std::string> runs;  // Run records (JSON object texts), oldest first.
   int format_version = 0;
   double snapshot_time = 0.0;   // Unix seconds of the snapshot; 0 if only the journal exists.

@@ -28,6 +28,15 @@ struct SnapshotHeader {
   int64_t journal_seq = 0;     // Last journal sequence number this snapshot contains.
 };
 
+// The /jobs rows of a snapshot, made one at a time (the writer keeps them packed).
+struct SnapshotJobs {
+  size_t count = 0;
+  std::function<void(size_t i, JobRecord* job)> get;  // Fills *job with row i < count.
+  // The curves alone: the points of all rows, and row i's id and curve (cheaper than get()).
+  size_t curve_points = 0;
+  std::function<void(size_t i, std::string* job_id, std::vector<CurvePoint>* curve)> curve;
+};
+
 // The /events rows of a snapshot, made one at a time (the writer keeps them packed).
 struct SnapshotEvents {
   size_t count = 0;
@@ -47,7 +56,7 @@ void SilenceHdf5Errors();
 // MiB. The HDF5 data is followed by a 16-byte CRC-32 trailer (docs/RESULTS.md) that
 // ReadSnapshotFile() checks before HDF5 parses the file.
 Status WriteSnapshotFile(const std::string& path, const SnapshotHeader& header,
-                         const std::vector<const JobRecord*>& jobs, const SnapshotEvents& events);
+                         const SnapshotJobs& jobs, const SnapshotEvents& events);
 
 // Reads a snapshot. Jobs come back in file order, curves grouped by name in order of first
 // appearance. The checksum trailer is mandatory: HDF5 parses only bytes whose checksum matched

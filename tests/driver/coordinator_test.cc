@@ -4,7 +4,6 @@
 #include "driver/coordinator.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <stdlib.h>
 
 #include <atomic>
@@ -12,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -105,7 +105,9 @@ class Harness {
     return channel_.TryReceiveAssign(group, &m);
   }
 
-  store::JobRecord Record(int index) const { return store_->jobs().at(sweep_.jobs[index].id); }
+  store::JobRecord Record(int index) const {
+    return store_->FindJob(sweep_.jobs[index].id).value();
+  }
   // The job as a reader of the file sees it (what is durable).
   store::JobRecord OnDisk(int index) const {
     Result<store::ResultsFile> file = store::ReadResults(sweep_.output);
@@ -529,12 +531,12 @@ TEST(Coordinator, ResumeDispatchesOnlyJobsNotDoneInTheStore) {
     std::unique_ptr<store::ResultsStore> s;
     std::vector<bool> runnable;
     ASSERT_EQ(PrepareStore("[sweep]\n", h.sweep(), DriverOptions(), &s, &runnable), kExitOk);
-    store::JobRecord done = s->jobs().at(h.sweep().jobs[0].id);
+    store::JobRecord done = s->FindJob(h.sweep().jobs[0].id).value();
     done.state = store::JobState::kDone;
     done.attempts = 1;
     done.error = 0.125;
     ASSERT_TRUE(s->Append(done).ok());
-    store::JobRecord running = s->jobs().at(h.sweep().jobs[1].id);
+    store::JobRecord running = s->FindJob(h.sweep().jobs[1].id).value();
     running.state = store::JobState::kRunning;
     running.attempts = 1;
     ASSERT_TRUE(s->Append(running).ok());

@@ -38,7 +38,7 @@ StoreOptions WriterOptions(const std::string& path, double snapshot_interval) {
   if (!opened.ok()) _exit(3);
   ResultsStore& store = *opened.value();
   std::mt19937 rng(seed);
-  int next = static_cast<int>(store.jobs().size());
+  int next = static_cast<int>(store.job_count());
   while (true) {
     const int group = 1 + static_cast<int>(rng() % 8);
     std::vector<int32_t> acks;
@@ -118,7 +118,7 @@ TEST(Durability, EveryAcknowledgedJobSurvivesRepeatedSigkills) {
   // A writer resumes the file and finishes cleanly.
   auto store = ResultsStore::Open(WriterOptions(path, 2.0));
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  const size_t before = store.value()->jobs().size();
+  const size_t before = store.value()->job_count();
   ASSERT_TRUE(store.value()->Append(MakeRecord(static_cast<int>(before))).ok());
   ASSERT_TRUE(store.value()->Close().ok());
   auto file = ReadResults(path);

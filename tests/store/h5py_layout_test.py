@@ -21,6 +21,7 @@ JOB_COLUMNS = [
     "eval_seconds", "rank", "host", "start_time", "end_time",
 ]
 EVENT_COLUMNS = ["job_id", "state", "attempt", "time", "failure_class"]
+CURVE_COLUMNS = ["job_id", "name", "step", "value"]
 ROOT_ATTRS = ["format", "format_version", "sweep_name", "config_text", "vlmscale_version",
               "git_commit", "run_info", "snapshot_time", "journal_seq", "job_count"]
 
@@ -42,7 +43,7 @@ def fnv1a64_hex(text):
 def main():
     maker = sys.argv[1]
     docs = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "RESULTS.md")).read()
-    for name in JOB_COLUMNS + EVENT_COLUMNS + ROOT_ATTRS:
+    for name in JOB_COLUMNS + EVENT_COLUMNS + CURVE_COLUMNS + ROOT_ATTRS + ["/curve_points"]:
         check("`%s`" % name in docs, "docs/RESULTS.md documents `%s`" % name)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,7 +55,7 @@ def main():
             for attr in ROOT_ATTRS:
                 check(attr in f.attrs, "root attribute %s" % attr)
             check(f.attrs["format"] == "vlmscale-results", "format attribute")
-            check(int(f.attrs["format_version"]) == 1, "format_version")
+            check(int(f.attrs["format_version"]) == 2, "format_version")
             check(f.attrs["sweep_name"] == "demo-sweep", "sweep_name")
             check("demo-sweep" in f.attrs["config_text"], "config_text")
             check(json.loads(f.attrs["run_info"]) == run_info, "run_info JSON")
@@ -96,12 +97,17 @@ def main():
             check(len(events) == 5, "one event per job")
 
             job0 = done["job_id"].decode()
-            curve = f["curves"][job0]["train_loss"][()]
-            check(list(curve.dtype.names) == ["step", "value"], "curve columns")
-            check(curve["step"].tolist() == [1, 2] and curve["value"].tolist() == [2.0, 1.5],
+            # Format version 2: every job's curves in one table, no group per job.
+            check("curves" not in f, "no /curves groups")
+            points = f["curve_points"][()]
+            check(list(points.dtype.names) == CURVE_COLUMNS, "/curve_points columns")
+            mine = points[points["job_id"] == done["job_id"]]
+            loss = mine[mine["name"] == b"train_loss"]
+            check(loss["step"].tolist() == [1, 2] and loss["value"].tolist() == [2.0, 1.5],
                   "train_loss curve")
-            acc = f["curves"][job0]["eval_acc"]
-            check(acc.attrs["name"] == "eval/acc", "curve name attribute")
+            check(len(mine[mine["name"] == b"eval/acc"]) > 0, "a curve name with a slash")
+            names = [n.decode() for n in mine["name"]]
+            check(names == sorted(names, key=names.index), "a job's points grouped by name")
 
         if len(sys.argv) > 2:
             out = subprocess.run([sys.argv[2], "-A", path], capture_output=True, text=True)

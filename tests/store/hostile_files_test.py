@@ -100,6 +100,17 @@ class HostileFilesTest(unittest.TestCase):
         self.craft(fill)
         self.check_readers("declares 4000000000 rows")
 
+    def test_a_curve_table_of_4e9_points(self):
+        # Format version 2 keeps every curve in one /curve_points table.
+        def fill(f, jobs):
+            f.attrs["format_version"] = np.int32(2)
+            f.create_dataset("jobs", data=jobs)
+            f.create_dataset("curve_points", shape=(4 * 10**9,), maxshape=(None,),
+                             chunks=(4096,), dtype=[("job_id", "S16"), ("name", "S4"),
+                                                    ("step", "<i8"), ("value", "<f8")])
+        self.craft(fill)
+        self.check_readers("/curve_points declares 4000000000 rows")
+
     def test_events_of_3e9_rows(self):
         def fill(f, jobs):
             f.create_dataset("jobs", data=jobs)

@@ -28,10 +28,10 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 using testing::MakeRecord;
-using testing::ReadFile;
-using testing::WriteFile;
 using ::testing::Not;
+using testing::ReadFile;
 using testing::ScratchDir;
+using testing::WriteFile;
 
 StoreOptions Options(const std::string& path, const std::string& sweep = "sweep-a") {
   StoreOptions o;
@@ -222,7 +222,7 @@ TEST(HostileJournal, AJournalOnlyFileWhoseFirstEntryIsDamagedIsNotAdopted) {
   fresh.fresh = true;
   auto store = ResultsStore::Open(fresh);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_TRUE((*store)->jobs().empty());
+  EXPECT_EQ((*store)->job_count(), 0u);
 }
 
 TEST(HostileJournal, AJournalNamingAnotherSweepIsRefusedEvenNextToThisSweepsSnapshot) {
@@ -481,7 +481,7 @@ TEST(HostileSnapshot, ASnapshotThatCannotBeWrittenFailsCleanlyAndTheProcessExits
   // Everything committed is there for the next run.
   auto store = ResultsStore::Open(Options(path));
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->jobs().size(), 2000u);
+  EXPECT_EQ((*store)->job_count(), 2000u);
   EXPECT_EQ((*store)->warning(), "");
 }
 

@@ -83,8 +83,8 @@ TEST(JobColumns, EveryColumnSurvivesJournalSnapshotAndExport) {
   {
     auto reopened = ResultsStore::Open(options);
     ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
-    ASSERT_EQ(reopened.value()->jobs().count(want.job_id), 1u);
-    EXPECT_EQ(RecordDiff(want, reopened.value()->jobs().at(want.job_id)), "") << "reopened";
+    ASSERT_TRUE(reopened.value()->FindJob(want.job_id).has_value());
+    EXPECT_EQ(RecordDiff(want, *reopened.value()->FindJob(want.job_id)), "") << "reopened";
   }
 
   std::ostringstream csv_text, json_text;

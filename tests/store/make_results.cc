@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   auto opened = vlmscale::store::ResultsStore::Open(options);
   if (!opened.ok()) return Fail(opened.status());
   vlmscale::store::ResultsStore& store = *opened.value();
-  int id = static_cast<int>(store.jobs().size());
+  int id = static_cast<int>(store.job_count());
   auto add = [&](JobState state) {
     JobRecord r = vlmscale::store::testing::MakeRecord(id++, state);
     if (state == JobState::kRunning) r.start_time = Now() - 30;
@@ -125,6 +125,6 @@ int main(int argc, char** argv) {
     s = store.Close();
     if (!s.ok()) return Fail(s);
   }
-  std::printf("%zu jobs in %s\n", store.jobs().size(), options.path.c_str());
+  std::printf("%zu jobs in %s\n", store.job_count(), options.path.c_str());
   return 0;
 }

@@ -27,8 +27,8 @@ namespace {
 using ::testing::HasSubstr;
 using testing::MakeRecord;
 using testing::ReadFile;
-using testing::WriteFile;
 using testing::ScratchDir;
+using testing::WriteFile;
 
 StoreOptions Options(const std::string& path, const std::string& sweep = "sweep-a") {
   StoreOptions o;
@@ -119,8 +119,8 @@ TEST(ResultsStore, RoundTripKeepsEveryFieldFromJournalAndFromSnapshot) {
   ExpectSameRecord(full, from_snapshot->jobs[0]);
   // And through a writer reopening it.
   auto store = OpenOrDie(Options(path));
-  ASSERT_EQ(store->jobs().count(full.job_id), 1u);
-  ExpectSameRecord(full, store->jobs().at(full.job_id));
+  ASSERT_TRUE(store->FindJob(full.job_id).has_value());
+  ExpectSameRecord(full, *store->FindJob(full.job_id));
 }
 
 TEST(ResultsStore, LongMessagesAreCutOnAUtf8Boundary) {
@@ -182,7 +182,7 @@ TEST(ResultsStore, AppendingTheSameStateAddsNoEvent) {
   r.attempts += 1;  // A retry is a transition.
   ASSERT_TRUE(store->Append(r).ok());
   EXPECT_EQ(store->event_count(), 2u);
-  EXPECT_EQ(store->jobs().at(r.job_id).train_seconds, 99);
+  EXPECT_EQ(store->FindJob(r.job_id)->train_seconds, 99);
 }
 
 TEST(ResultsStore, GrowingTheSweepKeepsExistingResults) {
@@ -197,7 +197,7 @@ TEST(ResultsStore, GrowingTheSweepKeepsExistingResults) {
   bigger.config_text = "sweep: sweep-a\nseeds: [0, 1, 2, 3]\n";
   {
     auto store = OpenOrDie(bigger);
-    EXPECT_EQ(store->jobs().size(), 3u);
+    EXPECT_EQ(store->job_count(), 3u);
     for (int i = 3; i < 6; ++i) ASSERT_TRUE(store->Append(MakeRecord(i)).ok());
     ASSERT_TRUE(store->Close().ok());
   }
@@ -245,7 +245,7 @@ TEST(ResultsStore, FreshMovesTheOldFileAndJournalAside) {
   const std::string aside = store->moved_aside_path();
   ASSERT_FALSE(aside.empty());
   EXPECT_THAT(aside, HasSubstr(path + ".old-"));
-  EXPECT_TRUE(store->jobs().empty());
+  EXPECT_EQ(store->job_count(), 0u);
   auto old = ReadResults(aside);
   ASSERT_TRUE(old.ok()) << old.status().ToString();
   EXPECT_EQ(old->sweep_name, "alpha");
@@ -337,7 +337,7 @@ TEST(ResultsStore, ATornJournalTailIsIgnoredAndCutOffOnReopen) {
   WriteFile(journal, flipped);
   {
     auto store = OpenOrDie(Options(path));
-    EXPECT_EQ(store->jobs().size(), 5u);
+    EXPECT_EQ(store->job_count(), 5u);
     ASSERT_TRUE(store->Append(MakeRecord(5)).ok());
     ASSERT_TRUE(store->Commit().ok());
   }
@@ -406,8 +406,8 @@ TEST(ResultsStore, OlderEntriesLeftBehindARestartedJournalAreIgnored) {
   EXPECT_EQ(read->warning, "");        // Old entries past the prefix are not damage.
   EXPECT_EQ(read->events.size(), 2u);  // 2 x running; the done entry carried no event here.
   auto store = OpenOrDie(Options(path));
-  EXPECT_EQ(store->jobs().at(MakeRecord(0).job_id).state, JobState::kDone);
-  EXPECT_EQ(store->jobs().at(MakeRecord(1).job_id).train_seconds, 19);
+  EXPECT_EQ(store->FindJob(MakeRecord(0).job_id)->state, JobState::kDone);
+  EXPECT_EQ(store->FindJob(MakeRecord(1).job_id)->train_seconds, 19);
 }
 
 TEST(ResultsStore, ALeftoverSnapshotTempFileIsIgnoredAndRemoved) {
@@ -423,7 +423,7 @@ TEST(ResultsStore, ALeftoverSnapshotTempFileIsIgnoredAndRemoved) {
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->jobs.size(), 1u);
   auto store = OpenOrDie(Options(path));
-  EXPECT_EQ(store->jobs().size(), 1u);
+  EXPECT_EQ(store->job_count(), 1u);
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
 }
 
@@ -573,7 +573,7 @@ TEST(ResultsStore, DamageInTheMiddleOfTheJournalIsReportedAndTheEntriesAfterItRe
 
   {
     auto store = OpenOrDie(Options(path));
-    EXPECT_EQ(store->jobs().size(), 9u);
+    EXPECT_EQ(store->job_count(), 9u);
     EXPECT_THAT(store->warning(), HasSubstr("is damaged"));
     EXPECT_THAT(store->warning(), HasSubstr("copied to " + journal + ".damaged-"));
     const std::string copy = store->warning().substr(store->warning().rfind(' ') + 1);
