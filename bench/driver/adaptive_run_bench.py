@@ -35,7 +35,7 @@ FAKE = os.path.join(HERE, "..", "..", "tests", "command", "fake_trainer.py")
 LLMS = {"q05": 0.5e9, "q18": 1.8e9, "q4": 4e9, "q7": 7e9, "q14": 14e9}
 TOKENS = [1, 4, 16, 36, 64, 144, 576]
 SEEDS = [0, 1]
-A, ALPHA, BETA, E = 0.5, 0.0709, 0.0151, 0.0
+A, ALPHA, BETA, E = 0.5908, 0.0709, 0.0151, 0.0
 Q = 50
 T_STAR = BETA * Q / (ALPHA - BETA)
 

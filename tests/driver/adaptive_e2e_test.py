@@ -28,7 +28,7 @@ from e2e_util import BIN, ENV, export_jobs, mpirun, status_json  # noqa: E402
 FAKE = os.path.join(HERE, "..", "command", "fake_trainer.py")
 # The multiplicative law fitted to the seed paper's 28 points (docs/FIT.md), N in billions; E at
 # its bound 0. T* = beta Q / (alpha - beta) at Q = 50, for any budget inside the grid.
-A, ALPHA, BETA, E = 0.5, 0.0709, 0.0151, 0.0
+A, ALPHA, BETA, E = 0.5908, 0.0709, 0.0151, 0.0
 Q = 50
 T_STAR = BETA * Q / (ALPHA - BETA)
 NOISE = 0.004
