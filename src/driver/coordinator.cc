@@ -162,7 +162,9 @@ nlohmann::json Coordinator::RunningJobs(double now) {
     const std::optional<store::JobRecord> rec = Find(spec.id);
     nlohmann::json ranks = nlohmann::json::array();
     const int leader = topology_.leader_of(gi);
-    for (int r = 0; r < topology_.ranks_per_job; ++r) ranks.push_back(leader + r);
+    // The job's own ranks: the first spec.ranks of the group (worker.cc, JobRanksIn).
+    const int job_ranks = std::max(1, std::min(spec.ranks, topology_.ranks_per_job));
+    for (int r = 0; r < job_ranks; ++r) ranks.push_back(leader + r);
     nlohmann::json j = {{"job_id", spec.id},
                         {"stage", sweep_.stage_of(spec).name},
                         {"group", gi},
