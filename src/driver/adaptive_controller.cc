@@ -86,15 +86,16 @@ Result<std::unique_ptr<AdaptiveController>> AdaptiveController::Create(
 }
 
 Result<std::vector<int64_t>> AdaptiveController::Decide(
-    const std::map<std::string, store::JobRecord>& jobs, const std::vector<int64_t>& failed,
-    std::string* message) {
+    const store::ResultsStore& store, const std::vector<int64_t>& failed, std::string* message) {
   std::vector<fit::DesignResult> results;
   nlohmann::json used = nlohmann::json::array();
+  store::JobRecord record;
   for (const auto& j : sweep_.jobs) {
-    auto it = jobs.find(j.id);
-    if (it == jobs.end() || it->second.state != store::JobState::kDone) continue;
-    if (!std::isfinite(it->second.error)) continue;
-    results.push_back({static_cast<size_t>(j.index), it->second.error});
+    const int64_t i = store.job_index(j.id);
+    if (i < 0 || store.job_state(i) != store::JobState::kDone) continue;
+    store.job(i, &record);
+    if (!std::isfinite(record.error)) continue;
+    results.push_back({static_cast<size_t>(j.index), record.error});
     used.push_back(j.id);
   }
   std::vector<size_t> spent;

@@ -28,7 +28,7 @@
 #include "config/sweep.h"
 #include "core/status.h"
 #include "fit/adaptive_design.h"
-#include "store/job_record.h"
+#include "store/results_store.h"
 
 namespace vlmscale::driver {
 
@@ -52,11 +52,11 @@ class AdaptiveController {
   bool stopped() const { return stopped_; }
   int rounds() const { return static_cast<int>(rounds_.size()); }
 
-  // Step 2: the decision from `jobs` (the store's records) with `failed` (job indices finally
+  // Step 2: the decision from the store's records with `failed` (job indices finally
   // failed in this run). Appends the round to the journal (Json()) and marks the chosen jobs
   // released; returns them (empty when it stopped). A failed fit is kRuntime (logged by the
   // caller, who then stops the sweep).
-  Result<std::vector<int64_t>> Decide(const std::map<std::string, store::JobRecord>& jobs,
+  Result<std::vector<int64_t>> Decide(const store::ResultsStore& store,
                                       const std::vector<int64_t>& failed, std::string* message);
 
   // The run info's "adaptive" object: settings, initial design, every round (results used,

@@ -491,7 +491,7 @@ void Coordinator::Tick() {
 
 void Coordinator::AdvanceAdaptive() {
   std::string message;
-  Result<std::vector<int64_t>> chosen = adaptive_->Decide(store_->jobs(), failed_jobs_, &message);
+  Result<std::vector<int64_t>> chosen = adaptive_->Decide(*store_, failed_jobs_, &message);
   if (!chosen.ok()) {
     adaptive_failed_ = true;
     printer_.Log("error: adaptive round " + std::to_string(adaptive_->rounds() + 1) + ": " +
