@@ -176,6 +176,12 @@ class AdaptiveCoverageTest(unittest.TestCase):
                     self.assertIn(f"{s['withheld']} withheld", text)
         print(f"\n{SWEEPS} adaptive sweeps in {elapsed:.1f} s (load {os.getloadavg()[0]:.1f}): "
               f"T* = {T_STAR:.2f} covered by {covered}; stops {reasons}", file=sys.stderr)
+        # 18 of these 20 draws are covered: exactly the floor. The draws and bootstrap seeds are
+        # fixed, so the count is deterministic, but a change to the fit that moves the intervals
+        # redraws it. Measured once (ADAPTIVE_SWEEPS=40, session 12): 38 of 40 (draws 20-39: 20 of
+        # 20), 29 tolerance / 10 budget / 1 exhausted. At a true coverage of 95%, 20 sweeps fall
+        # below 18 with probability 0.075 (at 90%: 0.32), so a fit change that leaves the
+        # coverage at 95% still fails this test about 1 time in 13.
         self.assertGreaterEqual(covered, 0.9 * SWEEPS)
 
 
