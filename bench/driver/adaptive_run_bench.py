@@ -17,8 +17,12 @@ job lasts ~340x the 0.5B x 1 job). The widths of full and random are the adaptiv
 file is run again with [adaptive] set, every job already done, so its first round fits them all
 and journals the width (exhausted).
 
-Usage: bench/driver/adaptive_run_bench.py [--bin build/vlmscale] [--runs 3] [--ranks 3]
-       [--seconds-per-cost 0.004] [--bootstrap 100] [--batch 4]
+Usage: bench/driver/adaptive_run_bench.py [--bin build/vlmscale] [--runs 3] [--first-draw 1]
+       [--ranks 3] [--seconds-per-cost 0.004] [--bootstrap 100] [--batch 4]
+
+The same sweeps without the driver: bench/fit/trainer_draws.py writes these draws' results and
+`build/bench/fit/adaptive_bench --y-file DRAWS.csv --n-unit 1e9 --seed-innermost 1 --seed-base
+FIRST_DRAW --bootstrap 100 --batch B` replays them (the same choices, run by run: docs/BENCHMARKS.md).
 """
 import argparse
 import json
@@ -133,6 +137,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "..", "build", "vlmscale"))
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--first-draw", type=int, default=1)
     ap.add_argument("--ranks", type=int, default=3)
     ap.add_argument("--seconds-per-cost", type=float, default=0.004)
     ap.add_argument("--bootstrap", type=int, default=100)
@@ -140,7 +145,7 @@ def main():
     args = ap.parse_args()
     rows = []
     t0 = time.time()
-    for draw in range(1, args.runs + 1):
+    for draw in range(args.first_draw, args.first_draw + args.runs):
         with tempfile.TemporaryDirectory(prefix="vlmscale-adaptive-bench-") as d:
             cfg, out = write(d, "full", draw, args)
             run(args, cfg)

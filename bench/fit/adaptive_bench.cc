@@ -7,16 +7,25 @@
 //
 // Usage: adaptive_bench [--runs R] [--workers W] [--noise SD] [--batch B] [--replicates K]
 //                       [--bootstrap B] [--threads T] [--initial-spread S]
+//                       [--n-unit U] [--seed-innermost 0|1] [--seed-base S] [--y-file PATH]
+// The last four reproduce a sweep through the driver (bench/driver/adaptive_run_bench.py) for a
+// like-with-like comparison: candidates' N in units of U (the driver: parameters, 1e9), the
+// replicates innermost in the grid's order (the driver's job order), the bootstrap seed of run r
+// S + r (the driver bench: the draw, 1 + r), and each job's Y read from PATH (CSV: run, N in
+// billions, T, replicate, Y; bench/fit/trainer_draws.py writes the fake trainer's draws) instead
+// of drawn here.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/csv.h"
@@ -81,7 +90,9 @@ struct Outcome {
 int Main(int argc, char** argv) {
   int runs = 10, workers = 8, batch = 4, replicates = 2, bootstrap = 200, threads = 2;
   int initial_spread = AdaptiveOptions().initial_spread;
-  double noise = 0.004;
+  int seed_innermost = 0, seed_base = 7;
+  double noise = 0.004, n_unit = 1.0;
+  std::string y_file;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const std::pair<const char*, int*> int_flags[] = {{"--runs", &runs},
@@ -90,9 +101,13 @@ int Main(int argc, char** argv) {
                                                       {"--replicates", &replicates},
                                                       {"--bootstrap", &bootstrap},
                                                       {"--threads", &threads},
-                                                      {"--initial-spread", &initial_spread}};
-    bool known = a == "--noise";
-    if (known) noise = std::atof(argv[i + 1]);
+                                                      {"--initial-spread", &initial_spread},
+                                                      {"--seed-innermost", &seed_innermost},
+                                                      {"--seed-base", &seed_base}};
+    bool known = a == "--noise" || a == "--n-unit" || a == "--y-file";
+    if (a == "--noise") noise = std::atof(argv[i + 1]);
+    if (a == "--n-unit") n_unit = std::atof(argv[i + 1]);
+    if (a == "--y-file") y_file = argv[i + 1];
     for (const auto& [name, value] : int_flags) {
       if (a == name) {
         *value = std::atoi(argv[i + 1]);
@@ -123,12 +138,39 @@ int Main(int argc, char** argv) {
   const double t_star = MultiplicativeOptimalT(truth.alpha, truth.beta, kQ, 1, 576);
 
   // The paper grid: Qwen-1.5 sizes x visual tokens, `replicates` seeds per point.
+  // n_billion[i], replicate[i]: candidate i's N in billions and its replicate (seed).
   std::vector<DesignCandidate> grid;
-  for (int r = 0; r < replicates; ++r) {
+  std::vector<double> n_billion;
+  std::vector<int> replicate;
+  auto add = [&](int r, double n, double t) {
+    grid.push_back({n * n_unit, t, 2.0 * n * 1e9 * (kQ + t)});
+    n_billion.push_back(n);
+    replicate.push_back(r);
+  };
+  for (int r = 0; r < (seed_innermost ? 1 : replicates); ++r) {
     for (double n : {0.5, 1.8, 4.0, 7.0, 14.0}) {
       for (double t : {1.0, 4.0, 16.0, 36.0, 64.0, 144.0, 576.0}) {
-        grid.push_back({n, t, 2.0 * n * 1e9 * (kQ + t)});
+        if (!seed_innermost) add(r, n, t);
+        for (int k = 0; seed_innermost && k < replicates; ++k) add(k, n, t);
       }
+    }
+  }
+  // Y per (run, N in billions, T, replicate) from --y-file.
+  std::map<std::tuple<int, double, double, int>, double> given_y;
+  if (!y_file.empty()) {
+    auto ys = ReadCsvFile(y_file);
+    if (!ys.ok()) {
+      std::cerr << ys.status().ToString() << "\n";
+      return 2;
+    }
+    if (ys->header().size() != 5) {
+      std::cerr << y_file << ": needs 5 columns (run, n, t, replicate, y)\n";
+      return 2;
+    }
+    for (size_t i = 0; i < ys->num_rows(); ++i) {
+      const auto& row = ys->row(i);
+      given_y[{std::atoi(row[0].c_str()), std::atof(row[1].c_str()), std::atof(row[2].c_str()),
+               std::atoi(row[3].c_str())}] = std::atof(row[4].c_str());
     }
   }
   double max_cost = 0.0, total_cost = 0.0;
@@ -159,10 +201,19 @@ int Main(int argc, char** argv) {
     std::normal_distribution<double> gauss(0.0, noise);
     std::vector<double> y(grid.size());
     for (size_t i = 0; i < grid.size(); ++i) {
-      y[i] = Predict(Model::kMultiplicative, truth, grid[i].n, grid[i].t) + gauss(rng);
+      y[i] = Predict(Model::kMultiplicative, truth, n_billion[i], grid[i].t) + gauss(rng);
+      if (!y_file.empty()) {
+        auto it = given_y.find({r, n_billion[i], grid[i].t, replicate[i]});
+        if (it == given_y.end()) {
+          std::cerr << y_file << ": no Y for run " << r << ", N " << n_billion[i] << " B, T "
+                    << grid[i].t << ", replicate " << replicate[i] << "\n";
+          return 2;
+        }
+        y[i] = it->second;
+      }
     }
     AdaptiveOptions o = base;
-    o.fit.seed = 7 + r;
+    o.fit.seed = seed_base + r;
     // Fits a set of points: the engine's own fit and target interval (as the decision sees it).
     auto width_of = [&](const std::vector<size_t>& points, Outcome* out) {
       std::vector<DesignResult> results;
