@@ -168,6 +168,7 @@ json AdaptiveSummary(const json& run_info, const store::ResultsFile& file) {
     }
   };
   add(a.value("initial", json()));
+  add(a.value("released_ancestors", json()));
   json rounds = json::array();
   if (a.contains("rounds") && a["rounds"].is_array()) {
     for (const json& r : a["rounds"]) {
@@ -179,12 +180,16 @@ json AdaptiveSummary(const json& run_info, const store::ResultsFile& file) {
     }
   }
   int64_t withheld = 0;
+  json by_stage = json::object();
   for (const store::JobRecord& r : file.jobs) {
-    withheld += r.state == store::JobState::kPending && !released.count(r.job_id);
+    if (r.state != store::JobState::kPending || released.count(r.job_id)) continue;
+    ++withheld;
+    by_stage[r.stage] = by_stage.value(r.stage, 0) + 1;
   }
   json last = rounds.empty() ? json() : rounds.back();
   json out = a;
   out["withheld"] = withheld;
+  out["withheld_by_stage"] = std::move(by_stage);
   out["rounds"] = rounds;
   out["width"] = last.is_object() ? last.value("width", json()) : json();
   out["spent_flops"] = last.is_object() ? last.value("spent_flops", json()) : json();
@@ -345,8 +350,12 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
   json adaptive = AdaptiveSummary(run_info, file);
   int64_t withheld = adaptive.is_null() ? 0 : adaptive["withheld"].get<int64_t>();
   pending -= withheld;
-  if (!adaptive.is_null() && stages.size() == 1) {
-    stages[0]["pending"] = stages[0]["pending"].get<int64_t>() - withheld;
+  if (!adaptive.is_null()) {
+    for (auto& st : stages) {
+      const int64_t w = adaptive["withheld_by_stage"].value(st["stage"].get<std::string>(), 0);
+      st["pending"] = st["pending"].get<int64_t>() - w;
+      st["withheld"] = w;
+    }
   }
   json state = SweepState(run_info, total, done, failed, blocked, withheld, now, dead_after);
   const std::string state_name = state["state"].get<std::string>();
@@ -494,6 +503,10 @@ void PrintText(const json& s) {
                 st["stage"].get<std::string>().c_str(), count(st, "total"), count(st, "done"),
                 count(st, "failed"), count(st, "blocked"), count(st, "running"),
                 count(st, "pending"));
+    if (const int64_t w = st.value("withheld", int64_t{0}); w > 0) {
+      std::printf("  %-18s %5lld withheld (adaptive design: not chosen)\n", "",
+                  static_cast<long long>(w));
+    }
   }
   if (!s["settings"].empty()) {
     std::vector<std::string> keys = s["varied_settings"].get<std::vector<std::string>>();

@@ -61,14 +61,34 @@ Result<AdaptiveSettings> ReadAdaptiveSettings(const Config& c, const Sweep& swee
   const std::string& target = c.GetString("adaptive.target");
   if (target == "none") return s;
   s.target = target == "error" ? AdaptiveTargetKind::kError : AdaptiveTargetKind::kFrontier;
-  if (sweep.multi_stage()) {
+  // The candidates are the final stage's jobs (the one no other stage needs).
+  std::vector<bool> needed(sweep.stages.size(), false);
+  for (const StageSpec& st : sweep.stages) {
+    for (const std::string& need : st.needs) {
+      for (size_t k = 0; k < sweep.stages.size(); ++k) {
+        if (sweep.stages[k].name == need) needed[k] = true;
+      }
+    }
+  }
+  std::vector<std::string> finals;
+  for (size_t k = 0; k < sweep.stages.size(); ++k) {
+    if (!needed[k]) {
+      finals.push_back(sweep.stages[k].name);
+      s.stage = static_cast<int>(k);
+    }
+  }
+  if (finals.size() != 1) {
     return KeyError(c, "adaptive.target",
-                    "an adaptive sweep needs a one-stage config (no [stage.NAME] sections): its "
-                    "candidates are the grid's jobs, each one measured error");
+                    "an adaptive sweep fits the final stage's jobs (the one no other stage "
+                    "needs), but this study has " +
+                        std::to_string(finals.size()) + " final stages (" + Join(finals, ", ") +
+                        "): make one stage need the others");
   }
   std::set<std::string> methods, tasks, llms;
   std::set<int64_t> tokens, qs;
-  for (const auto& j : sweep.jobs) {
+  const StageSpec& final_stage = sweep.stages[s.stage];
+  for (int64_t i = final_stage.first_job; i < final_stage.first_job + final_stage.job_count; ++i) {
+    const JobSpec& j = sweep.jobs[i];
     methods.insert(j.point.method);
     tasks.insert(j.point.task);
     llms.insert(j.point.llm);

@@ -39,15 +39,19 @@ struct AdaptiveSettings {
   int batch = 4;
   int64_t seed = 1;
   int bootstrap = 200;
+  // The stage whose jobs are the candidates (an index into Sweep::stages): the final stage, the
+  // one no other stage needs (the stage `vlmscale fit` reads); 0 in a one-stage study. Jobs of
+  // the other stages run only as the ancestors of chosen candidates.
+  int stage = 0;
 
   bool enabled() const { return target != AdaptiveTargetKind::kNone; }
 };
 
 // Reads [adaptive] for the planned `sweep` (config::PlanSweep calls it, so a bad section fails
 // planning; the driver calls it again to run the sweep). kInvalidInput naming the key (file:line)
-// when a value cannot be parsed or the sweep cannot be adaptive: stages, more than one method or
-// task, fewer than two LLM sizes or visual token counts, several Q without adaptive.text_tokens, an
-// error target without n and t.
+// when a value cannot be parsed or the sweep cannot be adaptive: several final stages, more than
+// one method or task among the final stage's jobs, fewer than two LLM sizes or visual token
+// counts, several Q without adaptive.text_tokens, an error target without n and t.
 Result<AdaptiveSettings> ReadAdaptiveSettings(const Config& config, const Sweep& sweep);
 
 }  // namespace vlmscale::config

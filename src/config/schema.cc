@@ -311,7 +311,8 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       Owner(Choices(Key("adaptive", "target", K::kEnum, "none", kNone,
                         "What an adaptive sweep narrows (docs/ADAPTIVE.md): none (run the whole "
                         "grid), frontier (T* at adaptive.budgets) or error (Y at adaptive.n, "
-                        "adaptive.t). The grid is the candidate set; one method and task."),
+                        "adaptive.t). The candidates are the final stage's jobs (every job of a "
+                        "one-stage study); one method and task."),
                     {"none", "frontier", "error"}),
             "driver"),
       Owner(Key("adaptive", "budgets", K::kString, "", kNone,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "core/check.h"
 #include "core/strings.h"
@@ -52,32 +53,69 @@ Result<std::unique_ptr<AdaptiveController>> AdaptiveController::Create(
     const std::string& previous_run_info) {
   CHECK(settings.enabled());
   std::unique_ptr<AdaptiveController> c(new AdaptiveController(sweep, settings));
-  for (const auto& j : sweep.jobs) {
+  const config::StageSpec& stage = sweep.stages.at(settings.stage);
+  c->candidate_of_.assign(sweep.jobs.size(), -1);
+  c->released_.assign(sweep.jobs.size(), false);
+  std::vector<fit::DesignCandidate> with_ancestors;
+  for (int64_t i = stage.first_job; i < stage.first_job + stage.job_count; ++i) {
+    const config::JobSpec& j = sweep.jobs[i];
+    c->candidate_of_[i] = static_cast<int64_t>(c->job_of_.size());
+    c->job_of_.push_back(i);
     c->candidates_.push_back(
         {j.llm.n_params, static_cast<double>(j.point.visual_tokens), j.est_cost});
+    // Ancestors: parents have smaller indices, so one pass from the job down finds them all.
+    std::set<int64_t> seen;
+    std::vector<int64_t> stack(j.parents.begin(), j.parents.end());
+    while (!stack.empty()) {
+      int64_t a = stack.back();
+      stack.pop_back();
+      if (!seen.insert(a).second) continue;
+      for (int64_t p : sweep.jobs[a].parents) stack.push_back(p);
+    }
+    c->ancestors_.emplace_back(seen.begin(), seen.end());
+    double cost = j.est_cost;
+    for (int64_t a : seen) cost += sweep.jobs[a].est_cost;
+    with_ancestors.push_back({c->candidates_.back().n, c->candidates_.back().t, cost});
   }
-  c->released_.assign(sweep.jobs.size(), false);
-  Result<std::vector<size_t>> initial = fit::InitialDesign(c->candidates_, c->options_);
+  // The design is made with every candidate's full cost; the budget is checked below on what
+  // it really runs (ancestors shared by several of its points run once).
+  fit::AdaptiveOptions unbudgeted = c->options_;
+  unbudgeted.budget_cost = 0;
+  Result<std::vector<size_t>> initial = fit::InitialDesign(with_ancestors, unbudgeted);
   if (!initial.ok()) {
     return Status::InvalidInput("[adaptive]: the initial design cannot be made: " +
                                 initial.status().message());
   }
-  for (size_t i : *initial) {
-    c->initial_.push_back(static_cast<int64_t>(i));
-    c->released_[i] = true;
+  std::vector<int64_t> unused;
+  for (size_t k : *initial) {
+    c->initial_.push_back(c->job_of_[k]);
+    c->ReleaseCandidate(k, &unused);
   }
-  // Replay the journal: every job a recorded round chose is released.
+  double cost = 0.0;
+  for (size_t i = 0; i < sweep.jobs.size(); ++i) {
+    if (c->released_[i]) cost += sweep.jobs[i].est_cost;
+  }
+  if (settings.budget_flops > 0 && cost > settings.budget_flops) {
+    return Status::InvalidInput(
+        "[adaptive]: the initial design cannot be made: the budget of " +
+        FormatNumber(settings.budget_flops) + " FLOPs is below the initial design's cost " +
+        FormatNumber(cost) + " (4 corners + " + std::to_string(settings.initial_spread) +
+        " spread points" +
+        (sweep.multi_stage() ? ", with the jobs of earlier stages they need" : "") +
+        "); raise adaptive.budget or lower adaptive.initial");
+  }
+  // Replay the journal: every candidate a recorded round chose is released.
   nlohmann::json info = nlohmann::json::parse(previous_run_info, nullptr, false);
   if (info.is_object() && info.contains("adaptive") && info["adaptive"].is_object() &&
       info["adaptive"].contains("rounds") && info["adaptive"]["rounds"].is_array()) {
     std::map<std::string, int64_t> index_of;
-    for (const auto& j : sweep.jobs) index_of[j.id] = j.index;
+    for (int64_t i : c->job_of_) index_of[sweep.jobs[i].id] = i;
     for (const auto& round : info["adaptive"]["rounds"]) {
       if (!round.is_object() || !round.contains("chosen") || !round["chosen"].is_array()) continue;
       for (const auto& id : round["chosen"]) {
         if (!id.is_string()) continue;
         auto it = index_of.find(id.get<std::string>());
-        if (it != index_of.end()) c->released_[it->second] = true;
+        if (it != index_of.end()) c->ReleaseCandidate(c->candidate_of_[it->second], &unused);
       }
       c->rounds_.push_back(round);
     }
@@ -85,35 +123,72 @@ Result<std::unique_ptr<AdaptiveController>> AdaptiveController::Create(
   return c;
 }
 
+void AdaptiveController::ReleaseCandidate(size_t c, std::vector<int64_t>* newly) {
+  for (int64_t a : ancestors_[c]) {
+    if (!released_[a]) newly->push_back(a);
+    released_[a] = true;
+  }
+  const int64_t j = job_of_[c];
+  if (!released_[j]) newly->push_back(j);
+  released_[j] = true;
+}
+
+std::vector<fit::DesignCandidate> AdaptiveController::Costed() const {
+  std::vector<fit::DesignCandidate> out = candidates_;
+  std::vector<bool> charged(sweep_.jobs.size(), false);
+  for (size_t c = 0; c < out.size(); ++c) {
+    const bool run = released_[job_of_[c]];
+    for (int64_t a : ancestors_[c]) {
+      if (run ? charged[a] : released_[a]) continue;
+      out[c].cost += sweep_.jobs[a].est_cost;
+      if (run) charged[a] = true;
+    }
+  }
+  return out;
+}
+
 Result<std::vector<int64_t>> AdaptiveController::Decide(
     const store::ResultsStore& store, const std::vector<int64_t>& failed, std::string* message) {
   std::vector<fit::DesignResult> results;
+  std::vector<size_t> spent;
   nlohmann::json used = nlohmann::json::array();
+  nlohmann::json failed_ids = nlohmann::json::array();
+  for (int64_t f : failed) {
+    const config::JobSpec& j = sweep_.jobs[f];
+    if (candidate_of_[f] < 0) {
+      return Status::Runtime("job " + j.id + " (stage " + sweep_.stage_of(j).name +
+                             ") failed finally, so the candidates that need it cannot run: the "
+                             "adaptive sweep ends; fix the cause and run again");
+    }
+    spent.push_back(static_cast<size_t>(candidate_of_[f]));
+    failed_ids.push_back(j.id);
+  }
   store::JobRecord record;
-  for (const auto& j : sweep_.jobs) {
+  for (size_t c = 0; c < job_of_.size(); ++c) {
+    const config::JobSpec& j = sweep_.jobs[job_of_[c]];
     const int64_t i = store.job_index(j.id);
     if (i < 0 || store.job_state(i) != store::JobState::kDone) continue;
     store.job(i, &record);
-    if (!std::isfinite(record.error)) continue;
-    results.push_back({static_cast<size_t>(j.index), record.error});
+    if (!std::isfinite(record.error)) {
+      // Done without an error metric (a job type or command that does not report one): spent,
+      // never chosen again.
+      spent.push_back(c);
+      failed_ids.push_back(j.id);
+      continue;
+    }
+    results.push_back({c, record.error});
     used.push_back(j.id);
   }
-  std::vector<size_t> spent;
-  nlohmann::json failed_ids = nlohmann::json::array();
-  for (int64_t f : failed) {
-    spent.push_back(static_cast<size_t>(f));
-    failed_ids.push_back(sweep_.jobs[f].id);
-  }
-  Result<fit::AdaptiveDecision> d = fit::NextRound(candidates_, results, spent, options_);
+  Result<fit::AdaptiveDecision> d = fit::NextRound(Costed(), results, spent, options_);
   if (!d.ok()) return d.status();
   const fit::AdaptiveDecision& dec = *d;
   std::vector<int64_t> chosen;
   nlohmann::json chosen_ids = nlohmann::json::array();
   for (size_t c : dec.chosen) {
-    chosen.push_back(static_cast<int64_t>(c));
-    chosen_ids.push_back(sweep_.jobs[c].id);
-    released_[c] = true;
+    chosen_ids.push_back(sweep_.jobs[job_of_[c]].id);
+    ReleaseCandidate(c, &chosen);
   }
+  std::sort(chosen.begin(), chosen.end());
   nlohmann::json target = nlohmann::json::array();
   for (const auto& t : dec.target) {
     target.push_back({{"budget", Number(t.budget)},
@@ -154,7 +229,11 @@ Result<std::vector<int64_t>> AdaptiveController::Decide(
   *message = "adaptive round " + std::to_string(rounds_.size()) + " (" +
              std::to_string(results.size()) + " results): " + dec.message;
   if (dec.stop == fit::StopReason::kContinue) {
-    *message += "; running " + std::to_string(chosen.size()) + " more";
+    *message += "; running " + std::to_string(dec.chosen.size()) + " more";
+    if (chosen.size() > dec.chosen.size()) {
+      *message += " (and " + std::to_string(chosen.size() - dec.chosen.size()) +
+                  " job(s) of earlier stages they need)";
+    }
   } else {
     *message = "adaptive sweep stopped (" + stop_reason_ + ") after " +
                std::to_string(results.size()) + " results: " + dec.message;
@@ -172,13 +251,23 @@ nlohmann::json AdaptiveController::Json(int64_t withheld) const {
       {"budget_flops", s.budget_flops > 0 ? nlohmann::json(s.budget_flops) : nullptr},
       {"budget_jobs", s.budget_jobs > 0 ? nlohmann::json(s.budget_jobs) : nullptr},
       {"batch", s.batch},
-      {"candidates", sweep_.jobs.size()},
+      {"candidates", job_of_.size()},
       {"withheld", withheld},
       {"initial", initial},
       {"rounds", rounds_},
       {"stop_reason", stopped_ ? nlohmann::json(stop_reason_) : nullptr},
       {"stop_message", stopped_ ? nlohmann::json(stop_message_) : nullptr},
   };
+  if (sweep_.multi_stage()) {
+    // Jobs of earlier stages released as the ancestors of released candidates (status counts
+    // them as released, not withheld).
+    nlohmann::json ancestors = nlohmann::json::array();
+    for (size_t i = 0; i < released_.size(); ++i) {
+      if (released_[i] && candidate_of_[i] < 0) ancestors.push_back(sweep_.jobs[i].id);
+    }
+    j["stage"] = sweep_.stages[settings_.stage].name;
+    j["released_ancestors"] = std::move(ancestors);
+  }
   if (s.target == config::AdaptiveTargetKind::kError) {
     j["n"] = s.n;
     j["t"] = s.t;

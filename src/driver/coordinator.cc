@@ -58,7 +58,7 @@ void Coordinator::SetAdaptive(AdaptiveController* adaptive) {
   CHECK(!started_);
   adaptive_ = adaptive;
   for (int64_t i = 0; i < static_cast<int64_t>(sweep_.jobs.size()); ++i) {
-    if (!adaptive_->released(i) && sched_.is_ready(i)) sched_.Withhold(i);
+    if (!adaptive_->released(i) && sched_.can_withhold(i)) sched_.Withhold(i);
   }
 }
 

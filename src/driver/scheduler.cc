@@ -90,18 +90,41 @@ void Scheduler::MakeReady(int64_t index) {
 }
 
 void Scheduler::Withhold(int64_t index) {
-  CHECK(state_[index] == State::kReady) << "job " << index << " is not ready";
-  ready_.erase(index);
+  const State s = state_[index];
+  CHECK(can_withhold(index)) << "job " << index << " is not ready, held or waiting";
+  const int stage = sweep_.jobs[index].stage;
+  if (s == State::kReady) {
+    ready_.erase(index);
+  } else if (s == State::kWaiting) {
+    --waiting_;
+  } else {
+    auto& h = held_[stage];
+    h.erase(std::find(h.begin(), h.end(), index));
+    --held_count_;
+  }
   state_[index] = State::kWithheld;
-  --unsettled_[sweep_.jobs[index].stage];
+  --unsettled_[stage];
   ++withheld_count_;
+  ReleaseStages();
 }
 
 void Scheduler::Release(int64_t index) {
   CHECK(state_[index] == State::kWithheld) << "job " << index << " is not withheld";
   --withheld_count_;
   ++unsettled_[sweep_.jobs[index].stage];
-  MakeReady(index);
+  // Finish() does not count down a withheld job's parents: count them now.
+  unmet_[index] = 0;
+  for (int64_t p : sweep_.jobs[index].parents) {
+    CHECK(state_[p] != State::kFailed && state_[p] != State::kBlocked)
+        << "job " << index << " released with parent " << p << " failed or blocked";
+    unmet_[index] += state_[p] != State::kDone;
+  }
+  if (unmet_[index] == 0) {
+    MakeReady(index);
+  } else {
+    state_[index] = State::kWaiting;
+    ++waiting_;
+  }
   stale_ = true;
 }
 
@@ -127,7 +150,8 @@ void Scheduler::Recompute() {
   ready_.clear();  // Its order depends on path_.
   for (int64_t i = static_cast<int64_t>(path_.size()) - 1; i >= 0; --i) {
     State s = state_[i];
-    if (s == State::kDone || s == State::kFailed || s == State::kBlocked) {
+    if (s == State::kDone || s == State::kFailed || s == State::kBlocked ||
+        s == State::kWithheld) {  // A withheld job may never run: no weight on its ancestors.
       path_[i] = 0;
       continue;
     }

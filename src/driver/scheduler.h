@@ -50,11 +50,18 @@ class Scheduler {
   // the parents run again (without spending an attempt) and the child waits for them.
   void RequeueParents(int64_t child, const std::vector<int64_t>& parents);
 
-  // An adaptive design's candidates not chosen yet (driver/adaptive_controller.h): a withheld
-  // job is never dispatched and counts neither as pending nor as waiting until Release()d.
-  // REQUIRES (Withhold): the job is ready; (Release): it is withheld.
+  // An adaptive design's jobs not chosen yet (driver/adaptive_controller.h): a withheld job is
+  // never dispatched, not made ready when its parents finish, not blocked when one fails, and
+  // counts neither as pending nor as waiting until Release()d; released, it is ready or waits
+  // for its parents still to run. Release ancestors before descendants.
+  // REQUIRES (Withhold): can_withhold(index); (Release): withheld(index) and none of its
+  // parents failed or blocked.
   void Withhold(int64_t index);
   void Release(int64_t index);
+  bool can_withhold(int64_t index) const {
+    return state_[index] == State::kReady || state_[index] == State::kWaiting ||
+           state_[index] == State::kHeld;
+  }
   bool withheld(int64_t index) const { return state_[index] == State::kWithheld; }
   bool is_ready(int64_t index) const { return state_[index] == State::kReady; }
   int64_t withheld_count() const { return withheld_count_; }

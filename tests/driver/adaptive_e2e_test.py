@@ -9,6 +9,9 @@ whose T* = beta Q / (alpha - beta) lies inside the grid) plus seeded noise, real
   than allowed; exhausted: every candidate run), exit 0, the rest withheld and shown as such.
 - AdaptiveResumeTest: a sweep SIGKILLed after its second journaled round and run again chooses
   the same jobs, round by round, as an uninterrupted sweep of the same draw.
+- AdaptiveStagesTest: a two-stage study (a per-LLM `pre` stage the fitted `fine` stage needs):
+  only the final stage's jobs are candidates, each `pre` job runs once and only for the LLM
+  sizes chosen, the spend counts both stages, status shows the withheld jobs per stage.
 Environment: VLMSCALE_BIN (set by CTest).
 """
 import json
@@ -245,6 +248,104 @@ class AdaptiveResumeTest(unittest.TestCase):
                           for r in reference["rounds"]])
         self.assertEqual([r["width"] for r in resumed["rounds"]],
                          [r["width"] for r in reference["rounds"]])
+
+
+STAGES_CONFIG = """
+[sweep]
+name = adaptive-stages
+output = {out}
+[grid]
+llm = q05, q18, q4, q7, q14
+visual_tokens = 1, 4, 16, 36, 64, 144, 576
+method = tokenpacker
+[llm.q05]
+n_params = 0.5e9
+[llm.q18]
+n_params = 1.8e9
+[llm.q4]
+n_params = 4e9
+[llm.q7]
+n_params = 7e9
+[llm.q14]
+n_params = 14e9
+[command]
+text_tokens = {q}
+env = FAKE_LAW={a},{alpha},{beta},{e} FAKE_NOISE={noise} FAKE_NOISE_SEED={draw}
+[stage.pre]
+type = command
+over = llm
+command.argv = /usr/bin/python3 -S {law} --llm {{llm}} --n-params {{n_params}} \
+--visual-tokens 1 --method tokenpacker --seed 0 --attempt {{attempt}} --run-dir {{run_dir}} \
+--seconds 0
+[stage.fine]
+type = command
+over = llm, visual_tokens, method, seed
+needs = pre
+command.argv = /usr/bin/python3 -S {law} --llm {{llm}} --n-params {{n_params}} \
+--visual-tokens {{visual_tokens}} --method {{method}} --seed {{seed}} --attempt {{attempt}} \
+--run-dir {{run_dir}} --seconds 0
+[run]
+grace_seconds = 3
+[adaptive]
+target = frontier
+budgets = 1e12
+tolerance = 0.3
+bootstrap = 100
+seed = {draw}
+batch = 2
+initial = corners+2
+budget = 12 jobs
+"""
+
+
+class AdaptiveStagesTest(unittest.TestCase):
+    def test_only_the_final_stage_is_designed_and_ancestors_run_once(self):
+        tmp = tempfile.TemporaryDirectory(prefix="vlmscale-adaptive-stages-")
+        self.addCleanup(tmp.cleanup)
+        out = os.path.join(tmp.name, "s.h5")
+        cfg = os.path.join(tmp.name, "s.ini")
+        with open(cfg, "w") as f:
+            f.write(STAGES_CONFIG.format(out=out, law=LAW, a=A, alpha=ALPHA, beta=BETA, e=E,
+                                         noise=NOISE, draw=5, q=Q))
+        p = mpirun(2, ["run", cfg, "--quiet"], timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("adaptive sweep stopped (", p.stdout + p.stderr)
+        s = status_json(out)
+        a = s["adaptive"]
+        self.assertEqual(s["state"], "complete", s["state_detail"])
+        self.assertEqual(a["stage"], "fine")
+        self.assertEqual(a["candidates"], 35)  # The fine stage's jobs, not the pre stage's 5.
+        jobs = export_jobs(out)
+        pre = [j for j in jobs if j["stage"] == "pre"]
+        fine = [j for j in jobs if j["stage"] == "fine"]
+        self.assertEqual((len(pre), len(fine)), (5, 35))
+        done_pre = {j["llm"] for j in pre if j["status"] == "done"}
+        done_fine = [j for j in fine if j["status"] == "done"]
+        # A pre job ran exactly for the sizes some chosen fine job needed (the corners need the
+        # smallest and largest), and the design stopped before it ran the whole grid.
+        self.assertEqual(done_pre, {j["llm"] for j in done_fine})
+        self.assertTrue({"q05", "q14"} <= done_pre)
+        self.assertLessEqual(len(done_fine), 12)
+        last = a["rounds"][-1]
+        self.assertEqual(sorted(last["results"]), sorted(j["job_id"] for j in done_fine))
+        self.assertEqual(sorted(a["released_ancestors"]),
+                         sorted(j["job_id"] for j in pre if j["status"] == "done"))
+        # Every job of both stages is done or withheld; status counts them per stage.
+        self.assertEqual(s["pending"], 0)
+        by_stage = {st["stage"]: st for st in s["stages"]}
+        self.assertEqual(by_stage["pre"]["withheld"], 5 - len(done_pre))
+        self.assertEqual(by_stage["fine"]["withheld"], 35 - len(done_fine))
+        self.assertEqual(by_stage["fine"]["pending"], 0)
+        self.assertEqual(s["withheld"], 40 - len(done_pre) - len(done_fine))
+        # The spend is what the released jobs of both stages cost, each pre job once.
+        cost = {j["job_id"]: j["est_cost"] for j in jobs}
+        spent = sum(cost[j["job_id"]] for j in done_fine) + sum(
+            cost[j["job_id"]] for j in pre if j["status"] == "done")
+        self.assertAlmostEqual(last["spent_flops"], spent, delta=1e-9 * spent)
+        text = subprocess.run([BIN, "status", out], capture_output=True, text=True,
+                              env=ENV).stdout
+        self.assertIn(f"{35 - len(done_fine)} withheld (adaptive design: not chosen)", text)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -61,6 +61,58 @@ TEST(Scheduler, WithheldJobsWaitForReleaseAndDoNotCountAsPending) {
   EXPECT_TRUE(sched.withheld(1));
 }
 
+// An adaptive sweep's candidates wait behind their parents (the earlier stages' jobs): a withheld
+// child is not made ready when its parent finishes, nor blocked when it fails; released, it
+// runs once its parents are done.
+TEST(Scheduler, WithheldChildrenStayWithheldThroughTheirParentsOutcomes) {
+  config::Sweep s = MakeSweep({1, 5, 5, 1, 5});
+  s.jobs[1].parents = {0};
+  s.jobs[2].parents = {0};
+  s.jobs[4].parents = {3};
+  Scheduler sched(s, std::vector<bool>(5, true), 1);
+  for (int64_t i : {1, 2, 4}) {
+    ASSERT_TRUE(sched.can_withhold(i));
+    sched.Withhold(i);
+  }
+  sched.Withhold(3);
+  EXPECT_EQ(sched.withheld_count(), 4);
+  EXPECT_EQ(sched.Next(), 0);
+  sched.Finish(0, Outcome::kDone, 1.0);
+  EXPECT_EQ(sched.Next(), -1);  // Its children are withheld, not ready.
+  EXPECT_TRUE(sched.Settled());
+  sched.Release(2);
+  EXPECT_EQ(sched.Next(), 2);
+  sched.Finish(2, Outcome::kDone, 1.0);
+  // A released child whose released parent has yet to run waits for it (ancestors first).
+  sched.Release(3);
+  sched.Release(4);
+  EXPECT_FALSE(sched.withheld(4));
+  EXPECT_EQ(sched.Next(), 3);
+  EXPECT_EQ(sched.Next(), -1);
+  EXPECT_FALSE(sched.Settled());
+  sched.Finish(3, Outcome::kDone, 1.0);
+  EXPECT_EQ(sched.Next(), 4);
+  sched.Finish(4, Outcome::kDone, 1.0);
+  EXPECT_TRUE(sched.Settled());
+  EXPECT_EQ(sched.done(), 4);
+  EXPECT_TRUE(sched.withheld(1));
+  EXPECT_EQ(sched.blocked(), 0);
+}
+
+TEST(Scheduler, AFailedParentDoesNotBlockAWithheldChild) {
+  config::Sweep s = MakeSweep({1, 5, 5});
+  s.jobs[1].parents = {0};
+  s.jobs[2].parents = {0};
+  Scheduler sched(s, std::vector<bool>(3, true), 1);
+  sched.Withhold(2);
+  EXPECT_EQ(sched.Next(), 0);
+  std::vector<int64_t> blocked;
+  EXPECT_TRUE(sched.Finish(0, Outcome::kFailed, 1.0, &blocked));
+  EXPECT_EQ(blocked, std::vector<int64_t>{1});
+  EXPECT_TRUE(sched.withheld(2));
+  EXPECT_TRUE(sched.Settled());
+}
+
 TEST(Scheduler, SkipsJobsAlreadyDone) {
   config::Sweep s = MakeSweep({3, 10, 1});
   Scheduler sched(s, {true, false, true}, 1);
