@@ -93,7 +93,7 @@ TEST(PackedJobs, GrowingCurvesAreCompactedAndRowsStaySmall) {
   JobRecord a = jobs.Get(0), b = jobs.Get(1);
   for (int step = 2; step <= 2000; ++step) {
     a.curves.push_back({"loss", step, 1.0 / step});
-    b.curves.push_back({"acc", step, step});
+    b.curves.push_back({"acc", step, static_cast<double>(step)});
     jobs.Put(a);
     jobs.Put(b);
   }
