@@ -1,14 +1,17 @@
 // vlmscale plan CONFIG [--set k=v]... [--json]: validates a config and prints its grid.
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
 #include "config/config.h"
+#include "config/adaptive.h"
 #include "config/sweep.h"
-#include "jobs/job_type.h"
 #include "core/strings.h"
+#include "driver/adaptive_controller.h"
+#include "jobs/job_type.h"
 
 namespace vlmscale::cli {
 namespace {
@@ -36,7 +39,44 @@ std::string StageLine(const config::Sweep& sweep, const config::StageSpec& st) {
   return line;
 }
 
-void PrintTable(const config::Sweep& sweep) {
+// An adaptive sweep's first round as `run` makes it (docs/ADAPTIVE.md): "initial" (a candidate
+// of the initial design), "needed" (an earlier stage's job it needs) or "withheld".
+std::string DesignRole(const config::Sweep& sweep, const config::AdaptiveSettings& settings,
+                       const driver::AdaptiveController& design, int64_t i) {
+  if (!design.released(i)) return "withheld";
+  return sweep.jobs[i].stage == settings.stage ? "initial" : "needed";
+}
+
+// The adaptive footer: candidates, the initial design and its cost against the budget.
+void PrintDesign(const config::Sweep& sweep, const config::AdaptiveSettings& s,
+                 const driver::AdaptiveController& design) {
+  int64_t initial = 0, needed = 0;
+  double cost = 0;
+  for (const auto& j : sweep.jobs) {
+    if (!design.released(j.index)) continue;
+    (j.stage == s.stage ? initial : needed) += 1;
+    cost += j.est_cost;
+  }
+  const config::StageSpec& st = sweep.stages[s.stage];
+  std::string budget = "no budget";
+  if (s.budget_flops > 0) budget = "budget " + HumanCount(s.budget_flops) + " FLOPs";
+  if (s.budget_jobs > 0) budget = "budget " + std::to_string(s.budget_jobs) + " jobs";
+  std::printf("\nadaptive design (docs/ADAPTIVE.md): target %s, tolerance %s; %lld candidate(s)%s; "
+              "the initial design runs %lld of them%s, estimated training %s FLOPs (%s); the "
+              "rest are withheld and chosen in rounds of up to %d\n",
+              s.target == config::AdaptiveTargetKind::kError ? "error" : "frontier",
+              FormatNumber(s.tolerance).c_str(), static_cast<long long>(st.job_count),
+              sweep.multi_stage() ? (" (stage " + st.name + ")").c_str() : "",
+              static_cast<long long>(initial),
+              needed > 0 ? (" and " + std::to_string(needed) + " job(s) of earlier stages they "
+                                                                "need")
+                               .c_str()
+                         : "",
+              HumanCount(cost).c_str(), budget.c_str(), s.batch);
+}
+
+void PrintTable(const config::Sweep& sweep, const config::AdaptiveSettings& adaptive,
+                const driver::AdaptiveController* design) {
   if (sweep.multi_stage()) {
     std::printf("sweep %s: %zu jobs in %zu stages -> %s\n", sweep.name.c_str(), sweep.jobs.size(),
                 sweep.stages.size(), sweep.output.c_str());
@@ -50,6 +90,7 @@ void PrintTable(const config::Sweep& sweep) {
     std::printf("\n%-16s  %-10s  %9s  %6s  %-11s  %-7s  %5s  %11s  %11s  %5s", "job_id", "llm", "N",
                 "V", "method", "task", "seed", "train_flops", "infer_flops", "ranks");
     for (const auto& key : st.swept) std::printf("  %-12s", key.c_str());
+    if (design != nullptr) std::printf("  %-8s", "design");
     if (sweep.multi_stage()) std::printf("  %-14s  %s", "axes", "needs");
     std::printf("\n");
     for (int64_t i = st.first_job; i < st.first_job + st.job_count; ++i) {
@@ -67,6 +108,9 @@ void PrintTable(const config::Sweep& sweep) {
       for (const auto& key : st.swept) {
         std::printf("  %-12s", config::AxisValue(j.point, key).c_str());
       }
+      if (design != nullptr) {
+        std::printf("  %-8s", DesignRole(sweep, adaptive, *design, i).c_str());
+      }
       if (sweep.multi_stage()) {
         std::vector<std::string> needs;
         for (int64_t p : j.parents) needs.push_back(sweep.jobs[p].id);
@@ -81,6 +125,7 @@ void PrintTable(const config::Sweep& sweep) {
   std::printf("\ntotal: %zu jobs, estimated training %s FLOPs, inference %s FLOPs per sample "
               "summed over jobs\n",
               sweep.jobs.size(), HumanCount(train).c_str(), HumanCount(infer).c_str());
+  if (design != nullptr) PrintDesign(sweep, adaptive, *design);
 }
 
 // A Graphviz digraph of the stages: a node per stage (type, axes, jobs), an edge per need.
@@ -137,6 +182,16 @@ int RunPlanCommand(const std::vector<std::string>& args) {
   if (!cfg.ok()) return ReportError("plan", cfg.status());
   Result<config::Sweep> sweep = jobs::PlanSweep(*cfg);
   if (!sweep.ok()) return ReportError("plan", sweep.status());
+  // An adaptive sweep: its initial design, made (and checked against the budget) as `run` does.
+  Result<config::AdaptiveSettings> adaptive = config::ReadAdaptiveSettings(*cfg, *sweep);
+  if (!adaptive.ok()) return ReportError("plan", adaptive.status());
+  std::unique_ptr<driver::AdaptiveController> design;
+  if (adaptive->enabled()) {
+    Result<std::unique_ptr<driver::AdaptiveController>> made =
+        driver::AdaptiveController::Create(*sweep, *adaptive, "");
+    if (!made.ok()) return ReportError("plan", made.status());
+    design = std::move(*made);
+  }
   if (vm["dot"].as<bool>()) {
     std::cout << StageDot(*sweep);
   } else if (vm["json"].as<bool>()) {
@@ -164,10 +219,13 @@ int RunPlanCommand(const std::vector<std::string>& args) {
                      {"est_cost", j.est_cost},
                      {"inference_flops", j.inference_flops},
                      {"ranks", j.ranks}});
+      if (design != nullptr) {
+        out.back()["design"] = DesignRole(*sweep, *adaptive, *design, j.index);
+      }
     }
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   } else {
-    PrintTable(*sweep);
+    PrintTable(*sweep, *adaptive, design.get());
   }
   return kExitOk;
 }

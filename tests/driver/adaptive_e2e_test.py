@@ -307,6 +307,15 @@ class AdaptiveStagesTest(unittest.TestCase):
         with open(cfg, "w") as f:
             f.write(STAGES_CONFIG.format(out=out, law=LAW, a=A, alpha=ALPHA, beta=BETA, e=E,
                                          noise=NOISE, draw=5, q=Q))
+        # `plan` shows the initial design `run` will make, and refuses one beyond the budget.
+        plan = subprocess.run([BIN, "plan", cfg, "--json"], capture_output=True, text=True,
+                              env=ENV)
+        self.assertEqual(plan.returncode, 0, plan.stderr)
+        role = {j["job_id"]: j["design"] for j in json.loads(plan.stdout)}
+        small = subprocess.run([BIN, "plan", cfg, "--set", "adaptive.budget=1e9 flops"],
+                               capture_output=True, text=True, env=ENV)
+        self.assertEqual(small.returncode, 2, small.stdout + small.stderr)
+        self.assertIn("below the initial design's cost", small.stderr)
         p = mpirun(2, ["run", cfg, "--quiet"], timeout=300)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("adaptive sweep stopped (", p.stdout + p.stderr)
@@ -314,6 +323,10 @@ class AdaptiveStagesTest(unittest.TestCase):
         a = s["adaptive"]
         self.assertEqual(s["state"], "complete", s["state_detail"])
         self.assertEqual(a["stage"], "fine")
+        self.assertEqual(sorted(a["initial"]),
+                         sorted(i for i, r in role.items() if r == "initial"))
+        self.assertLessEqual({i for i, r in role.items() if r == "needed"},
+                             set(a["released_ancestors"]))
         self.assertEqual(a["candidates"], 35)  # The fine stage's jobs, not the pre stage's 5.
         jobs = export_jobs(out)
         pre = [j for j in jobs if j["stage"] == "pre"]
