@@ -36,7 +36,7 @@ struct AdaptiveSettings {
   double budget_flops = 0.0;
   int64_t budget_jobs = 0;
   int initial_spread = 4;  // adaptive.initial = corners+N.
-  int batch = 4;
+  int batch = 2;
   int64_t seed = 1;
   int bootstrap = 200;
   // The stage whose jobs are the candidates (an index into Sweep::stages): the final stage, the

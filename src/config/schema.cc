@@ -348,7 +348,7 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
                 "Initial design: 'corners+N', the grid's four corners in (log N, log T) plus N "
                 "maximin spread points."),
             "driver"),
-      Owner(Max(Key("adaptive", "batch", K::kInt, "4", 1.0, "The most points chosen per round."),
+      Owner(Max(Key("adaptive", "batch", K::kInt, "2", 1.0, "The most points chosen per round."),
                 100000),
             "driver"),
       Owner(Max(Key("adaptive", "seed", K::kInt, "1", 0.0, "Seed of every round's bootstrap."),
