@@ -91,7 +91,8 @@ void Scheduler::MakeReady(int64_t index) {
 
 void Scheduler::Withhold(int64_t index) {
   CHECK(state_[index] == State::kReady) << "job " << index << " is not ready";
-  ready_.erase(index);
+  if (stale_) Recompute();
+  CHECK_EQ(ready_.erase(index), 1u);
   state_[index] = State::kWithheld;
   --unsettled_[sweep_.jobs[index].stage];
   ++withheld_count_;
@@ -147,6 +148,21 @@ int64_t Scheduler::Next() {
   state_[best] = State::kRunning;
   running_.insert(best);
   return best;
+}
+
+std::vector<int64_t> Scheduler::Ready(size_t limit) {
+  if (stale_) Recompute();
+  std::vector<int64_t> out;
+  for (auto it = ready_.begin(); it != ready_.end() && out.size() < limit; ++it) out.push_back(*it);
+  return out;
+}
+
+void Scheduler::Start(int64_t index) {
+  CHECK(state_[index] == State::kReady) << "job " << index << " is not ready";
+  if (stale_) Recompute();
+  CHECK_EQ(ready_.erase(index), 1u);
+  state_[index] = State::kRunning;
+  running_.insert(index);
 }
 
 void Scheduler::Block(int64_t index, std::vector<int64_t>* blocked) {
