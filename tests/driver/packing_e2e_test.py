@@ -4,7 +4,7 @@ The coordinator picks each job's ranks when it starts. Checked: every command jo
 its ranks (each rank's trainer sees the job's size, its rank in it and its world rank), no rank
 runs two jobs at once (the trainers log when they start and end on which world rank), node-local
 groups stay on one node (the node of each rank replaced by the test-only
-VLMSCALE_TEST_NODE_OF_RANK), a stop (SIGTERM) and SIGKILLs at random moments lose nothing
+VLMSCALE_TEST_NODE_OF_RANK), a stop (SIGUSR1) and SIGKILLs at random moments lose nothing
 acknowledged and re-run nothing done, and status shows the idle rank-seconds.
 Environment: VLMSCALE_BIN (set by CTest). One test:
   VLMSCALE_BIN=build/vlmscale /usr/bin/python3 tests/driver/packing_e2e_test.py \
@@ -199,23 +199,30 @@ class PackingTest(PackingBase):
             self.assertIn(ranks, ((0, 2), (1, 3)), "a node-local job spans nodes")
 
     def test_stop_by_signal_then_resume_with_every_group_size(self):
-        # Long jobs of every size are running when SIGTERM arrives: exit 75, nothing running in
+        # Long jobs of 2 and 3 ranks are running when the stop arrives: exit 75, nothing running in
         # the file, and the next run finishes without re-running a done job.
         cfg = self.config(seeds="0, 1, 2", seconds=1.0, nap=1.0)
         ids = planned_ids(cfg)
         proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "5", BIN, "run", cfg],
                                 env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            time.sleep(0.2)
-            if not os.path.exists(self.out):
-                continue
-            st = status_json(self.out)
-            if {len(j["ranks"]) for j in st.get("running_jobs", [])} >= {2, 3}:
-                break
-        os.killpg(proc.pid, signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                time.sleep(0.2)
+                if not os.path.exists(self.out):
+                    continue
+                st = status_json(self.out)
+                if {len(j.get("ranks", [])) for j in st["running_jobs"]} >= {2, 3}:
+                    break
+            # SIGUSR1 to mpirun: Open MPI forwards it to every rank (mpirun answers SIGTERM
+            # itself by exiting 1).
+            proc.send_signal(signal.SIGUSR1)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
         self.assertEqual(proc.returncode, 75, out + err)
         rows = export_jobs(self.out)
         self.assertFalse([r for r in rows if r["status"] == "running"])
