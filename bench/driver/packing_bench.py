@@ -38,6 +38,8 @@ output = {out}
 llm = {llms}
 visual_tokens = 1, 4, 16, 36, 64, 144, 576
 {presets}
+[job]
+type = sleep
 [sleep]
 mode = cost
 seconds = {longest}
