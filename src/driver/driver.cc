@@ -145,6 +145,7 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
   ctx.config = &config;
   ctx.sweep = &sweep;
   ctx.place = &place;
+  ctx.hosts = &topology.hosts;
   ctx.groups = groups.get();
   ctx.stop = &g_stop;
   ctx.grace_seconds = options.grace_seconds;

@@ -137,7 +137,7 @@ class JobRunner {
       lp->store(MonoNow());
       if (live != nullptr) live->Report(p);
     };
-    env.world_master_addr = place.host;
+    env.world_master_addr = (*ctx_.hosts)[members.front()];    // The job's first rank's host.
     env.world_master_port = 29500 + (members.front() % 1000);  // Unique among running jobs.
     env.group_world_ranks = members;
     jobs::JobOutput out;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "comm/communicator.h"
 #include "config/config.h"
@@ -22,6 +23,7 @@ struct WorkerContext {
   const config::Config* config = nullptr;  // Handed to jobs (JobInput::config).
   const config::Sweep* sweep = nullptr;
   const Placement* place = nullptr;
+  const std::vector<std::string>* hosts = nullptr;  // Host of every world rank (GatherHosts).
   // Communicators of the ranks a job runs on, as the coordinator picked them per job.
   GroupComms* groups = nullptr;
   std::atomic<bool>* stop = nullptr;   // The process's stop flag; set by kStop or a signal.
