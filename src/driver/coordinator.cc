@@ -25,6 +25,8 @@ std::vector<int> NodesOf(const Topology& t) {
 
 // With idle ranks and ready jobs but no message since, how often the packer looks again.
 constexpr double kRedispatchSeconds = 0.1;
+// The most jobs in one batch (short 1-rank jobs).
+constexpr size_t kMaxBatch = 256;
 // Ready jobs the packer looks at per dispatch (highest priority first): the backfill window.
 constexpr size_t kBackfillWindow = 256;
 // Before any job is measured, predictions are cost units: the most costly job is taken to run
@@ -423,16 +425,14 @@ void Coordinator::Dispatch() {
     if (starts[i].ranks.size() != 1) continue;
     AssignMessage& m = assigns[i];
     double planned = sched_.Predict(m.batch.front().index);
-    while (planned < 0.01 && m.batch.size() < 256 &&
-           sched_.pending() > static_cast<int64_t>(ranks_.size())) {
-      int64_t next = -1;
-      for (int64_t idx : sched_.Ready(32)) {
-        if (ranks_of(idx) == 1) {
-          next = idx;
-          break;
-        }
-      }
-      if (next < 0) break;
+    if (planned >= 0.01) continue;
+    // The next ready 1-rank jobs in priority order (one look at the ready set per batch).
+    const std::vector<int64_t> more = sched_.Ready(kMaxBatch);
+    for (size_t k = 0; k < more.size() && planned < 0.01 && m.batch.size() < kMaxBatch &&
+                       sched_.pending() > static_cast<int64_t>(ranks_.size());
+         ++k) {
+      const int64_t next = more[k];
+      if (ranks_of(next) != 1 || !sched_.is_ready(next)) continue;
       sched_.Start(next);
       const int attempt = ++attempts_[next];
       m.batch.push_back({next, attempt});
