@@ -1,8 +1,8 @@
 // Packing jobs of different rank counts (issue 18), simulated: the makespan of a paper-like grid
 // under RankPacker (per-job groups, EASY backfill) beside a fixed group size for every job and
 // beside the lower bound, from one run. A simulation of the rule with exact predictions (each job
-// runs its predicted seconds), not a measurement of the driver: per-job groups are not wired into
-// the driver yet (docs/ARCHITECTURE.md); the issue's benchmark of real sleep jobs comes with them.
+// runs its predicted seconds), not a measurement of the driver (bench/driver/packing_bench.py
+// runs the same grid as real sleep jobs through the driver).
 //
 // The grid: N in {0.5, 1.8, 4, 7, 14}B x V in {1, 4, 16, 36, 64, 144, 576} (the seed paper's
 // Qwen-1.5 sizes and token counts), Q = 50; a job's work is proportional to its training FLOPs

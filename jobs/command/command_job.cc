@@ -172,6 +172,16 @@ class CommandJob : public Job {
     add["VLMSCALE_JOB_ID"] = in.spec->id;
     add["VLMSCALE_ATTEMPT"] = std::to_string(in.attempt);
     add["OMP_NUM_THREADS"] = std::to_string(std::max(1, env.threads));
+    // The world ranks of the sweep the job runs on (the coordinator picks them per job) and this
+    // rank's among them, e.g. for logs that tell the ranks apart.
+    if (!env.group_world_ranks.empty()) {
+      std::string ranks;
+      for (int r : env.group_world_ranks) ranks += (ranks.empty() ? "" : ",") + std::to_string(r);
+      add["VLMSCALE_JOB_RANKS"] = ranks;
+      if (rank < static_cast<int>(env.group_world_ranks.size())) {
+        add["VLMSCALE_WORLD_RANK"] = std::to_string(env.group_world_ranks[rank]);
+      }
+    }
     for (auto& kv : command::StageEnvironment(in, scope_)) add[kv.first] = std::move(kv.second);
     if (size > 1) {
       add["MASTER_ADDR"] = env.world_master_addr;

@@ -107,14 +107,6 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (!loaded.ok()) return fail(loaded);
   Status os = FillDriverOptions(*cfg, &opts);
   if (!os.ok()) return fail(os);
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (size % opts.ranks_per_job != 0) {
-    return fail(Status::InvalidInput(
-        cfg->Get("run.ranks_per_job").origin +
-        ": key 'run.ranks_per_job': expected a divisor of the number of MPI ranks (" +
-        std::to_string(size) + "), got " + std::to_string(opts.ranks_per_job)));
-  }
   int code = driver::RunSweep(*cfg, *sweep, opts);
   return finish(code);
 }

@@ -5,6 +5,7 @@
 // jobs and how it moved over the last rounds (cli/live_fit.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -399,6 +400,21 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
       eta_source.clear();
     }
   }
+  // Rank-seconds the ranks spent idle so far (driver: RankPacker), and their share of all the
+  // run's rank-seconds (ranks x seconds since it started).
+  json idle = NumberOrNull(run_info, "idle_rank_seconds");
+  if (idle.is_number() && !(idle.get<double>() >= 0 && std::isfinite(idle.get<double>()))) {
+    idle = nullptr;
+  }
+  json idle_share = nullptr;
+  {
+    const json ranks = NumberOrNull(run_info, "ranks"), started = NumberOrNull(run_info, "started"),
+               updated = NumberOrNull(run_info, "updated");
+    if (idle.is_number() && ranks.is_number() && started.is_number() && updated.is_number()) {
+      const double all = ranks.get<double>() * (updated.get<double>() - started.get<double>());
+      if (all > 0 && std::isfinite(all)) idle_share = std::min(1.0, idle.get<double>() / all);
+    }
+  }
   json slurm = nullptr;
   if (auto it = run_info.find("slurm_job_id"); it != run_info.end() && !it->is_null()) {
     slurm = it->is_string() ? *it : json(it->dump());
@@ -468,6 +484,8 @@ json Summarize(const store::ResultsFile& file, double now, double dead_after) {
               {"stalled_ranks", std::move(stalled)},
               {"eta_seconds", eta},
               {"eta_source", eta_source.empty() ? json(nullptr) : json(eta_source)},
+              {"idle_rank_seconds", idle},
+              {"idle_rank_share", idle_share},
               {"slurm_job_id", slurm},
               {"requeues", requeues},
               {"snapshot_time", file.snapshot_time > 0 ? json(file.snapshot_time) : json(nullptr)},
@@ -526,6 +544,15 @@ void PrintText(const json& s) {
   } else if (state == "running" || state == "stopping" || state == "unknown") {
     std::printf("eta: unknown (no job duration measured yet)\n");
   }
+  if (!s["idle_rank_seconds"].is_null()) {
+    std::printf("idle rank-seconds: %s",
+                FormatNumber(s["idle_rank_seconds"].get<double>(), 4).c_str());
+    if (!s["idle_rank_share"].is_null()) {
+      std::printf(" (%.1f%% of the run's rank-seconds)",
+                  100.0 * s["idle_rank_share"].get<double>());
+    }
+    std::printf("\n");
+  }
   if (!s["slurm_job_id"].is_null()) {
     std::printf("slurm job %s", s["slurm_job_id"].get<std::string>().c_str());
     if (!s["requeues"].is_null()) {
@@ -554,9 +581,13 @@ void PrintText(const json& s) {
                     static_cast<long long>(r["visual_tokens"].get<int64_t>()),
                     r["method"].get<std::string>().c_str(), r["task"].get<std::string>().c_str(),
                     static_cast<long long>(r["seed"].get<int64_t>()));
+      // The job's world ranks (picked per job, not necessarily consecutive).
       std::string ranks = std::to_string(r["rank"].get<int>());
       if (r.contains("ranks") && r["ranks"].size() > 1) {
-        ranks += "-" + std::to_string(r["ranks"].back().get<int>());
+        ranks.clear();
+        for (const json& k : r["ranks"]) {
+          ranks += (ranks.empty() ? "" : ",") + (k.is_number_integer() ? k.dump() : "?");
+        }
       }
       std::string progress = "-", loss = "-", eta = "-";
       if (r.contains("phase")) {
@@ -662,7 +693,8 @@ int RunStatusCommand(const std::vector<std::string>& args) {
       "print one JSON object (keys: state, state_detail, heartbeat_age_seconds, stop_reason, "
       "stop_requested_at, total, done, failed, running, pending, blocked, interrupted, stages, "
       "varied_settings, settings, failures, running_jobs, stalled_ranks, eta_seconds, "
-      "eta_source, slurm_job_id, requeues; with --fit also fit)")(
+      "eta_source, idle_rank_seconds, idle_rank_share, slurm_job_id, requeues; with --fit also "
+      "fit)")(
       "fit", po::bool_switch(),
       "also fit the done jobs as `vlmscale fit` groups them, and show the fit after earlier "
       "rounds (each round: the done jobs that had ended by then) to see whether it settled; "

@@ -215,13 +215,6 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   if (!slurm.IsValid(&error)) return ReportError("submit", Status::InvalidInput(error));
   const int64_t ranks = slurm.nodes * slurm.ntasks_per_node;
   const int64_t ranks_per_job = cfg->GetInt("run.ranks_per_job");
-  if (ranks % ranks_per_job != 0) {
-    return ReportError(
-        "submit", Status::InvalidInput("the allocation has " + std::to_string(ranks) +
-                                       " ranks (--nodes x --ntasks-per-node), not a multiple of "
-                                       "run.ranks_per_job = " +
-                                       std::to_string(ranks_per_job)));
-  }
   // Every job gets its ranks in this allocation (the checks `run` makes at start-up).
   driver::DriverOptions rank_options;
   rank_options.ranks_per_job = static_cast<int>(ranks_per_job);

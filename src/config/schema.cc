@@ -259,15 +259,14 @@ std::vector<KeySpec> SweepKeys(const SweepVocabulary& v) {
       // [run]
       Owner(Max(Key("run", "ranks_per_job", K::kInt, "1", 1.0,
                     "Ranks per job (data-parallel) unless [stage.NAME] or [llm.NAME] sets "
-                    "ranks; the world size must be a multiple. Until per-job groups land, every "
-                    "job runs on fixed groups of this many ranks and a job needing more is "
+                    "ranks. The coordinator picks each job's ranks among the idle ones when it "
+                    "starts (EASY backfill); a job needing more ranks than the run has is "
                     "refused at start (exit 2)."),
                 1 << 20),
             "driver"),
       Owner(Key("run", "node_local_groups", K::kBool, "false", kNone,
                 "Every job's ranks on one node (one shared-memory domain): a job needing more "
-                "ranks than a node has, or a fixed group spanning nodes, is refused at start "
-                "(exit 2)."),
+                "ranks than a node has is refused at start (exit 2)."),
             "driver"),
       Owner(Max(Key("run", "max_attempts", K::kInt, "2", 1.0, "Attempts per job before it fails."),
                 1000),

@@ -18,6 +18,21 @@ namespace vlmscale::driver {
 
 namespace {
 
+// The node of every rank for the packer: topology's, or one node.
+std::vector<int> NodesOf(const Topology& t) {
+  return t.node_of.empty() ? std::vector<int>(t.world_size, 0) : t.node_of;
+}
+
+// With idle ranks and ready jobs but no message since, how often the packer looks again.
+constexpr double kRedispatchSeconds = 0.1;
+// The most jobs in one batch (short 1-rank jobs).
+constexpr size_t kMaxBatch = 256;
+// Ready jobs the packer looks at per dispatch (highest priority first): the backfill window.
+constexpr size_t kBackfillWindow = 256;
+// Before any job is measured, predictions are cost units: the most costly job is taken to run
+// this long (only the ratios matter for the order; backfill uses the scale).
+constexpr double kUncalibratedLongestSeconds = 600.0;
+
 // The SLURM job id and requeue count, when running under SLURM (the launcher's environment).
 void AddSlurmInfo(nlohmann::json* info) {
   if (const char* id = std::getenv("SLURM_JOB_ID")) (*info)["slurm_job_id"] = id;
@@ -41,12 +56,19 @@ Coordinator::Coordinator(const config::Sweep* sweep, const Topology* topology,
       start_mono_(clock_()),
       start_unix_(UnixNow()),
       printer_(&sweep_, &topology_, &options_, &sched_, out, start_mono_),
-      groups_(topology->groups()),
+      ranks_(topology->world_size),
+      packer_(NodesOf(*topology), topology->node_local),
       commit_window_(options.commit_ms / 1000.0) {
   std::string error;
   CHECK(options_.IsValid(&error)) << error;
-  CHECK_GE(topology_.groups(), 1);
+  CHECK_GE(topology_.world_size, 1);
   CHECK_EQ(static_cast<int>(topology_.hosts.size()), topology_.world_size);
+  CHECK(topology_.node_of.empty() ||
+        static_cast<int>(topology_.node_of.size()) == topology_.world_size);
+  // Ranks are busy for the packer until they first ask for work.
+  std::vector<int> all(topology_.world_size);
+  for (int r = 0; r < topology_.world_size; ++r) all[r] = r;
+  packer_.Hold(all);
   for (const auto& j : sweep_.jobs) {
     const int64_t row = store_->job_index(j.id);
     CHECK(row >= 0) << "job " << j.id << " is not in the results store (run PrepareStore)";
@@ -86,13 +108,14 @@ bool Coordinator::Step() {
   while (channel_->Poll(&m)) {
     Handle(m);
     progressed = true;
+    dispatch_due_ = true;
   }
   if (stop_->load() && !stopping_) {
     const std::string sig = StopSignalName();
     BeginStop(sig.empty() ? "stop requested by a signal"
                           : "stop requested by " + sig + " on rank 0");
   }
-  DispatchParked();
+  Dispatch();
   MaybeCommit(!progressed);
   double now = clock_();
   if (now - last_tick_ >= 1.0) {
@@ -102,7 +125,8 @@ bool Coordinator::Step() {
   if (adaptive_ != nullptr && !stopping_ && !adaptive_->stopped() && !adaptive_failed_ &&
       AllIdle() && sched_.Settled()) {
     AdvanceAdaptive();
-    DispatchParked();
+    dispatch_due_ = true;
+    Dispatch();
   }
   if (AllIdle() && (sched_.Settled() || stopping_)) {
     Shutdown();
@@ -122,7 +146,7 @@ constexpr size_t kMaxLivePoints = 100000;
 
 }  // namespace
 
-void Coordinator::UpdateLive(const HeartbeatMessage& h, int rank, GroupState& g) {
+void Coordinator::UpdateLive(const HeartbeatMessage& h, int rank, RankState& g) {
   bool assigned = false;
   for (const auto& a : g.batch) assigned = assigned || a.index == h.job_index;
   if (!assigned) {
@@ -151,8 +175,8 @@ void Coordinator::UpdateLive(const HeartbeatMessage& h, int rank, GroupState& g)
 
 nlohmann::json Coordinator::RunningJobs(double now) {
   nlohmann::json jobs = nlohmann::json::array();
-  for (int gi = 0; gi < static_cast<int>(groups_.size()); ++gi) {
-    GroupState& g = groups_[gi];
+  for (int gi = 0; gi < static_cast<int>(ranks_.size()); ++gi) {
+    RankState& g = ranks_[gi];
     if (!g.busy || g.batch.empty()) continue;
     LiveJob& live = g.live;
     bool reported = false;
@@ -160,15 +184,9 @@ nlohmann::json Coordinator::RunningJobs(double now) {
     const int64_t index = reported ? live.index : g.batch.front().index;
     const config::JobSpec& spec = sweep_.jobs[index];
     const std::optional<store::JobRecord> rec = Find(spec.id);
-    nlohmann::json ranks = nlohmann::json::array();
-    const int leader = topology_.leader_of(gi);
-    // The job's own ranks: the first spec.ranks of the group (worker.cc, JobRanksIn).
-    const int job_ranks = std::max(1, std::min(spec.ranks, topology_.ranks_per_job));
-    for (int r = 0; r < job_ranks; ++r) ranks.push_back(leader + r);
     nlohmann::json j = {{"job_id", spec.id},
                         {"stage", sweep_.stage_of(spec).name},
-                        {"group", gi},
-                        {"ranks", ranks},
+                        {"ranks", g.members},
                         {"started", rec.has_value() ? rec->start_time : 0.0}};
     if (reported) {
       j["phase"] = live.phase;
@@ -201,9 +219,10 @@ std::optional<store::JobRecord> Coordinator::Find(const std::string& id) const {
 }
 
 void Coordinator::Handle(const LeaderMessage& m) {
-  CHECK(m.group >= 0 && m.group < static_cast<int>(groups_.size()));
-  GroupState& g = groups_[m.group];
-  g.heartbeat_mono = clock_();
+  CHECK(m.rank >= 0 && m.rank < static_cast<int>(ranks_.size()));
+  RankState& g = ranks_[m.rank];
+  const double now = clock_();
+  g.heartbeat_mono = now;
   if (!m.status.ok()) {
     printer_.Log("error: rank " + std::to_string(m.rank) + ": " + m.status.message());
   }
@@ -224,22 +243,26 @@ void Coordinator::Handle(const LeaderMessage& m) {
                    std::to_string(r.index) + ", which is not in its batch; ignored");
       continue;
     }
-    Record(r, m.group);
+    Record(r, m.rank);
   }
+  // The rank is free (its first request, or the end of its part of a job).
+  if (packer_.busy(m.rank)) packer_.Release(now - start_mono_, {m.rank});
+  g.reported = true;
   g.busy = false;
+  g.lead = -1;
   g.batch.clear();
+  g.members.clear();
   g.progress_age = -1;
   g.live = LiveJob();
   if (g.stalled_reported) {
     g.stalled_reported = false;
-    printer_.Log("group " + std::to_string(m.group) + " (rank " +
-                 std::to_string(topology_.leader_of(m.group)) + ") reports again");
+    printer_.Log("rank " + std::to_string(m.rank) + " reports again");
   }
   g.parked = true;
 }
 
 // Journals a job's outcome; it is printed once committed.
-void Coordinator::Record(const JobResultMessage& r, int group) {
+void Coordinator::Record(const JobResultMessage& r, int rank) {
   const config::JobSpec& spec = sweep_.jobs[r.index];
   if (!r.missing_parents.empty()) {
     RequeueParents(r);
@@ -304,7 +327,7 @@ void Coordinator::Record(const JobResultMessage& r, int group) {
     rec.state = store::JobState::kPending;
   }
   Append(rec);
-  unacked_.push_back({r, group, final_failure, sched_.failures(r.index)});
+  unacked_.push_back({r, rank, final_failure, sched_.failures(r.index)});
 }
 
 // A job could not start because the artifacts of parents it needs are gone: they run again
@@ -356,45 +379,91 @@ void Coordinator::StoreError(const Status& s) {
 }
 
 bool Coordinator::AllIdle() const {
-  for (const auto& g : groups_) {
+  for (const auto& g : ranks_) {
     if (g.busy) return false;
   }
   return true;
 }
 
-void Coordinator::DispatchParked() {
-  for (int gi = 0; gi < static_cast<int>(groups_.size()); ++gi) {
-    GroupState& g = groups_[gi];
-    if (!g.parked || stopping_ || sched_.pending() == 0) continue;
-    AssignMessage m;
-    double planned = 0;
-    while (true) {
-      int64_t idx = sched_.Next();
-      if (idx < 0) break;
-      double pred = sched_.Predict(idx);
-      int attempt = ++attempts_[idx];
-      m.batch.push_back({idx, attempt});
-      planned += pred;
-      MarkRunning(idx, attempt, gi);
-      // Batch short jobs (measured, not guessed) to amortise messages; keep work for others.
-      if (!sched_.calibrated() || planned >= 0.01 || m.batch.size() >= 256) break;
-      if (sched_.pending() <= static_cast<int64_t>(groups_.size())) break;
+double Coordinator::PackSeconds(int64_t idx) const {
+  if (sched_.calibrated()) return sched_.Predict(idx);
+  const double most = sweep_.max_est_cost > 0 ? sweep_.max_est_cost : 1.0;
+  return std::max(0.0, sched_.Predict(idx)) / most * kUncalibratedLongestSeconds;
+}
+
+double Coordinator::idle_rank_seconds() const {
+  return packer_.IdleRankSecondsAt(clock_() - start_mono_);
+}
+
+void Coordinator::Dispatch() {
+  if (stopping_ || sched_.ready() == 0 || packer_.idle() == 0) return;
+  const double now = clock_();
+  // Packing again helps only when ranks freed or jobs became ready (messages), or as time moves
+  // reservations (a job overrunning its prediction): not on every poll.
+  if (!dispatch_due_ && now - last_dispatch_ < kRedispatchSeconds) return;
+  dispatch_due_ = false;
+  last_dispatch_ = now;
+  const int most = packer_.MaxRanks();
+  auto ranks_of = [&](int64_t idx) { return std::max(1, std::min(sweep_.jobs[idx].ranks, most)); };
+  std::vector<PackRequest> ready;
+  for (int64_t idx : sched_.Ready(kBackfillWindow)) {
+    ready.push_back({idx, ranks_of(idx), PackSeconds(idx)});
+  }
+  std::vector<PackStart> starts = packer_.Schedule(now - start_mono_, ready);
+  std::vector<AssignMessage> assigns(starts.size());
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int64_t idx = starts[i].job;
+    const int lead = starts[i].ranks.front();
+    sched_.Start(idx);
+    const int attempt = ++attempts_[idx];
+    assigns[i].batch.push_back({idx, attempt});
+    assigns[i].ranks = starts[i].ranks;
+    MarkRunning(idx, attempt, lead);
+  }
+  // Batch short 1-rank jobs (measured, not guessed) to amortise messages; keep work for others.
+  for (size_t i = 0; i < starts.size() && sched_.calibrated(); ++i) {
+    if (starts[i].ranks.size() != 1) continue;
+    AssignMessage& m = assigns[i];
+    double planned = sched_.Predict(m.batch.front().index);
+    if (planned >= 0.01) continue;
+    // The next ready 1-rank jobs in priority order (one look at the ready set per batch).
+    const std::vector<int64_t> more = sched_.Ready(kMaxBatch);
+    for (size_t k = 0; k < more.size() && planned < 0.01 && m.batch.size() < kMaxBatch &&
+                       sched_.pending() > static_cast<int64_t>(ranks_.size());
+         ++k) {
+      const int64_t next = more[k];
+      if (ranks_of(next) != 1 || !sched_.is_ready(next)) continue;
+      sched_.Start(next);
+      const int attempt = ++attempts_[next];
+      m.batch.push_back({next, attempt});
+      planned += sched_.Predict(next);
+      MarkRunning(next, attempt, starts[i].ranks.front());
     }
-    if (m.batch.empty()) continue;
-    g.parked = false;
-    g.busy = true;
-    g.batch = m.batch;
-    g.heartbeat_mono = clock_();
-    g.progress_age = 0;
-    channel_->SendAssign(gi, m);
+  }
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const std::vector<int>& members = starts[i].ranks;
+    for (int r : members) {
+      RankState& g = ranks_[r];
+      CHECK(g.parked && !g.busy) << "rank " << r << " is not idle";
+      g.parked = false;
+      g.busy = true;
+      g.lead = members.front();
+      g.heartbeat_mono = now;
+      g.progress_age = 0;
+      if (r == members.front()) {
+        g.batch = assigns[i].batch;
+        g.members = members;
+      }
+      channel_->SendAssign(r, assigns[i]);
+    }
   }
 }
 
-void Coordinator::MarkRunning(int64_t idx, int attempt, int group) {
+void Coordinator::MarkRunning(int64_t idx, int attempt, int rank) {
   store::JobRecord rec = *Find(sweep_.jobs[idx].id);
   rec.state = store::JobState::kRunning;
   rec.attempts = attempt;
-  rec.rank = topology_.leader_of(group);
+  rec.rank = rank;
   rec.host = topology_.hosts[rec.rank];
   rec.start_time = UnixNow();
   rec.end_time = 0;
@@ -425,7 +494,7 @@ void Coordinator::MaybeCommit(bool idle) {
 
 // REQUIRES: the results in unacked_ are committed.
 void Coordinator::Acknowledge() {
-  for (const auto& u : unacked_) printer_.Job(u.r, u.group, u.final_failure, u.failures);
+  for (const auto& u : unacked_) printer_.Job(u.r, u.rank, u.final_failure, u.failures);
   acknowledged_ += static_cast<int64_t>(unacked_.size());
   unacked_.clear();
 }
@@ -434,14 +503,14 @@ void Coordinator::Tick() {
   double now = clock_();
   // Liveness.
   std::vector<nlohmann::json> stalled;
-  for (int gi = 0; gi < static_cast<int>(groups_.size()); ++gi) {
-    GroupState& g = groups_[gi];
-    if (!g.busy) continue;
+  for (int gi = 0; gi < static_cast<int>(ranks_.size()); ++gi) {
+    RankState& g = ranks_[gi];
+    if (!g.busy || g.batch.empty()) continue;  // Only a job's leading rank reports its progress.
     double silent = std::max(now - g.heartbeat_mono,
                              g.progress_age >= 0 ? g.progress_age + (now - g.heartbeat_mono) : 0);
     if (silent < options_.stall_seconds) continue;
     const std::string& id = sweep_.jobs[g.batch.front().index].id;
-    int rank = topology_.leader_of(gi);
+    int rank = gi;
     stalled.push_back({{"rank", rank},
                        {"host", topology_.hosts[rank]},
                        {"job_id", id},
@@ -459,12 +528,13 @@ void Coordinator::Tick() {
       {"updated", UnixNow()},
       {"ranks", topology_.world_size},
       {"ranks_per_job", topology_.ranks_per_job},
-      {"groups", topology_.groups()},
       {"hosts", topology_.hosts},
+      {"idle_rank_seconds", idle_rank_seconds()},
       {"pid", static_cast<int64_t>(getpid())},
       // Until a job class is measured, predictions are raw cost units, not seconds: no ETA.
-      {"eta_seconds", sched_.calibrated() ? nlohmann::json(sched_.EtaSeconds(topology_.groups()))
-                                          : nlohmann::json(nullptr)},
+      {"eta_seconds", sched_.calibrated()
+                          ? nlohmann::json(sched_.EtaSeconds(topology_.default_slots()))
+                          : nlohmann::json(nullptr)},
       {"eta_calibrated", sched_.calibrated()},
       {"stalled", stalled},
       {"running_jobs", RunningJobs(now)},
@@ -522,10 +592,10 @@ void Coordinator::BeginStop(const std::string& why) {
   stop_deadline_ = clock_() + options_.grace_seconds + kAbandonMarginSeconds;
   printer_.Log("stopping (" + why + "): no new jobs; running jobs checkpoint and stop within " +
                FormatNumber(options_.grace_seconds) + " s; run the same command again to resume");
-  for (int g = 0; g < static_cast<int>(groups_.size()); ++g) channel_->SendStop(g);
+  for (int r = 0; r < static_cast<int>(ranks_.size()); ++r) channel_->SendStop(r);
 }
 
-// Every group is idle and nothing more will be dispatched: close the store, tell everyone.
+// Every rank is idle and nothing more will be dispatched: close the store, tell everyone.
 void Coordinator::Shutdown() {
   exit_code_ = stopping_ ? (store_failed_ ? kExitFailure : kExitStopped)
                          : (sched_.failed() > 0 || store_failed_ || adaptive_failed_ ? kExitFailure
@@ -534,7 +604,7 @@ void Coordinator::Shutdown() {
   AssignMessage bye;
   bye.shutdown = true;
   bye.exit_code = exit_code_;
-  for (int g = 0; g < static_cast<int>(groups_.size()); ++g) channel_->SendAssign(g, bye);
+  for (int r = 0; r < static_cast<int>(ranks_.size()); ++r) channel_->SendAssign(r, bye);
   finished_ = true;
 }
 
@@ -543,6 +613,7 @@ void Coordinator::Finish() {
                          {"started", start_unix_},
                          {"updated", UnixNow()},
                          {"ranks", topology_.world_size},
+                         {"idle_rank_seconds", idle_rank_seconds()},
                          {"stalled", nlohmann::json::array()}};
   if (stopping_) {
     info["stop_reason"] = stop_reason_;
@@ -567,15 +638,15 @@ void Coordinator::Finish() {
 
 void Coordinator::Abandon() {
   std::string who;
-  for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
-    if (groups_[g].busy) who += " " + std::to_string(topology_.leader_of(g));
+  for (int r = 0; r < static_cast<int>(ranks_.size()); ++r) {
+    if (ranks_[r].busy) who += " " + std::to_string(r);
   }
   printer_.Log("error: ranks" + who + " did not stop within run.grace_seconds + " +
                FormatNumber(kAbandonMarginSeconds) + " s; saving results " +
                "and aborting the MPI job (exit 75); run again to resume");
   // The abort ends their jobs: the store says pending (not running), and, as for any stop, the
   // attempt is not counted.
-  for (auto& g : groups_) {
+  for (auto& g : ranks_) {
     if (!g.busy) continue;
     for (const Assignment& a : g.batch) {
       store::JobRecord rec = *Find(sweep_.jobs[a.index].id);

@@ -1,7 +1,8 @@
-// The coordinator (rank 0, a thread next to its worker): hands out jobs, records results durably,
-// watches liveness and handles stops (protocol steps 2-7 in driver.h). It reaches the workers
-// only through a ControlChannel and reads time only from a Clock, so it runs in one process with
-// InProcessControlChannel and a fake clock (tests/driver/coordinator_test.cc).
+// The coordinator (rank 0, a thread next to its worker): picks each job's ranks (RankPacker: EASY
+// backfill over the idle ranks), hands out jobs, records results durably, watches liveness and
+// handles stops (protocol steps 2-7 in driver.h). Every rank asks for work for itself. It reaches
+// the workers only through a ControlChannel and reads time only from a Clock, so it runs in one
+// process with InProcessControlChannel and a fake clock (tests/driver/coordinator_test.cc).
 #ifndef VLMSCALE_DRIVER_COORDINATOR_H_
 #define VLMSCALE_DRIVER_COORDINATOR_H_
 
@@ -19,20 +20,23 @@
 #include "driver/control_channel.h"
 #include "driver/driver_options.h"
 #include "driver/progress_printer.h"
+#include "driver/rank_packer.h"
 #include "driver/scheduler.h"
 #include "driver/timing.h"
 #include "store/results_store.h"
 
 namespace vlmscale::driver {
 
-// After a stop request, groups get grace_seconds plus this margin before they are abandoned.
+// After a stop request, ranks in a job get grace_seconds plus this margin before they are
+// abandoned.
 inline constexpr double kAbandonMarginSeconds = 5.0;
 
 class Coordinator {
  public:
   // REQUIRES: the pointers outlive the coordinator; `store` was prepared by PrepareStore for
   // `sweep` (one record per job) and `runnable` came with it; options.IsValid();
-  // topology->hosts has one entry per world rank. `stop` is the process's stop flag (a signal);
+  // topology->hosts has one entry per world rank, topology->node_of one or none (one node);
+  // every job's ranks fit (CheckJobRanks). `stop` is the process's stop flag (a signal);
   // `clock` gives monotonic seconds; `out` receives every printed line.
   Coordinator(const config::Sweep* sweep, const Topology* topology, store::ResultsStore* store,
               const std::vector<bool>& runnable, const DriverOptions& options,
@@ -48,16 +52,16 @@ class Coordinator {
   // Runs Step() until finished(), polling with backoff. Returns exit_code().
   int Run();
 
-  // One pass: prints the start line (first pass), handles every waiting leader message, begins a
-  // stop if the stop flag is set, dispatches to idle groups, commits when the commit window
+  // One pass: prints the start line (first pass), handles every waiting message, begins a
+  // stop if the stop flag is set, starts ready jobs on idle ranks, commits when the commit window
   // elapsed (or nothing arrived), updates run info and liveness once a second, and finishes
-  // when everything is settled (closing the store and sending shutdown to every leader) or
-  // abandons silent groups after the grace period. Returns whether a message was handled.
+  // when everything is settled (closing the store and sending shutdown to every rank) or
+  // abandons silent ranks after the grace period. Returns whether a message was handled.
   // REQUIRES: !finished().
   bool Step();
 
   bool finished() const { return finished_; }
-  // Whether it ended by ControlChannel::Abandon (groups silent past the grace period).
+  // Whether it ended by ControlChannel::Abandon (ranks silent past the grace period).
   bool abandoned() const { return abandoned_; }
   // 0 (every job done), 1 (a job finally failed, or the store failed) or 75 (stopped). Valid
   // once finished().
@@ -66,6 +70,8 @@ class Coordinator {
   // Job results made durable by a commit and then reported (printed and counted).
   int64_t acknowledged() const { return acknowledged_; }
   const Scheduler& scheduler() const { return sched_; }
+  // Rank-seconds the ranks have spent idle (asked for work and got none) so far.
+  double idle_rank_seconds() const;
 
  private:
   // A running job's progress (HeartbeatMessage's progress fields) and its curves so far.
@@ -80,10 +86,15 @@ class Coordinator {
     double journaled_mono = 0;  // When `curves` were last written into the job's record.
     size_t journaled_points = 0;
   };
-  struct GroupState {
-    bool busy = false;    // Running a batch.
-    bool parked = false;  // Idle, waiting for work.
-    std::vector<Assignment> batch;
+  // One world rank. A job's leading rank (its lowest) holds the batch and the job's ranks; its
+  // other ranks only know they are busy.
+  struct RankState {
+    bool reported = false;          // Has asked for work at least once.
+    bool busy = false;              // In a job.
+    bool parked = false;            // Idle, waiting for work.
+    int lead = -1;                  // Busy: the rank leading its job.
+    std::vector<Assignment> batch;  // The leading rank's batch.
+    std::vector<int> members;       // The leading rank's job ranks.
     double heartbeat_mono = 0;  // When the last message arrived.
     double progress_age = -1;   // Seconds since the job's last progress, as last reported.
     bool stalled_reported = false;
@@ -91,27 +102,31 @@ class Coordinator {
   };
   struct Unacked {
     JobResultMessage r;
-    int group;
+    int rank;  // The job's leading rank.
     bool final_failure;
     int failures;  // Failed attempts of the job in this run, counting this one.
   };
 
   std::optional<store::JobRecord> Find(const std::string& id) const;
   void Handle(const LeaderMessage& m);
-  void Record(const JobResultMessage& r, int group);
+  void Record(const JobResultMessage& r, int rank);
   void RequeueParents(const JobResultMessage& r);
   void Append(const store::JobRecord& rec);
   void StoreError(const Status& s);
   bool AllIdle() const;
-  void DispatchParked();
-  void MarkRunning(int64_t idx, int attempt, int group);
+  // Starts ready jobs on idle ranks: the packer picks which jobs and ranks; short 1-rank jobs
+  // are batched.
+  void Dispatch();
+  // Predicted seconds of a job for the packer (a default scale before anything is measured).
+  double PackSeconds(int64_t idx) const;
+  void MarkRunning(int64_t idx, int attempt, int rank);
   void MaybeCommit(bool idle);
   void Acknowledge();
   void Tick();
   // Updates `g.live` from a heartbeat's progress fields (logged and ignored when they name a job
-  // the group was not given).
-  void UpdateLive(const HeartbeatMessage& h, int rank, GroupState& g);
-  // The run info's "running_jobs": per busy group, its job, ranks, start and progress. Writes
+  // the rank does not lead).
+  void UpdateLive(const HeartbeatMessage& h, int rank, RankState& g);
+  // The run info's "running_jobs": per running job, its id, ranks, start and progress. Writes
   // the curves of jobs whose curves grew into their running records (at most every
   // kLiveCurveSeconds per job).
   nlohmann::json RunningJobs(double now);
@@ -132,7 +147,10 @@ class Coordinator {
   Scheduler sched_;
   double start_mono_, start_unix_;
   ProgressPrinter printer_;
-  std::vector<GroupState> groups_;
+  std::vector<RankState> ranks_;
+  RankPacker packer_;
+  bool dispatch_due_ = true;  // Something changed since the last Dispatch.
+  double last_dispatch_ = 0;  // Clock time of the last packing.
   std::vector<int> attempts_;
   std::vector<Unacked> unacked_;
   double first_unacked_ = 0;

@@ -68,19 +68,11 @@ const char* StopSignalName() {
 
 int RunSweep(const config::Config& config, const config::Sweep& sweep,
              const DriverOptions& options) {
-  int rank = 0, size = 1;
+  int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
   std::string error;
   if (!options.IsValid(&error)) {
     if (rank == 0) std::cerr << "vlmscale run: error: " << error << std::endl;
-    return kExitUsage;
-  }
-  if (size % options.ranks_per_job != 0) {
-    if (rank == 0) {
-      std::cerr << "vlmscale run: error: run.ranks_per_job: expected a divisor of the number of "
-                << "MPI ranks (" << size << "), got " << options.ranks_per_job << std::endl;
-    }
     return kExitUsage;
   }
   // Every job can get its ranks: checked on every rank alike, before anything is written.
@@ -90,11 +82,14 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
     if (rank == 0) std::cerr << "vlmscale run: error: " << ranks_ok.message() << std::endl;
     return kExitUsage;
   }
-  Placement place = Place(options.ranks_per_job, options.threads_per_rank);
+  // Every rank asks for work for itself; jobs get their ranks from the coordinator.
+  Placement place = Place(1, options.threads_per_rank);
   Topology topology;
   topology.world_size = place.world_size;
-  topology.ranks_per_job = place.group_size;
+  topology.ranks_per_job = static_cast<int>(options.ranks_per_job);
   topology.hosts = GatherHosts(place);
+  topology.node_of = *nodes;
+  topology.node_local = options.node_local_groups;
 
   std::unique_ptr<store::ResultsStore> store;
   std::vector<bool> runnable;
@@ -150,6 +145,7 @@ int RunSweep(const config::Config& config, const config::Sweep& sweep,
   ctx.config = &config;
   ctx.sweep = &sweep;
   ctx.place = &place;
+  ctx.hosts = &topology.hosts;
   ctx.groups = groups.get();
   ctx.stop = &g_stop;
   ctx.grace_seconds = options.grace_seconds;

@@ -16,11 +16,11 @@ enum class LogFormat { kText, kJson };
 enum class DispatchOrder { kCost, kGrid, kStages };
 
 struct DriverOptions {
-  // Ranks per job group (data-parallel). Default: 1. REQUIRES: >= 1; RunSweep also requires it to
-  // divide the number of MPI ranks.
+  // Ranks of a job (data-parallel) whose stage and LLM preset set none. Default: 1. REQUIRES: >= 1;
+  // RunSweep refuses (exit 2) a job needing more ranks than the world has.
   int ranks_per_job = 1;
   // Every job's ranks on one node (run.node_local_groups): RunSweep refuses, with exit 2, a job
-  // needing more ranks than a node has and a fixed group spanning nodes. Default: false.
+  // needing more ranks than a node has. Default: false.
   bool node_local_groups = false;
   // Torch threads per rank; 0 means the node's cores divided by the ranks on the node.
   // Default: 0. REQUIRES: >= 0.

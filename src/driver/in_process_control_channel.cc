@@ -4,10 +4,9 @@
 
 namespace vlmscale::driver {
 
-InProcessControlChannel::InProcessControlChannel(int groups, int ranks_per_job)
-    : groups_(groups), ranks_per_job_(ranks_per_job), assigns_(groups), stops_(groups, 0) {
-  CHECK_GE(groups, 1);
-  CHECK_GE(ranks_per_job, 1);
+InProcessControlChannel::InProcessControlChannel(int ranks)
+    : ranks_(ranks), assigns_(ranks), stops_(ranks, 0) {
+  CHECK_GE(ranks, 1);
 }
 
 bool InProcessControlChannel::Poll(LeaderMessage* message) {
@@ -20,8 +19,7 @@ bool InProcessControlChannel::Poll(LeaderMessage* message) {
   }
   *message = LeaderMessage();
   message->kind = raw.kind;
-  message->group = raw.group;
-  message->rank = raw.group * ranks_per_job_;
+  message->rank = raw.rank;
   if (raw.kind == LeaderMessage::Kind::kHeartbeat) {
     Result<HeartbeatMessage> h = DecodeHeartbeat(raw.bytes);
     if (h.ok()) {
@@ -40,19 +38,19 @@ bool InProcessControlChannel::Poll(LeaderMessage* message) {
   return true;
 }
 
-void InProcessControlChannel::SendAssign(int group, const AssignMessage& message) {
-  CHECK(group >= 0 && group < groups_);
+void InProcessControlChannel::SendAssign(int rank, const AssignMessage& message) {
+  CHECK(rank >= 0 && rank < ranks_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    assigns_[group].push_back(EncodeAssign(message));
+    assigns_[rank].push_back(EncodeAssign(message));
   }
   assign_cv_.notify_all();
 }
 
-void InProcessControlChannel::SendStop(int group) {
-  CHECK(group >= 0 && group < groups_);
+void InProcessControlChannel::SendStop(int rank) {
+  CHECK(rank >= 0 && rank < ranks_);
   std::lock_guard<std::mutex> lock(mu_);
-  ++stops_[group];
+  ++stops_[rank];
 }
 
 void InProcessControlChannel::Abandon(int exit_code) {
@@ -60,29 +58,29 @@ void InProcessControlChannel::Abandon(int exit_code) {
   abandoned_with_ = exit_code;
 }
 
-void InProcessControlChannel::SendRequest(int group, const std::vector<JobResultMessage>& results) {
-  SendRaw(group, LeaderMessage::Kind::kRequest, EncodeResults(results));
+void InProcessControlChannel::SendRequest(int rank, const std::vector<JobResultMessage>& results) {
+  SendRaw(rank, LeaderMessage::Kind::kRequest, EncodeResults(results));
 }
 
-void InProcessControlChannel::SendHeartbeat(int group, const HeartbeatMessage& message) {
-  SendRaw(group, LeaderMessage::Kind::kHeartbeat, EncodeHeartbeat(message));
+void InProcessControlChannel::SendHeartbeat(int rank, const HeartbeatMessage& message) {
+  SendRaw(rank, LeaderMessage::Kind::kHeartbeat, EncodeHeartbeat(message));
 }
 
-void InProcessControlChannel::SendRaw(int group, LeaderMessage::Kind kind,
+void InProcessControlChannel::SendRaw(int rank, LeaderMessage::Kind kind,
                                       const std::string& bytes) {
-  CHECK(group >= 0 && group < groups_);
+  CHECK(rank >= 0 && rank < ranks_);
   std::lock_guard<std::mutex> lock(mu_);
-  to_coordinator_.push_back({kind, group, bytes});
+  to_coordinator_.push_back({kind, rank, bytes});
 }
 
-bool InProcessControlChannel::TryReceiveAssign(int group, AssignMessage* message) {
-  CHECK(group >= 0 && group < groups_);
+bool InProcessControlChannel::TryReceiveAssign(int rank, AssignMessage* message) {
+  CHECK(rank >= 0 && rank < ranks_);
   std::string bytes;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (assigns_[group].empty()) return false;
-    bytes = std::move(assigns_[group].front());
-    assigns_[group].pop_front();
+    if (assigns_[rank].empty()) return false;
+    bytes = std::move(assigns_[rank].front());
+    assigns_[rank].pop_front();
   }
   Result<AssignMessage> m = DecodeAssign(bytes);
   CHECK(m.ok()) << m.status().ToString();
@@ -90,25 +88,25 @@ bool InProcessControlChannel::TryReceiveAssign(int group, AssignMessage* message
   return true;
 }
 
-AssignMessage InProcessControlChannel::ReceiveAssign(int group) {
-  CHECK(group >= 0 && group < groups_);
+AssignMessage InProcessControlChannel::ReceiveAssign(int rank) {
+  CHECK(rank >= 0 && rank < ranks_);
   std::string bytes;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    assign_cv_.wait(lock, [&] { return !assigns_[group].empty(); });
-    bytes = std::move(assigns_[group].front());
-    assigns_[group].pop_front();
+    assign_cv_.wait(lock, [&] { return !assigns_[rank].empty(); });
+    bytes = std::move(assigns_[rank].front());
+    assigns_[rank].pop_front();
   }
   Result<AssignMessage> m = DecodeAssign(bytes);
   CHECK(m.ok()) << m.status().ToString();
   return std::move(*m);
 }
 
-bool InProcessControlChannel::TakeStop(int group) {
-  CHECK(group >= 0 && group < groups_);
+bool InProcessControlChannel::TakeStop(int rank) {
+  CHECK(rank >= 0 && rank < ranks_);
   std::lock_guard<std::mutex> lock(mu_);
-  if (stops_[group] == 0) return false;
-  --stops_[group];
+  if (stops_[rank] == 0) return false;
+  --stops_[rank];
   return true;
 }
 

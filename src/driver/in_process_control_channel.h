@@ -17,27 +17,27 @@ namespace vlmscale::driver {
 
 class InProcessControlChannel : public ControlChannel {
  public:
-  // REQUIRES: groups >= 1, ranks_per_job >= 1 (only used for LeaderMessage::rank).
-  explicit InProcessControlChannel(int groups, int ranks_per_job = 1);
+  // REQUIRES: ranks >= 1 (world ranks 0 .. ranks - 1).
+  explicit InProcessControlChannel(int ranks);
 
   // ---- Coordinator's end.
   bool Poll(LeaderMessage* message) override;
-  void SendAssign(int group, const AssignMessage& message) override;
-  void SendStop(int group) override;
+  void SendAssign(int rank, const AssignMessage& message) override;
+  void SendStop(int rank) override;
   // Records the exit code and returns.
   void Abandon(int exit_code) override;
 
-  // ---- Leaders' end. REQUIRES: 0 <= group < groups.
-  void SendRequest(int group, const std::vector<JobResultMessage>& results);
-  void SendHeartbeat(int group, const HeartbeatMessage& message);
+  // ---- The ranks' end. REQUIRES: 0 <= rank < ranks.
+  void SendRequest(int rank, const std::vector<JobResultMessage>& results);
+  void SendHeartbeat(int rank, const HeartbeatMessage& message);
   // Queues raw bytes as a kRequest or kHeartbeat (malformed input in tests).
-  void SendRaw(int group, LeaderMessage::Kind kind, const std::string& bytes);
-  // Takes the group's next assignment if one is waiting.
-  bool TryReceiveAssign(int group, AssignMessage* message);
-  // Waits for the group's next assignment.
-  AssignMessage ReceiveAssign(int group);
-  // Takes a pending stop of the group (true once per SendStop).
-  bool TakeStop(int group);
+  void SendRaw(int rank, LeaderMessage::Kind kind, const std::string& bytes);
+  // Takes the rank's next assignment if one is waiting.
+  bool TryReceiveAssign(int rank, AssignMessage* message);
+  // Waits for the rank's next assignment.
+  AssignMessage ReceiveAssign(int rank);
+  // Takes a pending stop of the rank (true once per SendStop).
+  bool TakeStop(int rank);
 
   // Messages queued for the coordinator and not yet polled.
   size_t pending_to_coordinator() const;
@@ -47,10 +47,10 @@ class InProcessControlChannel : public ControlChannel {
  private:
   struct Raw {
     LeaderMessage::Kind kind;
-    int group;
+    int rank;
     std::string bytes;
   };
-  const int groups_, ranks_per_job_;
+  const int ranks_;
   mutable std::mutex mu_;
   std::condition_variable assign_cv_;
   std::deque<Raw> to_coordinator_;

@@ -67,32 +67,10 @@ Result<std::vector<int>> NodeOfEachRank() {
 
 namespace {
 
-// CheckJobRanks over `world` ranks whose nodes `node_of` gives; `largest_node`: the most ranks
-// on one node; `groups_may_span`: false when no fixed group can span nodes (skips that loop).
+// CheckJobRanks over `world` ranks whose largest node has `largest_node` ranks.
 Status CheckRanks(const config::Config& config, const config::Sweep& sweep,
-                  const DriverOptions& options, int64_t world, int64_t largest_node,
-                  const std::function<int64_t(int64_t)>& node_of, bool groups_may_span) {
+                  const DriverOptions& options, int64_t world, int64_t largest_node) {
   CHECK_GE(world, 1);
-  CHECK_GE(options.ranks_per_job, 1);
-  CHECK_EQ(world % options.ranks_per_job, 0);
-  if (options.node_local_groups && groups_may_span) {
-    const int64_t k = options.ranks_per_job;
-    for (int64_t first = 0; first < world; first += k) {
-      for (int64_t r = first + 1; r < first + k; ++r) {
-        if (node_of(r) == node_of(first)) continue;
-        return config::KeyError(
-            config, "run.node_local_groups",
-            "the job group of ranks " + std::to_string(first) + "-" +
-                std::to_string(first + k - 1) + " (run.ranks_per_job = " + std::to_string(k) +
-                ") spans nodes (rank " + std::to_string(first) + " on node " +
-                std::to_string(node_of(first)) + ", rank " + std::to_string(r) + " on node " +
-                std::to_string(node_of(r)) +
-                "): start a multiple of run.ranks_per_job ranks per node, placed node by node "
-                "(mpirun --map-by slot), or set run.node_local_groups = false");
-      }
-    }
-  }
-
   if (sweep.jobs.empty()) return Status::OK();
   const config::JobSpec* largest = &sweep.jobs.front();
   for (const auto& job : sweep.jobs) {
@@ -120,13 +98,6 @@ Status CheckRanks(const config::Config& config, const config::Sweep& sweep,
                       std::to_string(largest_node) +
                       ": lower the key or set run.node_local_groups = false");
   }
-  if (need > options.ranks_per_job) {
-    return refuse(
-        options.ranks_per_job,
-        "jobs run on fixed groups of run.ranks_per_job = " + std::to_string(options.ranks_per_job) +
-            " ranks until per-job groups land: raise run.ranks_per_job to " + std::to_string(need) +
-            " (a job needing fewer runs on the first ranks of its group)");
-  }
   return Status::OK();
 }
 
@@ -138,21 +109,15 @@ Status CheckJobRanks(const config::Config& config, const config::Sweep& sweep,
   for (int node : node_of_rank) ++ranks_on_node[node];
   int largest_node = 0;
   for (const auto& [node, n] : ranks_on_node) largest_node = std::max(largest_node, n);
-  return CheckRanks(
-      config, sweep, options, static_cast<int64_t>(node_of_rank.size()), largest_node,
-      [&](int64_t r) { return static_cast<int64_t>(node_of_rank[r]); }, true);
+  return CheckRanks(config, sweep, options, static_cast<int64_t>(node_of_rank.size()),
+                    largest_node);
 }
 
 Status CheckJobRanksOnNodes(const config::Config& config, const config::Sweep& sweep,
                             const DriverOptions& options, int64_t nodes, int64_t ranks_per_node) {
   CHECK_GE(nodes, 1);
   CHECK_GE(ranks_per_node, 1);
-  // Node by node, a node's id is its first rank; a group spans nodes only if the node's rank
-  // count is not a multiple of the group's, and then one of the first ranks_per_node groups does.
-  return CheckRanks(
-      config, sweep, options, nodes * ranks_per_node, ranks_per_node,
-      [&](int64_t r) { return r / ranks_per_node * ranks_per_node; },
-      ranks_per_node % options.ranks_per_job != 0);
+  return CheckRanks(config, sweep, options, nodes * ranks_per_node, ranks_per_node);
 }
 
 }  // namespace vlmscale::driver

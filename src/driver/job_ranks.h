@@ -28,19 +28,15 @@ Result<std::vector<int>> NodeOfEachRank();
 
 // The run-start checks of the jobs' rank counts. kInvalidInput naming the job and the key that
 // gave its ranks (with its file and line) for the first job, largest first, that needs
-//   - more ranks than the world has (node_of_rank.size()),
-//   - with options.node_local_groups, more ranks than the largest node has, or
-//   - more than options.ranks_per_job: until per-job groups land, every job runs on a fixed
-//     group of ranks_per_job ranks (a job needing fewer runs on the first ranks of its group);
-// or, with options.node_local_groups, when a fixed group of ranks_per_job consecutive ranks
-// spans nodes. OK otherwise. REQUIRES: `sweep` was planned from `config`; node_of_rank has one
-// entry per world rank; options.ranks_per_job divides the world size.
+//   - more ranks than the world has (node_of_rank.size()), or
+//   - with options.node_local_groups, more ranks than the largest node has.
+// OK otherwise (the coordinator picks each job's ranks when it starts). REQUIRES: `sweep` was
+// planned from `config`; node_of_rank has one entry per world rank.
 Status CheckJobRanks(const config::Config& config, const config::Sweep& sweep,
                      const DriverOptions& options, const std::vector<int>& node_of_rank);
 
 // CheckJobRanks for an allocation of `nodes` x `ranks_per_node` ranks placed node by node
-// (`vlmscale submit`). REQUIRES: nodes >= 1, ranks_per_node >= 1, options.ranks_per_job
-// divides nodes x ranks_per_node.
+// (`vlmscale submit`). REQUIRES: nodes >= 1, ranks_per_node >= 1.
 Status CheckJobRanksOnNodes(const config::Config& config, const config::Sweep& sweep,
                             const DriverOptions& options, int64_t nodes, int64_t ranks_per_node);
 

@@ -1,6 +1,7 @@
 #include "driver/messages.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -35,6 +36,8 @@ std::string EncodeAssign(const AssignMessage& m) {
     v.push_back(a.index);
     v.push_back(a.attempt);
   }
+  v.push_back(static_cast<int64_t>(m.ranks.size()));
+  for (int r : m.ranks) v.push_back(r);
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(int64_t));
 }
 
@@ -48,11 +51,24 @@ Result<AssignMessage> DecodeAssign(const std::string& bytes) {
   m.shutdown = v[0] != 0;
   m.exit_code = static_cast<int>(v[1]);
   int64_t n = v[2];
-  if (n < 0 || static_cast<size_t>(3 + 2 * n) != v.size()) {
+  if (n < 0 || static_cast<size_t>(4 + 2 * n) > v.size()) {
     return Status::Runtime("malformed assign message (batch of " + std::to_string(n) + ")");
   }
   for (int64_t i = 0; i < n; ++i) {
     m.batch.push_back({v[3 + 2 * i], static_cast<int>(v[4 + 2 * i])});
+  }
+  const size_t at = 3 + 2 * n;
+  const int64_t k = v[at];
+  if (k < 0 || at + 1 + k != v.size()) {
+    return Status::Runtime("malformed assign message (" + std::to_string(k) + " ranks)");
+  }
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t r = v[at + 1 + i];
+    if (r < 0 || r > INT32_MAX || (i > 0 && r <= m.ranks.back())) {
+      return Status::Runtime("malformed assign message (rank " + std::to_string(r) +
+                             " not ascending or out of range)");
+    }
+    m.ranks.push_back(static_cast<int>(r));
   }
   return m;
 }

@@ -27,11 +27,14 @@ struct Assignment {
   int attempt = 1;
 };
 
-// kAssign payload: a batch, or a shutdown carrying the exit code every rank returns.
+// kAssign payload: a batch, or a shutdown carrying the exit code every rank returns. The
+// coordinator sends the same batch to every rank of `ranks` (the job's world ranks, ascending;
+// empty: the receiving rank alone); ranks[0] leads it (heartbeats with progress, the results).
 struct AssignMessage {
   bool shutdown = false;
   int exit_code = 0;
   std::vector<Assignment> batch;
+  std::vector<int> ranks;
 };
 
 // One job's outcome as the group leader reports it (kRequest payload: a list of these).

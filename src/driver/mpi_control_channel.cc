@@ -32,7 +32,6 @@ bool MpiControlChannel::Poll(LeaderMessage* message) {
     std::string bytes = ReceiveProbed(st, place_->to_coordinator);
     *message = LeaderMessage();
     message->rank = st.MPI_SOURCE;
-    message->group = st.MPI_SOURCE / place_->group_size;
     if (st.MPI_TAG == static_cast<int>(Tag::kHeartbeat)) {
       message->kind = LeaderMessage::Kind::kHeartbeat;
       Result<HeartbeatMessage> h = DecodeHeartbeat(bytes);
@@ -57,13 +56,12 @@ bool MpiControlChannel::Poll(LeaderMessage* message) {
   }
 }
 
-void MpiControlChannel::SendAssign(int group, const AssignMessage& message) {
-  SendString(EncodeAssign(message), place_->leader_of(group), Tag::kAssign, place_->to_workers);
+void MpiControlChannel::SendAssign(int rank, const AssignMessage& message) {
+  SendString(EncodeAssign(message), rank, Tag::kAssign, place_->to_workers);
 }
 
-void MpiControlChannel::SendStop(int group) {
-  MPI_Send(nullptr, 0, MPI_CHAR, place_->leader_of(group), static_cast<int>(Tag::kStop),
-           place_->to_workers);
+void MpiControlChannel::SendStop(int rank) {
+  MPI_Send(nullptr, 0, MPI_CHAR, rank, static_cast<int>(Tag::kStop), place_->to_workers);
 }
 
 void MpiControlChannel::Abandon(int exit_code) {

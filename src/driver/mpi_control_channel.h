@@ -1,6 +1,6 @@
 // The control channel over MPI: the coordinator's end (MpiControlChannel, on rank 0's coordinator
-// thread) and the leaders' end (MpiLeaderLink, in the worker loop and liveness thread). Messages
-// go to the coordinator on Placement::to_coordinator and to the leaders on
+// thread) and every rank's end (MpiLeaderLink, in the worker loop and liveness thread). Messages
+// go to the coordinator on Placement::to_coordinator and to the ranks on
 // Placement::to_workers, so rank 0's two ends never take each other's messages.
 #ifndef VLMSCALE_DRIVER_MPI_CONTROL_CHANNEL_H_
 #define VLMSCALE_DRIVER_MPI_CONTROL_CHANNEL_H_
@@ -15,10 +15,10 @@ namespace vlmscale::driver {
 
 // Message tags on the wire.
 enum class Tag : int {
-  kRequest = 101,    // leader -> coordinator: results of the last batch (possibly none).
-  kAssign = 102,     // coordinator -> leader: next batch, or shutdown with an exit code.
-  kHeartbeat = 103,  // leader -> coordinator: progress age and local stop flag.
-  kStop = 104,       // coordinator -> leader, leader -> members: stop request.
+  kRequest = 101,    // rank -> coordinator: free; a job leader's results of its batch.
+  kAssign = 102,     // coordinator -> rank: next batch and its ranks, or shutdown with a code.
+  kHeartbeat = 103,  // rank -> coordinator: progress age and local stop flag.
+  kStop = 104,       // coordinator -> rank: stop request.
 };
 
 class MpiControlChannel : public ControlChannel {
@@ -26,8 +26,8 @@ class MpiControlChannel : public ControlChannel {
   // REQUIRES: `place` outlives the channel; called on world rank 0.
   explicit MpiControlChannel(const Placement* place) : place_(place) {}
   bool Poll(LeaderMessage* message) override;
-  void SendAssign(int group, const AssignMessage& message) override;
-  void SendStop(int group) override;
+  void SendAssign(int rank, const AssignMessage& message) override;
+  void SendStop(int rank) override;
   // Flushes stdout and stderr, then MPI_Abort(MPI_COMM_WORLD, exit_code).
   [[noreturn]] void Abandon(int exit_code) override;
 
@@ -35,7 +35,7 @@ class MpiControlChannel : public ControlChannel {
   const Placement* place_;
 };
 
-// A leader's end of the channel. REQUIRES: `place` outlives it; place->leader().
+// A rank's end of the channel (every rank has one). REQUIRES: `place` outlives it.
 class MpiLeaderLink {
  public:
   explicit MpiLeaderLink(const Placement* place) : place_(place) {}

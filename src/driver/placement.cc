@@ -74,12 +74,10 @@ std::vector<std::string> GatherHosts(const Placement& p) {
   constexpr int kLen = 256;
   char mine[kLen] = {0};
   std::strncpy(mine, p.host.c_str(), kLen - 1);
-  std::vector<char> all(p.world_rank == 0 ? kLen * p.world_size : 1);
-  MPI_Gather(mine, kLen, MPI_CHAR, all.data(), kLen, MPI_CHAR, 0, MPI_COMM_WORLD);
+  std::vector<char> all(static_cast<size_t>(kLen) * p.world_size);
+  MPI_Allgather(mine, kLen, MPI_CHAR, all.data(), kLen, MPI_CHAR, MPI_COMM_WORLD);
   std::vector<std::string> hosts;
-  if (p.world_rank == 0) {
-    for (int r = 0; r < p.world_size; ++r) hosts.emplace_back(&all[r * kLen]);
-  }
+  for (int r = 0; r < p.world_size; ++r) hosts.emplace_back(&all[static_cast<size_t>(r) * kLen]);
   return hosts;
 }
 

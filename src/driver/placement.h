@@ -33,7 +33,7 @@ struct Placement {
 Placement Place(int ranks_per_job, int threads_per_rank);
 void FreePlacement(Placement* p);
 
-// Collective over MPI_COMM_WORLD: the host name of every world rank on rank 0, empty elsewhere.
+// Collective over MPI_COMM_WORLD: the host name of every world rank, on every rank.
 std::vector<std::string> GatherHosts(const Placement& p);
 
 }  // namespace vlmscale::driver

@@ -86,17 +86,26 @@ void ProgressPrinter::Start() {
   }
   out_ << "vlmscale run: sweep '" << sweep_.name << "': " << sweep_.jobs.size() << " jobs ("
        << sched_.skipped() << " already done, " << sched_.pending() << " to run) on "
-       << topology_.world_size << " ranks, " << topology_.groups() << " job groups of "
-       << topology_.ranks_per_job << " -> " << sweep_.output << std::endl;
+       << topology_.world_size << " ranks, " << JobSizes() << " -> " << sweep_.output << std::endl;
 }
 
-void ProgressPrinter::Job(const JobResultMessage& r, int group, bool final_failure, int failures) {
+std::string ProgressPrinter::JobSizes() const {
+  int lo = 0, hi = 0;
+  for (const auto& j : sweep_.jobs) {
+    lo = lo == 0 ? j.ranks : std::min(lo, j.ranks);
+    hi = std::max(hi, j.ranks);
+  }
+  if (lo == 0) lo = hi = topology_.ranks_per_job;
+  std::string sizes = lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
+  return "jobs of " + sizes + (hi == 1 ? " rank" : " ranks");
+}
+
+void ProgressPrinter::Job(const JobResultMessage& r, int rank, bool final_failure, int failures) {
   if (!r.started || (options_.quiet && r.outcome == Outcome::kDone)) return;
   const config::JobSpec& spec = sweep_.jobs[r.index];
   const auto& p = spec.point;
   double seconds = r.end_time - r.start_time;
   int64_t finished = sched_.done() + sched_.failed() + sched_.skipped();
-  int rank = topology_.leader_of(group);
   if (options_.log_format == LogFormat::kJson) {
     nlohmann::json j = {{"event", "job"},
                         {"job_id", spec.id},
@@ -157,7 +166,7 @@ void ProgressPrinter::Progress(double now, bool force) {
   if (!force && now - last_progress_print_ < 1.0 && !sched_.Settled()) return;
   last_progress_print_ = now;
   if (options_.quiet) return;
-  double eta = sched_.calibrated() ? sched_.EtaSeconds(topology_.groups()) : NAN;
+  double eta = sched_.calibrated() ? sched_.EtaSeconds(topology_.default_slots()) : NAN;
   if (options_.log_format == LogFormat::kJson) {
     out_ << nlohmann::json{{"event", "progress"},
                            {"done", sched_.done() + sched_.skipped()},

@@ -34,9 +34,10 @@ class ProgressPrinter {
   // "vlmscale run: <line>", or {"event": "log", ...}.
   void Log(const std::string& line);
   void Start();
-  // An acknowledged job result of `group`; `failures` counts the job's failed attempts in this run
-  // up to this result. Silent for jobs that never started and, when quiet, for finished ones.
-  void Job(const JobResultMessage& r, int group, bool final_failure, int failures);
+  // An acknowledged job result led by world rank `rank`; `failures` counts the job's failed
+  // attempts in this run up to this result. Silent for jobs that never started and, when quiet, for
+  // finished ones.
+  void Job(const JobResultMessage& r, int rank, bool final_failure, int failures);
   // A progress line at most once a second (unless `force` or the sweep is settled); none when
   // quiet. `now` is monotonic seconds.
   void Progress(double now, bool force);
@@ -45,6 +46,8 @@ class ProgressPrinter {
   void Summary(const store::ResultsStore& store, int exit_code, double now);
 
  private:
+  // "jobs of 2 ranks", "jobs of 1-4 ranks": the rank counts of the sweep's jobs.
+  std::string JobSizes() const;
   const config::Sweep& sweep_;
   const Topology& topology_;
   const DriverOptions& options_;

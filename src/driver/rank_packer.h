@@ -66,12 +66,20 @@ class RankPacker {
   std::vector<PackStart> Schedule(double now, const std::vector<PackRequest>& ready);
   // A job's ranks are idle again at `now`.
   void Release(double now, const std::vector<int>& ranks);
+  // Marks idle ranks busy without a job or prediction (counted free now by reservations), e.g.
+  // ranks that have not asked for work yet; Release frees them. REQUIRES: each rank is idle.
+  void Hold(const std::vector<int>& ranks) { Occupy(ranks, last_now_); }
+  bool busy(int rank) const { return busy_[rank]; }
 
   // The reservation made by the last Schedule call.
   const PackReservation& reservation() const { return reservation_; }
   // Rank-seconds spent idle so far (up to the last Schedule or Release call): the waste the
   // packing leaves while jobs were waiting or ranks had nothing to do.
   double idle_rank_seconds() const { return idle_rank_seconds_; }
+  // The same, up to `now` (>= the last call's time).
+  double IdleRankSecondsAt(double now) const {
+    return idle_rank_seconds_ + (started_ && now > last_now_ ? idle_count_ * (now - last_now_) : 0);
+  }
 
  private:
   // Best-fit choice of `k` ranks among those with allowed[r]; empty if they do not fit.

@@ -94,7 +94,8 @@ void Scheduler::Withhold(int64_t index) {
   CHECK(can_withhold(index)) << "job " << index << " is not ready, held or waiting";
   const int stage = sweep_.jobs[index].stage;
   if (s == State::kReady) {
-    ready_.erase(index);
+    if (stale_) Recompute();  // ready_ is ordered by path_: erase by the order it was built with.
+    CHECK_EQ(ready_.erase(index), 1u);
   } else if (s == State::kWaiting) {
     --waiting_;
   } else {
@@ -171,6 +172,21 @@ int64_t Scheduler::Next() {
   state_[best] = State::kRunning;
   running_.insert(best);
   return best;
+}
+
+std::vector<int64_t> Scheduler::Ready(size_t limit) {
+  if (stale_) Recompute();
+  std::vector<int64_t> out;
+  for (auto it = ready_.begin(); it != ready_.end() && out.size() < limit; ++it) out.push_back(*it);
+  return out;
+}
+
+void Scheduler::Start(int64_t index) {
+  CHECK(state_[index] == State::kReady) << "job " << index << " is not ready";
+  if (stale_) Recompute();
+  CHECK_EQ(ready_.erase(index), 1u);
+  state_[index] = State::kRunning;
+  running_.insert(index);
 }
 
 void Scheduler::Block(int64_t index, std::vector<int64_t>* blocked) {

@@ -41,6 +41,11 @@ class Scheduler {
   // Takes the ready job with the longest remaining path and marks it running; returns its index,
   // or -1 if nothing is ready.
   int64_t Next();
+  // Up to `limit` ready jobs, highest priority first (Next's order), without taking them.
+  std::vector<int64_t> Ready(size_t limit);
+  // Marks the ready job `index` running (what Next does for the first of Ready).
+  // REQUIRES: is_ready(index).
+  void Start(int64_t index);
   // Reports how a running job ended after `seconds`. A failure is re-queued while the job has
   // attempts left in this run; returns true if the job is now finally failed, in which case its
   // not-yet-done descendants become blocked and are appended to `*blocked` (if non-null).

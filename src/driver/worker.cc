@@ -25,31 +25,7 @@ namespace vlmscale::driver {
 
 namespace {
 
-void WaitFor(MPI_Request* req) {
-  Backoff b;
-  int done = 0;
-  while (true) {
-    MPI_Test(req, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    b.Wait();
-  }
-}
-
-// Broadcasts a string from group rank 0 with a nonblocking collective and backoff.
-void BroadcastString(std::string* s, MPI_Comm comm) {
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  int64_t n = static_cast<int64_t>(s->size());
-  MPI_Request req;
-  MPI_Ibcast(&n, 1, MPI_INT64_T, 0, comm, &req);
-  WaitFor(&req);
-  if (rank != 0) s->resize(n);
-  if (n == 0) return;
-  MPI_Ibcast(s->data(), static_cast<int>(n), MPI_CHAR, 0, comm, &req);
-  WaitFor(&req);
-}
-
-// The running job's progress as its JobEnv::progress calls last reported it (leaders only),
+// The running job's progress as its JobEnv::progress calls last reported it (its leading rank),
 // shared by the job's thread and the liveness thread, which sends it with the heartbeats.
 struct LiveProgress {
   std::mutex mu;
@@ -95,13 +71,8 @@ struct LiveProgress {
   int64_t starting_index = -1;
 };
 
-// The ranks `spec` runs on within this rank's fixed group: its own count, at most the group.
-int JobRanksIn(const config::JobSpec& spec, const Placement& place) {
-  return std::max(1, std::min(spec.ranks, place.group_size));
-}
-
-// Runs one job on this rank (every rank of the job, the first JobRanksIn ranks of the group,
-// calls it with the same assignment).
+// Runs one job on this rank (every rank of the job calls it with the same assignment, on the
+// job's communicator).
 class JobRunner {
  public:
   JobRunner(const WorkerContext& ctx, std::atomic<double>* last_progress,
@@ -116,7 +87,8 @@ class JobRunner {
     }
   }
 
-  JobResultMessage Run(const Assignment& a) const {
+  JobResultMessage Run(const Assignment& a, const std::vector<int>& members,
+                       comm::Communicator* comm) const {
     const config::Sweep& sweep = *ctx_.sweep;
     const Placement& place = *ctx_.place;
     const config::JobSpec& spec = sweep.jobs[a.index];
@@ -127,29 +99,18 @@ class JobRunner {
     std::string job_dir = JobDir(sweep, spec);
     std::string run_dir = job_dir + "/attempt-" + std::to_string(a.attempt);
     std::unique_ptr<jobs::Job> job = jobs::CreateJob(sweep, spec);
-    // The job's ranks: the first spec.ranks of the group (CheckJobRanks keeps it <= the group).
-    std::vector<int> members;
-    for (int i = 0; i < JobRanksIn(spec, place); ++i)
-      members.push_back(place.leader_of(place.group) + i);
-    Result<comm::Communicator*> comm = ctx_.groups->Get(members);
-    if (!comm.ok()) {
-      r.outcome = Outcome::kFailed;
-      r.failure_class = "error";
-      r.message = "cannot build the job's communicator: " + comm.status().message();
-      r.end_time = UnixNow();
-      return r;
-    }
+    const bool leads = members.front() == place.world_rank;
     std::vector<jobs::ParentArtifact> parents;
-    if (!ReadParents(spec, *comm, &parents, &r)) return r;
+    if (!ReadParents(spec, comm, &parents, &r)) return r;
     if (job && job->UsesDirectories()) {
       bool made = true;
-      if (place.leader() && !MakeDirs(run_dir)) {
+      if (leads && !MakeDirs(run_dir)) {
         made = false;
         r.outcome = Outcome::kFailed;
         r.failure_class = "error";
         r.message = "cannot create run directory " + run_dir + ": " + std::strerror(errno);
       }
-      (*comm)->Barrier();  // Directories exist before any rank of the job uses them.
+      comm->Barrier();  // Directories exist before any rank of the job uses them.
       if (!made) return r;
     }
 
@@ -162,7 +123,7 @@ class JobRunner {
     in.job_dir = job_dir;
     in.parents = std::move(parents);
     jobs::JobEnv env;
-    env.comm = *comm;
+    env.comm = comm;
     env.local_rank = place.local_rank;
     env.local_size = place.local_size;
     env.device = place.device;
@@ -171,18 +132,18 @@ class JobRunner {
     env.grace_seconds = ctx_.grace_seconds;
     std::atomic<double>* lp = last_progress_;
     env.heartbeat = [lp] { lp->store(MonoNow()); };
-    LiveProgress* live = place.leader() ? live_ : nullptr;
+    LiveProgress* live = leads ? live_ : nullptr;
     env.progress = [lp, live](const jobs::JobProgress& p) {
       lp->store(MonoNow());
       if (live != nullptr) live->Report(p);
     };
-    env.world_master_addr = place.host;
-    env.world_master_port = 29500 + (place.group % 1000);
+    env.world_master_addr = (*ctx_.hosts)[members.front()];    // The job's first rank's host.
+    env.world_master_port = 29500 + (members.front() % 1000);  // Unique among running jobs.
     env.group_world_ranks = members;
     jobs::JobOutput out;
     Status s;
     last_progress_->store(MonoNow());
-    live_->Start(a.index);
+    if (leads) live_->Start(a.index);
     running_->store(true);
     try {
       if (!job) {
@@ -202,14 +163,14 @@ class JobRunner {
       if (out.failure_class.empty()) out.failure_class = "error";
     }
     running_->store(false);
-    live_->Finish();
+    if (leads) live_->Finish();
     r.end_time = UnixNow();
     r.metrics = std::move(out.metrics);
     r.curves = std::move(out.curves);
     r.train_seconds = out.train_seconds;
     r.eval_seconds = out.eval_seconds;
     ClassifyResult(s, out.failure_class, &r);
-    if (r.outcome == Outcome::kDone && job && job->UsesDirectories() && place.leader()) {
+    if (r.outcome == Outcome::kDone && job && job->UsesDirectories() && leads) {
       // The artifact marker children check before they start (artifacts.h).
       Status w = WriteResultFile(job_dir, sweep, spec, r.metrics);
       if (!w.ok()) {
@@ -277,14 +238,13 @@ class JobRunner {
   LiveProgress* live_;
 };
 
-// Heartbeats and stop relay of one rank (a thread): leaders send progress to the coordinator and
-// pick up kStop; they relay a stop to their group's members, who listen for it.
+// Heartbeats and stops of one rank (a thread): every rank sends its liveness (with the progress
+// of the job it leads, if any) to the coordinator and picks up its kStop.
 class Liveness {
  public:
   Liveness(const WorkerContext& ctx, std::atomic<double>* last_progress, std::atomic<bool>* running,
            LiveProgress* live)
-      : p_(ctx.place),
-        stop_(ctx.stop),
+      : stop_(ctx.stop),
         link_(ctx.place),
         last_progress_(last_progress),
         running_(running),
@@ -298,40 +258,21 @@ class Liveness {
  private:
   void Loop() {
     double last_sent = 0;
-    bool relayed = false;
     while (!quit_.load()) {
-      if (p_->leader()) {
-        if (link_.PollStop()) stop_->store(true);
-        if (stop_->load() && !relayed) {
-          for (int m = 1; m < p_->group_size; ++m) {
-            MPI_Send(nullptr, 0, MPI_CHAR, m, static_cast<int>(Tag::kStop), p_->group_control);
-          }
-          relayed = true;
-        }
-        double now = MonoNow();
-        if (now - last_sent >= 1.0) {
-          HeartbeatMessage h;
-          h.progress_age = running_->load() ? now - last_progress_->load() : -1.0;
-          h.stop_requested = stop_->load();
-          live_->Fill(&h);
-          link_.SendHeartbeat(h);
-          last_sent = now;
-        }
-      } else {
-        int flag = 0;
-        MPI_Status st;
-        MPI_Iprobe(0, static_cast<int>(Tag::kStop), p_->group_control, &flag, &st);
-        if (flag) {
-          MPI_Recv(nullptr, 0, MPI_CHAR, 0, static_cast<int>(Tag::kStop), p_->group_control,
-                   MPI_STATUS_IGNORE);
-          stop_->store(true);
-        }
+      if (link_.PollStop()) stop_->store(true);
+      double now = MonoNow();
+      if (now - last_sent >= 1.0) {
+        HeartbeatMessage h;
+        h.progress_age = running_->load() ? now - last_progress_->load() : -1.0;
+        h.stop_requested = stop_->load();
+        live_->Fill(&h);
+        link_.SendHeartbeat(h);
+        last_sent = now;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 
-  const Placement* p_;
   std::atomic<bool>* stop_;
   MpiLeaderLink link_;
   std::atomic<double>* last_progress_;
@@ -341,49 +282,64 @@ class Liveness {
   std::thread thread_;
 };
 
-// The loop of every rank: leaders pull batches from the coordinator; members follow their leader.
+JobResultMessage NotStarted(const Assignment& a, const std::string& why) {
+  JobResultMessage r;
+  r.index = a.index;
+  r.attempt = a.attempt;
+  r.outcome = Outcome::kCancelled;
+  r.started = false;
+  r.message = why;
+  return r;
+}
+
+// The loop of every rank: ask the coordinator for work (returning the results of the jobs this
+// rank led), run each job of the batch with the other ranks the coordinator gave it.
 int WorkerLoop(const WorkerContext& ctx, const JobRunner& runner) {
   const Placement& p = *ctx.place;
   MpiLeaderLink link(&p);
   std::vector<JobResultMessage> results;
   while (true) {
-    std::string bytes;
-    if (p.leader()) {
-      link.SendRequest(results);
-      results.clear();
-      bytes = link.ReceiveAssign();
+    link.SendRequest(results);
+    results.clear();
+    Result<AssignMessage> m = DecodeAssign(link.ReceiveAssign());
+    std::vector<int> members =
+        m.ok() && !m->ranks.empty() ? m->ranks : std::vector<int>{p.world_rank};
+    if (m.ok() && std::find(members.begin(), members.end(), p.world_rank) == members.end()) {
+      m = Status::Runtime("an assignment for ranks that do not include this one");
     }
-    if (p.group_size > 1) BroadcastString(&bytes, p.group_comm);
-    Result<AssignMessage> m = DecodeAssign(bytes);
     if (!m.ok()) {
       std::cerr << "vlmscale run: rank " << p.world_rank << ": " << m.status().message()
                 << std::endl;
       MPI_Abort(MPI_COMM_WORLD, kExitFailure);
     }
     if (m->shutdown) return m->exit_code;
+    const bool leads = members.front() == p.world_rank;
+    // Every rank of the job builds (or reuses) its communicator: collective over them only.
+    Result<comm::Communicator*> comm = ctx.groups->Get(members);
     for (const auto& a : m->batch) {
-      // The leader decides for the whole group whether to start the job (a stop may have come).
-      int go = ctx.stop->load() ? 0 : 1;
-      if (p.group_size > 1) {
-        MPI_Request req;
-        MPI_Ibcast(&go, 1, MPI_INT, 0, p.group_comm, &req);
-        WaitFor(&req);
-      }
-      if (!go) {
-        JobResultMessage r;
-        r.index = a.index;
-        r.attempt = a.attempt;
-        r.outcome = Outcome::kCancelled;
-        r.started = false;
-        r.message = "not started: stop requested";
-        results.push_back(r);
+      if (!comm.ok()) {
+        JobResultMessage r = NotStarted(a, "");
+        r.outcome = Outcome::kFailed;
+        r.failure_class = "error";
+        r.started = true;
+        r.message = "cannot build the job's communicator: " + comm.status().message();
+        r.start_time = r.end_time = UnixNow();
+        if (leads) results.push_back(r);
         continue;
       }
-      // Ranks of the group beyond the job's own count skip it (the leader always runs it).
-      if (p.group_rank >= JobRanksIn(ctx.sweep->jobs[a.index], p)) continue;
-      results.push_back(runner.Run(a));
+      // The job starts only if no rank of it has seen a stop (all ranks agree).
+      double stopped = ctx.stop->load() ? 1.0 : 0.0;
+      if (members.size() > 1) {
+        Status s = (*comm)->AllReduceSumHost(&stopped, 1);
+        if (!s.ok()) stopped = 1.0;
+      }
+      if (stopped > 0) {
+        if (leads) results.push_back(NotStarted(a, "not started: stop requested"));
+        continue;
+      }
+      JobResultMessage r = runner.Run(a, members, *comm);
+      if (leads) results.push_back(std::move(r));
     }
-    if (!p.leader()) results.clear();
   }
 }
 

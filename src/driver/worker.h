@@ -1,12 +1,13 @@
-// The worker of every rank (protocol steps 2, 4 and 5 in driver.h): leaders pull batches from the
-// coordinator and broadcast them to their group; the first JobSpec::ranks ranks of the group run
-// each job, on a communicator of exactly those ranks (the others skip it); a liveness thread
-// sends the leader's heartbeats and relays stop requests to the members.
+// The worker of every rank (protocol steps 2, 4 and 5 in driver.h): every rank pulls work from the
+// coordinator for itself; the coordinator sends a job to each of the ranks it picked, which run
+// it on a communicator of exactly those ranks (GroupComms); the lowest of them leads it
+// (progress, results). A liveness thread sends the rank's heartbeats and picks up stops.
 #ifndef VLMSCALE_DRIVER_WORKER_H_
 #define VLMSCALE_DRIVER_WORKER_H_
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "comm/communicator.h"
 #include "config/config.h"
@@ -22,8 +23,8 @@ struct WorkerContext {
   const config::Config* config = nullptr;  // Handed to jobs (JobInput::config).
   const config::Sweep* sweep = nullptr;
   const Placement* place = nullptr;
-  // Communicators of the ranks a job runs on: the first JobSpec::ranks ranks of this rank's
-  // fixed group (until per-job groups are packed by the coordinator, issue 18).
+  const std::vector<std::string>* hosts = nullptr;  // Host of every world rank (GatherHosts).
+  // Communicators of the ranks a job runs on, as the coordinator picked them per job.
   GroupComms* groups = nullptr;
   std::atomic<bool>* stop = nullptr;   // The process's stop flag; set by kStop or a signal.
   double grace_seconds = 0.0;          // DriverOptions::grace_seconds, handed to jobs.
@@ -35,8 +36,8 @@ struct WorkerContext {
 // `failure_class` or "error".
 void ClassifyResult(const Status& status, const std::string& failure_class, JobResultMessage* r);
 
-// Serves jobs until the coordinator shuts the group down; returns the exit code it sent.
-// REQUIRES: every pointer in `ctx` is set and outlives the call; every rank of the group calls it.
+// Serves jobs until the coordinator shuts the rank down; returns the exit code it sent.
+// REQUIRES: every pointer in `ctx` is set and outlives the call; every rank calls it.
 // Never throws: a job's exception is its failure.
 int RunWorker(const WorkerContext& ctx);
 

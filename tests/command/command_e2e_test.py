@@ -250,12 +250,11 @@ class CommandSweepTest(CommandTestBase):
         cfg = self.config(extra_run="ranks_per_job = 2")
         p = mpirun(4, ["run", cfg])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn("2 job groups of 2", p.stdout)
+        self.assertIn("jobs of 2 ranks", p.stdout)
         jobs = export_jobs(self.out)
         self.assertEqual(len(jobs), 9)
-        ports = set()
         for j in jobs:
-            self.assertIn(j["rank"], (0, 2))
+            self.assertIn(j["rank"], range(3))  # The job's lowest rank leads it.
             self.assertAlmostEqual(j["error"], law(N[j["llm"]], j["visual_tokens"]), places=12)
             run_dir = os.path.join(self.dir, "results", "r.runs", j["job_id"], "attempt-1")
             seen = [read_json(os.path.join(run_dir, f"seen.rank{r}.json"))["env"]
@@ -268,9 +267,16 @@ class CommandSweepTest(CommandTestBase):
                 self.assertIsNone(s["OMPI_COMM_WORLD_RANK"])
             self.assertEqual(seen[0]["MASTER_ADDR"], seen[1]["MASTER_ADDR"])
             self.assertEqual(seen[0]["MASTER_PORT"], seen[1]["MASTER_PORT"])
-            ports.add(seen[0]["MASTER_PORT"])
+            # The rendezvous port follows the job's leading rank, so jobs running side by side
+            # (different ranks) never share one.
+            self.assertEqual(seen[0]["MASTER_PORT"], str(29500 + j["rank"]))
+            own = [read_json(os.path.join(run_dir, f"seen.rank{r}.json"))["vlmscale_env"]
+                   for r in (0, 1)]
+            job_ranks = own[0]["VLMSCALE_JOB_RANKS"]
+            self.assertEqual(own[1]["VLMSCALE_JOB_RANKS"], job_ranks)
+            self.assertEqual([o["VLMSCALE_WORLD_RANK"] for o in own], job_ranks.split(","))
+            self.assertEqual(job_ranks.split(",")[0], str(j["rank"]))
             self.assertTrue(os.path.exists(os.path.join(run_dir, "stdout.rank1.log")))
-        self.assertEqual(len(ports), 2, "the two groups must not share a rendezvous port")
 
     def test_metacharacters_in_config_values_reach_the_trainer_literally(self):
         marker = os.path.join(self.dir, "pwned")

@@ -54,7 +54,7 @@ def overrides(out):
         "grid.method": "tokenpacker",
         "stage.eval.axis.benchmark": ", ".join(BENCHMARKS),
         "run.ranks_per_job": "1",
-        # The shipped config gives the 4B preset 2 ranks; on fixed 1-rank groups every job has 1.
+        # The shipped config gives the 4B preset 2 ranks; here every job has 1 (few ranks, cheap).
         "llm.Qwen1.5-4B-Chat.ranks": "1",
         "run.threads_per_rank": "1",
         "run.grace_seconds": "3",

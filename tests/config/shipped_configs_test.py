@@ -136,8 +136,8 @@ class ShippedConfigsTest(unittest.TestCase):
         self.assertEqual(sorted(set(needed)), sorted(finetunes))
 
     def test_ranks_per_job_follow_the_llm_size_and_the_stage(self):
-        # Issue 18: 1 rank up to 2B, 2 up to 7B, 4 for 14B; evaluation on 1 rank; the fixed
-        # groups (run.ranks_per_job) hold the largest job.
+        # Issue 18: 1 rank up to 2B, 2 up to 7B, 4 for 14B; evaluation on 1 rank;
+        # run.ranks_per_job (the default) is the largest job's.
         want = {0.5e9: 1, 1.8e9: 1, 4e9: 2, 7e9: 2, 14e9: 4}
         jobs = plan("configs/paper-grid.ini")
         for j in jobs:

@@ -59,7 +59,7 @@ config::Sweep MakeSweep(int n, const std::string& output) {
   return s;
 }
 
-// A sweep, its prepared store, the in-process channel with `groups` single-rank leaders, a fake
+// A sweep, its prepared store, the in-process channel with `groups` ranks (on one node), a fake
 // clock and a coordinator printing into `out`.
 class Harness {
  public:
@@ -86,6 +86,8 @@ class Harness {
         [this] { return now_; }, &out_);
   }
 
+  // REQUIRES: before Start().
+  config::Sweep& mutable_sweep() { return sweep_; }
   Coordinator& c() { return *coordinator_; }
   InProcessControlChannel& channel() { return channel_; }
   store::ResultsStore& store() { return *store_; }
@@ -183,6 +185,70 @@ TEST(Coordinator, BatchesJobsMeasuredShortAndSendsLongOnesOneAtATime) {
   EXPECT_EQ(BatchAfterFirstJobTook(0.001).batch.size(), 10u);
   // 100 s per job: one job per batch keeps the queue dynamic.
   EXPECT_EQ(BatchAfterFirstJobTook(100.0).batch.size(), 1u);
+}
+
+TEST(Coordinator, StartsEachJobOnItsRanksBackfillsAndFreesRanksAsTheyReport) {
+  Harness h(3, 4);
+  h.mutable_sweep().jobs[0].ranks = 3;
+  h.mutable_sweep().jobs[1].ranks = 2;
+  h.Start();
+  for (int r = 0; r < 4; ++r) h.channel().SendRequest(r, {});
+  h.c().Step();
+  // Job 0 (first in priority) takes 3 of the 4 idle ranks; job 1 (2 ranks) waits for ranks;
+  // job 2 (1 rank) ends by job 1's reservation, so it backfills the fourth rank.
+  for (int r = 0; r < 3; ++r) {
+    AssignMessage m = h.Assigned(r);
+    ASSERT_EQ(m.batch.size(), 1u);
+    EXPECT_EQ(m.batch[0].index, 0);
+    EXPECT_EQ(m.ranks, (std::vector<int>{0, 1, 2}));
+  }
+  AssignMessage small = h.Assigned(3);
+  ASSERT_EQ(small.batch.size(), 1u);
+  EXPECT_EQ(small.batch[0].index, 2);
+  EXPECT_EQ(small.ranks, (std::vector<int>{3}));
+  EXPECT_EQ(h.Record(0).rank, 0);  // The job's lowest rank leads it.
+  EXPECT_EQ(h.Record(2).rank, 3);
+  EXPECT_EQ(h.Record(1).state, store::JobState::kPending);
+  h.Advance(1.5);
+  h.c().Step();
+  nlohmann::json info = nlohmann::json::parse(h.store().run_info_json());
+  ASSERT_EQ(info["running_jobs"].size(), 2u) << info.dump();
+  EXPECT_EQ(info["running_jobs"][0]["ranks"], nlohmann::json::parse("[0, 1, 2]"));
+  EXPECT_EQ(info["running_jobs"][1]["ranks"], nlohmann::json::parse("[3]"));
+  EXPECT_EQ(info["idle_rank_seconds"].get<double>(), 0.0) << "every rank was busy";
+  // Job 0's leader reports: one rank is free, but job 1 needs two.
+  AssignMessage job0;
+  job0.batch = {{0, 1}};
+  h.channel().SendRequest(0, AllDone(job0, 1.5));
+  h.c().Step();
+  EXPECT_FALSE(h.HasAssignment(0));
+  // The job's other ranks report free (no results): job 1 starts on ranks 0 and 1.
+  h.Advance(0.5);
+  h.channel().SendRequest(1, {});
+  h.c().Step();
+  for (int r = 0; r < 2; ++r) {
+    AssignMessage m = h.Assigned(r);
+    ASSERT_EQ(m.batch.size(), 1u);
+    EXPECT_EQ(m.batch[0].index, 1);
+    EXPECT_EQ(m.ranks, (std::vector<int>{0, 1}));
+  }
+  EXPECT_DOUBLE_EQ(h.c().idle_rank_seconds(), 0.5) << "rank 0 waited 0.5 s for rank 1";
+  // Results from a rank that does not lead the job are ignored (logged).
+  h.channel().SendRequest(1, AllDone(job0, 1.0));
+  h.channel().SendRequest(2, {});
+  AssignMessage job1, job2;
+  job1.batch = {{1, 1}};
+  job2.batch = {{2, 1}};
+  h.channel().SendRequest(0, AllDone(job1, 1.0));
+  h.channel().SendRequest(3, AllDone(job2, 1.0));
+  h.c().Step();
+  EXPECT_NE(h.output().find("rank 1: a result for job index 0, which is not in its batch"),
+            std::string::npos)
+      << h.output();
+  ASSERT_TRUE(h.c().finished());
+  EXPECT_EQ(h.c().exit_code(), 0);
+  EXPECT_EQ(h.c().acknowledged(), 3);
+  for (int r = 0; r < 4; ++r) EXPECT_TRUE(h.Assigned(r).shutdown) << "rank " << r;
 }
 
 TEST(Coordinator, RetriesAFailedJobUpToMaxAttemptsThenFailsItWithExitCode1) {
@@ -521,7 +587,7 @@ TEST(Coordinator, ReportsAGroupWithoutJobProgressForStallSecondsAndItsReturn) {
   EXPECT_EQ(h.output().find(warning, first + 1), std::string::npos) << "reported once";
   h.channel().SendRequest(0, AllDone(m, 306));
   h.c().Step();
-  EXPECT_NE(h.output().find("group 0 (rank 0) reports again"), std::string::npos) << h.output();
+  EXPECT_NE(h.output().find("rank 0 reports again"), std::string::npos) << h.output();
 }
 
 TEST(Coordinator, ResumeDispatchesOnlyJobsNotDoneInTheStore) {

@@ -165,7 +165,7 @@ class DriverTest(DriverTestBase):
         cfg = self.config(extra_run="ranks_per_job = 2")
         p = mpirun(4, ["run", cfg])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn("2 job groups of 2", p.stdout)
+        self.assertIn("jobs of 2 ranks", p.stdout)
         export = subprocess.run([BIN, "export", self.out, "--format", "json"], capture_output=True,
                                 text=True, check=True)
         jobs = json.loads(export.stdout)["jobs"]
@@ -173,8 +173,11 @@ class DriverTest(DriverTestBase):
         for j in jobs:
             self.assertEqual(j["extra_metrics"]["group_ranks"], 2.0)
             self.assertEqual(j["extra_metrics"]["group_rank_sum"], 1.0)
-            self.assertIn(j["rank"], (0, 2))
+            self.assertIn(j["rank"], range(3))  # The job's lowest rank leads it.
+        # Groups are formed per job: 3 ranks hold 2-rank jobs; 1 rank does not (exit 2).
         p = mpirun(3, ["run", cfg, "--fresh"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        p = mpirun(1, ["run", cfg, "--fresh"])
         self.assertEqual(p.returncode, 2)
         self.assertIn("run.ranks_per_job", p.stderr)
 

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Jobs' rank counts under a real mpirun (issue 18, step 1): `run` refuses, with exit 2, one
-error line naming the job and the key that gave its ranks and nothing written, a job needing more
-ranks than the world has, more than a node has with run.node_local_groups (the node of each rank
-replaced by the test-only VLMSCALE_TEST_NODE_OF_RANK), or more than the fixed groups of
-run.ranks_per_job; and a sweep whose jobs fit runs to the end.
+"""Jobs' rank counts under a real mpirun (issue 18): `run` refuses, with exit 2, one error line
+naming the job and the key that gave its ranks and nothing written, a job needing more ranks than
+the world has or more than a node has with run.node_local_groups (the node of each rank replaced
+by the test-only VLMSCALE_TEST_NODE_OF_RANK); a job needing more than run.ranks_per_job (only the
+default) runs; a sweep whose jobs fit runs to the end. tests/driver/packing_e2e_test.py checks
+which ranks run which job.
 Environment: VLMSCALE_BIN (set by CTest). One test:
   VLMSCALE_BIN=build/vlmscale /usr/bin/python3 tests/driver/job_ranks_e2e_test.py \
       JobRanksTest.test_x
@@ -99,31 +100,31 @@ class JobRanksTest(unittest.TestCase):
         line = self.assert_refused(self.run_ranks(2, cfg), "needs 3 ranks, but the run has 2 ranks")
         self.assertIn(f"ranks.ini:9: key 'llm.big.ranks': job {big} (stage train, llm big)",
                       line)
-        # Fits the world, but jobs run on fixed 1-rank groups until per-job groups land.
-        self.assert_refused(self.run_ranks(4, cfg),
-                            "until per-job groups land: raise run.ranks_per_job to 3")
         # Node-local: 2 nodes of 2 ranks cannot hold a 3-rank job.
         cfg = self.config(big_ranks=3, ranks_per_job=1, node_local="true")
         self.assert_refused(self.run_ranks(4, cfg, nodes="0,0,1,1"),
                             "the largest node has 2")
-        # A fixed group spanning two (test) nodes.
         cfg = self.config(big_ranks=2, ranks_per_job=2, node_local="true")
-        self.assert_refused(self.run_ranks(4, cfg, nodes="0,1,0,1"),
-                            "key 'run.node_local_groups': the job group of ranks 0-1 "
-                            "(run.ranks_per_job = 2) spans nodes (rank 0 on node 0, rank 1 on "
-                            "node 1)")
         # A malformed override is refused, naming the variable.
         self.assert_refused(self.run_ranks(4, cfg, nodes="0,0"),
                             "VLMSCALE_TEST_NODE_OF_RANK (test only): expected one node id")
-        # Groups on one node each: the sweep runs to the end.
-        p = self.run_ranks(4, cfg, nodes="5,5,9,9")
+        # Nodes interleaved over the ranks: the 2-rank jobs get ranks of one node each and the
+        # sweep runs to the end.
+        p = self.run_ranks(4, cfg, nodes="5,9,5,9")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         rows = jobs_table(self.out)
         self.assertEqual(len(rows), 6)
         self.assertTrue(all(r["status"] == "done" for r in rows), rows)
+        # A job needing more than run.ranks_per_job (3 > 1) runs when the world holds it.
+        os.remove(self.out)
+        cfg = self.config(big_ranks=3, ranks_per_job=1)
+        p = self.run_ranks(4, cfg)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("jobs of 1-3 ranks", p.stdout)
+        self.assertTrue(all(r["status"] == "done" for r in jobs_table(self.out)))
 
     def test_each_job_runs_on_exactly_its_ranks(self):
-        # Fixed groups of 2 on 4 ranks: `train` jobs of nano take the run's 2, of big its
+        # 4 ranks: `train` jobs of nano take the run's 2, of big its
         # [llm.big] ranks = 1; `eval` jobs 1. Every rank of a job logs RANK and WORLD_SIZE.
         log = os.path.join(self.dir, "ranks.log")
         script = os.path.join(self.dir, "job.py")

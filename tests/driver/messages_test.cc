@@ -10,12 +10,14 @@ namespace {
 TEST(Messages, AssignRoundTrips) {
   AssignMessage m;
   m.batch = {{3, 1}, {7, 2}};
+  m.ranks = {1, 4, 5};
   Result<AssignMessage> d = DecodeAssign(EncodeAssign(m));
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->shutdown);
   ASSERT_EQ(d->batch.size(), 2u);
   EXPECT_EQ(d->batch[1].index, 7);
   EXPECT_EQ(d->batch[1].attempt, 2);
+  EXPECT_EQ(d->ranks, (std::vector<int>{1, 4, 5}));
   AssignMessage bye;
   bye.shutdown = true;
   bye.exit_code = 75;
@@ -32,6 +34,8 @@ TEST(Messages, MalformedAssignIsAnError) {
   std::string bytes = EncodeAssign(m);
   bytes.resize(bytes.size() - 8);
   EXPECT_FALSE(DecodeAssign(bytes).ok());
+  m.ranks = {3, 2};  // Not ascending.
+  EXPECT_FALSE(DecodeAssign(EncodeAssign(m)).ok());
 }
 
 TEST(Messages, ResultsRoundTripIncludingNonFiniteMetrics) {
