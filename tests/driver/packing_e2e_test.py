@@ -241,7 +241,10 @@ class PackingSigkillTest(PackingBase):
     every acknowledged job stays done exactly once and is never re-run; resume finishes."""
 
     def test_random_sigkills_with_mixed_sizes(self):
-        cfg = self.config(seeds=", ".join(map(str, range(6))), seconds=0.2, nap=0.2)
+        # 90 jobs of ~0.8 s (15 per seed: 1-, 2- and 3-rank) are ~30 s of work on 5 ranks, more
+        # than the six trials' windows together (<= 6 x 2.5 s + 3 x 1 s), so every trial ends in
+        # a kill however fast the machine (with 0.2-s jobs an idle one finished in the fourth).
+        cfg = self.config(seeds=", ".join(map(str, range(6))), seconds=0.8, nap=0.8)
         ids = planned_ids(cfg)
         rng = random.Random(20261205)
         acknowledged = {}
