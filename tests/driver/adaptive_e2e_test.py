@@ -42,11 +42,8 @@ NOISE = 0.004
 SWEEPS = int(os.environ.get("ADAPTIVE_SWEEPS", "20"))
 SWEEPS_AT_ONCE = max(2, min(4, os.cpu_count() or 2))
 
-CONFIG = """
-[sweep]
-name = adaptive
-output = {out}
-[grid]
+# The paper's grid: N 0.5-14 B x V 1-576 (35 points, one method).
+GRID = """[grid]
 llm = q05, q18, q4, q7, q14
 visual_tokens = 1, 4, 16, 36, 64, 144, 576
 method = tokenpacker
@@ -60,7 +57,13 @@ n_params = 4e9
 n_params = 7e9
 [llm.q14]
 n_params = 14e9
-[job]
+"""
+
+CONFIG = """
+[sweep]
+name = adaptive
+output = {out}
+""" + GRID + """[job]
 type = command
 [command]
 argv = /usr/bin/python3 -S {fake} --llm {{llm}} --n-params {{n_params}} \
@@ -254,21 +257,7 @@ STAGES_CONFIG = """
 [sweep]
 name = adaptive-stages
 output = {out}
-[grid]
-llm = q05, q18, q4, q7, q14
-visual_tokens = 1, 4, 16, 36, 64, 144, 576
-method = tokenpacker
-[llm.q05]
-n_params = 0.5e9
-[llm.q18]
-n_params = 1.8e9
-[llm.q4]
-n_params = 4e9
-[llm.q7]
-n_params = 7e9
-[llm.q14]
-n_params = 14e9
-[command]
+""" + GRID + """[command]
 text_tokens = {q}
 env = FAKE_LAW={a},{alpha},{beta},{e} FAKE_NOISE={noise} FAKE_NOISE_SEED={draw}
 [stage.pre]
