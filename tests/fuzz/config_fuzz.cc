@@ -29,7 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Result<Config> again = ConfigFromString(resolved, "resolved.ini", {});
   FUZZ_CHECK(again.ok()) << again.status().ToString() << "\n" << resolved;
   FUZZ_CHECK(again->values().size() == config->values().size()) << resolved;
+  // A staged config's resolved text leaves job.type out (Config::ResolvedText: it means nothing
+  // next to [stage.NAME], and planning rejects one set there), so it reads back as its default.
+  const bool staged = !config->StageNames().empty();
   for (const auto& [key, value] : config->values()) {
+    if (staged && key == "job.type") continue;
     FUZZ_CHECK(again->Has(key)) << key;
     FUZZ_CHECK(again->Get(key).text == value.text) << key << ": '" << value.text << "'";
   }
