@@ -81,6 +81,6 @@ if selected fuzz "$@"; then
 fi
 if selected sanitize "$@"; then
   echo "== driver threads under ThreadSanitizer (build-tsan/, label sanitize)"
-  sanitizer_build build-tsan "-DVLMSCALE_SANITIZE=thread" ";fit"
+  sanitizer_build build-tsan "-DVLMSCALE_SANITIZE=thread"
   (cd "$root/build-tsan" && ctest --output-on-failure --timeout 900 -L sanitize "$@")
 fi
