@@ -233,6 +233,7 @@ Status RunVlmTrainingOrThrow(const std::string& job_type, FinetuneEvalSetup setu
   m["llm_params"] = result.llm_params;
   m["trainable_params"] = result.trainable_params;
   m["final_train_loss"] = result.final_train_loss;
+  if (std::isfinite(result.symbolic_error)) m["symbolic_error"] = result.symbolic_error;
   m["steps_per_second"] = result.steps_per_second;
   m["resumed_from_step"] = static_cast<double>(result.resumed_from_step);
   m["num_buckets"] = result.num_buckets;

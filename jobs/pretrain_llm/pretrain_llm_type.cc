@@ -52,6 +52,18 @@ const config::OptionsTable<O>& Table() {
         "pretrain_llm.warmup_steps", "train.warmup_steps",
         [](O& o) -> int64_t& { return o.train.warmup_steps; }, 0.0, config::kMaxSteps,
         "Linear warmup steps (at most pretrain_llm.steps).");
+    t->Int(
+        "pretrain_llm.symbolic_steps", "train.symbolic_steps",
+        [](O& o) -> int64_t& { return o.train.symbolic_steps; }, 0.0, config::kMaxSteps,
+        "The first steps read a symbolic scene (each patch's class prototype in the encoder's "
+        "feature space) instead of the image (at most pretrain_llm.steps).")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
+    t->Int(
+        "pretrain_llm.curriculum_steps", "train.curriculum_steps",
+        [](O& o) -> int64_t& { return o.train.curriculum_steps; }, 0.0, config::kMaxSteps,
+        "The first steps follow a curriculum: split evenly over the task's question levels, "
+        "phase k draws templates of level <= k (at most pretrain_llm.steps).")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
     t->Double(
         "pretrain_llm.weight_decay", "train.weight_decay",
         [](O& o) -> double& { return o.train.weight_decay; }, 0.0, 1e3, "AdamW weight decay.");

@@ -17,13 +17,16 @@
 // (tasks::FindTaskShape) and its shape the grid's llm preset: exactly what a finetune_eval job of
 // the same llm builds, whatever its task, method or V.
 //
-// Keys: [pretrain_llm] task, method, visual_tokens, steps, batch_size, lr, warmup_steps,
-// weight_decay, log_every, eval_examples, seed; and finetune_eval's [model] keys (the encoder and
-// its cache), [eval] batch_size and run.feature_cache_mb, read as the stage sees them.
+// Keys: [pretrain_llm] task, method, visual_tokens, steps, batch_size, lr, lr_width_exponent,
+// lr_reference_width, warmup_steps, symbolic_steps, curriculum_steps (the symbolic scenes and
+// the curriculum of train/train_options.h), weight_decay, log_every, eval_examples, seed; and
+// finetune_eval's [model] keys (the encoder and its cache), [eval] batch_size and
+// run.feature_cache_mb, read as the stage sees them.
 // Checkpoint of its own progress: <job_dir>/checkpoint.pt (resumed by a later attempt).
 // Metrics: error, accuracy, eval_loss (of the pretraining task), inference_flops,
 // compressor_flops, latency_ms, accuracy.<template>, llm_params, trainable_params,
-// final_train_loss, steps_per_second, resumed_from_step, num_buckets, peak_rss_mb; curves
+// final_train_loss, symbolic_error (with symbolic_steps: the error on the eval examples read as
+// symbolic scenes), steps_per_second, resumed_from_step, num_buckets, peak_rss_mb; curves
 // train_loss, lr, eval_loss, eval_accuracy.
 #ifndef VLMSCALE_JOBS_PRETRAIN_LLM_PRETRAIN_LLM_TYPE_H_
 #define VLMSCALE_JOBS_PRETRAIN_LLM_PRETRAIN_LLM_TYPE_H_

@@ -85,6 +85,9 @@ void GenerateGlyphs(uint64_t key, int64_t image_size, const ExampleOut& out);
 // Names of the question templates, indexed by ExampleOut::type.
 const std::vector<std::string>& ShapesQuestionTypes();
 const std::vector<std::string>& GlyphsQuestionTypes();
+// Each template's step of difficulty (Task::question_levels()), in the same order.
+const std::vector<int>& ShapesQuestionLevels();
+const std::vector<int>& GlyphsQuestionLevels();
 
 // Token and answer names for QuestionText/AnswerText.
 const char* ShapesTokenName(int64_t token);

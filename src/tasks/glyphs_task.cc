@@ -206,6 +206,12 @@ const std::vector<std::string>& GlyphsQuestionTypes() {
   return kNames;
 }
 
+// One glyph; then a line or two glyphs.
+const std::vector<int>& GlyphsQuestionLevels() {
+  static const std::vector<int> kLevels = {1, 2, 2};
+  return kLevels;
+}
+
 const char* GlyphsTokenName(int64_t token) {
   static const char* const kNames[kLetter0] = {"<pad>", "char",  "count", "has",   "after", "same",
                                                "in",    "line0", "line1", "line2", "pos0",  "pos1",

@@ -264,6 +264,12 @@ const std::vector<std::string>& ShapesQuestionTypes() {
   return kNames;
 }
 
+// One attribute; colour and shape together; comparisons and the most frequent value.
+const std::vector<int>& ShapesQuestionLevels() {
+  static const std::vector<int> kLevels = {1, 2, 2, 3, 3};
+  return kLevels;
+}
+
 const char* ShapesTokenName(int64_t token) {
   static const char* const kNames[kShapesVocabSize] = {
       "<pad>",  "count",   "color", "shape",  "at",     "any",      "object", "more",

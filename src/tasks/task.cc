@@ -21,6 +21,7 @@ class GeneratedTask final : public Task {
     Generator generate;
     NameFn token_name, answer_name;
     const std::vector<std::string>* question_types;
+    const std::vector<int>* question_levels;
   };
   GeneratedTask(Spec spec, const TaskOptions& options)
       : spec_(std::move(spec)), options_(options) {}
@@ -31,6 +32,7 @@ class GeneratedTask final : public Task {
   int64_t question_tokens() const override { return spec_.question_tokens; }
   int64_t num_answers() const override { return spec_.num_answers; }
   const std::vector<std::string>& question_types() const override { return *spec_.question_types; }
+  const std::vector<int>& question_levels() const override { return *spec_.question_levels; }
 
   Batch MakeBatch(Split split, uint64_t seed, const std::vector<int64_t>& indices,
                   int64_t label_grid) const override {
@@ -106,14 +108,14 @@ Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOption
     return std::unique_ptr<Task>(new GeneratedTask(
         {"shapes", internal::kShapesVocabSize, internal::kShapesQuestionTokens,
          internal::kShapesNumAnswers, &internal::GenerateShapes, &internal::ShapesTokenName,
-         &internal::ShapesAnswerName, &internal::ShapesQuestionTypes()},
+         &internal::ShapesAnswerName, &internal::ShapesQuestionTypes(), &internal::ShapesQuestionLevels()},
         options));
   }
   if (name == "glyphs") {
     return std::unique_ptr<Task>(new GeneratedTask(
         {"glyphs", internal::kGlyphsVocabSize, internal::kGlyphsQuestionTokens,
          internal::kGlyphsNumAnswers, &internal::GenerateGlyphs, &internal::GlyphsTokenName,
-         &internal::GlyphsAnswerName, &internal::GlyphsQuestionTypes()},
+         &internal::GlyphsAnswerName, &internal::GlyphsQuestionTypes(), &internal::GlyphsQuestionLevels()},
         options));
   }
   return FindTaskShape(name).status();  // Unknown name: the message names the closest one.

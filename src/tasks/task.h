@@ -47,6 +47,11 @@ class Task {
   virtual int64_t num_answers() const = 0;
   // Names of the question templates (Batch::types indexes them), e.g. "count", "char_at".
   virtual const std::vector<std::string>& question_types() const = 0;
+  // Each template's step of difficulty, 1 = easiest, in question_types() order (a curriculum,
+  // train::TrainOptions::curriculum_steps, admits the templates of level <= k in its phase k).
+  // shapes: count_attribute 1; count_pair, exists_pair 2; compare, most_frequent 3. glyphs:
+  // char_at 1; count_in_line, same 2.
+  virtual const std::vector<int>& question_levels() const = 0;
 
   // Returns one example per entry of `indices`, in order. Deterministic in (split, seed, index)
   // and independent of the batch composition. Train and eval examples are drawn from disjoint

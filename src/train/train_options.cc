@@ -33,6 +33,16 @@ bool TrainOptions::IsValid(std::string* error, std::string* field) const {
     return fail("align_steps", "train align_steps must be in [0, steps=" + std::to_string(steps) +
                                    "], got " + std::to_string(align_steps));
   }
+  if (symbolic_steps < 0 || symbolic_steps > steps) {
+    return fail("symbolic_steps", "train symbolic_steps must be in [0, steps=" +
+                                      std::to_string(steps) + "], got " +
+                                      std::to_string(symbolic_steps));
+  }
+  if (curriculum_steps < 0 || curriculum_steps > steps) {
+    return fail("curriculum_steps", "train curriculum_steps must be in [0, steps=" +
+                                        std::to_string(steps) + "], got " +
+                                        std::to_string(curriculum_steps));
+  }
   if (!(visual_lr >= 0.0) || !std::isfinite(visual_lr)) {
     return fail("visual_lr", "train visual_lr must be >= 0, got " + FormatNumber(visual_lr));
   }

@@ -61,6 +61,19 @@ struct TrainOptions {
   // from captions. 0: the answer loss alone. Default: 0.
   // REQUIRES: align_aux_weight >= 0; > 0 only with align_steps >= 1.
   double align_aux_weight = 0.0;
+  // The first symbolic_steps steps read a symbolic scene instead of the image: each encoder
+  // patch's features are replaced by the prototype of what covers its centre (which object or
+  // character, or background; tasks/pretext.h), the mean frozen-encoder feature of that class
+  // over pretext images (SymbolicPrototypes). The LLM then learns the question language and the
+  // reasoning from perfect perception, through the same compressor and projector that later read
+  // real features near those prototypes. Evaluation always reads images. Default: 0.
+  // REQUIRES: 0 <= symbolic_steps <= steps.
+  int64_t symbolic_steps = 0;
+  // The first curriculum_steps steps follow a curriculum over the task's question templates
+  // (tasks::Task::question_levels(), L levels): split evenly into L phases, phase k draws only
+  // templates of level <= k, from a stream of train examples disjoint from the uncurricular
+  // steps' (StepExamples). Default: 0. REQUIRES: 0 <= curriculum_steps <= steps.
+  int64_t curriculum_steps = 0;
   // AdamW decoupled weight decay. Default: 0.01. REQUIRES: >= 0.
   double weight_decay = 0.01;
   // Maximum global gradient norm; 0 disables clipping. Default: 1.0. REQUIRES: >= 0.

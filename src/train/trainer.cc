@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 
 #include "core/hash.h"
 #include "core/strings.h"
+#include "tasks/pretext.h"
 #include "train/feature_cache.h"
 
 namespace vlmscale::train {
@@ -106,6 +108,8 @@ std::string Fingerprint(const TrainOptions& o, const vlm::VlmOptions& m, const t
     // Absent at their defaults, so older checkpoints resume.
     << (o.visual_lr > 0.0 ? " visual_lr=" + FormatNumber(o.visual_lr, 17) : "")
     << (o.align_aux_weight > 0.0 ? " align_aux=" + FormatNumber(o.align_aux_weight, 17) : "")
+    << (o.symbolic_steps > 0 ? " symbolic=" + std::to_string(o.symbolic_steps) : "")
+    << (o.curriculum_steps > 0 ? " curriculum=" + std::to_string(o.curriculum_steps) : "")
     << " wd=" << FormatNumber(o.weight_decay, 17)
     << " clip=" << FormatNumber(o.grad_clip, 17) << " log_every=" << o.log_every
     << " width=" << m.width << " depth=" << m.depth << " heads=" << m.heads
@@ -247,6 +251,21 @@ CachedBatch ForModel(CachedBatch stored) {
   return stored;
 }
 
+// A symbolic batch: every patch's features are the prototype of its label (SymbolicPrototypes).
+// REQUIRES: raw has patch labels of the model's grid.
+CachedBatch SymbolicBatch(const tasks::Batch& raw, const torch::Tensor& prototypes,
+                          const torch::Device& device) {
+  CachedBatch batch;
+  const torch::Tensor labels = raw.patch_labels.to(device);
+  batch.features = prototypes.index_select(0, labels.reshape({-1}))
+                       .reshape({labels.size(0), labels.size(1), prototypes.size(1)});
+  batch.questions = raw.questions.to(device);
+  batch.answers = raw.answers.to(device);
+  batch.types = raw.types;
+  batch.patch_labels = labels;
+  return batch;
+}
+
 // The encoder features, questions and answers of examples [begin, end) of a split (with the
 // patch labels of a label_grid x label_grid grid when label_grid > 0), as the model takes them
 // (ForModel), from the process FeatureCache when options.feature_cache_key is set and the entry
@@ -341,6 +360,31 @@ Status Evaluate(const TrainOptions& options, const tasks::Task& task, vlm::Visio
   return Status::OK();
 }
 
+// The error on the same eval examples read as symbolic scenes (TrainResult::symbolic_error).
+Status EvaluateSymbolic(const TrainOptions& options, const tasks::Task& task, int64_t grid_size,
+                        const torch::Tensor& prototypes, vlm::Vlm& model,
+                        const torch::Device& device, comm::Communicator* comm,
+                        TrainResult* result) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  int64_t begin = 0;
+  int64_t end = 0;
+  ShardRange(options.eval_examples, comm->rank(), comm->size(), &begin, &end);
+  double sums[2] = {0.0, 0.0};  // Correct, examples.
+  for (int64_t lo = begin; lo < end; lo += options.eval_batch_size) {
+    const int64_t hi = std::min(end, lo + options.eval_batch_size);
+    const CachedBatch batch = SymbolicBatch(
+        task.MakeBatch(tasks::Split::kEval, options.eval_seed, Iota(lo, hi), grid_size),
+        prototypes, device);
+    torch::Tensor logits = model->forward(batch.features, batch.questions);
+    sums[0] += logits.argmax(1).eq(batch.answers).sum().item<double>();
+    sums[1] += static_cast<double>(hi - lo);
+  }
+  VLM_RETURN_IF_ERROR(comm->AllReduceSumHost(sums, 2));
+  result->symbolic_error = 1.0 - sums[0] / sums[1];
+  return Status::OK();
+}
+
 Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& model_options,
                             const tasks::Task& task, vlm::VisionEncoder encoder,
                             comm::Communicator* comm, const std::atomic<bool>* stop,
@@ -359,6 +403,11 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
   // Frozen encoder.
   encoder->to(device);
   encoder->Freeze();
+  torch::Tensor prototypes;  // For the symbolic steps; before the seed (they draw no randomness).
+  if (options.symbolic_steps > 0) {
+    prototypes =
+        SymbolicPrototypes(encoder, task.image_size(), model_options.grid_size, device);
+  }
 
   // Model: the same seed on every rank, then rank 0's values broadcast (bitwise identical start).
   torch::manual_seed(options.seed);
@@ -462,9 +511,22 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
 
     const int64_t base = step * options.batch_size;
     const bool align_loss = aligning && options.align_aux_weight > 0.0;
-    CachedBatch batch = EncodedBatch(options, task, encoder, device, tasks::Split::kTrain,
-                                     options.seed, base + shard_begin, base + shard_end,
-                                     align_loss ? model_options.grid_size : 0, result);
+    const bool symbolic = step < options.symbolic_steps;
+    CachedBatch batch;
+    if (symbolic || step < options.curriculum_steps) {
+      // Not memoized: these examples are drawn once, by one pretraining job per size.
+      const std::vector<int64_t> all = StepExamples(options, task, step);
+      const std::vector<int64_t> mine(all.begin() + shard_begin, all.begin() + shard_end);
+      const tasks::Batch raw =
+          task.MakeBatch(tasks::Split::kTrain, options.seed, mine,
+                         symbolic || align_loss ? model_options.grid_size : 0);
+      batch = symbolic ? SymbolicBatch(raw, prototypes, device)
+                       : ForModel(Encode(raw, encoder, device));
+    } else {
+      batch = EncodedBatch(options, task, encoder, device, tasks::Split::kTrain, options.seed,
+                           base + shard_begin, base + shard_end,
+                           align_loss ? model_options.grid_size : 0, result);
+    }
     torch::Tensor loss_sum;
     torch::Tensor align_sum;  // Per-example mean patch cross-entropy, summed over the batch.
     if (align_loss) {
@@ -562,6 +624,10 @@ Status TrainAndEvaluateImpl(const TrainOptions& options, const vlm::VlmOptions& 
 
   if (options.on_evaluate) options.on_evaluate();
   VLM_RETURN_IF_ERROR(Evaluate(options, task, encoder, model, device, comm, result));
+  if (prototypes.defined()) {
+    VLM_RETURN_IF_ERROR(EvaluateSymbolic(options, task, model_options.grid_size, prototypes, model,
+                                         device, comm, result));
+  }
   result->curves.push_back({"eval_loss", options.steps, result->eval_loss});
   result->curves.push_back({"eval_accuracy", options.steps, result->accuracy});
   if (hooks.trained) VLM_RETURN_IF_ERROR(hooks.trained(*model));
@@ -607,6 +673,56 @@ Status TrainAndEvaluate(const TrainOptions& options, const vlm::VlmOptions& mode
     result->failure_class = "error";
   }
   return status;
+}
+
+int CurriculumLevel(const TrainOptions& options, const tasks::Task& task, int64_t step) {
+  if (step < 0 || step >= options.curriculum_steps) return 0;
+  const std::vector<int>& levels = task.question_levels();
+  const int top = levels.empty() ? 1 : *std::max_element(levels.begin(), levels.end());
+  return 1 + static_cast<int>(step * top / options.curriculum_steps);
+}
+
+std::vector<int64_t> StepExamples(const TrainOptions& options, const tasks::Task& task,
+                                  int64_t step) {
+  const int64_t b = options.batch_size;
+  const int level = CurriculumLevel(options, task, step);
+  if (level == 0) return Iota(step * b, (step + 1) * b);
+  const std::vector<int>& levels = task.question_levels();
+  const int64_t templates = static_cast<int64_t>(levels.size());
+  std::vector<int64_t> picked;
+  picked.reserve(static_cast<size_t>(b));
+  // Every level admits at least one template, drawn uniformly by the generators, so a step's
+  // window of 8 * B * T examples holds about 8 * B admitted ones or more; the scan runs into the
+  // next step's window only when it holds fewer than B (probability < 1e-3 for B = 1, about
+  // 1e-20 for B = 32 with one template of five admitted).
+  for (int64_t i = kCurriculumFirstIndex + step * kCurriculumWindow * b * templates;
+       static_cast<int64_t>(picked.size()) < b; ++i) {
+    const int64_t type = task.Describe(tasks::Split::kTrain, options.seed, i, nullptr).type;
+    if (levels[static_cast<size_t>(type)] <= level) picked.push_back(i);
+  }
+  return picked;
+}
+
+torch::Tensor SymbolicPrototypes(vlm::VisionEncoder& encoder, int64_t image_size,
+                                 int64_t grid_size, const torch::Device& device, int64_t images) {
+  CHECK(images >= 1) << "images " << images;
+  torch::NoGradGuard no_grad;
+  tasks::TaskOptions task_options;
+  task_options.image_size = image_size;
+  const tasks::PretextBatch pretext =
+      tasks::MakePretextBatch(task_options, grid_size, /*seed=*/0, Iota(0, images));
+  const bool was_training = encoder->is_training();
+  encoder->eval();
+  torch::Tensor features = encoder->forward(pretext.images.to(device)).to(torch::kFloat);
+  if (was_training) encoder->train();
+  features = features.reshape({-1, features.size(-1)});  // [images * G*G, C]
+  const torch::Tensor labels = pretext.labels.reshape({-1}).to(device);
+  torch::Tensor sums = torch::zeros({tasks::kNumPretextClasses, features.size(1)},
+                                    features.options());
+  sums.index_add_(0, labels, features);
+  const torch::Tensor counts =
+      torch::bincount(labels, {}, tasks::kNumPretextClasses).to(features.options());
+  return sums / counts.clamp_min(1.0).unsqueeze(1);
 }
 
 }  // namespace vlmscale::train

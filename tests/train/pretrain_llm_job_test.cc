@@ -165,6 +165,41 @@ TEST(PretrainLlmJob, LearningRatePerWidthReachesBothStagesAndTheIds) {
   }
 }
 
+TEST(PretrainLlmJob, SymbolicScenesAndTheCurriculumReachTheTrainerAndTheIds) {
+  const std::string base =
+      "[sweep]\nname = sym\n[grid]\nllm = nano\nvisual_tokens = 4\nmethod = avgpool\n"
+      "task = shapes\n[pretrain_llm]\nsteps = 30\n[stage.pretrain]\ntype = pretrain_llm\n"
+      "over = llm\n[stage.finetune]\ntype = finetune_eval\nneeds = pretrain\n";
+  auto plain = ConfigFromString(base, "a.ini", {});
+  auto spelled = ConfigFromString(
+      base, "b.ini", {"pretrain_llm.symbolic_steps=0", "pretrain_llm.curriculum_steps=0"});
+  auto symbolic = ConfigFromString(
+      base, "c.ini", {"pretrain_llm.symbolic_steps=20", "pretrain_llm.curriculum_steps=15"});
+  ASSERT_TRUE(plain.ok() && spelled.ok() && symbolic.ok());
+  auto a = PlanSweep(*plain);
+  auto b = PlanSweep(*spelled);
+  auto c = PlanSweep(*symbolic);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << c.status().ToString();
+  ASSERT_EQ(a->jobs.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(a->jobs[i].id, b->jobs[i].id) << "defaults spelled out change no id";
+    EXPECT_NE(a->jobs[i].id, c->jobs[i].id) << "the finetune job starts from another llm.pt";
+  }
+  const PretrainLlmOptions pre = ReadPretrainLlmOptions(*symbolic, c->output);
+  Result<FinetuneEvalSetup> setup = MakePretrainLlmSetup(pre, c->jobs[0], "");
+  ASSERT_TRUE(setup.ok());
+  EXPECT_EQ(setup->train.symbolic_steps, 20);
+  EXPECT_EQ(setup->train.curriculum_steps, 15);
+  for (const char* key : {"pretrain_llm.symbolic_steps", "pretrain_llm.curriculum_steps"}) {
+    auto bad = ConfigFromString(base, "d.ini", {std::string(key) + "=31"});
+    ASSERT_TRUE(bad.ok());
+    auto sweep = PlanSweep(*bad);
+    ASSERT_FALSE(sweep.ok()) << key;
+    EXPECT_TRUE(sweep.status().IsInvalidInput());
+    EXPECT_NE(sweep.status().message().find(key), std::string::npos) << sweep.status().ToString();
+  }
+}
+
 TEST(PretrainLlmJob, PlanTimeChecksNameTheKey) {
   // avgpool cannot make 5 tokens from an 8x8 grid.
   auto config = ConfigFromString(

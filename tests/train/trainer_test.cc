@@ -7,11 +7,13 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "comm/communicator.h"
+#include "tasks/pretext.h"
 #include "tests/train/train_test_util.h"
 #include "train/feature_cache.h"
 
@@ -260,6 +262,129 @@ TEST(Trainer, AVisualLearningRateMovesOnlyTheVisualPathwaysSteps) {
   setup.train.align_aux_weight = 1.0;  // Without an alignment phase.
   EXPECT_FALSE(setup.train.IsValid(&error, &field));
   EXPECT_EQ(field, "align_aux_weight");
+}
+
+TEST(Curriculum, EachPhaseDrawsOnlyTheTemplatesOfItsLevel) {
+  auto task = tasks::MakeTask("shapes", tasks::TaskOptions());
+  ASSERT_TRUE(task.ok());
+  const std::vector<int>& levels = (*task)->question_levels();
+  ASSERT_EQ(levels.size(), (*task)->question_types().size());
+  TrainOptions o;
+  o.steps = 40;
+  o.batch_size = 16;
+  o.curriculum_steps = 30;  // shapes has 3 levels: steps 0-9, 10-19, 20-29.
+  std::set<int64_t> seen;
+  for (int64_t step = 0; step < 40; ++step) {
+    const int level = CurriculumLevel(o, **task, step);
+    EXPECT_EQ(level, step < 30 ? 1 + static_cast<int>(step / 10) : 0) << step;
+    const std::vector<int64_t> examples = StepExamples(o, **task, step);
+    ASSERT_EQ(examples.size(), 16u);
+    std::set<int64_t> types;
+    for (int64_t i : examples) {
+      EXPECT_TRUE(seen.insert(i).second) << "example " << i << " drawn twice";
+      const int64_t type = (*task)->Describe(tasks::Split::kTrain, o.seed, i, nullptr).type;
+      types.insert(type);
+      if (level > 0) {
+        EXPECT_GE(i, kCurriculumFirstIndex);
+        EXPECT_LE(levels[type], level) << "step " << step;
+      }
+    }
+    if (level == 1) EXPECT_EQ(types.size(), 1u);  // count_attribute alone.
+    if (step >= 30) EXPECT_EQ(examples.front(), step * 16);  // The plain stream after it.
+  }
+  // The last phase admits every template.
+  std::set<int64_t> last_phase;
+  for (int64_t step = 20; step < 30; ++step) {
+    for (int64_t i : StepExamples(o, **task, step)) {
+      last_phase.insert((*task)->Describe(tasks::Split::kTrain, o.seed, i, nullptr).type);
+    }
+  }
+  EXPECT_EQ(last_phase.size(), levels.size());
+  o.curriculum_steps = 41;
+  std::string error, field;
+  EXPECT_FALSE(o.IsValid(&error, &field));
+  EXPECT_EQ(field, "curriculum_steps") << error;
+  o.curriculum_steps = 0;
+  o.symbolic_steps = -1;
+  EXPECT_FALSE(o.IsValid(&error, &field));
+  EXPECT_EQ(field, "symbolic_steps") << error;
+}
+
+TEST(SymbolicPrototypes, AreTheClassMeansOfTheEncoderFeatures) {
+  TestSetup setup = MakeTestSetup("shapes", "avgpool", 16, /*steps=*/1);
+  const torch::Device cpu(torch::kCPU);
+  const int64_t grid = setup.model.grid_size;
+  // Index 0 is a shapes scene: no glyph class occurs in one image.
+  torch::Tensor one = SymbolicPrototypes(setup.encoder, 48, grid, cpu, /*images=*/1);
+  ASSERT_EQ(one.sizes(), (std::vector<int64_t>{tasks::kNumPretextClasses,
+                                               setup.model.vision_width}));
+  EXPECT_EQ(one.slice(0, 25).abs().sum().item<double>(), 0.0);
+  tasks::TaskOptions options;
+  const tasks::PretextBatch pretext = tasks::MakePretextBatch(options, grid, 0, {0, 1, 2, 3});
+  torch::Tensor features;
+  {
+    torch::NoGradGuard no_grad;
+    features = setup.encoder->forward(pretext.images).reshape({-1, setup.model.vision_width});
+  }
+  const torch::Tensor labels = pretext.labels.reshape({-1});
+  torch::Tensor four = SymbolicPrototypes(setup.encoder, 48, grid, cpu, /*images=*/4);
+  int classes = 0;
+  for (int64_t c = 0; c < tasks::kNumPretextClasses; ++c) {
+    const torch::Tensor mask = labels.eq(c);
+    if (mask.sum().item<int64_t>() == 0) continue;
+    ++classes;
+    const torch::Tensor mean = features.index({mask}).to(torch::kFloat).mean(0);
+    EXPECT_TRUE(torch::allclose(four[c], mean, 1e-4, 1e-5)) << "class " << c;
+  }
+  EXPECT_GT(classes, 5);  // Background, objects and glyphs (odd indices are glyph images).
+  EXPECT_TRUE(torch::equal(four, SymbolicPrototypes(setup.encoder, 48, grid, cpu, 4)));
+}
+
+TEST(Trainer, SymbolicAndCurricularStepsTrainAnotherModelAndResumeExactly) {
+  TestSetup setup = MakeTestSetup("shapes", "avgpool", 16, /*steps=*/12);
+  auto comm = comm::MakeSingleRankCommunicator();
+  TrainResult plain;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &plain)
+                  .ok());
+  setup.train.curriculum_steps = 6;
+  TrainResult curricular;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &curricular)
+                  .ok());
+  EXPECT_NE(curricular.parameter_checksum, plain.parameter_checksum);
+  setup.train.symbolic_steps = 8;
+  TrainResult uninterrupted;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               nullptr, &uninterrupted)
+                  .ok());
+  EXPECT_NE(uninterrupted.parameter_checksum, curricular.parameter_checksum);
+  EXPECT_TRUE(std::isfinite(uninterrupted.eval_loss));
+  // Scored on symbolic scenes too, only when it read them.
+  EXPECT_TRUE(std::isnan(curricular.symbolic_error));
+  EXPECT_GE(uninterrupted.symbolic_error, 0.0);
+  EXPECT_LE(uninterrupted.symbolic_error, 1.0);
+
+  TempDir dir;
+  setup.train.checkpoint_path = dir.path() + "/checkpoint.pt";
+  std::atomic<bool> stop{false};
+  setup.train.on_step = [&stop](const StepInfo& info) {
+    if (info.step == 3) stop = true;  // Inside both the curriculum and the symbolic steps.
+  };
+  TrainResult first;
+  EXPECT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               &stop, &first)
+                  .IsCancelled());
+  stop = false;
+  setup.train.on_step = nullptr;
+  TrainResult resumed;
+  ASSERT_TRUE(TrainAndEvaluate(setup.train, setup.model, *setup.task, setup.encoder, comm.get(),
+                               &stop, &resumed)
+                  .ok());
+  EXPECT_EQ(resumed.resumed_from_step, 5);
+  EXPECT_EQ(resumed.parameter_checksum, uninterrupted.parameter_checksum);
+  EXPECT_EQ(resumed.accuracy, uninterrupted.accuracy);
+  EXPECT_EQ(resumed.symbolic_error, uninterrupted.symbolic_error);
 }
 
 TEST(Trainer, BucketSizeDoesNotChangeTheResult) {
