@@ -105,18 +105,20 @@ Result<std::unique_ptr<Task>> MakeTask(const std::string& name, const TaskOption
   std::string error;
   if (!options.IsValid(&error)) return Status::InvalidInput("task options: " + error);
   if (name == "shapes") {
-    return std::unique_ptr<Task>(new GeneratedTask(
-        {"shapes", internal::kShapesVocabSize, internal::kShapesQuestionTokens,
-         internal::kShapesNumAnswers, &internal::GenerateShapes, &internal::ShapesTokenName,
-         &internal::ShapesAnswerName, &internal::ShapesQuestionTypes(), &internal::ShapesQuestionLevels()},
-        options));
+    return std::unique_ptr<Task>(
+        new GeneratedTask({"shapes", internal::kShapesVocabSize, internal::kShapesQuestionTokens,
+                           internal::kShapesNumAnswers, &internal::GenerateShapes,
+                           &internal::ShapesTokenName, &internal::ShapesAnswerName,
+                           &internal::ShapesQuestionTypes(), &internal::ShapesQuestionLevels()},
+                          options));
   }
   if (name == "glyphs") {
-    return std::unique_ptr<Task>(new GeneratedTask(
-        {"glyphs", internal::kGlyphsVocabSize, internal::kGlyphsQuestionTokens,
-         internal::kGlyphsNumAnswers, &internal::GenerateGlyphs, &internal::GlyphsTokenName,
-         &internal::GlyphsAnswerName, &internal::GlyphsQuestionTypes(), &internal::GlyphsQuestionLevels()},
-        options));
+    return std::unique_ptr<Task>(
+        new GeneratedTask({"glyphs", internal::kGlyphsVocabSize, internal::kGlyphsQuestionTokens,
+                           internal::kGlyphsNumAnswers, &internal::GenerateGlyphs,
+                           &internal::GlyphsTokenName, &internal::GlyphsAnswerName,
+                           &internal::GlyphsQuestionTypes(), &internal::GlyphsQuestionLevels()},
+                          options));
   }
   return FindTaskShape(name).status();  // Unknown name: the message names the closest one.
 }

@@ -34,6 +34,7 @@
 #include "comm/communicator.h"
 #include "core/status.h"
 #include "store/job_record.h"
+#include "train/step_data.h"
 #include "train/train_options.h"
 #include "tasks/task.h"
 #include "vlm/vision_encoder.h"
@@ -106,29 +107,6 @@ Status TrainAndEvaluate(const TrainOptions& options, const vlm::VlmOptions& mode
 // The learning rate at 0-based `step`: lr * (step + 1) / warmup_steps during warmup, then
 // lr * 0.5 * (1 + cos(pi * (step - warmup_steps) / (steps - warmup_steps))).
 double LearningRateAt(const TrainOptions& options, int64_t step);
-
-// The curriculum level in effect at 0-based `step` (TrainOptions::curriculum_steps): k in
-// [1, L] during the curriculum (L = the task's highest question level), 0 after it (every
-// template).
-int CurriculumLevel(const TrainOptions& options, const tasks::Task& task, int64_t step);
-
-// The train-split example indices of the global batch at 0-based `step`, in order (rank r takes
-// the ShardRange slice of them). Outside the curriculum: [step*B, (step+1)*B). During it: the
-// first B examples, scanning up from kCurriculumFirstIndex + step*kCurriculumWindow*B*T (T = the
-// task's template count), whose template's level is <= CurriculumLevel; a stream disjoint from
-// the other steps' examples for any realistic run (< 2^37 / (B*T) steps).
-inline constexpr int64_t kCurriculumFirstIndex = int64_t{1} << 40;
-inline constexpr int64_t kCurriculumWindow = 8;
-std::vector<int64_t> StepExamples(const TrainOptions& options, const tasks::Task& task,
-                                  int64_t step);
-
-// The symbolic scene's vocabulary in the frozen encoder's feature space: row c of the result
-// ([tasks::kNumPretextClasses, vision_width], float32 on `device`) is the mean feature of the
-// encoder patches whose centre class is c over `images` pretext images (tasks/pretext.h, seed 0,
-// both tasks), zero for a class that never occurs. Deterministic. REQUIRES: images >= 1.
-torch::Tensor SymbolicPrototypes(vlm::VisionEncoder& encoder, int64_t image_size,
-                                 int64_t grid_size, const torch::Device& device,
-                                 int64_t images = 512);
 
 // The contiguous slice [*begin, *end) of `total` items that `rank` of `size` ranks owns:
 // [rank * total / size, (rank + 1) * total / size). Slices are disjoint and cover [0, total).
