@@ -44,6 +44,13 @@ const config::OptionsTable<O>& Table() {
         "model.cache_dir", "cache_dir", [](O& o) -> std::string& { return o.cache_dir; },
         "Where the pretrained encoder is cached. Default: <directory of sweep.output>/cache.")
         .WithIdentity(config::IdentityRule::kNever);  // Where, not what: results do not change.
+    t->Enum(
+         "model.quecc_init", "quecc_init", [](O& o) -> std::string& { return o.quecc_init; },
+         {"random", "avgpool"},
+         "How quecc's layers start: random (PyTorch's defaults) or avgpool (its residual branches "
+         "at zero and its strided convolution the k x k mean: avgpool's tokens before any step). "
+         "Other methods ignore it.")
+        .WithIdentity(config::IdentityRule::kUnlessDefault);
     // [train], [eval]: the trainer.
     t->Int(
         "train.steps", "train.steps", [](O& o) -> int64_t& { return o.train.steps; }, 1.0,
@@ -304,6 +311,7 @@ Result<FinetuneEvalSetup> MakeFinetuneEvalSetup(const FinetuneEvalOptions& optio
   s.model.vision_width = s.encoder.vision_width;
   s.model.method = point.method;
   s.model.visual_tokens = point.visual_tokens;
+  s.model.quecc_init = options.quecc_init;
   if (options.train.align_aux_weight > 0.0) s.model.align_classes = tasks::kNumPretextClasses;
   s.train = options.train;
   s.train.lr = train::ScaledLearningRate(options.train, spec.llm.width);

@@ -110,12 +110,12 @@ std::string Fingerprint(const TrainOptions& o, const vlm::VlmOptions& m, const t
     << (o.align_aux_weight > 0.0 ? " align_aux=" + FormatNumber(o.align_aux_weight, 17) : "")
     << (o.symbolic_steps > 0 ? " symbolic=" + std::to_string(o.symbolic_steps) : "")
     << (o.curriculum_steps > 0 ? " curriculum=" + std::to_string(o.curriculum_steps) : "")
-    << " wd=" << FormatNumber(o.weight_decay, 17)
-    << " clip=" << FormatNumber(o.grad_clip, 17) << " log_every=" << o.log_every
-    << " width=" << m.width << " depth=" << m.depth << " heads=" << m.heads
-    << " mlp_ratio=" << m.mlp_ratio << " vocab=" << m.vocab_size << " q=" << m.question_tokens
-    << " answers=" << m.num_answers << " grid=" << m.grid_size << " vision=" << m.vision_width
-    << " method=" << m.method << " v=" << m.visual_tokens;
+    << " wd=" << FormatNumber(o.weight_decay, 17) << " clip=" << FormatNumber(o.grad_clip, 17)
+    << " log_every=" << o.log_every << " width=" << m.width << " depth=" << m.depth
+    << " heads=" << m.heads << " mlp_ratio=" << m.mlp_ratio << " vocab=" << m.vocab_size
+    << " q=" << m.question_tokens << " answers=" << m.num_answers << " grid=" << m.grid_size
+    << " vision=" << m.vision_width << " method=" << m.method << " v=" << m.visual_tokens
+    << (m.quecc_init != "random" ? " quecc_init=" + m.quecc_init : "");
   if (!init_identity.empty()) s << " init=" << init_identity;  // Absent: older checkpoints resume.
   return HexId(s.str());
 }

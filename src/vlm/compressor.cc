@@ -79,6 +79,12 @@ class RegionCrossAttentionImpl : public torch::nn::Module {
     v_ = register_module("v", torch::nn::Linear(width, width));
     out_ = register_module("out", torch::nn::Linear(width, width));
   }
+  // Zeroes the output projection: the block then returns its queries unchanged.
+  void ZeroOutput() {
+    torch::NoGradGuard no_grad;
+    out_->weight.zero_();
+    out_->bias.zero_();
+  }
   // queries: [B, s*s, C]; features: [B, G*G, C] -> [B, s*s, C].
   torch::Tensor forward(const torch::Tensor& queries, const torch::Tensor& features, int64_t g,
                         int64_t s) {
@@ -149,6 +155,18 @@ class QueccCompressor : public CompressorImpl {
     downsample_ = register_module(
         "downsample", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, c, k).stride(k).groups(c)));
     attention_ = register_module("attention", RegionCrossAttention(c, options.heads()));
+    if (options.start_as_avgpool()) {
+      // After every layer is built, so that the random draws of the others are unchanged.
+      torch::NoGradGuard no_grad;
+      question_proj_->weight.zero_();
+      question_proj_->bias.zero_();
+      auto& last = *mlp_[3]->as<torch::nn::Linear>();
+      last.weight.zero_();
+      last.bias.zero_();
+      downsample_->weight.fill_(1.0 / static_cast<double>(k * k));
+      downsample_->bias.zero_();
+      attention_->ZeroOutput();
+    }
   }
   bool needs_question() const override { return true; }
   torch::Tensor forward(const torch::Tensor& features,

@@ -42,6 +42,11 @@ struct CompressorOptions {
   TORCH_ARG(int64_t, question_width) = 0;
   // Attention heads of tokenpacker/quecc cross-attention. Default: 4. REQUIRES: C % heads == 0.
   TORCH_ARG(int64_t, heads) = 4;
+  // quecc only: start as the average pooling it extends. The residual branches (question
+  // projection, the MLP's output layer, the cross-attention's output projection) start at zero
+  // and the strided convolution as the k x k mean, so that before any step quecc's tokens are
+  // exactly avgpool's. False: PyTorch's default initialisation of every layer. Default: false.
+  TORCH_ARG(bool, start_as_avgpool) = false;
 
  public:
   // "" if valid, else what is wrong (uses CheckMethodTokens (vlm_options.h)).

@@ -11,7 +11,8 @@ namespace {
 CompressorOptions MakeCompressorOptions(const VlmOptions& o) {
   return CompressorOptions(o.method, o.grid_size, o.vision_width, o.visual_tokens)
       .question_width(o.width)
-      .heads(4);
+      .heads(4)
+      .start_as_avgpool(o.quecc_init == "avgpool");
 }
 
 }  // namespace

@@ -143,6 +143,10 @@ bool VlmOptions::IsValid(std::string* error, std::string* field) const {
     return Fail(error, field, "align_classes",
                 "align_classes must be >= 0 (got " + std::to_string(align_classes) + ")");
   }
+  if (quecc_init != "random" && quecc_init != "avgpool") {
+    return Fail(error, field, "quecc_init",
+                "quecc_init must be random or avgpool (got '" + quecc_init + "')");
+  }
   return true;
 }
 

@@ -67,6 +67,11 @@ struct VlmOptions {
   // model and its initialization are then exactly those without the feature). Default: 0.
   // REQUIRES: align_classes >= 0.
   int64_t align_classes = 0;
+  // How quecc's layers start: "random" (PyTorch's defaults) or "avgpool" (residual branches at
+  // zero, the strided convolution as the mean: the same tokens as avgpool before any step; see
+  // CompressorOptions::start_as_avgpool). Other methods ignore it. Default: "random".
+  // REQUIRES: "random" or "avgpool".
+  std::string quecc_init = "random";
 
   // As EncoderOptions::IsValid. *field is one of the member names ("heads", "method", ...).
   bool IsValid(std::string* error, std::string* field = nullptr) const;

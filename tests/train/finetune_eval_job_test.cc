@@ -20,12 +20,13 @@ using train::TempDir;
 // The jobs are linked into this test (vlmscale_torch_jobs_impl) instead of loaded as the plugin.
 [[maybe_unused]] const bool kTorchJobsInstalled = (InstallTorchJobs(TorchJobsImpl()), true);
 
-config::Config MakeConfig(const std::string& cache_dir, const std::string& extra = "") {
+config::Config MakeConfig(const std::string& cache_dir, const std::string& extra = "",
+                          const std::string& model_extra = "") {
   const std::string text =
       "[sweep]\nname = jobtest\n"
       "[grid]\nllm = nano\nvisual_tokens = 4\nmethod = quecc\ntask = glyphs\n"
-      "[model]\nencoder_pretrain_steps = 10\ncache_dir = " +
-      cache_dir +
+      "[model]\n" +
+      model_extra + "encoder_pretrain_steps = 10\ncache_dir = " + cache_dir +
       "\n"
       "[train]\nsteps = 20\nbatch_size = 16\nwarmup_steps = 4\nlog_every = 5\n"
       "[eval]\nexamples = 64\nbatch_size = 32\n" +
@@ -133,6 +134,35 @@ TEST(FinetuneEvalJob, SetupReadsTheConfigAndThePoint) {
   // Empty cache_dir: <directory of sweep.output>/cache, sweep.output defaulting to
   // results/<name>.h5.
   EXPECT_EQ(setup->cache_dir, (std::filesystem::absolute("results") / "cache").string());
+  EXPECT_EQ(setup->model.quecc_init, "random");
+}
+
+TEST(FinetuneEvalJob, QueccInitReachesTheModelAndEntersTheIdOnlyWhenSet) {
+  auto plan = [](const std::string& model_extra) {
+    auto sweep = PlanSweep(MakeConfig("", "", model_extra));
+    CHECK(sweep.ok()) << sweep.status().ToString();
+    return sweep.value();
+  };
+  const auto unset = plan(""), random = plan("quecc_init = random\n"),
+             pooled = plan("quecc_init = avgpool\n");
+  // Left at its default the key leaves the ids of earlier results unchanged.
+  EXPECT_EQ(unset.jobs[0].id, random.jobs[0].id);
+  EXPECT_NE(unset.jobs[0].id, pooled.jobs[0].id);
+  const auto options =
+      ReadFinetuneEvalOptions(MakeConfig("", "", "quecc_init = avgpool\n"), pooled.output);
+  TempDir dir;
+  auto setup = MakeFinetuneEvalSetup(options, pooled.jobs[0], dir.path());
+  ASSERT_TRUE(setup.ok()) << setup.status().ToString();
+  EXPECT_EQ(setup->model.quecc_init, "avgpool");
+
+  auto bad = ConfigFromString(
+      "[sweep]\nname = jobtest\n[grid]\nllm = nano\nvisual_tokens = 4\nmethod = quecc\n"
+      "task = glyphs\n[model]\nquecc_init = zero\n",
+      "bad.ini", {});
+  Status status = bad.ok() ? PlanSweep(bad.value()).status() : bad.status();
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("model.quecc_init"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("avgpool"), std::string::npos) << status.message();
 }
 
 }  // namespace

@@ -94,6 +94,39 @@ TEST(Compressor, TokenpackerAndQueccQueriesSeeOnlyTheirOwnRegion) {
   }
 }
 
+TEST(Compressor, QueccStartedAsAvgpoolGivesAvgpoolsTokensThenLearnsFromTheQuestion) {
+  for (int64_t v : {1, 4, 16, 64}) {
+    torch::manual_seed(2);
+    auto features = torch::randn({3, kG * kG, kC});
+    auto question = torch::randn({3, kD});
+    auto pooled = MakeCompressor(Options("avgpool", v))->forward(features, question);
+    torch::manual_seed(3);
+    auto random = MakeCompressor(Options("quecc", v));
+    torch::manual_seed(3);
+    auto started = MakeCompressor(Options("quecc", v).start_as_avgpool(true));
+    EXPECT_TRUE(torch::allclose(started->forward(features, question), pooled, 1e-5, 1e-6))
+        << "V=" << v;
+    EXPECT_FALSE(torch::allclose(random->forward(features, question), pooled, 1e-2, 1e-2))
+        << "V=" << v;
+    // Only the residual branches and the convolution differ; every other layer has the same
+    // random draw as the default initialisation.
+    auto a = random->named_parameters(), b = started->named_parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& item : a) {
+      const std::string& name = item.key();
+      const bool reset = name.rfind("question_proj.", 0) == 0 || name.rfind("mlp.3.", 0) == 0 ||
+                         name.rfind("downsample.", 0) == 0 || name.rfind("attention.out.", 0) == 0;
+      EXPECT_EQ(torch::equal(item.value(), b[name]), !reset) << name << " V=" << v;
+    }
+    // Gradient reaches the question projection at the start, so the question can steer.
+    auto out = started->forward(features, question);
+    (out * torch::randn_like(out)).sum().backward();
+    auto grad = b["question_proj.weight"].grad();
+    ASSERT_TRUE(grad.defined());
+    EXPECT_GT(grad.abs().sum().item<double>(), 0.0) << "V=" << v;
+  }
+}
+
 TEST(Compressor, TopkKeepsTheHighestScoringTokensInOriginalOrderAndPassesGradient) {
   torch::manual_seed(2);
   auto compressor = MakeCompressor(Options("topk", 5));
