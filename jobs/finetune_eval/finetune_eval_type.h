@@ -39,8 +39,8 @@ struct FinetuneEvalOptions {
   // train.projector_init: "fresh" (a new projector per job) or "pretrained" (the pretrain_llm
   // parent's, from llm.pt; needs a pretrain_llm stage among the stage's needs).
   std::string projector_init = "fresh";
-  // model.quecc_init: how quecc's layers start, "random" or "avgpool" (vlm::VlmOptions).
-  std::string quecc_init = "random";
+  // model.quecc_init: how quecc's layers start (vlm::VlmOptions::quecc_init owns the default).
+  std::string quecc_init = vlm::VlmOptions{}.quecc_init;
 };
 
 // What one grid point's job builds from the options: the task, encoder, model and trainer
