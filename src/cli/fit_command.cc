@@ -107,7 +107,8 @@ int Run(const std::vector<std::string>& args) {
       ("huber-delta", po::value(&options.huber_delta)->default_value(options.huber_delta),
        "Huber threshold on the residual")
       ("bound", po::value(&bounds)->composing(),
-       "NAME=LO:HI bound override, repeatable (e.g. E=0:0.3, alpha=0:1; empty end = default)")
+       "NAME=LO:HI bound override, repeatable (e.g. E=0:0.3, alpha=0:1; empty end = default; "
+       "LO = HI holds the parameter at that value, e.g. E=0.1:0.1)")
       ("start", po::value(&starts)->composing(),
        "NAME=V1,V2,... start-grid override in solver space, repeatable")
       ("screen-iterations",

@@ -339,9 +339,13 @@ std::string FitSummary::FullReport() const {
             ? "[" + Fmt(bounds_used[id].lower) + ", " + Fmt(bounds_used[id].upper) + "]"
             : "";
     bool pinned = std::find(at_bound.begin(), at_bound.end(), ParamName(id)) != at_bound.end();
+    bool fixed =
+        id < static_cast<int>(bounds_used.size()) && bounds_used[id].lower == bounds_used[id].upper;
     std::snprintf(line, sizeof(line), "  %-12s %-14s %-14s %-24s %s%s\n", ParamName(id),
                   Fmt(GetParam(params, id)).c_str(), se.c_str(), ci.c_str(), bnd.c_str(),
-                  pinned ? "  AT BOUND" : "");
+                  fixed    ? "  FIXED"
+                  : pinned ? "  AT BOUND"
+                           : "");
     os << line;
   }
   if (!has_stderr) os << "  stderr: none (" << stderr_reason << ")\n";

@@ -287,6 +287,13 @@ class StartSolver {
       problem_->AddResidualBlock(all_cost_.get(), nullptr, blocks);
     }
     for (size_t k = 0; k < x_.size(); ++k) {
+      // Equal bounds hold the parameter fixed (a profile of the objective in it). Ceres takes
+      // lower == upper for an infeasible problem, so the block is made constant instead; Solve
+      // clamps it to that value.
+      if (ctx->lower[k] == ctx->upper[k]) {
+        problem_->SetParameterBlockConstant(&x_[k]);
+        continue;
+      }
       if (std::isfinite(ctx->lower[k])) problem_->SetParameterLowerBound(&x_[k], 0, ctx->lower[k]);
       if (std::isfinite(ctx->upper[k])) problem_->SetParameterUpperBound(&x_[k], 0, ctx->upper[k]);
     }

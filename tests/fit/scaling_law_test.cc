@@ -367,6 +367,21 @@ TEST(FitScalingLaw, UserBoundsAreRespectedAndReported) {
   EXPECT_EQ(s.bounds_used[kParamAlpha].upper, 0.05);
 }
 
+TEST(FitScalingLaw, EqualBoundsHoldAParameterFixedAndTheOthersRefit) {
+  FitSummary free_fit;
+  ASSERT_TRUE(FitScalingLaw(FitOptions(), PaperReasoningData(), &free_fit).ok());
+  FitOptions options;
+  options.bounds["E"] = {0.1, 0.1};  // Well above the free optimum (E at 0).
+  FitSummary s;
+  ASSERT_TRUE(FitScalingLaw(options, PaperReasoningData(), &s).ok()) << s.FullReport();
+  EXPECT_EQ(s.params.E, 0.1);
+  // The other parameters move to absorb the floor, and the fit gets worse, not broken.
+  EXPECT_GT(s.params.alpha, free_fit.params.alpha + 0.005) << s.FullReport();
+  EXPECT_GT(s.sse, free_fit.sse);
+  EXPECT_LT(s.sse, 10 * free_fit.sse);
+  EXPECT_NE(s.FullReport().find("FIXED"), std::string::npos) << s.FullReport();
+}
+
 TEST(FitScalingLaw, APointWithATinyWeightBarelyMovesTheFit) {
   const LawParams truth = {2.0, 0.3, 0.0, 0.2, 0.1};
   Observations obs;
