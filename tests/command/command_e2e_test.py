@@ -23,9 +23,9 @@ import tempfile
 import time
 import unittest
 
-import h5py
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import BIN, ENV, export_jobs, jobs_table, mpirun, planned_ids, status_json  # noqa: E402
+from e2e_util import (BIN, ENV, acknowledged_ids, check_acknowledged_survive, export_jobs,  # noqa: E402
+                      jobs_table, mpirun, planned_ids, run_and_kill, status_json)
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -407,43 +407,16 @@ class CommandSigkillTest(unittest.TestCase):
         acknowledged = {}
         kills = 0
         for i in range(8):
-            proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "3", BIN, "run", cfg],
-                                    env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, start_new_session=True)
-            time.sleep(rng.uniform(0.5, 2.5))
-            if proc.poll() is None:
-                if i % 2 == 0:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                else:
-                    ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
-                                           capture_output=True, text=True).stdout.split()
-                    if ranks:
-                        os.kill(int(rng.choice(ranks)), signal.SIGKILL)
-                    time.sleep(1.0)
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                kills += 1
-            out_text, err_text = proc.communicate(timeout=60)
-            while subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
-                                 capture_output=True).stdout:
-                time.sleep(0.05)
+            # Waits for the ranks only: a trainer left behind must fail the check below, not hang.
+            killed, out_text, _ = run_and_kill(cfg, 3, rng, i, (0.5, 2.5), wait_for="vlmscale")
+            kills += killed
             self.assertEqual(wait_no_trainers(tmp.name), [], "orphaned trainer after a kill")
-            for m in re.finditer(r"\] done +([0-9a-f]{16}) ", out_text):
-                acknowledged.setdefault(m.group(1), None)
+            for a in acknowledged_ids(out_text):
+                acknowledged.setdefault(a, None)
             if not os.path.exists(out):  # Killed before the results file was created.
                 self.assertEqual(acknowledged, {})
                 continue
-            rows = export_jobs(out)
-            file_ids = [r["job_id"] for r in rows]
-            self.assertEqual(len(file_ids), len(set(file_ids)), "a job appears twice")
-            done = {r["job_id"]: r for r in rows if r["status"] == "done"}
-            for a in acknowledged:
-                self.assertIn(a, done, f"acknowledged job {a} lost after kill {i}")
-                if acknowledged[a] is None:
-                    acknowledged[a] = done[a]["start_time"]
-                self.assertEqual(done[a]["start_time"], acknowledged[a], "acknowledged job re-ran")
+            check_acknowledged_survive(self, out, acknowledged, i)
         self.assertGreaterEqual(kills, 5)
         p = mpirun(3, ["run", cfg], timeout=180)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)

@@ -19,7 +19,8 @@ import unittest
 
 import h5py
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import BIN, ENV, export_jobs, jobs_table, mpirun, planned_ids, status_json  # noqa: E402
+from e2e_util import (BIN, ENV, acknowledged_ids, check_acknowledged_survive,  # noqa: E402
+                      jobs_table, mpirun, planned_ids, run_and_kill, status_json)
 
 
 
@@ -267,50 +268,21 @@ class SigkillTest(unittest.TestCase):
         acknowledged = {}
         kills = 0
         for i in range(12):
-            proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "3", BIN, "run", cfg],
-                                    env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, start_new_session=True)
-            time.sleep(rng.uniform(0.3, 2.5))
-            if proc.poll() is None:
-                if i % 2 == 0:  # The whole mpirun and its ranks.
-                    os.killpg(proc.pid, signal.SIGKILL)
-                else:  # One rank (mpirun then takes the job down).
-                    ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
-                                           capture_output=True, text=True).stdout.split()
-                    if ranks:
-                        os.kill(int(rng.choice(ranks)), signal.SIGKILL)
-                    time.sleep(1.0)
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                kills += 1
-            out_text, err_text = proc.communicate(timeout=60)
-            # SIGKILLed ranks may take a moment to die and release the journal lock.
-            while subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).stdout:
-                time.sleep(0.05)
+            killed, out_text, err_text = run_and_kill(cfg, 3, rng, i, (0.3, 2.5))
+            kills += killed
             self.assertNotIn("another process is writing", err_text)
-            for m in re.finditer(r"\] done +([0-9a-f]{16}) ", out_text):
-                acknowledged.setdefault(m.group(1), None)
-            # The invariant after every kill. The HDF5 snapshot opens; the store (snapshot plus
-            # journal, as every vlmscale reader and the next run see it) holds each acknowledged
-            # job exactly once, done, and never re-run. A kill during start-up (a loaded machine
-            # takes seconds to start 3 ranks) may come before the file exists: then nothing can
-            # have been acknowledged yet.
+            for a in acknowledged_ids(out_text):
+                acknowledged.setdefault(a, None)
+            # The invariant after every kill: the HDF5 snapshot opens, and the store holds each
+            # acknowledged job exactly once, done, and never re-run. A kill during start-up (a
+            # loaded machine takes seconds to start 3 ranks) may come before the file exists:
+            # then nothing can have been acknowledged yet.
             if not os.path.exists(out):
                 self.assertEqual(acknowledged, {}, f"results file gone after kill {i}")
                 continue
             with h5py.File(out, "r") as f:
                 self.assertIn("jobs", f)
-            rows = export_jobs(out)
-            file_ids = [r["job_id"] for r in rows]
-            self.assertEqual(len(file_ids), len(set(file_ids)), "a job appears twice")
-            done = {r["job_id"]: r for r in rows if r["status"] == "done"}
-            for a in acknowledged:
-                self.assertIn(a, done, f"acknowledged job {a} lost after kill {i}")
-                if acknowledged[a] is None:
-                    acknowledged[a] = done[a]["start_time"]
-                self.assertEqual(done[a]["start_time"], acknowledged[a], "acknowledged job re-ran")
+            check_acknowledged_survive(self, out, acknowledged, i)
             status_json(out)  # Opens cleanly.
         self.assertGreaterEqual(kills, 10)
         p = mpirun(3, ["run", cfg], timeout=120)

@@ -14,7 +14,6 @@ import collections
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -23,7 +22,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import BIN, ENV, export_jobs, planned_ids, status_json  # noqa: E402
+from e2e_util import (BIN, ENV, acknowledged_ids, check_acknowledged_survive, export_jobs,  # noqa: E402
+                      planned_ids, run_and_kill, status_json)
 
 # The trainer: every rank of a command job appends one line
 #   JOB_ID WORLD_RANK JOB_RANKS RANK WORLD_SIZE START END
@@ -250,41 +250,14 @@ class PackingSigkillTest(PackingBase):
         acknowledged = {}
         kills = 0
         for i in range(6):
-            proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "5", BIN, "run", cfg],
-                                    env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, start_new_session=True)
-            time.sleep(rng.uniform(0.8, 2.5))
-            if proc.poll() is None:
-                if i % 2 == 0:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                else:
-                    ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-x", "vlmscale"],
-                                           capture_output=True, text=True).stdout.split()
-                    if ranks:
-                        os.kill(int(rng.choice(ranks)), signal.SIGKILL)
-                    time.sleep(1.0)
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                kills += 1
-            out_text, _ = proc.communicate(timeout=60)
-            while subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).stdout:
-                time.sleep(0.05)
-            for m in re.finditer(r"\] done +([0-9a-f]{16}) ", out_text):
-                acknowledged.setdefault(m.group(1), None)
+            killed, out_text, _ = run_and_kill(cfg, 5, rng, i, (0.8, 2.5))
+            kills += killed
+            for a in acknowledged_ids(out_text):
+                acknowledged.setdefault(a, None)
             if not os.path.exists(self.out):
                 self.assertEqual(acknowledged, {}, f"results file gone after kill {i}")
                 continue
-            rows = export_jobs(self.out)
-            file_ids = [r["job_id"] for r in rows]
-            self.assertEqual(len(file_ids), len(set(file_ids)), "a job appears twice")
-            done = {r["job_id"]: r for r in rows if r["status"] == "done"}
-            for a in acknowledged:
-                self.assertIn(a, done, f"acknowledged job {a} lost after kill {i}")
-                if acknowledged[a] is None:
-                    acknowledged[a] = done[a]["start_time"]
-                self.assertEqual(done[a]["start_time"], acknowledged[a], "acknowledged job re-ran")
+            check_acknowledged_survive(self, self.out, acknowledged, i)
         self.assertGreaterEqual(kills, 4)
         self.assertTrue(acknowledged, "no job was acknowledged before the kills")
         p = self.mpirun(5, cfg)

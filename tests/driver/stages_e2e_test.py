@@ -16,17 +16,15 @@ import collections
 import json
 import os
 import random
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from e2e_util import BIN, ENV, export_jobs, mpirun, status_json  # noqa: E402
+from e2e_util import (BIN, ENV, acknowledged_ids, check_acknowledged_survive,  # noqa: E402
+                      export_jobs, mpirun, run_and_kill, status_json)
 
 STAGE_PY = r'''
 import json, os, sys, time
@@ -301,27 +299,16 @@ class StagesSigkillTest(StagesTestBase):
         acknowledged = {}
         kills = 0
         for trial in range(6):
-            proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "4", BIN, "run", cfg],
-                                    env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, start_new_session=True)
-            time.sleep(rng.uniform(0.5, 3.0))
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                kills += 1
-            out_text, _ = proc.communicate(timeout=60)
-            while subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).stdout:
-                time.sleep(0.05)
-            for m in re.finditer(r"\] done +([0-9a-f]{16}) ", out_text):
-                acknowledged.setdefault(m.group(1), None)
+            killed, out_text, _ = run_and_kill(cfg, 4, rng, trial, (0.5, 3.0),
+                                               one_rank_on_odd_trials=False)
+            kills += killed
+            for a in acknowledged_ids(out_text):
+                acknowledged.setdefault(a, None)
             if not os.path.exists(self.out):
                 self.assertEqual(acknowledged, {}, f"results file gone after trial {trial}")
                 continue
+            check_acknowledged_survive(self, self.out, acknowledged, trial)
             rows = self.rows()
-            for a in acknowledged:
-                self.assertEqual(rows[a]["status"], "done", f"acknowledged {a} lost")
-                if acknowledged[a] is None:
-                    acknowledged[a] = rows[a]["start_time"]
-                self.assertEqual(rows[a]["start_time"], acknowledged[a], f"{a} re-ran")
             self.assert_parents_first(rows)
         self.assertGreaterEqual(kills, 5)
         p = mpirun(4, ["run", cfg], timeout=300)
