@@ -6,7 +6,8 @@ that records the error of a known multiplicative law plus seeded noise, and the 
 error its "generator" would have: on `shapes` (reasoning) the error falls with N much faster than
 with T (beta/alpha = 0.2), on `glyphs` (reading) tokens pay more (beta/alpha = 2.5). Then
 contrast.py must: recover both ratios within their bootstrap intervals, call the two tasks'
-intervals apart, show the question-only error beside each row, draw both figures, and exit 2
+intervals apart, show the question-only error beside each row, find the error falling with N at
+every V beyond the noise of the eval examples the trainer records, draw both figures, and exit 2
 with one line on a bad input.
 
   tests/analysis/contrast_test.py   (from the repository root; VLMSCALE_BIN must be set)
@@ -33,7 +34,8 @@ alpha, beta, qonly = laws[task]
 h = int(hashlib.sha256(f"{task}/{n}/{t}/{seed}".encode()).hexdigest()[:8], 16) / 2**32
 error = 0.9 * n ** -alpha * t ** -beta + 0.05 + 0.001 * (h - 0.5)
 with open(out + "/metrics.json", "w") as f:
-    json.dump({"error": error, "qonly_error": qonly, "majority_error": qonly + 0.1}, f)
+    json.dump({"error": error, "qonly_error": qonly, "majority_error": qonly + 0.1,
+               "eval_examples": 2048}, f)
 ''' % (LAWS,)
 
 failures = []
@@ -103,6 +105,22 @@ def main():
             ratios[task] = (lo, hi)
         check("avgpool: shapes vs glyphs: beta/alpha intervals apart" in proc.stdout,
               "the two tasks' intervals are reported apart")
+        # Both laws lower the error with N at every V by more than 2,048 examples' noise (the
+        # smallest drop, shapes at V = 64: 0.9 * 64^-0.05 * (1e6^-0.25 - 256e6^-0.25) = 0.017,
+        # against a 95% half-width of 0.015; the trainer's noise is a fixed hash, not a draw).
+        for task in LAWS:
+            effects = re.findall(rf"^  {task}\s+{task}/avgpool\s+V=(\d+)\s+error ([0-9. ]+?)  "
+                                 r"largest-smallest N ([-+0-9.]+) \[([-+0-9.]+), ([-+0-9.]+)\] "
+                                 r"(\w+)$", proc.stdout, re.M)
+            check([int(v) for v, *_ in effects] == [1, 4, 16, 64],
+                  f"{task}: a size-effect line per V ({len(effects)})")
+            for v, ys, delta, lo, hi, verdict in effects:
+                ys = [float(y) for y in ys.split()]
+                check(len(ys) == 5 and abs(float(delta) - (ys[-1] - ys[0])) < 0.0015
+                      and float(lo) < float(delta) < float(hi) < 0 and verdict == "falls",
+                      f"{task} V={v}: errors {ys} fall by {delta} [{lo}, {hi}] ({verdict})")
+        check("eval noise (binomial, 2048 examples)" in proc.stdout,
+              "the eval examples the trainer recorded set the noise")
         for name in ("contrast_error_vs_tokens", "contrast_beta_over_alpha"):
             for ext in ("png", "svg"):
                 path = os.path.join(out, f"{name}.{ext}")
