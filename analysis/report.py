@@ -318,6 +318,25 @@ def fits_section(fits):
     return "\n".join(parts)
 
 
+def size_effects_section(results, points):
+    """The size effect at every V per group (analysis/size_effects.py)."""
+    from size_effects import eval_examples, size_effect_table, size_effects
+
+    n_eval = eval_examples(results)
+    effects = [(results.sweep_name, key, *size_effects(pts, n_eval.get(key)))
+               for key, pts in points.items()]
+    effects = [e for e in effects if e[2]]
+    if not effects:
+        return ""
+    noise = "; ".join(f"{html.escape(g)}: {html.escape(n)}" for _, g, _, n in effects)
+    return ("<h2>Does the error fall with LLM size at every V?</h2><p>Per visual token count: "
+            "the error at each size, and the error at the largest minus the smallest size with a "
+            "95% interval. A point's noise is the eval set's binomial variance plus the "
+            f"between-seed variance when 2+ seeds were run ({noise}). 'flat': no size effect is "
+            "resolved at that V; an inverted neighbouring pair 'within noise' is smaller than its "
+            "own noise.</p>" + size_effect_table(effects))
+
+
 def checklist_section(fit_doc):
     """docs/FIT.md's "how this fit was made" checklist, as vlmscale fit filled it in."""
     items = ((fit_doc or {}).get("manifest") or {}).get("checklist") or []
@@ -426,7 +445,7 @@ IMAGE_CHECK = """
 """
 
 
-def write_html(path, results, fits, frontiers, figures, notes, qs, fit_doc=None):
+def write_html(path, results, fits, frontiers, figures, notes, qs, fit_doc=None, points=None):
     title = f"vlmscale report: {results.sweep_name}"
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>{html.escape(title)}</h1>",
@@ -441,7 +460,8 @@ def write_html(path, results, fits, frontiers, figures, notes, qs, fit_doc=None)
             + " (details under Fitted scaling laws).</div>")
     # Figures first, tables after.
     body += [figures_section(figures, os.path.dirname(path)), summary_section(results),
-             best_settings_section(results), fits_section(fits), frontier_section(frontiers, qs),
+             best_settings_section(results), fits_section(fits),
+             size_effects_section(results, points or {}), frontier_section(frontiers, qs),
              checklist_section(fit_doc)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style>"
@@ -539,7 +559,7 @@ def main(argv):
                 fit_doc = json.load(f)
         except (OSError, ValueError):
             fit_doc = None
-    write_html(index, results, fits, frontiers, figures, notes, qs, fit_doc)
+    write_html(index, results, fits, frontiers, figures, notes, qs, fit_doc, points)
     if fit_path:
         print(f"fit:    {os.path.abspath(fit_path)}")
     for key in frontiers:

@@ -180,6 +180,11 @@ max_attempts = 1
     check(0 <= page.find("<h2>Figures") < page.find("Sweep summary") < page.find("Fitted scaling"),
           "figures come first, tables after")
     check("POOR FIT" not in page, "an exact fit is not flagged as poor")
+    # The exact law lowers the error with N at every V, and the two seeds agree exactly.
+    check("Does the error fall with LLM size at every V?" in page
+          and page.count("<td>falls</td>") == 8 and "<td>flat</td>" not in page,
+          f"the size effect falls at each of 2 methods x 4 V "
+          f"({page.count('<td>falls</td>')} rows say so)")
 
     # Render it in a real browser: every image loads, and a screenshot is non-trivial.
     if not check(shutil.which("chromium") is not None, "chromium is installed"):

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""analysis/contrast.py's size effect per visual token count, fast: the change of the error from
-the smallest to the largest LLM at each V, its 95% interval from the eval set's binomial noise and
-the pooled seed noise, the verdict, and which inverted neighbouring pairs exceed their noise."""
+"""analysis/size_effects.py (used by contrast.py and report.py), fast: the change of the error
+from the smallest to the largest LLM at each visual token count, its 95% interval from the eval
+set's binomial noise and the pooled seed noise, the verdict, and which inverted neighbouring pairs
+exceed their noise."""
 import math
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "analysis"))
-import contrast  # noqa: E402
+import size_effects  # noqa: E402
 
 failures = []
 
@@ -26,7 +27,7 @@ def row(t, ys, seeds=1, std=0.0):
 
 # One seed per point, 2,048 eval examples: the interval is the binomial one alone.
 points = row(1, [0.736, 0.742, 0.728, 0.729]) + row(64, [0.68, 0.60, 0.52, 0.50])
-rows, noise = contrast.size_effects(points, 2048)
+rows, noise = size_effects.size_effects(points, 2048)
 check([r["t"] for r in rows] == [1, 64], f"one row per V, sorted: {[r['t'] for r in rows]}")
 flat, falls = rows
 half = 1.959964 * math.sqrt((0.736 * 0.264 + 0.729 * 0.271) / 2048)
@@ -45,13 +46,13 @@ check(falls["verdict"] == "falls" and falls["inversions"] == [],
 check("seed noise not measured" in noise and "2048" in noise, f"the noise says what it is: {noise}")
 
 # A rise far beyond the noise is called so.
-rows, _ = contrast.size_effects(row(16, [0.50, 0.62, 0.40, 0.30]), 2048)
+rows, _ = size_effects.size_effects(row(16, [0.50, 0.62, 0.40, 0.30]), 2048)
 check(rows[0]["inversions"] and rows[0]["inversions"][0][3] is True,
       f"a rise of 0.12 is beyond its noise: {rows[0]['inversions']}")
 check(rows[0]["verdict"] == "falls", "the row still falls from the smallest to the largest N")
 
 # Two seeds per point: the pooled between-seed variance adds, divided by the seeds.
-rows, noise = contrast.size_effects(row(4, [0.60, 0.55, 0.50, 0.45], seeds=2, std=0.02), 1000)
+rows, noise = size_effects.size_effects(row(4, [0.60, 0.55, 0.50, 0.45], seeds=2, std=0.02), 1000)
 var0 = 0.60 * 0.40 / 1000 + 0.02 ** 2 / 2
 var3 = 0.45 * 0.55 / 1000 + 0.02 ** 2 / 2
 want = 1.959964 * math.sqrt(var0 + var3)
@@ -60,14 +61,14 @@ check(abs(got - want) < 1e-12, f"seed noise joins the eval noise: half-width {go
 check("sd 0.02" in noise, f"the pooled seed sd is named: {noise}")
 
 # Neither eval examples nor seeds: no interval, no verdict, inversions still listed.
-rows, _ = contrast.size_effects(row(1, [0.5, 0.6]), None)
+rows, _ = size_effects.size_effects(row(1, [0.5, 0.6]), None)
 check(rows[0]["ci"] is None and rows[0]["verdict"] == "?", "no noise estimate: no interval")
 check(rows[0]["inversions"] == [("s0", "s1", rows[0]["inversions"][0][2], None)],
       "an inversion without a noise estimate is listed, unjudged")
 
 # The printed line carries the errors, the interval, the verdict and the inversions.
-rows, _ = contrast.size_effects(points, 2048)
-lines = contrast.size_effect_lines("ocr", "glyphs/quecc", rows)
+rows, _ = size_effects.size_effects(points, 2048)
+lines = size_effects.size_effect_lines("ocr", "glyphs/quecc", rows)
 check(len(lines) == 2 and "V=1" in lines[0] and "flat" in lines[0]
       and "s0->s1 +0.006 (within noise)" in lines[0], f"the text line: {lines[0]}")
 
