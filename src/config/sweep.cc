@@ -428,8 +428,8 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
         for (const auto& method : c.GetList("grid.method")) {
           for (const auto& task : c.GetList("grid.task")) {
             for (const auto& ss : c.GetList("grid.seed")) {
-              GridPoint p{llm.name, llm.n_params, *ParseInt(vs), method, task, *ParseInt(ss), {}};
-              p.settings = combo;
+              GridPoint p{llm.name,      llm.n_params, *ParseInt(vs), method, task,
+                          *ParseInt(ss), {},           combo};
               bool excluded = false;
               for (const auto& rule : excludes) excluded = excluded || RuleMatches(rule, p);
               if (excluded) continue;

@@ -105,7 +105,7 @@ double RawResidual(const FitContext& ctx, size_t i, const double* v, double* gra
       }
       return p + v[e] - ctx.y[i];
     }
-    double w1, w2;
+    double w1 = 0.0, w2 = 0.0;
     const double lse = LogSumExp2(v[0] + ln_shape, v[e], grad ? &w1 : nullptr, &w2);
     if (grad) {
       grad[0] = w1;
@@ -139,7 +139,7 @@ double RawResidual(const FitContext& ctx, size_t i, const double* v, double* gra
   }
   // Log space: log(prediction) as a log-sum-exp of the terms' logs.
   if (ctx.model == Model::kMultiplicative) {
-    double w1, w2;
+    double w1 = 0.0, w2 = 0.0;
     const double lse =
         LogSumExp2(v[0] - v[1] * ln_n - v[2] * ln_t, v[3], grad ? &w1 : nullptr, &w2);
     if (grad) {
