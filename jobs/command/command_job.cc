@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -171,6 +172,11 @@ class CommandJob : public Job {
     add["VLMSCALE_RUN_DIR"] = in.run_dir;
     add["VLMSCALE_JOB_ID"] = in.spec->id;
     add["VLMSCALE_ATTEMPT"] = std::to_string(in.attempt);
+    // Progress lines (docs/COMMAND_JOBS.md): group rank 0's file is followed; the other ranks
+    // get files of their own, which nobody reads, so their lines never interleave with it.
+    const std::string progress_path =
+        in.run_dir + "/progress" + (rank == 0 ? "" : ".rank" + std::to_string(rank)) + ".jsonl";
+    add["VLMSCALE_PROGRESS"] = progress_path;
     add["OMP_NUM_THREADS"] = std::to_string(std::max(1, env.threads));
     // The world ranks of the sweep the job runs on (the coordinator picks them per job) and this
     // rank's among them, e.g. for logs that tell the ranks apart.
@@ -231,6 +237,13 @@ class CommandJob : public Job {
                              (e == EINVAL ? std::string("a log file there is not a regular file")
                                           : std::string(std::strerror(e))));
     }
+    // From the file's current end: a resumed attempt does not re-read the lines of the last.
+    std::optional<command::ProgressReader> progress;
+    if (rank == 0) progress.emplace(progress_path);
+    JobProgress latest;
+    auto poll_progress = [&] {
+      if (progress && progress->Poll(&latest) && env.progress) env.progress(latest);
+    };
     const int64_t out_start = std::max<int64_t>(0, FileSize(out_path));
     const int64_t err_start = std::max<int64_t>(0, FileSize(err_path));
 
@@ -337,6 +350,7 @@ class CommandJob : public Job {
         last_err = se;
         env.heartbeat();
       }
+      poll_progress();
       if (!stopping && !timed_out) {
         if (env.stop_requested != nullptr && env.stop_requested->load()) {
           stopping = true;
@@ -360,6 +374,8 @@ class CommandJob : public Job {
       }
     }
     release();
+    poll_progress();  // The lines written just before the program exited.
+    if (progress) out->curves = progress->curves();
     if (!reported) {
       out->failure_class = "killed";
       return Status::Runtime(
@@ -420,6 +436,9 @@ class CommandJob : public Job {
                     ms.message() + " (see docs/COMMAND_JOBS.md for the format)"));
     }
     out->metrics = std::move(*metrics);
+    if (progress && progress->skipped() > 0 && !out->metrics.count("progress_lines_skipped")) {
+      out->metrics["progress_lines_skipped"] = static_cast<double>(progress->skipped());
+    }
     if (!out->metrics.count("inference_flops")) {
       out->metrics["inference_flops"] = in.spec->inference_flops;
     }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "jobs/job.h"
 #include "jobs/job_type.h"
 
 namespace vlmscale::jobs {
@@ -167,6 +168,43 @@ std::string NotRegularFileReason(unsigned mode);
 // error = 1 - accuracy (accuracy must be in [0, 1]); for "error", the value itself; for any other
 // name, that value becomes "error". kInvalidInput if the metric is missing.
 Status ApplyErrorMetric(const std::string& metric, std::map<std::string, double>* metrics);
+
+// ---- Progress lines (docs/COMMAND_JOBS.md, "Progress and curves") ----
+//
+// A program may append one JSON object per line to $VLMSCALE_PROGRESS ({run_dir}/progress.jsonl),
+// e.g. {"step": 120, "total": 1000, "loss": 1.84, "phase": "train", "lr": 0.0009}: "step" and
+// "total" non-negative integers, "phase" a string of at most 64 characters, "loss" and every
+// other key (a metric name) a finite number. Each number other than step and total becomes a
+// curve point at that step ("loss" as the curve train_loss, as built-in jobs name it), which
+// needs "step"; a line's points come in the order of their names.
+
+// Parses one line into `progress` (phase, step, total, loss when given; new_points). Never
+// throws; kInvalidInput describing the first problem, with `progress` unchanged.
+Status ParseProgressLine(const std::string& line, JobProgress* progress);
+
+// Follows a progress file from its size at construction (what an earlier attempt wrote there is
+// not read again): Poll reads the complete lines appended since the last call. A line that does
+// not parse, or is longer than 64 KiB, is skipped and counted, as are points past 200,000 curve
+// points. A path that is not a regular file (a FIFO...) is never opened for reading.
+class ProgressReader {
+ public:
+  explicit ProgressReader(std::string path);
+  // Reads what was appended; returns true and fills `latest` (the last phase, step, total and
+  // loss seen so far; new_points: the points of these lines) when a line parsed.
+  bool Poll(JobProgress* latest);
+  // Every curve point read, in order.
+  const std::vector<store::CurvePoint>& curves() const { return curves_; }
+  int64_t skipped() const { return skipped_; }
+
+ private:
+  std::string path_;
+  int64_t offset_ = 0;
+  std::string partial_;      // An incomplete last line.
+  bool discarding_ = false;  // Inside a line already skipped as too long.
+  JobProgress state_;
+  std::vector<store::CurvePoint> curves_;
+  int64_t skipped_ = 0;
+};
 
 }  // namespace command
 }  // namespace vlmscale::jobs

@@ -165,6 +165,14 @@ class CommandSweepTest(CommandTestBase):
             run_dir = os.path.join(self.dir, "results", "r.runs", r["job_id"], "attempt-1")
             self.assertTrue(os.path.exists(os.path.join(run_dir, "stdout.log")))
             self.assertTrue(os.path.exists(os.path.join(run_dir, "metrics.json")))
+        # The trainer's progress lines are each job's curves, every step once (live points and
+        # the final record do not double), as `export` and every reader see them.
+        for job in export_jobs(self.out):
+            steps = int(job["extra_metrics"]["train_steps"])
+            loss = job["curves"]["train_loss"]
+            self.assertEqual([s for s, _ in loss], list(range(steps)), job["job_id"])
+            self.assertEqual([v for _, v in loss], [1.0 / (s + 1) for s in range(steps)])
+            self.assertEqual(len(job["curves"]["lr"]), steps)
         fit_json = os.path.join(self.dir, "fit.json")
         f = subprocess.run([BIN, "fit", self.out, "--json", fit_json], capture_output=True,
                            text=True, env=ENV)

@@ -170,6 +170,125 @@ TEST(Metrics, RandomMutationsNeverCrashAndOnlyYieldFiniteNumbers) {
   EXPECT_GT(accepted, 0);  // Some mutations (e.g. of digits) stay valid.
 }
 
+TEST(Progress, ALineGivesPhaseStepLossAndCurvePoints) {
+  JobProgress p;
+  Status s = command::ParseProgressLine(
+      R"({"step": 120, "total": 1000, "loss": 1.5, "phase": "train", "lr": 0.001})", &p);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(p.step, 120);
+  EXPECT_EQ(p.total, 1000);
+  EXPECT_EQ(p.phase, "train");
+  EXPECT_EQ(p.loss, 1.5);
+  ASSERT_EQ(p.new_points.size(), 2u);
+  EXPECT_EQ(p.new_points[0].name, "train_loss");  // As the built-in jobs name it.
+  EXPECT_EQ(p.new_points[0].step, 120);
+  EXPECT_EQ(p.new_points[1].name, "lr");
+  EXPECT_EQ(p.new_points[1].value, 0.001);
+  // A phase-only line keeps the rest; 3.0 is an integer as Python may write it.
+  ASSERT_TRUE(command::ParseProgressLine(R"({"phase": "eval", "step": 3.0})", &p).ok());
+  EXPECT_EQ(p.phase, "eval");
+  EXPECT_EQ(p.step, 3);
+  EXPECT_EQ(p.total, 1000);
+  EXPECT_TRUE(p.new_points.empty());
+}
+
+TEST(Progress, MalformedLinesAreRefusedWithAReasonAndLeaveTheStateAlone) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"not json", "not valid JSON"},
+      {"[1, 2]", "not a JSON object"},
+      {R"({"step": -1})", "\"step\" must be an integer >= 0"},
+      {R"({"step": 1.5})", "\"step\" must be an integer >= 0"},
+      {R"({"total": "many"})", "\"total\" must be an integer >= 0"},
+      {R"({"step": 1, "phase": 3})", "\"phase\" must be a string"},
+      {R"({"step": 1, "loss": "low"})", "\"loss\" must be a finite number"},
+      {R"({"step": 1, "bad name!": 1})", "is not a metric name"},
+      {R"({"loss": 2.0})", "needs \"step\""},
+  };
+  for (const auto& [line, why] : bad) {
+    JobProgress p;
+    p.step = 7;
+    Status s = command::ParseProgressLine(line, &p);
+    EXPECT_FALSE(s.ok()) << line;
+    EXPECT_THAT(s.message(), HasSubstr(why)) << line;
+    EXPECT_EQ(p.step, 7) << line;
+  }
+}
+
+TEST(Progress, RandomMutationsNeverCrashAndOnlyYieldValidProgress) {
+  const std::string seed =
+      "{\"step\": 12, \"total\": 100, \"loss\": 1.5e-1, \"phase\": \"train\", \"a.b\": -3}";
+  const std::string alphabet = "{}[]\":,.-+eE0123456789 \\ntrufalsN\x01\xff";
+  std::mt19937 rng(2026);
+  int accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string s = seed;
+    for (int k = 1 + static_cast<int>(rng() % 4); k > 0; --k) {
+      size_t pos = rng() % (s.size() + 1);
+      if (rng() % 2 == 0 && pos < s.size()) {
+        s[pos] = alphabet[rng() % alphabet.size()];
+      } else {
+        s.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+      }
+    }
+    JobProgress p;
+    if (command::ParseProgressLine(s, &p).ok()) {
+      ++accepted;
+      EXPECT_GE(p.step, 0) << s;
+      EXPECT_GE(p.total, 0) << s;
+      for (const auto& point : p.new_points) EXPECT_TRUE(std::isfinite(point.value)) << s;
+    }
+  }
+  EXPECT_GT(accepted, 0);
+}
+
+TEST(Progress, TheReaderFollowsCompleteLinesFromWhereTheFileWasAndCountsSkips) {
+  char tmpl[] = "/tmp/vlmscale-progress-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/progress.jsonl";
+  auto append = [&](const std::string& text) {
+    std::ofstream f(path, std::ios::app);
+    f << text;
+  };
+  append("{\"step\": 1, \"loss\": 9}\n");  // An earlier attempt's line: not read again.
+  command::ProgressReader reader(path);
+  JobProgress latest;
+  EXPECT_FALSE(reader.Poll(&latest));
+  append("{\"step\": 2, \"loss\": 2.0}\nnot json\n{\"step\": 3, \"lo");  // Last line partial.
+  ASSERT_TRUE(reader.Poll(&latest));
+  EXPECT_EQ(latest.step, 2);
+  EXPECT_EQ(latest.loss, 2.0);
+  ASSERT_EQ(latest.new_points.size(), 1u);
+  append("ss\": 1.0, \"acc\": 0.5}\n");
+  ASSERT_TRUE(reader.Poll(&latest));
+  EXPECT_EQ(latest.step, 3);
+  ASSERT_EQ(latest.new_points.size(), 2u);  // Only this poll's points.
+  ASSERT_EQ(reader.curves().size(), 3u);
+  EXPECT_EQ(reader.curves()[1].name + " " + reader.curves()[2].name, "acc train_loss");
+  EXPECT_EQ(reader.curves()[1].step, 3);
+  EXPECT_EQ(reader.skipped(), 1);
+  // A line over 64 KiB is skipped whole, even when it arrives in pieces.
+  append("{\"step\": 4, \"x\": \"" + std::string(70000, 'a'));
+  EXPECT_FALSE(reader.Poll(&latest));
+  append("\"}\n{\"step\": 5}\n");
+  ASSERT_TRUE(reader.Poll(&latest));
+  EXPECT_EQ(latest.step, 5);
+  EXPECT_EQ(reader.skipped(), 2);
+  std::string cmd = "rm -rf '" + std::string(tmpl) + "'";
+  ASSERT_EQ(system(cmd.c_str()), 0);
+}
+
+TEST(Progress, AFifoIsNeverOpened) {
+  char tmpl[] = "/tmp/vlmscale-progress-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/progress.jsonl";
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  command::ProgressReader reader(path);
+  JobProgress latest;
+  EXPECT_FALSE(reader.Poll(&latest));  // Returns at once: opening it would wait for a writer.
+  std::string cmd = "rm -rf '" + std::string(tmpl) + "'";
+  ASSERT_EQ(system(cmd.c_str()), 0);
+}
+
 TEST(Metrics, ErrorComesFromTheConfiguredMetric) {
   std::map<std::string, double> m = {{"accuracy", 0.8}};
   ASSERT_TRUE(command::ApplyErrorMetric("accuracy", &m).ok());
@@ -251,6 +370,10 @@ class CommandJobRun : public ::testing::Test {
     env.device = device;
     env.stop_requested = stop != nullptr ? stop : &no_stop_;
     env.heartbeat = [this] { ++heartbeats_; };
+    env.progress = [this](const JobProgress& p) {
+      progress_.push_back(p);
+      ++heartbeats_;
+    };
     env.grace_seconds = config_.GetDouble("run.grace_seconds");  // As the driver passes it.
     auto job = CreateJob(sweep_);
     return job->Run(in, env, out);
@@ -269,6 +392,7 @@ class CommandJobRun : public ::testing::Test {
   std::function<void()> before_run_;  // Called once the run directory exists.
   int runs_ = 0;
   std::atomic<int> heartbeats_{0};
+  std::vector<JobProgress> progress_;  // What the job reported, in order.
   std::atomic<bool> no_stop_{false};
   std::unique_ptr<comm::Communicator> comm_;
   config::Config config_;
@@ -295,6 +419,44 @@ TEST_F(CommandJobRun, RecordsTheMetricsTheProgramWrites) {
   EXPECT_EQ(seen["env"]["VLMSCALE_ATTEMPT"], "2");
   EXPECT_TRUE(seen["pgid_is_pid"].get<bool>());
   EXPECT_THAT(ReadFile(run_dir_ + "/stdout.log"), HasSubstr("step 0"));
+}
+
+TEST_F(CommandJobRun, ProgressLinesBecomeLiveProgressAndTheJobsCurves) {
+  JobOutput out;
+  Status s = RunOnce(Argv("--seconds 0.4"), &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const int64_t steps = static_cast<int64_t>(out.metrics.at("train_steps"));
+  ASSERT_GE(steps, 3);
+  // Every step's line is a train_loss and an lr point, in order, as the program wrote them.
+  std::vector<store::CurvePoint> loss;
+  for (const auto& p : out.curves) {
+    if (p.name == "train_loss") loss.push_back(p);
+  }
+  ASSERT_EQ(static_cast<int64_t>(loss.size()), steps);
+  ASSERT_EQ(out.curves.size(), 2 * loss.size());
+  for (int64_t i = 0; i < steps; ++i) {
+    EXPECT_EQ(loss[i].step, i);
+    EXPECT_DOUBLE_EQ(loss[i].value, 1.0 / (i + 1));
+  }
+  // Live: reported while it ran, the last with the last step and its loss.
+  ASSERT_FALSE(progress_.empty());
+  EXPECT_EQ(progress_.back().step, steps - 1);
+  EXPECT_DOUBLE_EQ(progress_.back().loss, 1.0 / steps);
+  EXPECT_EQ(progress_.back().phase, "train");
+  size_t points = 0;
+  for (const auto& p : progress_) points += p.new_points.size();
+  EXPECT_EQ(points, out.curves.size());  // Each point reported live exactly once.
+  EXPECT_EQ(out.metrics.count("progress_lines_skipped"), 0u);
+  EXPECT_EQ(Seen()["vlmscale_env"]["VLMSCALE_PROGRESS"], run_dir_ + "/progress.jsonl");
+}
+
+TEST_F(CommandJobRun, MalformedProgressLinesAreCountedNotFatal) {
+  JobOutput out;
+  Status s = RunOnce(Argv("--seconds 0.2") + "env = FAKE_HOW=bad-progress\n", &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(out.metrics.at("progress_lines_skipped"), 3.0);
+  EXPECT_FALSE(out.curves.empty());
+  EXPECT_EQ(out.curves.front().step, 0);
 }
 
 TEST_F(CommandJobRun, ShellMetacharactersReachTheProgramAsLiteralArguments) {

@@ -2,7 +2,8 @@
 """A stand-in for an external trainer, run by `command` jobs in tests.
 
 It follows the argument contract of docs/COMMAND_JOBS.md: it reads the grid point from its
-arguments, "trains" for --seconds (printing a progress line every 0.05 s), and writes
+arguments, "trains" for --seconds (printing a progress line every 0.05 s, and appending one
+to $VLMSCALE_PROGRESS: {"step", "loss" = 1/(step+1), "phase", "lr"}), and writes
 RUN_DIR/metrics.json with the error of a known law
 
     error = A * N^-ALPHA * T^-BETA + E      (N = --n-params, T = --visual-tokens)
@@ -18,7 +19,8 @@ How it misbehaves is chosen by environment variables (set with command.env):
   FAKE_HOW=             exit (status 3 with a message on stderr), crash (SIGSEGV), hang (sleep
                         silently for FAKE_HANG_SECONDS, default 3600, then succeed), no-metrics
                         (exit 0 without metrics.json), bad-metrics (an invalid metrics.json),
-                        accuracy (write only "accuracy"), deaf (ignore SIGUSR1/SIGTERM).
+                        accuracy (write only "accuracy"), deaf (ignore SIGUSR1/SIGTERM),
+                        bad-progress (3 malformed progress lines before the good ones).
   FAKE_SECONDS          overrides --seconds.
   FAKE_SECONDS_PER_COST=s  overrides --seconds with s * N (Q + T) / (0.5e9 * 51), Q = 50: a
                         duration proportional to the cost model's 2 N (Q + T), s for the
@@ -118,10 +120,20 @@ def main():
         time.sleep(float(os.environ.get("FAKE_HANG_SECONDS", "3600")))
     end = time.time() + seconds
     step = 0
+    progress = open(os.environ["VLMSCALE_PROGRESS"], "a") if os.environ.get("VLMSCALE_PROGRESS") \
+        else None
+    if progress and how == "bad-progress":
+        progress.write('{"step": -1, "loss": 1}\nnot json\n{"loss": 2.0}\n')
     while time.time() < end:
         print(f"step {step}", flush=True)
+        if progress:  # One progress line per step (docs/COMMAND_JOBS.md).
+            progress.write(json.dumps({"step": step, "loss": 1.0 / (step + 1), "phase": "train",
+                                       "lr": 0.001}) + "\n")
+            progress.flush()
         step += 1
         time.sleep(min(0.05, max(0.0, end - time.time())))
+    if progress:
+        progress.close()
 
     if how == "exit":
         print("fake trainer: CUDA error: out of patience (told to fail)", file=sys.stderr,
