@@ -144,13 +144,9 @@ std::string DefaultCacheDir(const std::string& results_path) {
   return (std::filesystem::absolute(results_path).parent_path() / "cache").string();
 }
 
-class FinetuneEvalSettings : public JobSettings {
+class FinetuneEvalSettings : public BuiltinModelSettings<FinetuneEvalOptions> {
  public:
-  FinetuneEvalSettings(FinetuneEvalOptions options, std::map<std::string, std::string> origins,
-                       std::string identity)
-      : options_(std::move(options)),
-        origins_(std::move(origins)),
-        identity_(std::move(identity)) {}
+  using BuiltinModelSettings::BuiltinModelSettings;
 
   Status CheckPreset(const config::Config& c, const config::LlmPreset& p) const override {
     return CheckBuildablePreset(c, p, "finetune_eval");
@@ -172,20 +168,17 @@ class FinetuneEvalSettings : public JobSettings {
     if (!setup.ok()) return Bad("grid.task", setup.status().message());
     std::string error, field;
     if (!setup->model.IsValid(&error, &field)) {
-      std::string key = "grid.visual_tokens";
-      if (field == "method") key = "grid.method";
-      if (field == "grid_size") key = "model.grid_size";
-      if (field == "vision_width") key = "model.vision_width";
-      if (field == "width" || field == "depth" || field == "heads" || field == "mlp_ratio") {
-        key = llm.builtin ? "grid.llm" : "llm." + llm.name + "." + field;
-      }
-      return Bad(key, "grid point llm=" + point.llm + " method=" + point.method +
-                          " visual_tokens=" + std::to_string(point.visual_tokens) + ": " + error);
+      static const std::map<std::string, std::string> keys = {
+          {"method", "grid.method"},
+          {"grid_size", "model.grid_size"},
+          {"vision_width", "model.vision_width"}};
+      return Bad(ModelFieldKey(field, llm, keys, "grid.visual_tokens"),
+                 "grid point llm=" + point.llm + " method=" + point.method +
+                     " visual_tokens=" + std::to_string(point.visual_tokens) + ": " + error);
     }
     return Status::OK();
   }
 
-  std::string IdentityText() const override { return identity_; }
   int64_t TextTokens(const config::GridPoint& point) const override {
     return TaskTextTokens(point.task);
   }
@@ -199,16 +192,6 @@ class FinetuneEvalSettings : public JobSettings {
     const TorchJobsApi* api = TorchJobs();
     return api ? api->make_finetune_eval(options_) : MakeTorchJobUnavailable("finetune_eval");
   }
-
-  // "ORIGIN: key 'KEY': MESSAGE".
-  Status Bad(const std::string& key, const std::string& message) const {
-    return OriginKeyError(origins_, key, message);
-  }
-
- private:
-  FinetuneEvalOptions options_;
-  std::map<std::string, std::string> origins_;
-  std::string identity_;
 };
 
 class FinetuneEvalType : public JobType {
@@ -220,10 +203,7 @@ class FinetuneEvalType : public JobType {
   Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
                                                    const PlanContext& context) const override {
     FinetuneEvalOptions options = ReadFinetuneEvalOptions(config, context.results_path);
-    std::map<std::string, std::string> origins;
-    for (const auto& [key, value] : config.values()) origins[key] = value.origin;
-    auto settings =
-        std::make_shared<FinetuneEvalSettings>(options, std::move(origins), IdentityText(config));
+    auto settings = std::make_shared<FinetuneEvalSettings>(options, config, IdentityText(config));
     // Sweep-wide checks: everything the job checks that does not depend on the grid point.
     std::string error, field;
     if (!options.encoder.IsValid(&error, &field)) {
@@ -239,19 +219,8 @@ class FinetuneEvalType : public JobType {
                            "'pretrained' starts from a pretrain_llm job's projector, but this "
                            "stage needs no pretrain_llm stage (add one to its needs, or set fresh)");
     }
-    const int64_t ranks = context.ranks_per_job;
-    if (options.train.batch_size < ranks) {
-      return settings->Bad("train.batch_size",
-                           "expected at least run.ranks_per_job = " + std::to_string(ranks) +
-                               " (every rank of a job needs an example per step), got " +
-                               std::to_string(options.train.batch_size));
-    }
-    if (options.train.eval_examples < ranks) {
-      return settings->Bad("eval.examples",
-                           "expected at least run.ranks_per_job = " + std::to_string(ranks) +
-                               " (every rank evaluates a share), got " +
-                               std::to_string(options.train.eval_examples));
-    }
+    VLM_RETURN_IF_ERROR(
+        settings->CheckRanksPerJob(context.ranks_per_job, "train.batch_size", "eval.examples"));
     return std::shared_ptr<const JobSettings>(settings);
   }
 };
@@ -333,6 +302,16 @@ double VlmTrainingFlops(const vlm::EncoderOptions& e, double n_params, int64_t t
   const double per_example = 6.0 * n_params * static_cast<double>(tokens) +
                              2.0 * encoder_params * static_cast<double>(e.grid_size * e.grid_size);
   return per_example * static_cast<double>(train.steps * train.batch_size);
+}
+
+std::string ModelFieldKey(const std::string& field, const config::LlmPreset& llm,
+                          const std::map<std::string, std::string>& keys,
+                          const std::string& fallback) {
+  if (field == "width" || field == "depth" || field == "heads" || field == "mlp_ratio") {
+    return llm.builtin ? "grid.llm" : "llm." + llm.name + "." + field;
+  }
+  auto it = keys.find(field);
+  return it == keys.end() ? fallback : it->second;
 }
 
 Status OriginKeyError(const std::map<std::string, std::string>& origins, const std::string& key,

@@ -20,7 +20,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "config/config.h"
 #include "jobs/job_type.h"
 #include "train/train_options.h"
 #include "vlm/vlm_options.h"
@@ -87,6 +89,56 @@ double VlmTrainingFlops(const vlm::EncoderOptions& encoder, double n_params, int
 // planner keeps them, as it outlives the Config) or "config".
 Status OriginKeyError(const std::map<std::string, std::string>& origins, const std::string& key,
                       const std::string& message);
+
+// The config key to name for an invalid field of the model's VlmOptions: a [llm.NAME] preset's
+// width, depth, heads or mlp_ratio (grid.llm for a built-in preset), the field's entry in
+// `keys`, or else `fallback`.
+std::string ModelFieldKey(const std::string& field, const config::LlmPreset& llm,
+                          const std::map<std::string, std::string>& keys,
+                          const std::string& fallback);
+
+// What the job types of the built-in model (finetune_eval, pretrain_llm) share at plan time:
+// their options, where each config value came from (a planner outlives the Config), the
+// identity text, and errors that name the key and its origin.
+template <typename Options>
+class BuiltinModelSettings : public JobSettings {
+ public:
+  BuiltinModelSettings(Options options, const config::Config& config, std::string identity)
+      : options_(std::move(options)), identity_(std::move(identity)) {
+    for (const auto& [key, value] : config.values()) origins_[key] = value.origin;
+  }
+
+  std::string IdentityText() const override { return identity_; }
+
+  // "ORIGIN: key 'KEY': MESSAGE".
+  Status Bad(const std::string& key, const std::string& message) const {
+    return OriginKeyError(origins_, key, message);
+  }
+
+  // Every rank of a job needs an example per step and a share of the evaluation: the batch size
+  // and the eval examples (named by their keys) must reach run.ranks_per_job = `ranks`.
+  Status CheckRanksPerJob(int64_t ranks, const std::string& batch_key,
+                          const std::string& eval_key) const {
+    if (options_.train.batch_size < ranks) {
+      return Bad(batch_key, "expected at least run.ranks_per_job = " + std::to_string(ranks) +
+                                " (every rank of a job needs an example per step), got " +
+                                std::to_string(options_.train.batch_size));
+    }
+    if (options_.train.eval_examples < ranks) {
+      return Bad(eval_key, "expected at least run.ranks_per_job = " + std::to_string(ranks) +
+                               " (every rank evaluates a share), got " +
+                               std::to_string(options_.train.eval_examples));
+    }
+    return Status::OK();
+  }
+
+ protected:
+  const Options options_;
+
+ private:
+  std::map<std::string, std::string> origins_;
+  const std::string identity_;
+};
 
 }  // namespace vlmscale::jobs
 

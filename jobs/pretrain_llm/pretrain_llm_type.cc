@@ -93,13 +93,9 @@ std::string IdentityText(const config::Config& config) {
   return tasks::TaskGeneratorsText() + config.IdentityText({"pretrain_llm", "model"});
 }
 
-class PretrainLlmSettings : public JobSettings {
+class PretrainLlmSettings : public BuiltinModelSettings<PretrainLlmOptions> {
  public:
-  PretrainLlmSettings(PretrainLlmOptions options, std::map<std::string, std::string> origins,
-                      std::string identity)
-      : options_(std::move(options)),
-        origins_(std::move(origins)),
-        identity_(std::move(identity)) {}
+  using BuiltinModelSettings::BuiltinModelSettings;
 
   std::vector<std::string> RequiredAxes() const override { return {"llm"}; }
 
@@ -116,18 +112,16 @@ class PretrainLlmSettings : public JobSettings {
     if (!setup.ok()) return Bad("pretrain_llm.task", setup.status().message());
     std::string error, field;
     if (!setup->model.IsValid(&error, &field)) {
-      std::string key = "pretrain_llm.visual_tokens";
-      if (field == "method") key = "pretrain_llm.method";
-      if (field == "grid_size" || field == "vision_width") key = "model." + field;
-      if (field == "width" || field == "depth" || field == "heads" || field == "mlp_ratio") {
-        key = llm.builtin ? "grid.llm" : "llm." + llm.name + "." + field;
-      }
-      return Bad(key, "llm=" + llm.name + ": " + error);
+      static const std::map<std::string, std::string> keys = {
+          {"method", "pretrain_llm.method"},
+          {"grid_size", "model.grid_size"},
+          {"vision_width", "model.vision_width"}};
+      return Bad(ModelFieldKey(field, llm, keys, "pretrain_llm.visual_tokens"),
+                 "llm=" + llm.name + ": " + error);
     }
     return Status::OK();
   }
 
-  std::string IdentityText() const override { return identity_; }
   // Q of its own task (the point has none in a stage over llm only).
   int64_t TextTokens(const config::GridPoint&) const override {
     return TaskTextTokens(options_.task);
@@ -143,16 +137,6 @@ class PretrainLlmSettings : public JobSettings {
     const TorchJobsApi* api = TorchJobs();
     return api ? api->make_pretrain_llm(options_) : MakeTorchJobUnavailable("pretrain_llm");
   }
-
-  // "ORIGIN: key 'KEY': MESSAGE".
-  Status Bad(const std::string& key, const std::string& message) const {
-    return OriginKeyError(origins_, key, message);
-  }
-
- private:
-  PretrainLlmOptions options_;
-  std::map<std::string, std::string> origins_;
-  std::string identity_;
 };
 
 class PretrainLlmType : public JobType {
@@ -164,10 +148,7 @@ class PretrainLlmType : public JobType {
   Result<std::shared_ptr<const JobSettings>> Parse(const config::Config& config,
                                                    const PlanContext& context) const override {
     PretrainLlmOptions options = ReadPretrainLlmOptions(config, context.results_path);
-    std::map<std::string, std::string> origins;
-    for (const auto& [key, value] : config.values()) origins[key] = value.origin;
-    auto settings =
-        std::make_shared<PretrainLlmSettings>(options, std::move(origins), IdentityText(config));
+    auto settings = std::make_shared<PretrainLlmSettings>(options, config, IdentityText(config));
     // Sweep-wide checks: everything the job checks that does not depend on the llm.
     std::string error, field;
     if (!options.encoder.IsValid(&error, &field)) {
@@ -185,19 +166,8 @@ class PretrainLlmType : public JobType {
                                std::to_string(options.visual_tokens) + " visual tokens: expected " +
                                expected);
     }
-    const int64_t ranks = context.ranks_per_job;
-    if (options.train.batch_size < ranks) {
-      return settings->Bad("pretrain_llm.batch_size",
-                           "expected at least run.ranks_per_job = " + std::to_string(ranks) +
-                               " (every rank of a job needs an example per step), got " +
-                               std::to_string(options.train.batch_size));
-    }
-    if (options.train.eval_examples < ranks) {
-      return settings->Bad("pretrain_llm.eval_examples",
-                           "expected at least run.ranks_per_job = " + std::to_string(ranks) +
-                               " (every rank evaluates a share), got " +
-                               std::to_string(options.train.eval_examples));
-    }
+    VLM_RETURN_IF_ERROR(settings->CheckRanksPerJob(context.ranks_per_job, "pretrain_llm.batch_size",
+                                                   "pretrain_llm.eval_examples"));
     return std::shared_ptr<const JobSettings>(settings);
   }
 };
