@@ -201,7 +201,9 @@ class PackingTest(PackingBase):
     def test_stop_by_signal_then_resume_with_every_group_size(self):
         # Long jobs of 2 and 3 ranks are running when the stop arrives: exit 75, nothing running in
         # the file, and the next run finishes without re-running a done job.
-        cfg = self.config(seeds="0, 1, 2", seconds=1.0, nap=1.0)
+        # Training jobs of 3 s: on a loaded machine (ctest -j2) windows of 1 s, with a status
+        # poll that itself takes a while, were missed and the sweep ended before the stop.
+        cfg = self.config(seeds="0, 1, 2", seconds=3.0, nap=1.0)
         ids = planned_ids(cfg)
         proc = subprocess.Popen(["mpirun", "--oversubscribe", "-np", "5", BIN, "run", cfg],
                                 env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -210,6 +212,9 @@ class PackingTest(PackingBase):
             deadline = time.time() + 60
             while time.time() < deadline:
                 time.sleep(0.2)
+                if proc.poll() is not None:
+                    self.fail("the sweep ended before a 2-rank and a 3-rank job were seen "
+                              "running together")
                 if not os.path.exists(self.out):
                     continue
                 st = status_json(self.out)
