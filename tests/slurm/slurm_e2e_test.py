@@ -140,16 +140,24 @@ class SubmitTest(unittest.TestCase):
 
     def wait_state(self, job_id, states, timeout=120, expedite=False):
         """Waits until the job is in one of `states`; with expedite, lets a requeued job that
-        SLURM holds for ~120 s (Reason=BeginTime) start at once."""
+        SLURM holds for ~120 s (Reason=BeginTime) start 2 s from now, once per hold. Not at once:
+        slurmd revoked the job's credential when it was requeued, and compares in whole seconds,
+        so a start in the same second fails ("Job credential revoked", JobState FAILED); it did
+        here whenever the update came within a second of the requeue."""
         deadline = time.time() + timeout
         info = {}
+        expedited = False
         while time.time() < deadline:
             info = job_info(self.env, job_id)
             if info.get("JobState") in states:
                 return info
-            if expedite and info.get("JobState") == "PENDING" and info.get("Reason") == "BeginTime":
-                subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"],
+            held = info.get("JobState") == "PENDING" and info.get("Reason") == "BeginTime"
+            if expedite and held and not expedited:
+                subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now+2"],
                                env=self.env, capture_output=True, timeout=30)
+                expedited = True
+            elif not held:
+                expedited = False
             time.sleep(0.2)
         self.fail(f"job {job_id} not in {states} after {timeout} s: {info}\n{self.log(job_id)}")
 
