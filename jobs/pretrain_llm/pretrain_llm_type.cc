@@ -126,6 +126,8 @@ class PretrainLlmSettings : public BuiltinModelSettings<PretrainLlmOptions> {
   int64_t TextTokens(const config::GridPoint&) const override {
     return TaskTextTokens(options_.task);
   }
+  // Its own V (the point has none), as the job records it.
+  int64_t VisualTokens(const config::GridPoint&) const override { return options_.visual_tokens; }
   // As finetune_eval, over its own V (VlmTrainingFlops).
   double EstimateCost(const config::GridPoint& point, int64_t text_tokens) const override {
     return VlmTrainingFlops(options_.encoder, point.n_params, text_tokens + options_.visual_tokens,

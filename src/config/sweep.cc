@@ -538,7 +538,7 @@ Result<Sweep> PlanSweep(const Config& c, const GridFacts& facts,
         job.ranks = ranks;
         job.text_tokens = planner.TextTokens(p);
         job.inference_flops =
-            2.0 * p.n_params * static_cast<double>(job.text_tokens + p.visual_tokens);
+            2.0 * p.n_params * static_cast<double>(job.text_tokens + planner.VisualTokens(p));
         job.est_cost = planner.EstimateCost(p, job.text_tokens);
         std::vector<std::string> parent_ids;
         for (const auto& need : stage.needs) {

@@ -80,6 +80,9 @@ class JobTypePlanner {
   virtual std::string IdentityText() const = 0;
   // Q, the question tokens of the point's task, for 2*N*(Q+V).
   virtual int64_t TextTokens(const GridPoint& point) const = 0;
+  // V, the visual tokens the job's model reads, for 2*N*(Q+V). Default: the point's (0 in a stage
+  // that does not vary visual_tokens); a type that reads its own V (pretrain_llm) returns that.
+  virtual int64_t VisualTokens(const GridPoint& point) const { return point.visual_tokens; }
   // Estimated training cost of the point in FLOPs (relative cost for scheduling).
   virtual double EstimateCost(const GridPoint& point, int64_t text_tokens) const = 0;
 };

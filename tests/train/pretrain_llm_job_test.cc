@@ -104,6 +104,11 @@ TEST(PretrainLlmJob, PlansOneJobPerLlmThatFinetuneJobsNeed) {
   EXPECT_EQ(sweep->stage_of(sweep->jobs[0]).job_type, "pretrain_llm");
   EXPECT_EQ(sweep->jobs[0].point.llm, "nano");
   EXPECT_EQ(sweep->jobs[0].text_tokens, 8);                     // Its own task's Q.
+  // Its own V, as its record has it (the point has no V: the stage is over llm only).
+  EXPECT_EQ(sweep->jobs[0].point.visual_tokens, 0);
+  EXPECT_DOUBLE_EQ(sweep->jobs[0].inference_flops,
+                   2.0 * sweep->jobs[0].point.n_params *
+                       static_cast<double>(8 + config.GetInt("pretrain_llm.visual_tokens")));
   EXPECT_GT(sweep->jobs[0].est_cost, sweep->jobs[1].est_cost);  // 100 x 32 vs 1 x 8 examples.
   EXPECT_EQ(sweep->jobs[1].parents, std::vector<int64_t>{0});
   // A setting of the pretraining changes its id and its child's.
