@@ -23,7 +23,6 @@ Exit codes: 0 ok, 2 bad input (a missing or non-vlmscale results file, a study w
 
 import argparse
 import html
-import json
 import math
 import os
 import sys
@@ -31,9 +30,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from report import STYLE, find_binary, fmt, last_line, run_binary, table  # noqa: E402
-from size_effects import (eval_examples, size_effect_lines, size_effect_table,  # noqa: E402
-                          size_effects)
-from vlmresults import ResultsError, group_key, load_fit, load_results  # noqa: E402
+from size_effects import (eval_examples, size_effect_lines, size_effects,  # noqa: E402
+                          size_effects_html)
+from vlmresults import ResultsError, extra_metrics, group_key, load_fit, load_results  # noqa: E402
 
 PROG = "contrast.py"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,10 +66,7 @@ def baselines(results):
     """task -> (question-only error, majority error): means over the done jobs that record them."""
     sums = {}
     for job in results.done_jobs():
-        try:
-            extra = json.loads(job.get("extra_metrics") or "{}")
-        except ValueError:
-            continue
+        extra = extra_metrics(job)
         q, m = extra.get("qonly_error"), extra.get("majority_error")
         if isinstance(q, (int, float)) and isinstance(m, (int, float)):
             s = sums.setdefault(job["task"], [0.0, 0.0, 0])
@@ -284,16 +280,7 @@ def main(argv):
         parts.append(f"<p><b>{html.escape(method)}</b>: β/α {html.escape(a['task'])} "
                      f"{fmt_ratio(a['ratio'])} vs {html.escape(b['task'])} "
                      f"{fmt_ratio(b['ratio'])}: intervals <b>{verdict}</b>.</p>")
-    if effects:
-        parts.append("<h2>Does the error fall with LLM size at every V?</h2>"
-                     "<p>Per visual token count: the error at each size, and the error at the "
-                     "largest minus the smallest size with a 95% interval. A point's noise is the "
-                     "eval set's binomial variance plus the between-seed variance when 2+ seeds "
-                     "were run (" + "; ".join(sorted({html.escape(f"{g}: {n}")
-                                                     for _, g, _, n in effects})) + "). "
-                     "'flat': no size effect is resolved at that V; an inverted neighbouring "
-                     "pair 'within noise' is smaller than its own noise.</p>")
-        parts.append(size_effect_table(effects))
+    parts.append(size_effects_html(effects))
     files = [error_figure(rows, args.output), ratio_figure(rows, args.output)]
     for f in files:
         if f:

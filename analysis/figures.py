@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from vlmresults import group_key, law, setting, varied_settings  # noqa: E402
+from vlmresults import group_key, group_name, law, varied_settings  # noqa: E402
 
 DPI = 110
 plt.rcParams.update({
@@ -71,10 +71,7 @@ def measured_points(results):
     llm_of = {}
     varied = varied_settings(results)
     for job in results.done_jobs():
-        name = f"{job['task']}/{job['method']}"
-        if varied:
-            name += "/" + ",".join(f"{k}={setting(job, k)}" for k in varied)
-        key = (name, job["n_params"], job["visual_tokens"])
+        key = (group_name(job, varied), job["n_params"], job["visual_tokens"])
         cells[key].append(job["error"])
         llm_of[key] = job["llm"]
     groups = OrderedDict()

@@ -320,21 +320,11 @@ def fits_section(fits):
 
 def size_effects_section(results, points):
     """The size effect at every V per group (analysis/size_effects.py)."""
-    from size_effects import eval_examples, size_effect_table, size_effects
+    from size_effects import eval_examples, size_effects, size_effects_html
 
     n_eval = eval_examples(results)
-    effects = [(results.sweep_name, key, *size_effects(pts, n_eval.get(key)))
-               for key, pts in points.items()]
-    effects = [e for e in effects if e[2]]
-    if not effects:
-        return ""
-    noise = "; ".join(f"{html.escape(g)}: {html.escape(n)}" for _, g, _, n in effects)
-    return ("<h2>Does the error fall with LLM size at every V?</h2><p>Per visual token count: "
-            "the error at each size, and the error at the largest minus the smallest size with a "
-            "95% interval. A point's noise is the eval set's binomial variance plus the "
-            f"between-seed variance when 2+ seeds were run ({noise}). 'flat': no size effect is "
-            "resolved at that V; an inverted neighbouring pair 'within noise' is smaller than its "
-            "own noise.</p>" + size_effect_table(effects))
+    return size_effects_html([(results.sweep_name, key, *size_effects(pts, n_eval.get(key)))
+                              for key, pts in points.items()])
 
 
 def checklist_section(fit_doc):

@@ -2,10 +2,9 @@
 every V, by how much, and is an inverted neighbouring pair more than noise? Used by contrast.py
 (printed and on its page) and report.py (a section of the study's report)."""
 import html
-import json
 import math
 
-from vlmresults import setting, varied_settings
+from vlmresults import extra_metrics, group_name, setting, varied_settings
 
 Z95 = 1.959964
 
@@ -17,20 +16,13 @@ def eval_examples(results):
     varied = varied_settings(results)
     out = {}
     for job in results.done_jobs():
-        name = f"{job['task']}/{job['method']}"
-        if varied:
-            name += "/" + ",".join(f"{k}={setting(job, k)}" for k in varied)
-        n = setting(job, "eval.examples")
-        if not n:
-            try:
-                n = json.loads(job.get("extra_metrics") or "{}").get("eval_examples")
-            except ValueError:
-                n = None
+        n = setting(job, "eval.examples") or extra_metrics(job).get("eval_examples")
         try:
             n = int(n)
         except (TypeError, ValueError):
             continue
         if n > 0:
+            name = group_name(job, varied)
             out[name] = min(out.get(name, n), n)
     return out
 
@@ -92,36 +84,50 @@ def size_effects(points, n_eval):
     return rows, "; ".join(terms)
 
 
+def _inversions_text(row, arrow):
+    """A row's inverted pairs, e.g. 'w16->w32 +0.005 (within noise)'."""
+    judged = {None: "", True: " (beyond noise)", False: " (within noise)"}
+    return ", ".join(f"{a}{arrow}{b} +{d:.3f}{judged[beyond]}"
+                     for a, b, d, beyond in row["inversions"])
+
+
+def _ci_text(row):
+    return f" [{row['ci'][0]:+.3f}, {row['ci'][1]:+.3f}]" if row["ci"] else ""
+
+
 def size_effect_lines(study, group, rows):
     """Text lines of one group's size effects (what contrast.py prints)."""
     out = []
     for r in rows:
-        ci = f" [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]" if r["ci"] else ""
-        inv = ", ".join(f"{a}->{b} +{d:.3f}" + ("" if beyond is None else
-                        " (beyond noise)" if beyond else " (within noise)")
-                        for a, b, d, beyond in r["inversions"])
+        inv = _inversions_text(r, "->")
         out.append(f"{study:<18} {group:<18} V={r['t']:<4g} error "
                    + " ".join(f"{y:.3f}" for y in r["ys"])
-                   + f"  largest-smallest N {r['delta']:+.3f}{ci} {r['verdict']}"
+                   + f"  largest-smallest N {r['delta']:+.3f}{_ci_text(r)} {r['verdict']}"
                    + (f"; inverted: {inv}" if inv else ""))
     return out
 
 
-def size_effect_table(effects):
-    """HTML table of [(study, group, rows, noise)]."""
+def size_effects_html(effects):
+    """The HTML section of [(study, group, rows, noise)]: a heading, what the columns mean and
+    which noise each group's intervals use, and the table ("" when there are no rows)."""
     from report import table
 
+    effects = [e for e in effects if e[2]]
+    if not effects:
+        return ""
+    noise = "; ".join(sorted({html.escape(f"{g}: {n}") for _, g, _, n in effects}))
     headers = ["study", "task / method", "V", "error by N (smallest to largest)",
                "largest − smallest N [95% CI]", "verdict", "inverted neighbours"]
     body = []
     for study, group, rows, _ in effects:
         for r in rows:
-            ci = f" [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]" if r["ci"] else ""
-            inv = ", ".join(f"{html.escape(a)}→{html.escape(b)} +{d:.3f}"
-                            + ("" if beyond is None else " (beyond noise)" if beyond
-                               else " (within noise)")
-                            for a, b, d, beyond in r["inversions"])
             body.append((html.escape(study), html.escape(group), f"{r['t']:g}",
                          " ".join(f"{html.escape(l)} {y:.3f}" for l, y in zip(r["llms"], r["ys"])),
-                         f"{r['delta']:+.3f}{ci}", r["verdict"], inv or "none"))
-    return table(headers, body)
+                         f"{r['delta']:+.3f}{_ci_text(r)}", r["verdict"],
+                         html.escape(_inversions_text(r, "→")) or "none"))
+    return ("<h2>Does the error fall with LLM size at every V?</h2><p>Per visual token count: "
+            "the error at each size, and the error at the largest minus the smallest size with a "
+            "95% interval. A point's noise is the eval set's binomial variance plus the "
+            f"between-seed variance when 2+ seeds were run ({noise}). 'flat': no size effect is "
+            "resolved at that V; an inverted neighbouring pair 'within noise' is smaller than its "
+            "own noise.</p>" + table(headers, body))

@@ -219,6 +219,28 @@ def setting(job, key):
     return job_settings(job).get(key, "")
 
 
+def extra_metrics(job):
+    """The job's extra metrics, {name: value}: its extra_metrics JSON text (a dict when read
+    through vlmscale export); {} when absent or malformed."""
+    extra = job.get("extra_metrics") or "{}"
+    if isinstance(extra, dict):
+        return extra
+    try:
+        extra = json.loads(extra)
+    except ValueError:
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def group_name(job, varied):
+    """The fit group a job belongs to, as vlmscale fit names it: 'task/method', then
+    '/key=value,...' of the `varied` setting keys (varied_settings)."""
+    name = f"{job['task']}/{job['method']}"
+    if varied:
+        name += "/" + ",".join(f"{k}={setting(job, k)}" for k in varied)
+    return name
+
+
 def varied_settings(results):
     """Setting keys whose value differs between two jobs of the same stage that carry settings,
     sorted: what store::VariedSettingKeys computes (export's varied_settings)."""
