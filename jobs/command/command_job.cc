@@ -43,34 +43,11 @@ int64_t FileSize(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
 }
 
-// Opens `path` for reading without ever blocking (a FIFO left in the run directory would block a
-// plain open until a writer comes: the sweep hung). Returns the descriptor of a regular file, or
-// -1 with *why set ("is a FIFO (named pipe)", "No such file or directory", ...).
-int OpenRegularFile(const std::string& path, std::string* why) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    *why = std::strerror(errno);
-    return -1;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    *why = std::strerror(errno);
-    close(fd);
-    return -1;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    *why = command::NotRegularFileReason(st.st_mode);
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // The last `max_lines` lines (at most 4 KiB) of `path` from byte `offset` on; "" if none (or if
 // `path` is not a regular file).
 std::string Tail(const std::string& path, int64_t offset, int max_lines = 20) {
   std::string why;
-  int fd = OpenRegularFile(path, &why);
+  int fd = command::OpenRegularFile(path, &why);
   if (fd < 0) return "";
   struct stat st;
   const int64_t size = fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
@@ -94,8 +71,8 @@ std::string Tail(const std::string& path, int64_t offset, int max_lines = 20) {
   return s;
 }
 
-// Opens a log file for appending without blocking (see OpenRegularFile). -1 with errno set, or
-// EINVAL for a file that exists but is not regular.
+// Opens a log file for appending without blocking (see command::OpenRegularFile). -1 with errno
+// set, or EINVAL for a file that exists but is not regular.
 int OpenLogFile(const std::string& path) {
   int fd =
       open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);

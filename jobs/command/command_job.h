@@ -164,6 +164,11 @@ Result<std::map<std::string, double>> ReadMetricsFile(const std::string& path);
 // regular file, for messages.
 std::string NotRegularFileReason(unsigned mode);
 
+// Opens `path` for reading without ever blocking (a FIFO left in the run directory would block a
+// plain open until a writer comes: the sweep hung). Returns the descriptor of a regular file, or
+// -1 with *why set ("is a FIFO (named pipe)", "No such file or directory", ...).
+int OpenRegularFile(const std::string& path, std::string* why);
+
 // Derives the recorded "error" from the metric named `metric` (command.metric): for "accuracy",
 // error = 1 - accuracy (accuracy must be in [0, 1]); for "error", the value itself; for any other
 // name, that value becomes "error". kInvalidInput if the metric is missing.
@@ -201,7 +206,7 @@ class ProgressReader {
   int64_t offset_ = 0;
   std::string partial_;      // An incomplete last line.
   bool discarding_ = false;  // Inside a line already skipped as too long.
-  JobProgress state_;
+  JobProgress state_;        // Phase, step, total and loss so far (no new_points).
   std::vector<store::CurvePoint> curves_;
   int64_t skipped_ = 0;
 };

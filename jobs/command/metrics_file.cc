@@ -102,6 +102,26 @@ std::string NotRegularFileReason(unsigned mode) {
   return "is not a regular file";
 }
 
+int OpenRegularFile(const std::string& path, std::string* why) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    *why = std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *why = NotRegularFileReason(st.st_mode);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 Result<std::map<std::string, double>> ReadMetricsFile(const std::string& path) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever (a trainer
   // that made metrics.json a FIFO hung the sweep). Regular files ignore the flag.

@@ -1,5 +1,4 @@
 // command jobs' progress lines: parsing one, and following the file (command_job.h).
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,26 +95,24 @@ ProgressReader::ProgressReader(std::string path) : path_(std::move(path)) {
 }
 
 bool ProgressReader::Poll(JobProgress* latest) {
+  // A stat first: polled every 50 ms, the file has usually not grown.
   struct stat st;
-  // Never open anything but a regular file: opening a FIFO would wait for a writer.
-  if (stat(path_.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= offset_) {
-    return false;
-  }
-  int fd = open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (stat(path_.c_str(), &st) != 0 || st.st_size <= offset_) return false;
+  std::string why;
+  int fd = OpenRegularFile(path_, &why);
   if (fd < 0) return false;
   std::string chunk;
   char buf[1 << 16];
-  while (true) {
+  while (chunk.size() < (4u << 20)) {  // The rest on the next poll.
     ssize_t n = pread(fd, buf, sizeof(buf), offset_);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     chunk.append(buf, static_cast<size_t>(n));
     offset_ += n;
-    if (chunk.size() >= (4u << 20)) break;  // The rest on the next poll.
   }
   close(fd);
+  std::vector<store::CurvePoint> fresh;  // This poll's points.
   bool parsed = false;
-  state_.new_points.clear();
   size_t pos = 0;
   while (pos < chunk.size()) {
     size_t nl = chunk.find('\n', pos);
@@ -136,29 +133,25 @@ bool ProgressReader::Poll(JobProgress* latest) {
       continue;
     }
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    if (line.size() > kMaxLineBytes) {
+    if (line.size() > kMaxLineBytes || !ParseProgressLine(line, &state_).ok()) {
       ++skipped_;
       continue;
     }
-    JobProgress p = state_;
-    if (!ParseProgressLine(line, &p).ok()) {
-      ++skipped_;
-      continue;
-    }
-    std::vector<store::CurvePoint> points = std::move(p.new_points);
-    p.new_points = std::move(state_.new_points);
-    for (auto& point : points) {
+    parsed = true;
+    for (store::CurvePoint& point : state_.new_points) {
       if (curves_.size() >= kMaxCurvePoints) {
         ++skipped_;
         break;
       }
       curves_.push_back(point);
-      p.new_points.push_back(std::move(point));
+      fresh.push_back(std::move(point));
     }
-    state_ = std::move(p);
-    parsed = true;
+    state_.new_points.clear();
   }
-  if (parsed) *latest = state_;
+  if (parsed) {
+    *latest = state_;
+    latest->new_points = std::move(fresh);
+  }
   return parsed;
 }
 
